@@ -1,0 +1,54 @@
+"""The ``pushchat`` command: one entry point, one module per sub-command.
+
+Sub-commands are imported lazily so that ``pushchat node`` does not pay for
+matplotlib and ``pushchat toxiproxy`` does not import gRPC. Each module
+named here offers ``configure(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "node": ("system.cli_node", "run a node: hosts chat objects, pushes to gates"),
+    "gate": ("system.cli_gate", "run a gate: holds client streams, routes calls to nodes"),
+    "client": ("system.cli_client", "interactive chat client"),
+    "up": ("system.cli_up", "start one node and one gate locally, for a first look"),
+    "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),
+    "chaos": ("chaos.runner", "list and run chaos scenarios"),
+    "demo": ("chaos.demo", "narrated reconnection demos"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: pushchat COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run 'pushchat COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"pushchat: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"pushchat {name}", description=help_)
+    module.configure(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""gRPC channel and server options shared by both hops (client→gate, gate→node).
+
+Keepalive alone does not notice a blackholed link: the wait for a ping's ack
+is ``grpc.http2.ping_timeout_ms`` (default 60 s). With time, timeout and
+ping timeout at 1 s, a dead link is noticed in about 1-2 s. Both ends must
+agree, or the server answers frequent pings with GOAWAY ``too_many_pings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    time_ms: int = 1000
+    timeout_ms: int = 1000
+    ping_timeout_ms: int = 1000
+
+    def channel_options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.keepalive_time_ms", self.time_ms),
+            ("grpc.keepalive_timeout_ms", self.timeout_ms),
+            ("grpc.http2.ping_timeout_ms", self.ping_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            ("grpc.max_receive_message_length", 16 * MB),
+        ]
+
+    def server_options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.keepalive_time_ms", self.time_ms),
+            ("grpc.keepalive_timeout_ms", self.timeout_ms),
+            ("grpc.http2.ping_timeout_ms", self.ping_timeout_ms),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.http2.min_ping_interval_without_data_ms", max(100, self.time_ms // 2)),
+            ("grpc.http2.max_ping_strikes", 0),
+            ("grpc.max_receive_message_length", 16 * MB),
+        ]
+
+
+DEFAULT_KEEPALIVE = Keepalive()

@@ -1,0 +1,88 @@
+"""Structured logs: one JSON object per line, with stable field names.
+
+The chaos checker counts these lines, so the field names are a contract:
+``ts`` (unix seconds, float), ``level``, ``component``, ``event``, then the
+event's own fields. Events are logged as ``log.warning("push_failed",
+extra={"fields": {...}})`` or, shorter, with :func:`event`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+_RESERVED = ("ts", "level", "component", "event")
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON line; ``record.fields`` holds the event's data."""
+
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self.component = component
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": round(record.created, 6),
+            "level": record.levelname,
+            "component": self.component,
+            "event": record.getMessage(),
+        }
+        for key, value in (getattr(record, "fields", None) or {}).items():
+            doc[key if key not in _RESERVED else f"field_{key}"] = value
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str, separators=(",", ":"))
+
+
+def setup(component: str, stream: TextIO | None = None, path: str | None = None,
+          level: int = logging.INFO) -> None:
+    """Send every ``pushchat`` log record to ``path`` (or ``stream``) as JSON lines."""
+    handler: logging.Handler
+    if path:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(component))
+    root = logging.getLogger("pushchat")
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def get(name: str) -> logging.Logger:
+    return logging.getLogger(f"pushchat.{name}")
+
+
+def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
+    """Log one structured event: ``event(log, logging.WARNING, "push_failed", room=...)``."""
+    logger.log(level, name, extra={"fields": fields})
+
+
+def read(path: str) -> list[dict[str, Any]]:
+    """Parse a JSON-lines log; lines that are not JSON objects are kept as ``{"raw": line}``."""
+    out: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                doc = {"raw": line}
+            out.append(doc if isinstance(doc, dict) else {"raw": line})
+    return out
+
+
+def announce(stream: TextIO | None = None, **fields: Any) -> None:
+    """Print the one line a parent process reads to learn our bound ports."""
+    out = stream or sys.stdout
+    out.write(json.dumps({"event": "listening", "ts": round(time.time(), 6), **fields}) + "\n")
+    out.flush()

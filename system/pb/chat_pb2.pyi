@@ -1,0 +1,179 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ChatMessage(_message.Message):
+    __slots__ = ("user_name", "message", "timestamp", "seq", "room_name", "client_msg_id")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    message: str
+    timestamp: int
+    seq: int
+    room_name: str
+    client_msg_id: str
+    def __init__(self, user_name: _Optional[str] = ..., message: _Optional[str] = ..., timestamp: _Optional[int] = ..., seq: _Optional[int] = ..., room_name: _Optional[str] = ..., client_msg_id: _Optional[str] = ...) -> None: ...
+
+class Client_ListChatRoomsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Client_ListChatRoomsResponse(_message.Message):
+    __slots__ = ("chat_rooms",)
+    CHAT_ROOMS_FIELD_NUMBER: _ClassVar[int]
+    chat_rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, chat_rooms: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ChatRoom_ListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChatRoom_ListResponse(_message.Message):
+    __slots__ = ("chat_rooms",)
+    CHAT_ROOMS_FIELD_NUMBER: _ClassVar[int]
+    chat_rooms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, chat_rooms: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Client_JoinChatRoomRequest(_message.Message):
+    __slots__ = ("room_name", "user_name")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    user_name: str
+    def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ...) -> None: ...
+
+class Client_JoinChatRoomResponse(_message.Message):
+    __slots__ = ("room_name", "recent_messages")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
+
+class Client_SendChatMessageRequest(_message.Message):
+    __slots__ = ("room_name", "user_name", "message", "client_msg_id")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    user_name: str
+    message: str
+    client_msg_id: str
+    def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ..., message: _Optional[str] = ..., client_msg_id: _Optional[str] = ...) -> None: ...
+
+class Client_SendChatMessageResponse(_message.Message):
+    __slots__ = ("seq", "timestamp", "duplicate")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    timestamp: int
+    duplicate: bool
+    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class Client_GetRecentMessagesRequest(_message.Message):
+    __slots__ = ("room_name", "after_timestamp", "after_seq", "limit")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    AFTER_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    after_timestamp: int
+    after_seq: int
+    limit: int
+    def __init__(self, room_name: _Optional[str] = ..., after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Client_GetRecentMessagesResponse(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
+
+class ChatRoom_JoinRequest(_message.Message):
+    __slots__ = ("user_name", "client_id")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    client_id: str
+    def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ChatRoom_JoinResponse(_message.Message):
+    __slots__ = ("room_name", "recent_messages", "last_seq")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    last_seq: int
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_SendChatMessageRequest(_message.Message):
+    __slots__ = ("user_name", "message", "client_msg_id")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    message: str
+    client_msg_id: str
+    def __init__(self, user_name: _Optional[str] = ..., message: _Optional[str] = ..., client_msg_id: _Optional[str] = ...) -> None: ...
+
+class ChatRoom_SendChatMessageResponse(_message.Message):
+    __slots__ = ("seq", "timestamp", "duplicate")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    timestamp: int
+    duplicate: bool
+    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class ChatRoom_GetRecentMessagesRequest(_message.Message):
+    __slots__ = ("after_timestamp", "after_seq", "limit")
+    AFTER_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after_timestamp: int
+    after_seq: int
+    limit: int
+    def __init__(self, after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_GetRecentMessagesResponse(_message.Message):
+    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_AVAILABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
+    history_truncated: bool
+    first_available_seq: int
+    last_seq: int
+    has_more: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...
+
+class ChatRoom_LeaveRequest(_message.Message):
+    __slots__ = ("user_name", "client_id")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    client_id: str
+    def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ChatRoom_LeaveResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Client_NewMessageNotification(_message.Message):
+    __slots__ = ("message",)
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    message: ChatMessage
+    def __init__(self, message: _Optional[_Union[ChatMessage, _Mapping]] = ...) -> None: ...
