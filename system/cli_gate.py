@@ -1,0 +1,33 @@
+"""``pushchat gate``: hold client streams, route calls to the owning node."""
+
+from __future__ import annotations
+
+import argparse
+
+from system import service
+from system.gate import GateConfig, GateServer
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    service.add_common_flags(parser, "127.0.0.1:49000")
+    parser.add_argument("--nodes", default="127.0.0.1:48000", metavar="ADDR[,ADDR...]",
+                        help="node addresses to dial (may be proxies)")
+    parser.add_argument("--client-buffer", type=service.positive, default=10, help="queued pushes per client")
+    parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds a forwarded call may take")
+    parser.add_argument("--backoff-min", type=float, default=0.1, help="node stream re-open backoff base (s)")
+    parser.add_argument("--backoff-max", type=float, default=2.0, help="node stream re-open backoff cap (s)")
+
+
+def config(args: argparse.Namespace) -> GateConfig:
+    nodes = tuple(n.strip() for n in args.nodes.split(",") if n.strip())
+    if not nodes:
+        raise SystemExit("pushchat gate: --nodes lists no address")
+    return GateConfig(nodes=nodes, listen=args.listen, advertise=args.advertise, client_buffer=args.client_buffer,
+                      keepalive=service.keepalive(args), call_timeout=args.call_timeout,
+                      backoff_min=args.backoff_min, backoff_max=args.backoff_max,
+                      metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+
+
+def run(args: argparse.Namespace) -> int:
+    service.setup_logging("gate", args)
+    return service.run(GateServer(config(args)), "gate")

@@ -1,0 +1,35 @@
+"""``pushchat node``: host chat rooms, push new messages to gates."""
+
+from __future__ import annotations
+
+import argparse
+
+from system import service
+from system.node import NodeConfig, NodeServer
+from system.room import DEFAULT_ROOMS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    service.add_common_flags(parser, "127.0.0.1:48000")
+    parser.add_argument("--gate-buffer", type=service.positive, default=1024, help="queued envelopes per gate")
+    parser.add_argument("--max-message-bytes", type=service.positive, default=4096, help="largest chat message")
+    parser.add_argument("--history-limit", type=service.positive, default=10000, help="messages kept per room")
+    parser.add_argument("--join-history", type=int, default=50, help="recent messages returned by Join")
+    parser.add_argument("--page-size", type=service.positive, default=1000, help="largest GetRecentMessages page")
+    parser.add_argument("--dedup-window", type=service.positive, default=10000,
+                        help="client message ids remembered per room, for idempotent retries")
+    parser.add_argument("--rooms", default=",".join(DEFAULT_ROOMS), help="comma-separated room names")
+
+
+def config(args: argparse.Namespace) -> NodeConfig:
+    rooms = tuple(r.strip() for r in args.rooms.split(",") if r.strip())
+    return NodeConfig(listen=args.listen, advertise=args.advertise, gate_buffer=args.gate_buffer, rooms=rooms,
+                      max_message_bytes=args.max_message_bytes, history_limit=args.history_limit,
+                      join_history=args.join_history, page_size=args.page_size, dedup_window=args.dedup_window,
+                      keepalive=service.keepalive(args), metrics_port=args.metrics_port,
+                      metrics_host=args.metrics_host)
+
+
+def run(args: argparse.Namespace) -> int:
+    service.setup_logging("node", args)
+    return service.run(NodeServer(config(args)), "node")

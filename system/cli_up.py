@@ -1,0 +1,53 @@
+"""``pushchat up``: one node and one gate in one process, for a first look."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from system import log
+from system.gate import GateConfig, GateServer
+from system.node import NodeConfig, NodeServer
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--node-listen", default="127.0.0.1:48000", metavar="HOST:PORT", help="node address (port 0: any)")
+    parser.add_argument("--gate-listen", default="127.0.0.1:49000", metavar="HOST:PORT", help="gate address (port 0: any)")
+    parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here (default: warnings on stderr)")
+
+
+async def _main(args: argparse.Namespace) -> int:
+    node = NodeServer(NodeConfig(listen=args.node_listen))
+    gate: GateServer | None = None
+    try:
+        await node.start()
+        gate = GateServer(GateConfig(nodes=(node.addr,), listen=args.gate_listen))
+        await gate.start()
+        await gate.wait_ready(10.0)
+    except Exception as exc:
+        print(f"pushchat up: cannot start: {exc}")
+        if gate is not None:
+            await gate.stop()
+        await node.stop()
+        return 1
+    print(f"pushchat is up: node {node.addr}, gate {gate.addr} (Ctrl-C to stop)\n"
+          f"In two other terminals:\n"
+          f"  pushchat client --server {gate.addr} --user alice\n"
+          f"  pushchat client --server {gate.addr} --user bob\n"
+          f"then /join General in both, and type.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await gate.stop()
+    await node.stop()
+    print("pushchat: stopped", flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    log.setup("up", path=args.log_file, level=logging.INFO if args.log_file else logging.WARNING)
+    return asyncio.run(_main(args))

@@ -1,0 +1,303 @@
+"""The gate: ``gate.GateService`` for clients, ``RegisterGate`` streams to every node.
+
+Clients get a ``Register`` stream fed from a small bounded queue; a push
+that finds the queue full is dropped (logged as ``push_dropped`` and
+counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
+the object by rendezvous hashing over the nodes' advertise addresses, which
+the gate learns with ``Status`` because ``--nodes`` may list proxies.
+Node streams are re-opened with capped, fully jittered backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
+
+from system import clientid, log, placement
+from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.metrics import Metrics
+from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
+from system.push import Mailbox
+
+_log = log.get("gate")
+
+
+@dataclass
+class GateConfig:
+    nodes: tuple[str, ...] = ("127.0.0.1:48000",)
+    listen: str = "127.0.0.1:0"
+    advertise: str | None = None      # default: the bound host:port; used in client ids
+    client_buffer: int = 10
+    keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
+    call_timeout: float = 10.0        # cap on a forwarded call
+    connect_timeout: float = 2.0      # Status probe when (re)opening a node stream
+    backoff_min: float = 0.1
+    backoff_max: float = 2.0
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+
+
+class ClientRouter:
+    """Registered clients and their queues; routes node envelopes to them (sans-I/O)."""
+
+    def __init__(self, capacity: int, metrics: Metrics) -> None:
+        self.capacity = capacity
+        self.metrics = metrics
+        self._clients: dict[str, Mailbox[any_pb2.Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def __contains__(self, client_id: str) -> bool:
+        return client_id in self._clients
+
+    def register(self, client_id: str) -> Mailbox[any_pb2.Any]:
+        box: Mailbox[any_pb2.Any] = Mailbox(client_id, self.capacity)
+        self._clients[client_id] = box
+        self.metrics.connected_clients.set(len(self._clients))
+        return box
+
+    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None) -> None:
+        """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``."""
+        lost = box.close() + ([in_flight] if in_flight is not None else [])
+        if self._clients.get(box.name) is box:
+            del self._clients[box.name]
+            self.metrics.connected_clients.set(len(self._clients))
+        for _ in lost:
+            self._drop(box.name, "client_disconnected")
+
+    def deliver(self, envelope: goverse_pb2.ClientMessageEnvelope) -> int:
+        """Queue the envelope's payload for each of its clients, never blocking; return how many took it."""
+        ids = list(envelope.client_ids)
+        self.metrics.attempted.inc(len(ids))
+        delivered = 0
+        for cid in ids:
+            box = self._clients.get(cid)
+            if box is None:
+                self._drop(cid, "client_not_found")
+            elif not box.offer(envelope.message):
+                self._drop(cid, "client_buffer_full")
+            else:
+                delivered += 1
+        self.metrics.delivered.inc(delivered)
+        return delivered
+
+    def finish_all(self) -> None:
+        for box in list(self._clients.values()):
+            box.finish()
+
+    def _drop(self, client_id: str, reason: str) -> None:
+        """The one place a drop is counted and logged: they always agree."""
+        self.metrics.dropped.labels(reason=reason).inc()
+        log.event(_log, logging.WARNING, "push_dropped", client_id=client_id, reason=reason)
+
+
+class _StreamLost(Exception):
+    def __init__(self, error: str, healthy: bool) -> None:
+        super().__init__(error)
+        self.healthy = healthy
+
+
+@dataclass
+class NodeLink:
+    """One configured node: the address we dial and the key (advertise address) we place by."""
+
+    dial: str
+    channel: grpc.aio.Channel
+    stub: goverse_pb2_grpc.GoverseStub
+    key: str | None = None
+    up: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class GateServicer(gate_pb2_grpc.GateServiceServicer):
+    def __init__(self, gate: "GateServer") -> None:
+        self.gate = gate
+
+    async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[any_pb2.Any]:
+        router = self.gate.router
+        client_id = clientid.make(self.gate.advertise)
+        box = router.register(client_id)
+        log.event(_log, logging.INFO, "client_registered", client_id=client_id)
+        in_flight: any_pb2.Any | None = None
+        try:
+            first = any_pb2.Any()
+            first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
+            yield first
+            while True:
+                item = await box.get()
+                if item is None:
+                    break
+                in_flight = item
+                yield item
+                in_flight = None
+        finally:
+            router.unregister(box, in_flight)
+            log.event(_log, logging.INFO, "client_unregistered", client_id=client_id)
+
+    async def CallObject(self, request: gate_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CallObjectResponse:
+        if request.client_id:
+            try:
+                clientid.parse(request.client_id)
+            except clientid.MalformedClientId as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        forward = goverse_pb2.CallObjectRequest(id=request.id, method=request.method, type=request.type,
+                                                request=request.request, client_id=request.client_id)
+        reply = await self._forward(context, request.id, "CallObject", forward)
+        return gate_pb2.CallObjectResponse(response=reply.response)
+
+    async def CreateObject(self, request: gate_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CreateObjectResponse:
+        forward = goverse_pb2.CreateObjectRequest(type=request.type, id=request.id)
+        reply = await self._forward(context, request.id, "CreateObject", forward)
+        return gate_pb2.CreateObjectResponse(id=reply.id)
+
+    async def DeleteObject(self, request: gate_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.DeleteObjectResponse:
+        forward = goverse_pb2.DeleteObjectRequest(id=request.id)
+        await self._forward(context, request.id, "DeleteObject", forward)
+        return gate_pb2.DeleteObjectResponse()
+
+    async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request):  # type: ignore[no-untyped-def]
+        """Send the call to the owning node; its gRPC error comes back to the client unchanged."""
+        try:
+            link = self.gate.route(object_id)
+        except LookupError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        remaining = context.time_remaining()
+        timeout = min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
+        try:
+            return await getattr(link.stub, rpc)(request, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}")
+
+
+class GateServer:
+    """One gate, usable in-process: ``await start()``, ``port``, ``advertise``, ``await stop()``."""
+
+    def __init__(self, config: GateConfig) -> None:
+        if not config.nodes:
+            raise ValueError("a gate needs at least one node address")
+        self.config = config
+        self.metrics = Metrics("gate")
+        self.router = ClientRouter(config.client_buffer, self.metrics)
+        self.links: list[NodeLink] = []
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.advertise = ""
+        self._stopping = False
+
+    @property
+    def addr(self) -> str:
+        return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+
+    def nodes_up(self) -> int:
+        return sum(link.up for link in self.links)
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until every node stream is up (tests and tools; the gate serves before that)."""
+        deadline = time.monotonic() + timeout
+        while self.nodes_up() < len(self.links):
+            if time.monotonic() > deadline:
+                down = [link.dial for link in self.links if not link.up]
+                raise TimeoutError(f"node streams still down after {timeout}s: {down}")
+            await asyncio.sleep(0.01)
+
+    def route(self, object_id: str) -> NodeLink:
+        """The link to the node owning ``object_id``; LookupError until every node's key is known."""
+        unknown = [link.dial for link in self.links if link.key is None]
+        if unknown:
+            raise LookupError(f"placement not known yet: node(s) {', '.join(unknown)} not reached")
+        by_key = {link.key: link for link in self.links}
+        return by_key[placement.owner(object_id, by_key)]
+
+    async def start(self) -> None:
+        self.server = grpc.aio.server(options=self.config.keepalive.server_options())
+        gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), self.server)
+        self.port = self.server.add_insecure_port(self.config.listen)
+        if not self.port:
+            raise OSError(f"gate cannot listen on {self.config.listen}")
+        self.advertise = self.config.advertise or self.addr
+        await self.server.start()
+        if self.config.metrics_port is not None:
+            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+        options = self.config.keepalive.channel_options()
+        for dial in self.config.nodes:
+            channel = grpc.aio.insecure_channel(dial, options=options)
+            link = NodeLink(dial, channel, goverse_pb2_grpc.GoverseStub(channel))
+            link.task = asyncio.create_task(self._keep_link(link), name=f"node-link {dial}")
+            self.links.append(link)
+
+    async def stop(self, grace: float = 1.0) -> None:
+        self._stopping = True
+        self.router.finish_all()
+        for link in self.links:
+            if link.task:
+                link.task.cancel()
+        await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
+        if self.server is not None:
+            await self.server.stop(grace)
+        for link in self.links:
+            await link.channel.close()
+        self.metrics.close()
+
+    async def wait_for_termination(self) -> None:
+        assert self.server is not None
+        await self.server.wait_for_termination()
+
+    async def _keep_link(self, link: NodeLink) -> None:
+        """Keep a RegisterGate stream open; after a healthy stream, backoff starts over."""
+        while not self._stopping:
+            retrying = AsyncRetrying(
+                wait=wait_random_exponential(multiplier=self.config.backoff_min, max=self.config.backoff_max),
+                retry=retry_if_exception(lambda exc: isinstance(exc, _StreamLost) and not exc.healthy),
+                reraise=True)
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        await self._session(link)
+            except _StreamLost:
+                continue
+
+    async def _session(self, link: NodeLink) -> None:
+        """One RegisterGate stream, from Status probe to its end; always raises _StreamLost."""
+        up_since: float | None = None
+        call = None
+        try:
+            status = await link.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout)
+            link.key = status.advertise_addr or link.dial
+            call = link.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise))
+            first = await call.read()
+            if first is grpc.aio.EOF or not first.HasField("register_gate_response"):
+                raise ConnectionError("node did not answer register_gate_response first")
+            up_since = time.monotonic()
+            self._set_up(link, True)
+            log.event(_log, logging.INFO, "node_stream_up", node=link.dial, key=link.key)
+            while True:
+                msg = await call.read()
+                if msg is grpc.aio.EOF:
+                    raise ConnectionError("node ended the stream")
+                if msg.HasField("client_message"):
+                    self.router.deliver(msg.client_message)
+        except asyncio.CancelledError:
+            self._set_up(link, False)
+            raise
+        except Exception as exc:  # any failure means: re-open
+            error = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+            error = f"{type(exc).__name__}: {error}"
+        finally:
+            if call is not None:
+                call.cancel()
+        self._set_up(link, False)
+        healthy = up_since is not None and time.monotonic() - up_since >= self.config.backoff_max
+        log.event(_log, logging.WARNING, "node_stream_down", node=link.dial, error=error, was_up=up_since is not None)
+        raise _StreamLost(error, healthy)
+
+    def _set_up(self, link: NodeLink, up: bool) -> None:
+        link.up = up
+        self.metrics.connected_nodes.set(self.nodes_up())

@@ -1,0 +1,74 @@
+"""Per-process Prometheus counters, in a registry of their own.
+
+Each server gets its own ``CollectorRegistry`` (not prometheus-client's
+global one) so several nodes and gates can run in one test process without
+their counts mixing. ``snapshot()`` gives tests the same numbers that the
+HTTP endpoint serves.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
+
+NODE_FAILURE_REASONS = ("malformed_client_id", "gate_not_connected", "gate_buffer_full", "gate_disconnected")
+GATE_DROP_REASONS = ("client_buffer_full", "client_not_found", "client_disconnected")
+
+
+class Metrics:
+    """The push counters of one node or gate (``component``)."""
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.attempted = Counter("pushchat_push_attempted", "pushes attempted (node: per recipient; gate: per client in an envelope)", registry=r)
+        self.delivered = Counter("pushchat_push_delivered", "pushes put on a gate queue (node) or a client queue (gate)", registry=r)
+        self.failed = Counter("pushchat_push_failed", "node push failures, each logged as push_failed", ["reason"], registry=r)
+        self.dropped = Counter("pushchat_push_dropped", "gate drops, each logged as push_dropped", ["reason"], registry=r)
+        for reason in NODE_FAILURE_REASONS if component == "node" else ():
+            self.failed.labels(reason=reason)
+        for reason in GATE_DROP_REASONS if component == "gate" else ():
+            self.dropped.labels(reason=reason)
+        if component == "node":
+            self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)
+        else:
+            self.connected_clients = Gauge("pushchat_connected_clients", "clients with an open Register stream", registry=r)
+            self.connected_nodes = Gauge("pushchat_connected_nodes", "nodes whose RegisterGate stream is up", registry=r)
+        self._http: Any = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{name: value}`` for plain series, ``{name: {label value: value}}`` for labelled ones."""
+        from prometheus_client import generate_latest
+        return parse(generate_latest(self.registry).decode())
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> int:
+        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); return the bound port."""
+        self._http, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        self.port = int(self._http.server_port)
+        return self.port
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Read Prometheus exposition text into the ``snapshot()`` shape (``_created`` series left out)."""
+    out: dict[str, Any] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue
+            if sample.labels:
+                out.setdefault(sample.name, {})[next(iter(sample.labels.values()))] = sample.value
+            else:
+                out[sample.name] = sample.value
+    return out

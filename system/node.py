@@ -1,0 +1,171 @@
+"""The node: ``goverse.Goverse`` over gRPC, hosting chat objects and pushing to gates.
+
+``RegisterGate`` answers ``register_gate_response`` first and then streams
+the gate's queue from the push hub. Every push failure is logged once as
+``push_failed`` and counted once, in :meth:`NodeServer._push_failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf.message import Message
+
+from system import log
+from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.metrics import Metrics
+from system.objects import CallInfo, ObjectError, ObjectHost
+from system.pb import goverse_pb2, goverse_pb2_grpc
+from system.push import Outgoing, PushError, PushHub, PushMeta
+from system.room import DEFAULT_ROOMS, RoomConfig, install
+
+_log = log.get("node")
+
+
+@dataclass
+class NodeConfig:
+    listen: str = "127.0.0.1:0"
+    advertise: str | None = None          # default: the bound host:port
+    gate_buffer: int = 1024
+    rooms: tuple[str, ...] = DEFAULT_ROOMS
+    max_message_bytes: int = 4096
+    history_limit: int = 10000
+    join_history: int = 50
+    page_size: int = 1000
+    dedup_window: int = 10000
+    keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
+    metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
+    metrics_host: str = "127.0.0.1"
+
+    def room_config(self) -> RoomConfig:
+        return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
+                          history_limit=self.history_limit, join_history=self.join_history,
+                          page_size=self.page_size, dedup_window=self.dedup_window)
+
+
+class _HubPort:
+    """The rooms' push port: the hub's fan-out, one envelope per gate."""
+
+    def __init__(self, hub: PushHub) -> None:
+        self.hub = hub
+
+    def push(self, client_ids: list[str], message: Message, meta: PushMeta) -> list[PushError]:
+        return self.hub.push_message_to_clients(client_ids, message, meta)
+
+
+class NodeServicer(goverse_pb2_grpc.GoverseServicer):
+    def __init__(self, server: "NodeServer") -> None:
+        self.server = server
+
+    async def Status(self, request: goverse_pb2.Empty, context: grpc.aio.ServicerContext) -> goverse_pb2.StatusResponse:
+        s = self.server
+        return goverse_pb2.StatusResponse(advertise_addr=s.advertise, num_objects=len(s.host.objects()),
+                                          uptime_seconds=int(time.monotonic() - s.started))
+
+    async def ListObjects(self, request: goverse_pb2.Empty, context: grpc.aio.ServicerContext) -> goverse_pb2.ListObjectsResponse:
+        return goverse_pb2.ListObjectsResponse(objects=[
+            goverse_pb2.ObjectInfo(type=h.type_name, id=h.object_id, creation_time=int(h.created))
+            for h in self.server.host.objects()])
+
+    async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
+        try:
+            reply = await self.server.host.call(request.type, request.id, request.method, request.request,
+                                                CallInfo(client_id=request.client_id))
+        except ObjectError as exc:
+            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc))
+        except Exception as exc:  # a bug in a method must not take the node down
+            _log.exception("call crashed")
+            await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
+        return goverse_pb2.CallObjectResponse(response=reply)
+
+    async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
+        try:
+            hosted = self.server.host.create(request.type, request.id)
+        except ObjectError as exc:
+            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc))
+        return goverse_pb2.CreateObjectResponse(id=hosted.object_id)
+
+    async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
+        if not self.server.host.delete(request.id):
+            await self._refuse(context, "", request.id, "DeleteObject", "NOT_FOUND", f"no object {request.id!r}")
+        return goverse_pb2.DeleteObjectResponse()
+
+    async def RegisterGate(self, request: goverse_pb2.RegisterGateRequest,
+                           context: grpc.aio.ServicerContext) -> AsyncIterator[goverse_pb2.GateMessage]:
+        gate_addr = request.gate_addr
+        if not gate_addr:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gate_addr is empty")
+        hub = self.server.hub
+        channel = hub.register(gate_addr)
+        log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
+        in_flight: Outgoing | None = None
+        try:
+            yield goverse_pb2.GateMessage(register_gate_response=goverse_pb2.RegisterGateResponse())
+            while True:
+                item = await channel.get()
+                if item is None:
+                    break
+                in_flight = item
+                yield goverse_pb2.GateMessage(client_message=item.envelope)
+                in_flight = None
+        finally:
+            if hub.unregister(channel, in_flight):
+                log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
+                      code: str, error: str) -> None:
+        log.event(_log, logging.WARNING, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
+        await context.abort(grpc.StatusCode[code], error)
+
+
+class NodeServer:
+    """One node, usable in-process: ``await start()``, ``port``, ``await stop()``."""
+
+    def __init__(self, config: NodeConfig | None = None) -> None:
+        self.config = config or NodeConfig()
+        self.metrics = Metrics("node")
+        self.hub = PushHub(self.config.gate_buffer, self.metrics, self._push_failed)
+        self.host = ObjectHost()
+        install(self.host, self.config.room_config(), _HubPort(self.hub))
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.advertise = ""
+        self.started = time.monotonic()
+
+    @property
+    def addr(self) -> str:
+        return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+
+    async def start(self) -> None:
+        self.server = grpc.aio.server(options=self.config.keepalive.server_options())
+        goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), self.server)
+        self.port = self.server.add_insecure_port(self.config.listen)
+        if not self.port:
+            raise OSError(f"node cannot listen on {self.config.listen}")
+        self.advertise = self.config.advertise or self.addr
+        await self.server.start()
+        if self.config.metrics_port is not None:
+            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+        self.started = time.monotonic()
+
+    async def stop(self, grace: float = 1.0) -> None:
+        self.hub.close()
+        if self.server is not None:
+            await self.server.stop(grace)
+        self.metrics.close()
+
+    async def wait_for_termination(self) -> None:
+        assert self.server is not None
+        await self.server.wait_for_termination()
+
+    def _push_failed(self, err: PushError) -> None:
+        """The one place a push failure is logged and counted: they always agree."""
+        meta = err.meta
+        self.metrics.failed.labels(reason=err.reason).inc()
+        log.event(_log, logging.WARNING, "push_failed", room=meta.room, user=meta.users.get(err.client_id, ""),
+                  client_id=err.client_id, reason=err.reason, seq=meta.seq, sender=meta.sender,
+                  error=err.detail)

@@ -1,0 +1,172 @@
+"""The object host: Goverse's virtual objects, without the network.
+
+Objects are found by id, created on their first call (when their type
+allows it), and run one call at a time: each object has its own lock, so two
+methods of one room never interleave even when a method awaits. A call's
+payload is a packed ``Any``; the method declares the request type it
+accepts, and anything else is refused with an :class:`ObjectError` whose
+``code`` names the gRPC status the server should answer with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
+
+OBJECT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+class ObjectError(Exception):
+    """A refused call; ``code`` is a ``grpc.StatusCode`` name."""
+
+    code = "INTERNAL"
+
+
+class NotFound(ObjectError):
+    code = "NOT_FOUND"
+
+
+class Unimplemented(ObjectError):
+    code = "UNIMPLEMENTED"
+
+
+class InvalidArgument(ObjectError):
+    code = "INVALID_ARGUMENT"
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """Who is calling: the ``client_id`` the gate put on ``CallObjectRequest`` (may be empty)."""
+
+    client_id: str = ""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    request_type: type[Message]
+    fn: Callable[..., Any]
+
+
+def method(request_type: type[Message]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark ``fn(self, request, call)`` as a callable method taking ``request_type``."""
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn._request_type = request_type  # type: ignore[attr-defined]
+        return fn
+    return mark
+
+
+class GoverseObject:
+    """Base of hosted objects; subclasses set ``type_name`` and mark methods with :func:`method`."""
+
+    type_name: ClassVar[str] = ""
+    methods: ClassVar[dict[str, MethodSpec]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.methods = {
+            name: MethodSpec(name, fn._request_type, fn)
+            for name, fn in inspect.getmembers(cls, inspect.isfunction)
+            if hasattr(fn, "_request_type")
+        }
+
+    def __init__(self, object_id: str) -> None:
+        self.object_id = object_id
+
+
+# factory(object_id, explicit) -> new object, or raise ObjectError when that id may not exist.
+Factory = Callable[[str, bool], GoverseObject]
+
+
+@dataclass
+class Hosted:
+    type_name: str
+    object_id: str
+    obj: GoverseObject
+    created: float = field(default_factory=time.time)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class ObjectHost:
+    """Objects of the registered types, by id."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, tuple[type[GoverseObject], Factory]] = {}
+        self._objects: dict[str, Hosted] = {}
+
+    def register(self, cls: type[GoverseObject], factory: Factory) -> None:
+        self._types[cls.type_name] = (cls, factory)
+
+    def objects(self) -> list[Hosted]:
+        return list(self._objects.values())
+
+    def get(self, object_id: str) -> Hosted | None:
+        return self._objects.get(object_id)
+
+    def create(self, type_name: str, object_id: str) -> Hosted:
+        """Explicit creation (``CreateObject``); an existing object of that type is returned as is."""
+        return self._get_or_create(type_name, object_id, explicit=True)
+
+    def delete(self, object_id: str) -> bool:
+        return self._objects.pop(object_id, None) is not None
+
+    async def call(self, type_name: str, object_id: str, method_name: str,
+                   request: any_pb2.Any, call: CallInfo | None = None) -> any_pb2.Any:
+        """Unpack, run one method under the object's lock, pack the reply."""
+        cls, _ = self._type(type_name)
+        spec = cls.methods.get(method_name)
+        if spec is None:
+            known = ", ".join(sorted(cls.methods))
+            raise Unimplemented(f"{type_name} has no method {method_name!r} (it has: {known})")
+        message = unpack(request, spec.request_type, f"{type_name}.{method_name}")
+        hosted = self._get_or_create(type_name, object_id, explicit=False)
+        async with hosted.lock:
+            reply = spec.fn(hosted.obj, message, call or CallInfo())
+            if inspect.isawaitable(reply):
+                reply = await reply
+        packed = any_pb2.Any()
+        packed.Pack(reply)
+        return packed
+
+    def _type(self, type_name: str) -> tuple[type[GoverseObject], Factory]:
+        entry = self._types.get(type_name)
+        if entry is None:
+            known = ", ".join(sorted(self._types))
+            raise NotFound(f"unknown object type {type_name!r} (known: {known})")
+        return entry
+
+    def _get_or_create(self, type_name: str, object_id: str, explicit: bool) -> Hosted:
+        _, factory = self._type(type_name)
+        if not OBJECT_ID_RE.match(object_id or ""):
+            raise InvalidArgument(f"bad object id {object_id!r}: want 1-256 printable ASCII characters")
+        hosted = self._objects.get(object_id)
+        if hosted is not None:
+            if hosted.type_name != type_name:
+                raise InvalidArgument(f"object {object_id!r} is a {hosted.type_name}, not a {type_name}")
+            return hosted
+        hosted = Hosted(type_name, object_id, factory(object_id, explicit))
+        self._objects[object_id] = hosted
+        return hosted
+
+
+def unpack(packed: any_pb2.Any, request_type: type[Message], what: str) -> Message:
+    """The request of ``request_type`` inside ``packed``, or InvalidArgument saying what was wrong."""
+    want = request_type.DESCRIPTOR.full_name
+    if not packed.type_url:
+        raise InvalidArgument(f"{what}: missing request payload, want an Any holding {want}")
+    if not packed.Is(request_type.DESCRIPTOR):
+        raise InvalidArgument(f"{what}: request payload is {packed.type_url!r}, want {want}")
+    message = request_type()
+    try:
+        packed.Unpack(message)
+    except DecodeError as exc:
+        raise InvalidArgument(f"{what}: request payload does not parse as {want}: {exc}") from None
+    return message

@@ -1,0 +1,215 @@
+"""The node's push hub: one bounded queue per registered gate.
+
+A push never blocks and never fails a send: it is put on the recipient's
+gate queue with ``put_nowait`` or it fails with a typed :class:`PushError`.
+Every failure, including envelopes still queued when a gate's stream ends,
+goes through the one ``on_failure`` sink, which logs and counts it; so the
+``push_failed`` log lines and the failure counter always agree.
+
+No sockets here: the node's ``RegisterGate`` handler drains a
+:class:`GateChannel`, and tests can drain it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+from system import clientid
+from system.metrics import Metrics
+from system.pb import goverse_pb2
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PushMeta:
+    """What a push is about, for the failure log: the message and its recipients' names."""
+
+    room: str = ""
+    seq: int = 0
+    sender: str = ""
+    users: Mapping[str, str] = field(default_factory=dict)  # client id -> recipient user name
+
+
+class PushError(Exception):
+    """A push that did not reach a gate queue; ``reason`` is a stable log/metric label."""
+
+    reason = "push_failed"
+
+    def __init__(self, client_id: str, detail: str, meta: PushMeta | None = None) -> None:
+        super().__init__(f"push to {client_id!r} failed ({self.reason}): {detail}")
+        self.client_id = client_id
+        self.detail = detail
+        self.meta = meta or PushMeta()
+
+
+class MalformedClientIdError(PushError):
+    reason = "malformed_client_id"
+
+
+class GateNotConnected(PushError):
+    reason = "gate_not_connected"
+
+
+class GateBufferFull(PushError):
+    reason = "gate_buffer_full"
+
+
+class GateDisconnected(PushError):
+    """The envelope was queued, but the gate's stream ended before it was sent."""
+
+    reason = "gate_disconnected"
+
+
+@dataclass
+class Outgoing:
+    """One envelope queued for one gate, with what is needed to report its loss."""
+
+    envelope: goverse_pb2.ClientMessageEnvelope
+    meta: PushMeta
+
+
+class Mailbox(Generic[T]):
+    """A bounded queue feeding one server stream; ``get()`` returns None when the stream must end.
+
+    Used for a gate's queue on the node and for a client's queue on the gate.
+    """
+
+    def __init__(self, name: str, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("a buffer must hold at least 1 message")
+        self.name = name
+        self.capacity = capacity
+        self.queue: asyncio.Queue[T | None] = asyncio.Queue(maxsize=capacity + 1)  # +1: room for the end marker
+        self.closed = False
+
+    def offer(self, item: T) -> bool:
+        """Put without blocking; False when full or closed."""
+        if self.closed or self.queue.qsize() >= self.capacity:
+            return False
+        self.queue.put_nowait(item)
+        return True
+
+    async def get(self) -> T | None:
+        return await self.queue.get()
+
+    def finish(self) -> None:
+        """Let the reader send what is queued, then end."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+    def close(self) -> list[T]:
+        """End the stream now: take what is still queued and wake the reader with the end marker."""
+        left: list[T] = []
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not None:
+                left.append(item)
+        self.closed = True
+        self.queue.put_nowait(None)
+        return left
+
+
+GateChannel = Mailbox[Outgoing]
+
+
+class PushHub:
+    """Registered gates and the push API used by objects."""
+
+    def __init__(self, gate_buffer: int = 1024, metrics: Metrics | None = None,
+                 on_failure: Callable[[PushError], None] | None = None) -> None:
+        self.gate_buffer = gate_buffer
+        self.metrics = metrics
+        self.on_failure = on_failure or (lambda err: None)
+        self._gates: dict[str, GateChannel] = {}
+
+    def gates(self) -> list[str]:
+        return sorted(self._gates)
+
+    def register(self, gate_addr: str) -> GateChannel:
+        """Open a gate's queue; a gate that registers again takes over its old queue's envelopes."""
+        channel: GateChannel = Mailbox(gate_addr, self.gate_buffer)
+        old = self._gates.get(gate_addr)
+        if old is not None:
+            for item in old.close():
+                channel.offer(item)
+        self._gates[gate_addr] = channel
+        self._gauge()
+        return channel
+
+    def unregister(self, channel: GateChannel, in_flight: Outgoing | None = None) -> bool:
+        """Forget a gate whose stream ended; queued envelopes fail as ``gate_disconnected``.
+
+        Returns False when the channel had been replaced by a newer registration
+        (then nothing is reported: its envelopes moved to the new channel).
+        """
+        lost = [in_flight] if in_flight is not None else []
+        current = self._gates.get(channel.name) is channel
+        if current:
+            del self._gates[channel.name]
+            lost += channel.close()
+            self._gauge()
+        for item in lost:
+            for cid in item.envelope.client_ids:
+                self._fail(GateDisconnected(cid, f"gate {channel.name} stream ended", item.meta))
+        return current
+
+    def close(self) -> None:
+        """Node shutdown: end every gate stream (their handlers report what was left)."""
+        for channel in list(self._gates.values()):
+            channel.finish()
+
+    def push_message_to_client(self, client_id: str, message: Message, meta: PushMeta | None = None) -> None:
+        """Queue ``message`` for one client; raise a :class:`PushError` (already reported) on failure."""
+        errors = self.push_message_to_clients([client_id], message, meta)
+        if errors:
+            raise errors[0]
+
+    def push_message_to_clients(self, client_ids: Iterable[str], message: Message,
+                                meta: PushMeta | None = None) -> list[PushError]:
+        """Queue ``message`` for many clients: ONE envelope per gate; return the failures (already reported)."""
+        meta = meta or PushMeta()
+        by_gate: dict[str, list[str]] = {}
+        errors: list[PushError] = []
+        ids = list(client_ids)
+        if self.metrics:
+            self.metrics.attempted.inc(len(ids))
+        for cid in ids:
+            try:
+                gate_addr, _ = clientid.parse(cid)
+            except clientid.MalformedClientId as exc:
+                errors.append(self._fail(MalformedClientIdError(cid, str(exc), meta)))
+                continue
+            by_gate.setdefault(gate_addr, []).append(cid)
+        if not by_gate:
+            return errors
+        packed = any_pb2.Any()
+        packed.Pack(message)
+        for gate_addr, cids in by_gate.items():
+            channel = self._gates.get(gate_addr)
+            if channel is None:
+                errors += [self._fail(GateNotConnected(c, f"gate {gate_addr} is not connected", meta)) for c in cids]
+                continue
+            envelope = goverse_pb2.ClientMessageEnvelope(client_ids=cids, message=packed)
+            if not channel.offer(Outgoing(envelope, meta)):
+                detail = f"gate {gate_addr} buffer of {channel.capacity} is full"
+                errors += [self._fail(GateBufferFull(c, detail, meta)) for c in cids]
+                continue
+            if self.metrics:
+                self.metrics.delivered.inc(len(cids))
+        return errors
+
+    def _fail(self, err: PushError) -> PushError:
+        self.on_failure(err)
+        return err
+
+    def _gauge(self) -> None:
+        if self.metrics:
+            self.metrics.connected_gates.set(len(self._gates))

@@ -1,0 +1,86 @@
+"""What ``pushchat node`` and ``pushchat gate`` share: flags, logging, announce, clean stop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Protocol
+
+from system import log
+from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.metrics import Metrics
+
+_log = log.get("service")
+
+
+class Server(Protocol):
+    addr: str
+    advertise: str
+    metrics: Metrics
+
+    async def start(self) -> None: ...
+
+    async def stop(self, grace: float = 1.0) -> None: ...
+
+
+def add_common_flags(parser: argparse.ArgumentParser, default_listen: str) -> None:
+    parser.add_argument("--listen", default=default_listen, metavar="HOST:PORT",
+                        help=f"address to bind; port 0 picks a free port (default {default_listen})")
+    parser.add_argument("--advertise", metavar="HOST:PORT", help="address others should use (default: the bound address)")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics on this port (0: any free port; default: off)")
+    parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics endpoint")
+    parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here instead of stderr")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_keepalive_flags(parser)
+
+
+def add_keepalive_flags(parser: argparse.ArgumentParser) -> None:
+    k = DEFAULT_KEEPALIVE
+    parser.add_argument("--keepalive-ms", type=int, default=k.time_ms, help="ping an idle link this often")
+    parser.add_argument("--keepalive-timeout-ms", type=int, default=k.timeout_ms, help="keepalive ack timeout")
+    parser.add_argument("--ping-timeout-ms", type=int, default=k.ping_timeout_ms,
+                        help="grpc.http2.ping_timeout_ms: how long to wait for a ping ack before the link is dead")
+
+
+def keepalive(args: argparse.Namespace) -> Keepalive:
+    return Keepalive(time_ms=args.keepalive_ms, timeout_ms=args.keepalive_timeout_ms,
+                     ping_timeout_ms=args.ping_timeout_ms)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def setup_logging(component: str, args: argparse.Namespace) -> None:
+    log.setup(component, path=args.log_file, level=getattr(logging, args.log_level))
+
+
+def run(server: Server, service: str) -> int:
+    """Start, print the announce line, serve until SIGTERM/SIGINT, stop cleanly."""
+    return asyncio.run(_serve(server, service))
+
+
+async def _serve(server: Server, service: str) -> int:
+    try:
+        await server.start()
+    except Exception as exc:
+        print(f"pushchat {service}: cannot start: {exc}", file=sys.stderr)
+        return 1
+    log.announce(service=service, addr=server.addr, advertise=server.advertise,
+                 metrics_port=server.metrics.port, pid=os.getpid())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.event(_log, logging.INFO, "stopping", service=service)
+    await server.stop()
+    return 0

@@ -1,0 +1,164 @@
+"""In-process clusters, log capture, a cuttable TCP relay and condition waits for the system tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from system.client import ChatClient, Observer
+from system.gate import GateConfig, GateServer
+from system.log import JsonFormatter
+from system.node import NodeConfig, NodeServer
+from system.pb import chat_pb2
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it is truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class LogCapture(logging.Handler):
+    """Every ``pushchat`` log record, as the JSON document the servers would write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter("test"))
+        self.records: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(json.loads(self.format(record)))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["event"] == name]
+
+
+@contextmanager
+def capture_logs() -> Iterator[LogCapture]:
+    logger = logging.getLogger("pushchat")
+    handler, level = LogCapture(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@dataclass
+class Cluster:
+    nodes: list[NodeServer]
+    gates: list[GateServer]
+    clients: list[ChatClient]
+
+    async def client(self, user: str, gate: int = 0, server: str | None = None) -> tuple[ChatClient, "Seen"]:
+        seen = Seen()
+        client = ChatClient(server or self.gates[gate].addr, user, observers=[seen])
+        await client.connect()
+        self.clients.append(client)
+        return client, seen
+
+
+@asynccontextmanager
+async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = None,
+                  gate: dict[str, Any] | None = None) -> AsyncIterator[Cluster]:
+    """Nodes and gates on 127.0.0.1 port 0, gates' node streams up; stopped on exit."""
+    c = Cluster([NodeServer(NodeConfig(**(node or {}))) for _ in range(nodes)], [], [])
+    try:
+        for n in c.nodes:
+            await n.start()
+        for _ in range(gates):
+            g = GateServer(GateConfig(nodes=tuple(n.addr for n in c.nodes), **(gate or {})))
+            c.gates.append(g)
+            await g.start()
+        for g in c.gates:
+            await g.wait_ready(10.0)
+        yield c
+    finally:
+        for client in c.clients:
+            await client.close()
+        for g in c.gates:
+            await g.stop(0.2)
+        for n in c.nodes:
+            await n.stop(0.2)
+
+
+class Seen(Observer):
+    """What a client showed, and the pushes it got, as (room, seq, user, text, source)."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, int, str, str, str]] = []
+        self.pushes: list[tuple[str, int]] = []
+        self.ended: list[BaseException | None] = []
+
+    def on_display(self, room: str, message: chat_pb2.ChatMessage, source: str) -> None:
+        self.shown.append((room, message.seq, message.user_name, message.message, source))
+
+    def on_push(self, room: str, message: chat_pb2.ChatMessage) -> None:
+        self.pushes.append((room, message.seq))
+
+    def on_stream_end(self, error: BaseException | None) -> None:
+        self.ended.append(error)
+
+    def texts(self, source: str | None = None) -> list[str]:
+        return [s[3] for s in self.shown if source in (None, s[4])]
+
+
+class Relay:
+    """A TCP relay to ``target`` whose open connections can be cut (the next connect works again)."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.rsplit(":", 1)
+        self.port_target = int(port)
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> "Relay":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def cut(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def stop(self) -> None:
+        self.cut()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port_target)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
