@@ -1,0 +1,212 @@
+"""The HTTP API, on aiohttp: the routes, status codes and bodies of Toxiproxy 2.12.
+
+Successful bodies are compact JSON (Go's ``json.Marshal``); errors are
+``{"error": ..., "status": ...}`` plus a newline with a text/plain content
+type (Go's ``http.Error``). Every response carries ``X-Toxiproxy-Request-Id``.
+Our own addition is one response header, ``X-Toxiproxy-Extensions``, listing
+the extension toxics, so clients can tell this server from the real one
+without any change to the standard JSON.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import time
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from system import log
+
+from . import VERSION
+from .collection import PopulateError, ProxyCollection
+from .decode import ApiError, parse_body
+from .toxics import EXTENSIONS
+from .toxicset import ToxicSpec
+
+__all__ = ["make_app", "EXTENSIONS_HEADER", "REQUEST_ID_HEADER"]
+
+_log = log.get("toxiproxy")
+
+REQUEST_ID_HEADER = "X-Toxiproxy-Request-Id"
+EXTENSIONS_HEADER = "X-Toxiproxy-Extensions"
+_TEXT = "text/plain; charset=utf-8"
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_B32 = "0123456789abcdefghijklmnopqrstuv"
+_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_machine = os.urandom(3)
+
+
+def request_id() -> str:
+    """A 20-character id shaped like the xid the real server uses (time, machine, pid, counter)."""
+    raw = (int(time.time()).to_bytes(4, "big") + _machine + (os.getpid() & 0xFFFF).to_bytes(2, "big")
+           + (next(_counter) & 0xFFFFFF).to_bytes(3, "big"))
+    bits = int.from_bytes(raw, "big") << 4  # 96 bits -> 100 bits = 20 base32 digits
+    return "".join(_B32[(bits >> shift) & 31] for shift in range(95, -5, -5))
+
+
+def go_json(value: Any) -> str:
+    """JSON the way Go's encoder writes it: compact, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=go_json(value).encode(),
+                        headers={"Content-Type": "application/json"})
+
+
+def text_error(body: str, status: int) -> web.Response:
+    return web.Response(status=status, body=body.encode(),
+                        headers={"Content-Type": _TEXT, "X-Content-Type-Options": "nosniff"})
+
+
+def api_error(exc: ApiError) -> web.Response:
+    return text_error(go_json(exc.to_json()) + "\n", exc.status)
+
+
+@web.middleware
+async def _request_ids(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    rid = request_id()
+    start = time.monotonic()
+    response = await handler(request)
+    response.headers[REQUEST_ID_HEADER] = rid
+    response.headers[EXTENSIONS_HEADER] = ",".join(EXTENSIONS)
+    log.event(_log, logging.DEBUG, "api_request", request_id=rid, method=request.method,
+              path=request.path, status=response.status,
+              duration_ms=round((time.monotonic() - start) * 1000, 3))
+    return response
+
+
+@web.middleware
+async def _browser_guard(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
+        return text_error("User agent not allowed\n", 403)
+    return await handler(request)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return api_error(exc)
+    except web.HTTPNotFound:
+        return text_error("404 page not found\n", 404)
+    except web.HTTPMethodNotAllowed:
+        return web.Response(status=405)
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # keep serving; report like Go's untyped errors
+        _log.exception("api_failed", extra={"fields": {"method": request.method, "path": request.path}})
+        return api_error(ApiError(str(exc), 500))
+
+
+def _log_toxic(event: str, proxy: str, spec: ToxicSpec) -> None:
+    log.event(_log, logging.INFO, event, proxy=proxy, toxic=spec.name, type=spec.type,
+              stream=spec.stream, toxicity=spec.toxicity, attributes=spec.toxic.attributes())
+
+
+async def _body(request: web.Request) -> Any:
+    return parse_body(await request.read())
+
+
+def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str]] | None = None
+             ) -> web.Application:
+    """The API over ``collection``; ``/metrics`` exists only when ``metrics`` renders them."""
+
+    async def proxy_index(request: web.Request) -> web.Response:
+        return json_response(collection.to_json())
+
+    async def proxy_create(request: web.Request) -> web.Response:
+        proxy = await collection.create(await _body(request))
+        return json_response(proxy.to_json(), 201)
+
+    async def populate(request: web.Request) -> web.Response:
+        try:
+            done = await collection.populate(await _body(request))
+        except ApiError as exc:  # the body did not parse
+            return json_response({**exc.to_json(), "proxies": None}, exc.status)
+        except PopulateError as exc:
+            created = None if exc.created is None else [p.to_json() for p in exc.created]
+            return json_response({**exc.error.to_json(), "proxies": created}, exc.error.status)
+        return json_response({"proxies": [p.to_json() for p in done]}, 201)
+
+    async def proxy_show(request: web.Request) -> web.Response:
+        return json_response(collection.get(request.match_info["proxy"]).to_json())
+
+    async def proxy_update(request: web.Request) -> web.Response:
+        name = request.match_info["proxy"]
+        collection.get(name)
+        proxy = await collection.update(name, await _body(request))
+        return json_response(proxy.to_json())
+
+    async def proxy_delete(request: web.Request) -> web.Response:
+        await collection.delete(request.match_info["proxy"])
+        return web.Response(status=204)
+
+    async def toxic_index(request: web.Request) -> web.Response:
+        return json_response(collection.get(request.match_info["proxy"]).toxics.to_json())
+
+    async def toxic_create(request: web.Request) -> web.Response:
+        proxy = collection.get(request.match_info["proxy"])
+        spec = await proxy.toxics.add(await _body(request))
+        _log_toxic("toxic_added", proxy.name, spec)
+        return json_response(spec.to_json())
+
+    async def toxic_show(request: web.Request) -> web.Response:
+        proxy = collection.get(request.match_info["proxy"])
+        return json_response(proxy.toxics.get(request.match_info["toxic"]).to_json())
+
+    async def toxic_update(request: web.Request) -> web.Response:
+        proxy = collection.get(request.match_info["proxy"])
+        proxy.toxics.get(request.match_info["toxic"])
+        spec = await proxy.toxics.update(request.match_info["toxic"], await _body(request))
+        _log_toxic("toxic_updated", proxy.name, spec)
+        return json_response(spec.to_json())
+
+    async def toxic_delete(request: web.Request) -> web.Response:
+        proxy = collection.get(request.match_info["proxy"])
+        spec = await proxy.toxics.remove(request.match_info["toxic"])
+        _log_toxic("toxic_removed", proxy.name, spec)
+        return web.Response(status=204)
+
+    async def reset(request: web.Request) -> web.Response:
+        await collection.reset()
+        log.event(_log, logging.INFO, "reset")
+        return web.Response(status=204)
+
+    async def version(request: web.Request) -> web.Response:
+        return web.Response(body=f'{{"version": "{VERSION}"}}\n'.encode(),
+                            headers={"Content-Type": "application/json;charset=utf-8"})
+
+    app = web.Application(middlewares=[_request_ids, _browser_guard, _errors])
+    routes = [
+        web.post("/reset", reset),
+        web.get("/proxies", proxy_index, allow_head=False),
+        web.post("/proxies", proxy_create),
+        web.post("/populate", populate),
+        web.get("/proxies/{proxy}", proxy_show, allow_head=False),
+        web.post("/proxies/{proxy}", proxy_update),
+        web.patch("/proxies/{proxy}", proxy_update),
+        web.delete("/proxies/{proxy}", proxy_delete),
+        web.get("/proxies/{proxy}/toxics", toxic_index, allow_head=False),
+        web.post("/proxies/{proxy}/toxics", toxic_create),
+        web.get("/proxies/{proxy}/toxics/{toxic}", toxic_show, allow_head=False),
+        web.post("/proxies/{proxy}/toxics/{toxic}", toxic_update),
+        web.patch("/proxies/{proxy}/toxics/{toxic}", toxic_update),
+        web.delete("/proxies/{proxy}/toxics/{toxic}", toxic_delete),
+        web.get("/version", version, allow_head=False),
+    ]
+    if metrics is not None:
+        async def metrics_handler(request: web.Request) -> web.Response:
+            body, content_type = metrics()
+            return web.Response(body=body, headers={"Content-Type": content_type})
+
+        routes.append(web.get("/metrics", metrics_handler, allow_head=False))
+    app.add_routes(routes)
+    return app

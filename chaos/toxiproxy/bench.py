@@ -1,0 +1,216 @@
+"""Benchmark (not a test): what a proxy with no toxic costs, ours against the real one.
+
+    python -m chaos.toxiproxy.bench [--round-trips 5000] [--bulk-mb 256]
+
+For each path (direct to an echo server, through our server, and through a
+real ``toxiproxy-server`` when one is on PATH or at ``$TOXIPROXY_URL``) it
+measures 64-byte ping-pong round trips (p50, p99) and bulk echo throughput
+(payload bytes sent and echoed back, per second; 1 MB = 10^6 bytes). The
+echo server and each proxy run in their own processes; all traffic stays
+on 127.0.0.1 and every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from chaos.links import Links
+
+_CHUNK = 256 * 1024
+_BULK_TIME_LIMIT = 20.0
+
+
+# -- echo server (runs in its own process: python -m chaos.toxiproxy.bench --echo) --------
+def _echo_conn(conn: socket.socket) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with conn:
+        while True:
+            try:
+                n = conn.recv_into(buf)
+                if not n:
+                    return
+                conn.sendall(view[:n])
+            except OSError:
+                return
+
+
+def _echo_main() -> int:
+    srv = socket.create_server(("127.0.0.1", 0))
+    print(json.dumps({"event": "listening", "addr": f"127.0.0.1:{srv.getsockname()[1]}"}), flush=True)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=_echo_conn, args=(conn,), daemon=True).start()
+
+
+@contextlib.contextmanager
+def _echo_server() -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "chaos.toxiproxy.bench", "--echo"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        yield json.loads(line)["addr"]
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+# -- a real toxiproxy-server, if there is one ------------------------------------------------
+def _listening_port(pid: int, deadline: float) -> int:
+    """The TCP port a process listens on, from /proc (the real server does not report port 0)."""
+    while time.monotonic() < deadline:
+        inodes = set()
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as fh:
+                for row in list(fh)[1:]:
+                    cols = row.split()
+                    if cols[3] == "0A" and cols[9] in inodes:
+                        return int(cols[1].rsplit(":", 1)[1], 16)
+        time.sleep(0.05)
+    raise RuntimeError("real toxiproxy-server did not start listening")
+
+
+@contextlib.contextmanager
+def _real_toxiproxy() -> Iterator[Links | None]:
+    if os.environ.get("TOXIPROXY_URL"):
+        with Links.external() as links:
+            yield links
+        return
+    binary = shutil.which("toxiproxy-server")
+    if binary is None:
+        yield None
+        return
+    proc = subprocess.Popen([binary, "-host", "127.0.0.1", "-port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port = _listening_port(proc.pid, time.monotonic() + 10)
+        with Links.external(f"http://127.0.0.1:{port}") as links:
+            yield links
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+# -- measurements -------------------------------------------------------------------------------
+def _connect(addr: str) -> socket.socket:
+    host, port = addr.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def ping_pong(addr: str, round_trips: int, size: int = 64) -> tuple[float, float]:
+    """p50 and p99 round-trip time in microseconds."""
+    payload = os.urandom(size)
+    buf = bytearray(size)
+    times = []
+    with _connect(addr) as sock:
+        for i in range(round_trips + round_trips // 10):
+            start = time.perf_counter_ns()
+            sock.sendall(payload)
+            got = 0
+            while got < size:
+                n = sock.recv_into(memoryview(buf)[got:])
+                if not n:
+                    raise RuntimeError("echo closed during ping-pong")
+                got += n
+            if i >= round_trips // 10:  # the first tenth warms up
+                times.append((time.perf_counter_ns() - start) / 1000)
+    q = statistics.quantiles(times, n=100)
+    return q[49], q[98]
+
+
+def bulk(addr: str, total_mb: int) -> float:
+    """MB/s of payload sent and echoed back whole."""
+    total = total_mb * 1_000_000
+    payload = memoryview(os.urandom(_CHUNK))
+    deadline = time.monotonic() + _BULK_TIME_LIMIT
+    with _connect(addr) as sock:
+        def send() -> None:
+            left = total
+            while left > 0 and time.monotonic() < deadline:
+                n = min(left, _CHUNK)
+                sock.sendall(payload[:n])
+                left -= n
+
+        buf = bytearray(_CHUNK)
+        start = time.perf_counter()
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        got = 0
+        while got < total and time.monotonic() < deadline:
+            n = sock.recv_into(buf)
+            if not n:
+                break
+            got += n
+        elapsed = time.perf_counter() - start
+        sender.join(timeout=_BULK_TIME_LIMIT)
+    return got / elapsed / 1e6
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos.toxiproxy.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--round-trips", type=int, default=5000)
+    parser.add_argument("--bulk-mb", type=int, default=256)
+    parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.echo:
+        return _echo_main()
+
+    print(f"# machine: {_machine()}")
+    print(f"# {args.round_trips} round trips of 64 bytes; bulk echo of {args.bulk_mb} MB "
+          f"in {_CHUNK // 1024} KiB writes")
+    header = f"{'path':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} {'bulk MB/s':>10}"
+    print(header)
+    print("-" * len(header))
+    with _echo_server() as echo, Links.embedded(log_file=os.devnull) as ours, _real_toxiproxy() as real:
+        paths: list[tuple[str, str]] = [("direct", echo)]
+        paths.append(("our toxiproxy, no toxic", ours.create("bench", echo).listen))
+        if real is not None:
+            paths.append((f"real toxiproxy {real.version()}", real.create("bench", echo).listen))
+        for label, addr in paths:
+            print(f"  measuring {label} ...", file=sys.stderr, flush=True)
+            p50, p99 = ping_pong(addr, args.round_trips)
+            rate = bulk(addr, args.bulk_mb)
+            print(f"{label:<28} {p50:>11.1f} {p99:>11.1f} {rate:>10.0f}", flush=True)
+        if real is None:
+            print("real toxiproxy: not found (put toxiproxy-server on PATH or set TOXIPROXY_URL)")
+        else:
+            real.delete("bench")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

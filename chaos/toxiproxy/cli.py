@@ -1,0 +1,44 @@
+"""``pushchat toxiproxy``: the server, with flags a ``toxiproxy-server`` user will recognise.
+
+The real server's single-dash spellings (``-host``, ``-port``, ``-config``,
+``-proxy-metrics``, ``-runtime-metrics``) are accepted too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from system import log
+
+from .server import serve
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", "-host", default="127.0.0.1",
+                        help="API address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", "-port", type=int, default=8474,
+                        help="API port; 0 picks a free one, reported on stdout (default 8474)")
+    parser.add_argument("--config", "-config", metavar="FILE",
+                        help="JSON file of proxies to create at start (a /populate body)")
+    parser.add_argument("--metrics", "-proxy-metrics", "-runtime-metrics", action="store_true",
+                        help="serve Prometheus metrics on /metrics")
+    parser.add_argument("--log-file", help="write JSON-lines logs here instead of stderr")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def run(args: argparse.Namespace) -> int:
+    log.setup("toxiproxy", path=args.log_file, level=getattr(logging, args.log_level))
+    return asyncio.run(serve(args.host, args.port, args.config, args.metrics))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chaos.toxiproxy",
+                                     description="Toxiproxy-compatible fault proxy")
+    configure(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        return 130

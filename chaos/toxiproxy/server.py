@@ -1,0 +1,100 @@
+"""The whole server: API site, proxy collection, optional config and metrics, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from system import log
+
+from .api import make_app
+from .collection import PopulateError, ProxyCollection
+from .decode import ApiError, parse_body
+from .proxy import bind_listener, format_addr
+
+__all__ = ["Server", "serve"]
+
+_log = log.get("toxiproxy")
+
+
+class Server:
+    """The API and its proxies in one event loop."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, metrics: bool = False) -> None:
+        self.host = host
+        self.port = port
+        self.collection = ProxyCollection()
+        self.metrics = metrics
+        self.addr = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        """Bind the API (port 0 picks a free port) and return its ``host:port``."""
+        renderer = None
+        if self.metrics:
+            from .metrics import MetricsRenderer
+            renderer = MetricsRenderer(self.collection)
+        self._runner = web.AppRunner(make_app(self.collection, renderer), access_log=None,
+                                     handle_signals=False)
+        await self._runner.setup()
+        sock = await bind_listener(f"[{self.host}]:{self.port}" if ":" in self.host
+                                   else f"{self.host}:{self.port}")
+        await web.SockSite(self._runner, sock).start()
+        self.addr = format_addr(sock.getsockname())
+        log.event(_log, logging.INFO, "api_started", addr=self.addr, metrics=self.metrics)
+        return self.addr
+
+    async def load_config(self, path: str) -> None:
+        """Populate from a file at start; a bad file is logged, not fatal (as in the real one)."""
+        try:
+            with open(path, "rb") as fh:
+                proxies = await self.collection.populate(parse_body(fh.read()))
+        except (OSError, ApiError) as exc:
+            log.event(_log, logging.ERROR, "config_failed", config=path, error=str(exc))
+        except PopulateError as exc:
+            log.event(_log, logging.ERROR, "config_failed", config=path, error=exc.error.message)
+        else:
+            log.event(_log, logging.INFO, "config_loaded", config=path, proxies=len(proxies))
+
+    async def close(self) -> None:
+        await self.collection.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _route_library_logs() -> None:
+    """aiohttp and asyncio complaints go out as JSON lines too, never as plain text."""
+    handlers = logging.getLogger("pushchat").handlers
+    for name in ("aiohttp", "asyncio"):
+        logger = logging.getLogger(name)
+        logger.handlers = list(handlers)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
+async def serve(host: str, port: int, config: str | None = None, metrics: bool = False,
+                **announce: Any) -> int:
+    """Run until SIGTERM/SIGINT; print the start-up line once the API listens."""
+    _route_library_logs()
+    server = Server(host, port, metrics)
+    try:
+        addr = await server.start()
+    except ApiError as exc:
+        log.event(_log, logging.ERROR, "api_failed_to_start", error=exc.message)
+        return 1
+    if config:
+        await server.load_config(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.announce(service="toxiproxy", addr=addr, pid=os.getpid(), **announce)
+    await stop.wait()
+    log.event(_log, logging.INFO, "shutting_down")
+    await server.close()
+    return 0

@@ -1,0 +1,63 @@
+"""The toxic contract and the registry of toxic types.
+
+A toxic is a dataclass whose integer fields are its JSON ``attributes`` and
+whose ``pipe(stub)`` coroutine moves chunks from ``stub.input`` to
+``stub.output`` until end of stream. One instance is shared by every link
+the toxic applies to; per-link data lives in ``stub.state``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from ..decode import decode_fields
+from .stage import Stub
+
+__all__ = ["Toxic", "REGISTRY", "register", "toxic_class"]
+
+REGISTRY: dict[str, type["Toxic"]] = {}
+
+
+def register(name: str, *, extension: bool = False):
+    """Class decorator: make a toxic available under ``name`` (its JSON ``type``)."""
+
+    def deco(cls: type[Toxic]) -> type[Toxic]:
+        cls = dataclasses.dataclass(cls)
+        cls.TYPE = name
+        cls.EXTENSION = extension
+        REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def toxic_class(name: str) -> type["Toxic"] | None:
+    return REGISTRY.get(name)
+
+
+class Toxic:
+    """Base class; subclasses are dataclasses of ``int`` attributes (Go's int64)."""
+
+    TYPE: ClassVar[str] = ""
+    EXTENSION: ClassVar[bool] = False
+
+    async def pipe(self, stub: Stub) -> None:
+        raise NotImplementedError
+
+    def new_state(self) -> Any:
+        """Per-link state, kept while the toxic stays on the link (updates included)."""
+        return None
+
+    def cleanup(self, stub: Stub) -> None:
+        """Called when the toxic is removed from a live link, after its stage stopped."""
+
+    def attributes(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def merged(self, attributes: Any) -> "Toxic":
+        """A copy with ``attributes`` (a decoded JSON value) merged over these ones."""
+        fields = {f.name: "int64" for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        struct = f"{type(self).__name__}.attributes"
+        changes = decode_fields(attributes, struct, fields)
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
