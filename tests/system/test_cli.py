@@ -1,0 +1,128 @@
+"""The seed's manual test with OS processes: ``pushchat node``, ``pushchat gate``, two piped clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+
+from system import log
+from system.metrics import parse
+from system_harness import Relay, wait_until
+
+PUSHCHAT = [sys.executable, "-m", "chaos.cli"]
+LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] (\S+): (.*)$")
+
+
+class Proc:
+    """A child process whose stdout lines are collected as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self.reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, *args: str, stdin: bool = False) -> "Proc":
+        proc = await asyncio.create_subprocess_exec(
+            *PUSHCHAT, *args, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines.append(line.decode().rstrip("\n"))
+
+    async def announce(self) -> dict:  # type: ignore[type-arg]
+        await wait_until(lambda: self.lines, 20.0, "the announce line")
+        return json.loads(self.lines[0])
+
+    def type(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+
+    async def expect(self, pattern: str, timeout: float = 10.0) -> str:
+        return await wait_until(lambda: next((x for x in self.lines if re.search(pattern, x)), None), timeout,
+                                f"{pattern!r} in {self.lines}")
+
+    def chat(self) -> list[tuple[str, str]]:
+        return [m.groups() for m in map(LINE.match, self.lines) if m]  # type: ignore[misc]
+
+    async def finish(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if sig is not None and self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await self.reader
+        return code
+
+
+async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
+    node = await Proc.start("node", "--listen", "127.0.0.1:0", "--log-file", str(tmp_path / "node.log"))
+    node_addr = (await node.announce())["addr"]
+    gate = await Proc.start("gate", "--listen", "127.0.0.1:0", "--nodes", node_addr, "--metrics-port", "0",
+                            "--log-file", str(tmp_path / "gate.log"))
+    ann = await gate.announce()
+    assert ann["service"] == "gate" and ann["metrics_port"] > 0
+    gate_log = tmp_path / "gate.log"
+    await wait_until(lambda: any(e.get("event") == "node_stream_up" for e in log.read(str(gate_log))), 20.0,
+                     "the gate's node stream")
+    relay = await Relay(ann["addr"]).start()  # bob's link, to cut it later
+    try:
+        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", stdin=True)
+        alice = await Proc.start("client", "--server", ann["addr"], "--user", "alice", stdin=True)
+        for client in (bob, alice):
+            await client.expect(r"^\* connected to .* as ", 20.0)
+            client.type("/join General")
+            await client.expect(r"^\* joined General")
+        alice.type("/list")
+        await alice.expect(r"^rooms: General, Technology, Crypto, Sports, Movies$")
+        alice.type("hello bob")
+        await bob.expect(r"^\[\d\d:\d\d:\d\d\] alice: hello bob$", 5.0)  # pushed, not polled
+
+        relay.cut()  # bob's push stream dies; his process keeps running
+        await bob.expect(r"^\* push stream ended")
+        alice.type("did you miss this?")
+        await wait_until(lambda: any(e.get("event") == "push_dropped" for e in log.read(str(gate_log))), 10.0,
+                         "the push to bob's dead stream to be dropped")
+        bob.type("/messages")
+        await bob.expect(r"alice: did you miss this\?$")
+        bob.type("/messages")
+        await wait_until(lambda: bob.lines.count("* no new messages") == 1, 10.0, "an empty second poll")
+        alice.type("/messages")
+        await alice.expect(r"^\* no new messages$")
+        for client in (alice, bob):
+            client.type("/quit")
+            assert await client.finish(sig=None) == 0
+        assert bob.chat() == [("alice", "hello bob"), ("alice", "did you miss this?")]
+        assert alice.chat() == []  # her own messages were never pushed back to her
+        scraped = parse(await asyncio.to_thread(_get, f"http://127.0.0.1:{ann['metrics_port']}/metrics"))
+        assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 1
+        assert scraped["pushchat_push_delivered_total"] == 1
+    finally:
+        await relay.stop()
+        codes = [await gate.finish(), await node.finish()]
+    assert codes == [0, 0]  # clean exit on SIGTERM
+    assert any(e.get("event") == "stopping" for e in log.read(str(tmp_path / "node.log")))
+
+
+async def test_pushchat_up_starts_a_node_and_a_gate_and_says_how_to_connect() -> None:
+    up = await Proc.start("up", "--node-listen", "127.0.0.1:0", "--gate-listen", "127.0.0.1:0")
+    first = await up.expect(r"^pushchat is up", 20.0)
+    gate_addr = re.search(r"gate (\S+) ", first).group(1)  # type: ignore[union-attr]
+    await up.expect(rf"pushchat client --server {re.escape(gate_addr)} --user alice")
+    from system.client import ChatClient
+    client = ChatClient(gate_addr, "alice")
+    await client.connect()
+    assert "General" in await client.list_rooms()
+    await client.close()
+    assert await up.finish(signal.SIGINT) == 0
+
+
+def _get(url: str) -> str:
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read().decode()
