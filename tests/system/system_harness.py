@@ -118,13 +118,13 @@ class Seen(Observer):
 
 
 class Relay:
-    """A TCP relay to ``target`` whose open connections can be cut (the next connect works again)."""
+    """A TCP relay to ``target`` (changeable) whose connections can be cut or frozen."""
 
     def __init__(self, target: str) -> None:
-        self.host, port = target.rsplit(":", 1)
-        self.port_target = int(port)
+        self.target = target
         self.server: asyncio.Server | None = None
         self.port = 0
+        self.frozen = asyncio.Event()  # set: bytes are swallowed, as on a silently dead link
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
@@ -148,12 +148,19 @@ class Relay:
             await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(self.host, self.port_target)
+        host, port = self.target.rsplit(":", 1)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        except OSError:
+            writer.transport.abort()
+            return
         self._writers |= {writer, up_writer}
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.frozen.is_set():
+                        continue
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
