@@ -1,0 +1,149 @@
+"""Tables and the latency plot of a chaos run.
+
+Everything here reads a checker ``Results`` (or its results.json dict), so
+a finished run can be re-reported without re-running it. matplotlib is
+imported only when a plot is drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+MAX_VIOLATIONS_SHOWN = 20
+
+
+@dataclass
+class SummaryRow:
+    scenario: str
+    results: Any                 # checker.Results or its dict
+    outcomes: Sequence[Any]      # scenario.ExpectationOutcome (or dicts with "passed")
+    duration: float              # wall seconds of the whole scenario run
+
+    @property
+    def passed(self) -> bool:
+        return all(_get(o, "passed") for o in self.outcomes)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> str:
+    """An aligned text table; the first ``left`` columns are left-aligned, the rest right."""
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
+
+
+def summary_table(rows: Sequence[SummaryRow]) -> str:
+    """One line per scenario: did it meet its expectations, and the numbers behind it."""
+    body = []
+    for row in rows:
+        r = row.results
+        met = sum(bool(_get(o, "passed")) for o in row.outcomes)
+        body.append([
+            row.scenario, _get(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
+            f"{_get(r, 'sends_ok')}/{_get(r, 'sends_failed')}/{_get(r, 'sends_indefinite')}",
+            f"{_get(r, 'delivered_by_push')}/{_get(r, 'push_failures')}/{_get(r, 'push_drops')}",
+            _get(r, "delivered_by_poll"), _get(r, "lost"), _get(r, "duplicates"), _get(r, "reordered"),
+            _ms(_get(r, "latency_p50")), _ms(_get(r, "latency_p99")), f"{row.duration:.1f}",
+        ])
+    return table(["scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped",
+                  "by poll", "lost", "dup", "reord", "p50 ms", "p99 ms", "time s"], body, left=3)
+
+
+def expectations_table(outcomes: Sequence[Any]) -> str:
+    return table(["expectation", "wanted", "actual", "ok"],
+                 [[_get(o, "name"), _get(o, "wanted"), _get(o, "actual"), "yes" if _get(o, "passed") else "NO"]
+                  for o in outcomes], left=3)
+
+
+def results_detail(results: Any) -> str:
+    """Per room and member counts, then push logs vs counters, violations, and what is incomplete."""
+    members = [m if isinstance(m, dict) else asdict(m) for m in _get(results, "members", [])]
+    parts = [table(["room", "member", "expected", "shown", "by push", "by poll", "by join", "lost", "dup",
+                    "reord", "phantom", "final poll"],
+                   [[m["room"], m["member"], m["expected"], m["shown"], m["by_push"], m["by_poll"], m["by_join"],
+                     m["lost"], m["duplicates"], m["reordered"], m["phantom"], "yes" if m["final_poll"] else "NO"]
+                    for m in members], left=2)]
+    logs = [c if isinstance(c, dict) else asdict(c) for c in _get(results, "push_logs", [])]
+    if logs:
+        parts.append(table(["process", "event", "logged", "counted", "note"], [
+            [c["process"], c["event"], sum(c["logged"].values()),
+             "-" if c["counted"] is None else sum(c["counted"].values()), c["note"]] for c in logs], left=2))
+    violations = _get(results, "violations", [])
+    if violations:
+        lines = [f"violations ({len(violations)}):"]
+        lines += [f"  [{_get(v, 'kind')}] {_get(v, 'reason')}" for v in violations[:MAX_VIOLATIONS_SHOWN]]
+        if len(violations) > MAX_VIOLATIONS_SHOWN:
+            lines.append(f"  ... and {len(violations) - MAX_VIOLATIONS_SHOWN} more in results.json")
+        parts.append("\n".join(lines))
+    incomplete = _get(results, "incomplete", [])
+    if incomplete:
+        parts.append("\n".join(["incomplete (verdict can be at best unknown):"] + [f"  {i}" for i in incomplete]))
+    return "\n\n".join(parts)
+
+
+_MARKERS = {"push": "o", "poll": "x", "join": "^"}
+
+
+def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, title: str = "") -> Path:
+    """Visibility latency over send time, one colour per member and one marker per source,
+    with fault windows shaded. ``faults``: objects with kind, target, start, end in
+    history time; None takes the applied windows the checker found in the history."""
+    from matplotlib.figure import Figure  # lazily: only runs that plot pay for matplotlib
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+
+    points = [p if isinstance(p, dict) else asdict(p) for p in _get(results, "latency_series", [])]
+    windows = list(_get(results, "fault_windows", []) if faults is None else faults)
+    fig = Figure(figsize=(11, 5), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    members = sorted({p["member"] for p in points})
+    colours = {m: f"C{i % 10}" for i, m in enumerate(members)}
+    for member in members:
+        for source, marker in _MARKERS.items():
+            mine = [p for p in points if p["member"] == member and p["source"] == source]
+            if mine:
+                ax.scatter([p["send_time"] for p in mine], [max(p["latency"], 1e-4) * 1000 for p in mine],
+                           s=14, marker=marker, color=colours[member], alpha=0.75, linewidths=1)
+    if not points:
+        ax.text(0.5, 0.5, "no deliveries to other members", transform=ax.transAxes, ha="center", color="grey")
+    elif max(p["latency"] for p in points) / max(min(p["latency"] for p in points), 1e-4) > 100:
+        ax.set_yscale("log")
+    label_at = blended_transform_factory(ax.transData, ax.transAxes)
+    for i, w in enumerate(windows):
+        start, end = float(_get(w, "start")), float(_get(w, "end"))
+        ax.axvspan(start, end, color=f"C{(i + 3) % 10}", alpha=0.15, linewidth=0)
+        ax.text(start, 0.98 - 0.06 * (i % 5), f" {_get(w, 'kind')} {_get(w, 'target')}", transform=label_at,
+                va="top", fontsize=8)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colours[m], label=m) for m in members]
+    handles += [Line2D([], [], marker=mk, linestyle="", color="black", label=f"by {s}") for s, mk in _MARKERS.items()]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.set_xlabel("send time (s since the history started)")
+    ax.set_ylabel("visibility latency (ms)")
+    verdict = _get(results, "verdict")
+    ax.set_title(f"{title + ': ' if title else ''}visibility latency, faults shaded (verdict {verdict})")
+    ax.grid(True, alpha=0.3)
+    path = Path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+def row_dict(row: SummaryRow) -> dict[str, Any]:
+    """A summary row as JSON-ready data, for a runner's combined results.json."""
+    r = row.results
+    return {"scenario": row.scenario, "passed": row.passed, "duration": row.duration,
+            "results": r.to_dict() if hasattr(r, "to_dict") else r,
+            "expectations": [asdict(o) if is_dataclass(o) else o for o in row.outcomes]}

@@ -1,0 +1,76 @@
+"""Tables show the run's numbers; the plot is a real PNG with the fault windows."""
+
+from __future__ import annotations
+
+import json
+
+from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
+from chaos.report import SummaryRow, expectations_table, plot_latency, results_detail, row_dict, summary_table
+from chaos.scenario import DEFAULT_FOLDER, ExpectationOutcome
+
+
+def sample_results() -> Results:
+    return Results(
+        verdict="invalid", lost=2, duplicates=1, reordered=0, sends_ok=120, sends_failed=3, sends_indefinite=1,
+        delivered_by_push=230, delivered_by_poll=17, push_failures=9, push_drops=4, latency_p50=0.0123,
+        latency_p99=0.4567,
+        members=[MemberStats("General", "bob", expected=120, shown=118, lost=2, by_push=100, by_poll=17,
+                             final_poll=True)],
+        violations=[Violation("lost", f"bob never showed a{i} from alice in General", "General", "bob", f"a{i}")
+                    for i in range(25)],
+        incomplete=["carol has no successful final poll of General"],
+        latency_series=[LatencyPoint(0.1 * i, 0.005 + 0.1 * (i % 7), "General", m, "alice", s)
+                        for i in range(60) for m, s in (("bob", "push"), ("carol", "poll"))],
+        fault_windows=[FaultWindow(0, "stop_reading", "client bob", 1.0, 3.0),
+                       FaultWindow(1, "kill", "node 0", 2.0, 2.5)])
+
+
+def test_summary_table_shows_the_numbers_in_aligned_columns():
+    outcomes = [ExpectationOutcome("lost", "== 0", 2, False), ExpectationOutcome("sends_ok", "> 0", 120, True)]
+    ok_row = SummaryRow("baseline", Results(sends_ok=50, delivered_by_push=100), [
+        ExpectationOutcome("verdict", "== valid", "valid", True)], 8.04)
+    text = summary_table([SummaryRow("stalled-client", sample_results(), outcomes, 12.34), ok_row])
+    header, rule, bad, good = text.splitlines()
+    assert header.split()[:3] == ["scenario", "verdict", "expect"]
+    assert bad.split() == ["stalled-client", "invalid", "1/2", "FAIL", "120/3/1", "230/9/4", "17", "2", "1", "0",
+                           "12", "457", "12.3"]
+    assert good.split()[:4] == ["baseline", "valid", "1/1", "ok"]
+    assert good.split()[-3:] == ["-", "-", "8.0"]  # no latency measured
+    assert len(rule) >= len(header.rstrip()) and good.index("valid") == bad.index("invalid")
+
+
+def test_expectations_table_marks_failures():
+    text = expectations_table([ExpectationOutcome("lost", "== 0", 2, False),
+                               ExpectationOutcome("verdict", "valid or invalid", "valid", True)])
+    rows = [line.split() for line in text.splitlines()[2:]]
+    assert rows == [["lost", "==", "0", "2", "NO"], ["verdict", "valid", "or", "invalid", "valid", "yes"]]
+
+
+def test_results_detail_lists_members_violations_and_gaps():
+    text = results_detail(sample_results())
+    bob = next(line for line in text.splitlines() if line.startswith("General") and "bob" in line)
+    assert bob.split() == ["General", "bob", "120", "118", "100", "17", "0", "2", "0", "0", "0", "yes"]
+    assert "violations (25):" in text and "[lost] bob never showed a0 from alice" in text
+    assert "... and 5 more in results.json" in text
+    assert "carol has no successful final poll of General" in text
+    same_from_json = results_detail(json.loads(sample_results().to_json()))
+    assert same_from_json == text
+
+
+def test_latency_plot_is_a_png(tmp_path):
+    path = plot_latency(sample_results(), None, tmp_path / "latency.png", title="stalled-client")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    empty = plot_latency(Results(), [FaultWindow(0, "kill", "node 0", 1.0, 2.0)], tmp_path / "empty.png")
+    assert empty.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_row_dict_is_json_ready():
+    row = SummaryRow("x", sample_results(), [ExpectationOutcome("lost", "== 0", 2, False)], 1.0)
+    doc = json.loads(json.dumps(row_dict(row)))
+    assert doc["passed"] is False and doc["results"]["lost"] == 2 and doc["expectations"][0]["actual"] == 2
+
+
+def test_every_result_name_is_documented_for_scenario_authors():
+    readme = (DEFAULT_FOLDER / "README.md").read_text()
+    assert [name for name in EXPECTABLE if f"`{name}`" not in readme] == []
