@@ -41,9 +41,8 @@ class FaultError(ValueError):
 @dataclass(frozen=True)
 class Param:
     default: Any
-    type: type  # int, float or str
-    doc: str
-    choices: tuple[str, ...] = ()
+    type: type  # int or str
+    choices: tuple[str, ...] = ()  # for str
     minimum: float = 0.0
 
     def check(self, name: str, value: Any) -> Any:
@@ -60,39 +59,29 @@ class Param:
         return self.type(value)
 
 
-def _stream(default: str) -> Param:
-    return Param(default, str, "which direction: both, upstream (to the server) or downstream", STREAMS)
+STREAM = {"stream": Param("both", str, STREAMS)}  # both, upstream (towards the server) or downstream
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
     applies_to: str  # LINK, PROCESS or CLIENT
-    doc: str
     params: Mapping[str, Param] = field(default_factory=dict)
     extension: bool = False  # needs pushchat's embedded Toxiproxy server
 
 
+# What each kind does is documented for users in scenarios/README.md.
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("latency", LINK, "delay every chunk by latency ± jitter (toxic `latency`)", {
-        "latency_ms": Param(200, int, "added delay"),
-        "jitter_ms": Param(50, int, "uniform ± variation"),
-        "stream": _stream("both")}),
-    Kind("bandwidth", LINK, "pace the link (toxic `bandwidth`)", {
-        "rate_kbps": Param(16, int, "KB/s (1 KB = 1000 bytes)", minimum=1),
-        "stream": _stream("both")}),
-    Kind("reset", LINK, "stream drop: connections get a TCP RST (toxic `reset_peer`, both streams)", {
-        "timeout_ms": Param(0, int, "wait after the first data before the RST")}),
-    Kind("disable", LINK, "stream drop: the proxy is disabled (connections closed, connects refused)"),
-    Kind("limit_data", LINK, "stream drop: connections close after some bytes (toxic `limit_data`)", {
-        "bytes": Param(4096, int, "bytes passed per connection and direction", minimum=1),
-        "stream": _stream("both")}),
-    Kind("blackhole", LINK, "stall by swallowing data (toxic `timeout`, 0); heal closes the connections"),
-    Kind("stall", LINK, "stall with backpressure: stop reading, discard nothing (extension toxic `stall`)", {
-        "stream": _stream("downstream")}, extension=True),
-    Kind("kill", PROCESS, "SIGKILL a node or gate; restart it at heal"),
-    Kind("pause", PROCESS, "SIGSTOP a node or gate; SIGCONT at heal"),
-    Kind("stop_reading", CLIENT, "the client stops consuming its push stream (fills its gate buffer)"),
+    Kind("latency", LINK, {"latency_ms": Param(200, int), "jitter_ms": Param(50, int), **STREAM}),
+    Kind("bandwidth", LINK, {"rate_kbps": Param(16, int, minimum=1), **STREAM}),  # KB/s, 1 KB = 1000 bytes
+    Kind("reset", LINK, {"timeout_ms": Param(0, int)}),            # toxic reset_peer on both streams
+    Kind("disable", LINK),                                          # proxy disabled: connections closed
+    Kind("limit_data", LINK, {"bytes": Param(4096, int, minimum=1), **STREAM}),
+    Kind("blackhole", LINK),                                        # toxic timeout 0: data swallowed
+    Kind("stall", LINK, {"stream": Param("downstream", str, STREAMS)}, extension=True),  # backpressure
+    Kind("kill", PROCESS),                                          # SIGKILL, restart at heal
+    Kind("pause", PROCESS),                                         # SIGSTOP, SIGCONT at heal
+    Kind("stop_reading", CLIENT),                                   # client stops consuming its pushes
 )}
 
 #: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks them).

@@ -19,11 +19,6 @@ from typing import Any, Callable, Literal, Mapping
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
 
-#: The ``f`` values of docs/architecture.md.
-FUNCTIONS: tuple[str, ...] = (
-    "join", "send", "deliver", "push", "poll", "reconnect", "fault", "phase", "final_poll",
-)
-
 
 class HistoryError(ValueError):
     """A history file that cannot be read: names the file and line."""
