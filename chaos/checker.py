@@ -332,25 +332,24 @@ def _check_members(res: Results, sends: Mapping[tuple[str, str], _Send], joined:
     for send in sends.values():
         if send.outcome == "ok":
             acked_by_room[send.room].append(send)
-    latencies: list[float] = []
     members = sorted((set(joined) - left) | set(displays))
     for room, member in members:
         stats = MemberStats(room, member, final_poll=(room, member) in final_polled)
         res.members.append(stats)
-        shown: dict[tuple[str, str], int] = Counter()
+        shown: Counter[tuple[str, str]] = Counter()
         max_invoke, latest = -math.inf, None  # prefix maximum of send-invoke times over display order
         for d in displays.get((room, member), []):
             shown[d.key] += 1
             if shown[d.key] > 1:
                 continue
             send = sends.get(d.key)
-            if send is not None and send.sender != member and d.source in SOURCES:
-                setattr(stats, f"by_{d.source}", getattr(stats, f"by_{d.source}") + 1)
             if send is None:
                 stats.phantom += 1
                 res.violations.append(Violation("phantom", f"{member} showed {d.key[1]!r} in {room}, "
                                                 "which nobody sent", room, member, d.key[1]))
                 continue
+            if send.sender != member and d.source in SOURCES:
+                setattr(stats, f"by_{d.source}", getattr(stats, f"by_{d.source}") + 1)
             if send.ok is not None and latest is not None and max_invoke > send.ok:
                 stats.reordered += 1
                 res.violations.append(Violation(
@@ -360,7 +359,6 @@ def _check_members(res: Results, sends: Mapping[tuple[str, str], _Send], joined:
                 if send.invoke > max_invoke:
                     max_invoke, latest = send.invoke, send
                 if send.sender != member:
-                    latencies.append(d.time - send.invoke)
                     res.latency_series.append(LatencyPoint(send.invoke, d.time - send.invoke, room, member,
                                                            send.sender, d.source))
         stats.shown = len(shown)
@@ -389,7 +387,7 @@ def _check_members(res: Results, sends: Mapping[tuple[str, str], _Send], joined:
         res.delivered_by_join += stats.by_join
     shown_total = res.delivered_by_push + res.delivered_by_poll + res.delivered_by_join
     res.push_share = round(res.delivered_by_push / shown_total, 4) if shown_total else None
-    latencies.sort()
+    latencies = sorted(p.latency for p in res.latency_series)
     for name, q in zip(("latency_min", "latency_p50", "latency_p95", "latency_p99", "latency_max"), QUANTILES):
         setattr(res, name, quantile(latencies, q))
     res.latency_series.sort(key=lambda p: (p.send_time, p.member))
