@@ -135,7 +135,7 @@ class PollResult:
 
 
 class ChatClient:
-    """One user on one gate. ``await connect()`` first; calls raise ``grpc.aio.AioRpcError``."""
+    """One user on one gate: ``connect()`` for pushes (poll-only without it); calls raise AioRpcError."""
 
     def __init__(self, server: str, user: str, *, observers: Iterable[ClientObserver] = (),
                  keepalive: Keepalive = DEFAULT_KEEPALIVE, call_timeout: float = 5.0, page_size: int = 0) -> None:
@@ -156,9 +156,6 @@ class ChatClient:
 
     async def connect(self) -> str:
         """Open the Register stream, learn our client id, start listening for pushes."""
-        if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.server, options=self.keepalive.channel_options())
-            self._stub = gate_pb2_grpc.GateServiceStub(self._channel)
         self._call, self.client_id = await self._open_stream()
         self.stream_done.clear()
         self._listener = asyncio.create_task(self._run_stream(self._call), name=f"push-listener {self.user}")
@@ -175,7 +172,7 @@ class ChatClient:
             await asyncio.gather(self._listener, return_exceptions=True)
         if self._channel is not None:
             await self._channel.close()
-            self._channel = None
+            self._channel, self._stub = None, None
 
     async def list_rooms(self) -> list[str]:
         reply = await self._invoke("ChatRoomMgr", MANAGER_ID, "ListChatRooms", chat_pb2.ChatRoom_ListRequest(),
@@ -247,9 +244,15 @@ class ChatClient:
         """Join again every room we are in, with the current client id (after re-registering)."""
         return {name: await self.join(name) for name, state in list(self.rooms.items()) if state.joined}
 
+    def _gate(self) -> gate_pb2_grpc.GateServiceStub:
+        """The gate stub; its channel opens on first use, so a poll-only client needs no connect()."""
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(self.server, options=self.keepalive.channel_options())
+            self._stub = gate_pb2_grpc.GateServiceStub(self._channel)
+        return self._stub
+
     async def _open_stream(self) -> tuple[grpc.aio.UnaryStreamCall, str]:
-        assert self._stub is not None
-        call = self._stub.Register(gate_pb2.Empty())
+        call = self._gate().Register(gate_pb2.Empty())
         try:
             first = await asyncio.wait_for(call.read(), self.call_timeout)
             if first is grpc.aio.EOF:
@@ -334,11 +337,9 @@ class ChatClient:
 
     async def _invoke(self, type_: str, object_id: str, method: str, request: Message,
                       reply_types: tuple[type[Message], ...]) -> Message:
-        if self._stub is None:
-            raise RuntimeError("call connect() first")
         packed = any_pb2.Any()
         packed.Pack(request)
-        reply = await self._stub.CallObject(
+        reply = await self._gate().CallObject(
             gate_pb2.CallObjectRequest(client_id=self.client_id, type=type_, id=object_id, method=method, request=packed),
             timeout=self.call_timeout)
         for reply_type in reply_types:

@@ -82,6 +82,8 @@ class ClientRouter:
             box = self._clients.get(cid)
             if box is None:
                 self._drop(cid, "client_not_found")
+            elif box.closed:  # the gate is stopping
+                self._drop(cid, "client_disconnected")
             elif not box.offer(envelope.message):
                 self._drop(cid, "client_buffer_full")
             else:

@@ -78,7 +78,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         except ObjectError as exc:
             await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc))
         except Exception as exc:  # a bug in a method must not take the node down
-            _log.exception("call crashed")
+            _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
         return goverse_pb2.CallObjectResponse(response=reply)
 

@@ -194,7 +194,7 @@ class PushHub:
         packed.Pack(message)
         for gate_addr, cids in by_gate.items():
             channel = self._gates.get(gate_addr)
-            if channel is None:
+            if channel is None or channel.closed:  # closed: the node is shutting down
                 errors += [self._fail(GateNotConnected(c, f"gate {gate_addr} is not connected", meta)) for c in cids]
                 continue
             envelope = goverse_pb2.ClientMessageEnvelope(client_ids=cids, message=packed)
