@@ -28,7 +28,7 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -112,9 +112,10 @@ def _stop_process(proc: subprocess.Popen) -> None:
         proc.stdout.close()
 
 
-def _start_embedded(log_file: str | None, startup_timeout: float) -> tuple[subprocess.Popen, str]:
+def _start_embedded(log_file: str | None, startup_timeout: float,
+                    args: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
     """Start our server on a free port and read its start-up line."""
-    cmd = [sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0"]
+    cmd = [sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0", *args]
     if log_file:
         cmd += ["--log-file", str(log_file)]
     env = dict(os.environ)
@@ -161,9 +162,12 @@ class Links:
     # -- construction -----------------------------------------------------
     @classmethod
     def embedded(cls, log_file: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 startup_timeout: float = 20.0) -> "Links":
-        """Start our server as a subprocess on a free port; ``close()`` stops it."""
-        proc, addr = _start_embedded(str(log_file) if log_file else None, startup_timeout)
+                 startup_timeout: float = 20.0, args: Sequence[str] = ()) -> "Links":
+        """Start our server as a subprocess on a free port; ``close()`` stops it.
+
+        ``args`` are extra server flags, e.g. ``["--metrics"]``.
+        """
+        proc, addr = _start_embedded(str(log_file) if log_file else None, startup_timeout, args)
         return cls(addr, timeout, proc)
 
     @classmethod

@@ -1,6 +1,6 @@
 """Benchmark (not a test): what a proxy with no toxic costs, ours against the real one.
 
-    python -m chaos.toxiproxy.bench [--round-trips 5000] [--bulk-mb 256]
+    python -m chaos.toxiproxy.bench [--round-trips 5000] [--bulk-mb 256] [--repeat 3]
 
 For each path (direct to an echo server, through our server, and through a
 real ``toxiproxy-server`` when one is on PATH or at ``$TOXIPROXY_URL``) it
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--round-trips", type=int, default=5000)
     parser.add_argument("--bulk-mb", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo:
@@ -191,24 +192,27 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# machine: {_machine()}")
     print(f"# {args.round_trips} round trips of 64 bytes; bulk echo of {args.bulk_mb} MB "
-          f"in {_CHUNK // 1024} KiB writes")
-    header = f"{'path':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} {'bulk MB/s':>10}"
-    print(header)
-    print("-" * len(header))
+          f"in {_CHUNK // 1024} KiB writes; median of {args.repeat} interleaved rounds")
     with _echo_server() as echo, Links.embedded(log_file=os.devnull) as ours, _real_toxiproxy() as real:
         paths: list[tuple[str, str]] = [("direct", echo)]
         paths.append(("our toxiproxy, no toxic", ours.create("bench", echo).listen))
         if real is not None:
             paths.append((f"real toxiproxy {real.version()}", real.create("bench", echo).listen))
-        for label, addr in paths:
-            print(f"  measuring {label} ...", file=sys.stderr, flush=True)
-            p50, p99 = ping_pong(addr, args.round_trips)
-            rate = bulk(addr, args.bulk_mb)
-            print(f"{label:<28} {p50:>11.1f} {p99:>11.1f} {rate:>10.0f}", flush=True)
-        if real is None:
-            print("real toxiproxy: not found (put toxiproxy-server on PATH or set TOXIPROXY_URL)")
-        else:
+        results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in paths}
+        for round_ in range(1, args.repeat + 1):
+            for label, addr in paths:
+                print(f"  round {round_}/{args.repeat}: {label} ...", file=sys.stderr, flush=True)
+                results[label].append((*ping_pong(addr, args.round_trips), bulk(addr, args.bulk_mb)))
+        if real is not None:
             real.delete("bench")
+    header = f"{'path':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} {'bulk MB/s':>10}"
+    print(header)
+    print("-" * len(header))
+    for label, rows in results.items():
+        p50, p99, rate = (statistics.median(col) for col in zip(*rows))
+        print(f"{label:<28} {p50:>11.1f} {p99:>11.1f} {rate:>10.0f}")
+    if real is None:
+        print("real toxiproxy: not found (put toxiproxy-server on PATH or set TOXIPROXY_URL)")
     return 0
 
 

@@ -1,0 +1,111 @@
+"""Small TCP servers and socket helpers for the Toxiproxy tests (127.0.0.1, port 0 only)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable
+
+
+class TcpServer:
+    """A threaded TCP server on 127.0.0.1:0 running ``handler(conn)`` per connection."""
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.handler(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self._conns:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+def echo(conn: socket.socket) -> None:
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while data := conn.recv(65536):
+        conn.sendall(data)
+
+
+class Sink:
+    """Handler that reads everything and keeps it, for checking what arrived."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lock = threading.Lock()
+
+    def __call__(self, conn: socket.socket) -> None:
+        while chunk := conn.recv(65536):
+            with self.lock:
+                self.data += chunk
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.data)
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``cond`` until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def connect(addr: str, timeout: float = 5.0) -> socket.socket:
+    host, port = addr.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+
+def recv_until_eof(sock: socket.socket) -> bytes:
+    """Everything until EOF (a reset raises ConnectionResetError)."""
+    out = bytearray()
+    while chunk := sock.recv(65536):
+        out += chunk
+    return bytes(out)
+
+
+def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
+    """Seconds for ``payload`` to come back from an echo upstream."""
+    start = time.monotonic()
+    sock.sendall(payload)
+    assert recv_exactly(sock, len(payload)) == payload
+    return time.monotonic() - start
