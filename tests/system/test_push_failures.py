@@ -61,10 +61,9 @@ async def test_a_full_client_buffer_drops_the_push_not_the_send() -> None:
                 assert (await alice.send("General", BIG)).seq > 0
                 if logs.events("push_dropped"):
                     break
-            [line] = logs.events("push_dropped")
-            assert (line["level"], line["client_id"], line["reason"]) == (
-                "WARNING", registered.client_id, "client_buffer_full")
-            assert c.gates[0].metrics.snapshot()["pushchat_push_dropped_total"]["client_buffer_full"] == 1
+            drops = logs.events("push_dropped")  # the gate drops asynchronously: one or two by now
+            assert {(d["level"], d["client_id"], d["reason"]) for d in drops} == {
+                ("WARNING", registered.client_id, "client_buffer_full")}
             stream.cancel()  # the client goes away with its queue full
             await wait_until(lambda: logs.events("client_unregistered"), 5.0, "the client to be unregistered")
             assert_logged_as_counted(logs, c.gates[0].metrics, "push_dropped", "pushchat_push_dropped_total")
