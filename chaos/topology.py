@@ -1,0 +1,152 @@
+"""N nodes and M gates as OS processes, every link through its own proxy.
+
+Names are the fault targets' vocabulary: processes ``node{i}`` and
+``gate{i}``; links ``client-{name}`` (client → its gate) and
+``gate{i}-node{j}``. On a shared Toxiproxy server the proxies carry a
+per-run prefix so parallel runs (pytest-xdist workers) never collide.
+Everything started is stopped by :meth:`Topology.close`, also on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.process import ServerProcess
+
+
+@dataclass(frozen=True)
+class TopologyPlan:
+    """What to start; the runner derives it from a scenario."""
+
+    nodes: int = 1
+    gates: int = 1
+    clients: dict[str, int] = field(default_factory=dict)  # client name -> gate index
+    node_args: tuple[str, ...] = ()
+    gate_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.gates < 1:
+            raise ValueError("a topology needs at least one node and one gate")
+        for name, gate in self.clients.items():
+            if not 0 <= gate < self.gates:
+                raise ValueError(f"client {name!r} is on gate {gate}, but there are {self.gates} gates")
+
+
+class Topology:
+    """Start, address, disturb and stop one run's servers and links."""
+
+    def __init__(self, plan: TopologyPlan, out_dir: Path, links: Any) -> None:
+        self.plan = plan
+        self.out_dir = Path(out_dir)
+        self.log_dir = self.out_dir / "logs"
+        self.links = links
+        self.prefix = f"pc{os.getpid()}-{uuid.uuid4().hex[:6]}-"
+        self.nodes: list[ServerProcess] = []
+        self.gates: list[ServerProcess] = []
+        self.proxies: dict[str, Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------
+    async def start(self) -> "Topology":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.nodes = [ServerProcess(f"node{i}", "node", list(self.plan.node_args), self.log_dir)
+                          for i in range(self.plan.nodes)]
+            await asyncio.gather(*(n.start() for n in self.nodes))
+            for g in range(self.plan.gates):
+                for n, node in enumerate(self.nodes):
+                    await self._proxy(f"gate{g}-node{n}", node.addr)
+            self.gates = []
+            for g in range(self.plan.gates):
+                upstreams = ",".join(self.addr_of(f"gate{g}-node{n}") for n in range(self.plan.nodes))
+                args = ["--nodes", upstreams, *self.plan.gate_args]
+                self.gates.append(ServerProcess(f"gate{g}", "gate", args, self.log_dir))
+            await asyncio.gather(*(g.start() for g in self.gates))
+            for name, gate in self.plan.clients.items():
+                await self._proxy(f"client-{name}", self.gates[gate].addr)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _proxy(self, name: str, upstream: str | None) -> None:
+        assert upstream
+        self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream)
+
+    async def close(self) -> None:
+        """Stop gates, then nodes, then delete the proxies; never raises for a dead one."""
+        await asyncio.gather(*(p.stop() for p in self.gates + self.nodes), return_exceptions=True)
+        for link in list(self.proxies.values()):
+            try:
+                await asyncio.to_thread(link.delete)
+            except Exception:  # noqa: BLE001 - the server may already be gone
+                pass
+        self.proxies.clear()
+
+    async def __aenter__(self) -> "Topology":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- addressing ----------------------------------------------------------
+    def addr_of(self, link_name: str) -> str:
+        """The address to dial to go through a link (its proxy's listen address)."""
+        return self.proxies[link_name].listen
+
+    def client_addr(self, client: str) -> str:
+        return self.addr_of(f"client-{client}")
+
+    def names(self) -> dict[str, list[str]]:
+        """Concrete target names, for resolving a scenario's fault targets."""
+        return {
+            "clients": list(self.plan.clients),
+            "client_links": [f"client-{c}" for c in self.plan.clients],
+            "gate_links": [f"gate{g}-node{n}" for g in range(self.plan.gates) for n in range(self.plan.nodes)],
+            "nodes": [p.name for p in self.nodes],
+            "gates": [p.name for p in self.gates],
+        }
+
+    # -- the fault injector's view: links by name, processes by name ---------
+    def get(self, link_name: str) -> Any:
+        return self.proxies[link_name]
+
+    def process(self, name: str) -> ServerProcess:
+        for proc in self.nodes + self.gates:
+            if proc.name == name:
+                return proc
+        raise KeyError(f"no process named {name!r}")
+
+    async def kill(self, name: str) -> None:
+        await self.process(name).kill()
+
+    async def restart(self, name: str) -> None:
+        await self.process(name).restart()
+
+    async def pause(self, name: str) -> None:
+        await self.process(name).pause()
+
+    async def resume(self, name: str) -> None:
+        await self.process(name).resume()
+
+    # -- evidence for the checker --------------------------------------------
+    def log_files(self) -> dict[str, Path]:
+        """Every incarnation's log: ``node0`` for the first, ``node0#2`` after a restart."""
+        out: dict[str, Path] = {}
+        for proc in self.nodes + self.gates:
+            for i, path in enumerate(proc.log_paths, start=1):
+                out[proc.name if i == 1 else f"{proc.name}#{i}"] = path
+        return out
+
+    async def scrape_metrics(self) -> dict[str, dict[str, float]]:
+        """Counters of every process alive now, keyed like :meth:`log_files`."""
+        out: dict[str, dict[str, float]] = {}
+        for proc in self.nodes + self.gates:
+            samples = await asyncio.to_thread(proc.scrape_metrics)
+            if samples is not None:
+                out[proc.log_name] = samples
+        return out
