@@ -1,0 +1,208 @@
+"""Run one scenario end to end: topology + faults + workload → history, logs, metrics → checker.
+
+The phases follow Jepsen practice: workload with faults, heal, wait for
+recovery, final poll, then judge. Everything the checker reads is written
+to the run's folder first (``history.jsonl``, ``logs/``, ``metrics.json``,
+``schedule.json``) so a run can be re-checked later without re-running it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaos import checker, report
+from chaos.fault import Fault, FaultInjector
+from chaos.history import History, read as read_history
+from chaos.scenario import ExpectationOutcome, Scenario, evaluate
+from chaos.topology import Topology, TopologyPlan
+from chaos.workload import Counts, WorkloadClient, read_room
+from system import log
+from system.grpcopts import Keepalive
+from system.room import DEFAULT_ROOMS
+
+# Both hops notice a dead link in about 2 s with these (docs: reliability notes).
+KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
+CAUGHT_UP_POLL = 0.1
+
+
+@dataclass
+class Status:
+    """What the progress line shows; the run updates it as it goes."""
+
+    scenario: str
+    phase: str = "starting"
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    counts: Counts = dataclasses.field(default_factory=Counts)
+    active_faults: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    seed: int
+    out: Path
+    results: checker.Results
+    outcomes: list[ExpectationOutcome]
+    duration: float
+    skipped: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every expectation holds; 2 when the checker could not decide; else 1."""
+        if self.passed:
+            return 0
+        return 2 if self.results.verdict == "unknown" else 1
+
+
+def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario, list[str]]:
+    """Shorten or stretch the workload; listed faults that no longer fit are dropped, and said so."""
+    if duration is None:
+        return scenario, []
+    kept = tuple(f for f in scenario.faults if f.end <= duration)
+    notes = [f"--duration {duration:g}: dropped {f.describe()} (ends at {f.end:g}s)"
+             for f in scenario.faults if f not in kept]
+    return dataclasses.replace(scenario, workload=dataclasses.replace(scenario.workload, duration=duration),
+                               faults=kept), notes
+
+
+def plan_for(scenario: Scenario) -> TopologyPlan:
+    topo = scenario.topology
+    rooms = list(dict.fromkeys([*DEFAULT_ROOMS, *topo.rooms]))
+    keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
+            "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
+    node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
+                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(rooms), *keep)
+    gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
+    return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
+                        node_args=node_args, gate_args=gate_args)
+
+
+async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
+                       duration: float | None = None, status: Status | None = None) -> RunResult:
+    """Run ``scenario`` once into ``out`` and judge it."""
+    begun = time.monotonic()
+    seed = scenario.seed if seed is None else seed
+    scenario, notes = with_duration(scenario, duration)
+    status = status or Status(scenario.name)
+    out.mkdir(parents=True, exist_ok=True)
+    schedule = scenario.schedule(seed)
+    (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
+    history = History(out / "history.jsonl")
+    history.info("runner", "phase", {"name": "setup", "scenario": scenario.name, "seed": seed, "notes": notes})
+    skipped = notes + [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
+                       for f in schedule if f.extension and not links.supports_extensions]
+
+    topology = Topology(plan_for(scenario), out, links)
+    clients: dict[str, WorkloadClient] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    status.phase = "starting servers"
+    try:
+        await topology.start()
+        rooms = list(scenario.topology.rooms)
+        clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
+                   for name in scenario.topology.client_names}
+        status.phase = "joining"
+        await asyncio.gather(*(c.start(rooms) for c in clients.values()))
+        await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
+        status.phase, status.active_faults = "recovery", []
+        history.info("runner", "phase", {"name": "recovery"})
+        held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
+        last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
+        await _wait_caught_up(clients.values(), last, scenario.recovery_wait)
+        status.phase = "final poll"
+        history.info("runner", "phase", {"name": "final_poll"})
+        held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
+        for client in clients.values():
+            for room in rooms:
+                await client.final_poll(room, held[room])
+        metrics = await topology.scrape_metrics()
+        history.info("runner", "phase", {"name": "done"})
+    finally:
+        status.phase = "stopping"
+        await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
+        await topology.close()
+        history.close()
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    status.phase = "checking"
+    results, outcomes = judge(out, scenario)
+    return RunResult(scenario, seed, out, results, outcomes, time.monotonic() - begun, skipped)
+
+
+async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
+                                clients: dict[str, WorkloadClient], history: History, links: Any,
+                                status: Status) -> None:
+    injector = FaultInjector(topology, topology, clients, history, links.supports_extensions,
+                             names=scenario.topology.names())
+    work = scenario.workload
+    senders = [clients[name] for name in (work.senders or scenario.topology.client_names)]
+    status.phase = "workload"
+    history.info("runner", "phase", {"name": "workload"})
+    t0 = time.monotonic()
+    watcher = asyncio.create_task(_watch_faults(injector, status))
+    faults = asyncio.create_task(injector.run(schedule, t0))
+    try:
+        await asyncio.gather(*(c.send_loop(list(scenario.topology.rooms), work.rate, t0 + work.duration,
+                                           work.text_bytes) for c in senders))
+        # Listed faults end within the workload; a fault still running has overrun: heal it now.
+        await asyncio.wait({faults}, timeout=max(0.0, t0 + work.duration - time.monotonic()) + 1.0)
+    finally:
+        status.phase = "heal"
+        history.info("runner", "phase", {"name": "heal"})
+        faults.cancel()  # run() heals whatever is still active when cancelled
+        await asyncio.gather(faults, return_exceptions=True)
+        watcher.cancel()
+
+
+async def _watch_faults(injector: FaultInjector, status: Status) -> None:
+    while True:
+        status.active_faults = [f.describe() for f in injector.active]
+        await asyncio.sleep(0.2)  # refresh rate of the progress line
+
+
+async def _wait_caught_up(clients: Any, last: dict[str, int], wait: float) -> None:
+    """Give clients ``wait`` seconds to reconnect and recover on their own before the final poll."""
+    deadline = time.monotonic() + wait
+    clients = list(clients)
+    while time.monotonic() < deadline and not all(c.caught_up(last) for c in clients):
+        await asyncio.sleep(CAUGHT_UP_POLL)
+
+
+def judge(out: Path, scenario: Scenario) -> tuple[checker.Results, list[ExpectationOutcome]]:
+    """Check a finished run folder and write results.json and the latency plot into it."""
+    history = read_history(out / "history.jsonl")
+    logs = {path.name.rsplit(".", 2)[0] + _incarnation_suffix(path): log.read(str(path))
+            for path in sorted((out / "logs").glob("*.log"))}
+    metrics_path = out / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    results = checker.check(history, logs, metrics)
+    outcomes = evaluate(scenario.expect, results)
+    doc = {"scenario": scenario.name, "description": scenario.description,
+           "passed": all(o.passed for o in outcomes),
+           "expectations": [dataclasses.asdict(o) for o in outcomes], "results": results.to_dict()}
+    (out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    report.plot_latency(results, None, out / "latency.png", title=scenario.name)
+    return results, outcomes
+
+
+def _incarnation_suffix(path: Path) -> str:
+    """``node0.2.log`` → ``#2`` (the first incarnation has no suffix), as the topology names them."""
+    n = int(path.name.rsplit(".", 2)[1])
+    return "" if n == 1 else f"#{n}"
+
+
+def default_out(root: Path | None = None) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return (root or Path("runs")) / f"{stamp}-{os.getpid()}"
+
+

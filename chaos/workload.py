@@ -1,0 +1,198 @@
+"""Clients that join, send at a set rate, receive pushes, poll — and record it all.
+
+Each chaos client is a real :class:`system.client.ChatClient` dialling its
+own proxy; an observer turns what the client does and shows into history
+records (docs/architecture.md, "History"). Sends carry unique payloads and
+client message ids (``<client>-<n>``), so the checker can tell every
+message apart even if a node restarts its sequence numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from chaos.history import History
+from system.client import ChatClient, SendFailed
+from system.grpcopts import Keepalive
+from system.pb import chat_pb2
+
+
+@dataclass
+class Counts:
+    """Live figures for the progress line."""
+
+    sends_ok: int = 0
+    sends_failed: int = 0
+    sends_indefinite: int = 0
+    pushes: int = 0
+    shown_by_poll: int = 0
+    polls: int = 0
+    reconnects: int = 0
+
+
+class _Recorder:
+    """A ChatClient observer writing one client's history records."""
+
+    def __init__(self, name: str, history: History, counts: Counts) -> None:
+        self.name, self.history, self.counts = name, history, counts
+
+    def on_display(self, room: str, message: chat_pb2.ChatMessage, source: str) -> None:
+        self.history.ok(self.name, "deliver", {
+            "room": room, "seq": message.seq, "client_msg_id": message.client_msg_id,
+            "sender": message.user_name, "source": source})
+        if source == "poll":
+            self.counts.shown_by_poll += 1
+
+    def on_push(self, room: str, message: chat_pb2.ChatMessage) -> None:
+        self.history.ok(self.name, "push", {"room": room, "seq": message.seq})
+        self.counts.pushes += 1
+
+    def on_stream_end(self, error: BaseException | None) -> None:
+        self.history.info(self.name, "stream_end", {"error": _describe(error) if error else None})
+
+    def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
+        self.history.invoke(self.name, "reconnect", {"attempt": attempt, "error": _describe(error) if error else None,
+                                                     "wait": round(wait, 3)})
+
+    def on_reconnected(self, client_id: str, recovered: int) -> None:
+        self.history.ok(self.name, "reconnect", {"client_id": client_id, "recovered": recovered})
+        self.counts.reconnects += 1
+
+    def on_recovery_incomplete(self, room: str, first_available_seq: int, cursor: int) -> None:
+        self.history.info(self.name, "poll", {"room": room, "truncated": True,
+                                              "first_available_seq": first_available_seq, "after_seq": cursor})
+
+    def on_history_reset(self, room: str) -> None:
+        self.history.info(self.name, "history_reset", {"room": room})
+
+
+def _describe(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    details = getattr(error, "details", None)
+    if callable(code) and callable(details):
+        return f"{code().name}: {details()}"
+    return f"{type(error).__name__}: {error}"
+
+
+def payload(client: str, n: int, size: int) -> str:
+    """A unique, recognisable text of ``size`` bytes (at least its own id)."""
+    head = f"{client}#{n} "
+    return head + "x" * max(0, size - len(head))
+
+
+@dataclass
+class WorkloadClient:
+    """One chaos client: a ChatClient plus the history it writes."""
+
+    name: str
+    addr: str
+    history: History
+    counts: Counts
+    keepalive: Keepalive
+    client: ChatClient = field(init=False)
+    sent: int = 0
+
+    def __post_init__(self) -> None:
+        self.client = ChatClient(self.addr, self.name, observers=[_Recorder(self.name, self.history, self.counts)],
+                                 keepalive=self.keepalive)
+
+    # the fault injector's ClientControl
+    def stop_reading(self) -> None:
+        self.client.stop_reading()
+
+    def resume_reading(self) -> None:
+        self.client.resume_reading()
+
+    async def start(self, rooms: Iterable[str]) -> None:
+        h = self.history
+        h.invoke(self.name, "connect", {"addr": self.addr})
+        client_id = await self.client.connect()
+        h.ok(self.name, "connect", {"client_id": client_id})
+        for room in rooms:
+            h.invoke(self.name, "join", {"room": room})
+            try:
+                joined = await self.client.join(room)
+            except Exception as exc:
+                h.fail(self.name, "join", {"room": room, "error": _describe(exc)})
+                raise
+            h.ok(self.name, "join", {"room": room, "client_id": self.client.client_id, "last_seq": joined.last_seq})
+
+    async def send(self, room: str, text_bytes: int) -> None:
+        self.sent += 1
+        cmid = f"{self.name}-{self.sent}"
+        text = payload(self.name, self.sent, text_bytes)
+        self.history.invoke(self.name, "send", {"room": room, "client_msg_id": cmid, "text": text[:40]})
+        try:
+            res = await self.client.send(room, text, client_msg_id=cmid)
+        except SendFailed as exc:
+            kind = "fail" if exc.definite else "info"
+            getattr(self.history, kind)(self.name, "send", {"room": room, "client_msg_id": cmid, "error": str(exc)})
+            if exc.definite:
+                self.counts.sends_failed += 1
+            else:
+                self.counts.sends_indefinite += 1
+            return
+        except Exception as exc:  # unknown outcome: it may have been stored
+            self.history.info(self.name, "send", {"room": room, "client_msg_id": cmid, "error": _describe(exc)})
+            self.counts.sends_indefinite += 1
+            return
+        self.history.ok(self.name, "send", {"room": room, "client_msg_id": cmid, "seq": res.seq,
+                                            "timestamp": res.timestamp, "duplicate": res.duplicate})
+        self.counts.sends_ok += 1
+
+    async def send_loop(self, rooms: list[str], rate: float, until: float, text_bytes: int) -> None:
+        """Send round-robin over ``rooms`` at ``rate``/s until ``until`` (monotonic); never bursts to catch up."""
+        interval = 1.0 / rate
+        next_at = time.monotonic()
+        i = 0
+        while True:
+            now = time.monotonic()
+            if now >= until:
+                return
+            if next_at > now:
+                await asyncio.sleep(min(next_at, until) - now)  # the send rate itself
+                continue
+            await self.send(rooms[i % len(rooms)], text_bytes)
+            i += 1
+            next_at = max(next_at + interval, time.monotonic() - interval)
+
+    def caught_up(self, last_seqs: Mapping[str, int]) -> bool:
+        """Connected, and every room's cursor reached the server's last seq, with nothing held back."""
+        if not self.client.connected:
+            return False
+        for room, last in last_seqs.items():
+            state = self.client.rooms.get(room)
+            if state is None or state.cursor < last or state.has_gap:
+                return False
+        return True
+
+    async def final_poll(self, room: str, held: list[dict[str, Any]]) -> None:
+        """Show what is still missing, then record what the server holds for the checker."""
+        h = self.history
+        after = self.client.rooms[room].cursor if room in self.client.rooms else 0
+        h.invoke(self.name, "poll", {"room": room, "after_seq": after, "final": True})
+        self.counts.polls += 1
+        try:
+            res = await self.client.poll(room)
+        except Exception as exc:
+            h.fail(self.name, "poll", {"room": room, "after_seq": after, "error": _describe(exc)})
+            return
+        h.ok(self.name, "poll", {"room": room, "after_seq": after, "count": len(res.messages),
+                                 "truncated": res.truncated, "final": True})
+        h.ok(self.name, "final_poll", {"room": room, "messages": held})
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def read_room(addr: str, room: str, keepalive: Keepalive) -> list[dict[str, Any]]:
+    """Everything the server holds for ``room``, read by a fresh poll-only client."""
+    reader = ChatClient(addr, "chaos-reader", keepalive=keepalive)
+    try:
+        res = await reader.poll(room)
+        return [{"seq": m.seq, "client_msg_id": m.client_msg_id, "sender": m.user_name} for m in res.messages]
+    finally:
+        await reader.close()
