@@ -158,6 +158,10 @@ class Link:
         self.piped_in += len(data)
         self.head.put(Chunk(data, time.monotonic()))  # type: ignore[union-attr]
 
+    def feed_fast(self, data: bytes) -> None:
+        self.out.write(data)
+        self.fast_bytes += len(data)
+
     def feed_eof(self) -> None:
         if self.eof:
             return
@@ -317,6 +321,33 @@ class Link:
         self._wake_writer()
 
 
+class _Early:
+    """Stands in for a link until it exists: keeps what a socket says before then.
+
+    Reading is paused until both links exist, but an event loop may deliver a
+    first read anyway (uvloop does).
+    """
+
+    __slots__ = ("data", "eof")
+    fast = False
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+        self.eof = False
+
+    def feed(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def feed_eof(self) -> None:
+        self.eof = True
+
+    def replay(self, link: Link) -> None:
+        for data in self.data:
+            link.feed_fast(data) if link.fast else link.feed(data)
+        if self.eof:
+            link.feed_eof()
+
+
 class Side(asyncio.Protocol):
     """One socket of a connection; feeds the link reading it, drains the link writing it."""
 
@@ -324,7 +355,7 @@ class Side(asyncio.Protocol):
         self.conn = conn
         self.accepted = accepted
         self.transport: asyncio.Transport | None = None
-        self.reader: Link | None = None  # the link that reads this socket
+        self.reader: Link | _Early = _Early()  # the link that reads this socket
         self.sink: Link | None = None  # the link that writes this socket
         self.lost = False
 
@@ -336,15 +367,14 @@ class Side(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         link = self.reader
-        if link.fast:  # type: ignore[union-attr]
+        if link.fast:  # the no-toxic path: straight into the other socket
             link.out.write(data)  # type: ignore[union-attr]
             link.fast_bytes += len(data)  # type: ignore[union-attr]
         else:
-            link.feed(data)  # type: ignore[union-attr]
+            link.feed(data)
 
     def eof_received(self) -> bool:
-        if self.reader is not None:
-            self.reader.feed_eof()
+        self.reader.feed_eof()
         return True  # keep the socket: the other direction may still write to it
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -399,11 +429,14 @@ class Connection:
             return
         up = Link(self, UPSTREAM, self.client, self.upstream)
         down = Link(self, DOWNSTREAM, self.upstream, self.client)
+        early = (self.client.reader, self.upstream.reader)
         self.client.reader = self.upstream.sink = up
         self.upstream.reader = self.client.sink = down
         self.links = (up, down)
         proxy.toxics.attach(up)
         proxy.toxics.attach(down)
+        for said, link in zip(early, self.links):
+            said.replay(link)  # type: ignore[union-attr]
         log.event(_log, logging.INFO, "connection_opened", proxy=proxy.name, client=self.peer,
                   upstream=upstream)
         for side in (self.client, self.upstream):
@@ -412,8 +445,7 @@ class Connection:
 
     def side_lost(self, side: Side) -> None:
         side.lost = True
-        if side.reader is not None:
-            side.reader.feed_eof()  # nothing more will come from this socket
+        side.reader.feed_eof()  # nothing more will come from this socket
         if side.sink is not None:
             side.sink.dst_gone()
         if self.client.lost and (self.upstream.lost or self.links is None):

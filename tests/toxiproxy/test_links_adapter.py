@@ -154,8 +154,8 @@ def test_embedded_server_stops_on_close(tmp_path) -> None:
     assert [line["event"] for line in lines][-1] == "shutting_down"
 
 
-def test_pushchat_toxiproxy_subcommand_announces_its_port() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "toxiproxy", "--port", "0"],
+def test_pushchat_toxiproxy_takes_the_real_servers_flags_and_announces_its_port() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "toxiproxy", "-host", "127.0.0.1", "-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = json.loads(proc.stdout.readline())

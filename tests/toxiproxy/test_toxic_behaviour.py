@@ -342,3 +342,23 @@ def test_reset_extension_resets_open_connections_then_only_while_present(make_li
         recv_until_eof(conn_to(link))  # a new connection while present is reset too
     link.remove_toxic(name)
     round_trip(conn_to(link))
+
+
+def test_the_plain_asyncio_loop_works_too(tmp_path, echo_server) -> None:
+    """uvloop is used when installed; the standard loop must behave the same."""
+    from chaos.links import Links
+
+    with Links.embedded(log_file=tmp_path / "asyncio.log", args=["--loop", "asyncio"]) as links:
+        link = links.create("plain", echo_server.addr)
+        with connect(link.listen) as sock:
+            assert round_trip(sock) < 0.1
+            with link.toxic("latency", attributes={"latency": 150}):
+                assert round_trip(sock) >= 0.14
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            with link.toxic("stall", stream="upstream"):
+                sent = _send_until_blocked(sock)
+            assert recv_exactly(sock, len(sent)) == sent
+            link.add_toxic("reset_peer")
+            sock.sendall(b"knock")
+            with pytest.raises(ConnectionResetError):
+                recv_until_eof(sock)

@@ -19,11 +19,7 @@ class Bandwidth(Toxic):
 
     async def pipe(self, stub: Stub) -> None:
         debt = 0.0  # seconds of sending we owe the rate
-        while True:
-            chunk = await stub.recv()
-            if chunk is None:
-                stub.close()
-                return
+        async for chunk in stub.chunks():
             rate = self.rate
             if rate <= 0:
                 debt = 0.0

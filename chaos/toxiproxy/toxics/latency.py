@@ -27,11 +27,7 @@ class Latency(Toxic):
         return ms / 1000.0
 
     async def pipe(self, stub: Stub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is None:
-                stub.close()
-                return
+        async for chunk in stub.chunks():
             try:
                 wait = chunk.ts + self.delay() - time.monotonic()
                 if wait > 0:

@@ -25,11 +25,7 @@ class LimitData(Toxic):
 
     async def pipe(self, stub: Stub) -> None:
         sent: _Sent = stub.state
-        while True:
-            chunk = await stub.recv()
-            if chunk is None:
-                stub.close()
-                return
+        async for chunk in stub.chunks():
             remaining = max(self.bytes - sent.n, 0)
             if remaining < len(chunk.data):
                 chunk = Chunk(chunk.data[:remaining], chunk.ts)

@@ -8,11 +8,7 @@ from .stage import Stub
 
 async def passthrough(stub: Stub) -> None:
     """Forward chunks unchanged until end of stream, then close."""
-    while True:
-        chunk = await stub.recv()
-        if chunk is None:
-            stub.close()
-            return
+    async for chunk in stub.chunks():
         stub.send(chunk)
 
 

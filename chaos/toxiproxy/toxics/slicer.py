@@ -33,11 +33,7 @@ class Slicer(Toxic):
         return self.offsets(start, mid) + self.offsets(mid, end)
 
     async def pipe(self, stub: Stub) -> None:
-        while True:
-            chunk = await stub.recv()
-            if chunk is None:
-                stub.close()
-                return
+        async for chunk in stub.chunks():
             data, ts = chunk.data, chunk.ts
             cuts = self.offsets(0, len(data))
             sent = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 __all__ = ["Chunk", "Channel", "Meter", "Stub", "WAKE"]
 
@@ -134,6 +134,12 @@ class Stub:
             item = await self.input.get()
             if item is not WAKE:
                 return item  # type: ignore[return-value]
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """Each chunk until end of stream, then close the output (the usual toxic loop)."""
+        while (chunk := await self.recv()) is not None:
+            yield chunk
+        self.close()
 
     def unrecv(self, item: Chunk | None) -> None:
         """Put a taken chunk (or the end of stream) back; for a stage being interrupted."""

@@ -14,9 +14,8 @@ from .stage import Stub
 
 async def swallow(stub: Stub) -> None:
     """Drop everything until end of stream, then close."""
-    while await stub.recv() is not None:
+    async for _ in stub.chunks():
         pass
-    stub.close()
 
 
 @register("timeout")
