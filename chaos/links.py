@@ -115,7 +115,8 @@ def _stop_process(proc: subprocess.Popen) -> None:
 def _start_embedded(log_file: str | None, startup_timeout: float,
                     args: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
     """Start our server on a free port and read its start-up line."""
-    cmd = [sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0", *args]
+    cmd = [sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0",
+           "--exit-with-parent", *args]
     if log_file:
         cmd += ["--log-file", str(log_file)]
     env = dict(os.environ)

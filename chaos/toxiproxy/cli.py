@@ -26,6 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="serve Prometheus metrics on /metrics")
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop; auto uses uvloop when it is installed")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when the starting process dies (used by chaos.links)")
     parser.add_argument("--log-file", help="write JSON-lines logs here instead of stderr")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -47,7 +49,8 @@ def _loop_factory(choice: str):
 def run(args: argparse.Namespace) -> int:
     log.setup("toxiproxy", path=args.log_file, level=getattr(logging, args.log_level))
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
-        return runner.run(serve(args.host, args.port, args.config, args.metrics))
+        return runner.run(serve(args.host, args.port, args.config, args.metrics,
+                                exit_with_parent=args.exit_with_parent))
 
 
 def main(argv: list[str] | None = None) -> int:

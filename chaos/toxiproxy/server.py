@@ -40,7 +40,7 @@ class Server:
             from .metrics import MetricsRenderer
             renderer = MetricsRenderer(self.collection)
         self._runner = web.AppRunner(make_app(self.collection, renderer), access_log=None,
-                                     handle_signals=False)
+                                     handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         sock = await bind_listener(f"[{self.host}]:{self.port}" if ":" in self.host
                                    else f"{self.host}:{self.port}")
@@ -77,9 +77,18 @@ def _route_library_logs() -> None:
         logger.propagate = False
 
 
+async def _watch_parent(stop: asyncio.Event) -> None:
+    """Stop when the process that started us is gone (we were re-parented)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    log.event(_log, logging.WARNING, "parent_gone", parent=parent)
+    stop.set()
+
+
 async def serve(host: str, port: int, config: str | None = None, metrics: bool = False,
-                **announce: Any) -> int:
-    """Run until SIGTERM/SIGINT; print the start-up line once the API listens."""
+                exit_with_parent: bool = False, **announce: Any) -> int:
+    """Run until SIGTERM/SIGINT (or the parent's death); print the start-up line once ready."""
     _route_library_logs()
     server = Server(host, port, metrics)
     try:
@@ -93,8 +102,11 @@ async def serve(host: str, port: int, config: str | None = None, metrics: bool =
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watcher = loop.create_task(_watch_parent(stop)) if exit_with_parent else None
     log.announce(service="toxiproxy", addr=addr, pid=os.getpid(), **announce)
     await stop.wait()
+    if watcher is not None:
+        watcher.cancel()
     log.event(_log, logging.INFO, "shutting_down")
     await server.close()
     return 0
