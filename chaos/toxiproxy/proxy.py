@@ -30,7 +30,7 @@ from system import log
 from .decode import ApiError
 from .toxics import WAKE, Channel, Chunk, Meter, Stub
 from .toxics.noop import Noop
-from .toxicset import DIRECTIONS, DOWNSTREAM, UPSTREAM, ToxicSet, ToxicSpec
+from .toxicset import DOWNSTREAM, UPSTREAM, ToxicSet, ToxicSpec
 
 __all__ = ["Proxy", "Connection", "Link", "split_host_port", "format_addr"]
 
@@ -574,7 +574,3 @@ class Proxy:
                 await self.start()
             else:
                 self.stop()
-
-    @staticmethod
-    def direction_name(direction: int) -> str:
-        return DIRECTIONS[direction]
