@@ -435,13 +435,17 @@ class Connection:
         self.links = (up, down)
         proxy.toxics.attach(up)
         proxy.toxics.attach(down)
-        for said, link in zip(early, self.links):
-            said.replay(link)  # type: ignore[union-attr]
         log.event(_log, logging.INFO, "connection_opened", proxy=proxy.name, client=self.peer,
                   upstream=upstream)
+        for said, link in zip(early, self.links):
+            said.replay(link)  # type: ignore[union-attr]
         for side in (self.client, self.upstream):
-            if not side.lost:
+            if side.lost:  # went away while we were dialling
+                side.sink.dst_gone()  # type: ignore[union-attr]
+            elif not side.reader.src_paused:  # type: ignore[union-attr]
                 side.transport.resume_reading()  # type: ignore[union-attr]
+        if self.client.lost and self.upstream.lost:
+            self._finish()
 
     def side_lost(self, side: Side) -> None:
         side.lost = True

@@ -269,6 +269,20 @@ def test_bulk_stays_intact_while_toxics_come_and_go(make_link, conn_to) -> None:
     assert digest.digest() == hashlib.sha256(payload).digest()
 
 
+def test_what_a_client_says_at_once_reaches_the_upstream_even_with_its_eof(make_link) -> None:
+    payload = os.urandom(1000)
+    for _ in range(3):
+        sink = Sink()
+        server = TcpServer(sink)
+        with connect(make_link(server.addr).listen) as sock:  # no waiting for the upstream dial
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            assert recv_until_eof(sock) == b""
+        wait_for(lambda: len(sink) == len(payload), what="every byte upstream")
+        assert bytes(sink.data) == payload
+        server.close()
+
+
 def test_a_dead_upstream_closes_the_accepted_client(make_link, conn_to) -> None:
     gone = socket.create_server(("127.0.0.1", 0))
     addr = f"127.0.0.1:{gone.getsockname()[1]}"
