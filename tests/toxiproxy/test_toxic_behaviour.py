@@ -34,7 +34,7 @@ def conn_to(make_link):
 
 def test_no_toxic_is_fast_and_intact(make_link, conn_to) -> None:
     sock = conn_to(make_link())
-    assert round_trip(sock) < 0.1
+    assert round_trip(sock) < 0.25
     payload = os.urandom(100_000)
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
@@ -46,7 +46,7 @@ def test_latency(make_link, conn_to, stream: str) -> None:
     link.add_toxic("latency", stream=stream, attributes={"latency": 200})
     sock = conn_to(link)
     for _ in range(2):
-        assert 0.19 <= round_trip(sock) < 0.45
+        assert 0.19 <= round_trip(sock) < 0.6
 
 
 def test_latency_jitter(make_link, conn_to) -> None:
@@ -54,7 +54,7 @@ def test_latency_jitter(make_link, conn_to) -> None:
     link.add_toxic("latency", attributes={"latency": 100, "jitter": 50})
     sock = conn_to(link)
     times = [round_trip(sock) for _ in range(4)]
-    assert all(0.045 <= t < 0.35 for t in times), times
+    assert all(0.045 <= t < 0.5 for t in times), times
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -66,7 +66,7 @@ def test_bandwidth_rate(make_link, conn_to, stream: str) -> None:
     start = time.monotonic()
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
-    assert 0.25 <= time.monotonic() - start < 1.0  # 60 KB at 200 KB/s = 0.3 s
+    assert 0.25 <= time.monotonic() - start < 2.0  # 60 KB at 200 KB/s = 0.3 s
 
 
 def test_slow_close_downstream(make_link, conn_to) -> None:
@@ -84,7 +84,7 @@ def test_slow_close_upstream(make_link, conn_to) -> None:
     link = make_link()
     link.add_toxic("slow_close", stream="upstream", attributes={"delay": 300})
     sock = conn_to(link)
-    assert round_trip(sock) < 0.1
+    assert round_trip(sock) < 0.25
     start = time.monotonic()
     sock.shutdown(socket.SHUT_WR)  # the upstream hears of it only after the delay
     assert recv_until_eof(sock) == b""
@@ -228,17 +228,17 @@ def test_toxicity_is_a_per_connection_chance(make_link, conn_to, toxicity, n, lo
 def test_toxics_apply_to_open_connections_when_added_updated_removed(make_link, conn_to) -> None:
     link = make_link()
     sock = conn_to(link)
-    assert round_trip(sock) < 0.1
-    name = link.add_toxic("latency", attributes={"latency": 200})
-    assert round_trip(sock) >= 0.19
-    link.update_toxic(name, attributes={"latency": 400})
-    assert round_trip(sock) >= 0.39
+    assert round_trip(sock) < 0.25
+    name = link.add_toxic("latency", attributes={"latency": 300})
+    assert round_trip(sock) >= 0.29
+    link.update_toxic(name, attributes={"latency": 500})
+    assert round_trip(sock) >= 0.49
     link.update_toxic(name, toxicity=0.0)
-    assert round_trip(sock) < 0.1
+    assert round_trip(sock) < 0.25
     link.update_toxic(name, toxicity=1.0)
-    assert round_trip(sock) >= 0.39
+    assert round_trip(sock) >= 0.49
     link.remove_toxic(name)
-    assert round_trip(sock) < 0.1
+    assert round_trip(sock) < 0.25
 
 
 def test_bulk_stays_intact_while_toxics_come_and_go(make_link, conn_to) -> None:
@@ -340,7 +340,7 @@ def test_stall_backpressures_the_sender_and_loses_nothing(make_link, conn_to, st
     assert select.select([sock], [], [], 0)[0] == []  # nothing came back while stalled
     link.remove_toxic(name)
     assert recv_exactly(sock, len(sent)) == sent
-    assert round_trip(sock) < 0.1
+    assert round_trip(sock) < 0.25
 
 
 def test_reset_extension_resets_open_connections_then_only_while_present(make_link, conn_to) -> None:
@@ -365,7 +365,7 @@ def test_the_plain_asyncio_loop_works_too(tmp_path, echo_server) -> None:
     with Links.embedded(log_file=tmp_path / "asyncio.log", args=["--loop", "asyncio"]) as links:
         link = links.create("plain", echo_server.addr)
         with connect(link.listen) as sock:
-            assert round_trip(sock) < 0.1
+            assert round_trip(sock) < 0.25
             with link.toxic("latency", attributes={"latency": 150}):
                 assert round_trip(sock) >= 0.14
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
