@@ -228,7 +228,10 @@ class GateServer:
         await self.server.start()
         if self.config.metrics_port is not None:
             self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
-        options = self.config.keepalive.channel_options()
+        # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
+        # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
+        # (where overflow is logged and counted) rather than into invisible transport buffers.
+        options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
         for dial in self.config.nodes:
             channel = grpc.aio.insecure_channel(dial, options=options)
             link = NodeLink(dial, channel, goverse_pb2_grpc.GoverseStub(channel))
