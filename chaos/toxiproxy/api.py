@@ -24,7 +24,7 @@ from system import log
 from . import VERSION
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
-from .toxics import EXTENSIONS
+from .toxics import offered_extensions
 from .toxicset import ToxicSpec
 
 __all__ = ["make_app", "EXTENSIONS_HEADER", "REQUEST_ID_HEADER"]
@@ -75,7 +75,8 @@ async def _request_ids(request: web.Request, handler: _Handler) -> web.StreamRes
     start = time.monotonic()
     response = await handler(request)
     response.headers[REQUEST_ID_HEADER] = rid
-    response.headers[EXTENSIONS_HEADER] = ",".join(EXTENSIONS)
+    if extensions := offered_extensions():
+        response.headers[EXTENSIONS_HEADER] = ",".join(extensions)
     log.event(_log, logging.DEBUG, "api_request", request_id=rid, method=request.method,
               path=request.path, status=response.status,
               duration_ms=round((time.monotonic() - start) * 1000, 3))

@@ -13,6 +13,7 @@ import logging
 from system import log
 
 from .server import serve
+from .toxics import offer_extensions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="event loop; auto uses uvloop when it is installed")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the starting process dies (used by chaos.links)")
+    parser.add_argument("--standard", action="store_true",
+                        help="offer no extension toxic (stall, reset): behave exactly as the real "
+                             "Toxiproxy, e.g. to prove a harness uses only the standard API")
     parser.add_argument("--log-file", help="write JSON-lines logs here instead of stderr")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -48,6 +52,7 @@ def _loop_factory(choice: str):
 
 def run(args: argparse.Namespace) -> int:
     log.setup("toxiproxy", path=args.log_file, level=getattr(logging, args.log_level))
+    offer_extensions(not args.standard)
     with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
         return runner.run(serve(args.host, args.port, args.config, args.metrics,
                                 exit_with_parent=args.exit_with_parent))

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from . import (bandwidth, latency, limit_data, noop, reset, reset_peer,  # noqa: F401  (registers)
                slicer, slow_close, stall, timeout)
-from .base import REGISTRY, Toxic, register, toxic_class
+from .base import REGISTRY, Toxic, offer_extensions, offered_extensions, register, toxic_class
 from .stage import WAKE, Channel, Chunk, Meter, Stub
 
-EXTENSIONS = sorted(name for name, cls in REGISTRY.items() if cls.EXTENSION)
-
-__all__ = ["REGISTRY", "EXTENSIONS", "Toxic", "register", "toxic_class",
+__all__ = ["REGISTRY", "Toxic", "register", "toxic_class", "offer_extensions", "offered_extensions",
            "Channel", "Chunk", "Meter", "Stub", "WAKE"]

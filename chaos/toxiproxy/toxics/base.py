@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 from ..decode import decode_fields
 from .stage import Stub
 
-__all__ = ["Toxic", "REGISTRY", "register", "toxic_class"]
+__all__ = ["Toxic", "REGISTRY", "register", "toxic_class", "offer_extensions", "offered_extensions"]
 
 REGISTRY: dict[str, type["Toxic"]] = {}
+_offer_extensions = True
 
 
 def register(name: str, *, extension: bool = False):
@@ -33,7 +34,18 @@ def register(name: str, *, extension: bool = False):
 
 
 def toxic_class(name: str) -> type["Toxic"] | None:
-    return REGISTRY.get(name)
+    cls = REGISTRY.get(name)
+    return None if cls is None or (cls.EXTENSION and not _offer_extensions) else cls
+
+
+def offer_extensions(on: bool) -> None:
+    """Off (``--standard``): behave as the real server, which knows no extension toxic."""
+    global _offer_extensions
+    _offer_extensions = on
+
+
+def offered_extensions() -> list[str]:
+    return sorted(name for name, cls in REGISTRY.items() if cls.EXTENSION and _offer_extensions)
 
 
 class Toxic:
