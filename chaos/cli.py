@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# Our children exec at once after fork, so gRPC's fork handlers have nothing to
+# protect; without this, every server the harness starts prints a gRPC notice.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("system.cli_node", "run a node: hosts chat objects, pushes to gates"),
