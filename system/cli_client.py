@@ -4,6 +4,8 @@ Lines are read by a daemon thread (so a blocked read never holds up exit)
 and handed to the event loop. On a terminal, a pushed message clears the
 prompt line, prints ``[HH:MM:SS] user: text`` and redraws the prompt with
 what the user had typed so far; with piped stdin it just prints lines.
+When the link breaks the client says ``reconnecting…``, and once it is back
+``reconnected, recovered N messages``; what was typed meanwhile waits.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TextIO
 import grpc
 
 from system import log, service
-from system.client import ChatClient, Observer
+from system.client import ChatClient, Observer, SendFailed, describe
 from system.pb import chat_pb2
 
 PROMPT = "> "
@@ -38,6 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default="127.0.0.1:49000", metavar="HOST:PORT", help="gate address")
     parser.add_argument("--user", required=True, help="your user name")
     parser.add_argument("--call-timeout", type=float, default=5.0, help="seconds a call may take")
+    parser.add_argument("--outage-wait", type=float, default=10.0,
+                        help="seconds a command waits for a lost link to come back before it fails")
+    parser.add_argument("--no-reconnect", dest="reconnect", action="store_false",
+                        help="do not reconnect when the push stream breaks (the seed's behaviour)")
     parser.add_argument("--log-file", metavar="PATH", help="write the client's JSON log lines here")
     service.add_keepalive_flags(parser)
 
@@ -50,9 +56,10 @@ def format_message(msg: chat_pb2.ChatMessage) -> str:
 class Console(Observer):
     """Prints lines without garbling the prompt; shows every message the client displays."""
 
-    def __init__(self, out: TextIO, interactive: bool) -> None:
+    def __init__(self, out: TextIO, interactive: bool, reconnect: bool = True) -> None:
         self.out = out
         self.interactive = interactive
+        self.reconnect = reconnect
         self.lock = threading.Lock()
 
     def show(self, line: str) -> None:
@@ -69,7 +76,24 @@ class Console(Observer):
 
     def on_stream_end(self, error: BaseException | None) -> None:
         why = error.details() if isinstance(error, grpc.aio.AioRpcError) else "closed by the gate"
-        self.show(f"* push stream ended ({why}); new messages will not appear, /messages still works")
+        if self.reconnect:
+            self.show(f"* connection lost ({why}); reconnecting…")
+        else:
+            self.show(f"* push stream ended ({why}); new messages will not appear, /messages still works")
+
+    def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
+        self.show(f"* reconnecting… (attempt {attempt} in {wait:.1f}s: {describe(error)})")
+
+    def on_reconnected(self, client_id: str, recovered: int) -> None:
+        noun = "message" if recovered == 1 else "messages"
+        self.show(f"* reconnected, recovered {recovered} {noun}")
+
+    def on_recovery_incomplete(self, room: str, first_available_seq: int, cursor: int) -> None:
+        self.show(f"* could not recover everything in {room}: messages #{cursor + 1}-#{first_available_seq - 1} "
+                  "are no longer available")
+
+    def on_history_reset(self, room: str) -> None:
+        self.show(f"* the server lost {room}'s history (it restarted); showing the new history")
 
 
 def _typed_so_far() -> str:
@@ -127,6 +151,8 @@ class Session:
                 self.console.show("join a room first: /join ROOM (/list shows rooms)")
             else:
                 await self.client.send(self.room, line)
+        except SendFailed as exc:
+            self.console.show(f"error: {'not sent' if exc.definite else 'maybe not sent'}: {exc.details()}")
         except grpc.aio.AioRpcError as exc:
             self.console.show(f"error: {exc.code().name}: {exc.details()}")
         return True
@@ -153,18 +179,16 @@ class Session:
         if self.room is None:
             self.console.show("join a room first: /join ROOM")
             return
-        result = await self.client.poll(self.room)
-        if result.truncated:
-            self.console.show(f"* some messages are no longer available (history starts at #{result.first_available_seq})")
+        result = await self.client.poll(self.room)  # a gap in the history is told by on_recovery_incomplete
         if not result.messages:
             self.console.show("* no new messages")
 
 
 async def _main(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    console = Console(sys.stdout, interactive)
+    console = Console(sys.stdout, interactive, args.reconnect)
     client = ChatClient(args.server, args.user, observers=[console], keepalive=service.keepalive(args),
-                        call_timeout=args.call_timeout)
+                        call_timeout=args.call_timeout, outage_wait=args.outage_wait, reconnect=args.reconnect)
     try:
         client_id = await client.connect()
     except (grpc.aio.AioRpcError, asyncio.TimeoutError) as exc:

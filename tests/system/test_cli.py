@@ -72,7 +72,7 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
                      "the gate's node stream")
     relay = await Relay(ann["addr"]).start()  # bob's link, to cut it later
     try:
-        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", stdin=True)
+        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", "--no-reconnect", stdin=True)
         alice = await Proc.start("client", "--server", ann["addr"], "--user", "alice", stdin=True)
         for client in (bob, alice):
             await client.expect(r"^\* connected to .* as ", 20.0)

@@ -1,0 +1,158 @@
+"""What one client knows of one room: its cursor, what it showed, what it holds back (sans-I/O).
+
+Messages are shown once and in seq order, whichever way they come (push,
+poll, join): a message that follows a gap is held until the gap is filled,
+then released in order; this is how a poll's answer and pushes that arrive
+while it is in flight merge without gaps or duplicates (Centrifugo buffers
+and merges by offset the same way). The user's own sends are known without
+being shown.
+
+A node that restarts loses its rooms, and their seqs start again from 1: a
+new *epoch*. The view keeps an *anchor*, the timestamp of the message at its
+cursor, so a client can tell a fresh history from the one it followed
+(:meth:`RoomView.is_new_epoch`) even when the new one has grown past the
+cursor; timestamps are unique per room, so a different one at the same seq
+means different history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from system.pb import chat_pb2
+
+Held = tuple[chat_pb2.ChatMessage, str]  # a message and how it came (push, poll, join)
+
+
+@dataclass
+class RoomView:
+    """One room as one client sees it; every method is pure bookkeeping."""
+
+    name: str
+    joined: bool = False
+    started: bool = False       # the cursor has been placed (first join or poll)
+    cursor: int = 0             # every seq <= cursor is known
+    seen: set[int] = field(default_factory=set)   # known seqs above the cursor
+    messages: list[chat_pb2.ChatMessage] = field(default_factory=list)  # shown, in display order
+    pending: dict[int, Held] = field(default_factory=dict)  # held behind a gap
+    last_seq: int = 0           # the room's last seq, as last reported by the server
+    truncated: bool = False     # some messages after the cursor were trimmed away before we got them
+    anchor: tuple[int, int] | None = None   # (seq, timestamp) of a known message, for epoch checks
+    recovering: bool = False    # a reconnect's recovery poll owns the room: no gap-fill polls
+    last_activity: float = 0.0  # monotonic time of the last push, poll or join (for silence checks)
+    filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
+    stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
+    _stamps: dict[int, int] = field(default_factory=dict, repr=False)  # timestamps of seen seqs
+
+    def known(self, seq: int) -> bool:
+        return seq <= self.cursor or seq in self.seen
+
+    @property
+    def has_gap(self) -> bool:
+        return bool(self.seen or self.pending)
+
+    def offer(self, messages: Sequence[chat_pb2.ChatMessage], source: str, own: Sequence[bool] = ()) -> list[Held]:
+        """Take messages from the server (``own[i]``: ours, not to be shown); return what is shown now, in order.
+
+        A batch is held whole before anything is released, so a poll's copy of a message
+        replaces a held push of it: what the server returned is what is shown.
+        """
+        for i, msg in enumerate(messages):
+            if self.known(msg.seq) or msg.timestamp <= self.stale_before:
+                continue
+            if i < len(own) and own[i]:
+                self.know(msg.seq, msg.timestamp)
+            else:
+                self.pending[msg.seq] = (msg, source)
+        return self.release() if self.started else []
+
+    def know(self, seq: int, timestamp: int = 0) -> None:
+        """An own message (acknowledged, or met in history): known, never shown."""
+        if not self.known(seq):
+            self.seen.add(seq)
+            if timestamp:
+                self._stamps[seq] = timestamp
+            self.pending.pop(seq, None)
+
+    def own(self, seq: int, timestamp: int = 0) -> list[Held]:
+        """Our send was acknowledged; return the held messages this releases."""
+        self.know(seq, timestamp)
+        return self.release() if self.started else []
+
+    def release(self) -> list[Held]:
+        """Advance the cursor over known and held messages; return the held ones, now shown."""
+        out: list[Held] = []
+        while True:
+            nxt = self.cursor + 1
+            if nxt in self.seen:
+                self.seen.discard(nxt)
+                stamp = self._stamps.pop(nxt, 0)
+                self.cursor, self.anchor = nxt, ((nxt, stamp) if stamp else None)
+            elif nxt in self.pending:
+                msg, source = self.pending.pop(nxt)
+                self.cursor, self.anchor = nxt, (nxt, msg.timestamp)
+                self.messages.append(msg)
+                out.append((msg, source))
+            else:
+                break
+        if self.pending and min(self.pending) <= self.cursor:
+            self.pending = {s: h for s, h in self.pending.items() if s > self.cursor}
+        return out
+
+    def place(self, seq: int) -> list[Held]:
+        """First contact: everything up to ``seq`` is history we will not show."""
+        self.started = True
+        self.skip_to(seq)
+        return self.release()
+
+    def skip_to(self, seq: int) -> None:
+        """Accept that everything up to ``seq`` is gone (trimmed) or not ours to show."""
+        if seq > self.cursor:
+            self.cursor, self.anchor = seq, None
+            self.seen = {s for s in self.seen if s > seq}
+            self._stamps = {s: t for s, t in self._stamps.items() if s > seq}
+
+    def poll_after(self) -> int:
+        """The ``after_seq`` to poll from: one before the cursor when the anchor can be checked."""
+        if self.anchor is not None and self.anchor[0] == self.cursor and self.cursor > 0:
+            return self.cursor - 1
+        return self.cursor
+
+    def high_water(self) -> int:
+        """The highest seq we know exists; take it before a request, to judge the answer by."""
+        return max(self.cursor, max(self.seen, default=0))
+
+    def is_new_epoch(self, last_seq: int, messages: Sequence[chat_pb2.ChatMessage], high_water: int) -> bool:
+        """Does the server's room (its ``last_seq``, some of its messages) start a new history?
+
+        ``high_water`` is :meth:`high_water` from before the request: a reply may be overtaken by
+        pushes of newer messages, so only what we knew when we asked can contradict it.
+        """
+        if last_seq < high_water:
+            return True
+        if self.anchor is not None:
+            seq, stamp = self.anchor
+            return any(m.seq == seq and m.timestamp != stamp for m in messages)
+        return False
+
+    def missing_before(self, first_available_seq: int, last_seq: int) -> bool:
+        """True when messages we have not seen were trimmed before we could fetch them."""
+        return first_available_seq > self.cursor + 1 and last_seq > self.cursor
+
+    def reset(self, last_seq: int) -> None:
+        """A new epoch: forget the old numbering; keep what was shown (it was shown).
+
+        A push of the old history may still be on its way; the new history is stored
+        later, so its timestamps are higher than any we have met, and that tells them apart.
+        """
+        stamps = [*self._stamps.values(), self.anchor[1] if self.anchor else 0,
+                  self.messages[-1].timestamp if self.messages else 0]
+        self.stale_before = max(self.stale_before, *stamps)
+        self.cursor, self.anchor, self.truncated = 0, None, False
+        self.seen.clear()
+        self._stamps.clear()
+        self.pending.clear()
+        self.last_seq = last_seq
+        self.started = True

@@ -1,0 +1,91 @@
+"""What recovery cannot or need not do the simple way: trimmed history, a node that forgot, a stalled reader."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from chaos.links import Links
+from reconnect_harness import FAST, Recorder, chat, in_thread, restart, room_history
+from system.client import ChatClient
+from system.grpcopts import DEFAULT_KEEPALIVE
+from system_harness import capture_logs, cluster, wait_until
+
+KEEPALIVE_NOTICES = (DEFAULT_KEEPALIVE.time_ms + DEFAULT_KEEPALIVE.ping_timeout_ms) / 1000
+
+
+async def test_when_the_history_it_missed_was_trimmed_the_client_says_it_could_not_fully_recover(
+        links: Links, tmp_path: Path) -> None:
+    async with chat(links, tmp_path, node_args=("--history-limit", "5")) as c:
+        await c.client("alice")
+        bob = await c.client("bob")
+        await c.send_all("alice", ["m1", "m2"])
+        await c.wait_shown("bob", 2)
+        link = c.link("bob")
+        with capture_logs() as logs:
+            await in_thread(link.disable)
+            await wait_until(lambda: not bob.link_up, 10.0, "bob to lose his link")
+            await c.send_all("alice", [f"m{i}" for i in range(3, 13)])  # the room keeps m8..m12
+            await in_thread(link.enable)
+            await wait_until(lambda: c.seen["bob"].reconnected, 15.0, "bob to reconnect")
+        seen = c.seen["bob"]
+        assert seen.incomplete == [("General", 8, 2)]  # m3..m7 are gone
+        [line] = logs.events("recovery_incomplete")
+        assert (line["level"], line["room"], line["first_available_seq"], line["cursor"]) == ("WARNING", "General", 8, 2)
+        assert [text for _, _, text in seen.shown_in("General")] == ["m1", "m2", "m8", "m9", "m10", "m11", "m12"]
+        assert seen.reconnected[-1][1] == 5 and bob.rooms["General"].truncated
+        await c.send_all("alice", ["m13"])  # and it goes on from what is there
+        await c.wait_shown("bob", 8)
+        assert seen.shown_in("General")[-1] == (13, "alice", "m13")
+
+
+async def test_after_a_node_restart_clients_follow_the_new_history_and_are_pushed_again(
+        links: Links, tmp_path: Path) -> None:
+    async with chat(links, tmp_path) as c:
+        alice = await c.client("alice")
+        await c.client("bob")
+        await c.send_all("alice", ["one", "two", "three"])
+        await c.wait_shown("bob", 3)
+        with capture_logs() as logs:
+            await restart(c.topo, "node0")  # rooms, seqs and members are gone; the streams to the gate are not
+            first = await alice.send("General", "after the restart")  # waits for the gate to reach the node
+            assert first.seq == 1 and not first.duplicate
+            await wait_until(lambda: c.seen["bob"].resets, 10.0, "bob's silence check to find the new history")
+            await c.wait_shown("bob", 4)
+            await alice.send("General", "pushed again")
+            await c.wait_shown("bob", 5)
+        assert c.seen["alice"].resets == ["General"] and c.seen["bob"].resets == ["General"]
+        assert {(e["user"], e["room"]) for e in logs.events("history_reset")} == {("alice", "General"),
+                                                                                 ("bob", "General")}
+        assert c.seen["bob"].shown_in("General") == [(1, "alice", "one"), (2, "alice", "two"), (3, "alice", "three"),
+                                                    (1, "alice", "after the restart"), (2, "alice", "pushed again")]
+        assert c.seen["bob"].sources(["pushed again"]) == {"push"}  # bob is a member of the new room
+        assert await room_history(c.topo.client_addr("bob"), "General") == c.seen["bob"].shown_in("General")[3:]
+
+
+async def test_a_client_that_stops_reading_overflows_its_gate_buffer_keeps_its_link_and_recovers() -> None:
+    async with cluster() as c:
+        alice = ChatClient(c.gates[0].addr, "alice", **FAST)
+        seen = Recorder()
+        bob = ChatClient(c.gates[0].addr, "bob", observers=[seen], push_window=1024, **FAST)
+        c.clients += [alice, bob]
+        await bob.connect()
+        await bob.join("General")
+        bob.stop_reading()
+        with capture_logs() as logs:
+            sent = 0
+            while not logs.events("push_dropped"):
+                assert sent < 500, "the gate never dropped a push for the stalled reader"
+                await alice.send("General", f"m{sent + 1}")  # every send succeeds
+                sent += 1
+            await alice.send("General", "last")
+            sent += 1
+            await asyncio.sleep(KEEPALIVE_NOTICES + 0.5)  # long enough for keepalive to tear down a dead link
+            assert bob.link_up and bob.reconnects == 0 and not logs.events("stream_lost")
+            assert seen.shown_in("General") == []
+            bob.resume_reading()
+            await wait_until(lambda: len(seen.shown_in("General")) == sent, 10.0, "bob to catch up")
+        assert {e["reason"] for e in logs.events("push_dropped")} == {"client_buffer_full"}
+        assert [text for _, _, text in seen.shown_in("General")] == [f"m{i}" for i in range(1, sent)] + ["last"]
+        assert [seq for seq, _, _ in seen.shown_in("General")] == list(range(1, sent + 1))
+        assert {"push", "poll"} <= {s[4] for s in seen.shown}  # what the gate dropped came back by poll
