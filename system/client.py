@@ -347,8 +347,11 @@ class ChatClient:
         # No BDP probing: the push stream's window stays at push_window, so a stalled reader
         # pushes back on the gate soon. Unary replies are not slowed: gRPC opens the window to
         # fit a message that is being read.
+        # A channel of our own subchannels: a reconnect dials afresh instead of inheriting the
+        # backoff of a shared subchannel that failed during the outage.
         return self.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0),
-                                                   ("grpc.http2.lookahead_bytes", self.push_window)]
+                                                   ("grpc.http2.lookahead_bytes", self.push_window),
+                                                   ("grpc.use_local_subchannel_pool", 1)]
 
     def _gate(self) -> gate_pb2_grpc.GateServiceStub:
         """The gate stub; its channel opens on first use, so a poll-only client needs no connect()."""
