@@ -148,6 +148,7 @@ class Stage:
     async def __aenter__(self) -> "Stage":
         say = self.narrator.say
         say("starting Toxiproxy, a node and a gate (OS processes); alice and bob each get a proxied link")
+        self.out.mkdir(parents=True, exist_ok=True)
         self.links = await asyncio.to_thread(Links.embedded, self.out / "toxiproxy.log")
         self.topo = await Topology(TopologyPlan(clients={"alice": 0, "bob": 0}), self.out, self.links).start()
         say(f"node {self.topo.nodes[0].addr}, gate {self.topo.gates[0].addr}; "
