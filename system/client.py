@@ -384,12 +384,8 @@ class ChatClient:
     async def _supervise(self, call: grpc.aio.UnaryStreamCall) -> None:
         """Read the first stream; after every loss, reconnect until close()."""
         up = time.monotonic()
-        error = await self._pump(call)
-        lost = _StreamLost(error, time.monotonic() - up >= self.healthy_after, time.monotonic() - up)
-        while not self._closing:
-            self._stream_lost(lost)
-            if not self.reconnect:
-                return
+        lost = self._stream_lost(await self._pump(call), up)
+        while self.reconnect and not self._closing:
             retrying = AsyncRetrying(wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
                                      retry=retry_if_exception(_reconnect_again), before_sleep=self._before_sleep,
                                      reraise=True)
@@ -400,12 +396,16 @@ class ChatClient:
             except _StreamLost as healthy_then_lost:  # it stayed up long enough: count attempts from 1 again
                 lost = healthy_then_lost
 
-    def _stream_lost(self, lost: _StreamLost) -> None:
+    def _stream_lost(self, error: BaseException | None, up: float) -> _StreamLost:
+        """A stream that was up has ended: no link until the next one; say so."""
+        up_for = time.monotonic() - up
         self._link_up.clear()
         self.stream_done.set()
         log.event(_log, logging.WARNING, "stream_lost", user=self.user, client_id=self.client_id,
-                  error=describe(lost.error), up_for=round(lost.up_for, 3))
-        self._notify("on_stream_end", lost.error)
+                  error=describe(error), up_for=round(up_for, 3))
+        if not self._closing:
+            self._notify("on_stream_end", error)
+        return _StreamLost(error, up_for >= self.healthy_after, up_for)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -440,8 +440,7 @@ class ChatClient:
             for task in (reader, recovery):
                 task.cancel()
             await asyncio.gather(reader, recovery, return_exceptions=True)
-        up_for = time.monotonic() - up
-        raise _StreamLost(error, up_for >= self.healthy_after, up_for)
+        raise self._stream_lost(error, up)
 
     async def _pump(self, call: grpc.aio.UnaryStreamCall) -> BaseException | None:
         """Read pushes until the stream ends; return why (None: the gate ended it)."""
@@ -467,7 +466,10 @@ class ChatClient:
                 if view.joined:
                     await self._rejoin(view)
                 if view.joined:
-                    await self._poll(view.name, None)
+                    try:
+                        await self._poll(view.name, None)  # transient failures are retried until the stream ends
+                    except (grpc.aio.AioRpcError, ProtocolError) as exc:  # refused: the silence check tries again
+                        _log.warning("recovery poll of %s failed: %s", view.name, describe(exc))
         finally:
             for view in views:
                 view.recovering = False
