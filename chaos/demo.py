@@ -247,7 +247,7 @@ async def stall_story(narrator: Narrator, out: Path) -> list[str]:
             + ", ".join(f"{n} x {r}" for r, n in reasons.items()))
         say("waiting 2.5 s, long enough for keepalive to tear down a link that does not answer pings")
         await asyncio.sleep(2.5)
-        say(f"bob's link is {'still up' if bob.link_up else 'DOWN'} ({bob.reconnects} reconnections): "
+        say(f"bob's link is {'still up' if bob.connected else 'DOWN'} ({bob.reconnects} reconnections): "
             "his transport answers pings while his app is stalled")
 
         say("HEAL: bob's app reads again; what the gate had queued for him arrives first")

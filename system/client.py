@@ -260,7 +260,8 @@ class ChatClient:
             self._channel, self._stub = None, None
 
     @property
-    def link_up(self) -> bool:
+    def connected(self) -> bool:
+        """The push stream is up (False before connect(), while reconnecting and after close())."""
         return self._link_up.is_set() and not self._closing
 
     def stop_reading(self) -> None:
@@ -509,7 +510,7 @@ class ChatClient:
         tick = max(0.05, self.sync_interval / 4)
         while True:
             await asyncio.sleep(tick)
-            if not self.link_up or not self._reading.is_set():
+            if not self.connected or not self._reading.is_set():
                 continue
             now = time.monotonic()
             for view in list(self.rooms.values()):

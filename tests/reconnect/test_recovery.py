@@ -24,7 +24,7 @@ async def test_when_the_history_it_missed_was_trimmed_the_client_says_it_could_n
         link = c.link("bob")
         with capture_logs() as logs:
             await in_thread(link.disable)
-            await wait_until(lambda: not bob.link_up, 10.0, "bob to lose his link")
+            await wait_until(lambda: not bob.connected, 10.0, "bob to lose his link")
             await c.send_all("alice", [f"m{i}" for i in range(3, 13)])  # the room keeps m8..m12
             await in_thread(link.enable)
             await wait_until(lambda: c.seen["bob"].reconnected, 15.0, "bob to reconnect")
@@ -81,7 +81,7 @@ async def test_a_client_that_stops_reading_overflows_its_gate_buffer_keeps_its_l
             await alice.send("General", "last")
             sent += 1
             await asyncio.sleep(KEEPALIVE_NOTICES + 0.5)  # long enough for keepalive to tear down a dead link
-            assert bob.link_up and bob.reconnects == 0 and not logs.events("stream_lost")
+            assert bob.connected and bob.reconnects == 0 and not logs.events("stream_lost")
             assert seen.shown_in("General") == []
             bob.resume_reading()
             await wait_until(lambda: len(seen.shown_in("General")) == sent, 10.0, "bob to catch up")

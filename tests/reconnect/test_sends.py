@@ -59,7 +59,7 @@ async def test_a_failed_send_says_whether_it_surely_was_not_stored() -> None:
         assert unknown.value.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
 
         await relay.stop()  # now the link is gone for good: connections are refused
-        await wait_until(lambda: not alice.link_up, 10.0, "alice to see her link go")
+        await wait_until(lambda: not alice.connected, 10.0, "alice to see her link go")
         with pytest.raises(SendFailed) as never_sent:
             await alice.send("General", "nobody to hear it")
         assert never_sent.value.definite and never_sent.value.attempts == 0
@@ -72,7 +72,7 @@ async def test_close_stops_a_reconnecting_client_at_once_and_fails_its_waiting_s
         alice = ChatClient(relay.addr, "alice", **FAST)  # waits up to 15 s for the link
         await alice.connect()
         await relay.stop()
-        await wait_until(lambda: not alice.link_up, 10.0, "alice to start reconnecting")
+        await wait_until(lambda: not alice.connected, 10.0, "alice to start reconnecting")
         waiting = asyncio.create_task(alice.send("General", "hello?"))
         await asyncio.wait({waiting}, timeout=0.3)
         assert not waiting.done()  # it waits for the link instead of failing at once
