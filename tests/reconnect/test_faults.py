@@ -28,11 +28,14 @@ async def held_for(seconds: float, apply: Callable[[], object], heal: Callable[[
         await in_thread(heal)
 
 
-def reset_peer(c: Chat) -> AsyncContextManager[None]:
-    """Every connection through bob's link is reset with an RST on its next bytes, new ones too, for 1 s."""
+@asynccontextmanager
+async def reset_peer(c: Chat) -> AsyncIterator[None]:
+    """Connections through bob's link are reset with an RST on their next bytes, new ones too, until he notices."""
     link = c.link("bob")
-    return held_for(1.0, lambda: link.add_toxic("reset_peer", "upstream", {"timeout": 0}, name="rst"),
-                    lambda: link.remove_toxic("rst"))
+    async with held_for(0.5, lambda: link.add_toxic("reset_peer", "upstream", {"timeout": 0}, name="rst"),
+                        lambda: link.remove_toxic("rst")):
+        yield
+        await wait_until(lambda: c.seen["bob"].ended, 10.0, "bob's next bytes (a keepalive ping) to be reset")
 
 
 def disabled_3s(c: Chat) -> AsyncContextManager[None]:
