@@ -222,6 +222,10 @@ async def reconnect_story(narrator: Narrator, out: Path) -> list[str]:
         return problems
 
 
+def bobs_drops(gate_log: Path, client_id: str) -> list[dict[str, object]]:
+    return [e for e in log.read(str(gate_log)) if e.get("event") == "push_dropped" and e.get("client_id") == client_id]
+
+
 async def stall_story(narrator: Narrator, out: Path) -> list[str]:
     screen = BobsScreen(narrator, quiet_displays=True)
     # A small push-stream window, so bob's stall fills the gate's buffer after a few messages, not megabytes.
@@ -239,8 +243,7 @@ async def stall_story(narrator: Narrator, out: Path) -> list[str]:
         while len(drops) < 5 and sent < 500:
             await stage.alice.send(ROOM, f"update {sent + 1}")  # raises if a send fails
             sent += 1
-            drops = [e for e in log.read(str(gate_log))
-                     if e.get("event") == "push_dropped" and e.get("client_id") == bob.client_id]
+            drops = bobs_drops(gate_log, bob.client_id)
         say(f"alice sent {sent} more messages; every send was acknowledged")
         reasons = Counter(e.get("reason") for e in drops)
         say(f"the gate's log shows {len(drops)} dropped pushes for bob so far: "
@@ -257,8 +260,9 @@ async def stall_story(narrator: Narrator, out: Path) -> list[str]:
         await stage.wait_for_bob(3 + sent, 15.0)
         say(f"bob now shows {len(screen.shown)} messages: {screen.sources['push']} by push, "
             f"{screen.sources['poll']} recovered by polling")
-        drops = [e for e in log.read(str(gate_log)) if e.get("event") == "push_dropped"]
-        say(f"the gate logged {len(drops)} dropped pushes in all ({', '.join(sorted({e['reason'] for e in drops}))})")
+        drops = bobs_drops(gate_log, bob.client_id)
+        say(f"the gate logged {len(drops)} dropped pushes for bob in all "
+            f"({', '.join(sorted({e['reason'] for e in drops}))})")
         problems = await stage.check()
         if not drops:
             problems.append("the gate dropped nothing: the stall did not overflow its buffer")
