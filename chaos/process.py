@@ -10,7 +10,6 @@ same port again, so the proxies in front of it need no change.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import signal
@@ -24,14 +23,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGKILL the child if the harness dies, so no server outlives a run."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class ProcessError(RuntimeError):
@@ -86,12 +77,12 @@ class ServerProcess:
         self.log_paths.append(log_path)
         listen = f"127.0.0.1:{self.port if self.addr else 0}"
         argv = [sys.executable, "-m", "chaos.cli", self.command, "--listen", listen,
-                "--log-file", str(log_path), "--metrics-port", "0", *self.args]
+                "--log-file", str(log_path), "--metrics-port", "0", "--exit-with-parent", *self.args]
         stderr = open(self.log_dir / f"{self.name}.{self.incarnation}.stderr", "wb")
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, stdin=asyncio.subprocess.DEVNULL,
-                env=_env_without_proxies(), preexec_fn=_die_with_parent)
+                env=_env_without_proxies())  # no pre-exec hook: vfork, no gRPC fork handlers
         finally:
             stderr.close()
         announce = await self._read_announce(argv)

@@ -29,5 +29,5 @@ def config(args: argparse.Namespace) -> GateConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    service.setup_logging("gate", args)
+    service.setup_process("gate", args)
     return service.run(GateServer(config(args)), "gate")

@@ -31,5 +31,5 @@ def config(args: argparse.Namespace) -> NodeConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    service.setup_logging("node", args)
+    service.setup_process("node", args)
     return service.run(NodeServer(config(args)), "node")

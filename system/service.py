@@ -36,6 +36,8 @@ def add_common_flags(parser: argparse.ArgumentParser, default_listen: str) -> No
     parser.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics endpoint")
     parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here instead of stderr")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop (SIGTERM) when the starting process dies (used by the chaos harness)")
     add_keepalive_flags(parser)
 
 
@@ -59,13 +61,34 @@ def positive(text: str) -> int:
     return value
 
 
-def setup_logging(component: str, args: argparse.Namespace) -> None:
+def setup_process(component: str, args: argparse.Namespace) -> None:
+    """JSON logging, and the tie to the parent process when asked for."""
     log.setup(component, path=args.log_file, level=getattr(logging, args.log_level))
+    if args.exit_with_parent:
+        exit_with_parent()
 
 
 def run(server: Server, service: str) -> int:
     """Start, print the announce line, serve until SIGTERM/SIGINT, stop cleanly."""
     return asyncio.run(_serve(server, service))
+
+
+def exit_with_parent() -> None:
+    """Linux: have the kernel send us SIGTERM when our parent dies, so no server outlives a harness.
+
+    Set here, after exec, rather than in a pre-exec hook: a hook would force a
+    plain fork() of a parent that runs gRPC threads, whose fork handlers can
+    abort the child; without one, the parent can spawn us with vfork.
+    """
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _serve(server: Server, service: str) -> int:

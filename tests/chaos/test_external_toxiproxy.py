@@ -1,0 +1,61 @@
+"""``--toxiproxy-url``: the harness against another Toxiproxy-compatible server.
+
+A second ``pushchat toxiproxy --standard`` stands in for a real Toxiproxy:
+it offers only the standard API, so a run against it proves the harness
+needs nothing else, and that it skips extension faults and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Iterator
+
+import pytest
+
+from chaos.links import Links
+from chaos.pytest_plugin import Chaos
+
+
+@pytest.fixture(scope="module")
+def standard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Links]:
+    log_file = tmp_path_factory.mktemp("standard-toxiproxy") / "server.log"
+    with Links.embedded(log_file=log_file, args=["--standard"]) as server:
+        yield server
+
+
+@pytest.mark.chaos
+def test_cli_run_against_another_server_gives_the_same_verdict(chaos, standard_server, tmp_path) -> None:
+    embedded = chaos.run("client-stream-drop")
+    out = tmp_path / "external"
+    proc = subprocess.run(
+        [sys.executable, "-m", "chaos.cli", "chaos", "run", "client-stream-drop", "--quiet",
+         "--toxiproxy-url", standard_server.url, "--out", str(out)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    external = json.loads((out / "results.json").read_text())
+    assert external["results"]["verdict"] == embedded.results.verdict == "valid"
+    assert "standard API only" in proc.stderr
+    assert standard_server.proxies() == {}, "the run left proxies behind on the shared server"
+
+
+@pytest.mark.chaos
+def test_extension_faults_are_skipped_with_a_reason(standard_server, tmp_path) -> None:
+    result = Chaos(Links.external(standard_server.url), tmp_path).run_yaml("""
+        name: stall-and-latency
+        description: one extension fault, one standard fault
+        topology: {clients: [alice, bob], rooms: [General]}
+        workload: {duration: 3.0, rate: 10, senders: [alice]}
+        recovery_wait: 2.0
+        faults:
+          - {kind: stall, target: client bob, start: 0.5, duration: 1.0}
+          - {kind: latency, target: client bob, start: 1.0, duration: 1.0, latency_ms: 100}
+        expect: {lost: "== 0", faults_applied: "== 1", faults_skipped: "== 1"}
+    """)
+    assert result.passed, result.explain()
+    assert any("stall" in note and "extension" in note for note in result.run.skipped), result.run.skipped
+    ops = [json.loads(line) for line in (result.out / "history.jsonl").read_text().splitlines()]
+    skipped = [o["value"] for o in ops if o["f"] == "fault" and o["value"]["phase"] == "skipped"]
+    assert [s["fault"] for s in skipped] == ["stall"]
+    assert "extension" in skipped[0]["reason"]
