@@ -141,7 +141,7 @@ class Progress:
         elapsed = time.monotonic() - s.started  # type: ignore[attr-defined]
         faults = "; ".join(s.active_faults) or "none"  # type: ignore[attr-defined]
         return (f"{self.label} {elapsed:5.1f}s {s.phase:<16} sends {c.sends_ok} ok/{c.sends_failed} fail/"  # type: ignore[attr-defined]
-                f"{c.sends_indefinite} indef  pushes {c.pushes}  polled {c.shown_by_poll}  "
+                f"{c.sends_indefinite} indef  pushes {c.pushes}  polls {c.polls} (showed {c.shown_by_poll})  "
                 f"reconnects {c.reconnects}  faults: {faults}")
 
     def _loop(self) -> None:

@@ -70,7 +70,8 @@ class ClientObserver(Protocol):
     """What the client tells its user. Optional hooks, called only when present:
     ``on_reconnecting(attempt, error, wait)``, ``on_reconnected(client_id, recovered)``,
     ``on_recovery_incomplete(room, first_available_seq, cursor)``, ``on_history_reset(room)``,
-    ``on_gap(room, after_seq)``; :class:`Observer` documents them."""
+    ``on_gap(room, after_seq)``, ``on_poll(room, after_seq, reason)``,
+    ``on_polled(room, after_seq, reason, result, error)``; :class:`Observer` documents them."""
 
     def on_display(self, room: str, message: chat_pb2.ChatMessage, source: str) -> None:
         """A message was shown to the user, once per (room, seq); source is push, poll or join."""
@@ -108,6 +109,13 @@ class Observer:
 
     def on_gap(self, room: str, after_seq: int) -> None:
         """A message after a gap arrived; a poll after ``after_seq`` fills the gap."""
+
+    def on_poll(self, room: str, after_seq: int, reason: str) -> None:
+        """A poll starts; ``reason``: user, recovery, gap, silence or reset."""
+
+    def on_polled(self, room: str, after_seq: int, reason: str, result: "PollResult | None",
+                  error: BaseException | None) -> None:
+        """A poll ended: with its ``result`` (messages newly shown) or its ``error``."""
 
 
 class ProtocolError(Exception):
@@ -341,7 +349,7 @@ class ChatClient:
 
     async def poll(self, room: str) -> PollResult:
         """Fetch and show what came after the room's cursor, page by page."""
-        return await self._poll(room, self.outage_wait)
+        return await self._poll(room, self.outage_wait, "user")
 
     # -- keeping the link --------------------------------------------------------
     def _channel_options(self) -> list[tuple[str, int]]:
@@ -468,7 +476,7 @@ class ChatClient:
                     await self._rejoin(view)
                 if view.joined:
                     try:
-                        await self._poll(view.name, None)  # transient failures are retried until the stream ends
+                        await self._poll(view.name, None, "recovery")  # transient failures: retried till the stream ends
                     except (grpc.aio.AioRpcError, ProtocolError) as exc:  # refused: the silence check tries again
                         _log.warning("recovery poll of %s failed: %s", view.name, describe(exc))
         finally:
@@ -519,7 +527,19 @@ class ChatClient:
                     self._start_catch_up(view, "silence")
 
     # -- what is shown -------------------------------------------------------------
-    async def _poll(self, room: str, budget: float | None) -> PollResult:
+    async def _poll(self, room: str, budget: float | None, reason: str) -> PollResult:
+        """Every poll goes through here, so observers see each one, whatever asked for it."""
+        after = self.rooms[room].poll_after() if room in self.rooms and self.rooms[room].started else 0
+        self._notify("on_poll", room, after, reason)
+        try:
+            result = await self._poll_pages(room, budget)
+        except BaseException as exc:
+            self._notify("on_polled", room, after, reason, None, exc)
+            raise
+        self._notify("on_polled", room, after, reason, result, None)
+        return result
+
+    async def _poll_pages(self, room: str, budget: float | None) -> PollResult:
         view = self.rooms.setdefault(room, RoomView(room))
         if not view.started:
             self._show(view, view.place(0))
@@ -597,7 +617,7 @@ class ChatClient:
     async def _catch_up(self, view: RoomView, reason: str) -> None:
         """One poll, no waiting for the link (the recovery covers outages); re-join if pushes went missing."""
         try:
-            result = await self._poll(view.name, 0)
+            result = await self._poll(view.name, 0, reason)
             if view.joined and (reason == "reset" or (reason == "silence" and result.messages)):
                 if reason == "silence":
                     log.event(_log, logging.INFO, "push_missed", user=self.user, room=view.name,
