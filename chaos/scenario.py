@@ -283,7 +283,7 @@ def load(path: str | Path) -> Scenario:
     random_faults = _random_faults(file, top.get("random_faults", lambda v: v, None), topology, workload, seed,
                                    faults)
     return Scenario(
-        name=name, description=top.get("description", _one_line), seed=seed, topology=topology,
+        name=name, description=top.get("description", _one_line, ""), seed=seed, topology=topology,
         workload=workload, recovery_wait=top.get("recovery_wait", _number(), 3.0), faults=faults,
         random_faults=random_faults, expect=_expect(file, top.get("expect", lambda v: v, {})), path=path)
 
