@@ -18,20 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-# Set before gRPC is imported: rounds fork servers while this process's gRPC threads run, and
-# gRPC's fork handlers now and then crash such a child before it execs.
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-
-from chaos.demo import ROOM, BobsScreen, Narrator, Stage  # noqa: E402 - after the environment is set
-from system import log  # noqa: E402
-from system.grpcopts import DEFAULT_KEEPALIVE  # noqa: E402
+from chaos.demo import ROOM, BobsScreen, Narrator, Stage
+from system import log
+from system.grpcopts import DEFAULT_KEEPALIVE
 
 FAULTS = ("reset", "blackhole", "disable_1s", "gate_restart")
 

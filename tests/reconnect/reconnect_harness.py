@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from chaos.links import Link, Links
-from chaos.process import ProcessError, ServerProcess
 from chaos.topology import Topology, TopologyPlan
 from system.client import ChatClient
 from system_harness import Seen, wait_until
@@ -96,50 +94,15 @@ class Chat:
 async def chat(links: Links, out: Path, clients: tuple[str, ...] = ("alice", "bob"),
                node_args: tuple[str, ...] = ()) -> AsyncIterator[Chat]:
     """One node and one gate as OS processes, every client behind its own proxy."""
-    topo = await start_topology(TopologyPlan(clients={name: 0 for name in clients}, node_args=node_args), out, links)
-    session = Chat(topo)
-    try:
-        yield session
-    finally:
-        await asyncio.gather(*(c.close() for c in session.clients.values()))
-        await topo.close()
+    plan = TopologyPlan(clients={name: 0 for name in clients}, node_args=node_args)
+    async with Topology(plan, out, links) as topo:
+        session = Chat(topo)
+        try:
+            yield session
+        finally:
+            await asyncio.gather(*(c.close() for c in session.clients.values()))
 
 
 async def in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Toxiproxy calls block; run them off the event loop so the clients keep running."""
     return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-# chaos.process forks with ``preexec_fn`` while gRPC's threads run in this process; now and then the
-# child dies of SIGSEGV or SIGABRT before exec (gRPC's fork handlers: GRPC_ENABLE_FORK_SUPPORT=false
-# set before gRPC is imported avoids it, as does no preexec_fn). Until chaos.process stops doing
-# that, starts and restarts that die this way are tried again. Nothing else is retried.
-FORK_CRASH = (-signal.SIGSEGV, -signal.SIGABRT)
-TRIES = 3
-
-
-def _fork_crashed(*procs: ServerProcess) -> bool:
-    return any(p.proc is not None and p.proc.returncode in FORK_CRASH for p in procs)
-
-
-async def start_topology(plan: TopologyPlan, out: Path, links: Links) -> Topology:
-    for attempt in range(TRIES):
-        topo = Topology(plan, out / f"start{attempt + 1}", links)
-        try:
-            return await topo.start()
-        except ProcessError:
-            if not _fork_crashed(*topo.nodes, *topo.gates) or attempt == TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def restart(topo: Topology, name: str) -> None:
-    """``topo.restart(name)``, started again if the new process died in the fork (see FORK_CRASH)."""
-    proc = topo.process(name)
-    for attempt in range(TRIES):
-        try:
-            await (topo.restart(name) if attempt == 0 else proc.start())
-            return
-        except ProcessError:
-            if not _fork_crashed(proc) or attempt == TRIES - 1:
-                raise

@@ -12,7 +12,7 @@ from typing import AsyncContextManager
 import pytest
 
 from chaos.links import Links
-from reconnect_harness import Chat, chat, in_thread, restart
+from reconnect_harness import Chat, chat, in_thread
 from system_harness import wait_until
 
 
@@ -61,7 +61,7 @@ def blackhole_2s(c: Chat) -> AsyncContextManager[None]:
 @asynccontextmanager
 async def gate_restart(c: Chat) -> AsyncIterator[None]:
     """The gate is killed and started again on its port: every client loses its stream, alice too."""
-    await restart(c.topo, "gate0")
+    await c.topo.restart("gate0")
     yield
 
 

@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from chaos.links import Links
-from reconnect_harness import FAST, Recorder, chat, in_thread, restart, room_history
+from reconnect_harness import FAST, Recorder, chat, in_thread, room_history
 from system.client import ChatClient
 from system.grpcopts import DEFAULT_KEEPALIVE
 from system_harness import capture_logs, cluster, wait_until
@@ -47,7 +47,7 @@ async def test_after_a_node_restart_clients_follow_the_new_history_and_are_pushe
         await c.send_all("alice", ["one", "two", "three"])
         await c.wait_shown("bob", 3)
         with capture_logs() as logs:
-            await restart(c.topo, "node0")  # rooms, seqs and members are gone; the streams to the gate are not
+            await c.topo.restart("node0")  # rooms, seqs and members are gone; the streams to the gate are not
             first = await alice.send("General", "after the restart")  # waits for the gate to reach the node
             assert first.seq == 1 and not first.duplicate
             await wait_until(lambda: c.seen["bob"].resets, 10.0, "bob's silence check to find the new history")
