@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
+from system.metrics import parse_flat
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
@@ -27,18 +27,6 @@ STOP_TIMEOUT = 5.0
 
 class ProcessError(RuntimeError):
     """A server process failed to start or answer; the message says which and why."""
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text → {'name{label="v"}': value}, counters' ``_created`` dropped."""
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return out
 
 
 class ServerProcess:
@@ -153,7 +141,7 @@ class ServerProcess:
             return None
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
-            return parse_metrics(resp.read().decode("utf-8"))
+            return parse_flat(resp.read().decode("utf-8"))
 
 
 def _env_without_proxies() -> dict[str, str]:

@@ -9,7 +9,7 @@ HTTP endpoint serves.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
@@ -60,15 +60,27 @@ class Metrics:
             self._http = None
 
 
-def parse(text: str) -> dict[str, Any]:
-    """Read Prometheus exposition text into the ``snapshot()`` shape (``_created`` series left out)."""
-    out: dict[str, Any] = {}
+def _samples(text: str) -> Iterator[Any]:
+    """The samples of Prometheus exposition text, without the counters' ``_created`` series."""
     for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.endswith("_created"):
-                continue
-            if sample.labels:
-                out.setdefault(sample.name, {})[next(iter(sample.labels.values()))] = sample.value
-            else:
-                out[sample.name] = sample.value
+        yield from (s for s in family.samples if not s.name.endswith("_created"))
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Read Prometheus exposition text into the ``snapshot()`` shape."""
+    out: dict[str, Any] = {}
+    for sample in _samples(text):
+        if sample.labels:
+            out.setdefault(sample.name, {})[next(iter(sample.labels.values()))] = sample.value
+        else:
+            out[sample.name] = sample.value
+    return out
+
+
+def parse_flat(text: str) -> dict[str, float]:
+    """Read Prometheus exposition text into ``{'name{label="v"}': value}``, the chaos checker's shape."""
+    out: dict[str, float] = {}
+    for sample in _samples(text):
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+        out[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return out
