@@ -25,6 +25,17 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 
 
+def incarnation_key(name: str, incarnation: int) -> str:
+    """The checker's name for one incarnation's log and metrics: ``node0``, then ``node0#2``…"""
+    return name if incarnation <= 1 else f"{name}#{incarnation}"
+
+
+def log_file_key(path: Path) -> str:
+    """``logs/node0.2.log`` → ``node0#2``: the key of the incarnation that wrote it."""
+    name, incarnation, _ = path.name.rsplit(".", 2)
+    return incarnation_key(name, int(incarnation))
+
+
 class ProcessError(RuntimeError):
     """A server process failed to start or answer; the message says which and why."""
 
@@ -56,7 +67,7 @@ class ServerProcess:
     @property
     def log_name(self) -> str:
         """The checker's key for the current incarnation's log."""
-        return self.name if self.incarnation <= 1 else f"{self.name}#{self.incarnation}"
+        return incarnation_key(self.name, self.incarnation)
 
     async def start(self) -> None:
         """Start an incarnation; on a restart, bind the port of the first one."""

@@ -21,6 +21,7 @@ from chaos import checker, report
 from chaos.fault import Fault, FaultInjector
 from chaos.history import History, read as read_history
 from chaos.scenario import ExpectationOutcome, Scenario, evaluate
+from chaos.process import log_file_key
 from chaos.topology import Topology, TopologyPlan
 from chaos.workload import Counts, WorkloadClient, read_room
 from system import log
@@ -117,12 +118,12 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
         await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
         status.phase, status.active_faults = "recovery", []
         history.info("runner", "phase", {"name": "recovery"})
+        # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
         held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
         await _wait_caught_up(clients.values(), last, scenario.recovery_wait)
         status.phase = "final poll"
         history.info("runner", "phase", {"name": "final_poll"})
-        held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
         for client in clients.values():
             for room in rooms:
                 await client.final_poll(room, held[room])
@@ -181,8 +182,7 @@ async def _wait_caught_up(clients: Any, last: dict[str, int], wait: float) -> No
 def judge(out: Path, scenario: Scenario) -> tuple[checker.Results, list[ExpectationOutcome]]:
     """Check a finished run folder and write results.json and the latency plot into it."""
     history = read_history(out / "history.jsonl")
-    logs = {path.name.rsplit(".", 2)[0] + _incarnation_suffix(path): log.read(str(path))
-            for path in sorted((out / "logs").glob("*.log"))}
+    logs = {log_file_key(path): log.read(str(path)) for path in sorted((out / "logs").glob("*.log"))}
     metrics_path = out / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     results = checker.check(history, logs, metrics)
@@ -193,12 +193,6 @@ def judge(out: Path, scenario: Scenario) -> tuple[checker.Results, list[Expectat
     (out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     report.plot_latency(results, None, out / "latency.png", title=scenario.name)
     return results, outcomes
-
-
-def _incarnation_suffix(path: Path) -> str:
-    """``node0.2.log`` → ``#2`` (the first incarnation has no suffix), as the topology names them."""
-    n = int(path.name.rsplit(".", 2)[1])
-    return "" if n == 1 else f"#{n}"
 
 
 def default_out(root: Path | None = None) -> Path:

@@ -13,10 +13,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from chaos import report
 from chaos.scenario import DEFAULT_FOLDER, Scenario, ScenarioError, find, load_all
+
+if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
+    from chaos.run import Status
 
 PROGRESS_EVERY_TTY = 0.5
 PROGRESS_EVERY_PIPE = 3.0
@@ -128,7 +131,7 @@ def _ensure(path: Path) -> Path:
 class Progress:
     """A live status line: redrawn in place on a terminal, a line every few seconds in a pipe."""
 
-    def __init__(self, label: str, status: "object", quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, status: "Status", quiet: bool = False, stream: TextIO | None = None) -> None:
         self.label, self.status, self.quiet = label, status, quiet
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
@@ -137,10 +140,10 @@ class Progress:
 
     def line(self) -> str:
         s = self.status
-        c = s.counts  # type: ignore[attr-defined]
-        elapsed = time.monotonic() - s.started  # type: ignore[attr-defined]
-        faults = "; ".join(s.active_faults) or "none"  # type: ignore[attr-defined]
-        return (f"{self.label} {elapsed:5.1f}s {s.phase:<16} sends {c.sends_ok} ok/{c.sends_failed} fail/"  # type: ignore[attr-defined]
+        c = s.counts
+        elapsed = time.monotonic() - s.started
+        faults = "; ".join(s.active_faults) or "none"
+        return (f"{self.label} {elapsed:5.1f}s {s.phase:<16} sends {c.sends_ok} ok/{c.sends_failed} fail/"
                 f"{c.sends_indefinite} indef  pushes {c.pushes}  polls {c.polls} (showed {c.shown_by_poll})  "
                 f"reconnects {c.reconnects}  faults: {faults}")
 
@@ -152,7 +155,7 @@ class Progress:
     def _draw(self) -> None:
         text = self.line()
         if self.tty:
-            width = os.get_terminal_size(self.stream.fileno()).columns if self.stream.isatty() else 120
+            width = os.get_terminal_size(self.stream.fileno()).columns
             self.stream.write("\r\x1b[2K" + text[: width - 1])
         else:
             self.stream.write(text + "\n")

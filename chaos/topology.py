@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaos.process import ServerProcess
+from chaos.process import ServerProcess, log_file_key
 
 
 @dataclass(frozen=True)
@@ -136,11 +136,7 @@ class Topology:
     # -- evidence for the checker --------------------------------------------
     def log_files(self) -> dict[str, Path]:
         """Every incarnation's log: ``node0`` for the first, ``node0#2`` after a restart."""
-        out: dict[str, Path] = {}
-        for proc in self.nodes + self.gates:
-            for i, path in enumerate(proc.log_paths, start=1):
-                out[proc.name if i == 1 else f"{proc.name}#{i}"] = path
-        return out
+        return {log_file_key(path): path for proc in self.nodes + self.gates for path in proc.log_paths}
 
     async def scrape_metrics(self) -> dict[str, dict[str, float]]:
         """Counters of every process alive now, keyed like :meth:`log_files`."""
