@@ -49,7 +49,6 @@ from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.room import MANAGER_ID, ROOM_PREFIX
 from system.roomview import Held, RoomView
 
-SOURCES = ("push", "poll", "join")
 SEND_REPLY_TYPES = (chat_pb2.Client_SendChatMessageResponse, chat_pb2.ChatRoom_SendChatMessageResponse)
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                        grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN})
@@ -60,8 +59,6 @@ DEFINITE = frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUN
                       grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED})
 CALL_BACKOFF_MIN = 0.05
 OWN_IDS_KEPT = 10000
-
-RoomState = RoomView  # the name this class had before it moved to system.roomview
 
 _log = log.get("client")
 
@@ -178,11 +175,10 @@ class PollResult:
 class _StreamLost(Exception):
     """A Register stream ended; ``healthy`` when it had been up long enough to start counting attempts over."""
 
-    def __init__(self, error: BaseException | None, healthy: bool, up_for: float) -> None:
+    def __init__(self, error: BaseException | None, healthy: bool) -> None:
         super().__init__(describe(error))
         self.error = error
         self.healthy = healthy
-        self.up_for = up_for
         self.at = time.monotonic()
 
 
@@ -228,7 +224,6 @@ class ChatClient:
         self.client_id = ""
         self.rooms: dict[str, RoomView] = {}
         self.reconnects = 0           # successful reconnections so far
-        self.stream_done = asyncio.Event()
         self._channel: grpc.aio.Channel | None = None
         self._stub: gate_pb2_grpc.GateServiceStub | None = None
         self._call: grpc.aio.UnaryStreamCall | None = None
@@ -386,7 +381,6 @@ class ChatClient:
             call.cancel()
             raise
         self._call, self.client_id = call, registered.client_id
-        self.stream_done.clear()
         self._link_up.set()
         return call
 
@@ -409,12 +403,11 @@ class ChatClient:
         """A stream that was up has ended: no link until the next one; say so."""
         up_for = time.monotonic() - up
         self._link_up.clear()
-        self.stream_done.set()
         log.event(_log, logging.WARNING, "stream_lost", user=self.user, client_id=self.client_id,
                   error=describe(error), up_for=round(up_for, 3))
         if not self._closing:
             self._notify("on_stream_end", error)
-        return _StreamLost(error, up_for >= self.healthy_after, up_for)
+        return _StreamLost(error, up_for >= self.healthy_after)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -251,10 +251,6 @@ class GateServer:
             await link.channel.close()
         self.metrics.close()
 
-    async def wait_for_termination(self) -> None:
-        assert self.server is not None
-        await self.server.wait_for_termination()
-
     async def _keep_link(self, link: NodeLink) -> None:
         """Keep a RegisterGate stream open; after a healthy stream, backoff starts over."""
         while not self._stopping:

@@ -158,10 +158,6 @@ class NodeServer:
             await self.server.stop(grace)
         self.metrics.close()
 
-    async def wait_for_termination(self) -> None:
-        assert self.server is not None
-        await self.server.wait_for_termination()
-
     def _push_failed(self, err: PushError) -> None:
         """The one place a push failure is logged and counted: they always agree."""
         meta = err.meta

@@ -108,9 +108,6 @@ class ObjectHost:
     def objects(self) -> list[Hosted]:
         return list(self._objects.values())
 
-    def get(self, object_id: str) -> Hosted | None:
-        return self._objects.get(object_id)
-
     def create(self, type_name: str, object_id: str) -> Hosted:
         """Explicit creation (``CreateObject``); an existing object of that type is returned as is."""
         return self._get_or_create(type_name, object_id, explicit=True)
