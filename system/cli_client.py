@@ -75,7 +75,7 @@ class Console(Observer):
         self.show(format_message(message))
 
     def on_stream_end(self, error: BaseException | None) -> None:
-        why = error.details() if isinstance(error, grpc.aio.AioRpcError) else "closed by the gate"
+        why = describe(error)
         if self.reconnect:
             self.show(f"* connection lost ({why}); reconnecting…")
         else:
