@@ -9,13 +9,14 @@ from system.gate import GateConfig, GateServer
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    d = GateConfig()
     service.add_common_flags(parser, "127.0.0.1:49000")
     parser.add_argument("--nodes", default="127.0.0.1:48000", metavar="ADDR[,ADDR...]",
                         help="node addresses to dial (may be proxies)")
-    parser.add_argument("--client-buffer", type=service.positive, default=10, help="queued pushes per client")
-    parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds a forwarded call may take")
-    parser.add_argument("--backoff-min", type=float, default=0.1, help="node stream re-open backoff base (s)")
-    parser.add_argument("--backoff-max", type=float, default=2.0, help="node stream re-open backoff cap (s)")
+    parser.add_argument("--client-buffer", type=service.positive, default=d.client_buffer, help="queued pushes per client")
+    parser.add_argument("--call-timeout", type=float, default=d.call_timeout, help="seconds a forwarded call may take")
+    parser.add_argument("--backoff-min", type=float, default=d.backoff_min, help="node stream re-open backoff base (s)")
+    parser.add_argument("--backoff-max", type=float, default=d.backoff_max, help="node stream re-open backoff cap (s)")
 
 
 def config(args: argparse.Namespace) -> GateConfig:

@@ -6,19 +6,19 @@ import argparse
 
 from system import service
 from system.node import NodeConfig, NodeServer
-from system.room import DEFAULT_ROOMS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    d = NodeConfig()
     service.add_common_flags(parser, "127.0.0.1:48000")
-    parser.add_argument("--gate-buffer", type=service.positive, default=1024, help="queued envelopes per gate")
-    parser.add_argument("--max-message-bytes", type=service.positive, default=4096, help="largest chat message")
-    parser.add_argument("--history-limit", type=service.positive, default=10000, help="messages kept per room")
-    parser.add_argument("--join-history", type=int, default=50, help="recent messages returned by Join")
-    parser.add_argument("--page-size", type=service.positive, default=1000, help="largest GetRecentMessages page")
-    parser.add_argument("--dedup-window", type=service.positive, default=10000,
+    parser.add_argument("--gate-buffer", type=service.positive, default=d.gate_buffer, help="queued envelopes per gate")
+    parser.add_argument("--max-message-bytes", type=service.positive, default=d.max_message_bytes, help="largest chat message")
+    parser.add_argument("--history-limit", type=service.positive, default=d.history_limit, help="messages kept per room")
+    parser.add_argument("--join-history", type=int, default=d.join_history, help="recent messages returned by Join")
+    parser.add_argument("--page-size", type=service.positive, default=d.page_size, help="largest GetRecentMessages page")
+    parser.add_argument("--dedup-window", type=service.positive, default=d.dedup_window,
                         help="client message ids remembered per room, for idempotent retries")
-    parser.add_argument("--rooms", default=",".join(DEFAULT_ROOMS), help="comma-separated room names")
+    parser.add_argument("--rooms", default=",".join(d.rooms), help="comma-separated room names")
 
 
 def config(args: argparse.Namespace) -> NodeConfig:

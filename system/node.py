@@ -32,11 +32,11 @@ class NodeConfig:
     advertise: str | None = None          # default: the bound host:port
     gate_buffer: int = 1024
     rooms: tuple[str, ...] = DEFAULT_ROOMS
-    max_message_bytes: int = 4096
-    history_limit: int = 10000
-    join_history: int = 50
-    page_size: int = 1000
-    dedup_window: int = 10000
+    max_message_bytes: int = RoomConfig.max_message_bytes
+    history_limit: int = RoomConfig.history_limit
+    join_history: int = RoomConfig.join_history
+    page_size: int = RoomConfig.page_size
+    dedup_window: int = RoomConfig.dedup_window
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
