@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
+        print(f"pushchat {name}: interrupted", file=sys.stderr)
         return 130
 
 

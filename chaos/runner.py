@@ -74,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
 
     scenarios = _selected(args)
     root = args.out or default_out()
-    rows, codes = [], []
+    rows, codes, errors = [], [], []
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
         log_file=str(_ensure(root) / "toxiproxy.log"))
     with links:
@@ -85,9 +85,15 @@ def _run(args: argparse.Namespace) -> int:
             out = root / scenario.name if len(scenarios) > 1 or args.out is None else root
             status = Status(scenario.name)
             label = f"[{i}/{len(scenarios)}] {scenario.name}"
-            with Progress(label, status, quiet=args.quiet):
-                result = asyncio.run(run_scenario(scenario, out, links, seed=args.seed,
-                                                  duration=args.duration, status=status))
+            try:
+                with Progress(label, status, quiet=args.quiet):
+                    result = asyncio.run(run_scenario(scenario, out, links, seed=args.seed,
+                                                      duration=args.duration, status=status))
+            except Exception as exc:  # the run could not finish: say why, judge nothing, go on
+                print(f"\n{label}: ERROR while {status.phase}: {type(exc).__name__}: {exc} (logs in {out})")
+                errors.append(scenario.name)
+                codes.append(2)
+                continue
             print(f"\n{label}: {'met its expectations' if result.passed else 'FAILED its expectations'} "
                   f"(verdict {result.results.verdict}, {result.duration:.1f}s) -> {out}")
             for note in result.skipped:
@@ -99,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
             codes.append(result.exit_code)
     print("\nSummary (sends ok/fail/indef; pushes shown by push/failed on node/dropped on gate)")
     print(report.summary_table(rows))
+    if errors:
+        print(f"Not judged (the run failed; exit code 2): {', '.join(errors)}")
     print(f"\nOutput: {root}  (per scenario: history.jsonl, results.json, metrics.json, logs/, latency.png)")
     return max(codes, default=0) if 1 not in codes else 1
 
