@@ -32,7 +32,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -234,6 +234,7 @@ class ChatClient:
         self._reading.set()
         self._closing = False
         self._own: OrderedDict[str, None] = OrderedDict()  # ids of our sends not (yet) acknowledged
+        self._sending: Counter[str] = Counter()  # room -> our sends awaiting their reply
         self._shown_by_poll = 0
 
     # -- the link ------------------------------------------------------------
@@ -322,17 +323,22 @@ class ChatClient:
         while len(self._own) > OWN_IDS_KEPT:
             self._own.popitem(last=False)
         failures: list[BaseException] = []
+        self._sending[room] += 1
         try:
             reply = await self._rpc("ChatRoom", ROOM_PREFIX + room, "SendMessage",
                                      lambda: chat_pb2.ChatRoom_SendChatMessageRequest(
                                          user_name=self.user, message=text, client_msg_id=cmid),
                                      SEND_REPLY_TYPES, self.outage_wait, failures)
         except (grpc.aio.AioRpcError, ProtocolError) as exc:
+            self._sent(room)
             code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else grpc.StatusCode.UNKNOWN
             definite = all(isinstance(f, NotSent) or (isinstance(f, grpc.aio.AioRpcError) and f.code() in DEFINITE)
                            for f in failures)
             raise SendFailed(code, describe(exc), definite=definite, room=room, client_msg_id=cmid,
                              attempts=len([f for f in failures if not isinstance(f, NotSent)])) from exc
+        except BaseException:  # cancelled: closing
+            self._sent(room, settle=False)
+            raise
         self._own.pop(cmid, None)
         view = self.rooms.get(room)
         if view is not None and view.started:
@@ -340,6 +346,7 @@ class ChatClient:
                 self._history_reset(view, reply.seq)
                 self._start_catch_up(view, "reset")
             self._show(view, view.own(reply.seq, reply.timestamp))
+        self._sent(room)
         return SendResult(room, cmid, reply.seq, reply.timestamp, reply.duplicate)
 
     async def poll(self, room: str) -> PollResult:
@@ -595,8 +602,23 @@ class ChatClient:
                 self._shown_by_poll += 1
             self._notify("on_display", view.name, msg, source)
 
+    def _sent(self, room: str, settle: bool = True) -> None:
+        """One of our sends to ``room`` has its answer; a gap it did not fill is a real one."""
+        self._sending[room] -= 1
+        if not self._sending[room]:
+            del self._sending[room]
+            view = self.rooms.get(room)
+            if settle and view is not None:
+                self._settle(view)
+
     def _settle(self, view: RoomView) -> None:
-        """Messages are held behind a gap: poll to fill it (unless a poll or the recovery is on it)."""
+        """Messages are held behind a gap: poll to fill it (unless a poll or the recovery is on it).
+
+        While one of our own sends to the room awaits its reply, the gap may be that message
+        (others' pushes can overtake our reply): the send settles again when its reply is in.
+        """
+        if self._sending[view.name]:
+            return
         if view.started and view.pending and view.filling is None and not view.recovering:
             log.event(_log, logging.INFO, "gap_detected", user=self.user, room=view.name, cursor=view.cursor,
                       seq=min(view.pending))
