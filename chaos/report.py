@@ -62,6 +62,15 @@ def summary_table(rows: Sequence[SummaryRow]) -> str:
                   "by poll", "lost", "dup", "reord", "p50 ms", "p99 ms", "time s"], body, left=3)
 
 
+def latency_line(results: Any) -> str:
+    """Visibility latency quantiles (0, .5, .95, .99, 1) and how messages came to be shown."""
+    q = "  ".join(f"{label} {_ms(_get(results, name))}" for label, name in (
+        ("min", "latency_min"), ("p50", "latency_p50"), ("p95", "latency_p95"), ("p99", "latency_p99"),
+        ("max", "latency_max")))
+    return (f"visibility latency (ms): {q};  shown by push {_get(results, 'delivered_by_push')}, "
+            f"by poll {_get(results, 'delivered_by_poll')}, by join {_get(results, 'delivered_by_join')}")
+
+
 def expectations_table(outcomes: Sequence[Any]) -> str:
     return table(["expectation", "wanted", "actual", "ok"],
                  [[_get(o, "name"), _get(o, "wanted"), _get(o, "actual"), "yes" if _get(o, "passed") else "NO"]

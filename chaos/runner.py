@@ -99,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             for note in result.skipped:
                 print(f"  note: {note}")
             print(report.expectations_table(result.outcomes))
+            print(report.latency_line(result.results))
             if not result.passed or result.results.verdict != "valid":
                 print(report.results_detail(result.results))
             rows.append(report.SummaryRow(scenario.name, result.results, result.outcomes, result.duration))

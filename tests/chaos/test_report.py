@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
-from chaos.report import SummaryRow, expectations_table, plot_latency, results_detail, row_dict, summary_table
+from chaos.report import (SummaryRow, expectations_table, latency_line, plot_latency, results_detail, row_dict,
+                          summary_table)
 from chaos.scenario import DEFAULT_FOLDER, ExpectationOutcome
 
 
@@ -37,6 +38,14 @@ def test_summary_table_shows_the_numbers_in_aligned_columns():
     assert good.split()[:4] == ["baseline", "valid", "1/1", "ok"]
     assert good.split()[-3:] == ["-", "-", "8.0"]  # no latency measured
     assert len(rule) >= len(header.rstrip()) and good.index("valid") == bad.index("invalid")
+
+
+def test_latency_line_gives_every_quantile_in_ms_and_the_sources():
+    line = latency_line(Results(latency_min=0.002, latency_p50=0.0123, latency_p95=0.2, latency_p99=0.4567,
+                                latency_max=1.5, delivered_by_push=230, delivered_by_poll=17, delivered_by_join=3))
+    assert line == ("visibility latency (ms): min 2  p50 12  p95 200  p99 457  max 1500;  "
+                    "shown by push 230, by poll 17, by join 3")
+    assert "p50 -" in latency_line(Results())  # nothing shown to another member: no figure, not 0
 
 
 def test_expectations_table_marks_failures():
