@@ -13,6 +13,7 @@ Sans-I/O: the room pushes through a :class:`PushPort` and reads a clock.
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 import time
@@ -90,10 +91,6 @@ class History:
         self.messages.append(msg)
         return msg
 
-    def by_seq(self, seq: int) -> chat_pb2.ChatMessage | None:
-        index = seq - self.first_available_seq
-        return self.messages[index] if 0 <= index < len(self.messages) else None
-
     def recent(self, count: int) -> list[chat_pb2.ChatMessage]:
         return list(self.messages)[-count:] if count > 0 else []
 
@@ -106,7 +103,7 @@ class History:
             truncated = self.trimmed_last_timestamp > after_timestamp
             start = bisect.bisect_right(self.messages, after_timestamp, key=lambda m: m.timestamp)
         stop = min(len(self.messages), start + limit)
-        page = [self.messages[i] for i in range(start, stop)]
+        page = list(itertools.islice(self.messages, start, stop))  # one walk; deque indexing is O(n) mid-way
         return page, truncated, stop < len(self.messages)
 
 
