@@ -29,6 +29,7 @@ from typing import TextIO
 
 from chaos.links import Links
 from chaos.topology import Topology, TopologyPlan
+from chaos.wait import wait_until
 from system import log
 from system.client import ChatClient, Observer, describe
 from system.pb import chat_pb2
@@ -174,9 +175,8 @@ class Stage:
         self.narrator.say(f"alice sends {text!r}: stored as #{result.seq}")
 
     async def wait_for_bob(self, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.bob_screen.shown) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        """Until bob showed ``count`` lines, or ``timeout``: the check then says what is missing."""
+        await wait_until(lambda: len(self.bob_screen.shown) >= count, timeout, interval=0.02, fail=False)
 
     async def check(self) -> list[str]:
         """Compare what bob showed with everything the room holds, read by a fresh poll-only client."""

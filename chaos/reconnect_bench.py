@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chaos.demo import ROOM, BobsScreen, Narrator, Stage
+from chaos.wait import wait_until
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE
 
@@ -45,14 +46,6 @@ class Clock(BobsScreen):
     def on_reconnected(self, client_id: str, recovered: int) -> None:
         super().on_reconnected(client_id, recovered)
         self.back_at = self.back_at or time.monotonic()
-
-
-async def until(predicate: Callable[[], object], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout}s")
-        await asyncio.sleep(0.005)
 
 
 async def one_round(fault: str, out: Path) -> tuple[float, float, float]:
@@ -80,7 +73,7 @@ async def one_round(fault: str, out: Path) -> tuple[float, float, float]:
         began = time.monotonic()
         await apply()
         sends = asyncio.gather(*(stage.alice.send(ROOM, f"during {i}") for i in range(5)))
-        await until(lambda: clock.ended_at, 10.0)
+        await wait_until(lambda: clock.ended_at, 10.0, "the stream to end", interval=0.005)
         if fault == "blackhole":
             await asyncio.sleep(max(0.0, began + 3.0 - time.monotonic()))
         elif fault == "disable_1s":
@@ -88,7 +81,7 @@ async def one_round(fault: str, out: Path) -> tuple[float, float, float]:
         await heal()
         healed = time.monotonic()
         await sends
-        await until(lambda: clock.back_at and len(clock.shown) == 5, 20.0)
+        await wait_until(lambda: clock.back_at and len(clock.shown) == 5, 20.0, "bob caught up", interval=0.005)
         done = time.monotonic()
         if await stage.check():
             raise AssertionError(f"{fault}: bob did not show the room exactly once, in order")

@@ -23,6 +23,7 @@ from chaos.history import History, read as read_history
 from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.process import log_file_key
 from chaos.topology import Topology, TopologyPlan
+from chaos.wait import wait_until
 from chaos.workload import Counts, WorkloadClient, read_room
 from system import log
 from system.grpcopts import Keepalive
@@ -121,7 +122,9 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
         held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
-        await _wait_caught_up(clients.values(), last, scenario.recovery_wait)
+        # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
+        await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
+                         interval=CAUGHT_UP_POLL, fail=False)
         status.phase = "final poll"
         history.info("runner", "phase", {"name": "final_poll"})
         for client in clients.values():
@@ -169,14 +172,6 @@ async def _watch_faults(injector: FaultInjector, status: Status) -> None:
     while True:
         status.active_faults = [f.describe() for f in injector.active]
         await asyncio.sleep(0.2)  # refresh rate of the progress line
-
-
-async def _wait_caught_up(clients: Any, last: dict[str, int], wait: float) -> None:
-    """Give clients ``wait`` seconds to reconnect and recover on their own before the final poll."""
-    deadline = time.monotonic() + wait
-    clients = list(clients)
-    while time.monotonic() < deadline and not all(c.caught_up(last) for c in clients):
-        await asyncio.sleep(CAUGHT_UP_POLL)
 
 
 def judge(out: Path, scenario: Scenario) -> tuple[checker.Results, list[ExpectationOutcome]]:

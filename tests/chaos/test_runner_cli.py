@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import pytest
 
 from chaos import cli, runner
 from chaos.scenario import load_all
