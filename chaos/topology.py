@@ -54,7 +54,8 @@ class Topology:
     async def start(self) -> "Topology":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.nodes = [ServerProcess(f"node{i}", "node", list(self.plan.node_args), self.log_dir)
+            self.nodes = [ServerProcess(f"node{i}", "node", [*self.plan.node_args, "--data-dir",
+                                                             str(self.out_dir / "data" / f"node{i}")], self.log_dir)
                           for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):

@@ -21,7 +21,11 @@ from system.metrics import Metrics
 from system.objects import CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
-from system.room import DEFAULT_ROOMS, RoomConfig, install
+from system.room import DEFAULT_ROOMS, MANAGER_ID, ROOM_PREFIX, ChatRoom, ChatRoomMgr, RoomConfig, install
+from system.store import Store, StoreUnusable, make_store
+
+#: Trailing metadata key on a refused write: "no" (surely not stored) or "unknown".
+STORED_KEY = "pushchat-stored"
 
 _log = log.get("node")
 
@@ -40,6 +44,13 @@ class NodeConfig:
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
+    store: str = "sqlite"                 # sqlite, memory, or a postgresql:// URL
+    data_dir: str | None = None           # the sqlite store's folder
+    store_sync: str = "full"              # sqlite: full (survives power loss) or normal (survives a crash)
+    store_timeout: float = 5.0            # seconds a store call may take
+
+    def make_store(self) -> Store:
+        return make_store(self.store, self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
 
     def room_config(self) -> RoomConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
@@ -76,7 +87,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
                                                 CallInfo(client_id=request.client_id))
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc))
+            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.stored)
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
@@ -84,13 +95,17 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
         try:
-            hosted = self.server.host.create(request.type, request.id)
+            hosted = await self.server.host.create(request.type, request.id)
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc))
+            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc), exc.stored)
         return goverse_pb2.CreateObjectResponse(id=hosted.object_id)
 
     async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
-        if not self.server.host.delete(request.id):
+        try:
+            found = await self.server.host.delete(request.id)
+        except ObjectError as exc:
+            await self._refuse(context, "", request.id, "DeleteObject", exc.code, str(exc), exc.stored)
+        if not found:
             await self._refuse(context, "", request.id, "DeleteObject", "NOT_FOUND", f"no object {request.id!r}")
         return goverse_pb2.DeleteObjectResponse()
 
@@ -117,9 +132,10 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
-                      code: str, error: str) -> None:
+                      code: str, error: str, stored: str | None = None) -> None:
         log.event(_log, logging.WARNING, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
-        await context.abort(grpc.StatusCode[code], error)
+        trailing = ((STORED_KEY, stored),) if stored else ()
+        await context.abort(grpc.StatusCode[code], error, trailing)
 
 
 class NodeServer:
@@ -129,8 +145,9 @@ class NodeServer:
         self.config = config or NodeConfig()
         self.metrics = Metrics("node")
         self.hub = PushHub(self.config.gate_buffer, self.metrics, self._push_failed)
+        self.store = self.config.make_store()
         self.host = ObjectHost()
-        install(self.host, self.config.room_config(), _HubPort(self.hub))
+        install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.advertise = ""
@@ -141,6 +158,19 @@ class NodeServer:
         return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
 
     async def start(self) -> None:
+        """Open the store and load the default objects, then listen; StoreUnusable refuses to start."""
+        await self.store.open()
+        try:
+            await self.host.create(ChatRoomMgr.type_name, MANAGER_ID)
+            for room in self.config.rooms:
+                await self.host.create(ChatRoom.type_name, ROOM_PREFIX + room)
+        except ObjectError as exc:
+            await self.store.close()
+            raise StoreUnusable(f"cannot load the rooms from {self.store.where}: {exc}") from None
+        log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
+                  store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
+                  where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
+                  **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
         self.server = grpc.aio.server(options=self.config.keepalive.server_options())
         goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), self.server)
         self.port = self.server.add_insecure_port(self.config.listen)
@@ -156,6 +186,8 @@ class NodeServer:
         self.hub.close()
         if self.server is not None:
             await self.server.stop(grace)
+        await self.host.close()
+        await self.store.close()
         self.metrics.close()
 
     def _push_failed(self, err: PushError) -> None:

@@ -20,11 +20,12 @@ from typing import Protocol
 
 
 class StoreError(Exception):
-    """A store operation failed; ``definite``: it surely changed nothing."""
+    """A store operation failed; ``definite``: it surely changed nothing; ``full``: out of disk."""
 
-    def __init__(self, message: str, *, definite: bool) -> None:
+    def __init__(self, message: str, *, definite: bool, full: bool = False) -> None:
         super().__init__(message)
         self.definite = definite
+        self.full = full
 
 
 class Fenced(StoreError):

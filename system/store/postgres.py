@@ -149,7 +149,8 @@ class PostgresStore:
                              definite=True) from None
         except asyncpg.PostgresError as exc:  # the server refused it: the transaction is rolled back
             broken = False
-            raise StoreError(f"{what} refused by PostgreSQL: {_describe(exc)}", definite=True) from None
+            raise StoreError(f"{what} refused by PostgreSQL: {_describe(exc)}", definite=True,
+                             full=isinstance(exc, asyncpg.exceptions.DiskFullError)) from None
         finally:
             await self._release(db, broken)
 

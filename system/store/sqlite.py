@@ -329,5 +329,6 @@ def _commit_surely_failed(exc: sqlite3.Error) -> bool:
 def _store_error(exc: BaseException, *, definite: bool) -> StoreError:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", "") or type(exc).__name__
-        return StoreError(f"store write failed ({name}: {exc})", definite=definite)
+        full = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_FULL
+        return StoreError(f"store write failed ({name}: {exc})", definite=definite, full=full)
     return StoreError(f"store write failed ({type(exc).__name__}: {exc})", definite=definite)

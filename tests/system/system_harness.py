@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -63,8 +64,12 @@ class Cluster:
 @asynccontextmanager
 async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = None,
                   gate: dict[str, Any] | None = None) -> AsyncIterator[Cluster]:
-    """Nodes and gates on 127.0.0.1 port 0, gates' node streams up; stopped on exit."""
-    c = Cluster([NodeServer(NodeConfig(**(node or {}))) for _ in range(nodes)], [], [])
+    """Nodes and gates on 127.0.0.1 port 0, gates' node streams up; stopped on exit.
+
+    Each node keeps its rooms in a SQLite store in a temporary folder of its own (unless ``node`` says otherwise).
+    """
+    folders = [tempfile.TemporaryDirectory(prefix="pushchat-node-") for _ in range(nodes)]
+    c = Cluster([NodeServer(NodeConfig(**{"data_dir": f.name, **(node or {})})) for f in folders], [], [])
     try:
         for n in c.nodes:
             await n.start()
@@ -82,6 +87,8 @@ async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = 
             await g.stop(0.2)
         for n in c.nodes:
             await n.stop(0.2)
+        for f in folders:
+            f.cleanup()
 
 
 class Seen(Observer):
