@@ -128,14 +128,15 @@ def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str
         return json_response(proxy.to_json(), 201)
 
     async def populate(request: web.Request) -> web.Response:
+        # Go marshals an empty list of proxies as null: {"proxies":null}, even on success.
         try:
             done = await collection.populate(await _body(request))
         except ApiError as exc:  # the body did not parse
             return json_response({**exc.to_json(), "proxies": None}, exc.status)
         except PopulateError as exc:
-            created = None if exc.created is None else [p.to_json() for p in exc.created]
+            created = [p.to_json() for p in exc.created or ()] or None
             return json_response({**exc.error.to_json(), "proxies": created}, exc.error.status)
-        return json_response({"proxies": [p.to_json() for p in done]}, 201)
+        return json_response({"proxies": [p.to_json() for p in done] or None}, 201)
 
     async def proxy_show(request: web.Request) -> web.Response:
         return json_response(collection.get(request.match_info["proxy"]).to_json())

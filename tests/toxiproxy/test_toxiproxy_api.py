@@ -80,11 +80,12 @@ def test_index_is_an_empty_object_then_maps_names_to_proxies(fresh_api, echo_ser
 
 def test_create_returns_201_with_the_resolved_listen_address(api, name, echo_server) -> None:
     proxy = create(api, name, echo_server.addr)
-    assert list(proxy) == ["name", "listen", "upstream", "enabled", "toxics"]
+    # "Logger": the real Proxy struct's exported, untagged *zerolog.Logger, which Go marshals as {}.
+    assert list(proxy) == ["name", "listen", "upstream", "enabled", "Logger", "toxics"]
     host, port = proxy["listen"].rsplit(":", 1)
     assert host == "127.0.0.1" and int(port) > 0
     assert proxy == {"name": name, "listen": proxy["listen"], "upstream": echo_server.addr,
-                     "enabled": True, "toxics": []}
+                     "enabled": True, "Logger": {}, "toxics": []}
     with connect(proxy["listen"]) as sock:
         round_trip(sock)
     assert api("GET", f"/proxies/{name}").json() == proxy
@@ -110,7 +111,10 @@ def test_create_disabled_keeps_the_requested_listen(api, name, echo_server) -> N
      "bad request body: json: cannot unmarshal number into Go struct field Proxy.name of type string"),
     (b'{"name": "n", "upstream": "x:1", "enabled": "yes"}',
      "bad request body: json: cannot unmarshal string into Go struct field Proxy.enabled of type bool"),
-    (b"[]", "bad request body: json: cannot unmarshal array into Go value of type Proxy"),
+    (b"[]", "bad request body: json: cannot unmarshal array into Go value of type toxiproxy.Proxy"),
+    (b'"n"', "bad request body: json: cannot unmarshal string into Go value of type toxiproxy.Proxy"),
+    (b'{"name": "n", "upstream": "x:1", "logger": 1}',
+     "bad request body: json: cannot unmarshal number into Go struct field Proxy.Logger of type zerolog.Logger"),
     (b'{"upstream": "x:1"}', "missing required field: name"),
     (b'{"name": "n"}', "missing required field: upstream"),
 ])
@@ -289,6 +293,45 @@ def test_populate_creates_keeps_identical_and_replaces_changed(fresh_api, echo_s
     assert kept["listen"] == a["listen"] and [t["name"] for t in kept["toxics"]] == ["noop_downstream"]
     assert replaced["upstream"] == "127.0.0.1:9"
     assert set(fresh_api("GET", "/proxies").json()) == {"a", "b"}
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b" [] trailing"])
+def test_populate_with_no_proxies_answers_null(fresh_api, body) -> None:
+    # Go marshals the empty list of proxies it made as null.
+    resp = fresh_api("POST", "/populate", raw=body)
+    assert (resp.status_code, resp.text, resp.headers["Content-Type"]) == (201, '{"proxies":null}',
+                                                                         "application/json")
+    assert "X-Toxiproxy-Request-Id" in resp.headers
+    assert fresh_api("GET", "/proxies").json() == {}
+
+
+ITEM = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'  # Go's name of what /populate decodes
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"", "bad request body: EOF"),
+    (b"[{", "bad request body: unexpected EOF"),
+    (b"{}", f"bad request body: json: cannot unmarshal object into Go value of type []{ITEM}"),
+    (b'"x"', f"bad request body: json: cannot unmarshal string into Go value of type []{ITEM}"),
+    (b"7", f"bad request body: json: cannot unmarshal number into Go value of type []{ITEM}"),
+    (b"[true]", f"bad request body: json: cannot unmarshal bool into Go value of type {ITEM}"),
+    # The item's struct is anonymous, so Go names a bad field ".name", not "Proxy.name".
+    (b'[{"name": 5, "upstream": "x:1"}]',
+     "bad request body: json: cannot unmarshal number into Go struct field .name of type string"),
+    (b'[{"name": "a", "upstream": "x:1", "enabled": "yes"}]',
+     "bad request body: json: cannot unmarshal string into Go struct field .enabled of type bool"),
+    (b'[{"name": "a", "upstream": "x:1", "Logger": []}]',
+     "bad request body: json: cannot unmarshal array into Go struct field .Logger of type zerolog.Logger"),
+    # Go decodes the whole body before it checks a field: a type error anywhere comes first.
+    (b'[{"upstream": "x:1"}, {"name": "b", "upstream": 9}]',
+     "bad request body: json: cannot unmarshal number into Go struct field .upstream of type string"),
+    (b'[{"name": "a", "upstream": "x:1"}, null]', "missing required field: name at proxy 2"),  # null: an empty item
+])
+def test_populate_rejects_bad_bodies_like_go(fresh_api, body, message) -> None:
+    resp = fresh_api("POST", "/populate", raw=body)
+    assert (resp.status_code, resp.headers["Content-Type"]) == (400, "application/json"), resp.text
+    assert resp.text == json.dumps({"error": message, "status": 400, "proxies": None}, separators=(",", ":"))
+    assert fresh_api("GET", "/proxies").json() == {}
 
 
 def test_populate_validates_everything_before_creating_anything(fresh_api, echo_server) -> None:
