@@ -26,15 +26,20 @@ def create(api, name: str, upstream: str, **extra):
 
 
 # -- requests in general --------------------------------------------------------------------------
-def test_every_response_has_a_request_id(api) -> None:
+def test_every_response_of_a_route_has_a_request_id(api) -> None:
     ids = set()
-    for method, path in [("GET", "/version"), ("GET", "/nope"), ("PUT", "/proxies"),
-                         ("GET", "/proxies/missing")]:
+    for method, path in [("GET", "/version"), ("GET", "/proxies/missing"), ("POST", "/populate")]:
         resp = api(method, path)
         rid = resp.headers["X-Toxiproxy-Request-Id"]
         assert len(rid) == 20 and rid.isalnum()
         ids.add(rid)
-    assert len(ids) == 4
+    assert len(ids) == 3
+
+
+def test_no_response_names_the_server_software(api) -> None:
+    # Go's server sends no Server header; aiohttp's default would say "Python/3.x aiohttp/3.x".
+    for method, path in [("GET", "/version"), ("GET", "/nope"), ("PUT", "/proxies"), ("GET", "//version")]:
+        assert "Server" not in api(method, path).headers, (method, path)
 
 
 def test_browsers_are_turned_away(api) -> None:
@@ -44,13 +49,42 @@ def test_browsers_are_turned_away(api) -> None:
     assert "X-Toxiproxy-Request-Id" in resp.headers
 
 
-def test_unknown_path_and_wrong_method(api) -> None:
-    resp = api("GET", "/nothing/here")
-    assert (resp.status_code, resp.text, resp.headers["Content-Type"]) == (404, "404 page not found\n", TEXT)
-    resp = api("PUT", "/proxies")
-    assert (resp.status_code, resp.text) == (405, "")
-    resp = api("DELETE", "/version")
-    assert (resp.status_code, resp.text) == (405, "")
+# gorilla/mux answers these itself, before the real server's middlewares (request id,
+# browser guard) run: so no X-Toxiproxy-Request-Id, and a browser gets the same answer.
+@pytest.mark.parametrize("agent", [None, "Mozilla/5.0 (X11)"])
+def test_unknown_path_is_a_bare_404(api, agent) -> None:
+    for path in ["/nothing/here", "/proxies/", "/metrics", "/proxies/x/toxics/y/z"]:
+        resp = api("GET", path, headers={"User-Agent": agent} if agent else None)
+        assert (resp.status_code, resp.text) == (404, "404 page not found\n"), path
+        assert resp.headers["Content-Type"] == TEXT
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "X-Toxiproxy-Request-Id" not in resp.headers
+        assert "X-Toxiproxy-Extensions" not in resp.headers
+
+
+@pytest.mark.parametrize("agent", [None, "Mozilla/5.0 (X11)"])
+def test_wrong_method_is_a_bare_empty_405(api, agent) -> None:
+    for method, path in [("PUT", "/proxies"), ("DELETE", "/version"), ("GET", "/reset"), ("GET", "/populate"),
+                         ("HEAD", "/proxies"), ("OPTIONS", "/proxies/x/toxics")]:
+        resp = api(method, path, headers={"User-Agent": agent} if agent else None)
+        assert (resp.status_code, resp.content) == (405, b""), (method, path)
+        assert "Content-Type" not in resp.headers
+        assert "X-Toxiproxy-Request-Id" not in resp.headers
+        assert "Allow" not in resp.headers
+
+
+@pytest.mark.parametrize("path, location", [
+    ("//proxies", "/proxies"),
+    ("/proxies/../version", "/version"),
+    ("/./version?x=1&y", "/version?x=1&y"),
+    ("/proxies//p/toxics/", "/proxies/p/toxics/"),
+    ("/proxies/a%20b/./toxics", "/proxies/a%20b/toxics"),
+])
+def test_unclean_path_is_redirected_to_the_clean_one(api, path, location) -> None:
+    status, headers, body = api.raw("GET", path)
+    assert (status, headers["Location"], body) == (301, location, b"")
+    assert headers["Content-Length"] == "0" and "Content-Type" not in headers
+    assert "X-Toxiproxy-Request-Id" not in headers
 
 
 def test_version(api) -> None:
@@ -389,6 +423,9 @@ def test_metrics_only_when_enabled(api, tmp_path, echo_server) -> None:
             round_trip(sock, b"12345")
         resp = links.request("GET", "/metrics", "metrics")
         assert resp.headers["Content-Type"].startswith("text/plain")
+        # The real server's /metrics route names no method: any method gets the metrics.
+        posted = links.request("POST", "/metrics", "metrics")
+        assert posted.status_code == 200 and "toxiproxy_proxy_received_bytes_total" in posted.text
         lines = resp.text.splitlines()
         for metric in ("toxiproxy_proxy_received_bytes_total", "toxiproxy_proxy_sent_bytes_total"):
             row = next(line for line in lines if line.startswith(metric) and 'direction="upstream"' in line)
