@@ -260,14 +260,25 @@ def test_toxic_index_lists_upstream_first_then_downstream_in_order(api, name, ec
     ({"type": "latency", "stream": "sideways"}, 400,
      "stream was invalid, can be either upstream or downstream"),
     ({"type": "latency", "attributes": {"latency": "slow"}}, 400,
-     "bad request body: json: cannot unmarshal string into Go struct field Latency.attributes.latency "
+     "bad request body: json: cannot unmarshal string into Go struct field LatencyToxic.attributes.latency "
      "of type int64"),
     ({"type": "latency", "attributes": {"latency": 1.5}}, 400,
-     "bad request body: json: cannot unmarshal number 1.5 into Go struct field Latency.attributes.latency "
+     "bad request body: json: cannot unmarshal number 1.5 into Go struct field LatencyToxic.attributes.latency "
      "of type int64"),
     ({"type": "latency", "toxicity": "all"}, 400,
      "bad request body: json: cannot unmarshal string into Go struct field ToxicWrapper.toxicity of type "
      "float32"),
+    # Go's own type names: the wrapper, the NoopToxic its attributes start as, each toxic's struct.
+    ([], 400, "bad request body: json: cannot unmarshal array into Go value of type toxics.ToxicWrapper"),
+    ({"type": "latency", "attributes": 5}, 400,
+     "bad request body: json: cannot unmarshal number into Go struct field ToxicWrapper.attributes of type "
+     "toxics.NoopToxic"),
+    ({"type": "reset_peer", "attributes": {"timeout": "soon"}}, 400,
+     "bad request body: json: cannot unmarshal string into Go struct field ResetToxic.attributes.timeout "
+     "of type int64"),
+    ({"type": "slicer", "attributes": {"average_size": True}}, 400,
+     "bad request body: json: cannot unmarshal bool into Go struct field SlicerToxic.attributes.average_size "
+     "of type int64"),
 ])
 def test_toxic_create_rejects_bad_bodies(api, name, echo_server, body, status, message) -> None:
     create(api, name, echo_server.addr)
@@ -300,8 +311,17 @@ def test_toxic_show_update_delete(api, name, echo_server) -> None:
                               "type": "latency", "stream": "upstream", "toxicity": 0.25}
     assert api("POST", f"/proxies/{name}/toxics/latency_upstream", {}).json() == updated.json()
     error(api("PATCH", f"/proxies/{name}/toxics/latency_upstream", {"attributes": {"latency": "x"}}), 400,
-          "bad request body: json: cannot unmarshal string into Go struct field Latency.attributes.latency "
+          "bad request body: json: cannot unmarshal string into Go struct field LatencyToxic.attributes.latency "
           "of type int64")
+    # An update body is decoded into an anonymous struct: Go names its fields ".toxicity", ".attributes".
+    update_type = 'struct { Attributes interface {} "json:\\"attributes\\""; Toxicity float32 "json:\\"toxicity\\"" }'
+    for body, message in [
+            ([], f"json: cannot unmarshal array into Go value of type {update_type}"),
+            ({"toxicity": "x"}, "json: cannot unmarshal string into Go struct field .toxicity of type float32"),
+            ({"attributes": [1]},
+             "json: cannot unmarshal array into Go struct field .attributes of type toxics.LatencyToxic")]:
+        error(api("PATCH", f"/proxies/{name}/toxics/latency_upstream", body), 400, f"bad request body: {message}")
+    assert api("GET", f"/proxies/{name}/toxics/latency_upstream").json() == updated.json()
     error(api("PATCH", f"/proxies/{name}/toxics/nope", {}), 404, "toxic not found")
     error(api("GET", f"/proxies/{name}/toxics/nope"), 404, "toxic not found")
     resp = api("DELETE", f"/proxies/{name}/toxics/latency_upstream")
