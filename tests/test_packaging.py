@@ -69,7 +69,8 @@ def test_wheel_ships_scenarios_and_runs_one_from_anywhere(tmp_path: Path) -> Non
     _run([sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "-w", tmp_path / "dist", src], cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("pushchat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {p.relative_to(ROOT).as_posix() for pkg in ("chaos", "system") for p in (ROOT / pkg).rglob("*.py")}
+    modules = {p.relative_to(ROOT).as_posix() for pkg in ("chaos", "system") for suffix in ("*.py", "*.pyi")
+               for p in (ROOT / pkg).rglob(suffix)}
     assert modules - names == set(), "modules missing from the wheel"
     assert {f"chaos/scenarios/{n}" for n in [*SCENARIOS, "README.md"]} <= names
 
