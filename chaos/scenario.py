@@ -21,7 +21,10 @@ from chaos.checker import EXPECTABLE, Summary
 from chaos.fault import (EXTENSION_KINDS, KINDS, Fault, FaultError, TopologyNames, check_params, conflicts, make_fault,
                          parse_target, schedule_random)
 
-DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "scenarios"
+# An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
+# a source checkout, and an editable install of one, reads the top-level folder.
+_SHIPPED = Path(__file__).resolve().parent / "scenarios"
+DEFAULT_FOLDER = _SHIPPED if _SHIPPED.is_dir() else _SHIPPED.parent.parent / "scenarios"
 RESERVED_PROCESSES = ("nemesis", "runner")  # history process names that are not clients
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COMPARISON = re.compile(r"^\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
