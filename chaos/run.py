@@ -25,7 +25,7 @@ from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.process import log_file_key
 from chaos.topology import Topology, TopologyPlan
 from chaos.wait import wait_until
-from chaos.workload import Counts, WorkloadClient, read_room
+from chaos.workload import Counts, WorkloadClient, client_logs, read_room
 from system import log
 from system.grpcopts import Keepalive
 from system.room import DEFAULT_ROOMS
@@ -117,34 +117,36 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     clients: dict[str, WorkloadClient] = {}
     metrics: dict[str, dict[str, float]] = {}
     status.phase = "starting servers"
-    try:
-        await topology.start()
-        rooms = list(scenario.topology.rooms)
-        clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
-                   for name in scenario.topology.client_names}
-        status.phase = "joining"
-        await asyncio.gather(*(c.start(rooms) for c in clients.values()))
-        await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
-        status.phase, status.active_faults = "recovery", []
-        history.info("runner", "phase", {"name": "recovery"})
-        # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
-        held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
-        last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
-        # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
-        await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
-                         interval=CAUGHT_UP_POLL, fail=False)
-        status.phase = "final poll"
-        history.info("runner", "phase", {"name": "final_poll"})
-        for client in clients.values():
-            for room in rooms:
-                await client.final_poll(room, held[room])
-        metrics = await topology.scrape_metrics()
-        history.info("runner", "phase", {"name": "done"})
-    finally:
-        status.phase = "stopping"
-        await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
-        await topology.close()
-        history.close()
+    (out / "logs").mkdir(exist_ok=True)
+    with client_logs(out / "logs", scenario.topology.client_names):  # not the terminal: the run's folder
+        try:
+            await topology.start()
+            rooms = list(scenario.topology.rooms)
+            clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
+                       for name in scenario.topology.client_names}
+            status.phase = "joining"
+            await asyncio.gather(*(c.start(rooms) for c in clients.values()))
+            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
+            status.phase, status.active_faults = "recovery", []
+            history.info("runner", "phase", {"name": "recovery"})
+            # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+            held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
+            last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
+            # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
+            await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
+                             interval=CAUGHT_UP_POLL, fail=False)
+            status.phase = "final poll"
+            history.info("runner", "phase", {"name": "final_poll"})
+            for client in clients.values():
+                for room in rooms:
+                    await client.final_poll(room, held[room])
+            metrics = await topology.scrape_metrics()
+            history.info("runner", "phase", {"name": "done"})
+        finally:
+            status.phase = "stopping"
+            await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
+            await topology.close()
+            history.close()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     status.phase = "checking"
     took = time.monotonic() - begun

@@ -7,15 +7,20 @@ summary's loss columns, and re-judging the whole run folder.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from chaos import cli, runner
+from chaos.history import History, read as read_history
+from chaos.run import server_logs
+from chaos.workload import Counts, _Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,13 +78,34 @@ def rows(table: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.mark.chaos
-def test_the_summary_shows_the_servers_losses(finished) -> None:
+def test_a_quiet_run_prints_its_report_and_no_library_log_line(finished) -> None:
     done, _ = finished
     assert done.returncode == runner.EXIT_MET, done.stdout + done.stderr
+    assert done.stderr == ""  # no "stream_lost", "reconnect_wait" or "history_reset" from the client library
+    assert not [line for line in done.stdout.splitlines() if re.fullmatch(r"[a-z_]+", line)]
     table = rows(summary(done.stdout).split("\n", 1)[1])
     # the restarted node forgot what it had acknowledged: the summary says so in its own column
     assert table["forgetful"]["expect"].endswith("ok") and int(table["forgetful"]["lost by server"]) > 0
     assert table["blip"]["lost by server"] == "0" and table["blip"]["lost"] == "0"
+
+
+@pytest.mark.chaos
+def test_each_members_client_log_is_in_the_run_folder(finished) -> None:
+    _, out = finished
+    for scenario in ("blip", "forgetful"):
+        for member in ("alice", "bob"):
+            path = out / scenario / "logs" / f"client-{member}.log"
+            lines = [json.loads(line) for line in path.read_text().splitlines()]
+            assert all(doc["component"] == "client" and doc.get("user", member) == member for doc in lines), path
+    bob = [json.loads(line)["event"] for line in (out / "blip" / "logs" / "client-bob.log").read_text().splitlines()]
+    assert "stream_lost" in bob and "reconnected" in bob
+    forgetful = out / "forgetful"
+    events = {json.loads(line)["event"] for member in ("alice", "bob")
+              for line in (forgetful / "logs" / f"client-{member}.log").read_text().splitlines()}
+    assert "history_reset" in events
+    assert any(op.f == "history_reset" for op in read_history(forgetful / "history.jsonl"))
+    # the checker still reads only the node and gate logs, by incarnation (node0#2 after the restart)
+    assert set(server_logs(forgetful)) == {"node0", "node0#2", "gate0"}
 
 
 @pytest.mark.chaos
@@ -105,3 +131,22 @@ def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary
                                                  and '"done"' not in line) + "\n")
     assert cli.main(["chaos", "check", str(cut)]) == runner.EXIT_NOT_JUDGED
     assert "verdict unknown" in capsys.readouterr().out
+
+
+def test_the_client_library_prints_nothing_without_a_logging_setup() -> None:
+    code = textwrap.dedent("""\
+        import logging
+        from system import log
+        log.event(log.get("client"), logging.WARNING, "stream_lost", user="bob")
+        log.get("client").error("recovery failed")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+
+
+def test_a_gap_is_recorded_in_the_history(tmp_path) -> None:
+    history = History(tmp_path / "history.jsonl")
+    _Recorder("bob", history, Counts()).on_gap("General", 7)
+    history.close()
+    [op] = read_history(tmp_path / "history.jsonl")
+    assert (op.process, op.type, op.f, op.value) == ("bob", "info", "gap", {"room": "General", "after_seq": 7})
