@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sys
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -38,7 +39,9 @@ EXIT_CODES: dict[int, str] = {
                 "that matches no scenario file, a folder that holds no run",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
-EPILOG = "exit codes (run and check):\n" + "\n".join(f"  {code:>3}  {what}" for code, what in EXIT_CODES.items())
+EPILOG = "exit codes (run and check):\n" + "\n".join(
+    textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
+    for code, what in EXIT_CODES.items())
 
 
 class UsageError(Exception):
