@@ -35,20 +35,29 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+EXIT_USAGE = 64  # the command line is wrong (sysexits.h EX_USAGE); argparse's 2 means "unknown" to chaos
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
         print(_usage())
         return 0
+    if not argv:
+        print(_usage(), file=sys.stderr)
+        return EXIT_USAGE
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"pushchat: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"pushchat {name}", description=help_)
     module.configure(parser)
-    args = parser.parse_args(rest)
+    try:
+        args = parser.parse_args(rest)
+    except SystemExit as exc:  # argparse exits 0 after --help, 2 on a bad command line
+        return EXIT_USAGE if exc.code == 2 else int(exc.code or 0)
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
