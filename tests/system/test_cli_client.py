@@ -14,6 +14,7 @@ import os
 import pty
 import re
 import struct
+import subprocess
 import termios
 
 import grpc
@@ -341,6 +342,15 @@ def test_a_send_failure_names_the_room_and_the_cause_not_an_internal_id() -> Non
     assert failed(definite=False, attempts=3) == "message to General may not have been sent: timed out (tried 3 times)"
     assert all("5af43491" not in text and "attempt(s)" not in text
                for text in (failed(), failed(definite=False), failed(attempts=0)))
+
+
+def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
+    done = subprocess.run([*PUSHCHAT, "client", "--help"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0
+    [flag] = [line for line in done.stdout.splitlines() if line.strip().startswith("--no-reconnect")]
+    assert "seed" not in done.stdout
+    assert "do not reconnect" in flag and "new messages stop appearing" in flag and "/messages" in flag
 
 
 # -- on a terminal: the real client on a pseudo-terminal -------------------------------------------------
