@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf.message import Message
 
-from system import log
+from system import listen, log
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.objects import CallInfo, ObjectError, ObjectHost
@@ -140,19 +140,30 @@ class NodeServer:
     def addr(self) -> str:
         return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
 
+    def bind(self) -> int:
+        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it."""
+        if self.server is None:
+            server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
+            goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
+            self.port = listen.bind(server, self.config.listen)
+            self.server = server
+            self.advertise = self.config.advertise or self.addr
+        return self.port
+
     async def start(self) -> None:
-        self.server = grpc.aio.server(options=self.config.keepalive.server_options())
-        goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), self.server)
-        self.port = self.server.add_insecure_port(self.config.listen)
-        if not self.port:
-            raise OSError(f"node cannot listen on {self.config.listen}")
-        self.advertise = self.config.advertise or self.addr
-        await self.server.start()
-        if self.config.metrics_port is not None:
-            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+        """Bind and serve metrics, then serve: a port that cannot be bound starts nothing."""
+        self.bind()
+        assert self.server is not None
+        try:
+            if self.config.metrics_port is not None:
+                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            await self.server.start()
+        except BaseException:
+            await self.stop(None)
+            raise
         self.started = time.monotonic()
 
-    async def stop(self, grace: float = 1.0) -> None:
+    async def stop(self, grace: float | None = 1.0) -> None:
         self.hub.close()
         if self.server is not None:
             await self.server.stop(grace)
