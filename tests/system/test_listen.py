@@ -68,6 +68,12 @@ async def test_a_bad_listen_address_is_refused_in_one_line_saying_why(listen: st
     assert line.startswith(f"pushchat node: cannot listen on {listen}: {reason}"), line
 
 
+async def test_an_address_no_interface_has_gets_the_kernels_reason_and_no_grpc_lines() -> None:
+    result = await run("gate", "--listen", "192.0.2.1:0", "--nodes", "127.0.0.1:1")  # TEST-NET-1: not ours
+    assert result.code == 1
+    assert result.stderr == ["pushchat gate: cannot listen on 192.0.2.1:0: cannot assign requested address"]
+
+
 async def test_in_process_servers_refuse_a_taken_port_on_every_address_of_the_host() -> None:
     first = NodeServer(NodeConfig())
     await first.start()
