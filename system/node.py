@@ -3,6 +3,8 @@
 ``RegisterGate`` answers ``register_gate_response`` first and then streams
 the gate's queue from the push hub. Every push failure is logged once as
 ``push_failed`` and counted once, in :meth:`NodeServer._push_failed`.
+A refused call is the caller's mistake and logged as ``call_failed`` at
+INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, install
 
 _log = log.get("node")
+
+# Refusals answering a bad request: the caller's mistake, not the node's trouble.
+CALLER_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED", "ALREADY_EXISTS",
+                           "FAILED_PRECONDITION", "OUT_OF_RANGE", "PERMISSION_DENIED"})
 
 
 @dataclass
@@ -118,7 +124,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
                       code: str, error: str) -> None:
-        log.event(_log, logging.WARNING, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
+        level = logging.INFO if code in CALLER_ERRORS else logging.WARNING
+        log.event(_log, level, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
         await context.abort(grpc.StatusCode[code], error)
 
 
