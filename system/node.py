@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf.message import Message
 
-from system import listen, log
+from system import listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.objects import CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
-from system.room import DEFAULT_ROOMS, RoomConfig, install
+from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
 
 _log = log.get("node")
 
@@ -36,6 +36,7 @@ CALLER_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED", "AL
 class NodeConfig:
     listen: str = "127.0.0.1:0"
     advertise: str | None = None          # default: the bound host:port
+    peers: tuple[str, ...] = ()           # the other nodes' advertise addresses (see create_default_objects)
     gate_buffer: int = 1024
     rooms: tuple[str, ...] = DEFAULT_ROOMS
     max_message_bytes: int = RoomConfig.max_message_bytes
@@ -148,7 +149,11 @@ class NodeServer:
         return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
 
     def bind(self) -> int:
-        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it."""
+        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it.
+
+        Separate so that a harness can learn every node's address, and so
+        give each its ``peers``, before any node creates its objects.
+        """
         if self.server is None:
             server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
             goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
@@ -158,17 +163,34 @@ class NodeServer:
         return self.port
 
     async def start(self) -> None:
-        """Bind and serve metrics, then serve: a port that cannot be bound starts nothing."""
+        """Bind, serve metrics, create the default objects, then serve: all of it before the announce."""
         self.bind()
         assert self.server is not None
         try:
             if self.config.metrics_port is not None:
                 self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            self.create_default_objects()
             await self.server.start()
         except BaseException:
             await self.stop(None)
             raise
         self.started = time.monotonic()
+
+    def create_default_objects(self) -> None:
+        """Create the manager and the default rooms this node owns, as Goverse does at start.
+
+        Placement is the gates' rendezvous hashing over the nodes' advertise
+        addresses, and a node does not know the others unless told
+        (``peers``, ``pushchat node --peers``). Told, it creates only what it
+        owns, so each object exists once in the cluster, where the gates will
+        call it. Alone (no peers) it owns everything and creates all of them.
+        Nodes of a cluster started without ``peers`` each create all of them:
+        the gates still call one copy of each, the others stay empty.
+        """
+        keys = {self.advertise, *self.config.peers}
+        for type_name, object_id in default_objects(self.config.room_config()):
+            if placement.owner(object_id, keys) == self.advertise:
+                self.host.create(type_name, object_id)
 
     async def stop(self, grace: float | None = 1.0) -> None:
         self.hub.close()
