@@ -211,7 +211,8 @@ def default_objects(config: RoomConfig) -> list[tuple[str, str]]:
     test harness waits for them). The node creates them; see
     :meth:`system.node.NodeServer.create_default_objects` for which node.
     """
-    return [(ChatRoomMgr.type_name, MANAGER_ID)] + [(ChatRoom.type_name, ROOM_PREFIX + name) for name in config.rooms]
+    rooms = [(ChatRoom.type_name, ROOM_PREFIX + name) for name in config.rooms]
+    return [(ChatRoomMgr.type_name, MANAGER_ID), *rooms]
 
 
 def install(host: ObjectHost, config: RoomConfig, port: PushPort, clock: Callable[[], int] = now_us) -> None:
