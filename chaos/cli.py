@@ -27,10 +27,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+VERBOSE = ("-v", "--verbose")
+
+
+def quiet_grpc(verbose: bool) -> None:
+    """Keep gRPC core's own log lines (``I1130 … chttp2_transport.cc] Got goaway …``) off the user's screen.
+
+    gRPC core writes them to stderr from C, past our JSON logs, and reads
+    GRPC_VERBOSITY once, when grpc is imported; the servers we start inherit
+    it. So it is set here, before any command imports grpc: NONE, or INFO
+    with ``--verbose`` (or when GRPC_TRACE asks for traces). A GRPC_VERBOSITY
+    the user set is kept.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "INFO" if verbose or os.environ.get("GRPC_TRACE") else "NONE")
+
+
 def _usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: pushchat COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: pushchat [--verbose] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "options:", "  -v, --verbose  also show gRPC's own log lines, for this process and the servers it",
+              "                 starts (GRPC_VERBOSITY=INFO; a GRPC_VERBOSITY you set is kept)"]
     lines += ["", "Run 'pushchat COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -40,6 +57,9 @@ EXIT_USAGE = 64  # the command line is wrong (sysexits.h EX_USAGE); argparse's 2
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = bool(argv) and argv[0] in VERBOSE
+    quiet_grpc(verbose)
+    argv = argv[verbose:]
     if argv[:1] in (["-h"], ["--help"], ["help"]):
         print(_usage())
         return 0
