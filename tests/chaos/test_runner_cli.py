@@ -42,7 +42,7 @@ def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) ->
 
 
 USAGE_ERRORS = [
-    ([], "usage: pushchat COMMAND"),                                       # bare `pushchat`
+    ([], "usage: pushchat [--verbose] COMMAND"),                                       # bare `pushchat`
     (["nosuchcommand"], "unknown command 'nosuchcommand'"),
     (["chaos"], "required: ACTION"),
     (["chaos", "run"], "name at least one scenario"),
@@ -69,7 +69,7 @@ def test_usage_errors_have_their_own_exit_code(argv, says, capsys) -> None:
 
 def test_help_is_not_an_error_and_lists_the_exit_codes(capsys) -> None:
     assert cli.main(["--help"]) == 0
-    assert "usage: pushchat COMMAND" in capsys.readouterr().out
+    assert "usage: pushchat [--verbose] COMMAND" in capsys.readouterr().out
     for argv in (["chaos", "--help"], ["chaos", "run", "--help"], ["chaos", "check", "--help"]):
         assert cli.main(argv) == 0
         out = capsys.readouterr().out
