@@ -27,28 +27,57 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+VERBOSE = ("-v", "--verbose")
+
+
+def quiet_grpc(verbose: bool) -> None:
+    """Keep gRPC core's own log lines (``I1130 … chttp2_transport.cc] Got goaway …``) off the user's screen.
+
+    gRPC core writes them to stderr from C, past our JSON logs, and reads
+    GRPC_VERBOSITY once, when grpc is imported; the servers we start inherit
+    it. So it is set here, before any command imports grpc: NONE, or INFO
+    with ``--verbose`` (or when GRPC_TRACE asks for traces). A GRPC_VERBOSITY
+    the user set is kept.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "INFO" if verbose or os.environ.get("GRPC_TRACE") else "NONE")
+
+
 def _usage() -> str:
     width = max(map(len, COMMANDS))
-    lines = ["usage: pushchat COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: pushchat [--verbose] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name.ljust(width)}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "options:", "  -v, --verbose  also show gRPC's own log lines, for this process and the servers it",
+              "                 starts (GRPC_VERBOSITY=INFO; a GRPC_VERBOSITY you set is kept)"]
     lines += ["", "Run 'pushchat COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
 
+EXIT_USAGE = 64  # the command line is wrong (sysexits.h EX_USAGE); argparse's 2 means "unknown" to chaos
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    verbose = bool(argv) and argv[0] in VERBOSE
+    quiet_grpc(verbose)
+    argv = argv[verbose:]
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
         print(_usage())
         return 0
+    if not argv:
+        print(_usage(), file=sys.stderr)
+        return EXIT_USAGE
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"pushchat: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"pushchat {name}", description=help_)
     module.configure(parser)
-    args = parser.parse_args(rest)
+    try:
+        args = parser.parse_args(rest)
+    except SystemExit as exc:  # argparse exits 0 after --help, 2 on a bad command line
+        return EXIT_USAGE if exc.code == 2 else int(exc.code or 0)
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:

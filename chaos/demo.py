@@ -21,9 +21,12 @@ import argparse
 import asyncio
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -35,6 +38,7 @@ from system.client import ChatClient, Observer, describe
 from system.pb import chat_pb2
 
 ROOM = "General"
+ERROR_WIDTH = 100  # an error longer than this is cut at a word boundary
 Line = tuple[int, str, str]  # (seq, user, text)
 
 
@@ -73,17 +77,50 @@ def check_exactly_once(shown: Sequence[Line], truth: Sequence[Line]) -> list[str
     return problems
 
 
+@dataclass
+class Cause:
+    """A line told before everything said while it was going on (its effects), stamped when it began."""
+
+    at: float
+    text: str = ""
+
+
 class Narrator:
-    """Timestamped lines on the terminal, relative to the start of the demo."""
+    """Timestamped lines on the terminal, relative to the start of the demo, in causal order."""
 
     def __init__(self, out: TextIO, quiet: bool) -> None:
         self.out = out
         self.quiet = quiet
         self.t0 = time.monotonic()
+        self._held: list[tuple[float, str]] | None = None
 
     def say(self, text: str) -> None:
+        line = (time.monotonic() - self.t0, text)
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            self._write(*line)
+
+    @contextmanager
+    def cause(self) -> Iterator[Cause]:
+        """Hold what is said inside until the block ends, then tell the cause's text first.
+
+        alice's send is told once its reply gives the seq, but bob may see the message before
+        that reply arrives: his line waits, and alice's is stamped with when she sent it.
+        """
+        cause, self._held = Cause(time.monotonic() - self.t0), []
+        try:
+            yield cause
+        finally:
+            held, self._held = self._held, None
+            if cause.text:
+                self._write(cause.at, cause.text)
+            for at, text in held:
+                self._write(at, text)
+
+    def _write(self, at: float, text: str) -> None:
         if not self.quiet:
-            self.out.write(f"[+{time.monotonic() - self.t0:5.2f}s] {text}\n")
+            self.out.write(f"[+{at:5.2f}s] {text}\n")
             self.out.flush()
 
     def verdict(self, problems: list[str], out: Path) -> int:
@@ -119,13 +156,13 @@ class BobsScreen(Observer):
 
     def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
         self.attempts = attempt
-        why = describe(error).rpartition("last error: ")[2]
-        self.narrator.say(f"bob: attempt {attempt - 1} failed ({why[:90]}); next in {wait:.2f}s")
+        why = textwrap.shorten(describe(error).rpartition("last error: ")[2], ERROR_WIDTH, placeholder=" …")
+        self.narrator.say(f"bob: attempt {attempt - 1} failed ({why}); next in {wait:.2f}s")
 
     def on_reconnected(self, client_id: str, recovered: int) -> None:
         self.recovered.append(recovered)
-        self.narrator.say(f"bob reconnected as {client_id}, re-joined {ROOM}, recovered {recovered} "
-                          f"message(s) by polling")
+        self.narrator.say(f"bob reconnected as {client_id}, re-joined {ROOM}, recovered "
+                          f"{recovered} message{'' if recovered == 1 else 's'} by polling")
 
     def on_gap(self, room: str, after_seq: int) -> None:
         self.narrator.say(f"bob's client sees a gap after #{after_seq}: it polls to fill it")
@@ -171,8 +208,9 @@ class Stage:
             await asyncio.to_thread(self.links.close)
 
     async def send(self, text: str) -> None:
-        result = await self.alice.send(ROOM, text)
-        self.narrator.say(f"alice sends {text!r}: stored as #{result.seq}")
+        with self.narrator.cause() as sent:
+            result = await self.alice.send(ROOM, text)
+            sent.text = f"alice sends {text!r}: stored as #{result.seq}"
 
     async def wait_for_bob(self, count: int, timeout: float) -> None:
         """Until bob showed ``count`` lines, or ``timeout``: the check then says what is missing."""
@@ -267,7 +305,8 @@ async def stall_story(narrator: Narrator, out: Path) -> list[str]:
         if not drops:
             problems.append("the gate dropped nothing: the stall did not overflow its buffer")
         if bob.reconnects:
-            problems.append(f"bob reconnected {bob.reconnects} time(s): a stalled reader should keep its link")
+            problems.append(f"bob reconnected {bob.reconnects} {'time' if bob.reconnects == 1 else 'times'}: "
+                            "a stalled reader should keep its link")
         if not screen.sources["poll"]:
             problems.append("nothing was recovered by polling")
         return problems

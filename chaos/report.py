@@ -23,11 +23,13 @@ class SummaryRow:
 
     @property
     def passed(self) -> bool:
-        return all(_get(o, "passed") for o in self.outcomes)
+        return all(field(o, "passed") for o in self.outcomes)
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a checker ``Results`` (or of its results.json dict)."""
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
 
 
 def _ms(seconds: float | None) -> str:
@@ -45,59 +47,70 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) 
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
 
 
+SUMMARY_LEGEND = ("sends ok/failed/indefinite; pushes shown by push/failed on a node/dropped by a gate; "
+                  "lost: acknowledged, never shown to a member; lost by server: acknowledged, then gone from "
+                  "the server's history; phantom: shown, never sent")
+
+
 def summary_table(rows: Sequence[SummaryRow]) -> str:
-    """One line per scenario: did it meet its expectations, and the numbers behind it."""
+    """One line per scenario: did it meet its expectations, and the numbers behind it.
+
+    Every kind of loss the checker counts has its own column, so a scenario that
+    expects one (node-kill-restart: ``lost_by_server > 0``) shows it next to its "ok".
+    """
     body = []
     for row in rows:
         r = row.results
-        met = sum(bool(_get(o, "passed")) for o in row.outcomes)
+        met = sum(bool(field(o, "passed")) for o in row.outcomes)
         body.append([
-            row.scenario, _get(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
-            f"{_get(r, 'sends_ok')}/{_get(r, 'sends_failed')}/{_get(r, 'sends_indefinite')}",
-            f"{_get(r, 'delivered_by_push')}/{_get(r, 'push_failures')}/{_get(r, 'push_drops')}",
-            _get(r, "delivered_by_poll"), _get(r, "lost"), _get(r, "duplicates"), _get(r, "reordered"),
-            _ms(_get(r, "latency_p50")), _ms(_get(r, "latency_p99")), f"{row.duration:.1f}",
+            row.scenario, field(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
+            f"{field(r, 'sends_ok')}/{field(r, 'sends_failed')}/{field(r, 'sends_indefinite')}",
+            f"{field(r, 'delivered_by_push')}/{field(r, 'push_failures')}/{field(r, 'push_drops')}",
+            field(r, "delivered_by_poll"), field(r, "lost"), field(r, "lost_by_server"), field(r, "duplicates"),
+            field(r, "reordered"), field(r, "phantom"), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")),
+            f"{row.duration:.1f}",
         ])
     return table(["scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped",
-                  "by poll", "lost", "dup", "reord", "p50 ms", "p99 ms", "time s"], body, left=3)
+                  "by poll", "lost", "lost by server", "dup", "reord", "phantom", "p50 ms", "p99 ms", "time s"],
+                 body, left=3)
 
 
 def latency_line(results: Any) -> str:
     """Visibility latency quantiles (0, .5, .95, .99, 1) and how messages came to be shown."""
-    q = "  ".join(f"{label} {_ms(_get(results, name))}" for label, name in (
+    q = "  ".join(f"{label} {_ms(field(results, name))}" for label, name in (
         ("min", "latency_min"), ("p50", "latency_p50"), ("p95", "latency_p95"), ("p99", "latency_p99"),
         ("max", "latency_max")))
-    return (f"visibility latency (ms): {q};  shown by push {_get(results, 'delivered_by_push')}, "
-            f"by poll {_get(results, 'delivered_by_poll')}, by join {_get(results, 'delivered_by_join')}")
+    return (f"visibility latency (ms): {q};  shown by push {field(results, 'delivered_by_push')}, "
+            f"by poll {field(results, 'delivered_by_poll')}, by join {field(results, 'delivered_by_join')}")
 
 
 def expectations_table(outcomes: Sequence[Any]) -> str:
     return table(["expectation", "wanted", "actual", "ok"],
-                 [[_get(o, "name"), _get(o, "wanted"), _get(o, "actual"), "yes" if _get(o, "passed") else "NO"]
+                 [[field(o, "name"), field(o, "wanted"), field(o, "actual"), "yes" if field(o, "passed") else "NO"]
                   for o in outcomes], left=3)
 
 
 def results_detail(results: Any) -> str:
     """Per room and member counts, then push logs vs counters, violations, and what is incomplete."""
-    members = [m if isinstance(m, dict) else asdict(m) for m in _get(results, "members", [])]
+    members = [m if isinstance(m, dict) else asdict(m) for m in field(results, "members", [])]
     parts = [table(["room", "member", "expected", "shown", "by push", "by poll", "by join", "lost", "dup",
                     "reord", "phantom", "final poll"],
                    [[m["room"], m["member"], m["expected"], m["shown"], m["by_push"], m["by_poll"], m["by_join"],
                      m["lost"], m["duplicates"], m["reordered"], m["phantom"], "yes" if m["final_poll"] else "NO"]
                     for m in members], left=2)]
-    logs = [c if isinstance(c, dict) else asdict(c) for c in _get(results, "push_logs", [])]
+    logs = [c if isinstance(c, dict) else asdict(c) for c in field(results, "push_logs", [])]
     if logs:
         parts.append(table(["process", "event", "logged", "counted", "note"], [
             [c["process"], c["event"], sum(c["logged"].values()),
              "-" if c["counted"] is None else sum(c["counted"].values()), c["note"]] for c in logs], left=2))
-    violations = _get(results, "violations", [])
+    violations = field(results, "violations", [])
     if violations:
         lines = [f"violations ({len(violations)}):"]
-        lines += [f"  [{_get(v, 'kind')}] {_get(v, 'reason')}" for v in violations[:MAX_VIOLATIONS_SHOWN]]
+        lines += [f"  [{field(v, 'kind')}] {field(v, 'reason')}" for v in violations[:MAX_VIOLATIONS_SHOWN]]
         if len(violations) > MAX_VIOLATIONS_SHOWN:
             lines.append(f"  ... and {len(violations) - MAX_VIOLATIONS_SHOWN} more in results.json")
         parts.append("\n".join(lines))
-    incomplete = _get(results, "incomplete", [])
+    incomplete = field(results, "incomplete", [])
     if incomplete:
         parts.append("\n".join(["incomplete (verdict can be at best unknown):"] + [f"  {i}" for i in incomplete]))
     return "\n\n".join(parts)
@@ -114,8 +127,8 @@ def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, t
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
 
-    points = [p if isinstance(p, dict) else asdict(p) for p in _get(results, "latency_series", [])]
-    windows = list(_get(results, "fault_windows", []) if faults is None else faults)
+    points = [p if isinstance(p, dict) else asdict(p) for p in field(results, "latency_series", [])]
+    windows = list(field(results, "fault_windows", []) if faults is None else faults)
     fig = Figure(figsize=(11, 5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     members = sorted({p["member"] for p in points})
@@ -132,9 +145,9 @@ def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, t
         ax.set_yscale("log")
     label_at = blended_transform_factory(ax.transData, ax.transAxes)
     for i, w in enumerate(windows):
-        start, end = float(_get(w, "start")), float(_get(w, "end"))
+        start, end = float(field(w, "start")), float(field(w, "end"))
         ax.axvspan(start, end, color=f"C{(i + 3) % 10}", alpha=0.15, linewidth=0)
-        ax.text(start, 0.98 - 0.06 * (i % 5), f" {_get(w, 'kind')} {_get(w, 'target')}", transform=label_at,
+        ax.text(start, 0.98 - 0.06 * (i % 5), f" {field(w, 'kind')} {field(w, 'target')}", transform=label_at,
                 va="top", fontsize=8)
     handles = [Line2D([], [], marker="o", linestyle="", color=colours[m], label=m) for m in members]
     handles += [Line2D([], [], marker=mk, linestyle="", color="black", label=f"by {s}") for s, mk in _MARKERS.items()]
@@ -142,7 +155,7 @@ def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, t
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.set_xlabel("send time (s since the history started)")
     ax.set_ylabel("visibility latency (ms)")
-    verdict = _get(results, "verdict")
+    verdict = field(results, "verdict")
     ax.set_title(f"{title + ': ' if title else ''}visibility latency, faults shaded (verdict {verdict})")
     ax.grid(True, alpha=0.3)
     path = Path(path)

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.process import log_file_key
 from chaos.topology import Topology, TopologyPlan
 from chaos.wait import wait_until
-from chaos.workload import Counts, WorkloadClient, read_room
+from chaos.workload import Counts, WorkloadClient, client_logs, read_room
 from system import log
 from system.grpcopts import Keepalive
 from system.room import DEFAULT_ROOMS
@@ -32,6 +33,7 @@ from system.room import DEFAULT_ROOMS
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
 CAUGHT_UP_POLL = 0.1
+SERVER_LOG = re.compile(r"^(node|gate)\d+\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
 
 
 @dataclass
@@ -61,10 +63,14 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every expectation holds; 2 when the checker could not decide; else 1."""
-        if self.passed:
-            return 0
-        return 2 if self.results.verdict == "unknown" else 1
+        return exit_code(self.outcomes, self.results.verdict)
+
+
+def exit_code(outcomes: list[ExpectationOutcome], verdict: str) -> int:
+    """0 when every expectation holds; 2 when one fails and the checker could not decide; else 1."""
+    if all(o.passed for o in outcomes):
+        return 0
+    return 2 if verdict == "unknown" else 1
 
 
 def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario, list[str]]:
@@ -98,6 +104,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     scenario, notes = with_duration(scenario, duration)
     status = status or Status(scenario.name)
     out.mkdir(parents=True, exist_ok=True)
+    # The scenario as run, so `pushchat chaos check` judges against these expectations even if the file changes.
+    (out / f"{scenario.name}.yaml").write_text(scenario.path.read_text(encoding="utf-8"), encoding="utf-8")
     schedule = scenario.schedule(seed)
     (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
     history = History(out / "history.jsonl")
@@ -109,38 +117,41 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     clients: dict[str, WorkloadClient] = {}
     metrics: dict[str, dict[str, float]] = {}
     status.phase = "starting servers"
-    try:
-        await topology.start()
-        rooms = list(scenario.topology.rooms)
-        clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
-                   for name in scenario.topology.client_names}
-        status.phase = "joining"
-        await asyncio.gather(*(c.start(rooms) for c in clients.values()))
-        await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
-        status.phase, status.active_faults = "recovery", []
-        history.info("runner", "phase", {"name": "recovery"})
-        # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
-        held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
-        last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
-        # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
-        await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
-                         interval=CAUGHT_UP_POLL, fail=False)
-        status.phase = "final poll"
-        history.info("runner", "phase", {"name": "final_poll"})
-        for client in clients.values():
-            for room in rooms:
-                await client.final_poll(room, held[room])
-        metrics = await topology.scrape_metrics()
-        history.info("runner", "phase", {"name": "done"})
-    finally:
-        status.phase = "stopping"
-        await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
-        await topology.close()
-        history.close()
+    (out / "logs").mkdir(exist_ok=True)
+    with client_logs(out / "logs", scenario.topology.client_names):  # not the terminal: the run's folder
+        try:
+            await topology.start()
+            rooms = list(scenario.topology.rooms)
+            clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
+                       for name in scenario.topology.client_names}
+            status.phase = "joining"
+            await asyncio.gather(*(c.start(rooms) for c in clients.values()))
+            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
+            status.phase, status.active_faults = "recovery", []
+            history.info("runner", "phase", {"name": "recovery"})
+            # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+            held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
+            last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
+            # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
+            await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
+                             interval=CAUGHT_UP_POLL, fail=False)
+            status.phase = "final poll"
+            history.info("runner", "phase", {"name": "final_poll"})
+            for client in clients.values():
+                for room in rooms:
+                    await client.final_poll(room, held[room])
+            metrics = await topology.scrape_metrics()
+            history.info("runner", "phase", {"name": "done"})
+        finally:
+            status.phase = "stopping"
+            await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
+            await topology.close()
+            history.close()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     status.phase = "checking"
-    results, outcomes = judge(out, scenario)
-    return RunResult(scenario, seed, out, results, outcomes, time.monotonic() - begun, skipped)
+    took = time.monotonic() - begun
+    results, outcomes = judge(out, scenario, run_seconds=took)
+    return RunResult(scenario, seed, out, results, outcomes, took, skipped)
 
 
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
@@ -174,18 +185,32 @@ async def _watch_faults(injector: FaultInjector, status: Status) -> None:
         await asyncio.sleep(0.2)  # refresh rate of the progress line
 
 
-def judge(out: Path, scenario: Scenario) -> tuple[checker.Results, list[ExpectationOutcome]]:
-    """Check a finished run folder and write results.json and the latency plot into it."""
+def server_logs(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """The node and gate logs of a run folder, by incarnation (``node0#2``); client logs are not theirs."""
+    return {log_file_key(path): log.read(str(path)) for path in sorted((out / "logs").glob("*.log"))
+            if SERVER_LOG.match(path.name)}
+
+
+def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
+          ) -> tuple[checker.Results, list[ExpectationOutcome]]:
+    """Check a finished run folder and write results.json and the latency plot into it.
+
+    ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     history = read_history(out / "history.jsonl")
-    logs = {log_file_key(path): log.read(str(path)) for path in sorted((out / "logs").glob("*.log"))}
     metrics_path = out / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    results = checker.check(history, logs, metrics)
+    results = checker.check(history, server_logs(out), metrics)
     outcomes = evaluate(scenario.expect, results)
+    results_path = out / "results.json"
+    if run_seconds is None and results_path.exists():
+        try:
+            run_seconds = json.loads(results_path.read_text()).get("run_seconds")
+        except (ValueError, AttributeError):
+            run_seconds = None
     doc = {"scenario": scenario.name, "description": scenario.description,
-           "passed": all(o.passed for o in outcomes),
+           "passed": all(o.passed for o in outcomes), "run_seconds": run_seconds,
            "expectations": [dataclasses.asdict(o) for o in outcomes], "results": results.to_dict()}
-    (out / "results.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    results_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     report.plot_latency(results, None, out / "latency.png", title=scenario.name)
     return results, outcomes
 

@@ -1,22 +1,27 @@
 """``pushchat chaos list|run|check``: run scenarios with live progress and a summary table.
 
-Exit codes: 0 every scenario met its expectations; 1 some did not; 2 some
-could not be judged (verdict unknown); 3 a scenario file or option is bad.
+``run`` and ``check`` share their reports and their exit codes (:data:`EXIT_CODES`,
+also in README.md): a usage error has its own code, so that a typo on the
+command line never reads as "expectations not met" or "could not judge".
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
+import textwrap
 import threading
 import time
+from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from chaos import report
-from chaos.scenario import DEFAULT_FOLDER, Scenario, ScenarioError, find, load_all
+from chaos.cli import EXIT_USAGE
+from chaos.scenario import DEFAULT_FOLDER, Scenario, ScenarioError, UnknownScenario, find, load, load_all
 
 if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
     from chaos.run import Status
@@ -24,12 +29,33 @@ if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pa
 PROGRESS_EVERY_TTY = 0.5
 PROGRESS_EVERY_PIPE = 3.0
 
+EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED, EXIT_BAD_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES: dict[int, str] = {
+    EXIT_MET: "every scenario met its expectations",
+    EXIT_NOT_MET: "some scenario did not meet its expectations",
+    EXIT_NOT_JUDGED: "none failed, but some could not be judged (verdict unknown, or the run broke off)",
+    EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
+    EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
+                "that matches no scenario file, a folder that holds no run",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+EPILOG = "exit codes (run and check):\n" + "\n".join(
+    textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
+    for code, what in EXIT_CODES.items())
+
+
+class UsageError(Exception):
+    """The command line asks for something that is not there; exit EXIT_USAGE."""
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog, parser.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     sub.add_parser("list", help="list scenarios with a one-line description")
-    run = sub.add_parser("run", help="run scenarios and judge them")
-    run.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names or YAML paths")
+    run = sub.add_parser("run", help="run scenarios and judge them", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                     help="scenario names (see 'pushchat chaos list') or paths of your own YAML files")
     run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER}")
     run.add_argument("--seed", type=int, help="seed for random fault schedules (default: each scenario's own)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<time>-<pid>)")
@@ -37,9 +63,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="use this Toxiproxy server instead of the embedded one (env TOXIPROXY_URL)")
     run.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
-    check = sub.add_parser("check", help="re-judge a finished scenario folder (exit 0/1/2: valid/invalid/unknown)")
-    check.add_argument("folder", type=Path, help="a scenario's output folder (holds history.jsonl)")
-    check.add_argument("--scenario", help="scenario whose expectations to evaluate (default: from results.json)")
+    check = sub.add_parser("check", help="re-judge a finished run: one scenario's folder, or a folder of them",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("folder", type=Path,
+                       help="a scenario's output folder (holds history.jsonl), or the output folder of a run of "
+                            "several scenarios (one sub-folder each)")
+    check.add_argument("--scenario", help="scenario (name or YAML path) whose expectations to evaluate "
+                                          "(default: the copy the run saved, or the name in results.json)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,9 +79,19 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "check":
             return _check(args)
         return _run(args)
+    except (UsageError, UnknownScenario) as exc:
+        print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ScenarioError as exc:
-        print(f"pushchat chaos: {exc}", file=sys.stderr)
-        return 3
+        lines = str(exc).splitlines()
+        head = lines[0] if len(lines) == 1 else f"{len(lines)} problems in scenario files:\n  " + "\n  ".join(lines)
+        print(f"pushchat chaos: {head}", file=sys.stderr)
+        return EXIT_BAD_SCENARIO
+
+
+def exit_code(codes: Sequence[int]) -> int:
+    """One code for several scenarios: not met wins over not judged, which wins over met."""
+    return EXIT_NOT_MET if EXIT_NOT_MET in codes else max(codes, default=EXIT_MET)
 
 
 def _list(out: TextIO) -> int:
@@ -61,11 +101,28 @@ def _list(out: TextIO) -> int:
 
 
 def _selected(args: argparse.Namespace) -> list[Scenario]:
+    if args.all and args.scenarios:
+        raise UsageError("name scenarios or give --all, not both")
     if args.all:
         return load_all()
     if not args.scenarios:
-        raise SystemExit("pushchat chaos run: name at least one scenario, or --all (see 'pushchat chaos list')")
-    return [find(name) for name in args.scenarios]
+        raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all")
+    twice = [name for name, n in Counter(args.scenarios).items() if n > 1]
+    if twice:
+        raise UsageError(f"{', '.join(twice)}: named twice (each scenario gets one output folder)")
+    scenarios, unknown, problems = [], [], []
+    for name in args.scenarios:  # report every bad name and file, not only the first
+        try:
+            scenarios.append(find(name))
+        except UnknownScenario as exc:
+            unknown.append(str(exc))
+        except ScenarioError as exc:
+            problems += exc.problems
+    if unknown:
+        raise UsageError("\n".join(unknown))
+    if problems:
+        raise ScenarioError.of(problems)
+    return scenarios
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -92,44 +149,80 @@ def _run(args: argparse.Namespace) -> int:
             except Exception as exc:  # the run could not finish: say why, judge nothing, go on
                 print(f"\n{label}: ERROR while {status.phase}: {type(exc).__name__}: {exc} (logs in {out})")
                 errors.append(scenario.name)
-                codes.append(2)
+                codes.append(EXIT_NOT_JUDGED)
                 continue
-            print(f"\n{label}: {'met its expectations' if result.passed else 'FAILED its expectations'} "
-                  f"(verdict {result.results.verdict}, {result.duration:.1f}s) -> {out}")
-            for note in result.skipped:
-                print(f"  note: {note}")
-            print(report.expectations_table(result.outcomes))
-            print(report.latency_line(result.results))
-            if not result.passed or result.results.verdict != "valid":
-                print(report.results_detail(result.results))
-            rows.append(report.SummaryRow(scenario.name, result.results, result.outcomes, result.duration))
+            rows.append(_report(label, scenario.name, result.results, result.outcomes, result.duration, out,
+                                result.skipped))
             codes.append(result.exit_code)
-    print("\nSummary (sends ok/fail/indef; pushes shown by push/failed on node/dropped on gate)")
+    _summary(rows, root, errors)
+    return exit_code(codes)
+
+
+def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], duration: float, out: Path,
+            notes: Sequence[str] = ()) -> report.SummaryRow:
+    """One scenario's block: verdict line, expectations, latency, and the detail when something is off."""
+    row = report.SummaryRow(name, results, outcomes, duration)
+    print(f"\n{label}: {'met its expectations' if row.passed else 'FAILED its expectations'} "
+          f"(verdict {report.field(results, 'verdict')}, {duration:.1f}s) -> {out}")
+    for note in notes:
+        print(f"  note: {note}")
+    print(report.expectations_table(outcomes))
+    print(report.latency_line(results))
+    if not row.passed or report.field(results, "verdict") != "valid":
+        print(report.results_detail(results))
+    return row
+
+
+def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = ()) -> None:
+    print(f"\nSummary ({report.SUMMARY_LEGEND})")
     print(report.summary_table(rows))
     if errors:
-        print(f"Not judged (the run failed; exit code 2): {', '.join(errors)}")
+        print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
     print(f"\nOutput: {root}  (per scenario: history.jsonl, results.json, metrics.json, logs/, latency.png)")
-    return max(codes, default=0) if 1 not in codes else 1
 
 
 def _check(args: argparse.Namespace) -> int:
-    import json
-
-    from chaos.run import judge
+    from chaos.run import exit_code as scenario_exit_code, judge
 
     folder: Path = args.folder
-    if not (folder / "history.jsonl").exists():
-        raise SystemExit(f"pushchat chaos check: {folder} holds no history.jsonl")
-    name = args.scenario
-    if name is None and (folder / "results.json").exists():
-        name = json.loads((folder / "results.json").read_text()).get("scenario")
-    if name is None:
-        raise SystemExit("pushchat chaos check: say --scenario NAME (no results.json to read it from)")
-    results, outcomes = judge(folder, find(name))
-    print(report.expectations_table(outcomes))
-    print(report.results_detail(results))
-    print(f"verdict: {results.verdict}")
-    return results.exit_code
+    folders = [folder] if (folder / "history.jsonl").is_file() else sorted(
+        p.parent for p in folder.glob("*/history.jsonl") if p.is_file())
+    if not folders:
+        raise UsageError(f"{folder} holds no run: no history.jsonl in it, nor in any folder inside it")
+    if args.scenario is not None and len(folders) > 1:
+        raise UsageError(f"--scenario judges one scenario's folder; {folder} holds {len(folders)}")
+    rows, codes = [], []
+    for i, sub in enumerate(folders, start=1):
+        scenario = _scenario_of(sub, args.scenario)
+        results, outcomes = judge(sub, scenario)
+        duration = float(_saved(sub).get("run_seconds") or 0.0)
+        row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
+        rows.append(row)
+        codes.append(scenario_exit_code(outcomes, results.verdict))
+    _summary(rows, folder)
+    return exit_code(codes)
+
+
+def _saved(folder: Path) -> dict[str, Any]:
+    """The run's results.json, or {} (a run that broke off before judging has none)."""
+    try:
+        doc = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _scenario_of(folder: Path, given: str | None) -> Scenario:
+    """--scenario if given; else the copy of the scenario file the run saved; else the name in results.json."""
+    if given is not None:
+        return find(given)
+    copies = sorted(folder.glob("*.yaml"))
+    if len(copies) == 1:
+        return load(copies[0])
+    name = _saved(folder).get("scenario")
+    if not isinstance(name, str):
+        raise UsageError(f"{folder}: say --scenario NAME (no scenario file copy or results.json to tell it)")
+    return find(name)
 
 
 def _ensure(path: Path) -> Path:

@@ -10,11 +10,15 @@ message apart even if a node restarts its sequence numbers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
 
 from chaos.history import History
+from system import log
 from system.client import ChatClient, SendFailed
 from system.grpcopts import Keepalive
 from system.pb import chat_pb2
@@ -79,6 +83,29 @@ class _Recorder:
     def on_history_reset(self, room: str) -> None:
         self.history.info(self.name, "history_reset", {"room": room})
 
+    def on_gap(self, room: str, after_seq: int) -> None:
+        self.history.info(self.name, "gap", {"room": room, "after_seq": after_seq})
+
+
+@contextmanager
+def client_logs(folder: Path, names: Iterable[str]) -> Iterator[None]:
+    """Each client's library log (stream losses, reconnect waits, …) into ``folder/client-NAME.log``.
+
+    The runner's terminal is for its progress and tables: these lines belong to the run.
+    """
+    logger = logging.getLogger("pushchat.client")
+    handler = log.FilePerUser({name: folder / f"client-{name}.log" for name in names})
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
 
 def _describe(error: BaseException) -> str:
     code = getattr(error, "code", None)
@@ -118,6 +145,7 @@ class WorkloadClient:
         self.client.resume_reading()
 
     async def start(self, rooms: Iterable[str]) -> None:
+        log.current_user.set(self.name)  # this task and the client's tasks started from it log as us
         h = self.history
         h.invoke(self.name, "connect", {"addr": self.addr})
         client_id = await self.client.connect()
@@ -156,6 +184,7 @@ class WorkloadClient:
 
     async def send_loop(self, rooms: list[str], rate: float, until: float, text_bytes: int) -> None:
         """Send round-robin over ``rooms`` at ``rate``/s until ``until`` (monotonic); never bursts to catch up."""
+        log.current_user.set(self.name)
         interval = 1.0 / rate
         next_at = time.monotonic()
         i = 0
@@ -183,10 +212,13 @@ class WorkloadClient:
     async def final_poll(self, room: str, held: list[dict[str, Any]]) -> None:
         """Show what is still missing (the poll is recorded by the observer), then record what
         the server holds; a failed poll leaves no final_poll, so the checker says unknown."""
+        token = log.current_user.set(self.name)
         try:
             await self.client.poll(room)
         except Exception:
             return
+        finally:
+            log.current_user.reset(token)
         self.history.ok(self.name, "final_poll", {"room": room, "messages": held})
 
     async def close(self) -> None:

@@ -26,6 +26,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dedup-window", type=service.positive, default=d.dedup_window,
                         help="client message ids remembered per room, for idempotent retries")
     parser.add_argument("--rooms", default=",".join(d.rooms), help="comma-separated room names")
+    parser.add_argument("--peers", default="", metavar="ADDR[,ADDR...]",
+                        help="the other nodes' advertise addresses: at start this node creates only the default "
+                             "objects (ChatRoomMgr0 and the rooms) it owns by placement (default: it is alone "
+                             "and creates them all)")
     parser.add_argument("--store", default=d.store, metavar="sqlite|memory|postgresql://…", help=STORE_HELP)
     parser.add_argument("--data-dir", metavar="DIR",
                         help="the sqlite store's folder (default: $XDG_DATA_HOME/pushchat/node-HOST-PORT, "
@@ -56,8 +60,9 @@ def data_dir(args: argparse.Namespace) -> str | None:
 
 def config(args: argparse.Namespace) -> NodeConfig:
     rooms = tuple(r.strip() for r in args.rooms.split(",") if r.strip())
-    return NodeConfig(listen=args.listen, advertise=args.advertise, gate_buffer=args.gate_buffer, rooms=rooms,
-                      max_message_bytes=args.max_message_bytes, history_limit=args.history_limit,
+    peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
+    return NodeConfig(listen=args.listen, advertise=args.advertise, peers=peers, gate_buffer=args.gate_buffer,
+                      rooms=rooms, max_message_bytes=args.max_message_bytes, history_limit=args.history_limit,
                       join_history=args.join_history, page_size=args.page_size, dedup_window=args.dedup_window,
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
                       metrics_host=args.metrics_host, store=args.store, data_dir=data_dir(args),

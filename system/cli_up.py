@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 
-from system import log
+from system import listen, log
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 
@@ -21,13 +22,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 async def _main(args: argparse.Namespace) -> int:
     node = NodeServer(NodeConfig(listen=args.node_listen))
     gate: GateServer | None = None
+    what = "node"
     try:
         await node.start()
+        what = "gate"
         gate = GateServer(GateConfig(nodes=(node.addr,), listen=args.gate_listen))
         await gate.start()
         await gate.wait_ready(10.0)
     except Exception as exc:
-        print(f"pushchat up: cannot start: {exc}")
+        if isinstance(exc, listen.CannotListen):
+            hint = f" (is another pushchat running? --{what}-listen 127.0.0.1:0 picks a free port)" \
+                if exc.reason == listen.IN_USE else ""
+            print(f"pushchat up: {what} {exc}{hint}", file=sys.stderr)
+        else:
+            print(f"pushchat up: {what} cannot start: {exc}", file=sys.stderr)
         if gate is not None:
             await gate.stop()
         await node.stop()

@@ -134,13 +134,17 @@ class LinkDown(NotSent):
 
 
 class SendFailed(grpc.aio.AioRpcError):
-    """A send failed for good. ``definite``: surely not stored; else it may have been (record it as unknown)."""
+    """A send failed for good. ``definite``: surely not stored; else it may have been (record it as unknown).
+
+    ``details()`` is for the user: the room and why, never the internal message id;
+    ``attempts`` counts the requests that went on the wire (0: the link was down all along).
+    """
 
     def __init__(self, code: grpc.StatusCode, details: str, *, definite: bool, room: str, client_msg_id: str,
                  attempts: int) -> None:
-        word = "not stored" if definite else "may have been stored"
-        super().__init__(code, grpc.aio.Metadata(), grpc.aio.Metadata(),
-                         f"send {client_msg_id} to {room} failed after {attempts} attempt(s), {word}: {details}")
+        outcome = "not sent" if definite else "may not have been sent"
+        tries = f" (tried {attempts} times)" if attempts > 1 else ""
+        super().__init__(code, grpc.aio.Metadata(), grpc.aio.Metadata(), f"message to {room} {outcome}: {details}{tries}")
         self.definite = definite
         self.room = room
         self.client_msg_id = client_msg_id
@@ -188,6 +192,37 @@ def describe(error: BaseException | None) -> str:
     if isinstance(error, grpc.aio.AioRpcError):
         return f"{error.code().name}: {error.details()}"
     return f"{type(error).__name__}: {error}"
+
+
+# What gRPC and the OS say, and the few words a user needs; the first match wins.
+_CAUSES = (("connection refused", "connection refused"), ("reset by peer", "connection reset"),
+           ("connection reset", "connection reset"), ("keepalive watchdog", "no answer to keepalive pings"),
+           ("ping timeout", "no answer to keepalive pings"), ("goaway", "the server closed the connection"),
+           ("broken pipe", "connection closed"), ("socket closed", "connection closed"),
+           ("end of tcp stream", "connection closed"), ("dns resolution failed", "address not found"),
+           ("name or service not known", "address not found"), ("deadline exceeded", "timed out"),
+           ("no route to host", "no route to host"), ("network is unreachable", "network unreachable"))
+
+
+def cause(error: BaseException | None) -> str:
+    """Why a call or stream failed, in a few words for a person (``describe`` keeps the details)."""
+    if error is None:
+        return "closed by the server"
+    if isinstance(error, TimeoutError):  # asyncio.TimeoutError too
+        return "timed out"
+    text = describe(error).lower()
+    for needle, words in _CAUSES:
+        if needle in text:
+            return words
+    if isinstance(error, grpc.aio.AioRpcError):
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return "timed out"
+        if error.code() == grpc.StatusCode.UNAVAILABLE:
+            return "server unavailable"
+        return error.code().name.lower().replace("_", " ")
+    if isinstance(error, ProtocolError):
+        return "unexpected answer from the server"
+    return type(error).__name__
 
 
 def _reconnect_again(exc: BaseException) -> bool:
@@ -324,6 +359,7 @@ class ChatClient:
             self._own.popitem(last=False)
         failures: list[BaseException] = []
         self._sending[room] += 1
+        started = time.monotonic()
         try:
             reply = await self._rpc("ChatRoom", ROOM_PREFIX + room, "SendMessage",
                                      lambda: chat_pb2.ChatRoom_SendChatMessageRequest(
@@ -334,8 +370,8 @@ class ChatClient:
             code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else grpc.StatusCode.UNKNOWN
             definite = all(isinstance(f, NotSent) or (isinstance(f, grpc.aio.AioRpcError) and f.code() in DEFINITE)
                            for f in failures)
-            raise SendFailed(code, describe(exc), definite=definite, room=room, client_msg_id=cmid,
-                             attempts=len([f for f in failures if not isinstance(f, NotSent)])) from exc
+            raise SendFailed(code, self._send_failure(exc, time.monotonic() - started), definite=definite, room=room,
+                             client_msg_id=cmid, attempts=len([f for f in failures if not isinstance(f, NotSent)])) from exc
         except BaseException:  # cancelled: closing
             self._sent(room, settle=False)
             raise
@@ -348,6 +384,14 @@ class ChatClient:
             self._show(view, view.own(reply.seq, reply.timestamp))
         self._sent(room)
         return SendResult(room, cmid, reply.seq, reply.timestamp, reply.duplicate)
+
+    def _send_failure(self, exc: BaseException, waited: float) -> str:
+        """Why a send failed, for :class:`SendFailed`'s message: the server's refusal, or what the link did."""
+        if isinstance(exc, LinkDown):
+            return f"no connection to the server for {round(waited, 1):g}s"
+        if isinstance(exc, grpc.aio.AioRpcError) and (exc.code() in DEFINITE or isinstance(exc, NotSent)):
+            return exc.details() or cause(exc)  # the server's (or our own) words for the refusal
+        return cause(exc)
 
     async def poll(self, room: str) -> PollResult:
         """Fetch and show what came after the room's cursor, page by page."""

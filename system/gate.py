@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import any_pb2
 from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 
-from system import clientid, log, placement
+from system import clientid, listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
@@ -219,15 +219,19 @@ class GateServer:
         return by_key[placement.owner(object_id, by_key)]
 
     async def start(self) -> None:
-        self.server = grpc.aio.server(options=self.config.keepalive.server_options())
-        gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), self.server)
-        self.port = self.server.add_insecure_port(self.config.listen)
-        if not self.port:
-            raise OSError(f"gate cannot listen on {self.config.listen}")
+        """Bind (a taken port is refused: :class:`listen.CannotListen`) and serve metrics, then serve."""
+        server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
+        gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
+        self.port = listen.bind(server, self.config.listen)
+        self.server = server
         self.advertise = self.config.advertise or self.addr
-        await self.server.start()
-        if self.config.metrics_port is not None:
-            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+        try:
+            if self.config.metrics_port is not None:
+                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            await server.start()
+        except BaseException:
+            await self.stop(None)
+            raise
         # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
@@ -238,7 +242,7 @@ class GateServer:
             link.task = asyncio.create_task(self._keep_link(link), name=f"node-link {dial}")
             self.links.append(link)
 
-    async def stop(self, grace: float = 1.0) -> None:
+    async def stop(self, grace: float | None = 1.0) -> None:
         self._stopping = True
         self.router.finish_all()
         for link in self.links:

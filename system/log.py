@@ -12,9 +12,20 @@ import json
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Mapping, TextIO
 
 _RESERVED = ("ts", "level", "component", "event")
+
+# A library never prints: without a handler, Python's last-resort handler would write
+# our WARNINGs as bare words ("stream_lost") to the stderr of any program using the
+# client. The program decides where they go (setup(), or FilePerUser).
+logging.getLogger("pushchat").addHandler(logging.NullHandler())
+
+#: The user a record belongs to when it has no ``user`` field; set by code that drives
+#: several clients in one process (asyncio tasks inherit it from where they were created).
+current_user: ContextVar[str | None] = ContextVar("pushchat_current_user", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -54,6 +65,40 @@ def setup(component: str, stream: TextIO | None = None, path: str | None = None,
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
+
+
+class FilePerUser(logging.Handler):
+    """JSON lines into one file per user: many clients in one process (the chaos workload), a log each.
+
+    A record belongs to its ``user`` field, else to :data:`current_user`; records of
+    users not in ``paths`` are left to other handlers.
+    """
+
+    def __init__(self, paths: Mapping[str, str | Path], component: str = "client") -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter(component))
+        self._files: dict[str, TextIO] = {user: open(path, "a", encoding="utf-8") for user, path in paths.items()}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        user = (getattr(record, "fields", None) or {}).get("user") or current_user.get()
+        fh = self._files.get(user) if isinstance(user, str) else None
+        if fh is None:
+            return
+        try:
+            fh.write(self.format(record) + "\n")
+            fh.flush()
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            for fh in self._files.values():
+                fh.close()
+            self._files.clear()
+        finally:
+            self.release()
+        super().close()
 
 
 def get(name: str) -> logging.Logger:

@@ -14,6 +14,8 @@ from typing import Any, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from system import listen
+
 NODE_FAILURE_REASONS = ("malformed_client_id", "gate_not_connected", "gate_buffer_full", "gate_disconnected")
 GATE_DROP_REASONS = ("client_buffer_full", "client_not_found", "client_disconnected")
 
@@ -48,8 +50,18 @@ class Metrics:
         return parse(generate_latest(self.registry).decode())
 
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
-        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); return the bound port."""
-        self._http, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); return the bound port.
+
+        A taken port is refused (:class:`listen.CannotListen`): the HTTP server sets no ``SO_REUSEPORT``.
+        """
+        addr = listen.join(host, port)
+        try:
+            listen.parse(addr)
+            self._http, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except listen.CannotListen as exc:
+            raise listen.CannotListen(addr, exc.reason, "metrics") from None
+        except OSError as exc:
+            raise listen.CannotListen(addr, listen.reason(exc), "metrics") from None
         self.port = int(self._http.server_port)
         return self.port
 

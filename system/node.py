@@ -3,6 +3,8 @@
 ``RegisterGate`` answers ``register_gate_response`` first and then streams
 the gate's queue from the push hub. Every push failure is logged once as
 ``push_failed`` and counted once, in :meth:`NodeServer._push_failed`.
+A refused call is the caller's mistake and logged as ``call_failed`` at
+INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf.message import Message
 
-from system import log
+from system import listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.objects import CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
-from system.room import DEFAULT_ROOMS, MANAGER_ID, ROOM_PREFIX, ChatRoom, ChatRoomMgr, RoomConfig, install
+from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
 from system.store import Store, StoreUnusable, make_store
 
 #: Trailing metadata key on a refused write: "no" (surely not stored) or "unknown".
@@ -29,11 +31,16 @@ STORED_KEY = "pushchat-stored"
 
 _log = log.get("node")
 
+# Refusals answering a bad request: the caller's mistake, not the node's trouble.
+CALLER_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED", "ALREADY_EXISTS",
+                           "FAILED_PRECONDITION", "OUT_OF_RANGE", "PERMISSION_DENIED"})
+
 
 @dataclass
 class NodeConfig:
     listen: str = "127.0.0.1:0"
     advertise: str | None = None          # default: the bound host:port
+    peers: tuple[str, ...] = ()           # the other nodes' advertise addresses (see create_default_objects)
     gate_buffer: int = 1024
     rooms: tuple[str, ...] = DEFAULT_ROOMS
     max_message_bytes: int = RoomConfig.max_message_bytes
@@ -133,7 +140,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
                       code: str, error: str, stored: str | None = None) -> None:
-        log.event(_log, logging.WARNING, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
+        level = logging.INFO if code in CALLER_ERRORS else logging.WARNING
+        log.event(_log, level, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
         trailing = ((STORED_KEY, stored),) if stored else ()
         await context.abort(grpc.StatusCode[code], error, trailing)
 
@@ -157,32 +165,63 @@ class NodeServer:
     def addr(self) -> str:
         return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
 
+    def bind(self) -> int:
+        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it.
+
+        Separate so that a harness can learn every node's address, and so
+        give each its ``peers``, before any node creates its objects.
+        """
+        if self.server is None:
+            server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
+            goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
+            self.port = listen.bind(server, self.config.listen)
+            self.server = server
+            self.advertise = self.config.advertise or self.addr
+        return self.port
+
     async def start(self) -> None:
-        """Open the store and load the default objects, then listen; StoreUnusable refuses to start."""
-        await self.store.open()
+        """Bind, open the store, load the default objects, serve metrics, then serve: all before the announce.
+
+        A store that cannot be used (corrupt, newer, in use, unreachable) is
+        :class:`~system.store.StoreUnusable`: the node refuses to start.
+        """
+        self.bind()
+        assert self.server is not None
         try:
-            await self.host.create(ChatRoomMgr.type_name, MANAGER_ID)
-            for room in self.config.rooms:
-                await self.host.create(ChatRoom.type_name, ROOM_PREFIX + room)
-        except ObjectError as exc:
-            await self.store.close()
-            raise StoreUnusable(f"cannot load the rooms from {self.store.where}: {exc}") from None
-        log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
-                  store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
-                  where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
-                  **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
-        self.server = grpc.aio.server(options=self.config.keepalive.server_options())
-        goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), self.server)
-        self.port = self.server.add_insecure_port(self.config.listen)
-        if not self.port:
-            raise OSError(f"node cannot listen on {self.config.listen}")
-        self.advertise = self.config.advertise or self.addr
-        await self.server.start()
-        if self.config.metrics_port is not None:
-            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            await self.store.open()
+            await self.create_default_objects()
+            log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
+                      store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
+                      where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
+                      **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
+            if self.config.metrics_port is not None:
+                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            await self.server.start()
+        except BaseException:
+            await self.stop(None)
+            raise
         self.started = time.monotonic()
 
-    async def stop(self, grace: float = 1.0) -> None:
+    async def create_default_objects(self) -> None:
+        """Create the manager and the default rooms this node owns, as Goverse does at start.
+
+        Placement is the gates' rendezvous hashing over the nodes' advertise
+        addresses, and a node does not know the others unless told
+        (``peers``, ``pushchat node --peers``). Told, it creates only what it
+        owns, so each object exists once in the cluster, where the gates will
+        call it. Alone (no peers) it owns everything and creates all of them.
+        Nodes of a cluster started without ``peers`` each create all of them:
+        the gates still call one copy of each, the others stay empty.
+        """
+        keys = {self.advertise, *self.config.peers}
+        for type_name, object_id in default_objects(self.config.room_config()):
+            if placement.owner(object_id, keys) == self.advertise:
+                try:
+                    await self.host.create(type_name, object_id)
+                except ObjectError as exc:
+                    raise StoreUnusable(f"cannot load {object_id} from {self.store.where}: {exc}") from None
+
+    async def stop(self, grace: float | None = 1.0) -> None:
         self.hub.close()
         if self.server is not None:
             await self.server.stop(grace)

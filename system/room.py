@@ -264,6 +264,19 @@ class ChatRoom(GoverseObject):
         await self.writer.close()
 
 
+def default_objects(config: RoomConfig) -> list[tuple[str, str]]:
+    """(type, id) of what a fresh cluster holds: the manager and the configured rooms.
+
+    Goverse's chat server creates ``ChatRoomMgr0`` at start and the manager
+    creates the default rooms, so a client's first ``/list`` or ``/join``
+    finds them and ``ListObjects`` shows them before any call (Goverse's own
+    test harness waits for them). The node creates them; see
+    :meth:`system.node.NodeServer.create_default_objects` for which node.
+    """
+    rooms = [(ChatRoom.type_name, ROOM_PREFIX + name) for name in config.rooms]
+    return [(ChatRoomMgr.type_name, MANAGER_ID), *rooms]
+
+
 def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
             clock: Callable[[], int] = now_us) -> None:
     """Register the chat types on ``host``: the configured rooms exist on first call, others only by

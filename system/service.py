@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Protocol
 
-from system import log
+from system import listen, log
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 
@@ -94,6 +94,9 @@ def exit_with_parent() -> None:
 async def _serve(server: Server, service: str) -> int:
     try:
         await server.start()
+    except listen.CannotListen as exc:
+        print(f"pushchat {service}: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         print(f"pushchat {service}: cannot start: {exc}", file=sys.stderr)
         return 1

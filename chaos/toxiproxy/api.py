@@ -2,10 +2,13 @@
 
 Successful bodies are compact JSON (Go's ``json.Marshal``); errors are
 ``{"error": ..., "status": ...}`` plus a newline with a text/plain content
-type (Go's ``http.Error``). Every response carries ``X-Toxiproxy-Request-Id``.
-Our own addition is one response header, ``X-Toxiproxy-Extensions``, listing
-the extension toxics, so clients can tell this server from the real one
-without any change to the standard JSON.
+type (Go's ``http.Error``). Every response of a route carries
+``X-Toxiproxy-Request-Id``; what the router answers by itself (a redirect to
+the cleaned path, ``404 page not found``, an empty 405) carries none, as the
+real server's middlewares run only once a route matched. Our own addition is
+one response header on routes, ``X-Toxiproxy-Extensions``, listing the
+extension toxics, so clients can tell this server from the real one without
+any change to the standard JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import time
 from typing import Any, Awaitable, Callable
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -69,17 +73,54 @@ def api_error(exc: ApiError) -> web.Response:
     return text_error(go_json(exc.to_json()) + "\n", exc.status)
 
 
+def clean_path(path: str) -> str:
+    """The canonical form gorilla/mux redirects to: Go's ``path.Clean``, keeping a trailing slash."""
+    rooted = path if path.startswith("/") else "/" + path
+    parts: list[str] = []
+    for segment in rooted.split("/"):
+        if segment == "..":
+            if parts:
+                parts.pop()
+        elif segment not in ("", "."):
+            parts.append(segment)
+    cleaned = "/" + "/".join(parts)
+    return cleaned + "/" if rooted.endswith("/") and cleaned != "/" else cleaned
+
+
+def _redirect_target(request: web.Request, cleaned: str) -> str:
+    """Go's ``url.String()`` of the request URL with the cleaned path: escaped path, raw query kept."""
+    _, has_query, query = request.raw_path.partition("?")
+    return quote(cleaned, safe="/$&+,:;=@") + (f"?{query}" if has_query else "")
+
+
+@web.middleware
+async def _routing(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """What the router answers before any middleware runs, and the debug line of every request."""
+    start = time.monotonic()
+    cleaned = clean_path(request.path)
+    failed = request.match_info.http_exception
+    if cleaned != request.path:
+        response: web.StreamResponse = web.Response(
+            status=301, headers={"Location": _redirect_target(request, cleaned)})
+    elif isinstance(failed, web.HTTPMethodNotAllowed):
+        response = web.Response(status=405)
+    elif failed is not None:
+        response = text_error("404 page not found\n", 404)
+    else:
+        response = await handler(request)
+    log.event(_log, logging.DEBUG, "api_request", request_id=request.get(REQUEST_ID_HEADER),
+              method=request.method, path=request.path, status=response.status,
+              duration_ms=round((time.monotonic() - start) * 1000, 3))
+    return response
+
+
 @web.middleware
 async def _request_ids(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    rid = request_id()
-    start = time.monotonic()
+    request[REQUEST_ID_HEADER] = rid = request_id()
     response = await handler(request)
     response.headers[REQUEST_ID_HEADER] = rid
     if extensions := offered_extensions():
         response.headers[EXTENSIONS_HEADER] = ",".join(extensions)
-    log.event(_log, logging.DEBUG, "api_request", request_id=rid, method=request.method,
-              path=request.path, status=response.status,
-              duration_ms=round((time.monotonic() - start) * 1000, 3))
     return response
 
 
@@ -96,15 +137,16 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return await handler(request)
     except ApiError as exc:
         return api_error(exc)
-    except web.HTTPNotFound:
-        return text_error("404 page not found\n", 404)
-    except web.HTTPMethodNotAllowed:
-        return web.Response(status=405)
     except web.HTTPException:
         raise
     except Exception as exc:  # keep serving; report like Go's untyped errors
         _log.exception("api_failed", extra={"fields": {"method": request.method, "path": request.path}})
         return api_error(ApiError(str(exc), 500))
+
+
+async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Go's server names no software; aiohttp would add ``Server: Python/... aiohttp/...``."""
+    response.headers.popall("Server", None)
 
 
 def _log_toxic(event: str, proxy: str, spec: ToxicSpec) -> None:
@@ -128,14 +170,15 @@ def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str
         return json_response(proxy.to_json(), 201)
 
     async def populate(request: web.Request) -> web.Response:
+        # Go marshals an empty list of proxies as null: {"proxies":null}, even on success.
         try:
             done = await collection.populate(await _body(request))
         except ApiError as exc:  # the body did not parse
             return json_response({**exc.to_json(), "proxies": None}, exc.status)
         except PopulateError as exc:
-            created = None if exc.created is None else [p.to_json() for p in exc.created]
+            created = [p.to_json() for p in exc.created or ()] or None
             return json_response({**exc.error.to_json(), "proxies": created}, exc.error.status)
-        return json_response({"proxies": [p.to_json() for p in done]}, 201)
+        return json_response({"proxies": [p.to_json() for p in done] or None}, 201)
 
     async def proxy_show(request: web.Request) -> web.Response:
         return json_response(collection.get(request.match_info["proxy"]).to_json())
@@ -185,7 +228,8 @@ def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str
         return web.Response(body=f'{{"version": "{VERSION}"}}\n'.encode(),
                             headers={"Content-Type": "application/json;charset=utf-8"})
 
-    app = web.Application(middlewares=[_request_ids, _browser_guard, _errors])
+    app = web.Application(middlewares=[_routing, _request_ids, _browser_guard, _errors])
+    app.on_response_prepare.append(_no_server_header)
     routes = [
         web.post("/reset", reset),
         web.get("/proxies", proxy_index, allow_head=False),
@@ -208,6 +252,6 @@ def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str
             body, content_type = metrics()
             return web.Response(body=body, headers={"Content-Type": content_type})
 
-        routes.append(web.get("/metrics", metrics_handler, allow_head=False))
+        routes.append(web.route("*", "/metrics", metrics_handler))  # any method, as the real one
     app.add_routes(routes)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .decode import ApiError, bad_body, decode_fields
+from .decode import ApiError, bad_body, decode_fields, kind_of
 from .proxy import ERR_ALREADY_STARTED, Proxy
 
 __all__ = ["ProxyCollection", "PopulateError"]
@@ -13,7 +13,13 @@ __all__ = ["ProxyCollection", "PopulateError"]
 ERR_PROXY_NOT_FOUND = ApiError("proxy not found", 404)
 ERR_PROXY_EXISTS = ApiError("proxy already exists", 409)
 
-_PROXY_FIELDS = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool"}
+# The real Proxy struct also has an exported, untagged ``Logger *zerolog.Logger``:
+# Go decodes any object into it and rejects anything else.
+_PROXY_FIELDS = {"name": "string", "listen": "string", "upstream": "string", "enabled": "bool",
+                 "Logger": "zerolog.Logger"}
+_PROXY_TYPE = "toxiproxy.Proxy"
+# What /populate decodes each item into: a Proxy whose enabled may be absent.
+_POPULATE_ITEM = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
 
 
 def _missing(field: str) -> ApiError:
@@ -46,7 +52,7 @@ class ProxyCollection:
         return {name: self.proxies[name].to_json() for name in sorted(self.proxies)}
 
     async def create(self, value: Any) -> Proxy:
-        fields = decode_fields(value, "Proxy", _PROXY_FIELDS)
+        fields = decode_fields(value, "Proxy", _PROXY_FIELDS, _PROXY_TYPE)
         if not fields.get("name"):
             raise _missing("name")
         if not fields.get("upstream"):
@@ -61,20 +67,23 @@ class ProxyCollection:
             return proxy
 
     async def populate(self, value: Any) -> list[Proxy]:
-        """Validate all, then create or replace each; raise PopulateError on failure."""
+        """Decode all, validate all, then create or replace each; raise PopulateError on failure.
+
+        Go decodes the whole body before checking a field, so a type error in
+        any item beats a missing name in an earlier one; ``null`` is no proxies.
+        """
+        if value is None:
+            value = []
         if not isinstance(value, list):
-            kind = "object" if isinstance(value, dict) else type(value).__name__
-            raise PopulateError(bad_body(f"json: cannot unmarshal {kind} into Go value of type "
-                                         "[]toxiproxy.Proxy"), None)
-        wanted = []
+            raise PopulateError(bad_body(f"json: cannot unmarshal {kind_of(value)} into Go value of type "
+                                         f"[]{_POPULATE_ITEM}"), None)
         try:
-            for i, item in enumerate(value, 1):
-                fields = decode_fields(item, "Proxy", _PROXY_FIELDS)
+            wanted = [decode_fields(item, "", _PROXY_FIELDS, _POPULATE_ITEM) for item in value]
+            for i, fields in enumerate(wanted, 1):
                 if not fields.get("name"):
                     raise _missing(f"name at proxy {i}")
                 if not fields.get("upstream"):
                     raise _missing(f"upstream at proxy {i}")
-                wanted.append(fields)
         except ApiError as exc:
             raise PopulateError(exc, None) from None
         done: list[Proxy] = []
@@ -99,7 +108,7 @@ class ProxyCollection:
 
     async def update(self, name: str, value: Any) -> Proxy:
         proxy = self.get(name)
-        fields = decode_fields(value, "Proxy", _PROXY_FIELDS)
+        fields = decode_fields(value, "Proxy", _PROXY_FIELDS, _PROXY_TYPE)
         async with self._lock:
             await proxy.update(fields.get("listen", proxy.listen), fields.get("upstream", proxy.upstream),
                                fields.get("enabled", proxy.enabled))

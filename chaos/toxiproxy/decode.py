@@ -75,7 +75,12 @@ def _type_error(value: Any, where: str, gotype: str) -> ApiError:
     return bad_body(f"json: cannot unmarshal {kind} into Go {where} of type {gotype}")
 
 
+_SCALARS = frozenset({"string", "bool", "int64", "float32", "float64"})
+
+
 def _convert(value: Any, gotype: str, where: str) -> Any:
+    if gotype not in _SCALARS and isinstance(value, dict):  # a Go struct: any object decodes into it
+        return value
     if gotype == "string" and isinstance(value, str):
         return value
     if gotype == "bool" and isinstance(value, bool):
@@ -85,21 +90,24 @@ def _convert(value: Any, gotype: str, where: str) -> Any:
             return value
     if gotype in ("float32", "float64") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if gotype == "object" and isinstance(value, dict):
-        return value
     raise _type_error(value, where, gotype)
 
 
-def decode_fields(value: Any, struct: str, fields: dict[str, str]) -> dict[str, Any]:
+def decode_fields(value: Any, struct: str, fields: dict[str, str], gotype: str | None = None
+                  ) -> dict[str, Any]:
     """Decode a JSON object into the named, typed ``fields``; absent or null ones are left out.
 
+    ``struct`` prefixes a field in a type error (``Proxy`` gives ``Proxy.name``;
+    an anonymous Go struct has the empty name, giving ``.name``); ``gotype``
+    names the whole type when ``value`` is no object (default ``struct``).
+    A field whose type is not a scalar is a Go struct: any object fits it.
     ``value`` of ``None`` decodes to nothing, as Go's decoder does with ``null``.
     Unknown keys are ignored and keys match field names case-insensitively.
     """
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _type_error(value, "value", struct)
+        raise _type_error(value, "value", gotype or struct)
     by_lower = {name.lower(): name for name in fields}
     out: dict[str, Any] = {}
     for key, item in value.items():

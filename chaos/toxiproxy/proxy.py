@@ -533,8 +533,9 @@ class Proxy:
         self._server: asyncio.AbstractServer | None = None
 
     def to_json(self) -> dict[str, Any]:
+        # "Logger": the real Proxy's untagged *zerolog.Logger, which Go marshals as {}.
         return {"name": self.name, "listen": self.listen, "upstream": self.upstream,
-                "enabled": self.enabled, "toxics": self.toxics.to_json()}
+                "enabled": self.enabled, "Logger": {}, "toxics": self.toxics.to_json()}
 
     def byte_counts(self) -> list[list[int]]:
         """Per direction ``[received, sent]``, closed and open connections together."""

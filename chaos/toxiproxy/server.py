@@ -88,14 +88,18 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 async def serve(host: str, port: int, config: str | None = None, metrics: bool = False,
                 exit_with_parent: bool = False, **announce: Any) -> int:
-    """Run until SIGTERM/SIGINT (or the parent's death); print the start-up line once ready."""
+    """Run until SIGTERM/SIGINT (or the parent's death); print the start-up line once ready.
+
+    An API address that cannot be bound (taken, unknown host) raises
+    :class:`ApiError` with the real server's wording, for the caller to show.
+    """
     _route_library_logs()
     server = Server(host, port, metrics)
     try:
         addr = await server.start()
-    except ApiError as exc:
-        log.event(_log, logging.ERROR, "api_failed_to_start", error=exc.message)
-        return 1
+    except BaseException:
+        await server.close()
+        raise
     if config:
         await server.load_config(config)
     stop = asyncio.Event()

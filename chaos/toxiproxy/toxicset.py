@@ -25,9 +25,13 @@ ERR_INVALID_TYPE = ApiError("invalid toxic type", 400)
 ERR_TOXIC_EXISTS = ApiError("toxic already exists", 409)
 ERR_TOXIC_NOT_FOUND = ApiError("toxic not found", 404)
 
+# Go's types, as its decoding errors name them. A create body is decoded twice:
+# into a ToxicWrapper whose attributes are still a NoopToxic, then, once the
+# type is known, its attributes alone; an update body into an anonymous struct.
+_CREATE_TYPE = "toxics.ToxicWrapper"
 _CREATE_FIELDS = {"name": "string", "type": "string", "stream": "string",
-                  "toxicity": "float32", "attributes": "object"}
-_UPDATE_FIELDS = {"toxicity": "float32", "attributes": "object"}
+                  "toxicity": "float32", "attributes": "toxics.NoopToxic"}
+_UPDATE_TYPE = 'struct { Attributes interface {} "json:\\"attributes\\""; Toxicity float32 "json:\\"toxicity\\"" }'
 
 
 def json_number(value: float) -> float | int:
@@ -55,7 +59,7 @@ class ToxicSpec:
 
 def parse_toxic(value: Any, exists: Callable[[str], bool]) -> ToxicSpec:
     """Validate a create body in the real server's order: body, stream, type, name, attributes."""
-    fields = decode_fields(value, "ToxicWrapper", _CREATE_FIELDS)
+    fields = decode_fields(value, "ToxicWrapper", _CREATE_FIELDS, _CREATE_TYPE)
     stream = fields.get("stream", "downstream")
     try:
         direction = DIRECTIONS.index(stream.lower())
@@ -74,7 +78,8 @@ def parse_toxic(value: Any, exists: Callable[[str], bool]) -> ToxicSpec:
 
 def parse_toxic_update(spec: ToxicSpec, value: Any) -> tuple[Toxic, float]:
     """Only ``attributes`` (merged over the current ones) and ``toxicity`` change."""
-    fields = decode_fields(value, "ToxicWrapper", _UPDATE_FIELDS)
+    update_fields = {"toxicity": "float32", "attributes": f"toxics.{spec.toxic.GO_NAME}"}
+    fields = decode_fields(value, "", update_fields, _UPDATE_TYPE)
     return spec.toxic.merged(fields.get("attributes")), fields.get("toxicity", spec.toxicity)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
 from chaos.report import (SummaryRow, expectations_table, latency_line, plot_latency, results_detail, row_dict,
@@ -33,11 +34,31 @@ def test_summary_table_shows_the_numbers_in_aligned_columns():
     text = summary_table([SummaryRow("stalled-client", sample_results(), outcomes, 12.34), ok_row])
     header, rule, bad, good = text.splitlines()
     assert header.split()[:3] == ["scenario", "verdict", "expect"]
-    assert bad.split() == ["stalled-client", "invalid", "1/2", "FAIL", "120/3/1", "230/9/4", "17", "2", "1", "0",
-                           "12", "457", "12.3"]
+    assert bad.split() == ["stalled-client", "invalid", "1/2", "FAIL", "120/3/1", "230/9/4", "17", "2", "0", "1",
+                           "0", "0", "12", "457", "12.3"]
     assert good.split()[:4] == ["baseline", "valid", "1/1", "ok"]
     assert good.split()[-3:] == ["-", "-", "8.0"]  # no latency measured
     assert len(rule) >= len(header.rstrip()) and good.index("valid") == bad.index("invalid")
+
+
+def columns(text: str) -> list[dict[str, str]]:
+    """A summary table as one dict per row, by header (cells are two or more spaces apart)."""
+    header, _, *rows = text.splitlines()
+    names = re.split(r"\s{2,}", header.strip())
+    return [dict(zip(names, re.split(r"\s{2,}", row.strip()))) for row in rows]
+
+
+def test_summary_shows_each_kind_of_loss_in_its_own_column():
+    # node-kill-restart: every member showed every message it was sent (lost 0), but the
+    # restarted node forgot 60 acknowledged messages; the scenario expects that, so it is "ok".
+    forgetful = Results(verdict="valid", sends_ok=150, lost=0, lost_by_server=60, delivered_by_push=280)
+    phantoms = Results(verdict="invalid", sends_ok=10, lost=3, phantom=2)
+    text = summary_table([
+        SummaryRow("node-kill-restart", forgetful, [ExpectationOutcome("lost_by_server", "> 0", 60, True)], 14.0),
+        SummaryRow("odd", phantoms, [ExpectationOutcome("verdict", "== valid", "invalid", False)], 3.0)])
+    kill, odd = columns(text)
+    assert (kill["expect"], kill["lost"], kill["lost by server"], kill["phantom"]) == ("1/1 ok", "0", "60", "0")
+    assert (odd["lost"], odd["lost by server"], odd["phantom"]) == ("3", "0", "2")
 
 
 def test_latency_line_gives_every_quantile_in_ms_and_the_sources():

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
+import pytest
 
 from chaos import cli, runner
 from chaos.scenario import load_all
@@ -24,9 +27,59 @@ def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -
     assert "broken.yaml" in err and "topology.nodes" in err
 
 
-def test_unknown_scenario_name_is_a_clear_error(capsys) -> None:
-    assert cli.main(["chaos", "run", "no-such-scenario"]) == 3
-    assert "no-such-scenario" in capsys.readouterr().err
+def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset, target: client b, strat: 1, "
+                   "duration: 1}\nexpect: {lots: 0}\n")
+    two = tmp_path / "two.yaml"
+    two.write_text("name: two\ntopology: {clients: [a]}\nworkload: {rate: -1}\n")
+    assert cli.main(["chaos", "run", str(one), str(two)]) == runner.EXIT_BAD_SCENARIO == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["pushchat chaos: 3 problems in scenario files:",
+                   f"  {one}: faults[0].strat: unknown key (did you mean 'start'?)",
+                   f"  {one}: expect.lots: unknown key (did you mean 'lost'?)",
+                   f"  {two}: workload.rate: must be a positive number, not -1"]
+
+
+USAGE_ERRORS = [
+    ([], "usage: pushchat [--verbose] COMMAND"),                                       # bare `pushchat`
+    (["nosuchcommand"], "unknown command 'nosuchcommand'"),
+    (["chaos"], "required: ACTION"),
+    (["chaos", "run"], "name at least one scenario"),
+    (["chaos", "run", "nosuchscenario"], "no scenario 'nosuchscenario'"),
+    (["chaos", "run", "basline"], "did you mean 'baseline'?"),
+    (["chaos", "run", "no/such/file.yaml"], "no/such/file.yaml: no such scenario file"),
+    (["chaos", "run", "baseline", "--all"], "not both"),
+    (["chaos", "run", "baseline", "baseline"], "baseline: named twice"),
+    (["chaos", "run", "baseline", "--bogus"], "unrecognized arguments: --bogus"),
+    (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
+    (["chaos", "check"], "required: folder"),
+    (["chaos", "check", "no-such-folder"], "no-such-folder holds no run"),
+    (["chaos", "check", "tests"], "tests holds no run"),
+    (["node", "--gate-buffer", "x"], "argument --gate-buffer"),            # every command, not only chaos
+]
+
+
+@pytest.mark.parametrize("argv, says", USAGE_ERRORS, ids=[" ".join(a) or "(bare)" for a, _ in USAGE_ERRORS])
+def test_usage_errors_have_their_own_exit_code(argv, says, capsys) -> None:
+    assert cli.main(argv) == cli.EXIT_USAGE == 64
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+
+
+def test_help_is_not_an_error_and_lists_the_exit_codes(capsys) -> None:
+    assert cli.main(["--help"]) == 0
+    assert "usage: pushchat [--verbose] COMMAND" in capsys.readouterr().out
+    for argv in (["chaos", "--help"], ["chaos", "run", "--help"], ["chaos", "check", "--help"]):
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert all(f"{code:>3}  {what[:30]}" in out for code, what in runner.EXIT_CODES.items()), out
+
+
+def test_the_readme_exit_code_table_is_the_one_the_cli_uses() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d+)` \| (.+?) \|$", readme[readme.index("Exit codes"):], re.M))
+    assert sorted(map(int, rows)) == sorted(runner.EXIT_CODES)
 
 
 class _Links:

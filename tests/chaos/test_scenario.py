@@ -106,6 +106,11 @@ BAD = [
     ("faults:\n  - {kind: latency, target: client bob, start: 1, duration: 1}\n  - {kind: smoke, target: node 0, "
      "start: 1, duration: 1}", "faults[1].kind", "unknown fault kind 'smoke'"),
     ("faults:\n  - {kind: latency, target: client bob, duration: 1}", "faults[0].start", "is required"),
+    ("faults:\n  - {kind: latency, target: client bob, strat: 1, duration: 1}", "faults[0].strat",
+     "unknown key (did you mean 'start'?)"),
+    ("faults:\n  - {kind: kill, target: node 0, start: 1, durration: 1}", "faults[0].durration",
+     "unknown key (did you mean 'duration'?)"),
+    ("topolgy:\n  clients: [alice]", "topolgy", "unknown key (did you mean 'topology'?)"),
     ("faults:\n  - {kind: latency, target: bob, start: 1, duration: 1}", "faults[0].target", "cannot read 'bob'"),
     ("faults:\n  - {kind: latency, target: client dave, start: 1, duration: 1}", "faults[0].target",
      "no client 'dave'"),
@@ -168,6 +173,43 @@ def test_bad_files_name_the_file_and_the_field(tmp_path, change, field, message)
         load(path)
     assert str(info.value).startswith(f"{path}: {field}: "), str(info.value)
     assert message in str(info.value)
+    assert len(info.value.problems) == 1, str(info.value)  # one mistake, one line: no knock-on errors
+
+
+def test_every_problem_in_a_file_is_reported_each_naming_file_and_field(tmp_path):
+    path = write(tmp_path, """\
+        name: x
+        descripton: Nine mistakes.
+        topology:
+          clients: [alice, bob]
+        workload:
+          rate: fast
+          senders: [alice, dave]
+        faults:
+          - {kind: latency, target: client bob, strat: 1, duration: 1, jitter_ms: -3}
+          - {kind: smoke, target: node 0, start: 1, duration: 1}
+          - {kind: kill, target: client bob, start: 2, duration: 1}
+        expect:
+          lots: 0
+          lost: none
+        """)
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    lines = str(info.value).splitlines()
+    assert lines == [f"{path}: {field}: {message}" for _, field, message in info.value.problems]
+    assert [(f, m.split(" (")[0].split(",")[0]) for _, f, m in info.value.problems] == [
+        ("descripton", "unknown key"),
+        ("workload.rate", "must be a positive number"),
+        ("workload.senders[1]", "'dave' is not a client of the topology"),
+        ("faults[0].strat", "unknown key"),
+        ("faults[0].jitter_ms", "must be >= 0"),
+        ("faults[1].kind", "unknown fault kind 'smoke'"),
+        ("faults[2].target", "kill needs a process target"),
+        ("expect.lots", "unknown key"),
+        ("expect.lost", "must be a number or a comparison such as '> 0'"),
+    ]
+    assert "faults[0].start" not in str(info.value)  # the typo is the problem, not a missing start
+    assert "did you mean 'start'?" in lines[3] and "did you mean 'description'?" in lines[0]
 
 
 @pytest.mark.parametrize("text, message", [

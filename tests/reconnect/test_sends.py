@@ -51,11 +51,14 @@ async def test_a_failed_send_says_whether_it_surely_was_not_stored() -> None:
             await alice.send("NoSuchRoom", "hello?")
         assert refused.value.definite and refused.value.code() == grpc.StatusCode.NOT_FOUND
         assert refused.value.attempts == 1  # a refusal is not retried
+        assert refused.value.details() == ("message to NoSuchRoom not sent: no chat room 'NoSuchRoom': rooms are "
+                                           "General, Technology, Crypto, Sports, Movies")
 
         relay.frozen.set()  # the request goes out and nothing comes back
         with pytest.raises(SendFailed) as unknown:
             await alice.send("General", "into the void")
         assert not unknown.value.definite  # it may have reached the node
+        assert unknown.value.details().startswith("message to General may not have been sent: ")
         assert unknown.value.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
 
         await relay.stop()  # now the link is gone for good: connections are refused
@@ -63,6 +66,7 @@ async def test_a_failed_send_says_whether_it_surely_was_not_stored() -> None:
         with pytest.raises(SendFailed) as never_sent:
             await alice.send("General", "nobody to hear it")
         assert never_sent.value.definite and never_sent.value.attempts == 0
+        assert never_sent.value.details() == "message to General not sent: no connection to the server for 0.5s"
         assert never_sent.value.code() == grpc.StatusCode.UNAVAILABLE
 
 

@@ -72,6 +72,10 @@ async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = 
     c = Cluster([NodeServer(NodeConfig(**{"data_dir": f.name, **(node or {})})) for f in folders], [], [])
     try:
         for n in c.nodes:
+            n.bind()  # every node's address is known before any of them creates its objects
+        keys = [n.advertise for n in c.nodes]
+        for n in c.nodes:
+            n.config.peers = tuple(k for k in keys if k != n.advertise)
             await n.start()
         for _ in range(gates):
             g = GateServer(GateConfig(nodes=tuple(n.addr for n in c.nodes), **(gate or {})))

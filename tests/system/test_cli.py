@@ -84,7 +84,7 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
         await bob.expect(r"^\[\d\d:\d\d:\d\d\] alice: hello bob$", 5.0)  # pushed, not polled
 
         relay.cut()  # bob's push stream dies; his process keeps running
-        await bob.expect(r"^\* push stream ended")
+        await bob.expect(r"^\* connection lost \(.*\); new messages will not appear")
         alice.type("did you miss this?")
         await wait_until(lambda: any(e.get("event") == "push_dropped" for e in log.read(str(gate_log))), 10.0,
                          "the push to bob's dead stream to be dropped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import uuid
 from typing import Callable, Iterator
@@ -70,6 +71,16 @@ class Api:
                  headers: dict | None = None) -> requests.Response:
         data = raw if raw is not None else (None if body is None else json.dumps(body))
         return self.session.request(method, self.url + path, data=data, headers=headers, timeout=5)
+
+    def raw(self, method: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """Status, headers and body, the request line sent as given (requests resolves ``..`` itself)."""
+        conn = http.client.HTTPConnection(self.url.removeprefix("http://"), timeout=5)
+        try:
+            conn.request(method, path)
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read()
+        finally:
+            conn.close()
 
 
 @pytest.fixture

@@ -26,15 +26,20 @@ def create(api, name: str, upstream: str, **extra):
 
 
 # -- requests in general --------------------------------------------------------------------------
-def test_every_response_has_a_request_id(api) -> None:
+def test_every_response_of_a_route_has_a_request_id(api) -> None:
     ids = set()
-    for method, path in [("GET", "/version"), ("GET", "/nope"), ("PUT", "/proxies"),
-                         ("GET", "/proxies/missing")]:
+    for method, path in [("GET", "/version"), ("GET", "/proxies/missing"), ("POST", "/populate")]:
         resp = api(method, path)
         rid = resp.headers["X-Toxiproxy-Request-Id"]
         assert len(rid) == 20 and rid.isalnum()
         ids.add(rid)
-    assert len(ids) == 4
+    assert len(ids) == 3
+
+
+def test_no_response_names_the_server_software(api) -> None:
+    # Go's server sends no Server header; aiohttp's default would say "Python/3.x aiohttp/3.x".
+    for method, path in [("GET", "/version"), ("GET", "/nope"), ("PUT", "/proxies"), ("GET", "//version")]:
+        assert "Server" not in api(method, path).headers, (method, path)
 
 
 def test_browsers_are_turned_away(api) -> None:
@@ -44,13 +49,42 @@ def test_browsers_are_turned_away(api) -> None:
     assert "X-Toxiproxy-Request-Id" in resp.headers
 
 
-def test_unknown_path_and_wrong_method(api) -> None:
-    resp = api("GET", "/nothing/here")
-    assert (resp.status_code, resp.text, resp.headers["Content-Type"]) == (404, "404 page not found\n", TEXT)
-    resp = api("PUT", "/proxies")
-    assert (resp.status_code, resp.text) == (405, "")
-    resp = api("DELETE", "/version")
-    assert (resp.status_code, resp.text) == (405, "")
+# gorilla/mux answers these itself, before the real server's middlewares (request id,
+# browser guard) run: so no X-Toxiproxy-Request-Id, and a browser gets the same answer.
+@pytest.mark.parametrize("agent", [None, "Mozilla/5.0 (X11)"])
+def test_unknown_path_is_a_bare_404(api, agent) -> None:
+    for path in ["/nothing/here", "/proxies/", "/metrics", "/proxies/x/toxics/y/z"]:
+        resp = api("GET", path, headers={"User-Agent": agent} if agent else None)
+        assert (resp.status_code, resp.text) == (404, "404 page not found\n"), path
+        assert resp.headers["Content-Type"] == TEXT
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "X-Toxiproxy-Request-Id" not in resp.headers
+        assert "X-Toxiproxy-Extensions" not in resp.headers
+
+
+@pytest.mark.parametrize("agent", [None, "Mozilla/5.0 (X11)"])
+def test_wrong_method_is_a_bare_empty_405(api, agent) -> None:
+    for method, path in [("PUT", "/proxies"), ("DELETE", "/version"), ("GET", "/reset"), ("GET", "/populate"),
+                         ("HEAD", "/proxies"), ("OPTIONS", "/proxies/x/toxics")]:
+        resp = api(method, path, headers={"User-Agent": agent} if agent else None)
+        assert (resp.status_code, resp.content) == (405, b""), (method, path)
+        assert "Content-Type" not in resp.headers
+        assert "X-Toxiproxy-Request-Id" not in resp.headers
+        assert "Allow" not in resp.headers
+
+
+@pytest.mark.parametrize("path, location", [
+    ("//proxies", "/proxies"),
+    ("/proxies/../version", "/version"),
+    ("/./version?x=1&y", "/version?x=1&y"),
+    ("/proxies//p/toxics/", "/proxies/p/toxics/"),
+    ("/proxies/a%20b/./toxics", "/proxies/a%20b/toxics"),
+])
+def test_unclean_path_is_redirected_to_the_clean_one(api, path, location) -> None:
+    status, headers, body = api.raw("GET", path)
+    assert (status, headers["Location"], body) == (301, location, b"")
+    assert headers["Content-Length"] == "0" and "Content-Type" not in headers
+    assert "X-Toxiproxy-Request-Id" not in headers
 
 
 def test_version(api) -> None:
@@ -80,11 +114,12 @@ def test_index_is_an_empty_object_then_maps_names_to_proxies(fresh_api, echo_ser
 
 def test_create_returns_201_with_the_resolved_listen_address(api, name, echo_server) -> None:
     proxy = create(api, name, echo_server.addr)
-    assert list(proxy) == ["name", "listen", "upstream", "enabled", "toxics"]
+    # "Logger": the real Proxy struct's exported, untagged *zerolog.Logger, which Go marshals as {}.
+    assert list(proxy) == ["name", "listen", "upstream", "enabled", "Logger", "toxics"]
     host, port = proxy["listen"].rsplit(":", 1)
     assert host == "127.0.0.1" and int(port) > 0
     assert proxy == {"name": name, "listen": proxy["listen"], "upstream": echo_server.addr,
-                     "enabled": True, "toxics": []}
+                     "enabled": True, "Logger": {}, "toxics": []}
     with connect(proxy["listen"]) as sock:
         round_trip(sock)
     assert api("GET", f"/proxies/{name}").json() == proxy
@@ -110,7 +145,10 @@ def test_create_disabled_keeps_the_requested_listen(api, name, echo_server) -> N
      "bad request body: json: cannot unmarshal number into Go struct field Proxy.name of type string"),
     (b'{"name": "n", "upstream": "x:1", "enabled": "yes"}',
      "bad request body: json: cannot unmarshal string into Go struct field Proxy.enabled of type bool"),
-    (b"[]", "bad request body: json: cannot unmarshal array into Go value of type Proxy"),
+    (b"[]", "bad request body: json: cannot unmarshal array into Go value of type toxiproxy.Proxy"),
+    (b'"n"', "bad request body: json: cannot unmarshal string into Go value of type toxiproxy.Proxy"),
+    (b'{"name": "n", "upstream": "x:1", "logger": 1}',
+     "bad request body: json: cannot unmarshal number into Go struct field Proxy.Logger of type zerolog.Logger"),
     (b'{"upstream": "x:1"}', "missing required field: name"),
     (b'{"name": "n"}', "missing required field: upstream"),
 ])
@@ -222,14 +260,25 @@ def test_toxic_index_lists_upstream_first_then_downstream_in_order(api, name, ec
     ({"type": "latency", "stream": "sideways"}, 400,
      "stream was invalid, can be either upstream or downstream"),
     ({"type": "latency", "attributes": {"latency": "slow"}}, 400,
-     "bad request body: json: cannot unmarshal string into Go struct field Latency.attributes.latency "
+     "bad request body: json: cannot unmarshal string into Go struct field LatencyToxic.attributes.latency "
      "of type int64"),
     ({"type": "latency", "attributes": {"latency": 1.5}}, 400,
-     "bad request body: json: cannot unmarshal number 1.5 into Go struct field Latency.attributes.latency "
+     "bad request body: json: cannot unmarshal number 1.5 into Go struct field LatencyToxic.attributes.latency "
      "of type int64"),
     ({"type": "latency", "toxicity": "all"}, 400,
      "bad request body: json: cannot unmarshal string into Go struct field ToxicWrapper.toxicity of type "
      "float32"),
+    # Go's own type names: the wrapper, the NoopToxic its attributes start as, each toxic's struct.
+    ([], 400, "bad request body: json: cannot unmarshal array into Go value of type toxics.ToxicWrapper"),
+    ({"type": "latency", "attributes": 5}, 400,
+     "bad request body: json: cannot unmarshal number into Go struct field ToxicWrapper.attributes of type "
+     "toxics.NoopToxic"),
+    ({"type": "reset_peer", "attributes": {"timeout": "soon"}}, 400,
+     "bad request body: json: cannot unmarshal string into Go struct field ResetToxic.attributes.timeout "
+     "of type int64"),
+    ({"type": "slicer", "attributes": {"average_size": True}}, 400,
+     "bad request body: json: cannot unmarshal bool into Go struct field SlicerToxic.attributes.average_size "
+     "of type int64"),
 ])
 def test_toxic_create_rejects_bad_bodies(api, name, echo_server, body, status, message) -> None:
     create(api, name, echo_server.addr)
@@ -262,8 +311,17 @@ def test_toxic_show_update_delete(api, name, echo_server) -> None:
                               "type": "latency", "stream": "upstream", "toxicity": 0.25}
     assert api("POST", f"/proxies/{name}/toxics/latency_upstream", {}).json() == updated.json()
     error(api("PATCH", f"/proxies/{name}/toxics/latency_upstream", {"attributes": {"latency": "x"}}), 400,
-          "bad request body: json: cannot unmarshal string into Go struct field Latency.attributes.latency "
+          "bad request body: json: cannot unmarshal string into Go struct field LatencyToxic.attributes.latency "
           "of type int64")
+    # An update body is decoded into an anonymous struct: Go names its fields ".toxicity", ".attributes".
+    update_type = 'struct { Attributes interface {} "json:\\"attributes\\""; Toxicity float32 "json:\\"toxicity\\"" }'
+    for body, message in [
+            ([], f"json: cannot unmarshal array into Go value of type {update_type}"),
+            ({"toxicity": "x"}, "json: cannot unmarshal string into Go struct field .toxicity of type float32"),
+            ({"attributes": [1]},
+             "json: cannot unmarshal array into Go struct field .attributes of type toxics.LatencyToxic")]:
+        error(api("PATCH", f"/proxies/{name}/toxics/latency_upstream", body), 400, f"bad request body: {message}")
+    assert api("GET", f"/proxies/{name}/toxics/latency_upstream").json() == updated.json()
     error(api("PATCH", f"/proxies/{name}/toxics/nope", {}), 404, "toxic not found")
     error(api("GET", f"/proxies/{name}/toxics/nope"), 404, "toxic not found")
     resp = api("DELETE", f"/proxies/{name}/toxics/latency_upstream")
@@ -289,6 +347,45 @@ def test_populate_creates_keeps_identical_and_replaces_changed(fresh_api, echo_s
     assert kept["listen"] == a["listen"] and [t["name"] for t in kept["toxics"]] == ["noop_downstream"]
     assert replaced["upstream"] == "127.0.0.1:9"
     assert set(fresh_api("GET", "/proxies").json()) == {"a", "b"}
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b" [] trailing"])
+def test_populate_with_no_proxies_answers_null(fresh_api, body) -> None:
+    # Go marshals the empty list of proxies it made as null.
+    resp = fresh_api("POST", "/populate", raw=body)
+    assert (resp.status_code, resp.text, resp.headers["Content-Type"]) == (201, '{"proxies":null}',
+                                                                         "application/json")
+    assert "X-Toxiproxy-Request-Id" in resp.headers
+    assert fresh_api("GET", "/proxies").json() == {}
+
+
+ITEM = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'  # Go's name of what /populate decodes
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"", "bad request body: EOF"),
+    (b"[{", "bad request body: unexpected EOF"),
+    (b"{}", f"bad request body: json: cannot unmarshal object into Go value of type []{ITEM}"),
+    (b'"x"', f"bad request body: json: cannot unmarshal string into Go value of type []{ITEM}"),
+    (b"7", f"bad request body: json: cannot unmarshal number into Go value of type []{ITEM}"),
+    (b"[true]", f"bad request body: json: cannot unmarshal bool into Go value of type {ITEM}"),
+    # The item's struct is anonymous, so Go names a bad field ".name", not "Proxy.name".
+    (b'[{"name": 5, "upstream": "x:1"}]',
+     "bad request body: json: cannot unmarshal number into Go struct field .name of type string"),
+    (b'[{"name": "a", "upstream": "x:1", "enabled": "yes"}]',
+     "bad request body: json: cannot unmarshal string into Go struct field .enabled of type bool"),
+    (b'[{"name": "a", "upstream": "x:1", "Logger": []}]',
+     "bad request body: json: cannot unmarshal array into Go struct field .Logger of type zerolog.Logger"),
+    # Go decodes the whole body before it checks a field: a type error anywhere comes first.
+    (b'[{"upstream": "x:1"}, {"name": "b", "upstream": 9}]',
+     "bad request body: json: cannot unmarshal number into Go struct field .upstream of type string"),
+    (b'[{"name": "a", "upstream": "x:1"}, null]', "missing required field: name at proxy 2"),  # null: an empty item
+])
+def test_populate_rejects_bad_bodies_like_go(fresh_api, body, message) -> None:
+    resp = fresh_api("POST", "/populate", raw=body)
+    assert (resp.status_code, resp.headers["Content-Type"]) == (400, "application/json"), resp.text
+    assert resp.text == json.dumps({"error": message, "status": 400, "proxies": None}, separators=(",", ":"))
+    assert fresh_api("GET", "/proxies").json() == {}
 
 
 def test_populate_validates_everything_before_creating_anything(fresh_api, echo_server) -> None:
@@ -346,6 +443,9 @@ def test_metrics_only_when_enabled(api, tmp_path, echo_server) -> None:
             round_trip(sock, b"12345")
         resp = links.request("GET", "/metrics", "metrics")
         assert resp.headers["Content-Type"].startswith("text/plain")
+        # The real server's /metrics route names no method: any method gets the metrics.
+        posted = links.request("POST", "/metrics", "metrics")
+        assert posted.status_code == 200 and "toxiproxy_proxy_received_bytes_total" in posted.text
         lines = resp.text.splitlines()
         for metric in ("toxiproxy_proxy_received_bytes_total", "toxiproxy_proxy_sent_bytes_total"):
             row = next(line for line in lines if line.startswith(metric) and 'direction="upstream"' in line)

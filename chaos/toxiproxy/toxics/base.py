@@ -20,12 +20,17 @@ REGISTRY: dict[str, type["Toxic"]] = {}
 _offer_extensions = True
 
 
-def register(name: str, *, extension: bool = False):
-    """Class decorator: make a toxic available under ``name`` (its JSON ``type``)."""
+def register(name: str, *, extension: bool = False, go_name: str | None = None):
+    """Class decorator: make a toxic available under ``name`` (its JSON ``type``).
+
+    ``go_name`` is the real server's struct for it (default ``<Class>Toxic``),
+    which Go names in a decoding error: ``LatencyToxic.attributes.latency``.
+    """
 
     def deco(cls: type[Toxic]) -> type[Toxic]:
         cls = dataclasses.dataclass(cls)
         cls.TYPE = name
+        cls.GO_NAME = go_name or f"{cls.__name__}Toxic"
         cls.EXTENSION = extension
         REGISTRY[name] = cls
         return cls
@@ -52,6 +57,7 @@ class Toxic:
     """Base class; subclasses are dataclasses of ``int`` attributes (Go's int64)."""
 
     TYPE: ClassVar[str] = ""
+    GO_NAME: ClassVar[str] = ""
     EXTENSION: ClassVar[bool] = False
 
     async def pipe(self, stub: Stub) -> None:
@@ -70,6 +76,6 @@ class Toxic:
     def merged(self, attributes: Any) -> "Toxic":
         """A copy with ``attributes`` (a decoded JSON value) merged over these ones."""
         fields = {f.name: "int64" for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-        struct = f"{type(self).__name__}.attributes"
+        struct = f"{self.GO_NAME}.attributes"
         changes = decode_fields(attributes, struct, fields)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

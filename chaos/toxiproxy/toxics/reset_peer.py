@@ -13,7 +13,7 @@ from .base import Toxic, register
 from .stage import Stub
 
 
-@register("reset_peer")
+@register("reset_peer", go_name="ResetToxic")
 class ResetPeer(Toxic):
     timeout: int = 0
 

@@ -1,0 +1,437 @@
+"""``pushchat client`` as a person sees it: one prompt, lines above it, one status line during an outage.
+
+The rendering is checked on a model of a terminal (:class:`Screen`, the few controls the
+client and readline write), fed either directly by the Console or by the real client on a
+pseudo-terminal; the piped behaviour and the commands with OS processes and real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import fcntl
+import os
+import pty
+import re
+import struct
+import subprocess
+import termios
+
+import grpc
+
+from system.cli_client import PROMPT, Console
+from system.client import SendFailed
+from system_harness import Relay, cluster, wait_until
+from test_cli import PUSHCHAT, Proc
+
+CSI = re.compile(r"\x1b\[([?>=]?)([0-9;]*)([@A-Za-z])")
+OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z]|\][^\x07]*\x07)")
+
+
+class Screen:
+    """A terminal ``cols`` wide with unbounded scrollback: every row ever left on it stays in ``rows``."""
+
+    def __init__(self, cols: int = 80) -> None:
+        self.cols = cols
+        self.grid: list[list[str]] = [[]]
+        self.row = 0
+        self.col = 0  # == cols: at the right margin, the next character wraps (as xterm does)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    # a Console writes here as to a terminal: a newline is CR LF, as the tty driver makes it (ONLCR)
+    def write(self, data: str) -> None:
+        self.feed(data.replace("\n", "\r\n"))
+
+    def flush(self) -> None:
+        pass
+
+    def feed_bytes(self, data: bytes) -> None:
+        self.feed(self._decoder.decode(data))
+
+    def feed(self, data: str) -> None:
+        i = 0
+        while i < len(data):
+            ch = data[i]
+            if ch == "\x1b":
+                if m := CSI.match(data, i):
+                    self._control(m.group(1), int(m.group(2) or 0) if ";" not in m.group(2) else 0, m.group(3))
+                    i = m.end()
+                    continue
+                if m := OTHER_ESCAPE.match(data, i):
+                    i = m.end()
+                    continue
+            elif ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self._down(1)
+            elif ch == "\b":
+                self.col = max(0, min(self.col, self.cols - 1) - 1)
+            elif ch >= " ":
+                self._put(ch)
+            i += 1
+
+    def _put(self, ch: str) -> None:
+        if self.col >= self.cols:
+            self._down(1)
+            self.col = 0
+        line = self.grid[self.row]
+        line.extend(" " * (self.col + 1 - len(line)))
+        line[self.col] = ch
+        self.col += 1
+
+    def _down(self, n: int) -> None:
+        self.row += n
+        while len(self.grid) <= self.row:
+            self.grid.append([])
+
+    def _control(self, private: str, n: int, final: str) -> None:
+        if private:
+            return  # modes (bracketed paste, keypad): nothing to draw
+        line = self.grid[self.row]
+        col = min(self.col, self.cols - 1)
+        if final == "A":
+            self.row = max(0, self.row - max(n, 1))
+        elif final == "B":
+            self._down(max(n, 1))
+        elif final == "C":
+            self.col = min(self.cols - 1, col + max(n, 1))
+        elif final == "D":
+            self.col = max(0, col - max(n, 1))
+        elif final == "K":
+            del line[self.col if n == 0 else 0:]
+        elif final == "J" and n == 0:
+            del line[self.col:]
+            del self.grid[self.row + 1:]
+        elif final == "P":
+            del line[col:col + max(n, 1)]
+        elif final == "@":
+            line[col:col] = [" "] * max(n, 1)
+
+    @property
+    def rows(self) -> list[str]:
+        return ["".join(r).rstrip() for r in self.grid]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.rows)
+
+    def cursor(self) -> tuple[int, int]:
+        return self.row, self.col
+
+
+class FakeReadline:
+    """What readline does on the reader thread, played by the test: draw the prompt, echo keys, accept."""
+
+    def __init__(self, screen: Screen, console: Console) -> None:
+        self.screen, self.console = screen, console
+        self.buffer, self.point = "", 0
+
+    def line(self) -> tuple[str, int]:
+        return self.buffer, self.point
+
+    def prompt(self) -> None:
+        self.console.prompt_starting()
+        self.screen.write(PROMPT)
+        self.console.prompt_drawn()
+
+    def type(self, text: str) -> None:
+        self.screen.write(text)
+        self.buffer += text
+        self.point += len(text)
+
+    def left(self, n: int) -> None:
+        """Move the cursor back ``n`` characters, across wrapped rows as readline does."""
+        cols, old, new = self.screen.cols, len(PROMPT) + self.point, len(PROMPT) + self.point - n
+        up = old // cols - new // cols
+        self.screen.write((f"\x1b[{up}A" if up else "") + "\r" + (f"\x1b[{new % cols}C" if new % cols else ""))
+        self.point -= n
+
+    def enter(self) -> str:
+        line, self.buffer, self.point = self.buffer, "", 0
+        self.screen.write("\n")
+        self.console.line_entered(line)
+        return line
+
+
+def terminal(cols: int = 80) -> tuple[Screen, Console, FakeReadline, list[float]]:
+    screen = Screen(cols)
+    now = [100.0]
+    console = Console(screen, interactive=True, columns=lambda: cols, clock=lambda: now[0])  # type: ignore[arg-type]
+    rl = FakeReadline(screen, console)
+    console.editor = rl  # type: ignore[assignment]
+    return screen, console, rl, now
+
+
+def refused() -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:49000: "
+                                "Failed to connect to remote host: Connection refused")
+
+
+# -- rendering, on a model terminal ----------------------------------------------------------------
+def test_a_line_shown_while_the_user_types_goes_above_the_one_prompt_which_keeps_the_text_and_cursor() -> None:
+    screen, console, rl, _ = terminal()
+    console.show("* connected to 127.0.0.1:49000 as bob")  # before the reader draws its prompt: no prompt
+    rl.prompt()
+    rl.type("hello wrold")
+    rl.left(3)  # the user went back to fix a typo
+    console.show("[12:00:01] alice: hi")
+    assert screen.rows == ["* connected to 127.0.0.1:49000 as bob", "[12:00:01] alice: hi", "> hello wrold"]
+    assert screen.cursor() == (2, len("> hello wr"))  # where readline has its cursor
+    rl.left(5)
+    console.show("[12:00:02] alice: still there?")
+    assert screen.rows[-2:] == ["[12:00:02] alice: still there?", "> hello wrold"]
+    assert screen.cursor() == (3, 2 + 3) and screen.text.count(">") == 1
+
+
+def test_a_long_typed_line_that_wraps_is_redrawn_whole_below_a_new_line() -> None:
+    screen, console, rl, _ = terminal(cols=20)
+    rl.prompt()
+    rl.type("x" * 40)  # '> ' + 40: three rows, the cursor on the third
+    console.show("[12:00:01] alice: hi")
+    assert screen.rows == ["[12:00:01] alice: hi", "> " + "x" * 18, "x" * 20, "xx"]
+    assert screen.cursor() == (3, 2)
+    rl.left(30)  # on the first row of the typed text now
+    console.show("[12:00:02] alice: yo")
+    assert screen.rows == ["[12:00:01] alice: hi", "[12:00:02] alice: yo", "> " + "x" * 18, "x" * 20, "xx"]
+    assert screen.cursor() == (2, 12)
+
+
+def test_an_outage_is_one_status_line_rewritten_in_place_and_a_final_line_once_it_is_back() -> None:
+    screen, console, rl, now = terminal()
+    console.show("* joined General (no new messages)")
+    rl.prompt()
+    rl.type("hel")
+    console.on_stream_end(refused())
+    assert screen.rows == ["* joined General (no new messages)", "* connection lost (connection refused); reconnecting…",
+                           "> hel"]
+    for attempt in range(2, 42):  # about 50 s of retrying with the 2 s cap
+        now[0] += 1.25
+        console.on_reconnecting(attempt, refused(), 1.6)
+    assert screen.rows == ["* joined General (no new messages)",
+                           "* reconnecting: attempt 41 in 1.6s (connection refused; down 50s)", "> hel"]
+    assert screen.cursor() == (2, 5)
+    console.show("[12:00:01] alice: hi")  # anything else goes above the status line
+    assert screen.rows[1:] == ["[12:00:01] alice: hi", "* reconnecting: attempt 41 in 1.6s (connection refused; down 50s)",
+                               "> hel"]
+    now[0] += 1.0
+    console.on_reconnected("gate/2", 2)
+    assert screen.rows == ["* joined General (no new messages)", "[12:00:01] alice: hi",
+                           "* reconnected after 51s (41 attempts); recovered 2 messages", "> hel"]
+
+
+def test_a_line_entered_during_an_outage_goes_above_the_status_line() -> None:
+    screen, console, rl, _ = terminal()
+    rl.prompt()
+    console.on_stream_end(refused())
+    console.on_reconnecting(2, refused(), 0.2)
+    rl.type("are you there?")
+    assert rl.enter() == "are you there?"
+    rl.prompt()
+    assert screen.rows == ["> are you there?", "* reconnecting: attempt 2 in 0.2s (connection refused; down 0.0s)", ">"]
+    console.on_reconnecting(3, refused(), 0.4)
+    assert screen.rows == ["> are you there?", "* reconnecting: attempt 3 in 0.4s (connection refused; down 0.0s)", ">"]
+    rl.type("y" * 100)  # wraps: two rows
+    rl.enter()
+    rl.prompt()
+    assert screen.rows == ["> are you there?", "> " + "y" * 78, "y" * 22,
+                           "* reconnecting: attempt 3 in 0.4s (connection refused; down 0.0s)", ">"]
+    assert screen.text.count("reconnecting") == 1
+
+
+def test_a_status_wider_than_the_terminal_is_cut_to_one_row() -> None:
+    screen, console, rl, _ = terminal(cols=30)
+    rl.prompt()
+    console.on_stream_end(refused())
+    console.on_reconnecting(2, refused(), 0.2)
+    console.on_reconnecting(3, refused(), 0.4)
+    assert screen.rows == ["* reconnecting: attempt 3 in…", ">"]
+
+
+def test_piped_an_outage_prints_a_few_lines_at_attempts_2_4_8_and_a_final_one() -> None:
+    screen = Screen()
+    now = [0.0]
+    console = Console(screen, interactive=False, clock=lambda: now[0])  # type: ignore[arg-type]
+    console.on_stream_end(None)
+    for attempt in range(2, 42):
+        now[0] += 1.25
+        console.on_reconnecting(attempt, refused(), 1.0)
+    console.on_reconnected("gate/2", 1)
+    assert screen.rows == ["* connection lost (closed by the server); reconnecting…",
+                           "* reconnecting: attempt 2 in 1.0s (connection refused; down 1.2s)",
+                           "* reconnecting: attempt 4 in 1.0s (connection refused; down 3.8s)",
+                           "* reconnecting: attempt 8 in 1.0s (connection refused; down 8.8s)",
+                           "* reconnecting: attempt 16 in 1.0s (connection refused; down 19s)",
+                           "* reconnecting: attempt 32 in 1.0s (connection refused; down 39s)",
+                           "* reconnected after 50s (41 attempts); recovered 1 message", ""]
+
+
+# -- commands, piped, with real servers ---------------------------------------------------------------
+async def test_join_of_a_room_that_does_not_exist_keeps_you_in_your_room() -> None:
+    async with cluster() as c:
+        alice, alice_seen = await c.client("alice")
+        await alice.join("General")
+        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            await bob.expect(r"^\* joined General")
+            bob.type("/join NoSuchRoom")
+            await bob.expect(r"^error: no chat room 'NoSuchRoom'")
+            bob.type("still here?")
+            await wait_until(lambda: alice_seen.texts() == ["still here?"], 10.0, "bob's message in General")
+            bob.type("/quit")
+            assert await bob.finish(sig=None) == 0
+        finally:
+            await bob.finish()
+        assert not any("join a room first" in line or "left General" in line for line in bob.lines)
+
+
+async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old_room_after() -> None:
+    async with cluster() as c:
+        alice, _ = await c.client("alice")
+        await alice.join("General")
+        await alice.join("Sports")
+        await alice.send("General", "one")
+        await alice.send("Sports", "goal")
+        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            await bob.expect(r"^\* joined General \(1 new message\)$")
+            bob.type("/join General")  # all of it was shown already
+            await bob.expect(r"^\* joined General \(no new messages\)$")
+            await alice.send("General", "two")
+            await alice.send("General", "three")
+            await bob.expect(r"alice: three$")
+            bob.type("/join Sports")
+            await bob.expect(r"^\* left General$")
+            bob.type("/quit")
+            assert await bob.finish(sig=None) == 0
+        finally:
+            await bob.finish()
+        told = [line for line in bob.lines if line.startswith("*") or "alice:" in line][1:]
+        assert [re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", line) for line in told] == [
+            "alice: one", "* joined General (1 new message)", "* joined General (no new messages)",
+            "alice: two", "alice: three", "alice: goal", "* joined Sports (1 new message)", "* left General"]
+
+
+async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the_link_was_down() -> None:
+    async with cluster() as c:
+        relay = await Relay(c.gates[0].addr).start()
+        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", "--outage-wait", "1", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            await bob.expect(r"^\* joined General")
+            await relay.stop()  # connections are refused from now on
+            await bob.expect(r"^\* connection lost")
+            bob.type("anyone?")
+            line = await bob.expect(r"^error: ")
+            assert line == "error: message to General not sent: no connection to the server for 1s"
+        finally:
+            await bob.finish()
+
+
+def test_a_send_failure_names_the_room_and_the_cause_not_an_internal_id() -> None:
+    def failed(**kw: object) -> str:
+        args = {"definite": True, "room": "General", "client_msg_id": "5af43491c0ffee", "attempts": 1, **kw}
+        return SendFailed(grpc.StatusCode.UNAVAILABLE, "timed out", **args).details()  # type: ignore[arg-type]
+
+    assert failed() == "message to General not sent: timed out"
+    assert failed(definite=False, attempts=3) == "message to General may not have been sent: timed out (tried 3 times)"
+    assert all("5af43491" not in text and "attempt(s)" not in text
+               for text in (failed(), failed(definite=False), failed(attempts=0)))
+
+
+def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
+    done = subprocess.run([*PUSHCHAT, "client", "--help"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0
+    [flag] = [line for line in done.stdout.splitlines() if line.strip().startswith("--no-reconnect")]
+    assert "seed" not in done.stdout
+    assert "do not reconnect" in flag and "new messages stop appearing" in flag and "/messages" in flag
+
+
+# -- on a terminal: the real client on a pseudo-terminal -------------------------------------------------
+class Tty:
+    """``pushchat client`` on a pseudo-terminal ``cols`` wide: keys in, a :class:`Screen` out."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int, cols: int) -> None:
+        self.proc, self.master = proc, master
+        self.screen = Screen(cols)
+        asyncio.get_running_loop().add_reader(master, self._read)
+
+    @classmethod
+    async def start(cls, *args: str, cols: int = 160) -> "Tty":
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+        env = {**os.environ, "TERM": "xterm", "INPUTRC": "/dev/null"}
+        env.pop("COLUMNS", None)
+        proc = await asyncio.create_subprocess_exec(*PUSHCHAT, *args, stdin=slave, stdout=slave, stderr=slave,
+                                                    env=env, start_new_session=True)
+        os.close(slave)
+        return cls(proc, master, cols)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # the client exited: the pty is closed
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+            return
+        self.screen.feed_bytes(data)
+
+    def keys(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    async def shows(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for a row matching ``pattern``; return it."""
+        return await wait_until(lambda: next((r for r in self.screen.rows if re.search(pattern, r)), None),
+                                timeout, f"{pattern!r} on the screen:\n{self.screen.text}")
+
+    async def prompt(self, typed: str = "", timeout: float = 10.0) -> None:
+        """Wait until the last row is the prompt with ``typed`` and the cursor after it."""
+        want = (PROMPT + typed).rstrip()
+        await wait_until(lambda: self.screen.rows[-1] == want and self.screen.col == len(PROMPT + typed), timeout,
+                         f"the prompt {want!r} at the bottom:\n{self.screen.text}")
+
+    async def finish(self, timeout: float = 10.0) -> int:
+        if self.proc.returncode is None:
+            self.keys("/quit\r")
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        finally:
+            asyncio.get_running_loop().remove_reader(self.master)
+            os.close(self.master)
+
+
+async def test_on_a_terminal_there_is_one_prompt_and_a_push_while_typing_keeps_the_typed_text() -> None:
+    async with cluster() as c:
+        alice, alice_seen = await c.client("alice")
+        await alice.join("General")
+        bob = await Tty.start("client", "--server", c.gates[0].addr, "--user", "bob")
+        try:
+            await bob.shows(r"^\* connected to ", 20.0)
+            await bob.prompt()
+            assert [r for r in bob.screen.rows if r.startswith(">")] == [">"]  # one prompt, not '> >'
+            bob.keys("/join General\r")
+            await bob.shows(r"^\* joined General \(no new messages\)$")
+            await bob.prompt()
+            bob.keys("hel")
+            await bob.prompt("hel")
+            await alice.send("General", "hi bob")
+            await bob.shows(r"alice: hi bob$")
+            await bob.prompt("hel")
+            bob.keys("lo\r")
+            await wait_until(lambda: alice_seen.texts() == ["hello"], 10.0, "bob's message to reach alice")
+            await bob.prompt()
+            rows = bob.screen.rows
+            assert [r for r in rows if r.startswith(">")] == ["> /join General", "> hello", ">"]
+            assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] alice: hi bob", rows[-3])
+            assert await bob.finish() == 0
+            assert not bob.screen.rows[-1]  # the last prompt is erased on exit
+        finally:
+            if bob.proc.returncode is None:
+                bob.proc.kill()
