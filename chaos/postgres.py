@@ -88,6 +88,21 @@ def _usable(folder: Path) -> bool:
     return True
 
 
+def _as_user(argv: list[str]) -> list[str]:
+    """``argv`` run as the server's user: through setpriv, which then execs it (same pid).
+
+    Not Popen(user=...): CPython may start the child with vfork, and changing ids in a vfork
+    child of a threaded process can crash it (seen here: the server died with SIGSEGV).
+    """
+    who = _run_as()
+    if who is None:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise PostgresUnavailable("running as root needs setpriv (util-linux) to start PostgreSQL as another user")
+    return [setpriv, f"--reuid={who[0]}", f"--regid={who[1]}", "--clear-groups", "--", *argv]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -114,11 +129,9 @@ def _template(bindir: Path) -> Path:
         data = root / "data"
         data.mkdir()
         _own(root)
-        who = _run_as()
-        result = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                                 "-E", "UTF8", "--no-sync", "--locale=C"],
-                                capture_output=True, text=True, check=False,
-                                user=who[0] if who else None, group=who[1] if who else None)
+        result = subprocess.run(_as_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                                          "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"]),
+                                capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed ({result.returncode}): {result.stderr.strip()[-400:]}")
         _templates[key] = data
@@ -181,19 +194,26 @@ class PostgresServer:
             shutil.copytree(_template(bindir), self.data)
             self.data.chmod(0o700)
             _own(self.root)
-        last_error = ""
-        for _ in range(5):  # a free port can be taken between our probe and the server's bind
+        restart = bool(self.port)  # a restart keeps its port: proxies and DSNs point at it
+        said = ""
+        for attempt in range(10):
             self.port = self.port or free_port(self.host)
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
             if self._launch(bindir):
                 return self
-            last_error = self.log_path.read_text(errors="replace")[-600:] if self.log_path.exists() else ""
-            if "Address already in use" not in last_error:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(logged)
+                said = fh.read().decode(errors="replace").strip()[-600:]
+            if "already in use" not in said and "already exists" not in said:
                 break
-            self.port = 0
-        raise PostgresUnavailable(f"PostgreSQL did not start on {self.host}:{self.port}: {last_error.strip()}")
+            if restart:  # the killed server's sockets and memory go away a moment after its processes
+                time.sleep(0.1 * (attempt + 1))
+            else:  # a free port was taken between our probe and the server's bind
+                self.port = 0
+        raise PostgresUnavailable(f"PostgreSQL did not start on {self.host}:{self.port} (exit "
+                                  f"{self.proc.poll() if self.proc else None}): {said or 'it said nothing'}")
 
     def _launch(self, bindir: Path) -> bool:
-        who = _run_as()
         args = [str(bindir / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", self.host,
                 "-k", str(self.data)]
         for key, value in self.settings.items():
@@ -201,9 +221,8 @@ class PostgresServer:
         (self.data / "postmaster.pid").unlink(missing_ok=True)  # ours, from a killed run: it would read as ready
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, user=who[0] if who else None,
-                                         group=who[1] if who else None, extra_groups=[] if who else None)
+            self.proc = subprocess.Popen(_as_user(args), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         finally:
             log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -250,9 +269,13 @@ class PostgresServer:
 
     def kill(self) -> None:
         """SIGKILL every process of the server; it recovers from its WAL when started again."""
+        family = [self.proc.pid, *_children(self.proc.pid)] if self.alive and self.proc else []
         self._signal_all(signal.SIGKILL)
         if self.proc is not None:
             self.proc.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(Path(f"/proc/{pid}").exists() for pid in family[1:]) and time.monotonic() < deadline:
+            time.sleep(0.01)  # orphaned backends are reaped by init a moment later; wait, with a deadline
         self.paused = False
 
     def restart(self) -> None:

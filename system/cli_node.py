@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from system import service
+from system import datadir, service
 from system.node import NodeConfig, NodeServer
+from system.store import describe_spec
 
 STORE_HELP = """where rooms live: 'sqlite' (default; a file in --data-dir, durable: an acknowledged message survives
 a crash), 'memory' (lost when the node stops; for comparison), or a postgresql://user@host:port/db URL (shared by
@@ -30,10 +29,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the other nodes' advertise addresses: at start this node creates only the default "
                              "objects (ChatRoomMgr0 and the rooms) it owns by placement (default: it is alone "
                              "and creates them all)")
-    parser.add_argument("--store", default=d.store, metavar="sqlite|memory|postgresql://…", help=STORE_HELP)
+    parser.add_argument("--store", type=store_spec, default=d.store, metavar="sqlite|memory|postgresql://…", help=STORE_HELP)
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="the sqlite store's folder (default: $XDG_DATA_HOME/pushchat/node-HOST-PORT, "
-                             "~/.local/share when unset); one node at a time may use it")
+                        help="the sqlite store's folder; one node at a time may use it (default: "
+                             "$XDG_DATA_HOME/pushchat/node-HOST-PORT, ~/.local/share when unset; with port 0, a "
+                             "temporary folder removed when the node stops)")
     parser.add_argument("--store-sync", choices=["full", "normal"], default=d.store_sync,
                         help="sqlite: 'full' syncs every commit (survives a crash and a power loss); 'normal' "
                              "survives a crash (SIGKILL) but a power loss may take the last messages")
@@ -41,21 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seconds a store call may take before the send fails")
 
 
-def default_data_dir(listen: str) -> Path:
-    """Where a node keeps its sqlite store when not told: one folder per listen address."""
-    root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return root / "pushchat" / ("node-" + listen.replace(":", "-").replace("[", "").replace("]", ""))
-
-
-def data_dir(args: argparse.Namespace) -> str | None:
-    if args.store != "sqlite":
-        return None
-    if args.data_dir:
-        return args.data_dir
-    if args.listen.endswith(":0"):
-        raise SystemExit("pushchat node: a node on port 0 needs --data-dir DIR (or --store memory): "
-                         "its port, and so its default folder, would change at every start")
-    return str(default_data_dir(args.listen))
+def store_spec(text: str) -> str:
+    if text in ("sqlite", "memory") or text.startswith(("postgresql://", "postgres://")):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a store: want sqlite, memory or a postgresql:// URL")
 
 
 def config(args: argparse.Namespace) -> NodeConfig:
@@ -65,10 +54,16 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       rooms=rooms, max_message_bytes=args.max_message_bytes, history_limit=args.history_limit,
                       join_history=args.join_history, page_size=args.page_size, dedup_window=args.dedup_window,
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
-                      metrics_host=args.metrics_host, store=args.store, data_dir=data_dir(args),
-                      store_sync=args.store_sync, store_timeout=args.store_timeout)
+                      metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
+                      store_timeout=args.store_timeout)
 
 
 def run(args: argparse.Namespace) -> int:
     service.setup_process("node", args)
-    return service.run(NodeServer(config(args)), "node")
+    node = config(args)
+    node.data_dir = datadir.data_dir(node.store, args.data_dir, args.listen)
+    server = NodeServer(node)
+    extra = {"store": describe_spec(node.store)}
+    if server.data_dir:
+        extra.update(data_dir=server.data_dir, data_temporary=server.data_dir != node.data_dir)
+    return service.run(server, "node", **extra)

@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 from system import clientid, listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
+from system.objects import STORED_KEY
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 
@@ -175,8 +176,9 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         timeout = min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
         try:
             return await getattr(link.stub, rpc)(request, timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}")
+        except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
+            passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
+            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}", passed)
 
 
 class GateServer:

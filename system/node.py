@@ -10,6 +10,7 @@ INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,14 +21,11 @@ from google.protobuf.message import Message
 from system import listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
-from system.objects import CallInfo, ObjectError, ObjectHost
+from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
 from system.store import Store, StoreUnusable, make_store
-
-#: Trailing metadata key on a refused write: "no" (surely not stored) or "unknown".
-STORED_KEY = "pushchat-stored"
 
 _log = log.get("node")
 
@@ -52,12 +50,12 @@ class NodeConfig:
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
     store: str = "sqlite"                 # sqlite, memory, or a postgresql:// URL
-    data_dir: str | None = None           # the sqlite store's folder
+    data_dir: str | None = None           # the sqlite store's folder (None: a temporary one, removed at stop)
     store_sync: str = "full"              # sqlite: full (survives power loss) or normal (survives a crash)
     store_timeout: float = 5.0            # seconds a store call may take
 
-    def make_store(self) -> Store:
-        return make_store(self.store, self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
+    def make_store(self, data_dir: str | None = None) -> Store:
+        return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
 
     def room_config(self) -> RoomConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
@@ -153,7 +151,10 @@ class NodeServer:
         self.config = config or NodeConfig()
         self.metrics = Metrics("node")
         self.hub = PushHub(self.config.gate_buffer, self.metrics, self._push_failed)
-        self.store = self.config.make_store()
+        self._scratch = (tempfile.TemporaryDirectory(prefix="pushchat-node-")
+                         if self.config.store == "sqlite" and not self.config.data_dir else None)
+        self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
+        self.store = self.config.make_store(self.data_dir)
         self.host = ObjectHost()
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.server: grpc.aio.Server | None = None
@@ -188,14 +189,14 @@ class NodeServer:
         self.bind()
         assert self.server is not None
         try:
+            if self.config.metrics_port is not None:
+                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
             await self.store.open()
             await self.create_default_objects()
             log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
                       store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
                       where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
                       **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
-            if self.config.metrics_port is not None:
-                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
             await self.server.start()
         except BaseException:
             await self.stop(None)
@@ -228,6 +229,8 @@ class NodeServer:
         await self.host.close()
         await self.store.close()
         self.metrics.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def _push_failed(self, err: PushError) -> None:
         """The one place a push failure is logged and counted: they always agree."""

@@ -25,6 +25,9 @@ from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
 OBJECT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
+#: Trailing metadata of a refused write, as the node sends it and the gate passes it on:
+#: "no" (surely not stored) or "unknown".
+STORED_KEY = "pushchat-stored"
 
 
 class ObjectError(Exception):

@@ -172,7 +172,8 @@ class SqliteStore:
                 try:
                     db = self._connect()
                 except sqlite3.Error as exc:
-                    self._settle(job, None, StoreUnusable(f"cannot open {self.path}: {exc}"))
+                    self._settle(job, None, StoreUnusable(f"{self.path} is not a readable pushchat store ({exc}); "
+                                                          "refusing to start"))
                     continue
             if not job.write:
                 try:

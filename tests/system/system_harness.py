@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -68,8 +67,7 @@ async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = 
 
     Each node keeps its rooms in a SQLite store in a temporary folder of its own (unless ``node`` says otherwise).
     """
-    folders = [tempfile.TemporaryDirectory(prefix="pushchat-node-") for _ in range(nodes)]
-    c = Cluster([NodeServer(NodeConfig(**{"data_dir": f.name, **(node or {})})) for f in folders], [], [])
+    c = Cluster([NodeServer(NodeConfig(**(node or {}))) for _ in range(nodes)], [], [])
     try:
         for n in c.nodes:
             n.bind()  # every node's address is known before any of them creates its objects
@@ -91,8 +89,6 @@ async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = 
             await g.stop(0.2)
         for n in c.nodes:
             await n.stop(0.2)
-        for f in folders:
-            f.cleanup()
 
 
 class Seen(Observer):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from system.client import ChatClient
 from system.gate import GateConfig, GateServer
@@ -11,8 +10,8 @@ from system.node import NodeConfig, NodeServer
 from system_harness import Relay, Seen, capture_logs, wait_until
 
 
-async def test_a_silently_dead_link_is_noticed_on_both_hops_within_seconds(tmp_path: Path) -> None:
-    node = NodeServer(NodeConfig(data_dir=str(tmp_path)))
+async def test_a_silently_dead_link_is_noticed_on_both_hops_within_seconds() -> None:
+    node = NodeServer(NodeConfig())
     await node.start()
     to_node = await Relay(node.addr).start()
     gate = GateServer(GateConfig(nodes=(to_node.addr,)))
@@ -38,8 +37,8 @@ async def test_a_silently_dead_link_is_noticed_on_both_hops_within_seconds(tmp_p
         await node.stop(0.2)
 
 
-async def test_the_gate_re_registers_by_itself_when_its_node_restarts_elsewhere(tmp_path: Path) -> None:
-    first = NodeServer(NodeConfig(data_dir=str(tmp_path / "first")))
+async def test_the_gate_re_registers_by_itself_when_its_node_restarts_elsewhere() -> None:
+    first = NodeServer(NodeConfig())
     await first.start()
     link = await Relay(first.addr).start()  # the gate dials the relay, never the node's own address
     gate = GateServer(GateConfig(nodes=(link.addr,)))
@@ -52,7 +51,7 @@ async def test_the_gate_re_registers_by_itself_when_its_node_restarts_elsewhere(
         with capture_logs() as logs:
             await first.stop(0.2)
             await wait_until(lambda: gate.nodes_up() == 0, 5.0, "the gate to see the node go")
-            second = NodeServer(NodeConfig(data_dir=str(tmp_path / "second")))
+            second = NodeServer(NodeConfig())
             await second.start()
             link.target = second.addr
             await wait_until(lambda: gate.nodes_up() == 1, 10.0, "the gate to re-register")
