@@ -25,16 +25,13 @@ import struct
 import time
 from typing import Any
 
-from system import log
-
+from . import jsonlog
 from .decode import ApiError
 from .toxics import WAKE, Channel, Chunk, Meter, Stub
 from .toxics.noop import Noop
 from .toxicset import DOWNSTREAM, UPSTREAM, ToxicSet, ToxicSpec
 
 __all__ = ["Proxy", "Connection", "Link", "split_host_port", "format_addr"]
-
-_log = log.get("toxiproxy")
 
 #: A link stops reading its source while this many bytes wait in its pipeline.
 HIGH_WATER = 1 << 20
@@ -101,7 +98,7 @@ class _Stage:
         except asyncio.CancelledError:
             raise
         except Exception:  # a toxic bug must not take the server down; end this stream
-            _log.exception("toxic_failed", extra={"fields": {"toxic": self.spec.name}})
+            jsonlog.exception("toxic_failed", toxic=self.spec.name)
             self.stub.close()
 
     async def stop(self) -> None:
@@ -417,8 +414,8 @@ class Connection:
             host, port = split_host_port(upstream)
             await asyncio.get_running_loop().create_connection(lambda: self.upstream, host, port)
         except (OSError, ValueError) as exc:
-            log.event(_log, logging.WARNING, "upstream_dial_failed", proxy=proxy.name,
-                      client=self.peer, upstream=upstream, error=str(exc))
+            jsonlog.event(logging.WARNING, "upstream_dial_failed", proxy=proxy.name,
+                          client=self.peer, upstream=upstream, error=str(exc))
             if self.client.transport is not None:
                 self.client.transport.close()
             self._finish()
@@ -435,8 +432,8 @@ class Connection:
         self.links = (up, down)
         proxy.toxics.attach(up)
         proxy.toxics.attach(down)
-        log.event(_log, logging.INFO, "connection_opened", proxy=proxy.name, client=self.peer,
-                  upstream=upstream)
+        jsonlog.event(logging.INFO, "connection_opened", proxy=proxy.name, client=self.peer,
+                      upstream=upstream)
         for said, link in zip(early, self.links):
             said.replay(link)  # type: ignore[union-attr]
         for side in (self.client, self.upstream):
@@ -485,8 +482,8 @@ class Connection:
             proxy.toxics.detach(link)
             proxy.closed_bytes[link.direction][0] += link.received
             proxy.closed_bytes[link.direction][1] += link.sent
-        log.event(_log, logging.INFO, "connection_closed", proxy=proxy.name, client=self.peer,
-                  upstream_bytes=self.links[0].sent, downstream_bytes=self.links[1].sent)
+        jsonlog.event(logging.INFO, "connection_closed", proxy=proxy.name, client=self.peer,
+                      upstream_bytes=self.links[0].sent, downstream_bytes=self.links[1].sent)
 
 
 async def bind_listener(listen: str) -> socket.socket:
@@ -554,8 +551,8 @@ class Proxy:
         self._server = await loop.create_server(lambda: Connection(self).client, sock=sock)
         self.listen = format_addr(sock.getsockname())
         self.enabled = True
-        log.event(_log, logging.INFO, "proxy_started", proxy=self.name, listen=self.listen,
-                  upstream=self.upstream)
+        jsonlog.event(logging.INFO, "proxy_started", proxy=self.name, listen=self.listen,
+                      upstream=self.upstream)
 
     def stop(self) -> None:
         """Stop listening and close every connection (the client sees EOF)."""
@@ -567,7 +564,7 @@ class Proxy:
             self._server = None
         for conn in list(self.connections):
             conn.abort()
-        log.event(_log, logging.INFO, "proxy_stopped", proxy=self.name, listen=self.listen)
+        jsonlog.event(logging.INFO, "proxy_stopped", proxy=self.name, listen=self.listen)
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         """Partial update: a new address restarts the proxy; ``enabled`` starts or stops it."""
