@@ -11,10 +11,10 @@ from typing import Any
 from aiohttp import web
 
 from . import jsonlog
+from .address import bind_listener, format_addr
 from .api import make_app
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
-from .proxy import bind_listener, format_addr
 
 __all__ = ["Server", "serve"]
 
