@@ -9,7 +9,7 @@ import sys
 
 from chaos.links import Links
 from chaos.toxiproxy.jsonlog import JsonLines
-from toxiproxy_helpers import connect, round_trip, wait_for
+from tests.toxiproxy.sockets import connect, round_trip, wait_for
 
 
 def read(path) -> list[dict]:
