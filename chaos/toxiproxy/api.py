@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from . import VERSION, jsonlog
+from . import EXTENSIONS_HEADER, VERSION, jsonlog
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
 from .toxics import offered_extensions
@@ -32,7 +32,6 @@ from .toxicset import ToxicSpec
 __all__ = ["make_app", "EXTENSIONS_HEADER", "REQUEST_ID_HEADER"]
 
 REQUEST_ID_HEADER = "X-Toxiproxy-Request-Id"
-EXTENSIONS_HEADER = "X-Toxiproxy-Extensions"
 _TEXT = "text/plain; charset=utf-8"
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -23,11 +23,16 @@ _offer_extensions = True
 def register(name: str, *, extension: bool = False, go_name: str | None = None):
     """Class decorator: make a toxic available under ``name`` (its JSON ``type``).
 
+    ``extension``: the real server has no such toxic; ``--standard`` hides it.
+
     ``go_name`` is the real server's struct for it (default ``<Class>Toxic``),
     which Go names in a decoding error: ``LatencyToxic.attributes.latency``.
     """
 
     def deco(cls: type[Toxic]) -> type[Toxic]:
+        if name in REGISTRY:
+            raise ValueError(f"toxic type {name!r} is registered twice: {REGISTRY[name].__module__} "
+                             f"and {cls.__module__}")
         cls = dataclasses.dataclass(cls)
         cls.TYPE = name
         cls.GO_NAME = go_name or f"{cls.__name__}Toxic"
