@@ -25,7 +25,7 @@ Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for
 LogLine = Mapping[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class Send:
     """Everything the history says about one message's send, over its retries."""
 
@@ -52,7 +52,7 @@ class Send:
         return f"{self.client_msg_id} from {self.sender}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Display:
     """A message a member showed its user: which, when and how it got there."""
 
@@ -61,12 +61,12 @@ class Display:
     source: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Showings:
     """One member's displays of one room, deduplicated."""
 
     counts: Counter[Key]   # message -> times shown
-    first: list[Display]   # each message's first showing, in display order
+    first: list[tuple[Display, Send | None]]  # each message's first showing and its send (None: never sent)
 
 
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
@@ -194,15 +194,18 @@ class Evidence:
 
     @cached_property
     def showings(self) -> dict[Key, Showings]:
-        """Per member, how often it showed each message and each one's first showing."""
+        """Per member, how often it showed each message, and each one's first showing with its send."""
         out: dict[Key, Showings] = {}
+        sends = self.sends
         for member, displays in self.displays.items():
             counts: Counter[Key] = Counter()
-            first: list[Display] = []
+            first: list[tuple[Display, Send | None]] = []
             for d in displays:
-                counts[d.key] += 1
-                if counts[d.key] == 1:
-                    first.append(d)
+                if d.key in counts:
+                    counts[d.key] += 1
+                else:
+                    counts[d.key] = 1
+                    first.append((d, sends.get(d.key)))
             out[member] = Showings(counts, first)
         return out
 

@@ -23,8 +23,7 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
 def latency(ev: Evidence) -> Finding:
     series: list[LatencyPoint] = []
     for room, member in ev.members:
-        for d in ev.showings_of((room, member)).first:
-            send = ev.sends.get(d.key)
+        for d, send in ev.showings_of((room, member)).first:
             if send is None or send.invoke is None or send.sender == member:
                 continue
             series.append(LatencyPoint(send.invoke, d.time - send.invoke, room, member, send.sender, d.source))

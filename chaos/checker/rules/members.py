@@ -45,16 +45,16 @@ def _shown(ev: Evidence, stats: MemberStats, found: Finding) -> None:
     """Phantoms and reorderings over the member's first showings, then its duplicates."""
     room, member = stats.room, stats.member
     showings = ev.showings_of((room, member))
+    by_source = dict.fromkeys(SOURCES, 0)
     max_invoke, latest = -math.inf, None  # prefix maximum of send-invoke times over display order
-    for d in showings.first:
-        send = ev.sends.get(d.key)
+    for d, send in showings.first:
         if send is None:
             stats.phantom += 1
             found.violation("phantom", f"{member} showed {d.key[1]!r} in {room}, which nobody sent", room, member,
                             d.key[1])
             continue
-        if send.sender != member and d.source in SOURCES:
-            setattr(stats, f"by_{d.source}", getattr(stats, f"by_{d.source}") + 1)
+        if send.sender != member and d.source in by_source:
+            by_source[d.source] += 1
         if send.ok is not None and latest is not None and max_invoke > send.ok:
             stats.reordered += 1
             found.violation("reordered", f"{member} showed {latest.label} (sent at {max_invoke:.3f} s) before "
@@ -62,6 +62,8 @@ def _shown(ev: Evidence, stats: MemberStats, found: Finding) -> None:
                             send.client_msg_id)
         if send.invoke is not None and send.invoke > max_invoke:
             max_invoke, latest = send.invoke, send
+    for source, n in by_source.items():
+        setattr(stats, f"by_{source}", n)
     stats.shown = len(showings.counts)
     for key, times in sorted(showings.counts.items()):
         if times > 1:

@@ -44,12 +44,15 @@ def test_a_display_without_a_message_id_is_known_by_its_seq():
     assert Evidence.read(run.ops).displays[("General", "bob")][0].key == ("General", "seq:4")
 
 
-def test_showings_count_repeats_and_keep_each_first_showing_in_order():
+def test_showings_count_repeats_and_keep_each_first_showing_in_order_with_its_send():
     run = Run()
+    run.send("alice", "a1")
     for cmid in ("a1", "a2", "a1", "a3", "a2"):
         run.show("bob", cmid, "alice")
-    s = Evidence.read(run.ops).showings_of(("General", "bob"))
-    assert [d.key[1] for d in s.first] == ["a1", "a2", "a3"] and s.counts[("General", "a1")] == 2
+    ev = Evidence.read(run.ops)
+    s = ev.showings_of(("General", "bob"))
+    assert [d.key[1] for d, _ in s.first] == ["a1", "a2", "a3"] and s.counts[("General", "a1")] == 2
+    assert [send for _, send in s.first] == [ev.sends[("General", "a1")], None, None]
     assert Evidence.read(run.ops).showings_of(("General", "nobody")).first == []
 
 
