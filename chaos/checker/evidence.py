@@ -59,6 +59,7 @@ class Display:
     key: Key
     time: float
     source: str
+    send: Send | None = None  # its send, once the evidence has paired them (None: never sent)
 
 
 @dataclass(slots=True)
@@ -66,7 +67,7 @@ class Showings:
     """One member's displays of one room, deduplicated."""
 
     counts: Counter[Key]   # message -> times shown
-    first: list[tuple[Display, Send | None]]  # each message's first showing and its send (None: never sent)
+    first: list[Display]   # each message's first showing, in display order, paired with its send
 
 
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
@@ -199,13 +200,14 @@ class Evidence:
         sends = self.sends
         for member, displays in self.displays.items():
             counts: Counter[Key] = Counter()
-            first: list[tuple[Display, Send | None]] = []
+            first: list[Display] = []
             for d in displays:
                 if d.key in counts:
                     counts[d.key] += 1
                 else:
                     counts[d.key] = 1
-                    first.append((d, sends.get(d.key)))
+                    d.send = sends.get(d.key)
+                    first.append(d)
             out[member] = Showings(counts, first)
         return out
 

@@ -23,7 +23,8 @@ def quantile(sorted_values: list[float], q: float) -> float | None:
 def latency(ev: Evidence) -> Finding:
     series: list[LatencyPoint] = []
     for room, member in ev.members:
-        for d, send in ev.showings_of((room, member)).first:
+        for d in ev.showings_of((room, member)).first:
+            send = d.send
             if send is None or send.invoke is None or send.sender == member:
                 continue
             series.append(LatencyPoint(send.invoke, d.time - send.invoke, room, member, send.sender, d.source))

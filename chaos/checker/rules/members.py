@@ -47,7 +47,8 @@ def _shown(ev: Evidence, stats: MemberStats, found: Finding) -> None:
     showings = ev.showings_of((room, member))
     by_source = dict.fromkeys(SOURCES, 0)
     max_invoke, latest = -math.inf, None  # prefix maximum of send-invoke times over display order
-    for d, send in showings.first:
+    for d in showings.first:
+        send = d.send
         if send is None:
             stats.phantom += 1
             found.violation("phantom", f"{member} showed {d.key[1]!r} in {room}, which nobody sent", room, member,

@@ -51,8 +51,8 @@ def test_showings_count_repeats_and_keep_each_first_showing_in_order_with_its_se
         run.show("bob", cmid, "alice")
     ev = Evidence.read(run.ops)
     s = ev.showings_of(("General", "bob"))
-    assert [d.key[1] for d, _ in s.first] == ["a1", "a2", "a3"] and s.counts[("General", "a1")] == 2
-    assert [send for _, send in s.first] == [ev.sends[("General", "a1")], None, None]
+    assert [d.key[1] for d in s.first] == ["a1", "a2", "a3"] and s.counts[("General", "a1")] == 2
+    assert [d.send for d in s.first] == [ev.sends[("General", "a1")], None, None]
     assert Evidence.read(run.ops).showings_of(("General", "nobody")).first == []
 
 
