@@ -37,11 +37,11 @@ import toxiproxy.api
 import toxiproxy.exceptions
 from toxiproxy.api import APIConsumer
 
-__all__ = ["Links", "Link", "ToxiproxyError", "EXTENSION_TOXICS", "EXTENSIONS_HEADER"]
+from chaos.toxiproxy import EXTENSIONS_HEADER
+from chaos.toxiproxy.toxics import EXTENSIONS  # toxic types only our server has; README "Extensions"
 
-#: Toxic types only our server has; see README "Extensions".
-EXTENSION_TOXICS = frozenset({"stall", "reset"})
-EXTENSIONS_HEADER = "X-Toxiproxy-Extensions"
+__all__ = ["Links", "Link", "ToxiproxyError", "EXTENSIONS", "EXTENSIONS_HEADER"]
+
 DEFAULT_TIMEOUT = 5.0
 
 _API_LOCK = threading.RLock()
@@ -230,7 +230,7 @@ class Links:
         if self._extensions is None:
             response = self.request("GET", "/version", "version")
             offered = set(filter(None, response.headers.get(EXTENSIONS_HEADER, "").split(",")))
-            self._extensions = EXTENSION_TOXICS <= offered
+            self._extensions = EXTENSIONS <= offered
         return self._extensions
 
     def create(self, name: str, upstream: str, listen: str = "127.0.0.1:0", enabled: bool = True) -> "Link":
@@ -302,7 +302,7 @@ class Link:
         """Add a toxic (acts on open connections too) and return its name."""
         name = name or f"{type}_{stream}"
         what = f"proxy {self.name!r}: add toxic {name!r} ({type})"
-        if type in EXTENSION_TOXICS and not self.links.supports_extensions:
+        if type in EXTENSIONS and not self.links.supports_extensions:
             raise ToxiproxyError(f"{what}: {type!r} is an extension only our toxiproxy server has")
         self.links.call(what, lambda: self._proxy.add_toxic(
             type=type, stream=stream, name=name, toxicity=toxicity, attributes=attributes or {}))

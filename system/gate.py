@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import any_pb2
 from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 
-from system import clientid, listen, log, placement
+from system import clientid, contract, listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.objects import STORED_KEY
@@ -72,7 +72,7 @@ class ClientRouter:
             del self._clients[box.name]
             self.metrics.connected_clients.set(len(self._clients))
         for _ in lost:
-            self._drop(box.name, "client_disconnected")
+            self._drop(box.name, contract.CLIENT_DISCONNECTED)
 
     def deliver(self, envelope: goverse_pb2.ClientMessageEnvelope) -> int:
         """Queue the envelope's payload for each of its clients, never blocking; return how many took it."""
@@ -82,11 +82,11 @@ class ClientRouter:
         for cid in ids:
             box = self._clients.get(cid)
             if box is None:
-                self._drop(cid, "client_not_found")
+                self._drop(cid, contract.CLIENT_NOT_FOUND)
             elif box.closed:  # the gate is stopping
-                self._drop(cid, "client_disconnected")
+                self._drop(cid, contract.CLIENT_DISCONNECTED)
             elif not box.offer(envelope.message):
-                self._drop(cid, "client_buffer_full")
+                self._drop(cid, contract.CLIENT_BUFFER_FULL)
             else:
                 delivered += 1
         self.metrics.delivered.inc(delivered)

@@ -15,9 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from prometheus_client.parser import text_string_to_metric_families
 
 from system import listen
-
-NODE_FAILURE_REASONS = ("malformed_client_id", "gate_not_connected", "gate_buffer_full", "gate_disconnected")
-GATE_DROP_REASONS = ("client_buffer_full", "client_not_found", "client_disconnected")
+from system.contract import GATE_DROP_REASONS, NODE_FAILURE_REASONS
 
 
 class Metrics:

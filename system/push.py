@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
-from system import clientid
+from system import clientid, contract
 from system.metrics import Metrics
 from system.pb import goverse_pb2
 
@@ -50,21 +50,21 @@ class PushError(Exception):
 
 
 class MalformedClientIdError(PushError):
-    reason = "malformed_client_id"
+    reason = contract.MALFORMED_CLIENT_ID
 
 
 class GateNotConnected(PushError):
-    reason = "gate_not_connected"
+    reason = contract.GATE_NOT_CONNECTED
 
 
 class GateBufferFull(PushError):
-    reason = "gate_buffer_full"
+    reason = contract.GATE_BUFFER_FULL
 
 
 class GateDisconnected(PushError):
     """The envelope was queued, but the gate's stream ended before it was sent."""
 
-    reason = "gate_disconnected"
+    reason = contract.GATE_DISCONNECTED
 
 
 @dataclass

@@ -5,3 +5,7 @@ with ``toxiproxy-python`` (through ``chaos.links``) exactly like the real one.
 """
 
 VERSION = "2.12.0"
+
+#: Our one addition to the standard responses: the extension toxics offered,
+#: comma-separated, so a client can tell this server from the real one.
+EXTENSIONS_HEADER = "X-Toxiproxy-Extensions"

@@ -23,9 +23,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from system import log
-
-from . import VERSION
+from . import EXTENSIONS_HEADER, VERSION, jsonlog
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
 from .toxics import offered_extensions
@@ -33,10 +31,7 @@ from .toxicset import ToxicSpec
 
 __all__ = ["make_app", "EXTENSIONS_HEADER", "REQUEST_ID_HEADER"]
 
-_log = log.get("toxiproxy")
-
 REQUEST_ID_HEADER = "X-Toxiproxy-Request-Id"
-EXTENSIONS_HEADER = "X-Toxiproxy-Extensions"
 _TEXT = "text/plain; charset=utf-8"
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -108,9 +103,9 @@ async def _routing(request: web.Request, handler: _Handler) -> web.StreamRespons
         response = text_error("404 page not found\n", 404)
     else:
         response = await handler(request)
-    log.event(_log, logging.DEBUG, "api_request", request_id=request.get(REQUEST_ID_HEADER),
-              method=request.method, path=request.path, status=response.status,
-              duration_ms=round((time.monotonic() - start) * 1000, 3))
+    jsonlog.event(logging.DEBUG, "api_request", request_id=request.get(REQUEST_ID_HEADER),
+                  method=request.method, path=request.path, status=response.status,
+                  duration_ms=round((time.monotonic() - start) * 1000, 3))
     return response
 
 
@@ -140,7 +135,7 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
     except web.HTTPException:
         raise
     except Exception as exc:  # keep serving; report like Go's untyped errors
-        _log.exception("api_failed", extra={"fields": {"method": request.method, "path": request.path}})
+        jsonlog.exception("api_failed", method=request.method, path=request.path)
         return api_error(ApiError(str(exc), 500))
 
 
@@ -150,8 +145,8 @@ async def _no_server_header(request: web.Request, response: web.StreamResponse) 
 
 
 def _log_toxic(event: str, proxy: str, spec: ToxicSpec) -> None:
-    log.event(_log, logging.INFO, event, proxy=proxy, toxic=spec.name, type=spec.type,
-              stream=spec.stream, toxicity=spec.toxicity, attributes=spec.toxic.attributes())
+    jsonlog.event(logging.INFO, event, proxy=proxy, toxic=spec.name, type=spec.type,
+                  stream=spec.stream, toxicity=spec.toxicity, attributes=spec.toxic.attributes())
 
 
 async def _body(request: web.Request) -> Any:
@@ -221,7 +216,7 @@ def make_app(collection: ProxyCollection, metrics: Callable[[], tuple[bytes, str
 
     async def reset(request: web.Request) -> web.Response:
         await collection.reset()
-        log.event(_log, logging.INFO, "reset")
+        jsonlog.event(logging.INFO, "reset")
         return web.Response(status=204)
 
     async def version(request: web.Request) -> web.Response:

@@ -10,7 +10,8 @@ and bulk echo throughput (payload bytes sent and echoed back whole, per
 second; 1 MB = 10^6 bytes). The echo server and each proxy run in their own
 processes; all traffic stays on 127.0.0.1 and every loop is bounded in
 count and time. Rounds are interleaved and the median is reported, because
-other work on the machine moves single runs a lot.
+other work on the machine moves single runs a lot. Proxies are made through
+the plain HTTP API, so the benchmark needs nothing outside this package.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import select
 import shutil
 import socket
 import statistics
@@ -27,9 +29,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Iterator
-
-from chaos.links import Links, ToxiproxyError
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
 
 _CHUNK = 256 * 1024
 _BULK_TIME_LIMIT = 20.0
@@ -71,7 +73,68 @@ def _echo_server() -> Iterator[str]:
         proc.wait()
 
 
-# -- a real toxiproxy-server, if there is one ------------------------------------------------
+# -- the servers measured ---------------------------------------------------------------------
+class _Api:
+    """Just enough of the Toxiproxy HTTP API to make the proxy measured."""
+
+    def __init__(self, url: str) -> None:
+        self.url = (url if "//" in url else f"http://{url}").rstrip("/")
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+        return json.loads(raw) if raw.strip() else None
+
+    def version(self) -> str:
+        return str(self._call("GET", "/version")["version"])
+
+    def create(self, name: str, upstream: str) -> str:
+        """A proxy with no toxic; returns the address it listens on."""
+        proxy = self._call("POST", "/proxies", {"name": name, "upstream": upstream, "listen": "127.0.0.1:0"})
+        return str(proxy["listen"])
+
+    def delete(self, name: str) -> None:
+        self._call("DELETE", f"/proxies/{name}")
+
+
+def _read_listening(proc: subprocess.Popen, deadline: float) -> str | None:
+    """The address in our server's start-up line; None if it exits first (e.g. no uvloop)."""
+    while time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.5)[0]:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                return None
+            with contextlib.suppress(ValueError):
+                doc = json.loads(line)
+                if doc.get("event") == "listening":
+                    return str(doc["addr"])
+        elif proc.poll() is not None:
+            return None
+    raise RuntimeError("our toxiproxy server did not start")
+
+
+@contextlib.contextmanager
+def _our_server(loop: str) -> Iterator[_Api | None]:
+    """Our server in its own process, as the harness runs it; None if ``loop`` is unavailable."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding this ``chaos`` package
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0",
+                             "--exit-with-parent", "--loop", loop, "--log-file", os.devnull],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            text=True, env=env)
+    try:
+        addr = _read_listening(proc, time.monotonic() + 20)
+        yield None if addr is None else _Api(addr)
+    finally:
+        proc.terminate()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
 def _listening_port(pid: int, deadline: float) -> int:
     """The TCP port a process listens on, from /proc (the real server does not report port 0)."""
     while time.monotonic() < deadline:
@@ -93,10 +156,10 @@ def _listening_port(pid: int, deadline: float) -> int:
 
 
 @contextlib.contextmanager
-def _real_toxiproxy() -> Iterator[Links | None]:
-    if os.environ.get("TOXIPROXY_URL"):
-        with Links.external() as links:
-            yield links
+def _real_toxiproxy() -> Iterator[_Api | None]:
+    """A real ``toxiproxy-server``: at ``$TOXIPROXY_URL``, or started from PATH; else None."""
+    if url := os.environ.get("TOXIPROXY_URL"):
+        yield _Api(url)
         return
     binary = shutil.which("toxiproxy-server")
     if binary is None:
@@ -106,8 +169,7 @@ def _real_toxiproxy() -> Iterator[Links | None]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port = _listening_port(proc.pid, time.monotonic() + 10)
-        with Links.external(f"http://127.0.0.1:{port}") as links:
-            yield links
+        yield _Api(f"http://127.0.0.1:{port}")
     finally:
         proc.terminate()
         proc.wait()
@@ -199,14 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         echo = stack.enter_context(_echo_server())
         paths: list[tuple[str, str]] = [("direct", echo)]
         for loop in ("uvloop", "asyncio"):
-            try:
-                ours = stack.enter_context(Links.embedded(log_file=os.devnull, args=["--loop", loop]))
-            except ToxiproxyError:  # uvloop not installed
-                continue
-            paths.append((f"ours, {loop}", ours.create("bench", echo).listen))
+            ours = stack.enter_context(_our_server(loop))
+            if ours is not None:  # None: uvloop not installed
+                paths.append((f"ours, {loop}", ours.create("bench", echo)))
         real = stack.enter_context(_real_toxiproxy())
         if real is not None:
-            paths.append((f"real toxiproxy {real.version()}", real.create("bench", echo).listen))
+            paths.append((f"real toxiproxy {real.version()}", real.create("bench", echo)))
         results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in paths}
         for round_ in range(1, args.repeat + 1):
             for label, addr in paths:

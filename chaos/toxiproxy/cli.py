@@ -11,8 +11,7 @@ import asyncio
 import logging
 import sys
 
-from system import log
-
+from . import jsonlog
 from .decode import ApiError
 from .server import serve
 from .toxics import offer_extensions
@@ -53,7 +52,7 @@ def _loop_factory(choice: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    log.setup("toxiproxy", path=args.log_file, level=getattr(logging, args.log_level))
+    jsonlog.setup(path=args.log_file, level=getattr(logging, args.log_level))
     offer_extensions(not args.standard)
     try:
         with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                                     exit_with_parent=args.exit_with_parent))
     except ApiError as exc:  # the API address cannot be bound: one line for the person, the event for the log
         if args.log_file:
-            log.event(log.get("toxiproxy"), logging.ERROR, "api_failed_to_start", error=exc.message)
+            jsonlog.event(logging.ERROR, "api_failed_to_start", error=exc.message)
         print(f"pushchat toxiproxy: cannot start the API: {exc.message}", file=sys.stderr)
         return 1
 

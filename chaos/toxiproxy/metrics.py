@@ -1,6 +1,6 @@
 """``/metrics``: the real server's proxy byte counters, plus process metrics.
 
-Counts are read from the links when scraped, so the data path only adds to
+Counts are read from the pipes when scraped, so the data path only adds to
 plain integers. Names and labels follow Toxiproxy's ``-proxy-metrics``.
 """
 

@@ -10,16 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from system import log
-
+from . import jsonlog
+from .address import bind_listener, format_addr
 from .api import make_app
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
-from .proxy import bind_listener, format_addr
 
 __all__ = ["Server", "serve"]
-
-_log = log.get("toxiproxy")
 
 
 class Server:
@@ -46,7 +43,7 @@ class Server:
                                    else f"{self.host}:{self.port}")
         await web.SockSite(self._runner, sock).start()
         self.addr = format_addr(sock.getsockname())
-        log.event(_log, logging.INFO, "api_started", addr=self.addr, metrics=self.metrics)
+        jsonlog.event(logging.INFO, "api_started", addr=self.addr, metrics=self.metrics)
         return self.addr
 
     async def load_config(self, path: str) -> None:
@@ -55,11 +52,11 @@ class Server:
             with open(path, "rb") as fh:
                 proxies = await self.collection.populate(parse_body(fh.read()))
         except (OSError, ApiError) as exc:
-            log.event(_log, logging.ERROR, "config_failed", config=path, error=str(exc))
+            jsonlog.event(logging.ERROR, "config_failed", config=path, error=str(exc))
         except PopulateError as exc:
-            log.event(_log, logging.ERROR, "config_failed", config=path, error=exc.error.message)
+            jsonlog.event(logging.ERROR, "config_failed", config=path, error=exc.error.message)
         else:
-            log.event(_log, logging.INFO, "config_loaded", config=path, proxies=len(proxies))
+            jsonlog.event(logging.INFO, "config_loaded", config=path, proxies=len(proxies))
 
     async def close(self) -> None:
         await self.collection.close()
@@ -69,7 +66,7 @@ class Server:
 
 def _route_library_logs() -> None:
     """aiohttp and asyncio complaints go out as JSON lines too, never as plain text."""
-    handlers = logging.getLogger("pushchat").handlers
+    handlers = jsonlog.logger.handlers
     for name in ("aiohttp", "asyncio"):
         logger = logging.getLogger(name)
         logger.handlers = list(handlers)
@@ -82,7 +79,7 @@ async def _watch_parent(stop: asyncio.Event) -> None:
     parent = os.getppid()
     while os.getppid() == parent:
         await asyncio.sleep(0.5)
-    log.event(_log, logging.WARNING, "parent_gone", parent=parent)
+    jsonlog.event(logging.WARNING, "parent_gone", parent=parent)
     stop.set()
 
 
@@ -107,10 +104,10 @@ async def serve(host: str, port: int, config: str | None = None, metrics: bool =
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     watcher = loop.create_task(_watch_parent(stop)) if exit_with_parent else None
-    log.announce(service="toxiproxy", addr=addr, pid=os.getpid(), **announce)
+    jsonlog.announce(service="toxiproxy", addr=addr, pid=os.getpid(), **announce)
     await stop.wait()
     if watcher is not None:
         watcher.cancel()
-    log.event(_log, logging.INFO, "shutting_down")
+    jsonlog.event(logging.INFO, "shutting_down")
     await server.close()
     return 0

@@ -1,8 +1,8 @@
-"""A proxy's toxics: two ordered chains (upstream, downstream) applied to live links.
+"""A proxy's toxics: two ordered chains (upstream, downstream) applied to live pipes.
 
 The JSON rules of ``/proxies/{name}/toxics`` live here (sans-I/O parsing in
 :func:`parse_toxic` and :func:`parse_toxic_update`); :class:`ToxicSet` keeps
-the chains and pushes every change to the links that are open, so adding,
+the chains and pushes every change to the pipes that are open, so adding,
 updating or removing a toxic acts on existing connections too.
 """
 
@@ -40,7 +40,7 @@ def json_number(value: float) -> float | int:
 
 
 class ToxicSpec:
-    """One toxic of a proxy: its settings, shared by every link it runs on."""
+    """One toxic of a proxy: its settings, shared by every pipe it runs on."""
 
     __slots__ = ("name", "type", "stream", "direction", "toxicity", "toxic")
 
@@ -83,7 +83,9 @@ def parse_toxic_update(spec: ToxicSpec, value: Any) -> tuple[Toxic, float]:
     return spec.toxic.merged(fields.get("attributes")), fields.get("toxicity", spec.toxicity)
 
 
-class LinkLike(Protocol):
+class PipeLike(Protocol):
+    """What the toxic set needs of a pipe (``pipe.Pipe``, which imports this module)."""
+
     direction: int
 
     def start(self, specs: list[ToxicSpec]) -> None: ...
@@ -93,11 +95,11 @@ class LinkLike(Protocol):
 
 
 class ToxicSet:
-    """The toxics of one proxy and the live links they act on."""
+    """The toxics of one proxy and the live pipes they act on."""
 
     def __init__(self) -> None:
         self.chains: tuple[list[ToxicSpec], list[ToxicSpec]] = ([], [])
-        self.links: tuple[set[LinkLike], set[LinkLike]] = (set(), set())
+        self.pipes: tuple[set[PipeLike], set[PipeLike]] = (set(), set())
         self._lock = asyncio.Lock()
 
     def find(self, name: str) -> ToxicSpec | None:
@@ -124,15 +126,15 @@ class ToxicSet:
         async with self._lock:
             spec = parse_toxic(value, lambda name: self.find(name) is not None)
             self.chains[spec.direction].append(spec)
-            for link in list(self.links[spec.direction]):
-                link.add_stage(spec)
+            for pipe in list(self.pipes[spec.direction]):
+                pipe.add_stage(spec)
             return spec
 
     async def update(self, name: str, value: Any) -> ToxicSpec:
         async with self._lock:
             spec = self.get(name)
             spec.toxic, spec.toxicity = parse_toxic_update(spec, value)
-            await asyncio.gather(*(link.restart_stage(spec) for link in list(self.links[spec.direction])))
+            await asyncio.gather(*(pipe.restart_stage(spec) for pipe in list(self.pipes[spec.direction])))
             return spec
 
     async def remove(self, name: str) -> ToxicSpec:
@@ -149,11 +151,11 @@ class ToxicSet:
 
     async def _remove(self, spec: ToxicSpec) -> None:
         self.chains[spec.direction].remove(spec)
-        await asyncio.gather(*(link.remove_stage(spec) for link in list(self.links[spec.direction])))
+        await asyncio.gather(*(pipe.remove_stage(spec) for pipe in list(self.pipes[spec.direction])))
 
-    def attach(self, link: LinkLike) -> None:
-        self.links[link.direction].add(link)
-        link.start(list(self.chains[link.direction]))
+    def attach(self, pipe: PipeLike) -> None:
+        self.pipes[pipe.direction].add(pipe)
+        pipe.start(list(self.chains[pipe.direction]))
 
-    def detach(self, link: LinkLike) -> None:
-        self.links[link.direction].discard(link)
+    def detach(self, pipe: PipeLike) -> None:
+        self.pipes[pipe.direction].discard(pipe)

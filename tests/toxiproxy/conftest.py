@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import http.client
-import json
+import socket
 import uuid
 from typing import Callable, Iterator
 
 import pytest
-import requests
 
 from chaos.links import Link, Links
-from toxiproxy_helpers import TcpServer, echo
+from tests.toxiproxy.http_api import Api
+from tests.toxiproxy.sockets import TcpServer, connect, echo
 
 
 @pytest.fixture(scope="session")
@@ -60,29 +59,6 @@ def make_link(links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Li
             pass
 
 
-class Api:
-    """Raw HTTP against a server: no client library in between."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-
-    def __call__(self, method: str, path: str, body: object = None, raw: bytes | None = None,
-                 headers: dict | None = None) -> requests.Response:
-        data = raw if raw is not None else (None if body is None else json.dumps(body))
-        return self.session.request(method, self.url + path, data=data, headers=headers, timeout=5)
-
-    def raw(self, method: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """Status, headers and body, the request line sent as given (requests resolves ``..`` itself)."""
-        conn = http.client.HTTPConnection(self.url.removeprefix("http://"), timeout=5)
-        try:
-            conn.request(method, path)
-            resp = conn.getresponse()
-            return resp.status, resp.headers, resp.read()
-        finally:
-            conn.close()
-
-
 @pytest.fixture
 def api(links: Links) -> Api:
     return Api(links.url)
@@ -96,3 +72,18 @@ def fresh_api(fresh_links: Links) -> Api:
 @pytest.fixture
 def name() -> str:
     return f"p-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def conn_to(make_link) -> Iterator[Callable[[Link], socket.socket]]:
+    """``conn_to(link)``: a connected client socket, closed after the test."""
+    socks: list[socket.socket] = []
+
+    def open_(link: Link) -> socket.socket:
+        sock = connect(link.listen)
+        socks.append(sock)
+        return sock
+
+    yield open_
+    for sock in socks:
+        sock.close()

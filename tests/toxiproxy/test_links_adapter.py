@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,7 +12,7 @@ import pytest
 from toxiproxy import Proxy
 
 from chaos.links import Link, Links, ToxiproxyError
-from toxiproxy_helpers import TcpServer, connect, round_trip
+from tests.toxiproxy.sockets import TcpServer, connect, round_trip
 
 
 def test_each_instance_talks_to_its_own_server_even_from_threads(links: Links, fresh_links: Links,
@@ -152,15 +150,3 @@ def test_embedded_server_stops_on_close(tmp_path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "s.log").read_text().splitlines()]
     assert all(line["component"] == "toxiproxy" for line in lines)
     assert [line["event"] for line in lines][-1] == "shutting_down"
-
-
-def test_pushchat_toxiproxy_takes_the_real_servers_flags_and_announces_its_port() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "toxiproxy", "-host", "127.0.0.1", "-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening" and line["service"] == "toxiproxy" and line["pid"] == proc.pid
-        assert Links.external(line["addr"]).version() == "2.12.0"
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0

@@ -2,14 +2,26 @@
 
 Standard (as in Toxiproxy 2.12): latency, bandwidth, slow_close, timeout,
 reset_peer, slicer, limit_data, noop. Extensions (ours only): stall, reset.
+
+Every module of this package is imported here, so a new toxic is one file:
+``toxics/foo.py`` with a ``@register("foo")`` class (``extension=True`` if
+the real server has no such toxic). :data:`EXTENSIONS` is derived from the
+registry; the rest of the harness takes it from here.
 """
 
 from __future__ import annotations
 
-from . import (bandwidth, latency, limit_data, noop, reset, reset_peer,  # noqa: F401  (registers)
-               slicer, slow_close, stall, timeout)
+import importlib
+import pkgutil
+
 from .base import REGISTRY, Toxic, offer_extensions, offered_extensions, register, toxic_class
 from .stage import WAKE, Channel, Chunk, Meter, Stub
 
-__all__ = ["REGISTRY", "Toxic", "register", "toxic_class", "offer_extensions", "offered_extensions",
-           "Channel", "Chunk", "Meter", "Stub", "WAKE"]
+__all__ = ["REGISTRY", "EXTENSIONS", "Toxic", "register", "toxic_class", "offer_extensions",
+           "offered_extensions", "Channel", "Chunk", "Meter", "Stub", "WAKE"]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")  # each toxic registers itself
+
+#: The toxic types only our server has (never offered with ``--standard``).
+EXTENSIONS: frozenset[str] = frozenset(name for name, cls in REGISTRY.items() if cls.EXTENSION)

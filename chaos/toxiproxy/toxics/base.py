@@ -2,8 +2,8 @@
 
 A toxic is a dataclass whose integer fields are its JSON ``attributes`` and
 whose ``pipe(stub)`` coroutine moves chunks from ``stub.input`` to
-``stub.output`` until end of stream. One instance is shared by every link
-the toxic applies to; per-link data lives in ``stub.state``.
+``stub.output`` until end of stream. One instance is shared by every pipe
+the toxic applies to; per-pipe data lives in ``stub.state``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ _offer_extensions = True
 def register(name: str, *, extension: bool = False, go_name: str | None = None):
     """Class decorator: make a toxic available under ``name`` (its JSON ``type``).
 
+    ``extension``: the real server has no such toxic; ``--standard`` hides it.
+
     ``go_name`` is the real server's struct for it (default ``<Class>Toxic``),
     which Go names in a decoding error: ``LatencyToxic.attributes.latency``.
     """
 
     def deco(cls: type[Toxic]) -> type[Toxic]:
+        if name in REGISTRY:
+            raise ValueError(f"toxic type {name!r} is registered twice: {REGISTRY[name].__module__} "
+                             f"and {cls.__module__}")
         cls = dataclasses.dataclass(cls)
         cls.TYPE = name
         cls.GO_NAME = go_name or f"{cls.__name__}Toxic"
@@ -64,11 +69,11 @@ class Toxic:
         raise NotImplementedError
 
     def new_state(self) -> Any:
-        """Per-link state, kept while the toxic stays on the link (updates included)."""
+        """Per-pipe state, kept while the toxic stays on the pipe (updates included)."""
         return None
 
     def cleanup(self, stub: Stub) -> None:
-        """Called when the toxic is removed from a live link, after its stage stopped."""
+        """Called when the toxic is removed from a live pipe, after its stage stopped."""
 
     def attributes(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]

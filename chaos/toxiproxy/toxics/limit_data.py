@@ -1,6 +1,6 @@
 """``limit_data``: passes ``bytes`` bytes per connection and direction, then closes.
 
-The count is per link and survives updates of the toxic, as in the real server.
+The count is per pipe (connection and direction) and survives updates of the toxic, as in the real server.
 """
 
 from __future__ import annotations

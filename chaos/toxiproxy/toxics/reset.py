@@ -1,7 +1,7 @@
 """``reset`` (extension): reset connections with a TCP RST, existing ones included.
 
-While present, every link of the toxic's stream is reset ``timeout`` ms after
-its stage starts: for connections already open that is when the toxic is
+While present, every connection is reset ``timeout`` ms after the toxic's
+stage starts on it: for connections already open that is when the toxic is
 added (or updated), for later ones when they are accepted. Both sockets of
 the connection get an RST (SO_LINGER 0). Data passes until then. Toxicity is
 rolled per connection, so ``toxicity: 0.5`` resets about half of them. To

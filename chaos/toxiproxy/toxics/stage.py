@@ -1,9 +1,9 @@
 """The plumbing a toxic runs on: timestamped chunks, channels, and the stub.
 
-A link (one direction of one proxied connection) is a chain of stages joined
+A pipe (one direction of one proxied connection) is a chain of stages joined
 by channels, as in the real server: ``reader -> ch -> toxic -> ch -> ... ->
 writer``. Putting into a channel never blocks; instead every channel of a
-link shares one :class:`Meter`, and the link stops reading its source socket
+pipe shares one :class:`Meter`, and the pipe stops reading its source socket
 while the bytes queued in its chain are above a high-water mark. So a toxic
 that stops consuming (``stall``) makes the sender feel TCP backpressure, and
 one that consumes and drops (``timeout``) does not.
@@ -35,12 +35,12 @@ class Chunk:
         return f"Chunk({len(self.data)} bytes @ {self.ts:.6f})"
 
 
-#: A marker the link puts on its last channel to wake its writer; toxics never see it.
+#: A marker the pipe puts on its last channel to wake its writer; toxics never see it.
 WAKE = object()
 
 
 class Meter:
-    """Bytes queued across one link's channels, with hysteresis callbacks."""
+    """Bytes queued across one pipe's channels, with hysteresis callbacks."""
 
     __slots__ = ("queued", "high", "low", "above", "_on_high", "_on_low")
 
@@ -115,7 +115,7 @@ class Channel:
 
 
 class Stub:
-    """What a toxic sees of its link: an input, an output, and per-link state."""
+    """What a toxic sees of its pipe: an input, an output, and per-pipe state."""
 
     __slots__ = ("input", "output", "state", "closed", "reset", "_on_reset")
 

@@ -1,6 +1,6 @@
 """``stall`` (extension): stop reading while present, without discarding anything.
 
-Chunks queue up in the link until its high-water mark, then the proxy stops
+Chunks queue up in the pipe until its high-water mark, then the proxy stops
 reading the source socket, so the sender's kernel and user-space buffers
 fill: real TCP backpressure. When the toxic is removed every queued byte
 flows on, in order. No attributes.

@@ -10,7 +10,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from chaos.links import Links
-from toxiproxy_helpers import connect, round_trip
+from tests.toxiproxy.sockets import connect, round_trip
 
 
 @pytest.fixture

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import threading
 import time
 from typing import Callable
+
+#: The two directions a toxic can act on, as the API names them.
+STREAMS = ["upstream", "downstream"]
 
 
 class TcpServer:
@@ -109,3 +114,20 @@ def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
     sock.sendall(payload)
     assert recv_exactly(sock, len(payload)) == payload
     return time.monotonic() - start
+
+
+def send_until_blocked(sock: socket.socket, limit: int = 256_000_000) -> bytes:
+    """Send until the socket stays unwritable for 0.3 s: the sender feels backpressure."""
+    sock.setblocking(False)
+    sent = bytearray()
+    block = os.urandom(65536)
+    while len(sent) < limit:
+        try:
+            n = sock.send(block)
+            sent += block[:n]
+        except BlockingIOError:
+            if not select.select([], [sock], [], 0.3)[1]:
+                break
+    sock.setblocking(True)
+    assert len(sent) < limit, "never felt backpressure"
+    return bytes(sent)

@@ -1,0 +1,111 @@
+"""``python -m chaos.checker.bench``: how long ``check()`` takes on synthetic histories of growing size.
+
+A checker that is linear in the history keeps its time per event flat as
+the history grows; this prints that figure for each size (best of
+``--repeat`` runs). The history is a valid run, so every rule does its
+whole work: members in several rooms send, the others show each message
+by push or (after a logged, counted push failure) by poll, some sends end
+indefinite or failed, faults open and heal, clients reconnect, and every
+member makes its final poll. Run on demand, never as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from typing import Any
+
+from chaos.checker import check
+from chaos.history import Op
+
+
+def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
+                  ) -> tuple[list[Op], dict[str, list[dict[str, Any]]], dict[str, dict[str, float]]]:
+    """A valid run of about ``events`` history records, with its node/gate logs and metrics."""
+    rng = random.Random(seed)
+    ops: list[Op] = []
+
+    def add(process: str, type_: str, f: str, **value: Any) -> None:
+        ops.append(Op(len(ops), round(0.001 * (len(ops) + 1), 6), process, type_, f, value))
+
+    room_names = [f"room{r}" for r in range(rooms)]
+    people = {room: [f"{room}-u{m}" for m in range(members)] for room in room_names}
+    for room, names in people.items():
+        for who in names:
+            add(who, "invoke", "join", room=room)
+            add(who, "ok", "join", room=room, client_id=f"127.0.0.1:1/{who}", last_seq=0)
+    add("runner", "info", "phase", name="workload")
+    stored: dict[str, list[dict[str, Any]]] = {room: [] for room in room_names}
+    node_log: list[dict[str, Any]] = []
+    fault, sent = 0, 0
+    final = rooms * members + 2
+    while len(ops) < events - final:
+        room = rng.choice(room_names)
+        sender = rng.choice(people[room])
+        cmid = f"{sender}-{sent}"
+        sent += 1
+        if sent % 97 == 0:
+            phase = "heal" if fault % 2 else "start"
+            add("nemesis", "info", "fault", fault="stop_reading", target=f"client {sender}", phase=phase,
+                params={}, id=fault // 2)
+            fault += 1
+        if sent % 211 == 0:
+            add(sender, "ok", "reconnect", attempt=1, client_id=f"127.0.0.1:1/{sender}-{sent}", recovered=0)
+        add(sender, "invoke", "send", room=room, client_msg_id=cmid, text="x")
+        luck = rng.random()
+        if luck < 0.01:
+            add(sender, "fail", "send", room=room, client_msg_id=cmid, error="UNAVAILABLE: connection refused")
+            continue
+        if luck < 0.02:
+            add(sender, "info", "send", room=room, client_msg_id=cmid, error="DEADLINE_EXCEEDED")
+            if luck < 0.015:
+                continue  # never stored
+        seq = len(stored[room]) + 1
+        stored[room].append({"seq": seq, "client_msg_id": cmid, "sender": sender})
+        if luck >= 0.02:
+            add(sender, "ok", "send", room=room, client_msg_id=cmid, seq=seq, timestamp=1, duplicate=False)
+        for who in people[room]:
+            if who == sender:
+                continue
+            source = "push" if rng.random() < 0.9 else "poll"
+            if source == "poll":
+                node_log.append({"ts": 1.0, "level": "WARNING", "component": "node", "event": "push_failed",
+                                 "room": room, "user": who, "client_id": f"127.0.0.1:1/{who}",
+                                 "reason": "gate_buffer_full", "seq": seq, "sender": sender})
+            add(who, "ok", "deliver", room=room, seq=seq, client_msg_id=cmid, sender=sender, source=source)
+    add("runner", "info", "phase", name="final_poll")
+    for room, names in people.items():
+        for who in names:
+            add(who, "ok", "final_poll", room=room, messages=stored[room])
+    add("runner", "info", "phase", name="done")
+    logs = {"node0": node_log, "gate0": []}
+    metrics = {"node0": {'pushchat_push_failed_total{reason="gate_buffer_full"}': float(len(node_log))},
+               "gate0": {'pushchat_push_dropped_total{reason="client_buffer_full"}': 0.0}}
+    return ops, logs, metrics
+
+
+def time_check(events: int, repeat: int) -> tuple[int, float, str]:
+    """Best wall time of ``check()`` over ``repeat`` runs; the history's size and the verdict."""
+    ops, logs, metrics = synthetic_run(events)
+    best, verdict = float("inf"), ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        verdict = check(ops, logs, metrics).verdict
+        best = min(best, time.perf_counter() - start)
+    return len(ops), best, verdict
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chaos.checker.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000], help="history sizes (records)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best is shown (default 3)")
+    args = parser.parse_args(argv)
+    print(f"{'records':>9}  {'check() s':>9}  {'us/record':>9}  verdict")
+    for size in args.sizes:
+        n, seconds, verdict = time_check(size, args.repeat)
+        print(f"{n:>9}  {seconds:>9.3f}  {seconds / n * 1e6:>9.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""What the checker reports: the record types of ``results.json``.
+
+``Summary`` holds the scalars a scenario's ``expect`` can name (see
+scenarios/README.md); ``Results`` adds the per-member, per-process and
+per-point details. Each field is filled by exactly one rule (``rules/``),
+except the verdict, the violation count and the duration, which
+:func:`chaos.checker.check` derives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+QUANTILES: tuple[float, ...] = (0.0, 0.5, 0.95, 0.99, 1.0)
+EXIT_CODES: dict[str, int] = {"valid": 0, "invalid": 1, "unknown": 2}
+SOURCES: tuple[str, ...] = ("push", "poll", "join")  # how a client came to show a message
+
+
+@dataclass
+class Violation:
+    kind: str  # lost, duplicate, reordered, phantom, failed_send_appeared, unlogged_push_failure, ...
+    reason: str
+    room: str | None = None
+    member: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class MemberStats:
+    room: str
+    member: str
+    expected: int = 0   # acknowledged messages this member had to show
+    shown: int = 0      # distinct messages shown
+    lost: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    phantom: int = 0
+    by_push: int = 0    # by_*: how others' messages came to be shown (own ones are not pushed)
+    by_poll: int = 0
+    by_join: int = 0
+    final_poll: bool = False
+
+
+@dataclass
+class PushLogCheck:
+    """Logged push failures of one process incarnation against its counters."""
+
+    process: str
+    event: str
+    logged: dict[str, int]
+    counted: dict[str, int] | None  # None: no metrics for this incarnation (killed)
+    comparable: bool
+    note: str = ""
+
+
+@dataclass
+class LatencyPoint:
+    send_time: float
+    latency: float
+    room: str
+    member: str
+    sender: str
+    source: str
+
+
+@dataclass
+class FaultWindow:
+    id: Any
+    kind: str
+    target: str
+    start: float
+    end: float
+
+
+@dataclass
+class Summary:
+    """The numbers a scenario's ``expect`` can name (see scenarios/README.md)."""
+
+    verdict: str = "valid"
+    lost: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    phantom: int = 0
+    lost_by_server: int = 0
+    sends_ok: int = 0
+    sends_failed: int = 0
+    sends_indefinite: int = 0
+    sends_indefinite_appeared: int = 0
+    sends_failed_appeared: int = 0
+    sends_failed_by_push: int = 0
+    push_failures: int = 0
+    push_failures_counted: int = 0
+    push_drops: int = 0
+    push_drops_counted: int = 0
+    push_log_mismatches: int = 0
+    reconnects: int = 0
+    delivered_by_push: int = 0
+    delivered_by_poll: int = 0
+    delivered_by_join: int = 0
+    push_share: float | None = None  # by push / all first showings of others' messages
+    latency_min: float | None = None
+    latency_p50: float | None = None
+    latency_p95: float | None = None
+    latency_p99: float | None = None
+    latency_max: float | None = None
+    faults_applied: int = 0
+    faults_skipped: int = 0
+    violation_count: int = 0
+    duration: float = 0.0
+
+
+#: Result names a scenario expectation may use.
+EXPECTABLE: tuple[str, ...] = tuple(f.name for f in fields(Summary))
+
+
+@dataclass
+class Results(Summary):
+    members: list[MemberStats] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    push_logs: list[PushLogCheck] = field(default_factory=list)
+    latency_series: list[LatencyPoint] = field(default_factory=list)
+    fault_windows: list[FaultWindow] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+#: Fields :func:`chaos.checker.check` derives from the rules' findings; no rule may own them.
+DERIVED: tuple[str, ...] = ("verdict", "violation_count", "duration", "violations", "incomplete")
+#: Every field of ``Results``, in its order.
+RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Results))

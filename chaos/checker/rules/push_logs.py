@@ -1,0 +1,113 @@
+"""Every push failure is one structured WARNING line, and the lines agree with the counters.
+
+Per process incarnation (``node0``, ``node0#2`` after a restart), the
+``push_failed`` / ``push_dropped`` lines per reason are compared with the
+incarnation's counters. Only the incarnation alive at the end was scraped:
+an earlier one's lines are reported as not comparable, not as a violation.
+A counter with no log at all is compared with no lines.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping
+
+from chaos.checker.evidence import Evidence, LogLine, split_sample
+from chaos.checker.model import PushLogCheck
+from chaos.checker.rules.base import Finding, rule
+
+#: log event -> (its counter, the fields docs/architecture.md promises)
+PUSH_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "push_failed": ("pushchat_push_failed_total", ("room", "user", "client_id", "reason")),
+    "push_dropped": ("pushchat_push_dropped_total", ("client_id", "reason")),
+}
+
+
+def incarnation(process: str) -> tuple[str, int]:
+    """``node0#2`` → ``('node0', 2)``; ``node0`` is the first."""
+    base, _, number = process.partition("#")
+    return base, int(number) if number.isdigit() else 1
+
+
+@rule("push_logs", owns=("push_failures", "push_failures_counted", "push_drops", "push_drops_counted",
+                         "push_log_mismatches", "push_logs"),
+      kinds=("push_log_level", "push_log_fields", "unlogged_push_failure", "uncounted_push_failure"))
+def push_logs(ev: Evidence) -> Finding:
+    found = Finding()
+    n = dict.fromkeys(("push_failures", "push_failures_counted", "push_drops", "push_drops_counted",
+                       "push_log_mismatches"), 0)
+    checks: list[PushLogCheck] = []
+    metrics = ev.metrics
+    latest: dict[str, int] = {}
+    for process in ev.logs:
+        base, number = incarnation(process)
+        latest[base] = max(latest.get(base, 0), number)
+
+    def metrics_of(process: str) -> Mapping[str, float] | None:
+        base, number = incarnation(process)
+        if number != latest.get(base, number):
+            return metrics.get(process) if process != base else None
+        return metrics.get(process, metrics.get(base))
+
+    used_metrics = set()
+    for process in sorted(ev.logs):
+        samples = metrics_of(process)
+        if samples is not None:
+            used_metrics.add(process if process in metrics else incarnation(process)[0])
+        for event, (counter, required) in PUSH_EVENTS.items():
+            logged = _logged(found, n, process, event, required, ev.log_lines(process, event))
+            counted = _counted(samples, counter) if samples is not None else None
+            _compare(found, n, checks, process, event, logged, counted)
+    for process in sorted(set(metrics) - used_metrics):  # counters with no log at all
+        for event, (counter, _) in PUSH_EVENTS.items():
+            _compare(found, n, checks, process, event, {}, _counted(metrics[process], counter))
+    for process, samples in metrics.items():
+        n["push_failures_counted"] += sum(_counted(samples, PUSH_EVENTS["push_failed"][0]).values())
+        n["push_drops_counted"] += sum(_counted(samples, PUSH_EVENTS["push_dropped"][0]).values())
+    found.values.update(n, push_logs=checks)
+    return found
+
+
+def _logged(found: Finding, n: dict[str, int], process: str, event: str, required: tuple[str, ...],
+            lines: list[LogLine]) -> dict[str, int]:
+    logged: Counter[str] = Counter()
+    for line in lines:
+        if line.get("level") != "WARNING":
+            found.violation("push_log_level", f"{process} logged {event} at level {line.get('level')!r}, not WARNING")
+            continue
+        missing = [name for name in required if name not in line]
+        if missing:
+            found.violation("push_log_fields", f"{process} logged {event} without {', '.join(missing)}")
+        logged[str(line.get("reason", ""))] += 1
+        n["push_failures" if event == "push_failed" else "push_drops"] += 1
+    return dict(logged)
+
+
+def _counted(samples: Mapping[str, float], counter: str) -> dict[str, int]:
+    counted: Counter[str] = Counter()
+    for sample, value in samples.items():
+        name, labels = split_sample(sample)
+        if name == counter:
+            counted[labels.get("reason", "")] += int(round(float(value)))
+    return {reason: k for reason, k in counted.items() if k}
+
+
+def _compare(found: Finding, n: dict[str, int], checks: list[PushLogCheck], process: str, event: str,
+             logged: dict[str, int], counted: dict[str, int] | None) -> None:
+    if not logged and not counted:
+        return
+    if counted is None:
+        checks.append(PushLogCheck(process, event, logged, None, False,
+                                   "no metrics (process gone or restarted): not comparable"))
+        return
+    checks.append(PushLogCheck(process, event, logged, counted, True))
+    for reason in sorted(set(logged) | set(counted)):
+        n_logged, n_counted = logged.get(reason, 0), counted.get(reason, 0)
+        if n_counted > n_logged:
+            n["push_log_mismatches"] += 1
+            found.violation("unlogged_push_failure", f"unlogged drop: {process} counted {n_counted} {event} "
+                            f"({reason or 'no reason'}) but logged {n_logged} WARNING lines")
+        elif n_logged > n_counted:
+            n["push_log_mismatches"] += 1
+            found.violation("uncounted_push_failure", f"logged but not counted: {process} logged {n_logged} "
+                            f"{event} ({reason or 'no reason'}) WARNING lines but its counter says {n_counted}")

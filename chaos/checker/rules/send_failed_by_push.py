@@ -1,0 +1,37 @@
+"""No send fails because a push failed: push is best effort, the send's outcome is the store's.
+
+Evidence from both ends: a client's send that ended ``fail`` or ``info``
+with a push failure in its error, and a node's ``call_failed`` line for a
+``SendMessage`` call with one in its error. The reason names are the
+system's own (``system.contract``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from chaos.checker.evidence import Evidence
+from chaos.checker.rules.base import Finding, rule
+from system.contract import PUSH_FAILURE_REASONS
+
+#: Push failure reasons (node, then gate) as the system names them in its logs and counters.
+PUSH_REASONS: tuple[str, ...] = PUSH_FAILURE_REASONS
+#: What in a send's error means a push failure leaked into the send.
+PUSH_ERROR = re.compile("|".join(PUSH_REASONS) + r"|\bpush(?!chat)", re.IGNORECASE)
+
+
+@rule("send_failed_by_push", owns=("sends_failed_by_push",), kinds=("send_failed_by_push",))
+def send_failed_by_push(ev: Evidence) -> Finding:
+    found = Finding()
+    for send, op in ev.send_failures:
+        error = op.value.get("error", "")
+        if PUSH_ERROR.search(str(error)):
+            found.violation("send_failed_by_push", f"send {send.label} in {send.room} failed ({op.type}) because "
+                            f"of a push: {op.value.get('error')!r}", send.room, op.process, send.client_msg_id)
+    for process in sorted(ev.logs):
+        for line in ev.log_lines(process, "call_failed"):
+            if line.get("method") == "SendMessage" and PUSH_ERROR.search(str(line.get("error", ""))):
+                found.violation("send_failed_by_push", f"{process} failed a SendMessage call because of a push: "
+                                f"{line.get('error')!r}")
+    found.values["sends_failed_by_push"] = len(found.violations)
+    return found

@@ -1,0 +1,40 @@
+"""Every send's outcome, and what became of it on the server.
+
+A send recorded ``fail`` promises it did not happen: one that turns up
+(shown by a member or held at the final poll) is a violation, so anything
+that may have happened must be recorded ``info``. Indefinite sends are
+counted, and those that appeared counted apart. An acknowledged send the
+server no longer holds at the final poll is ``lost_by_server``: a number a
+scenario can bound (a restarted node forgets), not a violation here.
+"""
+
+from __future__ import annotations
+
+from chaos.checker.evidence import Evidence
+from chaos.checker.rules.base import Finding, rule
+
+
+@rule("sends", owns=("sends_ok", "sends_failed", "sends_indefinite", "sends_indefinite_appeared",
+                     "sends_failed_appeared", "lost_by_server"), kinds=("failed_send_appeared",))
+def sends(ev: Evidence) -> Finding:
+    found = Finding()
+    n = dict.fromkeys(("sends_ok", "sends_failed", "sends_indefinite", "sends_indefinite_appeared",
+                       "sends_failed_appeared", "lost_by_server"), 0)
+    for key, send in ev.sends.items():
+        outcome = send.outcome
+        if outcome == "ok":
+            n["sends_ok"] += 1
+            if key[0] in ev.final_polls and key[1] not in ev.final_polls[key[0]]:
+                n["lost_by_server"] += 1
+        elif outcome == "info":
+            n["sends_indefinite"] += 1
+            n["sends_indefinite_appeared"] += key in ev.appeared
+        else:
+            n["sends_failed"] += 1
+            if key in ev.appeared:
+                n["sends_failed_appeared"] += 1
+                found.violation("failed_send_appeared", f"send {send.label} in {key[0]} failed definitely, yet it "
+                                "was stored (a failure that may have happened must be recorded as info)",
+                                key[0], send.sender, key[1])
+    found.values.update(n)
+    return found

@@ -1,0 +1,91 @@
+"""The project's layer rules, read from the imports of every module.
+
+- ``system/`` (the chat) never imports ``chaos`` (the harness that tests it);
+- ``chaos/toxiproxy/`` (a product of its own) imports neither ``system`` nor
+  the rest of ``chaos``.
+
+Every import counts: at the top, inside a function, or relative (resolved
+against the importing module's package).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+    return found
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def violations(folder: str, forbidden: tuple[str, ...], allowed: str | None = None,
+               root: Path = ROOT) -> list[str]:
+    """``file:line imports name`` for each import under ``folder`` of a ``forbidden`` package."""
+    out = []
+    for path in sorted((root / folder).rglob("*.py")):
+        for line, name in imports(path, root):
+            if any(within(name, bad) for bad in forbidden) and not (allowed and within(name, allowed)):
+                out.append(f"{path.relative_to(root)}:{line} imports {name}")
+    return out
+
+
+def test_the_chat_system_does_not_import_the_harness() -> None:
+    assert list((ROOT / "system").rglob("*.py")), "no system/ modules found"
+    assert violations("system", ("chaos",)) == []
+
+
+def test_the_toxiproxy_server_imports_neither_the_system_nor_the_rest_of_chaos() -> None:
+    assert list((ROOT / "chaos/toxiproxy").rglob("*.py")), "no chaos/toxiproxy/ modules found"
+    assert violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy") == []
+
+
+@pytest.mark.parametrize("source, where, expected", [
+    ("from system import log\n", "chaos/toxiproxy/x.py", "system"),
+    ("from ..links import Links\n", "chaos/toxiproxy/x.py", "chaos.links"),
+    ("from ... import checker\n", "chaos/toxiproxy/toxics/x.py", "chaos"),
+    ("def f():\n    import chaos.fault\n", "chaos/toxiproxy/x.py", "chaos.fault"),
+    ("import system.log as log\n", "chaos/toxiproxy/__init__.py", "system.log"),
+])
+def test_every_kind_of_import_is_seen(tmp_path: Path, source: str, where: str, expected: str) -> None:
+    """Relative and lazy imports count too, or the rules would pass on code that breaks them."""
+    path = tmp_path / where
+    path.parent.mkdir(parents=True)
+    path.write_text(source)
+    assert expected in [name for _, name in imports(path, tmp_path)]
+    [found] = violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy", root=tmp_path)
+    assert found.startswith(f"{where}:")
+
+
+def test_imports_within_the_toxiproxy_package_are_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "chaos/toxiproxy/toxics/x.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("from ..decode import ApiError\nfrom . import base\nimport chaos.toxiproxy.api\n")
+    assert violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy", root=tmp_path) == []
