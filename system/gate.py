@@ -213,12 +213,17 @@ class GateServer:
             await asyncio.sleep(0.01)
 
     def route(self, object_id: str) -> NodeLink:
-        """The link to the node owning ``object_id``; LookupError until every node's key is known."""
+        """The link to the node owning ``object_id``; LookupError until every node's key is known, and
+        while the owner's push stream is down: a message stored then could not be pushed to this gate's
+        clients (the caller retries; once the stream is back, pushes flow from the first message)."""
         unknown = [link.dial for link in self.links if link.key is None]
         if unknown:
             raise LookupError(f"placement not known yet: node(s) {', '.join(unknown)} not reached")
         by_key = {link.key: link for link in self.links}
-        return by_key[placement.owner(object_id, by_key)]
+        owner = by_key[placement.owner(object_id, by_key)]
+        if not owner.up:
+            raise LookupError(f"node {owner.dial} (owner of {object_id}) is not connected to this gate yet")
+        return owner
 
     async def start(self) -> None:
         """Bind (a taken port is refused: :class:`listen.CannotListen`) and serve metrics, then serve."""
