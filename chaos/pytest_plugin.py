@@ -109,3 +109,30 @@ def chaos_links() -> Iterator[Any]:
 def chaos(chaos_links: Any, tmp_path: Path) -> Chaos:
     """Run chaos scenarios from a test: ``chaos.run(name)``, ``chaos.run_yaml(text)``, ``chaos.topology()``."""
     return Chaos(chaos_links, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server per xdist worker, on a free port in a temporary folder (skipped with
+    the reason when the machine has no PostgreSQL binaries)."""
+    from chaos.postgres import PostgresServer, PostgresUnavailable
+
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the worker's PostgreSQL server; its DSN."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    return postgres_server.create_database(name)

@@ -93,7 +93,7 @@ def plan_for(scenario: Scenario) -> TopologyPlan:
                  "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(rooms), *keep)
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
-                        node_args=node_args, gate_args=gate_args)
+                        node_args=node_args, gate_args=gate_args, store=topo.store)
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
@@ -109,7 +109,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     schedule = scenario.schedule(seed)
     (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
     history = History(out / "history.jsonl")
-    history.info("runner", "phase", {"name": "setup", "scenario": scenario.name, "seed": seed, "notes": notes})
+    history.info("runner", "phase", {"name": "setup", "scenario": scenario.name, "seed": seed, "notes": notes,
+                                     "store": scenario.topology.store})
     skipped = notes + [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                        for f in schedule if f.extension and not links.supports_extensions]
 

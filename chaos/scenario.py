@@ -72,6 +72,7 @@ class Topology:
     client_buffer: int = 10      # gate's buffer per client (messages)
     history_limit: int = 10000   # messages a room keeps
     max_message_bytes: int = 4096
+    store: str = "sqlite"        # where nodes keep rooms: sqlite (durable), memory (lost on a crash)
 
     @property
     def client_names(self) -> list[str]:
@@ -178,7 +179,8 @@ def evaluate(expect: Sequence[Expectation], results: Any) -> list[ExpectationOut
 TOP_KEYS = ("name", "description", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
-                 "max_message_bytes")
+                 "max_message_bytes", "store")
+STORES = ("sqlite", "memory")  # a node's --store in a run; sqlite keeps each node's data under the run folder
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes")
 FAULT_KEYS = ("kind", "target", "start", "duration")
 RANDOM_KEYS = ("count", "kinds", "targets", "min_duration", "max_duration", "params")
@@ -284,6 +286,16 @@ def _number(minimum: float = 0.0, positive: bool = False, integer: bool = False)
         if (positive and value <= 0) or value < minimum:
             raise _Bad(f"must be {what}" + ("" if positive else f" >= {minimum:g}") + f", not {value!r}")
         return int(value) if integer else float(value)
+    return check
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _Bad(f"must be one of {', '.join(choices)}, not {_kind(value)}{hint}")
+        return value
     return check
 
 
@@ -409,9 +421,10 @@ def _topology(sec: _Section) -> Topology | None:
               for key in ("gate_buffer", "client_buffer", "history_limit", "max_message_bytes")}
     members = sec.get("clients", clients)
     rooms = sec.get("rooms", _list_of(_text), Topology.rooms)
+    store = sec.get("store", _one_of(STORES), Topology.store)
     if sec.failed:
         return None
-    return Topology(nodes=nodes, gates=gates, clients=members, rooms=rooms, **limits)
+    return Topology(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, **limits)
 
 
 def _workload(sec: _Section, topology: Topology | None) -> Workload | None:

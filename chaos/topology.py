@@ -28,6 +28,7 @@ class TopologyPlan:
     clients: dict[str, int] = field(default_factory=dict)  # client name -> gate index
     node_args: tuple[str, ...] = ()
     gate_args: tuple[str, ...] = ()
+    store: str = "sqlite"  # sqlite: each node keeps its data in the run folder (data/node{i}), across restarts
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
@@ -54,7 +55,7 @@ class Topology:
     async def start(self) -> "Topology":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self.nodes = [ServerProcess(f"node{i}", "node", list(self.plan.node_args), self.log_dir)
+            self.nodes = [ServerProcess(f"node{i}", "node", [*self.plan.node_args, *self._store_args(i)], self.log_dir)
                           for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
@@ -72,6 +73,11 @@ class Topology:
             await self.close()
             raise
         return self
+
+    def _store_args(self, node: int) -> list[str]:
+        if self.plan.store == "sqlite":
+            return ["--store", "sqlite", "--data-dir", str(self.out_dir / "data" / f"node{node}")]
+        return ["--store", self.plan.store]
 
     async def _proxy(self, name: str, upstream: str | None) -> None:
         assert upstream

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from system import service
+from system import datadir, service
 from system.node import NodeConfig, NodeServer
+from system.store import describe_spec
+
+STORE_HELP = """where rooms live: 'sqlite' (default; a file in --data-dir, durable: an acknowledged message survives
+a crash), 'memory' (lost when the node stops; for comparison), or a postgresql://user@host:port/db URL (shared by
+the nodes of a cluster)"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     service.add_common_flags(parser, "127.0.0.1:48000")
     parser.add_argument("--gate-buffer", type=service.positive, default=d.gate_buffer, help="queued envelopes per gate")
     parser.add_argument("--max-message-bytes", type=service.positive, default=d.max_message_bytes, help="largest chat message")
-    parser.add_argument("--history-limit", type=service.positive, default=d.history_limit, help="messages kept per room")
+    parser.add_argument("--history-limit", type=service.positive, default=d.history_limit,
+                        help="messages kept per room, in memory and in the store: it bounds disk use as it bounds memory")
     parser.add_argument("--join-history", type=int, default=d.join_history, help="recent messages returned by Join")
     parser.add_argument("--page-size", type=service.positive, default=d.page_size, help="largest GetRecentMessages page")
     parser.add_argument("--dedup-window", type=service.positive, default=d.dedup_window,
@@ -23,6 +29,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="the other nodes' advertise addresses: at start this node creates only the default "
                              "objects (ChatRoomMgr0 and the rooms) it owns by placement (default: it is alone "
                              "and creates them all)")
+    parser.add_argument("--store", type=store_spec, default=d.store, metavar="sqlite|memory|postgresql://…", help=STORE_HELP)
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="the sqlite store's folder; one node at a time may use it (default: "
+                             "$XDG_DATA_HOME/pushchat/node-HOST-PORT, ~/.local/share when unset; with port 0, a "
+                             "temporary folder removed when the node stops)")
+    parser.add_argument("--store-sync", choices=["full", "normal"], default=d.store_sync,
+                        help="sqlite: 'full' syncs every commit (survives a crash and a power loss); 'normal' "
+                             "survives a crash (SIGKILL) but a power loss may take the last messages")
+    parser.add_argument("--store-timeout", type=float, default=d.store_timeout,
+                        help="seconds a store call may take before the send fails")
+
+
+def store_spec(text: str) -> str:
+    if text in ("sqlite", "memory") or text.startswith(("postgresql://", "postgres://")):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a store: want sqlite, memory or a postgresql:// URL")
 
 
 def config(args: argparse.Namespace) -> NodeConfig:
@@ -32,9 +54,16 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       rooms=rooms, max_message_bytes=args.max_message_bytes, history_limit=args.history_limit,
                       join_history=args.join_history, page_size=args.page_size, dedup_window=args.dedup_window,
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
-                      metrics_host=args.metrics_host)
+                      metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
+                      store_timeout=args.store_timeout)
 
 
 def run(args: argparse.Namespace) -> int:
     service.setup_process("node", args)
-    return service.run(NodeServer(config(args)), "node")
+    node = config(args)
+    node.data_dir = datadir.data_dir(node.store, args.data_dir, args.listen)
+    server = NodeServer(node)
+    extra = {"store": describe_spec(node.store)}
+    if server.data_dir:
+        extra.update(data_dir=server.data_dir, data_temporary=server.data_dir != node.data_dir)
+    return service.run(server, "node", **extra)

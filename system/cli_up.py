@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from system import listen, log
+from system import datadir, listen, log
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 
@@ -16,11 +16,15 @@ from system.node import NodeConfig, NodeServer
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-listen", default="127.0.0.1:48000", metavar="HOST:PORT", help="node address (port 0: any)")
     parser.add_argument("--gate-listen", default="127.0.0.1:49000", metavar="HOST:PORT", help="gate address (port 0: any)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where the node keeps its rooms (default: $XDG_DATA_HOME/pushchat/up-HOST-PORT of the "
+                             "node, ~/.local/share when unset; with node port 0, a temporary folder removed at exit)")
     parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here (default: warnings on stderr)")
 
 
 async def _main(args: argparse.Namespace) -> int:
-    node = NodeServer(NodeConfig(listen=args.node_listen))
+    given = datadir.data_dir("sqlite", args.data_dir, args.node_listen, role="up")
+    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given))
     gate: GateServer | None = None
     what = "node"
     try:
@@ -40,7 +44,9 @@ async def _main(args: argparse.Namespace) -> int:
             await gate.stop()
         await node.stop()
         return 1
+    kept = "kept across restarts" if given else "a temporary folder, removed at exit"
     print(f"pushchat is up: node {node.addr}, gate {gate.addr} (Ctrl-C to stop)\n"
+          f"Rooms are stored in {node.data_dir} ({kept}).\n"
           f"In two other terminals:\n"
           f"  pushchat client --server {gate.addr} --user alice\n"
           f"  pushchat client --server {gate.addr} --user bob\n"

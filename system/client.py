@@ -45,6 +45,7 @@ from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_be
 
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.objects import STORED_KEY
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.room import MANAGER_ID, ROOM_PREFIX
 from system.roomview import Held, RoomView
@@ -184,6 +185,22 @@ class _StreamLost(Exception):
         self.error = error
         self.healthy = healthy
         self.at = time.monotonic()
+
+
+def stored_verdict(error: BaseException) -> str | None:
+    """What the server said of a failed write: "no" (surely not stored), "unknown", or None (it said nothing)."""
+    if not isinstance(error, grpc.aio.AioRpcError) or isinstance(error, NotSent):
+        return None
+    return next((v for k, v in error.trailing_metadata() or () if k == STORED_KEY), None)
+
+
+def surely_not_stored(error: BaseException) -> bool:
+    """Did this failed attempt surely do nothing? Never sent, refused, or the server says it stored nothing."""
+    if isinstance(error, NotSent):
+        return True
+    if not isinstance(error, grpc.aio.AioRpcError):
+        return False
+    return error.code() in DEFINITE or stored_verdict(error) == "no"
 
 
 def describe(error: BaseException | None) -> str:
@@ -329,8 +346,9 @@ class ChatClient:
         recent = list(reply.recent_messages)
         if not view.started:
             self._show(view, view.place(recent[0].seq - 1 if recent else reply.last_seq))
-        elif view.is_new_epoch(reply.last_seq, recent, high_water):
-            self._history_reset(view, reply.last_seq)
+        elif view.is_new_epoch(reply.last_seq, recent, high_water, reply.store_epoch):
+            self._history_reset(view, reply.last_seq, reply.store_epoch)
+        view.adopt(reply.store_epoch)
         view.last_seq = max(view.last_seq, reply.last_seq)
         view.last_activity = time.monotonic()
         self._accept(view, recent, "join")
@@ -368,8 +386,7 @@ class ChatClient:
         except (grpc.aio.AioRpcError, ProtocolError) as exc:
             self._sent(room)
             code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else grpc.StatusCode.UNKNOWN
-            definite = all(isinstance(f, NotSent) or (isinstance(f, grpc.aio.AioRpcError) and f.code() in DEFINITE)
-                           for f in failures)
+            definite = all(surely_not_stored(f) for f in failures)
             raise SendFailed(code, self._send_failure(exc, time.monotonic() - started), definite=definite, room=room,
                              client_msg_id=cmid, attempts=len([f for f in failures if not isinstance(f, NotSent)])) from exc
         except BaseException:  # cancelled: closing
@@ -378,8 +395,9 @@ class ChatClient:
         self._own.pop(cmid, None)
         view = self.rooms.get(room)
         if view is not None and view.started:
-            if not reply.duplicate and view.known(reply.seq):  # stored fresh at a seq we had: a new history
-                self._history_reset(view, reply.seq)
+            if view.foreign(reply.store_epoch) or (not reply.store_epoch and not reply.duplicate
+                                                   and view.known(reply.seq)):  # stored in a new history
+                self._history_reset(view, reply.seq, reply.store_epoch)
                 self._start_catch_up(view, "reset")
             self._show(view, view.own(reply.seq, reply.timestamp))
         self._sent(room)
@@ -389,7 +407,8 @@ class ChatClient:
         """Why a send failed, for :class:`SendFailed`'s message: the server's refusal, or what the link did."""
         if isinstance(exc, LinkDown):
             return f"no connection to the server for {round(waited, 1):g}s"
-        if isinstance(exc, grpc.aio.AioRpcError) and (exc.code() in DEFINITE or isinstance(exc, NotSent)):
+        if isinstance(exc, grpc.aio.AioRpcError) and (exc.code() in DEFINITE or isinstance(exc, NotSent)
+                                                      or stored_verdict(exc)):
             return exc.details() or cause(exc)  # the server's (or our own) words for the refusal
         return cause(exc)
 
@@ -538,8 +557,9 @@ class ChatClient:
                       code=exc.code().name, error=exc.details())
             view.joined = False
             return
-        if view.started and view.is_new_epoch(reply.last_seq, reply.recent_messages, high_water):
-            self._history_reset(view, reply.last_seq)
+        if view.started and view.is_new_epoch(reply.last_seq, reply.recent_messages, high_water, reply.store_epoch):
+            self._history_reset(view, reply.last_seq, reply.store_epoch)
+        view.adopt(reply.store_epoch)
 
     async def _join_rpc(self, room: str, budget: float | None) -> chat_pb2.ChatRoom_JoinResponse:
         """Join with our current client id; again if a reconnect changed the id while the call ran."""
@@ -598,8 +618,8 @@ class ChatClient:
             messages = list(reply.messages)
             if not checked:
                 checked = True
-                if view.is_new_epoch(reply.last_seq, messages, high_water):
-                    self._history_reset(view, reply.last_seq)
+                if view.is_new_epoch(reply.last_seq, messages, high_water, reply.store_epoch):
+                    self._history_reset(view, reply.last_seq, reply.store_epoch)
                     if view.joined:  # the rooms went with the old node, and our membership too
                         await self._join_rpc(room, budget)
                     after = 0
@@ -607,6 +627,7 @@ class ChatClient:
                 if view.missing_before(reply.first_available_seq, reply.last_seq):
                     truncated, first_available = True, reply.first_available_seq
                     self._recovery_incomplete(view, reply.first_available_seq)
+            view.adopt(reply.store_epoch)
             view.last_seq = max(view.last_seq, reply.last_seq)
             shown += self._accept(view, messages, "poll")
             if not reply.has_more or not messages:
@@ -629,6 +650,9 @@ class ChatClient:
         view = self.rooms.get(room)
         if view is not None and view.joined:
             view.last_activity = time.monotonic()
+            if view.foreign(note.store_epoch):  # from another store's history: a poll says which is current
+                self._start_catch_up(view, "reset")
+                return
             self._accept(view, [msg], "push")
             self._settle(view)
 
@@ -687,10 +711,10 @@ class ChatClient:
         finally:
             view.filling = None
 
-    def _history_reset(self, view: RoomView, last_seq: int) -> None:
+    def _history_reset(self, view: RoomView, last_seq: int, epoch: int = 0) -> None:
         log.event(_log, logging.WARNING, "history_reset", user=self.user, room=view.name, cursor=view.cursor,
-                  last_seq=last_seq)
-        view.reset(last_seq)
+                  last_seq=last_seq, epoch=epoch)
+        view.reset(last_seq, epoch)
         self._notify("on_history_reset", view.name)
 
     def _recovery_incomplete(self, view: RoomView, first_available_seq: int) -> None:

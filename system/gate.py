@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 from system import clientid, contract, listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
+from system.objects import STORED_KEY
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 
@@ -175,8 +176,9 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         timeout = min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
         try:
             return await getattr(link.stub, rpc)(request, timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}")
+        except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
+            passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
+            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}", passed)
 
 
 class GateServer:
@@ -211,12 +213,17 @@ class GateServer:
             await asyncio.sleep(0.01)
 
     def route(self, object_id: str) -> NodeLink:
-        """The link to the node owning ``object_id``; LookupError until every node's key is known."""
+        """The link to the node owning ``object_id``; LookupError until every node's key is known, and
+        while the owner's push stream is down: a message stored then could not be pushed to this gate's
+        clients (the caller retries; once the stream is back, pushes flow from the first message)."""
         unknown = [link.dial for link in self.links if link.key is None]
         if unknown:
             raise LookupError(f"placement not known yet: node(s) {', '.join(unknown)} not reached")
         by_key = {link.key: link for link in self.links}
-        return by_key[placement.owner(object_id, by_key)]
+        owner = by_key[placement.owner(object_id, by_key)]
+        if not owner.up:
+            raise LookupError(f"node {owner.dial} (owner of {object_id}) is not connected to this gate yet")
+        return owner
 
     async def start(self) -> None:
         """Bind (a taken port is refused: :class:`listen.CannotListen`) and serve metrics, then serve."""

@@ -10,6 +10,7 @@ INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from google.protobuf.message import Message
 from system import listen, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
-from system.objects import CallInfo, ObjectError, ObjectHost
+from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
+from system.store import Store, StoreUnusable, make_store
 
 _log = log.get("node")
 
@@ -47,6 +49,13 @@ class NodeConfig:
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
+    store: str = "sqlite"                 # sqlite, memory, or a postgresql:// URL
+    data_dir: str | None = None           # the sqlite store's folder (None: a temporary one, removed at stop)
+    store_sync: str = "full"              # sqlite: full (survives power loss) or normal (survives a crash)
+    store_timeout: float = 5.0            # seconds a store call may take
+
+    def make_store(self, data_dir: str | None = None) -> Store:
+        return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
 
     def room_config(self) -> RoomConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
@@ -83,7 +92,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
                                                 CallInfo(client_id=request.client_id))
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc))
+            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.stored)
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
@@ -91,13 +100,17 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
         try:
-            hosted = self.server.host.create(request.type, request.id)
+            hosted = await self.server.host.create(request.type, request.id)
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc))
+            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc), exc.stored)
         return goverse_pb2.CreateObjectResponse(id=hosted.object_id)
 
     async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
-        if not self.server.host.delete(request.id):
+        try:
+            found = await self.server.host.delete(request.id)
+        except ObjectError as exc:
+            await self._refuse(context, "", request.id, "DeleteObject", exc.code, str(exc), exc.stored)
+        if not found:
             await self._refuse(context, "", request.id, "DeleteObject", "NOT_FOUND", f"no object {request.id!r}")
         return goverse_pb2.DeleteObjectResponse()
 
@@ -124,10 +137,11 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
-                      code: str, error: str) -> None:
+                      code: str, error: str, stored: str | None = None) -> None:
         level = logging.INFO if code in CALLER_ERRORS else logging.WARNING
         log.event(_log, level, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
-        await context.abort(grpc.StatusCode[code], error)
+        trailing = ((STORED_KEY, stored),) if stored else ()
+        await context.abort(grpc.StatusCode[code], error, trailing)
 
 
 class NodeServer:
@@ -137,8 +151,12 @@ class NodeServer:
         self.config = config or NodeConfig()
         self.metrics = Metrics("node")
         self.hub = PushHub(self.config.gate_buffer, self.metrics, self._push_failed)
+        self._scratch = (tempfile.TemporaryDirectory(prefix="pushchat-node-")
+                         if self.config.store == "sqlite" and not self.config.data_dir else None)
+        self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
+        self.store = self.config.make_store(self.data_dir)
         self.host = ObjectHost()
-        install(self.host, self.config.room_config(), _HubPort(self.hub))
+        install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.advertise = ""
@@ -163,20 +181,29 @@ class NodeServer:
         return self.port
 
     async def start(self) -> None:
-        """Bind, serve metrics, create the default objects, then serve: all of it before the announce."""
+        """Bind, open the store, load the default objects, serve metrics, then serve: all before the announce.
+
+        A store that cannot be used (corrupt, newer, in use, unreachable) is
+        :class:`~system.store.StoreUnusable`: the node refuses to start.
+        """
         self.bind()
         assert self.server is not None
         try:
             if self.config.metrics_port is not None:
                 self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
-            self.create_default_objects()
+            await self.store.open()
+            await self.create_default_objects()
+            log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
+                      store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
+                      where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
+                      **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
             await self.server.start()
         except BaseException:
             await self.stop(None)
             raise
         self.started = time.monotonic()
 
-    def create_default_objects(self) -> None:
+    async def create_default_objects(self) -> None:
         """Create the manager and the default rooms this node owns, as Goverse does at start.
 
         Placement is the gates' rendezvous hashing over the nodes' advertise
@@ -190,13 +217,20 @@ class NodeServer:
         keys = {self.advertise, *self.config.peers}
         for type_name, object_id in default_objects(self.config.room_config()):
             if placement.owner(object_id, keys) == self.advertise:
-                self.host.create(type_name, object_id)
+                try:
+                    await self.host.create(type_name, object_id)
+                except ObjectError as exc:
+                    raise StoreUnusable(f"cannot load {object_id} from {self.store.where}: {exc}") from None
 
     async def stop(self, grace: float | None = 1.0) -> None:
         self.hub.close()
         if self.server is not None:
             await self.server.stop(grace)
+        await self.host.close()
+        await self.store.close()
         self.metrics.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
     def _push_failed(self, err: PushError) -> None:
         """The one place a push failure is logged and counted: they always agree."""

@@ -1,10 +1,13 @@
 """The object host: Goverse's virtual objects, without the network.
 
 Objects are found by id, created on their first call (when their type
-allows it), and run one call at a time: each object has its own lock, so two
-methods of one room never interleave even when a method awaits. A call's
-payload is a packed ``Any``; the method declares the request type it
-accepts, and anything else is refused with an :class:`ObjectError` whose
+allows it; a factory may be a coroutine, e.g. to load the object's state),
+and run one call at a time: each object has its own lock, so two methods of
+one room never interleave even when a method awaits. A method may return
+:class:`Later`: the rest of its work (waiting for a durable write) then runs
+after the lock is released, so calls queued behind it can start meanwhile.
+A call's payload is a packed ``Any``; the method declares the request type
+it accepts, and anything else is refused with an :class:`ObjectError` whose
 ``code`` names the gRPC status the server should answer with.
 """
 
@@ -14,7 +17,7 @@ import asyncio
 import inspect
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,12 +25,38 @@ from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
 OBJECT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
+#: Trailing metadata of a refused write, as the node sends it and the gate passes it on:
+#: "no" (surely not stored) or "unknown".
+STORED_KEY = "pushchat-stored"
 
 
 class ObjectError(Exception):
-    """A refused call; ``code`` is a ``grpc.StatusCode`` name."""
+    """A refused call; ``code`` is a ``grpc.StatusCode`` name.
+
+    ``stored`` tells a caller of a write whether it happened: ``"no"`` (surely
+    not) or ``"unknown"``; None when the call wrote nothing.
+    """
 
     code = "INTERNAL"
+
+    def __init__(self, message: str, *, stored: str | None = None) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+class Unavailable(ObjectError):
+    code = "UNAVAILABLE"
+
+
+class ResourceExhausted(ObjectError):
+    code = "RESOURCE_EXHAUSTED"
+
+
+@dataclass(frozen=True)
+class Later:
+    """A method's remaining work, awaited outside the object's lock; its result is the reply."""
+
+    work: Awaitable[Message]
 
 
 class NotFound(ObjectError):
@@ -80,10 +109,18 @@ class GoverseObject:
 
     def __init__(self, object_id: str) -> None:
         self.object_id = object_id
+        self.evicted = False  # set when the object must be dropped (e.g. another node owns it now)
+
+    async def deleted(self) -> None:
+        """``DeleteObject`` removed it: drop what it keeps elsewhere."""
+
+    async def close(self) -> None:
+        """The host is stopping."""
 
 
-# factory(object_id, explicit) -> new object, or raise ObjectError when that id may not exist.
-Factory = Callable[[str, bool], GoverseObject]
+# factory(object_id, explicit) -> new object (or a coroutine giving one), or raise ObjectError when
+# that id may not exist.
+Factory = Callable[[str, bool], "GoverseObject | Awaitable[GoverseObject]"]
 
 
 @dataclass
@@ -101,6 +138,7 @@ class ObjectHost:
     def __init__(self) -> None:
         self._types: dict[str, tuple[type[GoverseObject], Factory]] = {}
         self._objects: dict[str, Hosted] = {}
+        self._activating: dict[str, asyncio.Future[Hosted]] = {}
 
     def register(self, cls: type[GoverseObject], factory: Factory) -> None:
         self._types[cls.type_name] = (cls, factory)
@@ -108,27 +146,44 @@ class ObjectHost:
     def objects(self) -> list[Hosted]:
         return list(self._objects.values())
 
-    def create(self, type_name: str, object_id: str) -> Hosted:
+    async def create(self, type_name: str, object_id: str) -> Hosted:
         """Explicit creation (``CreateObject``); an existing object of that type is returned as is."""
-        return self._get_or_create(type_name, object_id, explicit=True)
+        return await self._get_or_create(type_name, object_id, explicit=True)
 
-    def delete(self, object_id: str) -> bool:
-        return self._objects.pop(object_id, None) is not None
+    async def delete(self, object_id: str) -> bool:
+        hosted = self._objects.get(object_id)
+        if hosted is None:
+            return False
+        async with hosted.lock:  # after the calls already running on it
+            if self._objects.get(object_id) is hosted:
+                del self._objects[object_id]
+            await hosted.obj.deleted()
+        return True
+
+    async def close(self) -> None:
+        for hosted in list(self._objects.values()):
+            await hosted.obj.close()
 
     async def call(self, type_name: str, object_id: str, method_name: str,
                    request: any_pb2.Any, call: CallInfo | None = None) -> any_pb2.Any:
-        """Unpack, run one method under the object's lock, pack the reply."""
+        """Unpack, run one method under the object's lock (its ``Later`` part after it), pack the reply."""
         cls, _ = self._type(type_name)
         spec = cls.methods.get(method_name)
         if spec is None:
             known = ", ".join(sorted(cls.methods))
             raise Unimplemented(f"{type_name} has no method {method_name!r} (it has: {known})")
         message = unpack(request, spec.request_type, f"{type_name}.{method_name}")
-        hosted = self._get_or_create(type_name, object_id, explicit=False)
-        async with hosted.lock:
-            reply = spec.fn(hosted.obj, message, call or CallInfo())
-            if inspect.isawaitable(reply):
-                reply = await reply
+        hosted = await self._get_or_create(type_name, object_id, explicit=False)
+        try:
+            async with hosted.lock:
+                reply = spec.fn(hosted.obj, message, call or CallInfo())
+                if inspect.isawaitable(reply):
+                    reply = await reply
+            if isinstance(reply, Later):
+                reply = await reply.work
+        finally:
+            if hosted.obj.evicted and self._objects.get(object_id) is hosted:
+                del self._objects[object_id]
         packed = any_pb2.Any()
         packed.Pack(reply)
         return packed
@@ -140,18 +195,33 @@ class ObjectHost:
             raise NotFound(f"unknown object type {type_name!r} (known: {known})")
         return entry
 
-    def _get_or_create(self, type_name: str, object_id: str, explicit: bool) -> Hosted:
+    async def _get_or_create(self, type_name: str, object_id: str, explicit: bool) -> Hosted:
         _, factory = self._type(type_name)
         if not OBJECT_ID_RE.match(object_id or ""):
             raise InvalidArgument(f"bad object id {object_id!r}: want 1-256 printable ASCII characters")
         hosted = self._objects.get(object_id)
+        if hosted is None and object_id in self._activating:  # another call is loading it: share the result
+            hosted = await asyncio.shield(self._activating[object_id])
         if hosted is not None:
             if hosted.type_name != type_name:
                 raise InvalidArgument(f"object {object_id!r} is a {hosted.type_name}, not a {type_name}")
             return hosted
-        hosted = Hosted(type_name, object_id, factory(object_id, explicit))
-        self._objects[object_id] = hosted
-        return hosted
+        loading: asyncio.Future[Hosted] = asyncio.get_running_loop().create_future()
+        self._activating[object_id] = loading
+        try:
+            obj = factory(object_id, explicit)
+            if inspect.isawaitable(obj):
+                obj = await obj
+            hosted = Hosted(type_name, object_id, obj)
+            self._objects[object_id] = hosted
+            loading.set_result(hosted)
+            return hosted
+        except BaseException as exc:
+            loading.set_exception(exc)
+            loading.exception()  # retrieved here: sharers get it through their await
+            raise
+        finally:
+            del self._activating[object_id]
 
 
 def unpack(packed: any_pb2.Any, request_type: type[Message], what: str) -> Message:

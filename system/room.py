@@ -1,33 +1,44 @@
 """The chat sample's objects: ``ChatRoomMgr`` and ``ChatRoom``.
 
-A room numbers each message when it stores it (``seq`` from 1, no gaps;
-``timestamp`` in microseconds, unique and increasing), acknowledges the send,
-and only then pushes it, best effort, to every member but the sender. Push
-failures are reported by the push port and never fail the send: members
-recover by polling after their cursor. A retried send (same user and
-``client_msg_id``) is stored once and answered with the original numbers.
+A room numbers each message when it accepts the send (``seq`` from 1, no
+gaps; ``timestamp`` in microseconds, unique and increasing), hands it to
+its store, and acknowledges the send only once the store says the message
+is durable. Only then is it pushed, best effort, to every member but the
+sender; push failures are reported by the push port and never fail the
+send: members recover by polling after their cursor. A retried send (same
+user and ``client_msg_id``) is stored once and answered with the original
+numbers, also after a restart: the ids are stored too.
 
-Sans-I/O: the room pushes through a :class:`PushPort` and reads a clock.
+Members are stored as well, so pushes resume at once after a restart. A
+write the store refuses fails the sends waiting on it (saying whether they
+surely were not stored) and makes the room reload from the store before
+its next call; a write refused because another owner claimed the room
+(:class:`~system.store.Fenced`) drops the room from this node.
+
+Sans-I/O apart from the store: the room pushes through a :class:`PushPort`
+and reads a clock.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
+import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
 
 from system import clientid, log
-from system.objects import CallInfo, GoverseObject, InvalidArgument, NotFound, ObjectHost, method
+from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
+                            ResourceExhausted, Unavailable, method)
 from system.pb import chat_pb2
 from system.push import PushError, PushMeta
+from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
+from system.store.writer import RoomWriter
+from system.transcript import Transcript
 
 DEFAULT_ROOMS = ("General", "Technology", "Crypto", "Sports", "Movies")
 ROOM_PREFIX = "ChatRoom-"
@@ -43,10 +54,14 @@ _log = log.get("room")
 class RoomConfig:
     rooms: tuple[str, ...] = DEFAULT_ROOMS
     max_message_bytes: int = 4096
-    history_limit: int = 10000   # messages kept per room; older ones are trimmed
+    history_limit: int = 10000   # messages kept per room, in memory and in the store; older ones are trimmed
     join_history: int = 50       # recent messages returned by Join
     page_size: int = 1000        # GetRecentMessages page when limit is 0, and its cap
     dedup_window: int = 10000    # client message ids remembered per room
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(history=self.history_limit, dedup=self.dedup_window)
 
 
 class PushPort(Protocol):
@@ -66,75 +81,98 @@ def check_user_name(name: str) -> str:
     return name
 
 
-class History:
-    """A room's messages: bounded, numbered without gaps, searchable by seq or timestamp."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("history limit must be at least 1")
-        self.messages: deque[chat_pb2.ChatMessage] = deque(maxlen=limit)
-        self.last_seq = 0
-        self.last_timestamp = 0
-        self.trimmed_last_timestamp = 0  # timestamp of the newest message trimmed away
-
-    @property
-    def first_available_seq(self) -> int:
-        return self.messages[0].seq if self.messages else self.last_seq + 1
-
-    def append(self, room: str, user: str, text: str, client_msg_id: str, now: int) -> chat_pb2.ChatMessage:
-        if len(self.messages) == self.messages.maxlen:
-            self.trimmed_last_timestamp = self.messages[0].timestamp
-        self.last_seq += 1
-        self.last_timestamp = max(now, self.last_timestamp + 1)
-        msg = chat_pb2.ChatMessage(user_name=user, message=text, timestamp=self.last_timestamp,
-                                   seq=self.last_seq, room_name=room, client_msg_id=client_msg_id)
-        self.messages.append(msg)
-        return msg
-
-    def recent(self, count: int) -> list[chat_pb2.ChatMessage]:
-        return list(self.messages)[-count:] if count > 0 else []
-
-    def after(self, after_seq: int, after_timestamp: int, limit: int) -> tuple[list[chat_pb2.ChatMessage], bool, bool]:
-        """Messages after the cursor (seq wins when > 0): (page, truncated, has_more)."""
-        if after_seq > 0:
-            truncated = self.first_available_seq > after_seq + 1 and after_seq < self.last_seq
-            start = max(0, after_seq - self.first_available_seq + 1)
-        else:
-            truncated = self.trimmed_last_timestamp > after_timestamp
-            start = bisect.bisect_right(self.messages, after_timestamp, key=lambda m: m.timestamp)
-        stop = min(len(self.messages), start + limit)
-        page = list(itertools.islice(self.messages, start, stop))  # one walk; deque indexing is O(n) mid-way
-        return page, truncated, stop < len(self.messages)
+def refusal(room: str, exc: StoreError) -> ObjectError:
+    """What a caller is told when the store failed: retryable or not, and whether it was stored."""
+    if isinstance(exc, Fenced):
+        return Unavailable(f"room {room!r} moved to another node; not stored, retry", stored="no")
+    if exc.full:
+        return ResourceExhausted(f"room {room!r}: the store is full; not stored ({exc})", stored="no")
+    if exc.definite:
+        return Unavailable(f"room {room!r}: store unavailable; not stored ({exc})", stored="no")
+    return Unavailable(f"room {room!r}: store failed mid-write; it may have been stored ({exc})", stored="unknown")
 
 
 class ChatRoomMgr(GoverseObject):
     type_name = "ChatRoomMgr"
 
-    def __init__(self, object_id: str, rooms: Callable[[], Sequence[str]]) -> None:
+    def __init__(self, object_id: str, rooms: Callable[[], Awaitable[Sequence[str]]]) -> None:
         super().__init__(object_id)
         self._rooms = rooms
 
     @method(chat_pb2.ChatRoom_ListRequest)
-    def ListChatRooms(self, request: chat_pb2.ChatRoom_ListRequest, call: CallInfo) -> chat_pb2.ChatRoom_ListResponse:
-        return chat_pb2.ChatRoom_ListResponse(chat_rooms=list(self._rooms()))
+    async def ListChatRooms(self, request: chat_pb2.ChatRoom_ListRequest,
+                            call: CallInfo) -> chat_pb2.ChatRoom_ListResponse:
+        return chat_pb2.ChatRoom_ListResponse(chat_rooms=list(await self._rooms()))
 
 
 class ChatRoom(GoverseObject):
     type_name = "ChatRoom"
 
-    def __init__(self, object_id: str, config: RoomConfig, port: PushPort,
+    def __init__(self, object_id: str, config: RoomConfig, port: PushPort, store: Store, record: RoomRecord,
                  clock: Callable[[], int] = now_us) -> None:
         super().__init__(object_id)
         self.name = object_id.removeprefix(ROOM_PREFIX)
         self.config = config
         self.port = port
+        self.store = store
         self.clock = clock
-        self.members: dict[str, str] = {}  # user name -> client id ("" when the user has no push stream)
-        self.history = History(config.history_limit)
-        self._sent: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()  # (user, client_msg_id) -> (seq, ts)
+        self._load(record)
+
+    def _load(self, record: RoomRecord) -> None:
+        """Take the room as the store holds it (at activation, and again after a failed write)."""
+        transcript = Transcript(self.name, self.config.history_limit, self.config.dedup_window, record)
+        self.transcript = transcript
+        self.members: dict[str, str] = dict(record.members)  # user -> client id ("" when it has no push stream)
+        self.explicit = record.explicit
+        self.stale = False
+        self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}  # sends being stored, by (user, id)
+        self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
+                                 on_failure=self._write_failed, trim=transcript.trim_points)
+
+    async def _fresh(self) -> None:
+        """Reload after a failed write; refuse when another node owns the room now."""
+        if self.evicted:
+            raise Unavailable(f"room {self.name!r} moved to another node; retry", stored="no")
+        if self.stale:
+            try:
+                record = await self.store.claim(self.name, self.config.limits, create=False)
+            except StoreError as exc:
+                raise refusal(self.name, exc) from None
+            if record is None:
+                self.evicted = True
+                raise NotFound(f"chat room {self.name!r} was deleted")
+            self._load(record)
+
+    def _durable(self, transcript: Transcript, batch: Batch) -> None:
+        """The store made ``batch`` durable: commit it, then push its messages (in seq order)."""
+        if transcript is not self.transcript:  # written by a writer we have since replaced
+            return
+        for msg in transcript.commit(batch.messages):
+            log.event(_log, logging.INFO, "message_stored", room=self.name, seq=msg.seq, user=msg.user_name,
+                      client_msg_id=msg.client_msg_id, duplicate=False)
+            recipients = {cid: name for name, cid in self.members.items() if name != msg.user_name and cid}
+            if recipients:
+                meta = PushMeta(room=self.name, seq=msg.seq, sender=msg.user_name, users=recipients)
+                note = chat_pb2.Client_NewMessageNotification(message=msg, store_epoch=self.store.epoch)
+                self.port.push(list(recipients), note, meta)
+
+    def _write_failed(self, exc: StoreError) -> None:
+        log.event(_log, logging.WARNING, "store_write_failed", room=self.name, definite=exc.definite,
+                  fenced=isinstance(exc, Fenced), error=str(exc))
+        if isinstance(exc, Fenced):
+            self.evicted = True
+        else:
+            self.stale = True
+
+    async def _settled(self, done: "asyncio.Future[None]", reply: Callable[[], Message]) -> Message:
+        try:
+            await asyncio.shield(done)
+        except StoreError as exc:
+            raise refusal(self.name, exc) from None
+        return reply()
 
     @method(chat_pb2.ChatRoom_JoinRequest)
-    def Join(self, request: chat_pb2.ChatRoom_JoinRequest, call: CallInfo) -> chat_pb2.ChatRoom_JoinResponse:
+    async def Join(self, request: chat_pb2.ChatRoom_JoinRequest, call: CallInfo) -> Message | Later:
         user = check_user_name(request.user_name)
         client = request.client_id or call.client_id
         if client:
@@ -142,52 +180,71 @@ class ChatRoom(GoverseObject):
                 clientid.parse(client)
             except clientid.MalformedClientId as exc:
                 raise InvalidArgument(str(exc)) from None
+        await self._fresh()
+        if self.members.get(user) == client:
+            return self._joined()
         self.members[user] = client
-        return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.history.last_seq,
-                                              recent_messages=self.history.recent(self.config.join_history))
+        return Later(self._settled(self.writer.submit(joined={user: client}), self._joined))
+
+    def _joined(self) -> chat_pb2.ChatRoom_JoinResponse:
+        return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.transcript.last_seq,
+                                              recent_messages=self.transcript.recent(self.config.join_history),
+                                              store_epoch=self.store.epoch)
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
-    def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> chat_pb2.ChatRoom_LeaveResponse:
+    async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:
         user = check_user_name(request.user_name)
         client = request.client_id or call.client_id
-        if not client or self.members.get(user) in (client, ""):
-            self.members.pop(user, None)
-        return chat_pb2.ChatRoom_LeaveResponse()
+        await self._fresh()
+        if user not in self.members or not (not client or self.members[user] in (client, "")):
+            return chat_pb2.ChatRoom_LeaveResponse()
+        del self.members[user]
+        return Later(self._settled(self.writer.submit(left=[user]), chat_pb2.ChatRoom_LeaveResponse))
 
     @method(chat_pb2.ChatRoom_SendChatMessageRequest)
-    def SendMessage(self, request: chat_pb2.ChatRoom_SendChatMessageRequest,
-                    call: CallInfo) -> chat_pb2.Client_SendChatMessageResponse:
+    async def SendMessage(self, request: chat_pb2.ChatRoom_SendChatMessageRequest,
+                          call: CallInfo) -> Message | Later:
         user = check_user_name(request.user_name)
         self._check_text(request.message)
         cmid = request.client_msg_id
         if len(cmid) > MAX_CLIENT_MSG_ID:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID} characters")
-        if cmid and (user, cmid) in self._sent:
-            seq, ts = self._sent[(user, cmid)]
-            log.event(_log, logging.INFO, "message_stored", room=self.name, seq=seq, user=user,
-                      client_msg_id=cmid, duplicate=True)
-            return chat_pb2.Client_SendChatMessageResponse(seq=seq, timestamp=ts, duplicate=True)
-        msg = self.history.append(self.name, user, request.message, cmid, self.clock())
+        await self._fresh()
+        if self.transcript.sent_as(user, cmid) is not None:
+            return self._duplicate(user, cmid)
+        key = (user, cmid)
+        if cmid and key in self._pending:  # the first copy is being stored: answer as it is answered
+            return Later(self._settled(self._pending[key], lambda: self._duplicate(user, cmid)))
+        msg = self.transcript.stage(user, request.message, cmid, self.clock())
+        done = self.writer.submit(messages=[msg])
         if cmid:
-            self._remember(user, cmid, msg)
-        log.event(_log, logging.INFO, "message_stored", room=self.name, seq=msg.seq, user=user,
-                  client_msg_id=cmid, duplicate=False)
-        recipients = {cid: name for name, cid in self.members.items() if name != user and cid}
-        if recipients:
-            meta = PushMeta(room=self.name, seq=msg.seq, sender=user, users=recipients)
-            self.port.push(list(recipients), chat_pb2.Client_NewMessageNotification(message=msg), meta)
-        return chat_pb2.Client_SendChatMessageResponse(seq=msg.seq, timestamp=msg.timestamp)
+            self._pending[key] = done
+            done.add_done_callback(lambda _: self._pending.pop(key, None) if self._pending.get(key) is done else None)
+        return Later(self._settled(done, lambda: chat_pb2.Client_SendChatMessageResponse(
+            seq=msg.seq, timestamp=msg.timestamp, store_epoch=self.store.epoch)))
+
+    def _duplicate(self, user: str, cmid: str) -> chat_pb2.Client_SendChatMessageResponse:
+        known = self.transcript.sent_as(user, cmid)
+        if known is None:  # stored, then the room was reloaded or moved meanwhile: let the retry find it
+            raise Unavailable(f"room {self.name!r} changed while storing {cmid!r}; retry", stored="unknown")
+        seq, ts = known
+        log.event(_log, logging.INFO, "message_stored", room=self.name, seq=seq, user=user,
+                  client_msg_id=cmid, duplicate=True)
+        return chat_pb2.Client_SendChatMessageResponse(seq=seq, timestamp=ts, duplicate=True,
+                                                       store_epoch=self.store.epoch)
 
     @method(chat_pb2.ChatRoom_GetRecentMessagesRequest)
-    def GetRecentMessages(self, request: chat_pb2.ChatRoom_GetRecentMessagesRequest,
-                          call: CallInfo) -> chat_pb2.ChatRoom_GetRecentMessagesResponse:
+    async def GetRecentMessages(self, request: chat_pb2.ChatRoom_GetRecentMessagesRequest,
+                                call: CallInfo) -> chat_pb2.ChatRoom_GetRecentMessagesResponse:
         if request.limit < 0 or request.after_seq < 0 or request.after_timestamp < 0:
             raise InvalidArgument("after_seq, after_timestamp and limit must not be negative")
+        await self._fresh()
         limit = min(request.limit or self.config.page_size, self.config.page_size)
-        page, truncated, has_more = self.history.after(request.after_seq, request.after_timestamp, limit)
+        t = self.transcript
+        page, truncated, has_more = t.after(request.after_seq, request.after_timestamp, limit)
         return chat_pb2.ChatRoom_GetRecentMessagesResponse(
             messages=page, history_truncated=truncated, has_more=has_more,
-            first_available_seq=self.history.first_available_seq, last_seq=self.history.last_seq)
+            first_available_seq=t.first_available_seq, last_seq=t.last_seq, store_epoch=self.store.epoch)
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
@@ -196,10 +253,15 @@ class ChatRoom(GoverseObject):
         if size > self.config.max_message_bytes:
             raise InvalidArgument(f"message is {size} bytes, the limit is {self.config.max_message_bytes}")
 
-    def _remember(self, user: str, cmid: str, msg: chat_pb2.ChatMessage) -> None:
-        self._sent[(user, cmid)] = (msg.seq, msg.timestamp)
-        while len(self._sent) > self.config.dedup_window:
-            self._sent.popitem(last=False)
+    async def deleted(self) -> None:
+        await self.writer.close()
+        try:
+            await self.store.drop(self.name)
+        except StoreError as exc:
+            raise refusal(self.name, exc) from None
+
+    async def close(self) -> None:
+        await self.writer.close()
 
 
 def default_objects(config: RoomConfig) -> list[tuple[str, str]]:
@@ -215,26 +277,36 @@ def default_objects(config: RoomConfig) -> list[tuple[str, str]]:
     return [(ChatRoomMgr.type_name, MANAGER_ID), *rooms]
 
 
-def install(host: ObjectHost, config: RoomConfig, port: PushPort, clock: Callable[[], int] = now_us) -> None:
-    """Register the chat types on ``host``: the configured rooms exist on first call, others only by CreateObject."""
+def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
+            clock: Callable[[], int] = now_us) -> None:
+    """Register the chat types on ``host``: the configured rooms exist on first call, others only by
+    CreateObject (and then survive restarts: the store keeps them)."""
 
-    def room_names() -> list[str]:
-        created = sorted(h.obj.name for h in host.objects()
-                         if isinstance(h.obj, ChatRoom) and h.obj.name not in config.rooms)
-        return list(config.rooms) + created
+    async def room_names() -> list[str]:
+        try:
+            stored = await store.room_names()
+        except StoreError as exc:
+            raise refusal("*", exc) from None
+        return list(config.rooms) + [name for name, explicit in stored if explicit and name not in config.rooms]
 
     def make_manager(object_id: str, explicit: bool) -> ChatRoomMgr:
         if object_id != MANAGER_ID:
             raise NotFound(f"no room manager {object_id!r}: the manager is {MANAGER_ID!r}")
         return ChatRoomMgr(object_id, room_names)
 
-    def make_room(object_id: str, explicit: bool) -> ChatRoom:
+    async def make_room(object_id: str, explicit: bool) -> ChatRoom:
         name = object_id.removeprefix(ROOM_PREFIX)
         if not object_id.startswith(ROOM_PREFIX) or not ROOM_NAME_RE.match(name):
             raise InvalidArgument(f"bad room id {object_id!r}: want '{ROOM_PREFIX}<name>', name of 1-64 of A-Z a-z 0-9 _ . -")
-        if not explicit and name not in config.rooms:
+        configured = name in config.rooms
+        try:
+            record = await store.claim(name, config.limits, create=explicit or configured,
+                                       explicit=explicit and not configured)
+        except StoreError as exc:
+            raise refusal(name, exc) from None
+        if record is None:
             raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}")
-        return ChatRoom(object_id, config, port, clock)
+        return ChatRoom(object_id, config, port, store, record, clock)
 
     host.register(ChatRoomMgr, make_manager)
     host.register(ChatRoom, make_room)

@@ -7,12 +7,15 @@ while it is in flight merge without gaps or duplicates (Centrifugo buffers
 and merges by offset the same way). The user's own sends are known without
 being shown.
 
-A node that restarts loses its rooms, and their seqs start again from 1: a
-new *epoch*. The view keeps an *anchor*, the timestamp of the message at its
-cursor, so a client can tell a fresh history from the one it followed
-(:meth:`RoomView.is_new_epoch`) even when the new one has grown past the
-cursor; timestamps are unique per room, so a different one at the same seq
-means different history.
+A node that loses its data (a memory store, or a new data folder) starts
+its rooms again from seq 1: a new *epoch*. A durable store names its data
+with a *store epoch*, sent on every reply and push: a node that restarted
+on the same data answers with the same epoch and goes on numbering, one
+that lost it answers with another (:meth:`RoomView.is_new_epoch`). For a
+server that sends no epoch, the view keeps an *anchor*, the timestamp of
+the message at its cursor, and tells a fresh history by a different
+timestamp at that seq (timestamps are unique per room) or a last seq below
+what it knew.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class RoomView:
     last_activity: float = 0.0  # monotonic time of the last push, poll or join (for silence checks)
     filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
     stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
+    epoch: int = 0              # store epoch of the history followed (0: the server sends none)
     _stamps: dict[int, int] = field(default_factory=dict, repr=False)  # timestamps of seen seqs
 
     def known(self, seq: int) -> bool:
@@ -124,12 +128,16 @@ class RoomView:
         """The highest seq we know exists; take it before a request, to judge the answer by."""
         return max(self.cursor, max(self.seen, default=0))
 
-    def is_new_epoch(self, last_seq: int, messages: Sequence[chat_pb2.ChatMessage], high_water: int) -> bool:
-        """Does the server's room (its ``last_seq``, some of its messages) start a new history?
+    def is_new_epoch(self, last_seq: int, messages: Sequence[chat_pb2.ChatMessage], high_water: int,
+                     epoch: int = 0) -> bool:
+        """Does the server's room (its store ``epoch``, or its ``last_seq`` and some messages) start a new history?
 
-        ``high_water`` is :meth:`high_water` from before the request: a reply may be overtaken by
+        With a store epoch on both sides, that decides. Without, ``high_water`` is
+        :meth:`high_water` from before the request: a reply may be overtaken by
         pushes of newer messages, so only what we knew when we asked can contradict it.
         """
+        if epoch and self.epoch:
+            return epoch != self.epoch
         if last_seq < high_water:
             return True
         if self.anchor is not None:
@@ -141,7 +149,16 @@ class RoomView:
         """True when messages we have not seen were trimmed before we could fetch them."""
         return first_available_seq > self.cursor + 1 and last_seq > self.cursor
 
-    def reset(self, last_seq: int) -> None:
+    def adopt(self, epoch: int) -> None:
+        """Follow the store epoch a reply named (the first one, or the one a reset moved to)."""
+        if epoch:
+            self.epoch = epoch
+
+    def foreign(self, epoch: int) -> bool:
+        """A push from another store epoch than the one followed: not ours to show as is."""
+        return bool(epoch and self.epoch and epoch != self.epoch)
+
+    def reset(self, last_seq: int, epoch: int = 0) -> None:
         """A new epoch: forget the old numbering; keep what was shown (it was shown).
 
         A push of the old history may still be on its way; the new history is stored
@@ -155,4 +172,5 @@ class RoomView:
         self._stamps.clear()
         self.pending.clear()
         self.last_seq = last_seq
+        self.epoch = epoch
         self.started = True

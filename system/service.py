@@ -68,9 +68,9 @@ def setup_process(component: str, args: argparse.Namespace) -> None:
         exit_with_parent()
 
 
-def run(server: Server, service: str) -> int:
-    """Start, print the announce line, serve until SIGTERM/SIGINT, stop cleanly."""
-    return asyncio.run(_serve(server, service))
+def run(server: Server, service: str, **announce: object) -> int:
+    """Start, print the announce line (with ``announce`` added), serve until SIGTERM/SIGINT, stop cleanly."""
+    return asyncio.run(_serve(server, service, announce))
 
 
 def exit_with_parent() -> None:
@@ -91,7 +91,7 @@ def exit_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-async def _serve(server: Server, service: str) -> int:
+async def _serve(server: Server, service: str, announce: dict[str, object]) -> int:
     try:
         await server.start()
     except listen.CannotListen as exc:
@@ -101,7 +101,7 @@ async def _serve(server: Server, service: str) -> int:
         print(f"pushchat {service}: cannot start: {exc}", file=sys.stderr)
         return 1
     log.announce(service=service, addr=server.addr, advertise=server.advertise,
-                 metrics_port=server.metrics.port, pid=os.getpid())
+                 metrics_port=server.metrics.port, pid=os.getpid(), **announce)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -97,6 +97,8 @@ class Evidence:
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
+    store: str | None = None                                     # the nodes' store, from the setup phase
+    history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
@@ -142,6 +144,10 @@ class Evidence:
                 name = v.get("name")
                 if isinstance(name, str):
                     ev.phases.setdefault(name, op.time)
+                if name == "setup" and isinstance(v.get("store"), str):
+                    ev.store = v["store"]
+            elif f == "history_reset":
+                ev.history_resets.append(op)
         ev.displays, ev.final_polls = dict(displays), dict(final_polls)
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}

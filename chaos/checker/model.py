@@ -84,6 +84,7 @@ class Summary:
     reordered: int = 0
     phantom: int = 0
     lost_by_server: int = 0
+    history_resets: int = 0
     sends_ok: int = 0
     sends_failed: int = 0
     sends_indefinite: int = 0

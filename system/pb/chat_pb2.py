@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14system/pb/chat.proto\x12\x04\x63hat\"{\n\x0b\x43hatMessage\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x03\x12\x11\n\troom_name\x18\x05 \x01(\t\x12\x15\n\rclient_msg_id\x18\x06 \x01(\t\"\x1d\n\x1b\x43lient_ListChatRoomsRequest\"2\n\x1c\x43lient_ListChatRoomsResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"\x16\n\x14\x43hatRoom_ListRequest\"+\n\x15\x43hatRoom_ListResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"B\n\x1a\x43lient_JoinChatRoomRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\"\\\n\x1b\x43lient_JoinChatRoomResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\"m\n\x1d\x43lient_SendChatMessageRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rclient_msg_id\x18\x04 \x01(\t\"S\n\x1e\x43lient_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"o\n\x1f\x43lient_GetRecentMessagesRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x05\"G\n Client_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\"<\n\x14\x43hatRoom_JoinRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"h\n\x15\x43hatRoom_JoinResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\"\\\n\x1f\x43hatRoom_SendChatMessageRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\"U\n ChatRoom_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\"^\n!ChatRoom_GetRecentMessagesRequest\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x01 \x01(\x03\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xa5\x01\n\"ChatRoom_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x19\n\x11history_truncated\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x03\x12\x10\n\x08last_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\"=\n\x15\x43hatRoom_LeaveRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\x18\n\x16\x43hatRoom_LeaveResponse\"C\n\x1d\x43lient_NewMessageNotification\x12\"\n\x07message\x18\x01 \x01(\x0b\x32\x11.chat.ChatMessageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14system/pb/chat.proto\x12\x04\x63hat\"{\n\x0b\x43hatMessage\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x03\x12\x11\n\troom_name\x18\x05 \x01(\t\x12\x15\n\rclient_msg_id\x18\x06 \x01(\t\"\x1d\n\x1b\x43lient_ListChatRoomsRequest\"2\n\x1c\x43lient_ListChatRoomsResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"\x16\n\x14\x43hatRoom_ListRequest\"+\n\x15\x43hatRoom_ListResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"B\n\x1a\x43lient_JoinChatRoomRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\"\\\n\x1b\x43lient_JoinChatRoomResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\"m\n\x1d\x43lient_SendChatMessageRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rclient_msg_id\x18\x04 \x01(\t\"h\n\x1e\x43lient_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"o\n\x1f\x43lient_GetRecentMessagesRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x05\"G\n Client_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\"<\n\x14\x43hatRoom_JoinRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"}\n\x15\x43hatRoom_JoinResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"\\\n\x1f\x43hatRoom_SendChatMessageRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\"j\n ChatRoom_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"^\n!ChatRoom_GetRecentMessagesRequest\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x01 \x01(\x03\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xba\x01\n\"ChatRoom_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x19\n\x11history_truncated\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x03\x12\x10\n\x08last_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x06 \x01(\x03\"=\n\x15\x43hatRoom_LeaveRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\x18\n\x16\x43hatRoom_LeaveResponse\"X\n\x1d\x43lient_NewMessageNotification\x12\"\n\x07message\x18\x01 \x01(\x0b\x32\x11.chat.ChatMessage\x12\x13\n\x0bstore_epoch\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,27 +48,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLIENT_SENDCHATMESSAGEREQUEST']._serialized_start=469
   _globals['_CLIENT_SENDCHATMESSAGEREQUEST']._serialized_end=578
   _globals['_CLIENT_SENDCHATMESSAGERESPONSE']._serialized_start=580
-  _globals['_CLIENT_SENDCHATMESSAGERESPONSE']._serialized_end=663
-  _globals['_CLIENT_GETRECENTMESSAGESREQUEST']._serialized_start=665
-  _globals['_CLIENT_GETRECENTMESSAGESREQUEST']._serialized_end=776
-  _globals['_CLIENT_GETRECENTMESSAGESRESPONSE']._serialized_start=778
-  _globals['_CLIENT_GETRECENTMESSAGESRESPONSE']._serialized_end=849
-  _globals['_CHATROOM_JOINREQUEST']._serialized_start=851
-  _globals['_CHATROOM_JOINREQUEST']._serialized_end=911
-  _globals['_CHATROOM_JOINRESPONSE']._serialized_start=913
-  _globals['_CHATROOM_JOINRESPONSE']._serialized_end=1017
-  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_start=1019
-  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_end=1111
-  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_start=1113
-  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_end=1198
-  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_start=1200
-  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_end=1294
-  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_start=1297
-  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_end=1462
-  _globals['_CHATROOM_LEAVEREQUEST']._serialized_start=1464
-  _globals['_CHATROOM_LEAVEREQUEST']._serialized_end=1525
-  _globals['_CHATROOM_LEAVERESPONSE']._serialized_start=1527
-  _globals['_CHATROOM_LEAVERESPONSE']._serialized_end=1551
-  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_start=1553
-  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_end=1620
+  _globals['_CLIENT_SENDCHATMESSAGERESPONSE']._serialized_end=684
+  _globals['_CLIENT_GETRECENTMESSAGESREQUEST']._serialized_start=686
+  _globals['_CLIENT_GETRECENTMESSAGESREQUEST']._serialized_end=797
+  _globals['_CLIENT_GETRECENTMESSAGESRESPONSE']._serialized_start=799
+  _globals['_CLIENT_GETRECENTMESSAGESRESPONSE']._serialized_end=870
+  _globals['_CHATROOM_JOINREQUEST']._serialized_start=872
+  _globals['_CHATROOM_JOINREQUEST']._serialized_end=932
+  _globals['_CHATROOM_JOINRESPONSE']._serialized_start=934
+  _globals['_CHATROOM_JOINRESPONSE']._serialized_end=1059
+  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_start=1061
+  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_end=1153
+  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_start=1155
+  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_end=1261
+  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_start=1263
+  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_end=1357
+  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_start=1360
+  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_end=1546
+  _globals['_CHATROOM_LEAVEREQUEST']._serialized_start=1548
+  _globals['_CHATROOM_LEAVEREQUEST']._serialized_end=1609
+  _globals['_CHATROOM_LEAVERESPONSE']._serialized_start=1611
+  _globals['_CHATROOM_LEAVERESPONSE']._serialized_end=1635
+  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_start=1637
+  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_end=1725
 # @@protoc_insertion_point(module_scope)

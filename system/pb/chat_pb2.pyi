@@ -71,14 +71,16 @@ class Client_SendChatMessageRequest(_message.Message):
     def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ..., message: _Optional[str] = ..., client_msg_id: _Optional[str] = ...) -> None: ...
 
 class Client_SendChatMessageResponse(_message.Message):
-    __slots__ = ("seq", "timestamp", "duplicate")
+    __slots__ = ("seq", "timestamp", "duplicate", "store_epoch")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     seq: int
     timestamp: int
     duplicate: bool
-    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    store_epoch: int
+    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ..., store_epoch: _Optional[int] = ...) -> None: ...
 
 class Client_GetRecentMessagesRequest(_message.Message):
     __slots__ = ("room_name", "after_timestamp", "after_seq", "limit")
@@ -107,14 +109,16 @@ class ChatRoom_JoinRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
 
 class ChatRoom_JoinResponse(_message.Message):
-    __slots__ = ("room_name", "recent_messages", "last_seq")
+    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch")
     ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     room_name: str
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     last_seq: int
-    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    store_epoch: int
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageRequest(_message.Message):
     __slots__ = ("user_name", "message", "client_msg_id")
@@ -127,14 +131,16 @@ class ChatRoom_SendChatMessageRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., message: _Optional[str] = ..., client_msg_id: _Optional[str] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageResponse(_message.Message):
-    __slots__ = ("seq", "timestamp", "duplicate")
+    __slots__ = ("seq", "timestamp", "duplicate", "store_epoch")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     seq: int
     timestamp: int
     duplicate: bool
-    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    store_epoch: int
+    def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ..., store_epoch: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_GetRecentMessagesRequest(_message.Message):
     __slots__ = ("after_timestamp", "after_seq", "limit")
@@ -147,18 +153,20 @@ class ChatRoom_GetRecentMessagesRequest(_message.Message):
     def __init__(self, after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_GetRecentMessagesResponse(_message.Message):
-    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more")
+    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more", "store_epoch")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     FIRST_AVAILABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     history_truncated: bool
     first_available_seq: int
     last_seq: int
     has_more: bool
-    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ...) -> None: ...
+    store_epoch: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., store_epoch: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_LeaveRequest(_message.Message):
     __slots__ = ("user_name", "client_id")
@@ -173,7 +181,9 @@ class ChatRoom_LeaveResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Client_NewMessageNotification(_message.Message):
-    __slots__ = ("message",)
+    __slots__ = ("message", "store_epoch")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     message: ChatMessage
-    def __init__(self, message: _Optional[_Union[ChatMessage, _Mapping]] = ...) -> None: ...
+    store_epoch: int
+    def __init__(self, message: _Optional[_Union[ChatMessage, _Mapping]] = ..., store_epoch: _Optional[int] = ...) -> None: ...

@@ -37,8 +37,8 @@ expect: {verdict: valid, lost: "== 0", reconnects: ">= 1"}
 
 FORGETFUL = """\
 name: forgetful
-description: The node is SIGKILLed and restarted; it forgets what it acknowledged before.
-topology: {clients: [alice, bob]}
+description: The node keeps rooms in memory, is SIGKILLed and restarted, and forgets what it acknowledged before.
+topology: {clients: [alice, bob], store: memory}
 workload: {duration: 4.0, rate: 10, senders: [alice]}
 recovery_wait: 3.0
 faults:

@@ -92,9 +92,9 @@ class Chat:
 
 @asynccontextmanager
 async def chat(links: Links, out: Path, clients: tuple[str, ...] = ("alice", "bob"),
-               node_args: tuple[str, ...] = ()) -> AsyncIterator[Chat]:
+               node_args: tuple[str, ...] = (), store: str = "sqlite") -> AsyncIterator[Chat]:
     """One node and one gate as OS processes, every client behind its own proxy."""
-    plan = TopologyPlan(clients={name: 0 for name in clients}, node_args=node_args)
+    plan = TopologyPlan(clients={name: 0 for name in clients}, node_args=node_args, store=store)
     async with Topology(plan, out, links) as topo:
         session = Chat(topo)
         try:

@@ -39,15 +39,34 @@ async def test_when_the_history_it_missed_was_trimmed_the_client_says_it_could_n
         assert seen.shown_in("General")[-1] == (13, "alice", "m13")
 
 
-async def test_after_a_node_restart_clients_follow_the_new_history_and_are_pushed_again(
+async def test_a_node_restarted_on_its_data_goes_on_numbering_and_pushing_at_once(
         links: Links, tmp_path: Path) -> None:
     async with chat(links, tmp_path) as c:
+        alice = await c.client("alice")
+        await c.client("bob", sync_interval=None)  # no silence checks: only the stored membership can bring pushes
+        await c.send_all("alice", ["one", "two", "three"])
+        await c.wait_shown("bob", 3)
+        with capture_logs() as logs:
+            await c.topo.restart("node0")  # SIGKILL, then the same data folder
+            after = await alice.send("General", "after the restart")  # the gate routes once its stream is back
+            assert (after.seq, after.duplicate) == (4, False)
+            await c.wait_shown("bob", 4)
+        assert c.seen["alice"].resets == [] and c.seen["bob"].resets == [] and not logs.events("history_reset")
+        assert c.seen["bob"].sources(["after the restart"]) == {"push"}
+        assert c.seen["bob"].shown_in("General") == [(1, "alice", "one"), (2, "alice", "two"),
+                                                    (3, "alice", "three"), (4, "alice", "after the restart")]
+        assert await room_history(c.topo.client_addr("bob"), "General") == c.seen["bob"].shown_in("General")
+
+
+async def test_after_a_memory_node_restarts_clients_follow_the_new_history_and_are_pushed_again(
+        links: Links, tmp_path: Path) -> None:
+    async with chat(links, tmp_path, store="memory") as c:
         alice = await c.client("alice")
         await c.client("bob")
         await c.send_all("alice", ["one", "two", "three"])
         await c.wait_shown("bob", 3)
         with capture_logs() as logs:
-            await c.topo.restart("node0")  # rooms, seqs and members are gone; the streams to the gate are not
+            await c.topo.restart("node0")  # a new epoch: rooms, seqs and members are gone; the gate's streams are not
             first = await alice.send("General", "after the restart")  # waits for the gate to reach the node
             assert first.seq == 1 and not first.duplicate
             await wait_until(lambda: c.seen["bob"].resets, 10.0, "bob's silence check to find the new history")

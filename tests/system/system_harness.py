@@ -63,7 +63,10 @@ class Cluster:
 @asynccontextmanager
 async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = None,
                   gate: dict[str, Any] | None = None) -> AsyncIterator[Cluster]:
-    """Nodes and gates on 127.0.0.1 port 0, gates' node streams up; stopped on exit."""
+    """Nodes and gates on 127.0.0.1 port 0, gates' node streams up; stopped on exit.
+
+    Each node keeps its rooms in a SQLite store in a temporary folder of its own (unless ``node`` says otherwise).
+    """
     c = Cluster([NodeServer(NodeConfig(**(node or {}))) for _ in range(nodes)], [], [])
     try:
         for n in c.nodes:

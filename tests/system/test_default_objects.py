@@ -59,4 +59,4 @@ async def test_nodes_told_their_peers_create_each_default_object_once_on_its_own
         assert after == before  # every call found its object where the node had created it
         owner = next(n for n in c.nodes if n.advertise == placement.owner("ChatRoom-General", keys))
         [general] = [h.obj for h in owner.host.objects() if h.object_id == "ChatRoom-General"]
-        assert [m.message for m in general.history.messages] == ["hello General"]
+        assert [m.message for m in general.transcript.messages] == ["hello General"]

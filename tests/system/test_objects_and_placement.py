@@ -9,7 +9,8 @@ import pytest
 from google.protobuf import any_pb2
 
 from system import placement
-from system.objects import CallInfo, GoverseObject, InvalidArgument, NotFound, ObjectHost, Unimplemented, method
+from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectHost, Unimplemented,
+                            method)
 from system.pb import chat_pb2
 
 
@@ -76,10 +77,68 @@ def test_a_payload_that_does_not_parse_is_invalid_argument() -> None:
 
 def test_an_id_keeps_its_type() -> None:
     host = make_host()
-    host.create("Slow", "x")
+    asyncio.run(host.create("Slow", "x"))
     host.register(type("Other", (Slow,), {"type_name": "Other"}), lambda i, e: Slow(i))
     with pytest.raises(InvalidArgument, match="is a Slow, not a Other"):
         asyncio.run(host.call("Other", "x", "Work", packed(chat_pb2.ChatRoom_ListRequest())))
+
+
+class Durable(GoverseObject):
+    """Answers only once its write is released; the waiting happens outside the object's lock."""
+
+    type_name = "Durable"
+    loads = 0
+
+    def __init__(self, object_id: str) -> None:
+        super().__init__(object_id)
+        self.released = asyncio.Event()
+        self.started = 0
+
+    @method(chat_pb2.ChatRoom_ListRequest)
+    def Write(self, request: chat_pb2.ChatRoom_ListRequest, call: CallInfo) -> Later:
+        self.started += 1
+        return Later(self._durable(call.client_id))
+
+    async def _durable(self, who: str) -> chat_pb2.ChatRoom_ListResponse:
+        await self.released.wait()
+        return chat_pb2.ChatRoom_ListResponse(chat_rooms=[who])
+
+
+async def load_durable(object_id: str, explicit: bool) -> Durable:
+    Durable.loads += 1
+    await asyncio.sleep(0.01)  # loading takes a while: concurrent first calls must share one load
+    return Durable(object_id)
+
+
+def test_later_work_runs_outside_the_lock_and_a_load_is_shared() -> None:
+    async def main() -> None:
+        Durable.loads = 0
+        host = ObjectHost()
+        host.register(Durable, load_durable)
+        calls = [asyncio.ensure_future(host.call("Durable", "d", "Write", packed(chat_pb2.ChatRoom_ListRequest()),
+                                                 CallInfo(f"g:1/{i}"))) for i in range(3)]
+        obj = None
+        while obj is None or obj.started < 3:  # all three got past the lock while none is answered
+            await asyncio.sleep(0.001)
+            obj = host.objects()[0].obj if host.objects() else None
+        assert Durable.loads == 1 and not any(c.done() for c in calls)
+        obj.released.set()
+        replies = await asyncio.gather(*calls)
+        assert len(replies) == 3
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_an_evicted_object_is_dropped_after_its_call() -> None:
+    async def main() -> None:
+        host = make_host()
+        await host.call("Slow", "x", "Work", packed(chat_pb2.ChatRoom_ListRequest()))
+        first = host.objects()[0]
+        first.obj.evicted = True
+        await host.call("Slow", "x", "Work", packed(chat_pb2.ChatRoom_ListRequest()))
+        assert host.objects() == []
+        await host.call("Slow", "x", "Work", packed(chat_pb2.ChatRoom_ListRequest()))
+        assert host.objects()[0] is not first
+    asyncio.run(main())
 
 
 def test_placement_ignores_list_order_and_spreads_objects() -> None:

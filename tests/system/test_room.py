@@ -12,6 +12,7 @@ from system.objects import CallInfo, InvalidArgument, NotFound, ObjectHost
 from system.pb import chat_pb2
 from system.push import PushMeta
 from system.room import RoomConfig, install
+from system.store import make_store
 
 
 class RecordingPort:
@@ -25,7 +26,7 @@ class RecordingPort:
 
 def make_host(clock=lambda: 1_000_000, **config) -> tuple[ObjectHost, RecordingPort]:  # type: ignore[no-untyped-def]
     host, port = ObjectHost(), RecordingPort()
-    install(host, RoomConfig(**config), port, clock)
+    install(host, RoomConfig(**config), port, make_store("memory"), clock)
     return host, port
 
 
@@ -164,10 +165,10 @@ def test_unknown_rooms_are_not_found_unless_created() -> None:
     host, _ = make_host()
     with pytest.raises(NotFound, match="no chat room 'Nope'"):
         send(host, "alice", "hi", room="Nope")
-    host.create("ChatRoom", "ChatRoom-Nope")
+    asyncio.run(host.create("ChatRoom", "ChatRoom-Nope"))
     assert send(host, "alice", "hi", room="Nope").seq == 1
     rooms = call(host, "ChatRoomMgr", "ChatRoomMgr0", "ListChatRooms", chat_pb2.ChatRoom_ListRequest(),
                  chat_pb2.ChatRoom_ListResponse).chat_rooms
     assert list(rooms) == ["General", "Technology", "Crypto", "Sports", "Movies", "Nope"]
     with pytest.raises(InvalidArgument, match="bad room id"):
-        host.create("ChatRoom", "ChatRoom-bad#name")
+        asyncio.run(host.create("ChatRoom", "ChatRoom-bad#name"))
