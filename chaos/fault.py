@@ -111,6 +111,7 @@ class TopologyNames:
     nodes: int
     gates: int
     clients: tuple[tuple[str, int], ...]  # (client name, gate index), in topology order
+    store: bool = False  # a shared store process (PostgreSQL) with a link from every node
 
     @property
     def client_names(self) -> list[str]:
@@ -128,13 +129,20 @@ class TopologyNames:
     def gate_link(self, gate: int, node: int) -> str:
         return f"gate{gate}-node{node}"
 
+    def store_link(self, node: int) -> str:
+        return f"node{node}-store"
+
+    STORE = "store"
+
     def links(self) -> list[str]:
         """Every proxy the topology creates."""
         return [self.client_link(c) for c in self.client_names] + [
-            self.gate_link(g, n) for g in range(self.gates) for n in range(self.nodes)]
+            self.gate_link(g, n) for g in range(self.gates) for n in range(self.nodes)] + (
+            [self.store_link(n) for n in range(self.nodes)] if self.store else [])
 
     def processes(self) -> list[str]:
-        return [self.node(i) for i in range(self.nodes)] + [self.gate(i) for i in range(self.gates)]
+        return [self.node(i) for i in range(self.nodes)] + [self.gate(i) for i in range(self.gates)] + (
+            [self.STORE] if self.store else [])
 
 
 # scope -> (pattern, categories it can serve)
@@ -143,6 +151,9 @@ _SCOPES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "clients": (re.compile(r"(?i:all\s+clients)"), (LINK, CLIENT)),
     "client_links": (re.compile(r"(?i:all\s+client\s+links)"), (LINK,)),
     "gate_link": (re.compile(r"(?i:gate)\s*(?P<gate>\d+)\s*(?:->|→)\s*(?i:node)\s*(?P<node>\d+)"), (LINK,)),
+    "store_link": (re.compile(r"(?i:node)\s*(?P<node>\d+)\s*(?:->|→)\s*(?i:store)"), (LINK,)),
+    "store_links": (re.compile(r"(?i:all\s+store\s+links)"), (LINK,)),
+    "store": (re.compile(r"(?i:store)"), (PROCESS,)),
     "gate_links": (re.compile(r"(?i:all\s+gate\s+links)"), (LINK,)),
     "links": (re.compile(r"(?i:all\s+links)"), (LINK,)),
     "node": (re.compile(r"(?i:node)\s*(?P<node>\d+)"), (PROCESS,)),
@@ -151,7 +162,8 @@ _SCOPES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "gates": (re.compile(r"(?i:all\s+gates)"), (PROCESS,)),
 }
 _FORMS = {"client": "client NAME", "clients": "all clients", "client_links": "all client links",
-          "gate_link": "gate I -> node J", "gate_links": "all gate links", "links": "all links",
+          "gate_link": "gate I -> node J", "store_link": "node I -> store", "store_links": "all store links",
+          "store": "store", "gate_links": "all gate links", "links": "all links",
           "node": "node I", "gate": "gate I", "nodes": "all nodes", "gates": "all gates"}
 TARGET_FORMS: tuple[str, ...] = tuple(_FORMS.values())
 
@@ -169,6 +181,7 @@ class Target:
         return {
             "client": f"client {self.name}", "clients": "all clients",
             "client_links": "all client links", "gate_link": f"gate {self.gate} -> node {self.node}",
+            "store_link": f"node {self.node} -> store", "store_links": "all store links", "store": "store",
             "gate_links": "all gate links", "links": "all links", "node": f"node {self.node}",
             "gate": f"gate {self.gate}", "nodes": "all nodes", "gates": "all gates",
         }[self.scope]
@@ -196,6 +209,12 @@ def expand(target: Target, category: str, names: TopologyNames) -> list[Target]:
     if not target.serves(category):
         raise FaultError("target", f"{target} is not a {category} target")
     s = target.scope
+    if s in ("store", "store_link", "store_links") and not names.store:
+        raise FaultError("target", f"{target}: there is no shared store in this topology (give it store: postgres)")
+    if s == "store_link" and target.node >= names.nodes:
+        raise FaultError("target", f"{target}: there are {names.nodes} node(s), numbered from 0")
+    if s in ("store", "store_link"):
+        return [target]
     if s == "client":
         if target.name not in names.client_names:
             raise FaultError("target", f"no client {target.name!r} (clients: {', '.join(names.client_names)})")
@@ -208,9 +227,10 @@ def expand(target: Target, category: str, names: TopologyNames) -> list[Target]:
         return [target]
     clients = [Target("client", name=c) for c in names.client_names]
     gate_links = [Target("gate_link", gate=g, node=n) for g in range(names.gates) for n in range(names.nodes)]
+    store_links = [Target("store_link", node=n) for n in range(names.nodes)] if names.store else []
     return {
-        "clients": clients, "client_links": clients, "gate_links": gate_links,
-        "links": clients + gate_links,
+        "clients": clients, "client_links": clients, "gate_links": gate_links, "store_links": store_links,
+        "links": clients + gate_links + store_links,
         "nodes": [Target("node", node=i) for i in range(names.nodes)],
         "gates": [Target("gate", gate=i) for i in range(names.gates)],
     }[s]
@@ -222,6 +242,10 @@ def concrete_name(single: Target, category: str, names: TopologyNames) -> str:
         return names.client_link(single.name) if category == LINK else single.name
     if single.scope == "gate_link":
         return names.gate_link(single.gate, single.node)
+    if single.scope == "store_link":
+        return names.store_link(single.node)
+    if single.scope == "store":
+        return names.STORE
     return names.node(single.node) if single.scope == "node" else names.gate(single.gate)
 
 

@@ -14,6 +14,7 @@ as a frozen host would.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import importlib.util
 import os
@@ -298,8 +299,6 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A new empty database on this server; its DSN."""
-        import asyncio
-
         import asyncpg
 
         async def create() -> None:
@@ -322,3 +321,31 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class StoreProcess:
+    """The harness's PostgreSQL as a topology process: the fault injector's kill / restart / pause / resume.
+
+    A kill is a crash of every server process (it recovers from its WAL at the restart, on the same port,
+    so the links in front of it need no change); a pause freezes them all.
+    """
+
+    name = "store"
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+
+    async def kill(self) -> None:
+        await asyncio.to_thread(self.server.kill)
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self.server.restart)
+
+    async def pause(self) -> None:
+        await asyncio.to_thread(self.server.pause)
+
+    async def resume(self) -> None:
+        await asyncio.to_thread(self.server.resume)
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.server.stop)

@@ -72,14 +72,15 @@ class Topology:
     client_buffer: int = 10      # gate's buffer per client (messages)
     history_limit: int = 10000   # messages a room keeps
     max_message_bytes: int = 4096
-    store: str = "sqlite"        # where nodes keep rooms: sqlite (durable), memory (lost on a crash)
+    store: str = "sqlite"        # where nodes keep rooms: sqlite (durable, a file per node), postgres (durable,
+                                 # one server the nodes share, each node through its own link), memory
 
     @property
     def client_names(self) -> list[str]:
         return [name for name, _ in self.clients]
 
     def names(self) -> TopologyNames:
-        return TopologyNames(self.nodes, self.gates, self.clients)
+        return TopologyNames(self.nodes, self.gates, self.clients, store=self.store == "postgres")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ TOP_KEYS = ("name", "description", "seed", "topology", "workload", "recovery_wai
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
                  "max_message_bytes", "store")
-STORES = ("sqlite", "memory")  # a node's --store in a run; sqlite keeps each node's data under the run folder
+STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see Topology.store)
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes")
 FAULT_KEYS = ("kind", "target", "start", "duration")
 RANDOM_KEYS = ("count", "kinds", "targets", "min_duration", "max_duration", "params")

@@ -2,7 +2,9 @@
 
 Names are the fault targets' vocabulary: processes ``node{i}`` and
 ``gate{i}``; links ``client-{name}`` (client → its gate) and
-``gate{i}-node{j}``. On a shared Toxiproxy server the proxies carry a
+``gate{i}-node{j}``. With ``store="postgres"`` a PostgreSQL server is a
+process too (``store``), and each node reaches it through its own link
+``node{i}-store``. On a shared Toxiproxy server the proxies carry a
 per-run prefix so parallel runs (pytest-xdist workers) never collide.
 Everything started is stopped by :meth:`Topology.close`, also on error.
 """
@@ -16,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.postgres import PostgresServer, StoreProcess
 from chaos.process import ServerProcess, log_file_key
+
+STORE_DATABASE = "pushchat"
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,8 @@ class TopologyPlan:
     clients: dict[str, int] = field(default_factory=dict)  # client name -> gate index
     node_args: tuple[str, ...] = ()
     gate_args: tuple[str, ...] = ()
-    store: str = "sqlite"  # sqlite: each node keeps its data in the run folder (data/node{i}), across restarts
+    store: str = "sqlite"  # sqlite: each node keeps its data in the run folder (data/node{i}), across restarts;
+    #                        postgres: one server for the run, each node through its own link; or memory
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
@@ -49,12 +55,15 @@ class Topology:
         self.prefix = f"pc{os.getpid()}-{uuid.uuid4().hex[:6]}-"
         self.nodes: list[ServerProcess] = []
         self.gates: list[ServerProcess] = []
+        self.store: StoreProcess | None = None
         self.proxies: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> "Topology":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.plan.store == "postgres":
+                await self._start_store()
             self.nodes = [ServerProcess(f"node{i}", "node", [*self.plan.node_args, *self._store_args(i)], self.log_dir)
                           for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
@@ -74,9 +83,21 @@ class Topology:
             raise
         return self
 
+    async def _start_store(self) -> None:
+        """A PostgreSQL server for this run (logs under the run folder), and a link to it per node."""
+        server = PostgresServer()
+        self.store = StoreProcess(server)
+        await asyncio.to_thread(server.start)
+        await asyncio.to_thread(server.create_database, STORE_DATABASE)
+        for n in range(self.plan.nodes):
+            await self._proxy(f"node{n}-store", f"{server.host}:{server.port}")
+
     def _store_args(self, node: int) -> list[str]:
         if self.plan.store == "sqlite":
             return ["--store", "sqlite", "--data-dir", str(self.out_dir / "data" / f"node{node}")]
+        if self.plan.store == "postgres":
+            return ["--store", f"postgresql://postgres@{self.addr_of(f'node{node}-store')}/{STORE_DATABASE}",
+                    "--store-timeout", "2"]
         return ["--store", self.plan.store]
 
     async def _proxy(self, name: str, upstream: str | None) -> None:
@@ -84,8 +105,11 @@ class Topology:
         self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream)
 
     async def close(self) -> None:
-        """Stop gates, then nodes, then delete the proxies; never raises for a dead one."""
+        """Stop gates, then nodes, then the store, then delete the proxies; never raises for a dead one."""
         await asyncio.gather(*(p.stop() for p in self.gates + self.nodes), return_exceptions=True)
+        if self.store is not None:
+            await self._keep_store_log()
+            await asyncio.gather(self.store.stop(), return_exceptions=True)
         for link in list(self.proxies.values()):
             try:
                 await asyncio.to_thread(link.delete)
@@ -121,11 +145,20 @@ class Topology:
     def get(self, link_name: str) -> Any:
         return self.proxies[link_name]
 
-    def process(self, name: str) -> ServerProcess:
-        for proc in self.nodes + self.gates:
+    def process(self, name: str) -> ServerProcess | StoreProcess:
+        for proc in [*self.nodes, *self.gates, *([self.store] if self.store else [])]:
             if proc.name == name:
                 return proc
         raise KeyError(f"no process named {name!r}")
+
+    async def _keep_store_log(self) -> None:
+        """PostgreSQL's own log goes with the run (beside, not among, the JSON logs the checker reads)."""
+        assert self.store is not None
+        server = self.store.server
+        if server.root is not None and server.log_path.exists():
+            folder = self.out_dir / "store"
+            folder.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(lambda: (folder / "postgres.log").write_bytes(server.log_path.read_bytes()))
 
     async def kill(self, name: str) -> None:
         await self.process(name).kill()

@@ -113,11 +113,11 @@ class PostgresStore:
     async def _release(self, db: Any, broken: bool) -> None:
         """Give the connection back; a broken one is closed first (the server then rolls back)."""
         assert self._pool is not None
-        if broken:
-            db.terminate()
         try:
+            if broken:
+                db.terminate()
             await self._pool.release(db, timeout=self.timeout)
-        except Exception:  # noqa: BLE001 - the pool drops a connection it cannot reset
+        except Exception:  # noqa: BLE001 - already gone back (the pool saw it die), or cannot be reset: dropped
             pass
 
     async def _transact(self, what: str, body: Any) -> Any:

@@ -63,23 +63,21 @@ class RoomWriter:
                 batch.keep_messages_after, batch.keep_ids_after = self.trim()
             try:
                 await self.store.write(self.room, self.token, batch)
-            except StoreError as exc:
-                behind, self._queue = self._queue, []
-                self.on_failure(exc)
-                for change in changes:
-                    _settle(change.future, exc)
-                queued_after = StoreError(f"not stored: an earlier write to room {self.room!r} failed ({exc})",
-                                          definite=True)
-                for change in behind:
-                    _settle(change.future, queued_after)
-                continue
-            except BaseException as exc:  # cancelled while writing: the outcome is unknown
+            except asyncio.CancelledError:  # closing while writing: the outcome is unknown
                 unknown = StoreError(f"room {self.room!r} closed while writing", definite=False)
                 self.on_failure(unknown)
-                for change in changes + self._queue:
-                    _settle(change.future, unknown)
+                _fail(changes + self._queue, unknown)
                 self._queue = []
-                raise exc
+                raise
+            except Exception as exc:  # noqa: BLE001 - a store's bug is still a failed write, not a dead room
+                failure = exc if isinstance(exc, StoreError) else StoreError(
+                    f"store write failed ({type(exc).__name__}: {exc})", definite=False)
+                behind, self._queue = self._queue, []
+                self.on_failure(failure)
+                _fail(changes, failure)
+                _fail(behind, StoreError(f"not stored: an earlier write to room {self.room!r} failed ({failure})",
+                                         definite=True))
+                continue
             self.writes += 1
             self.on_durable(batch)
             for change in changes:
@@ -101,6 +99,11 @@ def _merge(batches: list[Batch]) -> Batch:
         out.joined.update(b.joined)
         out.left = [u for u in out.left if u not in b.joined] + [u for u in b.left if u not in out.left]
     return out
+
+
+def _fail(changes: list[_Change], error: StoreError) -> None:
+    for change in changes:
+        _settle(change.future, error)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -49,6 +49,32 @@ def test_kind_and_target_must_fit(kind, target, message):
     assert info.value.field == "target"
 
 
+WITH_STORE = TopologyNames(nodes=2, gates=1, clients=(("alice", 0),), store=True)
+
+
+@pytest.mark.parametrize("text, canonical, kind, names", [
+    ("node 1 -> store", "node 1 -> store", "latency", ["node1-store"]),
+    ("Node 0 → Store", "node 0 -> store", "blackhole", ["node0-store"]),
+    ("all store links", "all store links", "reset", ["node0-store", "node1-store"]),
+    ("store", "store", "kill", ["store"]),
+    ("store", "store", "pause", ["store"]),
+    ("all links", "all links", "latency", ["client-alice", "gate0-node0", "gate0-node1", "node0-store",
+                                           "node1-store"]),
+])
+def test_store_targets_name_the_store_process_and_each_nodes_link_to_it(text, canonical, kind, names):
+    target = parse_target(text)
+    assert str(target) == canonical
+    assert resolve(kind, target, WITH_STORE) == names
+
+
+def test_store_targets_need_a_shared_store():
+    for kind, text in (("latency", "node 0 -> store"), ("kill", "store"), ("reset", "all store links")):
+        with pytest.raises(FaultError, match="no shared store in this topology"):
+            make_fault(kind, text, 0, 1).names(NAMES)
+    with pytest.raises(FaultError, match="there are 2 node"):
+        make_fault("latency", "node 2 -> store", 0, 1).names(WITH_STORE)
+
+
 def test_targets_outside_the_topology_are_refused():
     for text, message in [("client dave", "no client 'dave'"), ("node 2", "2 node"), ("gate 0 -> node 5", "node"),
                           ("gate 2", "2 gate")]:
