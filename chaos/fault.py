@@ -15,6 +15,7 @@ Naming convention shared with the topology: client link proxy
 from __future__ import annotations
 
 import asyncio
+import difflib
 import inspect
 import random
 import re
@@ -74,7 +75,7 @@ class Kind:
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("latency", LINK, {"latency_ms": Param(200, int), "jitter_ms": Param(50, int), **STREAM}),
     Kind("bandwidth", LINK, {"rate_kbps": Param(16, int, minimum=1), **STREAM}),  # KB/s, 1 KB = 1000 bytes
-    Kind("reset", LINK, {"timeout_ms": Param(0, int)}),            # toxic reset_peer on both streams
+    Kind("reset_peer", LINK, {"timeout_ms": Param(0, int)}),       # toxic reset_peer on both streams
     Kind("disable", LINK),                                          # proxy disabled: connections closed
     Kind("limit_data", LINK, {"bytes": Param(4096, int, minimum=1), **STREAM}),
     Kind("blackhole", LINK),                                        # toxic timeout 0: data swallowed
@@ -88,10 +89,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 EXTENSION_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.extension)
 
 
+def unknown_kind(kind: Any) -> str:
+    """The one-line complaint about a kind no entry registers, with the likeliest one meant."""
+    close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(KINDS)}"
+    return f"unknown fault kind {kind!r} ({hint})"
+
+
 def check_params(kind: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate a kind's parameters and fill in defaults (unknown names are errors)."""
     if kind not in KINDS:
-        raise FaultError("kind", f"unknown fault kind {kind!r} (known: {', '.join(KINDS)})")
+        raise FaultError("kind", unknown_kind(kind))
     spec = KINDS[kind].params
     raw = dict(raw or {})
     for name in raw:
@@ -447,7 +455,7 @@ class HistoryWriter(Protocol):
 _TOXICS: dict[str, tuple[str, Callable[[Mapping[str, Any]], dict[str, Any]]]] = {
     "latency": ("latency", lambda p: {"latency": p["latency_ms"], "jitter": p["jitter_ms"]}),
     "bandwidth": ("bandwidth", lambda p: {"rate": p["rate_kbps"]}),
-    "reset": ("reset_peer", lambda p: {"timeout": p["timeout_ms"]}),
+    "reset_peer": ("reset_peer", lambda p: {"timeout": p["timeout_ms"]}),
     "limit_data": ("limit_data", lambda p: {"bytes": p["bytes"]}),
     "blackhole": ("timeout", lambda p: {"timeout": 0}),
     "stall": ("stall", lambda p: {}),

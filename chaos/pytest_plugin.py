@@ -8,7 +8,7 @@ Installed with the package (entry point ``pytest11``), it offers the
             name: bob-reset
             topology: {clients: [alice, bob], rooms: [General]}
             workload: {duration: 4, rate: 10, senders: [alice]}
-            faults: [{kind: reset, target: client bob, start: 1, duration: 0.5}]
+            faults: [{kind: reset_peer, target: client bob, start: 1, duration: 0.5}]
             expect: {lost: "== 0", reconnects: ">= 1"}
         ''')
         assert result.passed, result.explain()

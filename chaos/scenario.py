@@ -20,7 +20,7 @@ import yaml
 
 from chaos.checker import EXPECTABLE, Summary
 from chaos.fault import (EXTENSION_KINDS, KINDS, Fault, FaultError, TopologyNames, check_params, conflicts, make_fault,
-                         parse_target, schedule_random)
+                         parse_target, schedule_random, unknown_kind)
 
 # An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
 # a source checkout, and an editable install of one, reads the top-level folder.
@@ -495,7 +495,7 @@ def _fault(problems: _Problems, where: str, item: Any, id_: int, names: Topology
         if key not in item and key not in typos:
             problems.add(f"{where}.{key}", "is required")
     if "kind" in item and spec is None:
-        problems.add(f"{where}.kind", f"unknown fault kind {kind!r} (known: {', '.join(KINDS)})"
+        problems.add(f"{where}.kind", unknown_kind(kind)
                      if isinstance(kind, str) else f"must be a string, not {_kind(kind)}")
     params = {k: v for k, v in item.items() if spec is not None and k in spec.params}
     for key, value in params.items():
@@ -539,7 +539,7 @@ def _random_faults(problems: _Problems, value: Any, topology: Topology | None, w
 
     def kind(v: Any) -> str:
         if not isinstance(v, str) or v not in KINDS:
-            raise _Bad(f"unknown fault kind {v!r} (known: {', '.join(KINDS)})")
+            raise _Bad(unknown_kind(v))
         return v
 
     def target(v: Any) -> str:

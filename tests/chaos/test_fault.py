@@ -19,7 +19,7 @@ NAMES = TopologyNames(nodes=2, gates=2, clients=(("alice", 0), ("bob", 1), ("car
 @pytest.mark.parametrize("text, canonical, kind, names", [
     ("client bob", "client bob", "latency", ["client-bob"]),
     ("client bob", "client bob", "stop_reading", ["bob"]),
-    ("all client links", "all client links", "reset", ["client-alice", "client-bob", "client-carol"]),
+    ("all client links", "all client links", "reset_peer", ["client-alice", "client-bob", "client-carol"]),
     ("gate 1 → node 0", "gate 1 -> node 0", "disable", ["gate1-node0"]),
     ("Gate 0->Node 1", "gate 0 -> node 1", "stall", ["gate0-node1"]),
     ("all gate links", "all gate links", "blackhole", ["gate0-node0", "gate0-node1", "gate1-node0", "gate1-node1"]),
@@ -55,7 +55,7 @@ WITH_STORE = TopologyNames(nodes=2, gates=1, clients=(("alice", 0),), store=True
 @pytest.mark.parametrize("text, canonical, kind, names", [
     ("node 1 -> store", "node 1 -> store", "latency", ["node1-store"]),
     ("Node 0 → Store", "node 0 -> store", "blackhole", ["node0-store"]),
-    ("all store links", "all store links", "reset", ["node0-store", "node1-store"]),
+    ("all store links", "all store links", "reset_peer", ["node0-store", "node1-store"]),
     ("store", "store", "kill", ["store"]),
     ("store", "store", "pause", ["store"]),
     ("all links", "all links", "latency", ["client-alice", "gate0-node0", "gate0-node1", "node0-store",
@@ -68,7 +68,7 @@ def test_store_targets_name_the_store_process_and_each_nodes_link_to_it(text, ca
 
 
 def test_store_targets_need_a_shared_store():
-    for kind, text in (("latency", "node 0 -> store"), ("kill", "store"), ("reset", "all store links")):
+    for kind, text in (("latency", "node 0 -> store"), ("kill", "store"), ("reset_peer", "all store links")):
         with pytest.raises(FaultError, match="no shared store in this topology"):
             make_fault(kind, text, 0, 1).names(NAMES)
     with pytest.raises(FaultError, match="there are 2 node"):
@@ -99,6 +99,14 @@ def test_params_get_defaults_and_are_checked():
     assert EXTENSION_KINDS == {"stall"}
 
 
+def test_an_old_kind_name_gets_the_new_one_as_a_hint():
+    with pytest.raises(FaultError, match=r"unknown fault kind 'reset' \(did you mean 'reset_peer'\?\)") as info:
+        make_fault("reset", "client bob", 0, 1)
+    assert info.value.field == "kind"
+    with pytest.raises(FaultError, match=r"unknown fault kind 'smoke' \(known: latency, bandwidth, reset_peer, "):
+        make_fault("smoke", "client bob", 0, 1)
+
+
 def test_same_kind_on_the_same_target_may_not_overlap():
     a = make_fault("disable", "client bob", 1, 2, id=0)
     b = make_fault("disable", "all client links", 2.5, 1, id=1)
@@ -111,7 +119,7 @@ def test_same_kind_on_the_same_target_may_not_overlap():
 
 
 def schedule(seed: int, count: int = 6):
-    return schedule_random(seed, count, ["latency", "reset", "disable", "kill", "pause"],
+    return schedule_random(seed, count, ["latency", "reset_peer", "disable", "kill", "pause"],
                            ["all links", "all nodes", "gate 1"], 10.0, 0.5, 2.0, NAMES)
 
 
@@ -242,15 +250,15 @@ def injector(extensions: bool = True, fail: str = ""):
 def test_toxic_faults_add_named_toxics_and_heal_removes_exactly_them():
     inj, links, _, _, history = injector()
     latency = make_fault("latency", "all client links", 0, 1, {"latency_ms": 300, "stream": "downstream"}, id=4)
-    reset = make_fault("reset", "gate 1 -> node 0", 0, 1, id=5)
+    reset_peer = make_fault("reset_peer", "gate 1 -> node 0", 0, 1, id=5)
 
     async def go():
-        assert await inj.start(latency) and await inj.start(reset)
+        assert await inj.start(latency) and await inj.start(reset_peer)
         assert links.get("client-bob").toxics == {
             "chaos-latency-4-downstream": ("latency", "downstream", {"latency": 300, "jitter": 50})}
         assert links.get("gate1-node0").toxics == {
-            "chaos-reset-5-upstream": ("reset_peer", "upstream", {"timeout": 0}),
-            "chaos-reset-5-downstream": ("reset_peer", "downstream", {"timeout": 0})}
+            "chaos-reset_peer-5-upstream": ("reset_peer", "upstream", {"timeout": 0}),
+            "chaos-reset_peer-5-downstream": ("reset_peer", "downstream", {"timeout": 0})}
         await inj.heal(latency)
         assert links.get("client-bob").toxics == {} and links.get("gate1-node0").toxics
         await inj.heal_all()

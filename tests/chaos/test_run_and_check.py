@@ -31,7 +31,7 @@ topology: {clients: [alice, bob]}
 workload: {duration: 3.0, rate: 10}
 recovery_wait: 3.0
 faults:
-  - {kind: reset, target: client bob, start: 1.0, duration: 0.5}
+  - {kind: reset_peer, target: client bob, start: 1.0, duration: 0.5}
 expect: {verdict: valid, lost: "== 0", reconnects: ">= 1"}
 """
 

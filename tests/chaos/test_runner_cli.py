@@ -29,8 +29,8 @@ def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -
 
 def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) -> None:
     one = tmp_path / "one.yaml"
-    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset, target: client b, strat: 1, "
-                   "duration: 1}\nexpect: {lots: 0}\n")
+    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset_peer, target: client b, "
+                   "strat: 1, duration: 1}\nexpect: {lots: 0}\n")
     two = tmp_path / "two.yaml"
     two.write_text("name: two\ntopology: {clients: [a]}\nworkload: {rate: -1}\n")
     assert cli.main(["chaos", "run", str(one), str(two)]) == runner.EXIT_BAD_SCENARIO == 3
@@ -39,6 +39,15 @@ def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) ->
                    f"  {one}: faults[0].strat: unknown key (did you mean 'start'?)",
                    f"  {one}: expect.lots: unknown key (did you mean 'lost'?)",
                    f"  {two}: workload.rate: must be a positive number, not -1"]
+
+
+def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path, capsys) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text("name: old\ntopology: {clients: [a, b]}\nfaults:\n"
+                   "  - {kind: reset, target: client b, start: 1, duration: 1}\n")
+    assert cli.main(["chaos", "run", str(old)]) == runner.EXIT_BAD_SCENARIO
+    assert capsys.readouterr().err == (f"pushchat chaos: {old}: faults[0].kind: unknown fault kind 'reset' "
+                                       "(did you mean 'reset_peer'?)\n")
 
 
 USAGE_ERRORS = [

@@ -87,7 +87,7 @@ def test_random_faults_follow_the_seed(tmp_path):
     s = load(write(tmp_path, GOOD + textwrap.dedent("""\
         random_faults:
           count: 3
-          kinds: [reset, pause]
+          kinds: [reset_peer, pause]
           targets: [all client links, all gates]
           min_duration: 0.5
           max_duration: 1.0
@@ -105,6 +105,8 @@ BAD = [
      "must be a positive number"),
     ("faults:\n  - {kind: latency, target: client bob, start: 1, duration: 1}\n  - {kind: smoke, target: node 0, "
      "start: 1, duration: 1}", "faults[1].kind", "unknown fault kind 'smoke'"),
+    ("faults:\n  - {kind: reset, target: client bob, start: 1, duration: 1}", "faults[0].kind",
+     "unknown fault kind 'reset' (did you mean 'reset_peer'?)"),
     ("faults:\n  - {kind: latency, target: client bob, duration: 1}", "faults[0].start", "is required"),
     ("faults:\n  - {kind: latency, target: client bob, strat: 1, duration: 1}", "faults[0].strat",
      "unknown key (did you mean 'start'?)"),
@@ -148,6 +150,8 @@ BAD = [
     ("expect:\n  verdict: [valid, sure]", "expect.verdict[1]", "must be one of"),
     ("random_faults:\n  count: 2\n  kinds: [latency, smoke]\n  targets: [all links]\n  min_duration: 1\n"
      "  max_duration: 2", "random_faults.kinds[1]", "unknown fault kind 'smoke'"),
+    ("random_faults:\n  count: 2\n  kinds: [latency, reset]\n  targets: [all links]\n  min_duration: 1\n"
+     "  max_duration: 2", "random_faults.kinds[1]", "unknown fault kind 'reset' (did you mean 'reset_peer'?)"),
     ("random_faults:\n  count: 2\n  kinds: [latency]\n  targets: [everything]\n  min_duration: 1\n"
      "  max_duration: 2", "random_faults.targets[0]", "cannot read 'everything'"),
     ("random_faults:\n  count: 2\n  kinds: [kill]\n  targets: [all links]\n  min_duration: 1\n"
