@@ -14,8 +14,9 @@ Installed with the package (entry point ``pytest11``), it offers the
         assert result.passed, result.explain()
 
 Each pytest-xdist worker starts its own embedded Toxiproxy server (or uses
-``TOXIPROXY_URL``); every server and proxy binds port 0, so workers never
-collide. Run folders go under pytest's ``tmp_path``.
+``TOXIPROXY_URL``), the ``chaos_links`` fixture; every server and proxy
+binds port 0, so workers never collide. Run folders go under pytest's
+``tmp_path``.
 """
 
 from __future__ import annotations
@@ -94,11 +95,12 @@ class Chaos:
 
 
 @pytest.fixture(scope="session")
-def chaos_links() -> Iterator[Any]:
-    """One Toxiproxy server per xdist worker: ours, or the one at ``TOXIPROXY_URL``."""
+def chaos_links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Toxiproxy server per xdist worker (a ``chaos.links.Links``): ours, logging to a temporary folder,
+    or the one at ``TOXIPROXY_URL``."""
     from chaos.links import Links
 
-    links = Links.from_env()
+    links = Links.from_env(log_file=tmp_path_factory.mktemp("toxiproxy") / "server.log")
     try:
         yield links
     finally:
