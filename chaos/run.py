@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from chaos import checker, report
-from chaos.fault import Fault, FaultInjector
+from chaos.fault import Fault
 from chaos.history import History, read as read_history
-from chaos.scenario import ExpectationOutcome, Scenario, evaluate
+from chaos.naming import SERVER_PROCESS
+from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
+from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.wait import wait_until
 from chaos.workload import Counts, WorkloadClient, client_logs, read_room
@@ -32,7 +34,7 @@ from system.grpcopts import Keepalive
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
 CAUGHT_UP_POLL = 0.1
-SERVER_LOG = re.compile(r"^(node|gate)\d+\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
+SERVER_LOG = re.compile(rf"^{SERVER_PROCESS}\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
 
 
 @dataclass

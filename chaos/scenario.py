@@ -19,8 +19,11 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from chaos.checker import EXPECTABLE, Summary
-from chaos.fault import (EXTENSION_KINDS, KINDS, Fault, FaultError, TopologyNames, check_params, conflicts, make_fault,
-                         parse_target, schedule_random, unknown_kind)
+from chaos.fault import Fault, make_fault
+from chaos.kinds import EXTENSION_KINDS, KINDS, FaultError, check_params, unknown_kind
+from chaos.naming import PartNames
+from chaos.schedule import conflicts, schedule_random
+from chaos.target import parse_target
 
 # An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
 # a source checkout, and an editable install of one, reads the top-level folder.
@@ -79,8 +82,8 @@ class Topology:
     def client_names(self) -> list[str]:
         return [name for name, _ in self.clients]
 
-    def names(self) -> TopologyNames:
-        return TopologyNames(self.nodes, self.gates, self.clients, store=self.store == "postgres")
+    def names(self) -> PartNames:
+        return PartNames(self.nodes, self.gates, self.clients, store=self.store == "postgres")
 
 
 @dataclass(frozen=True)
@@ -468,7 +471,7 @@ def _faults(problems: _Problems, value: Any, topology: Topology | None,
     return tuple(faults)
 
 
-def _fault(problems: _Problems, where: str, item: Any, id_: int, names: TopologyNames | None,
+def _fault(problems: _Problems, where: str, item: Any, id_: int, names: PartNames | None,
            workload: Workload | None) -> Fault | None:
     if not isinstance(item, Mapping):
         problems.add(where, f"must be a mapping, not {_kind(item)}")
