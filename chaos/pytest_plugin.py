@@ -30,7 +30,8 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from chaos import report
-from chaos.scenario import Scenario, find, load
+from chaos.scenario import Scenario
+from chaos.scenario_file import find, load
 
 
 class ChaosResult:

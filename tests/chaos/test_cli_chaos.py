@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chaos import cli, cli_chaos
-from chaos.scenario import load_all
+from chaos.scenario_file import load_all
 
 
 def test_list_shows_every_scenario_with_its_description(capsys) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chaos.links import Links
 from chaos.run import plan_for
-from chaos.scenario import load
+from chaos.scenario_file import load
 from chaos.topology import Topology
 from system.client import ChatClient
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from chaos.scenario import load_all
+from chaos.scenario_file import load_all
 
 SCENARIOS = [s.name for s in load_all()]
 
