@@ -233,7 +233,7 @@ class Stage:
 async def reconnect_story(narrator: Narrator, out: Path) -> list[str]:
     screen = BobsScreen(narrator)
     async with Stage(narrator, out, screen, backoff_min=0.1, backoff_max=1.0) as stage:
-        say, link = narrator.say, stage.topo.get("client-bob")  # type: ignore[union-attr]
+        say, link = narrator.say, stage.topo.client_link("bob")  # type: ignore[union-attr]
         for text in ("hi bob", "how are you?", "lunch at noon?"):
             await stage.send(text)
         await stage.wait_for_bob(3, 5.0)

@@ -52,7 +52,7 @@ async def one_round(fault: str, out: Path) -> tuple[float, float, float]:
     narrator = Narrator(io.StringIO(), quiet=True)
     clock = Clock(narrator)
     async with Stage(narrator, out, clock) as stage:
-        link = stage.topo.get("client-bob")  # type: ignore[union-attr]
+        link = stage.topo.client_link("bob")  # type: ignore[union-attr]
         apply: Callable[[], Awaitable[object]]
         heal: Callable[[], Awaitable[object]]
         if fault == "reset":

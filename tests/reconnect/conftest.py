@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,6 @@ pytest_pyfunc_call = _system_conftest.pytest_pyfunc_call
 
 
 @pytest.fixture(scope="session")
-def links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Links]:
-    with Links.embedded(log_file=tmp_path_factory.mktemp("toxiproxy") / "server.log") as links:
-        yield links
+def links(chaos_links: Links) -> Links:
+    """The worker's one Toxiproxy server: the ``chaos`` plugin's ``chaos_links``."""
+    return chaos_links

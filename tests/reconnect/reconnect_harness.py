@@ -75,7 +75,7 @@ class Chat:
         return client
 
     def link(self, client: str) -> Link:
-        return self.topo.get(f"client-{client}")
+        return self.topo.client_link(client)
 
     async def send_all(self, sender: str, texts: list[str], room: str = "General") -> None:
         for text in texts:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cli, runner
-from chaos.scenario import load_all
+from chaos import cli, cli_chaos
+from chaos.scenario_file import load_all
 
 
 def test_list_shows_every_scenario_with_its_description(capsys) -> None:
@@ -29,16 +29,25 @@ def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -
 
 def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) -> None:
     one = tmp_path / "one.yaml"
-    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset, target: client b, strat: 1, "
-                   "duration: 1}\nexpect: {lots: 0}\n")
+    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset_peer, target: client b, "
+                   "strat: 1, duration: 1}\nexpect: {lots: 0}\n")
     two = tmp_path / "two.yaml"
     two.write_text("name: two\ntopology: {clients: [a]}\nworkload: {rate: -1}\n")
-    assert cli.main(["chaos", "run", str(one), str(two)]) == runner.EXIT_BAD_SCENARIO == 3
+    assert cli.main(["chaos", "run", str(one), str(two)]) == cli_chaos.EXIT_BAD_SCENARIO == 3
     err = capsys.readouterr().err.splitlines()
     assert err == ["pushchat chaos: 3 problems in scenario files:",
                    f"  {one}: faults[0].strat: unknown key (did you mean 'start'?)",
                    f"  {one}: expect.lots: unknown key (did you mean 'lost'?)",
                    f"  {two}: workload.rate: must be a positive number, not -1"]
+
+
+def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path, capsys) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text("name: old\ntopology: {clients: [a, b]}\nfaults:\n"
+                   "  - {kind: reset, target: client b, start: 1, duration: 1}\n")
+    assert cli.main(["chaos", "run", str(old)]) == cli_chaos.EXIT_BAD_SCENARIO
+    assert capsys.readouterr().err == (f"pushchat chaos: {old}: faults[0].kind: unknown fault kind 'reset' "
+                                       "(did you mean 'reset_peer'?)\n")
 
 
 USAGE_ERRORS = [
@@ -73,13 +82,13 @@ def test_help_is_not_an_error_and_lists_the_exit_codes(capsys) -> None:
     for argv in (["chaos", "--help"], ["chaos", "run", "--help"], ["chaos", "check", "--help"]):
         assert cli.main(argv) == 0
         out = capsys.readouterr().out
-        assert all(f"{code:>3}  {what[:30]}" in out for code, what in runner.EXIT_CODES.items()), out
+        assert all(f"{code:>3}  {what[:30]}" in out for code, what in cli_chaos.EXIT_CODES.items()), out
 
 
 def test_the_readme_exit_code_table_is_the_one_the_cli_uses() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `(\d+)` \| (.+?) \|$", readme[readme.index("Exit codes"):], re.M))
-    assert sorted(map(int, rows)) == sorted(runner.EXIT_CODES)
+    assert sorted(map(int, rows)) == sorted(cli_chaos.EXIT_CODES)
 
 
 class _Links:
@@ -106,7 +115,7 @@ def test_a_run_that_fails_is_reported_and_the_others_go_on(monkeypatch, tmp_path
     monkeypatch.setattr(chaos.links.Links, "embedded", classmethod(lambda cls, **kw: _Links()))
     args = argparse.Namespace(action="run", scenarios=["baseline", "latency-jitter"], all=False, seed=None,
                               out=tmp_path, toxiproxy_url=None, duration=None, quiet=True)
-    assert runner.run(args) == 2
+    assert cli_chaos.run(args) == 2
     out = capsys.readouterr().out
     assert calls == ["baseline", "latency-jitter"]
     assert "baseline: ERROR" in out and "node0 exited before listening" in out

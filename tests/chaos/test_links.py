@@ -1,4 +1,8 @@
-"""chaos.links: the harness's adapter fixes toxiproxy-python's flaws in one place."""
+"""chaos.links: the harness's adapter fixes toxiproxy-python's flaws in one place.
+
+``chaos_links`` is the plugin's fixture: the one Toxiproxy server per
+worker that the harness's tests share.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,46 @@ import http.server
 import json
 import threading
 import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
 from toxiproxy import Proxy
 
 from chaos.links import Link, Links, ToxiproxyError
-from tests.toxiproxy.sockets import TcpServer, connect, round_trip
+from tests.toxiproxy.sockets import TcpServer, connect, echo, round_trip
 
 
-def test_each_instance_talks_to_its_own_server_even_from_threads(links: Links, fresh_links: Links,
-                                                                   echo_server) -> None:
+@pytest.fixture(scope="module")
+def echo_server() -> Iterator[TcpServer]:
+    server = TcpServer(echo)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_link(chaos_links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Link]]:
+    """``make_link()``: a uniquely named proxy to the echo server, deleted after the test."""
+    made: list[Link] = []
+
+    def make(**kwargs) -> Link:
+        link = chaos_links.create(f"t-{uuid.uuid4().hex[:10]}", echo_server.addr, **kwargs)
+        made.append(link)
+        return link
+
+    yield make
+    for link in made:
+        try:
+            link.delete()
+        except ToxiproxyError:
+            pass
+
+
+def test_each_instance_talks_to_its_own_server_even_from_threads(chaos_links: Links, echo_server,
+                                                                   tmp_path: Path) -> None:
+    links = chaos_links
     errors: list[BaseException] = []
 
     def work(target: Links, tag: str) -> None:
@@ -26,28 +59,29 @@ def test_each_instance_talks_to_its_own_server_even_from_threads(links: Links, f
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(fresh_links, "fresh")),
-               threading.Thread(target=work, args=(links, "shared"))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert set(fresh_links.proxies()) == {f"fresh-{i}" for i in range(15)}
+    with Links.embedded(log_file=tmp_path / "private.log") as fresh_links:  # a server no other test uses
+        threads = [threading.Thread(target=work, args=(fresh_links, "fresh")),
+                   threading.Thread(target=work, args=(links, "shared"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert set(fresh_links.proxies()) == {f"fresh-{i}" for i in range(15)}
     shared = set(links.proxies())
     assert {f"shared-{i}" for i in range(15)} <= shared and not any(n.startswith("fresh") for n in shared)
     for i in range(15):
         links.delete(f"shared-{i}")
 
 
-def test_a_500_becomes_a_clear_error_naming_the_proxy(make_link, links: Links, echo_server) -> None:
+def test_a_500_becomes_a_clear_error_naming_the_proxy(make_link, chaos_links: Links, echo_server) -> None:
     taken = make_link().listen
     with pytest.raises(ToxiproxyError) as info:
-        links.create("clash", echo_server.addr, listen=taken)
+        chaos_links.create("clash", echo_server.addr, listen=taken)
     assert info.value.status == 500
     assert str(info.value) == f"create proxy 'clash': listen tcp {taken}: bind: address already in use"
     with pytest.raises(ToxiproxyError, match="proxy 'nope': proxy not found"):
-        links.get("nope")
+        chaos_links.get("nope")
     with pytest.raises(ToxiproxyError, match=r"add toxic 'x' \(bogus\): invalid toxic type"):
         make_link().add_toxic("bogus", name="x")
 
@@ -83,11 +117,11 @@ def test_add_update_remove_toxic(make_link) -> None:
     sock.close()
 
 
-def test_disable_enable_delete(make_link, links: Links) -> None:
+def test_disable_enable_delete(make_link, chaos_links: Links) -> None:
     link = make_link()
     port = link.port
     link.disable()
-    assert links.get(link.name).enabled is False
+    assert chaos_links.get(link.name).enabled is False
     with pytest.raises(ConnectionRefusedError):
         connect(link.listen)
     link.enable()
@@ -95,7 +129,7 @@ def test_disable_enable_delete(make_link, links: Links) -> None:
     with connect(link.listen) as sock:
         round_trip(sock)
     link.delete()
-    assert link.name not in links.proxies()
+    assert link.name not in chaos_links.proxies()
 
 
 class _FakeRealServer(http.server.BaseHTTPRequestHandler):
@@ -117,8 +151,8 @@ class _FakeRealServer(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_extensions_are_offered_only_by_our_server(links: Links, make_link) -> None:
-    assert links.supports_extensions is True
+def test_extensions_are_offered_only_by_our_server(chaos_links: Links, make_link) -> None:
+    assert chaos_links.supports_extensions is True
     fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeRealServer)
     threading.Thread(target=fake.serve_forever, daemon=True).start()
     try:
@@ -133,13 +167,13 @@ def test_extensions_are_offered_only_by_our_server(links: Links, make_link) -> N
         fake.server_close()
 
 
-def test_external_needs_a_url_and_from_env_uses_it(monkeypatch, links: Links) -> None:
+def test_external_needs_a_url_and_from_env_uses_it(monkeypatch, chaos_links: Links) -> None:
     monkeypatch.delenv("TOXIPROXY_URL", raising=False)
     with pytest.raises(ToxiproxyError, match="TOXIPROXY_URL"):
         Links.external()
-    monkeypatch.setenv("TOXIPROXY_URL", links.url)
+    monkeypatch.setenv("TOXIPROXY_URL", chaos_links.url)
     external = Links.from_env()
-    assert external.process is None and external.url == links.url and external.version() == "2.12.0"
+    assert external.process is None and external.url == chaos_links.url and external.version() == "2.12.0"
 
 
 def test_embedded_server_stops_on_close(tmp_path) -> None:

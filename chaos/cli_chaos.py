@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from chaos import report
 from chaos.cli import EXIT_USAGE
-from chaos.scenario import DEFAULT_FOLDER, Scenario, ScenarioError, UnknownScenario, find, load, load_all
+from chaos.scenario import Scenario
+from chaos.scenario_file import DEFAULT_FOLDER, ScenarioError, UnknownScenario, find, load, load_all
 
 if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
     from chaos.run import Status
