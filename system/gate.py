@@ -26,6 +26,7 @@ from system.metrics import Metrics
 from system.objects import STORED_KEY
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
+from system.wait import wait_until
 
 _log = log.get("gate")
 
@@ -205,12 +206,9 @@ class GateServer:
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until every node stream is up (tests and tools; the gate serves before that)."""
-        deadline = time.monotonic() + timeout
-        while self.nodes_up() < len(self.links):
-            if time.monotonic() > deadline:
-                down = [link.dial for link in self.links if not link.up]
-                raise TimeoutError(f"node streams still down after {timeout}s: {down}")
-            await asyncio.sleep(0.01)
+        if not await wait_until(lambda: self.nodes_up() == len(self.links), timeout, fail=False):
+            down = [link.dial for link in self.links if not link.up]
+            raise TimeoutError(f"node streams still down after {timeout}s: {down}")
 
     def route(self, object_id: str) -> NodeLink:
         """The link to the node owning ``object_id``; LookupError until every node's key is known, and

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.wait import wait_until  # noqa: F401 (the tests import it from here)
+from system.wait import wait_until  # noqa: F401 (the tests import it from here)
 from system.client import ChatClient, Observer
 from system.gate import GateConfig, GateServer
 from system.log import JsonFormatter
