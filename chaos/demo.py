@@ -32,10 +32,10 @@ from typing import TextIO
 
 from chaos.links import Links
 from chaos.topology import Topology, TopologyPlan
-from chaos.wait import wait_until
 from system import log
 from system.client import ChatClient, Observer, describe
 from system.pb import chat_pb2
+from system.wait import wait_until
 
 ROOM = "General"
 ERROR_WIDTH = 100  # an error longer than this is cut at a word boundary

@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chaos.demo import ROOM, BobsScreen, Narrator, Stage
-from chaos.wait import wait_until
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE
+from system.wait import wait_until
 
 FAULTS = ("reset", "blackhole", "disable_1s", "gate_restart")
 

@@ -26,10 +26,10 @@ from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
 from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.wait import wait_until
 from chaos.workload import Counts, WorkloadClient, client_logs, read_room
 from system import log
 from system.grpcopts import Keepalive
+from system.wait import wait_until
 
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)

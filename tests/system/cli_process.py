@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from chaos.wait import wait_until
+from system.wait import wait_until
 
 PUSHCHAT = [sys.executable, "-m", "chaos.cli"]
 GRPC_CORE_LINE = r"(?m)^[DIWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]"  # gRPC core's own log format

@@ -19,8 +19,7 @@ import termios
 
 import grpc
 
-from system.cli_client import PROMPT, Console
-from system.client import SendFailed
+from system.console import PROMPT, Console
 from system_harness import Relay, cluster, wait_until
 from test_cli import PUSHCHAT, Proc
 
@@ -331,17 +330,6 @@ async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the
             assert line == "error: message to General not sent: no connection to the server for 1s"
         finally:
             await bob.finish()
-
-
-def test_a_send_failure_names_the_room_and_the_cause_not_an_internal_id() -> None:
-    def failed(**kw: object) -> str:
-        args = {"definite": True, "room": "General", "client_msg_id": "5af43491c0ffee", "attempts": 1, **kw}
-        return SendFailed(grpc.StatusCode.UNAVAILABLE, "timed out", **args).details()  # type: ignore[arg-type]
-
-    assert failed() == "message to General not sent: timed out"
-    assert failed(definite=False, attempts=3) == "message to General may not have been sent: timed out (tried 3 times)"
-    assert all("5af43491" not in text and "attempt(s)" not in text
-               for text in (failed(), failed(definite=False), failed(attempts=0)))
 
 
 def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from system.client.roomview import RoomView
 from system.pb import chat_pb2
-from system.roomview import RoomView
 
 
 def msg(seq: int, ts: int | None = None, text: str = "") -> chat_pb2.ChatMessage:

@@ -1,15 +1,16 @@
-"""Wait for a condition with a deadline: the one polling loop the harness and its tests share."""
+"""Wait for a condition with a deadline: the one polling loop of the system, the harness and their tests."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from typing import Any, Callable
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition", *,
                      interval: float = 0.01, fail: bool = True) -> Any:
-    """Poll ``predicate`` until it is truthy and return its value.
+    """Poll ``predicate`` until it is truthy and return its value (a coroutine it returns is awaited).
 
     After ``timeout`` seconds: raise ``TimeoutError`` naming ``what``, or, with
     ``fail=False`` (the caller goes on either way), return the last falsy value.
@@ -17,6 +18,8 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: s
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value or time.monotonic() > deadline:
             break
         await asyncio.sleep(interval)
