@@ -18,7 +18,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))

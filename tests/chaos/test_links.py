@@ -19,7 +19,7 @@ import pytest
 from toxiproxy import Proxy
 
 from chaos.links import Link, Links, ToxiproxyError
-from tests.toxiproxy.sockets import TcpServer, connect, echo, round_trip
+from tests.chaos.toxiproxy.sockets import TcpServer, connect, echo, round_trip
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from typing import Any
 from chaos.links import Link, Links
 from chaos.topology import Topology, TopologyPlan
 from system.client import ChatClient
-from system_harness import FAST, Recorder, Seen, wait_until
+from tests.system.system_harness import FAST, Recorder, Seen, wait_until
 
 
 async def room_history(server: str, room: str) -> list[tuple[int, str, str]]:

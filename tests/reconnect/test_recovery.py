@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaos.links import Links
-from reconnect_harness import chat, in_thread, room_history
-from system_harness import capture_logs, wait_until
+from tests.reconnect.reconnect_harness import chat, in_thread, room_history
+from tests.system.system_harness import capture_logs, wait_until
 
 
 async def test_when_the_history_it_missed_was_trimmed_the_client_says_it_could_not_fully_recover(
-        links: Links, tmp_path: Path) -> None:
-    async with chat(links, tmp_path, node_args=("--history-limit", "5")) as c:
+        chaos_links: Links, tmp_path: Path) -> None:
+    async with chat(chaos_links, tmp_path, node_args=("--history-limit", "5")) as c:
         await c.client("alice")
         bob = await c.client("bob")
         await c.send_all("alice", ["m1", "m2"])
@@ -35,8 +35,8 @@ async def test_when_the_history_it_missed_was_trimmed_the_client_says_it_could_n
 
 
 async def test_a_node_restarted_on_its_data_goes_on_numbering_and_pushing_at_once(
-        links: Links, tmp_path: Path) -> None:
-    async with chat(links, tmp_path) as c:
+        chaos_links: Links, tmp_path: Path) -> None:
+    async with chat(chaos_links, tmp_path) as c:
         alice = await c.client("alice")
         await c.client("bob", sync_interval=None)  # no silence checks: only the stored membership can bring pushes
         await c.send_all("alice", ["one", "two", "three"])
@@ -54,8 +54,8 @@ async def test_a_node_restarted_on_its_data_goes_on_numbering_and_pushing_at_onc
 
 
 async def test_after_a_memory_node_restarts_clients_follow_the_new_history_and_are_pushed_again(
-        links: Links, tmp_path: Path) -> None:
-    async with chat(links, tmp_path, store="memory") as c:
+        chaos_links: Links, tmp_path: Path) -> None:
+    async with chat(chaos_links, tmp_path, store="memory") as c:
         alice = await c.client("alice")
         await c.client("bob")
         await c.send_all("alice", ["one", "two", "three"])

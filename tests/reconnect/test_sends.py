@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from chaos.links import Links
-from reconnect_harness import chat, in_thread, room_history
+from tests.reconnect.reconnect_harness import chat, in_thread, room_history
 from system import log
-from system_harness import wait_until
+from tests.system.system_harness import wait_until
 
 
 def stored(node_log: Path, client_msg_id: str) -> list[bool]:
@@ -17,8 +17,8 @@ def stored(node_log: Path, client_msg_id: str) -> list[bool]:
             if e.get("event") == "message_stored" and e.get("client_msg_id") == client_msg_id]
 
 
-async def test_a_send_whose_reply_is_lost_is_retried_with_its_id_and_stored_once(links: Links, tmp_path: Path) -> None:
-    async with chat(links, tmp_path) as c:
+async def test_a_send_whose_reply_is_lost_is_retried_with_its_id_and_stored_once(chaos_links: Links, tmp_path: Path) -> None:
+    async with chat(chaos_links, tmp_path) as c:
         alice = await c.client("alice")
         await c.client("bob")
         link, node_log = c.link("alice"), c.topo.log_files()["node0"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from system.client import ChatClient
-from system_harness import Relay, Seen, capture_logs, cluster, wait_until
+from tests.system.system_harness import Relay, Seen, capture_logs, cluster, wait_until
 
 
 async def test_alice_and_bob_chat_in_general_and_bob_gets_the_push() -> None:

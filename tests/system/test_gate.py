@@ -9,7 +9,7 @@ import pytest
 from system.client import ChatClient
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
-from system_harness import Relay, Seen, capture_logs, wait_until
+from tests.system.system_harness import Relay, Seen, capture_logs, wait_until
 
 
 async def test_wait_ready_names_the_nodes_whose_stream_is_still_down() -> None:

@@ -10,7 +10,7 @@ from system.client import ChatClient
 from system.gate import GateConfig, GateServer
 from system.grpcopts import Keepalive
 from system.node import NodeConfig, NodeServer
-from system_harness import Relay, Seen, capture_logs, wait_until
+from tests.system.system_harness import Relay, Seen, capture_logs, wait_until
 
 
 async def test_a_silently_dead_link_is_noticed_on_both_hops_within_seconds() -> None:

@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from system_harness import capture_logs, cluster, wait_until
+from tests.system.system_harness import capture_logs, cluster, wait_until
 
 BIG = "x" * 4000
 # A receiver that does not read: with BDP probing off, the HTTP/2 window stays at 64 KiB and fills.

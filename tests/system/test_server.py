@@ -11,7 +11,7 @@ from system.gate import GateConfig, GateServer
 from system.listen import CannotListen
 from system.node import NodeConfig, NodeServer
 from system.server import Server
-from system_harness import capture_logs
+from tests.system.system_harness import capture_logs
 
 SERVERS: dict[str, Callable[..., Server]] = {
     "node": lambda **kw: NodeServer(NodeConfig(**kw)),

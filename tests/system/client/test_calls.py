@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from system.client import ChatClient, SendFailed
-from system_harness import FAST, Relay, cluster, wait_until
+from tests.system.system_harness import FAST, Relay, cluster, wait_until
 
 
 async def test_a_retried_send_is_shown_once_and_acknowledged_as_duplicate() -> None:

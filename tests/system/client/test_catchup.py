@@ -9,7 +9,7 @@ from google.protobuf import any_pb2
 from system.client import ChatClient
 from system.grpcopts import DEFAULT_KEEPALIVE
 from system.pb import chat_pb2
-from system_harness import FAST, Recorder, Seen, capture_logs, cluster, wait_until
+from tests.system.system_harness import FAST, Recorder, Seen, capture_logs, cluster, wait_until
 
 KEEPALIVE_NOTICES = (DEFAULT_KEEPALIVE.time_ms + DEFAULT_KEEPALIVE.ping_timeout_ms) / 1000
 

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from system.client import ChatClient, cause
-from system_harness import FAST, Recorder, Relay, capture_logs, cluster, wait_until
+from tests.system.system_harness import FAST, Recorder, Relay, capture_logs, cluster, wait_until
 
 
 async def test_connect_to_an_address_nobody_listens_on_fails_at_once_and_says_why() -> None:

@@ -9,7 +9,7 @@ from typing import Callable
 
 from system.client import HOOKS, Observer
 from system.pb import chat_pb2
-from system_harness import FAST, Relay, capture_logs, cluster, wait_until
+from tests.system.system_harness import FAST, Relay, capture_logs, cluster, wait_until
 
 ARCHITECTURE = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 
