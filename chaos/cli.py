@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "client": ("system.cli_client", "interactive chat client"),
     "up": ("system.cli_up", "start one node and one gate locally, for a first look"),
     "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),
-    "chaos": ("chaos.runner", "list and run chaos scenarios"),
+    "chaos": ("chaos.cli_chaos", "list and run chaos scenarios"),
     "demo": ("chaos.demo", "narrated reconnection demos"),
 }
 

@@ -32,10 +32,10 @@ from typing import TextIO
 
 from chaos.links import Links
 from chaos.topology import Topology, TopologyPlan
-from chaos.wait import wait_until
 from system import log
 from system.client import ChatClient, Observer, describe
 from system.pb import chat_pb2
+from system.wait import wait_until
 
 ROOM = "General"
 ERROR_WIDTH = 100  # an error longer than this is cut at a word boundary
@@ -233,7 +233,7 @@ class Stage:
 async def reconnect_story(narrator: Narrator, out: Path) -> list[str]:
     screen = BobsScreen(narrator)
     async with Stage(narrator, out, screen, backoff_min=0.1, backoff_max=1.0) as stage:
-        say, link = narrator.say, stage.topo.get("client-bob")  # type: ignore[union-attr]
+        say, link = narrator.say, stage.topo.client_link("bob")  # type: ignore[union-attr]
         for text in ("hi bob", "how are you?", "lunch at noon?"):
             await stage.send(text)
         await stage.wait_for_bob(3, 5.0)

@@ -366,10 +366,9 @@ class StoreProcess:
     so the links in front of it need no change); a pause freezes them all.
     """
 
-    name = "store"
-
-    def __init__(self, server: PostgresServer) -> None:
+    def __init__(self, server: PostgresServer, name: str) -> None:
         self.server = server
+        self.name = name  # the part name fault targets resolve to (chaos.naming)
 
     async def kill(self) -> None:
         await asyncio.to_thread(self.server.kill)

@@ -8,14 +8,15 @@ Installed with the package (entry point ``pytest11``), it offers the
             name: bob-reset
             topology: {clients: [alice, bob], rooms: [General]}
             workload: {duration: 4, rate: 10, senders: [alice]}
-            faults: [{kind: reset, target: client bob, start: 1, duration: 0.5}]
+            faults: [{kind: reset_peer, target: client bob, start: 1, duration: 0.5}]
             expect: {lost: "== 0", reconnects: ">= 1"}
         ''')
         assert result.passed, result.explain()
 
 Each pytest-xdist worker starts its own embedded Toxiproxy server (or uses
-``TOXIPROXY_URL``); every server and proxy binds port 0, so workers never
-collide. Run folders go under pytest's ``tmp_path``.
+``TOXIPROXY_URL``), the ``chaos_links`` fixture; every server and proxy
+binds port 0, so workers never collide. Run folders go under pytest's
+``tmp_path``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 
 from chaos import report
-from chaos.scenario import Scenario, find, load
+from chaos.scenario import Scenario
+from chaos.scenario_file import find, load
 
 
 class ChaosResult:
@@ -94,11 +96,12 @@ class Chaos:
 
 
 @pytest.fixture(scope="session")
-def chaos_links() -> Iterator[Any]:
-    """One Toxiproxy server per xdist worker: ours, or the one at ``TOXIPROXY_URL``."""
+def chaos_links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Toxiproxy server per xdist worker (a ``chaos.links.Links``): ours, logging to a temporary folder,
+    or the one at ``TOXIPROXY_URL``."""
     from chaos.links import Links
 
-    links = Links.from_env()
+    links = Links.from_env(log_file=tmp_path_factory.mktemp("toxiproxy") / "server.log")
     try:
         yield links
     finally:

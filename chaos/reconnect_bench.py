@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from chaos.demo import ROOM, BobsScreen, Narrator, Stage
-from chaos.wait import wait_until
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE
+from system.wait import wait_until
 
 FAULTS = ("reset", "blackhole", "disable_1s", "gate_restart")
 
@@ -52,7 +52,7 @@ async def one_round(fault: str, out: Path) -> tuple[float, float, float]:
     narrator = Narrator(io.StringIO(), quiet=True)
     clock = Clock(narrator)
     async with Stage(narrator, out, clock) as stage:
-        link = stage.topo.get("client-bob")  # type: ignore[union-attr]
+        link = stage.topo.client_link("bob")  # type: ignore[union-attr]
         apply: Callable[[], Awaitable[object]]
         heal: Callable[[], Awaitable[object]]
         if fault == "reset":

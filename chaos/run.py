@@ -19,21 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from chaos import checker, report
-from chaos.fault import Fault, FaultInjector
+from chaos.fault import Fault
 from chaos.history import History, read as read_history
-from chaos.scenario import ExpectationOutcome, Scenario, evaluate
+from chaos.naming import SERVER_PROCESS
+from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
+from chaos.scenario import ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.wait import wait_until
 from chaos.workload import Counts, WorkloadClient, client_logs, read_room
 from system import log
 from system.grpcopts import Keepalive
-from system.room import DEFAULT_ROOMS
+from system.wait import wait_until
 
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
 CAUGHT_UP_POLL = 0.1
-SERVER_LOG = re.compile(r"^(node|gate)\d+\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
+SERVER_LOG = re.compile(rf"^{SERVER_PROCESS}\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
 
 
 @dataclass
@@ -85,12 +86,12 @@ def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario,
 
 
 def plan_for(scenario: Scenario) -> TopologyPlan:
+    """What to start for ``scenario``: its nodes host its rooms, the only ones its workload uses."""
     topo = scenario.topology
-    rooms = list(dict.fromkeys([*DEFAULT_ROOMS, *topo.rooms]))
     keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
             "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
-                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(rooms), *keep)
+                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
                         node_args=node_args, gate_args=gate_args, store=topo.store)

@@ -1,12 +1,13 @@
-"""N nodes and M gates as OS processes, every link through its own proxy.
+"""The running topology: N nodes and M gates as OS processes, every link through its own proxy.
 
-Names are the fault targets' vocabulary: processes ``node{i}`` and
-``gate{i}``; links ``client-{name}`` (client → its gate) and
-``gate{i}-node{j}``. With ``store="postgres"`` a PostgreSQL server is a
+Its processes and proxies are named by ``chaos.naming`` (the fault targets'
+vocabulary): processes ``node{i}`` and ``gate{i}``, links ``client-{name}``
+and ``gate{i}-node{j}``; with ``store="postgres"`` a PostgreSQL server is a
 process too (``store``), and each node reaches it through its own link
 ``node{i}-store``. On a shared Toxiproxy server the proxies carry a
 per-run prefix so parallel runs (pytest-xdist workers) never collide.
 Everything started is stopped by :meth:`Topology.close`, also on error.
+A scenario declares its topology as a ``chaos.scenario.TopologySpec``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.naming import PartNames
 from chaos.postgres import PostgresServer, StoreProcess
 from chaos.process import ServerProcess, log_file_key
 
@@ -43,6 +45,10 @@ class TopologyPlan:
             if not 0 <= gate < self.gates:
                 raise ValueError(f"client {name!r} is on gate {gate}, but there are {self.gates} gates")
 
+    @property
+    def names(self) -> PartNames:
+        return PartNames(self.nodes, self.gates, tuple(self.clients.items()), store=self.store == "postgres")
+
 
 class Topology:
     """Start, address, disturb and stop one run's servers and links."""
@@ -52,6 +58,7 @@ class Topology:
         self.out_dir = Path(out_dir)
         self.log_dir = self.out_dir / "logs"
         self.links = links
+        self.names = plan.names
         self.prefix = f"pc{os.getpid()}-{uuid.uuid4().hex[:6]}-"
         self.nodes: list[ServerProcess] = []
         self.gates: list[ServerProcess] = []
@@ -64,20 +71,21 @@ class Topology:
         try:
             if self.plan.store == "postgres":
                 await self._start_store()
-            self.nodes = [ServerProcess(f"node{i}", "node", [*self.plan.node_args, *self._store_args(i)], self.log_dir)
-                          for i in range(self.plan.nodes)]
+            names = self.names
+            self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i)],
+                                        self.log_dir) for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
                 for n, node in enumerate(self.nodes):
-                    await self._proxy(f"gate{g}-node{n}", node.addr)
+                    await self._proxy(names.gate_link(g, n), node.addr)
             self.gates = []
             for g in range(self.plan.gates):
-                upstreams = ",".join(self.addr_of(f"gate{g}-node{n}") for n in range(self.plan.nodes))
+                upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))
                 args = ["--nodes", upstreams, *self.plan.gate_args]
-                self.gates.append(ServerProcess(f"gate{g}", "gate", args, self.log_dir))
+                self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir))
             await asyncio.gather(*(g.start() for g in self.gates))
             for name, gate in self.plan.clients.items():
-                await self._proxy(f"client-{name}", self.gates[gate].addr)
+                await self._proxy(names.client_link(name), self.gates[gate].addr)
         except BaseException:
             await self.close()
             raise
@@ -86,17 +94,18 @@ class Topology:
     async def _start_store(self) -> None:
         """A PostgreSQL server for this run (logs under the run folder), and a link to it per node."""
         server = PostgresServer()
-        self.store = StoreProcess(server)
+        self.store = StoreProcess(server, self.names.STORE)
         await asyncio.to_thread(server.start)
         await asyncio.to_thread(server.create_database, STORE_DATABASE)
         for n in range(self.plan.nodes):
-            await self._proxy(f"node{n}-store", f"{server.host}:{server.port}")
+            await self._proxy(self.names.store_link(n), f"{server.host}:{server.port}")
 
     def _store_args(self, node: int) -> list[str]:
         if self.plan.store == "sqlite":
-            return ["--store", "sqlite", "--data-dir", str(self.out_dir / "data" / f"node{node}")]
+            return ["--store", "sqlite", "--data-dir", str(self.out_dir / "data" / self.names.node(node))]
         if self.plan.store == "postgres":
-            return ["--store", f"postgresql://postgres@{self.addr_of(f'node{node}-store')}/{STORE_DATABASE}",
+            link = self.addr_of(self.names.store_link(node))
+            return ["--store", f"postgresql://postgres@{link}/{STORE_DATABASE}",
                     "--store-timeout", "2"]
         return ["--store", self.plan.store]
 
@@ -129,17 +138,11 @@ class Topology:
         return self.proxies[link_name].listen
 
     def client_addr(self, client: str) -> str:
-        return self.addr_of(f"client-{client}")
+        return self.addr_of(self.names.client_link(client))
 
-    def names(self) -> dict[str, list[str]]:
-        """Concrete target names, for resolving a scenario's fault targets."""
-        return {
-            "clients": list(self.plan.clients),
-            "client_links": [f"client-{c}" for c in self.plan.clients],
-            "gate_links": [f"gate{g}-node{n}" for g in range(self.plan.gates) for n in range(self.plan.nodes)],
-            "nodes": [p.name for p in self.nodes],
-            "gates": [p.name for p in self.gates],
-        }
+    def client_link(self, client: str) -> Any:
+        """The proxy in front of a client's gate: the link its faults act on."""
+        return self.get(self.names.client_link(client))
 
     # -- the fault injector's view: links by name, processes by name ---------
     def get(self, link_name: str) -> Any:

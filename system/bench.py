@@ -35,6 +35,7 @@ from google.protobuf import any_pb2
 
 from system import metrics
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
+from system.wait import wait_until
 
 STREAMS_PER_CHANNEL = 100
 SEND_CONCURRENCY = 16
@@ -249,13 +250,12 @@ async def run(sizes: list[int], latency_msgs: int, burst: int, buffer: int) -> l
 async def gate_ready(metrics_port: int, timeout: float = 20.0) -> None:
     """Wait until the gate's node stream is up (its ``pushchat_connected_nodes`` gauge)."""
     url = f"http://127.0.0.1:{metrics_port}/metrics"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    async def up() -> bool:
         text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
-        if metrics.parse(text).get("pushchat_connected_nodes") == 1:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("the gate's node stream did not come up")
+        return metrics.parse(text).get("pushchat_connected_nodes") == 1
+
+    await wait_until(up, timeout, "the gate's node stream to come up", interval=0.05)
 
 
 def table(rows: list[Row]) -> str:

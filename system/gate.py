@@ -5,7 +5,8 @@ that finds the queue full is dropped (logged as ``push_dropped`` and
 counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
 the object by rendezvous hashing over the nodes' advertise addresses, which
 the gate learns with ``Status`` because ``--nodes`` may list proxies.
-Node streams are re-opened with capped, fully jittered backoff.
+Each node's ``RegisterGate`` stream is re-opened with capped, fully
+jittered backoff (:mod:`system.session`).
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
-from tenacity import AsyncRetrying, retry_if_exception, wait_random_exponential
 
-from system import clientid, contract, listen, log, placement
+from system import clientid, contract, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.metrics import Metrics
 from system.objects import STORED_KEY
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
+from system.server import Server
+from system.session import StreamLost, keep_open
+from system.wait import wait_until
 
 _log = log.get("gate")
 
@@ -102,15 +105,10 @@ class ClientRouter:
         log.event(_log, logging.WARNING, "push_dropped", client_id=client_id, reason=reason)
 
 
-class _StreamLost(Exception):
-    def __init__(self, error: str, healthy: bool) -> None:
-        super().__init__(error)
-        self.healthy = healthy
-
-
 @dataclass
-class NodeLink:
-    """One configured node: the address we dial and the key (advertise address) we place by."""
+class NodeConnection:
+    """The gate's connection to one configured node: the address we dial, the key (its advertise
+    address) we place by, the channel calls go through, and whether its push stream is up."""
 
     dial: str
     channel: grpc.aio.Channel
@@ -169,127 +167,98 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
     async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request):  # type: ignore[no-untyped-def]
         """Send the call to the owning node; its gRPC error comes back to the client unchanged."""
         try:
-            link = self.gate.route(object_id)
+            node = self.gate.route(object_id)
         except LookupError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         remaining = context.time_remaining()
         timeout = min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
         try:
-            return await getattr(link.stub, rpc)(request, timeout=timeout)
+            return await getattr(node.stub, rpc)(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
             passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
-            await context.abort(exc.code(), exc.details() or f"node {link.dial}: {exc.code().name}", passed)
+            await context.abort(exc.code(), exc.details() or f"node {node.dial}: {exc.code().name}", passed)
 
 
-class GateServer:
+class GateServer(Server):
     """One gate, usable in-process: ``await start()``, ``port``, ``advertise``, ``await stop()``."""
 
     def __init__(self, config: GateConfig) -> None:
         if not config.nodes:
             raise ValueError("a gate needs at least one node address")
-        self.config = config
-        self.metrics = Metrics("gate")
+        super().__init__(config, "gate")
+        self.config: GateConfig = config
         self.router = ClientRouter(config.client_buffer, self.metrics)
-        self.links: list[NodeLink] = []
-        self.server: grpc.aio.Server | None = None
-        self.port = 0
-        self.advertise = ""
-        self._stopping = False
-
-    @property
-    def addr(self) -> str:
-        return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+        self.connections: list[NodeConnection] = []
+        self._closing = False
 
     def nodes_up(self) -> int:
-        return sum(link.up for link in self.links)
+        return sum(node.up for node in self.connections)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until every node stream is up (tests and tools; the gate serves before that)."""
-        deadline = time.monotonic() + timeout
-        while self.nodes_up() < len(self.links):
-            if time.monotonic() > deadline:
-                down = [link.dial for link in self.links if not link.up]
-                raise TimeoutError(f"node streams still down after {timeout}s: {down}")
-            await asyncio.sleep(0.01)
+        if not await wait_until(lambda: self.nodes_up() == len(self.connections), timeout, fail=False):
+            down = [node.dial for node in self.connections if not node.up]
+            raise TimeoutError(f"node streams still down after {timeout}s: {down}")
 
-    def route(self, object_id: str) -> NodeLink:
-        """The link to the node owning ``object_id``; LookupError until every node's key is known, and
+    def route(self, object_id: str) -> NodeConnection:
+        """The connection to the node owning ``object_id``; LookupError until every node's key is known, and
         while the owner's push stream is down: a message stored then could not be pushed to this gate's
         clients (the caller retries; once the stream is back, pushes flow from the first message)."""
-        unknown = [link.dial for link in self.links if link.key is None]
+        unknown = [node.dial for node in self.connections if node.key is None]
         if unknown:
             raise LookupError(f"placement not known yet: node(s) {', '.join(unknown)} not reached")
-        by_key = {link.key: link for link in self.links}
+        by_key = {node.key: node for node in self.connections}
         owner = by_key[placement.owner(object_id, by_key)]
         if not owner.up:
             raise LookupError(f"node {owner.dial} (owner of {object_id}) is not connected to this gate yet")
         return owner
 
-    async def start(self) -> None:
-        """Bind (a taken port is refused: :class:`listen.CannotListen`) and serve metrics, then serve."""
-        server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
         gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
-        self.port = listen.bind(server, self.config.listen)
-        self.server = server
-        self.advertise = self.config.advertise or self.addr
-        try:
-            if self.config.metrics_port is not None:
-                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
-            await server.start()
-        except BaseException:
-            await self.stop(None)
-            raise
+
+    def _serving(self) -> None:
+        """Dial every node, each kept connected by a task of its own."""
         # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
         options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
         for dial in self.config.nodes:
             channel = grpc.aio.insecure_channel(dial, options=options)
-            link = NodeLink(dial, channel, goverse_pb2_grpc.GoverseStub(channel))
-            link.task = asyncio.create_task(self._keep_link(link), name=f"node-link {dial}")
-            self.links.append(link)
+            node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel))
+            node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")
+            self.connections.append(node)
 
-    async def stop(self, grace: float | None = 1.0) -> None:
-        self._stopping = True
+    async def _stopping(self) -> None:
+        self._closing = True
         self.router.finish_all()
-        for link in self.links:
-            if link.task:
-                link.task.cancel()
-        await asyncio.gather(*(link.task for link in self.links if link.task), return_exceptions=True)
-        if self.server is not None:
-            await self.server.stop(grace)
-        for link in self.links:
-            await link.channel.close()
-        self.metrics.close()
+        for node in self.connections:
+            if node.task:
+                node.task.cancel()
+        await asyncio.gather(*(node.task for node in self.connections if node.task), return_exceptions=True)
 
-    async def _keep_link(self, link: NodeLink) -> None:
+    async def _stopped(self) -> None:
+        for node in self.connections:
+            await node.channel.close()
+
+    async def _keep_connected(self, node: NodeConnection) -> None:
         """Keep a RegisterGate stream open; after a healthy stream, backoff starts over."""
-        while not self._stopping:
-            retrying = AsyncRetrying(
-                wait=wait_random_exponential(multiplier=self.config.backoff_min, max=self.config.backoff_max),
-                retry=retry_if_exception(lambda exc: isinstance(exc, _StreamLost) and not exc.healthy),
-                reraise=True)
-            try:
-                async for attempt in retrying:
-                    with attempt:
-                        await self._session(link)
-            except _StreamLost:
-                continue
+        await keep_open(lambda attempt: self._session(node), backoff_min=self.config.backoff_min,
+                        backoff_max=self.config.backoff_max, running=lambda: not self._closing)
 
-    async def _session(self, link: NodeLink) -> None:
-        """One RegisterGate stream, from Status probe to its end; always raises _StreamLost."""
+    async def _session(self, node: NodeConnection) -> None:
+        """One RegisterGate stream, from Status probe to its end; always raises StreamLost."""
         up_since: float | None = None
         call = None
         try:
-            status = await link.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout)
-            link.key = status.advertise_addr or link.dial
-            call = link.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise))
+            status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout)
+            node.key = status.advertise_addr or node.dial
+            call = node.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise))
             first = await call.read()
             if first is grpc.aio.EOF or not first.HasField("register_gate_response"):
                 raise ConnectionError("node did not answer register_gate_response first")
             up_since = time.monotonic()
-            self._set_up(link, True)
-            log.event(_log, logging.INFO, "node_stream_up", node=link.dial, key=link.key)
+            self._set_up(node, True)
+            log.event(_log, logging.INFO, "node_stream_up", node=node.dial, key=node.key)
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
@@ -297,7 +266,7 @@ class GateServer:
                 if msg.HasField("client_message"):
                     self.router.deliver(msg.client_message)
         except asyncio.CancelledError:
-            self._set_up(link, False)
+            self._set_up(node, False)
             raise
         except Exception as exc:  # any failure means: re-open
             error = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
@@ -305,11 +274,11 @@ class GateServer:
         finally:
             if call is not None:
                 call.cancel()
-        self._set_up(link, False)
+        self._set_up(node, False)
         healthy = up_since is not None and time.monotonic() - up_since >= self.config.backoff_max
-        log.event(_log, logging.WARNING, "node_stream_down", node=link.dial, error=error, was_up=up_since is not None)
-        raise _StreamLost(error, healthy)
+        log.event(_log, logging.WARNING, "node_stream_down", node=node.dial, error=error, was_up=up_since is not None)
+        raise StreamLost(error, healthy)
 
-    def _set_up(self, link: NodeLink, up: bool) -> None:
-        link.up = up
+    def _set_up(self, node: NodeConnection, up: bool) -> None:
+        node.up = up
         self.metrics.connected_nodes.set(self.nodes_up())

@@ -19,29 +19,30 @@ class Keepalive:
     timeout_ms: int = 1000
     ping_timeout_ms: int = 1000
 
-    def channel_options(self) -> list[tuple[str, int]]:
+    def _both_ends(self) -> list[tuple[str, int]]:
+        """What the two ends of a hop must agree on: how often to ping, how long to wait for the ack."""
         return [
             ("grpc.keepalive_time_ms", self.time_ms),
             ("grpc.keepalive_timeout_ms", self.timeout_ms),
             ("grpc.http2.ping_timeout_ms", self.ping_timeout_ms),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
-            ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
-            ("grpc.max_reconnect_backoff_ms", 1000),
             ("grpc.max_receive_message_length", 16 * MB),
         ]
 
+    def channel_options(self) -> list[tuple[str, int]]:
+        """The dialling end: redial a lost server within a second."""
+        return self._both_ends() + [
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+        ]
+
     def server_options(self) -> list[tuple[str, int]]:
-        return [
-            ("grpc.keepalive_time_ms", self.time_ms),
-            ("grpc.keepalive_timeout_ms", self.timeout_ms),
-            ("grpc.http2.ping_timeout_ms", self.ping_timeout_ms),
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.max_pings_without_data", 0),
+        """The serving end: accept pings as often as the other end sends them, never GOAWAY for them."""
+        return self._both_ends() + [
             ("grpc.http2.min_ping_interval_without_data_ms", max(100, self.time_ms // 2)),
             ("grpc.http2.max_ping_strikes", 0),
-            ("grpc.max_receive_message_length", 16 * MB),
         ]
 
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf.message import Message
 
-from system import listen, log, placement
+from system import log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
-from system.metrics import Metrics
 from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
+from system.server import Server
 from system.store import Store, StoreUnusable, make_store
 
 _log = log.get("node")
@@ -144,12 +144,17 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         await context.abort(grpc.StatusCode[code], error, trailing)
 
 
-class NodeServer:
-    """One node, usable in-process: ``await start()``, ``port``, ``await stop()``."""
+class NodeServer(Server):
+    """One node, usable in-process: ``bind()``, ``await start()``, ``port``, ``await stop()``.
+
+    ``bind()`` is separate so that a harness can learn every node's address,
+    and so give each its ``peers``, before any node creates its objects.
+    """
 
     def __init__(self, config: NodeConfig | None = None) -> None:
-        self.config = config or NodeConfig()
-        self.metrics = Metrics("node")
+        config = config or NodeConfig()
+        super().__init__(config, "node")
+        self.config: NodeConfig = config
         self.hub = PushHub(self.config.gate_buffer, self.metrics, self._push_failed)
         self._scratch = (tempfile.TemporaryDirectory(prefix="pushchat-node-")
                          if self.config.store == "sqlite" and not self.config.data_dir else None)
@@ -157,50 +162,25 @@ class NodeServer:
         self.store = self.config.make_store(self.data_dir)
         self.host = ObjectHost()
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
-        self.server: grpc.aio.Server | None = None
-        self.port = 0
-        self.advertise = ""
         self.started = time.monotonic()
 
-    @property
-    def addr(self) -> str:
-        return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
+        goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
 
-    def bind(self) -> int:
-        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it.
-
-        Separate so that a harness can learn every node's address, and so
-        give each its ``peers``, before any node creates its objects.
-        """
-        if self.server is None:
-            server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
-            goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
-            self.port = listen.bind(server, self.config.listen)
-            self.server = server
-            self.advertise = self.config.advertise or self.addr
-        return self.port
-
-    async def start(self) -> None:
-        """Bind, open the store, load the default objects, serve metrics, then serve: all before the announce.
+    async def _prepare(self) -> None:
+        """Open the store and load the default objects, before serving and so before the announce.
 
         A store that cannot be used (corrupt, newer, in use, unreachable) is
         :class:`~system.store.StoreUnusable`: the node refuses to start.
         """
-        self.bind()
-        assert self.server is not None
-        try:
-            if self.config.metrics_port is not None:
-                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
-            await self.store.open()
-            await self.create_default_objects()
-            log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
-                      store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
-                      where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
-                      **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
-            await self.server.start()
-        except BaseException:
-            await self.stop(None)
-            raise
+        await self.store.open()
+        await self.create_default_objects()
+        log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
+                  store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
+                  where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
+                  **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
+
+    def _serving(self) -> None:
         self.started = time.monotonic()
 
     async def create_default_objects(self) -> None:
@@ -222,13 +202,12 @@ class NodeServer:
                 except ObjectError as exc:
                     raise StoreUnusable(f"cannot load {object_id} from {self.store.where}: {exc}") from None
 
-    async def stop(self, grace: float | None = 1.0) -> None:
+    async def _stopping(self) -> None:
         self.hub.close()
-        if self.server is not None:
-            await self.server.stop(grace)
+
+    async def _stopped(self) -> None:
         await self.host.close()
         await self.store.close()
-        self.metrics.close()
         if self._scratch is not None:
             self._scratch.cleanup()
 

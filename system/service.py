@@ -8,23 +8,12 @@ import logging
 import os
 import signal
 import sys
-from typing import Protocol
 
 from system import listen, log
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
-from system.metrics import Metrics
+from system.server import Server
 
 _log = log.get("service")
-
-
-class Server(Protocol):
-    addr: str
-    advertise: str
-    metrics: Metrics
-
-    async def start(self) -> None: ...
-
-    async def stop(self, grace: float = 1.0) -> None: ...
 
 
 def add_common_flags(parser: argparse.ArgumentParser, default_listen: str) -> None:

@@ -89,3 +89,27 @@ def test_imports_within_the_toxiproxy_package_are_allowed(tmp_path: Path) -> Non
     path.parent.mkdir(parents=True)
     path.write_text("from ..decode import ApiError\nfrom . import base\nimport chaos.toxiproxy.api\n")
     assert violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy", root=tmp_path) == []
+
+
+# -- the tests mirror the code ---------------------------------------------------------------------
+
+PACKAGES = sorted(p.parent.relative_to(ROOT) for top in ("system", "chaos") for p in (ROOT / top).rglob("__init__.py")
+                  if "pb" not in p.parent.parts and "scenarios" not in p.parent.parts)
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=str)
+def test_every_package_has_its_test_folder(package: Path) -> None:
+    """``system/store/`` is tested in ``tests/system/store/``, ``chaos/toxiproxy/toxics/`` in
+    ``tests/chaos/toxiproxy/toxics/``: a newcomer finds a module's tests where the module is."""
+    folder = ROOT / "tests" / package
+    assert folder.is_dir() and list(folder.glob("test_*.py")), f"no tests in tests/{package}/ for {package}/"
+
+
+def test_one_root_conftest_and_no_import_tricks() -> None:
+    """Helpers are imported as modules of the ``tests`` package: nothing edits sys.path or execs a file."""
+    conftests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("conftest.py"))
+    assert "tests/conftest.py" in conftests
+    assert set(conftests) <= {"tests/conftest.py", "tests/chaos/toxiproxy/conftest.py"}, conftests
+    tricks = [f"{p.relative_to(ROOT)}: {word}" for p in (ROOT / "tests").rglob("*.py") if p.name != "test_layers.py"
+              for word in ("sys.path", "spec_from_file_location", "exec_module") if word in p.read_text()]
+    assert not tricks, tricks

@@ -15,7 +15,7 @@ def test_bob_survives_a_reset(chaos) -> None:
         name: bob-reset
         topology: {clients: [alice, bob], rooms: [General]}
         workload: {duration: 4, rate: 10, senders: [alice]}
-        faults: [{kind: reset, target: client bob, start: 1, duration: 0.5}]
+        faults: [{kind: reset_peer, target: client bob, start: 1, duration: 0.5}]
         expect: {lost: "== 0", reconnects: ">= 1"}
     """)
     assert result.passed, result.explain()
@@ -52,7 +52,7 @@ def test_bare_topology_routes_clients_through_their_proxies(chaos) -> None:
 
 
 def test_a_bad_inline_scenario_names_its_field(chaos) -> None:
-    from chaos.scenario import ScenarioError
+    from chaos.scenario_file import ScenarioError
 
     with pytest.raises(ScenarioError, match=r"bad-one\.yaml: workload\.rate"):
         chaos.run_yaml("""

@@ -14,7 +14,8 @@ import dataclasses
 
 import pytest
 
-from chaos.scenario import Expectation, find
+from chaos.scenario import Expectation
+from chaos.scenario_file import find
 
 
 @pytest.mark.chaos

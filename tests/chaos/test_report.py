@@ -8,7 +8,8 @@ import re
 from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
 from chaos.report import (SummaryRow, expectations_table, latency_line, plot_latency, results_detail, row_dict,
                           summary_table)
-from chaos.scenario import DEFAULT_FOLDER, ExpectationOutcome
+from chaos.scenario import ExpectationOutcome
+from chaos.scenario_file import DEFAULT_FOLDER
 
 
 def sample_results() -> Results:

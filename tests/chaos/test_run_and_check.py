@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cli, runner
+from chaos import cli, cli_chaos
 from chaos.history import History, read as read_history
 from chaos.run import server_logs
 from chaos.workload import Counts, _Recorder
@@ -31,7 +31,7 @@ topology: {clients: [alice, bob]}
 workload: {duration: 3.0, rate: 10}
 recovery_wait: 3.0
 faults:
-  - {kind: reset, target: client bob, start: 1.0, duration: 0.5}
+  - {kind: reset_peer, target: client bob, start: 1.0, duration: 0.5}
 expect: {verdict: valid, lost: "== 0", reconnects: ">= 1"}
 """
 
@@ -80,7 +80,7 @@ def rows(table: str) -> dict[str, dict[str, str]]:
 @pytest.mark.chaos
 def test_a_quiet_run_prints_its_report_and_no_library_log_line(finished) -> None:
     done, _ = finished
-    assert done.returncode == runner.EXIT_MET, done.stdout + done.stderr
+    assert done.returncode == cli_chaos.EXIT_MET, done.stdout + done.stderr
     assert done.stderr == ""  # no "stream_lost", "reconnect_wait" or "history_reset" from the client library
     assert not [line for line in done.stdout.splitlines() if re.fullmatch(r"[a-z_]+", line)]
     table = rows(summary(done.stdout).split("\n", 1)[1])
@@ -112,24 +112,24 @@ def test_each_members_client_log_is_in_the_run_folder(finished) -> None:
 def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary(finished, capsys,
                                                                                  tmp_path) -> None:
     done, out = finished
-    assert cli.main(["chaos", "check", str(out)]) == runner.EXIT_MET
+    assert cli.main(["chaos", "check", str(out)]) == cli_chaos.EXIT_MET
     checked = capsys.readouterr().out
     assert "[1/2] blip: met its expectations" in checked and "[2/2] forgetful: met its expectations" in checked
     assert summary(checked) == summary(done.stdout)
 
     # the documented exit codes of check: 0 met, 1 not met, 2 could not judge
-    assert cli.main(["chaos", "check", str(out / "blip")]) == runner.EXIT_MET
+    assert cli.main(["chaos", "check", str(out / "blip")]) == cli_chaos.EXIT_MET
     strict = tmp_path / "strict.yaml"
     strict.write_text(BLIP.replace("name: blip", "name: strict").replace("reconnects:", "duplicates: '> 0', "
                                                                                     "reconnects:"))
-    assert cli.main(["chaos", "check", str(out / "blip"), "--scenario", str(strict)]) == runner.EXIT_NOT_MET
+    assert cli.main(["chaos", "check", str(out / "blip"), "--scenario", str(strict)]) == cli_chaos.EXIT_NOT_MET
     assert "[1/1] strict: FAILED its expectations" in capsys.readouterr().out
     cut = tmp_path / "cut"
     shutil.copytree(out / "blip", cut)
     ops = (cut / "history.jsonl").read_text().splitlines()
     (cut / "history.jsonl").write_text("\n".join(line for line in ops if '"final_poll"' not in line
                                                  and '"done"' not in line) + "\n")
-    assert cli.main(["chaos", "check", str(cut)]) == runner.EXIT_NOT_JUDGED
+    assert cli.main(["chaos", "check", str(cut)]) == cli_chaos.EXIT_NOT_JUDGED
     assert "verdict unknown" in capsys.readouterr().out
 
 

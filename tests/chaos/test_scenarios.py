@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from chaos.scenario import load_all
+from chaos.scenario_file import load_all
 
 SCENARIOS = [s.name for s in load_all()]
 
@@ -34,7 +34,7 @@ workload: {duration: 3.0, rate: 10}
 recovery_wait: 2.0
 random_faults:
   count: 3
-  kinds: [latency, disable, reset]
+  kinds: [latency, disable, reset_peer]
   targets: [all links]
   min_duration: 0.3
   max_duration: 0.8

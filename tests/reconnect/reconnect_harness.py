@@ -1,4 +1,4 @@
-"""What the reconnection tests share: quick client settings, an observer that records every hook, the room's truth."""
+"""What the reconnection tests share: a topology of OS processes behind Toxiproxy, clients on it, the room's truth."""
 
 from __future__ import annotations
 
@@ -11,40 +11,7 @@ from typing import Any
 from chaos.links import Link, Links
 from chaos.topology import Topology, TopologyPlan
 from system.client import ChatClient
-from system_harness import Seen, wait_until
-
-# Short backoff and silence checks so a test spends its time on the fault, not on waiting.
-FAST: dict[str, Any] = dict(backoff_min=0.05, backoff_max=0.5, healthy_after=1.0, sync_interval=1.0,
-                            call_timeout=2.0, outage_wait=15.0)
-
-
-class Recorder(Seen):
-    """Seen, plus every reconnection hook, in order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reconnecting: list[tuple[int, float]] = []
-        self.reconnected: list[tuple[str, int]] = []
-        self.incomplete: list[tuple[str, int, int]] = []
-        self.resets: list[str] = []
-
-    def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
-        self.reconnecting.append((attempt, wait))
-
-    def on_reconnected(self, client_id: str, recovered: int) -> None:
-        self.reconnected.append((client_id, recovered))
-
-    def on_recovery_incomplete(self, room: str, first_available_seq: int, cursor: int) -> None:
-        self.incomplete.append((room, first_available_seq, cursor))
-
-    def on_history_reset(self, room: str) -> None:
-        self.resets.append(room)
-
-    def shown_in(self, room: str) -> list[tuple[int, str, str]]:
-        return [(seq, user, text) for r, seq, user, text, _ in self.shown if r == room]
-
-    def sources(self, texts: list[str]) -> set[str]:
-        return {s[4] for s in self.shown if s[3] in texts}
+from tests.system.system_harness import FAST, Recorder, Seen, wait_until
 
 
 async def room_history(server: str, room: str) -> list[tuple[int, str, str]]:
@@ -75,7 +42,7 @@ class Chat:
         return client
 
     def link(self, client: str) -> Link:
-        return self.topo.get(f"client-{client}")
+        return self.topo.client_link(client)
 
     async def send_all(self, sender: str, texts: list[str], room: str = "General") -> None:
         for text in texts:

@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 from chaos.links import Link, Links
-from reconnect_harness import in_thread
+from tests.reconnect.reconnect_harness import in_thread
 from system import log
-from system_harness import cluster, wait_until
-from test_cli import Proc
-from test_cli_client import Tty
+from tests.system.system_harness import cluster, wait_until
+from tests.system.cli_process import Proc
+from tests.system.terminal import Tty
 
 
 def attempts(log_file: Path) -> list[int]:
@@ -24,10 +24,10 @@ async def outage(link: Link, log_file: Path, at_least: int) -> None:
     await wait_until(lambda: len(attempts(log_file)) >= at_least, 30.0, f"{at_least} reconnection attempts")
 
 
-async def test_piped_the_cli_tells_an_outage_in_a_few_lines_and_says_when_it_is_back(links: Links,
+async def test_piped_the_cli_tells_an_outage_in_a_few_lines_and_says_when_it_is_back(chaos_links: Links,
                                                                                       tmp_path: Path) -> None:
     async with cluster() as c:
-        link = await in_thread(links.create, f"cli-{id(c):x}", c.gates[0].addr)
+        link = await in_thread(chaos_links.create, f"cli-{id(c):x}", c.gates[0].addr)
         try:
             alice, alice_seen = await c.client("alice")
             await alice.join("General")
@@ -66,9 +66,9 @@ async def test_piped_the_cli_tells_an_outage_in_a_few_lines_and_says_when_it_is_
 
 
 async def test_on_a_terminal_an_outage_is_one_status_line_above_the_prompt_and_what_was_typed(
-        links: Links, tmp_path: Path) -> None:
+        chaos_links: Links, tmp_path: Path) -> None:
     async with cluster() as c:
-        link = await in_thread(links.create, f"tty-{id(c):x}", c.gates[0].addr)
+        link = await in_thread(chaos_links.create, f"tty-{id(c):x}", c.gates[0].addr)
         try:
             alice, alice_seen = await c.client("alice")
             await alice.join("General")

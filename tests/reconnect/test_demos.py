@@ -64,7 +64,7 @@ async def test_bob_seeing_a_message_is_told_after_alice_sent_it_even_when_her_re
     narrator = Narrator(out, quiet=False)
     screen = BobsScreen(narrator)
     async with Stage(narrator, tmp_path, screen) as stage:
-        link = stage.topo.get("client-alice")  # type: ignore[union-attr]
+        link = stage.topo.client_link("alice")  # type: ignore[union-attr]
         # alice's replies come 0.5 s late; bob's push does not wait for them
         await asyncio.to_thread(link.add_toxic, "latency", "downstream", {"latency": 500}, "slow_replies")
         await stage.send("hi bob")

@@ -12,8 +12,8 @@ from typing import AsyncContextManager
 import pytest
 
 from chaos.links import Links
-from reconnect_harness import Chat, chat, in_thread
-from system_harness import wait_until
+from tests.reconnect.reconnect_harness import Chat, chat, in_thread
+from tests.system.system_harness import wait_until
 
 
 @asynccontextmanager
@@ -71,9 +71,9 @@ POLLED = {"disabled_3s", "blackhole_2s"}  # bob surely has no stream while alice
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_bob_reconnects_by_himself_and_shows_the_history_once_in_order(fault: str, links: Links,
+async def test_bob_reconnects_by_himself_and_shows_the_history_once_in_order(fault: str, chaos_links: Links,
                                                                               tmp_path: Path) -> None:
-    async with chat(links, tmp_path) as c:
+    async with chat(chaos_links, tmp_path) as c:
         await c.client("alice")
         bob = await c.client("bob")
         first_id = bob.client_id

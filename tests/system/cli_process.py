@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -14,9 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from chaos.wait import wait_until
+from system.wait import wait_until
 
 PUSHCHAT = [sys.executable, "-m", "chaos.cli"]
+LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] (\S+): (.*)$")  # a chat line as the client prints it
 GRPC_CORE_LINE = r"(?m)^[DIWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S+:\d+\]"  # gRPC core's own log format
 
 
@@ -98,3 +100,46 @@ def running(*args: str, verbose: bool = False) -> Iterator[Running]:
         if cmd.proc.poll() is None:
             cmd.proc.kill()
         cmd.stop()
+
+
+class Proc:
+    """A child process whose stdout lines are collected as they come."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self.reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, *args: str, stdin: bool = False) -> "Proc":
+        proc = await asyncio.create_subprocess_exec(
+            *PUSHCHAT, *args, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            self.lines.append(line.decode().rstrip("\n"))
+
+    async def announce(self) -> dict:  # type: ignore[type-arg]
+        await wait_until(lambda: self.lines, 20.0, "the announce line")
+        return json.loads(self.lines[0])
+
+    def type(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+
+    async def expect(self, pattern: str, timeout: float = 10.0) -> str:
+        return await wait_until(lambda: next((x for x in self.lines if re.search(pattern, x)), None), timeout,
+                                f"{pattern!r} in {self.lines}")
+
+    def chat(self) -> list[tuple[str, str]]:
+        return [m.groups() for m in map(LINE.match, self.lines) if m]  # type: ignore[misc]
+
+    async def finish(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> int:
+        if sig is not None and self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        await self.reader
+        return code

@@ -1,4 +1,4 @@
-"""In-process clusters, log capture, a cuttable TCP relay and condition waits for the system tests."""
+"""In-process clusters, observers that record, log capture, a cuttable TCP relay and condition waits for the system tests."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from chaos.wait import wait_until  # noqa: F401 (the tests import it from here)
+from system.wait import wait_until  # noqa: F401 (the tests import it from here)
 from system.client import ChatClient, Observer
 from system.gate import GateConfig, GateServer
 from system.log import JsonFormatter
 from system.node import NodeConfig, NodeServer
 from system.pb import chat_pb2
+
+# Short backoff and silence checks so a test spends its time on the fault, not on waiting.
+FAST: dict[str, Any] = dict(backoff_min=0.05, backoff_max=0.5, healthy_after=1.0, sync_interval=1.0,
+                            call_timeout=2.0, outage_wait=15.0)
 
 
 class LogCapture(logging.Handler):
@@ -52,9 +56,11 @@ class Cluster:
     gates: list[GateServer]
     clients: list[ChatClient]
 
-    async def client(self, user: str, gate: int = 0, server: str | None = None) -> tuple[ChatClient, "Seen"]:
+    async def client(self, user: str, gate: int = 0, server: str | None = None, *, observers: tuple[object, ...] = (),
+                     **options: Any) -> tuple[ChatClient, "Seen"]:
+        """A connected client (closed on exit) whose first observer is the returned :class:`Seen`."""
         seen = Seen()
-        client = ChatClient(server or self.gates[gate].addr, user, observers=[seen])
+        client = ChatClient(server or self.gates[gate].addr, user, observers=[seen, *observers], **options)
         await client.connect()
         self.clients.append(client)
         return client, seen
@@ -110,6 +116,35 @@ class Seen(Observer):
 
     def texts(self, source: str | None = None) -> list[str]:
         return [s[3] for s in self.shown if source in (None, s[4])]
+
+
+class Recorder(Seen):
+    """Seen, plus every reconnection hook, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reconnecting: list[tuple[int, float]] = []
+        self.reconnected: list[tuple[str, int]] = []
+        self.incomplete: list[tuple[str, int, int]] = []
+        self.resets: list[str] = []
+
+    def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
+        self.reconnecting.append((attempt, wait))
+
+    def on_reconnected(self, client_id: str, recovered: int) -> None:
+        self.reconnected.append((client_id, recovered))
+
+    def on_recovery_incomplete(self, room: str, first_available_seq: int, cursor: int) -> None:
+        self.incomplete.append((room, first_available_seq, cursor))
+
+    def on_history_reset(self, room: str) -> None:
+        self.resets.append(room)
+
+    def shown_in(self, room: str) -> list[tuple[int, str, str]]:
+        return [(seq, user, text) for r, seq, user, text, _ in self.shown if r == room]
+
+    def sources(self, texts: list[str]) -> set[str]:
+        return {s[4] for s in self.shown if s[3] in texts}
 
 
 class Relay:

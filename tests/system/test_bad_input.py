@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from system_harness import capture_logs, cluster
+from tests.system.system_harness import capture_logs, cluster
 
 INVALID, NOT_FOUND, UNIMPLEMENTED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                      grpc.StatusCode.UNIMPLEMENTED)

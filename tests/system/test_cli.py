@@ -3,61 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import signal
-import sys
 from pathlib import Path
 
 from system import log
 from system.metrics import parse
-from system_harness import Relay, wait_until
-
-PUSHCHAT = [sys.executable, "-m", "chaos.cli"]
-LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] (\S+): (.*)$")
+from tests.system.cli_process import Proc
+from tests.system.system_harness import Relay, wait_until
 
 
-class Proc:
-    """A child process whose stdout lines are collected as they come."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self.reader = asyncio.create_task(self._read())
 
-    @classmethod
-    async def start(cls, *args: str, stdin: bool = False) -> "Proc":
-        proc = await asyncio.create_subprocess_exec(
-            *PUSHCHAT, *args, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        return cls(proc)
-
-    async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
-            self.lines.append(line.decode().rstrip("\n"))
-
-    async def announce(self) -> dict:  # type: ignore[type-arg]
-        await wait_until(lambda: self.lines, 20.0, "the announce line")
-        return json.loads(self.lines[0])
-
-    def type(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode() + b"\n")
-
-    async def expect(self, pattern: str, timeout: float = 10.0) -> str:
-        return await wait_until(lambda: next((x for x in self.lines if re.search(pattern, x)), None), timeout,
-                                f"{pattern!r} in {self.lines}")
-
-    def chat(self) -> list[tuple[str, str]]:
-        return [m.groups() for m in map(LINE.match, self.lines) if m]  # type: ignore[misc]
-
-    async def finish(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> int:
-        if sig is not None and self.proc.returncode is None:
-            self.proc.send_signal(sig)
-        code = await asyncio.wait_for(self.proc.wait(), timeout)
-        await self.reader
-        return code
 
 
 async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:

@@ -7,117 +7,16 @@ pseudo-terminal; the piped behaviour and the commands with OS processes and real
 
 from __future__ import annotations
 
-import asyncio
-import codecs
-import fcntl
 import os
-import pty
 import re
-import struct
 import subprocess
-import termios
 
 import grpc
 
-from system.cli_client import PROMPT, Console
-from system.client import SendFailed
-from system_harness import Relay, cluster, wait_until
-from test_cli import PUSHCHAT, Proc
-
-CSI = re.compile(r"\x1b\[([?>=]?)([0-9;]*)([@A-Za-z])")
-OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z]|\][^\x07]*\x07)")
-
-
-class Screen:
-    """A terminal ``cols`` wide with unbounded scrollback: every row ever left on it stays in ``rows``."""
-
-    def __init__(self, cols: int = 80) -> None:
-        self.cols = cols
-        self.grid: list[list[str]] = [[]]
-        self.row = 0
-        self.col = 0  # == cols: at the right margin, the next character wraps (as xterm does)
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    # a Console writes here as to a terminal: a newline is CR LF, as the tty driver makes it (ONLCR)
-    def write(self, data: str) -> None:
-        self.feed(data.replace("\n", "\r\n"))
-
-    def flush(self) -> None:
-        pass
-
-    def feed_bytes(self, data: bytes) -> None:
-        self.feed(self._decoder.decode(data))
-
-    def feed(self, data: str) -> None:
-        i = 0
-        while i < len(data):
-            ch = data[i]
-            if ch == "\x1b":
-                if m := CSI.match(data, i):
-                    self._control(m.group(1), int(m.group(2) or 0) if ";" not in m.group(2) else 0, m.group(3))
-                    i = m.end()
-                    continue
-                if m := OTHER_ESCAPE.match(data, i):
-                    i = m.end()
-                    continue
-            elif ch == "\r":
-                self.col = 0
-            elif ch == "\n":
-                self._down(1)
-            elif ch == "\b":
-                self.col = max(0, min(self.col, self.cols - 1) - 1)
-            elif ch >= " ":
-                self._put(ch)
-            i += 1
-
-    def _put(self, ch: str) -> None:
-        if self.col >= self.cols:
-            self._down(1)
-            self.col = 0
-        line = self.grid[self.row]
-        line.extend(" " * (self.col + 1 - len(line)))
-        line[self.col] = ch
-        self.col += 1
-
-    def _down(self, n: int) -> None:
-        self.row += n
-        while len(self.grid) <= self.row:
-            self.grid.append([])
-
-    def _control(self, private: str, n: int, final: str) -> None:
-        if private:
-            return  # modes (bracketed paste, keypad): nothing to draw
-        line = self.grid[self.row]
-        col = min(self.col, self.cols - 1)
-        if final == "A":
-            self.row = max(0, self.row - max(n, 1))
-        elif final == "B":
-            self._down(max(n, 1))
-        elif final == "C":
-            self.col = min(self.cols - 1, col + max(n, 1))
-        elif final == "D":
-            self.col = max(0, col - max(n, 1))
-        elif final == "K":
-            del line[self.col if n == 0 else 0:]
-        elif final == "J" and n == 0:
-            del line[self.col:]
-            del self.grid[self.row + 1:]
-        elif final == "P":
-            del line[col:col + max(n, 1)]
-        elif final == "@":
-            line[col:col] = [" "] * max(n, 1)
-
-    @property
-    def rows(self) -> list[str]:
-        return ["".join(r).rstrip() for r in self.grid]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.rows)
-
-    def cursor(self) -> tuple[int, int]:
-        return self.row, self.col
-
+from system.console import PROMPT, Console
+from tests.system.system_harness import Relay, cluster, wait_until
+from tests.system.cli_process import PUSHCHAT, Proc
+from tests.system.terminal import Screen, Tty
 
 class FakeReadline:
     """What readline does on the reader thread, played by the test: draw the prompt, echo keys, accept."""
@@ -333,17 +232,6 @@ async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the
             await bob.finish()
 
 
-def test_a_send_failure_names_the_room_and_the_cause_not_an_internal_id() -> None:
-    def failed(**kw: object) -> str:
-        args = {"definite": True, "room": "General", "client_msg_id": "5af43491c0ffee", "attempts": 1, **kw}
-        return SendFailed(grpc.StatusCode.UNAVAILABLE, "timed out", **args).details()  # type: ignore[arg-type]
-
-    assert failed() == "message to General not sent: timed out"
-    assert failed(definite=False, attempts=3) == "message to General may not have been sent: timed out (tried 3 times)"
-    assert all("5af43491" not in text and "attempt(s)" not in text
-               for text in (failed(), failed(definite=False), failed(attempts=0)))
-
-
 def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
     done = subprocess.run([*PUSHCHAT, "client", "--help"], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "COLUMNS": "200"})
@@ -351,60 +239,6 @@ def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
     [flag] = [line for line in done.stdout.splitlines() if line.strip().startswith("--no-reconnect")]
     assert "seed" not in done.stdout
     assert "do not reconnect" in flag and "new messages stop appearing" in flag and "/messages" in flag
-
-
-# -- on a terminal: the real client on a pseudo-terminal -------------------------------------------------
-class Tty:
-    """``pushchat client`` on a pseudo-terminal ``cols`` wide: keys in, a :class:`Screen` out."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, master: int, cols: int) -> None:
-        self.proc, self.master = proc, master
-        self.screen = Screen(cols)
-        asyncio.get_running_loop().add_reader(master, self._read)
-
-    @classmethod
-    async def start(cls, *args: str, cols: int = 160) -> "Tty":
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-        env = {**os.environ, "TERM": "xterm", "INPUTRC": "/dev/null"}
-        env.pop("COLUMNS", None)
-        proc = await asyncio.create_subprocess_exec(*PUSHCHAT, *args, stdin=slave, stdout=slave, stderr=slave,
-                                                    env=env, start_new_session=True)
-        os.close(slave)
-        return cls(proc, master, cols)
-
-    def _read(self) -> None:
-        try:
-            data = os.read(self.master, 65536)
-        except OSError:  # the client exited: the pty is closed
-            data = b""
-        if not data:
-            asyncio.get_running_loop().remove_reader(self.master)
-            return
-        self.screen.feed_bytes(data)
-
-    def keys(self, text: str) -> None:
-        os.write(self.master, text.encode())
-
-    async def shows(self, pattern: str, timeout: float = 10.0) -> str:
-        """Wait for a row matching ``pattern``; return it."""
-        return await wait_until(lambda: next((r for r in self.screen.rows if re.search(pattern, r)), None),
-                                timeout, f"{pattern!r} on the screen:\n{self.screen.text}")
-
-    async def prompt(self, typed: str = "", timeout: float = 10.0) -> None:
-        """Wait until the last row is the prompt with ``typed`` and the cursor after it."""
-        want = (PROMPT + typed).rstrip()
-        await wait_until(lambda: self.screen.rows[-1] == want and self.screen.col == len(PROMPT + typed), timeout,
-                         f"the prompt {want!r} at the bottom:\n{self.screen.text}")
-
-    async def finish(self, timeout: float = 10.0) -> int:
-        if self.proc.returncode is None:
-            self.keys("/quit\r")
-        try:
-            return await asyncio.wait_for(self.proc.wait(), timeout)
-        finally:
-            asyncio.get_running_loop().remove_reader(self.master)
-            os.close(self.master)
 
 
 async def test_on_a_terminal_there_is_one_prompt_and_a_push_while_typing_keeps_the_typed_text() -> None:

@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, goverse_pb2, goverse_pb2_grpc
-from system_harness import cluster, wait_until
+from tests.system.system_harness import cluster, wait_until
 
 # Enough rooms that both nodes own some whatever their (random) ports: all on one has p = 2**-19.
 ROOMS = ["General", "Technology", "Crypto", "Sports", "Movies"] + [f"Room{i}" for i in range(15)]

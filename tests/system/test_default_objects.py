@@ -10,11 +10,11 @@ import json
 
 import grpc
 
-from cli_process import running
+from tests.system.cli_process import running
 from system import placement
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.room import DEFAULT_ROOMS
-from system_harness import cluster
+from tests.system.system_harness import cluster
 
 DEFAULTS = {("ChatRoomMgr", "ChatRoomMgr0")} | {("ChatRoom", f"ChatRoom-{r}") for r in DEFAULT_ROOMS}
 

@@ -18,12 +18,12 @@ import grpc
 import pytest
 
 from chaos.process import ServerProcess
-from cli_process import run
+from tests.system.cli_process import run
 from system.client import ChatClient, SendFailed
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 from system.store.sqlite import DB_FILE, SCHEMA_VERSION
-from system_harness import wait_until
+from tests.system.system_harness import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 

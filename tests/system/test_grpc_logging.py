@@ -10,8 +10,8 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 
-from cli_process import GRPC_CORE_LINE, running
-from system_harness import wait_until
+from tests.system.cli_process import GRPC_CORE_LINE, running
+from tests.system.system_harness import wait_until
 from system.pb import gate_pb2, gate_pb2_grpc
 
 

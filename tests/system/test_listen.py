@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cli_process import run, running
+from tests.system.cli_process import run, running
 from system.gate import GateConfig, GateServer
 from system.listen import CannotListen
 from system.node import NodeConfig, NodeServer

@@ -12,7 +12,7 @@ from system.client import ChatClient, SendFailed
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 from system.store import Limits, make_store
-from system_harness import wait_until
+from tests.system.system_harness import wait_until
 
 
 async def up(dsn: str, **options: Any) -> tuple[NodeServer, GateServer]:

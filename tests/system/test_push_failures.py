@@ -6,7 +6,7 @@ import grpc
 from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from system_harness import capture_logs, cluster, wait_until
+from tests.system.system_harness import capture_logs, cluster, wait_until
 
 BIG = "x" * 4000
 # A receiver that does not read: with BDP probing off, the HTTP/2 window stays at 64 KiB and fills.
@@ -55,7 +55,9 @@ async def test_a_full_client_buffer_drops_the_push_not_the_send() -> None:
         registered = gate_pb2.RegisterResponse()
         assert (await stream.read()).Unpack(registered)  # then never read again
         alice, _ = await c.client("alice")
-        await alice._stub.CallObject(gate_pb2.CallObjectRequest(**join_request("sleepy", registered.client_id)))
+        async with grpc.aio.insecure_channel(c.gates[0].addr) as calls:  # sleepy's join, on a channel of its own
+            await gate_pb2_grpc.GateServiceStub(calls).CallObject(
+                gate_pb2.CallObjectRequest(**join_request("sleepy", registered.client_id)))
         with capture_logs() as logs:
             for _ in range(2000):
                 assert (await alice.send("General", BIG)).seq > 0

@@ -8,10 +8,10 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 
-from cli_process import running
+from tests.system.cli_process import running
 from system.objects import GoverseObject, method
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from system_harness import capture_logs, cluster
+from tests.system.system_harness import capture_logs, cluster
 
 
 def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]

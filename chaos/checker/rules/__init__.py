@@ -2,7 +2,7 @@
 
 To add a rule: write ``rules/<name>.py`` with a function decorated with
 ``@rule(name, owns=..., kinds=..., needs=...)`` (see ``base.py``), import it
-here, and give it ``tests/chaos/checker/test_rule_<name>.py``.
+here, and give it ``tests/chaos/checker/rules/test_<name>.py``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import pytest
 
 from chaos.checker import (DERIVED, EXIT_CODES, RESULT_FIELDS, RULES, Evidence, Finding, Results, check, judge, rule,
                            unregister)
-from checker_histories import valid_run, without
+from tests.chaos.checker.checker_histories import valid_run, without
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from chaos.checker import Evidence, split_sample
-from checker_histories import NODE_FAIL, Run, valid_run
+from tests.chaos.checker.checker_histories import NODE_FAIL, Run, valid_run
 
 
 def test_sample_names_split_into_metric_and_labels():

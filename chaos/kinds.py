@@ -1,0 +1,235 @@
+"""Fault kinds: what can break. Each kind is one registered entry, and nothing else lists it.
+
+An entry says what the kind is called, what it applies to (a link, a
+process or a client), its parameters with their defaults, and how to
+apply it to one part (each step it takes adds the step that undoes it:
+the heal). A kind that adds a toxic names it; whether the kind needs
+pushchat's embedded Toxiproxy server follows from the toxic registry
+(``chaos.toxiproxy.toxics.EXTENSIONS``). What each kind does is documented
+for users in scenarios/README.md; ``docs/architecture.md`` says where to
+add one.
+
+Kinds act on parts only through the Protocols below, so the injector
+(``chaos.nemesis``) can be driven with fakes in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
+
+from chaos.naming import CLIENT, LINK, PROCESS
+from chaos.toxiproxy.toxics import EXTENSIONS, REGISTRY as TOXICS
+
+if TYPE_CHECKING:
+    from chaos.fault import Fault
+
+STREAMS = ("both", "upstream", "downstream")
+
+
+class FaultError(ValueError):
+    """A bad fault description; ``field`` is the offending field, relative to the fault."""
+
+    def __init__(self, field_: str, message: str) -> None:
+        super().__init__(f"{field_}: {message}" if field_ else message)
+        self.field = field_
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Param:
+    default: Any
+    type: type  # int or str
+    choices: tuple[str, ...] = ()  # for str
+    minimum: float = 0.0
+
+    def check(self, name: str, value: Any) -> Any:
+        if self.type is str:
+            if value not in self.choices:
+                raise FaultError(name, f"must be one of {', '.join(self.choices)}, not {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FaultError(name, f"must be a number, not {value!r}")
+        if self.type is int and value != int(value):
+            raise FaultError(name, f"must be a whole number, not {value!r}")
+        if value < self.minimum:
+            raise FaultError(name, f"must be >= {self.minimum:g}, not {value!r}")
+        return self.type(value)
+
+
+STREAM = Param("both", str, STREAMS)  # both, upstream (towards the server) or downstream
+
+
+# ---------------------------------------------------------------- what kinds act on
+
+
+class Link(Protocol):
+    """One proxy, as ``chaos/links.py`` offers it (synchronous HTTP calls)."""
+
+    def add_toxic(self, type: str, stream: str = "downstream", attributes: Mapping[str, Any] | None = None,
+                  name: str | None = None, toxicity: float = 1.0) -> str: ...
+    def update_toxic(self, name: str, attributes: Mapping[str, Any] | None = None,
+                     toxicity: float | None = None) -> None: ...
+    def remove_toxic(self, name: str) -> None: ...
+    def disable(self) -> None: ...
+    def enable(self) -> None: ...
+
+
+class Links(Protocol):
+    def get(self, name: str) -> Link: ...
+
+
+class Processes(Protocol):
+    """Node, gate and store OS processes, by name (``node0``, ``gate1``, ``store``)."""
+
+    async def kill(self, name: str) -> None: ...      # SIGKILL
+    async def restart(self, name: str) -> None: ...   # start again, same address; return once it listens
+    async def pause(self, name: str) -> None: ...     # SIGSTOP
+    async def resume(self, name: str) -> None: ...    # SIGCONT
+
+
+class ClientControl(Protocol):
+    """The workload's hook on one client; the methods may be plain or async."""
+
+    def stop_reading(self) -> Any: ...
+    def resume_reading(self) -> Any: ...
+
+
+class Parts(Protocol):
+    """Everything a fault can act on, each part by the name ``chaos.naming`` gives it."""
+
+    links: Links
+    processes: Processes
+    clients: Mapping[str, ClientControl]
+
+
+Undo = Callable[[], Awaitable[Any]]
+#: Apply a fault to one part (by name); append to ``undo`` how to undo each step as soon as it is taken.
+Apply = Callable[[Parts, str, "Fault", list[Undo]], Awaitable[None]]
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    applies_to: str  # LINK, PROCESS or CLIENT
+    apply: Apply
+    params: Mapping[str, Param] = field(default_factory=dict)
+    toxic: str | None = None  # the toxic type it adds, if any
+
+    @property
+    def extension(self) -> bool:
+        """Needs pushchat's embedded Toxiproxy server: its toxic is one a real Toxiproxy lacks."""
+        return self.toxic in EXTENSIONS
+
+
+KINDS: dict[str, FaultKind] = {}
+
+
+def register(kind: FaultKind) -> FaultKind:
+    if kind.name in KINDS:
+        raise ValueError(f"fault kind {kind.name!r} is registered twice")
+    if kind.toxic is not None and kind.toxic not in TOXICS:
+        raise ValueError(f"fault kind {kind.name!r} adds toxic {kind.toxic!r}, which no toxic module registers")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unknown_kind(kind: Any) -> str:
+    """The one-line complaint about a kind no entry registers, with the likeliest one meant."""
+    close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(KINDS)}"
+    return f"unknown fault kind {kind!r} ({hint})"
+
+
+def check_params(kind: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate a kind's parameters and fill in defaults (unknown names are errors)."""
+    if kind not in KINDS:
+        raise FaultError("kind", unknown_kind(kind))
+    spec = KINDS[kind].params
+    raw = dict(raw or {})
+    for name in raw:
+        if name not in spec:
+            known = ", ".join(spec) or "none"
+            raise FaultError(name, f"unknown parameter for {kind} (known: {known})")
+    return {name: p.check(name, raw[name]) if name in raw else p.default for name, p in spec.items()}
+
+
+# ---------------------------------------------------------------- how kinds act
+
+
+async def _maybe_await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], dict[str, Any]],
+          **params: Param) -> FaultKind:
+    """A link fault: the toxic on the ``stream`` parameter's direction (both when the kind has none)."""
+
+    async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+        link = parts.links.get(part)
+        stream = fault.params.get("stream", "both")
+        for s in ("upstream", "downstream") if stream == "both" else (stream,):
+            wanted = f"chaos-{fault.kind}-{fault.id}-{s}"
+            got = await asyncio.to_thread(link.add_toxic, toxic_type, stream=s, attributes=attributes(fault.params),
+                                          name=wanted)
+            undo.append(lambda link=link, toxic=got or wanted: asyncio.to_thread(link.remove_toxic, toxic))
+
+    return FaultKind(name, LINK, apply, params, toxic=toxic_type)
+
+
+def link_switch(name: str, on: Callable[[Link], None], off: Callable[[Link], None]) -> FaultKind:
+    async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+        link = parts.links.get(part)
+        await asyncio.to_thread(on, link)
+        undo.append(lambda: asyncio.to_thread(off, link))
+
+    return FaultKind(name, LINK, apply)
+
+
+def process_switch(name: str, on: Callable[[Processes, str], Awaitable[None]],
+                   off: Callable[[Processes, str], Awaitable[None]]) -> FaultKind:
+    async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+        await on(parts.processes, part)
+        undo.append(lambda: off(parts.processes, part))
+
+    return FaultKind(name, PROCESS, apply)
+
+
+def client_switch(name: str, on: Callable[[ClientControl], Any], off: Callable[[ClientControl], Any]) -> FaultKind:
+    async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+        client = parts.clients[part]
+        await _maybe_await(on(client))
+        undo.append(lambda: _maybe_await(off(client)))
+
+    return FaultKind(name, CLIENT, apply)
+
+
+# ---------------------------------------------------------------- the kinds (this order is the one errors list)
+
+register(toxic("latency", "latency", lambda p: {"latency": p["latency_ms"], "jitter": p["jitter_ms"]},
+               latency_ms=Param(200, int), jitter_ms=Param(50, int), stream=STREAM))
+register(toxic("bandwidth", "bandwidth", lambda p: {"rate": p["rate_kbps"]},  # KB/s, 1 KB = 1000 bytes
+               rate_kbps=Param(16, int, minimum=1), stream=STREAM))
+register(toxic("reset_peer", "reset_peer", lambda p: {"timeout": p["timeout_ms"]},  # TCP RST, both streams
+               timeout_ms=Param(0, int)))
+register(link_switch("disable",  # proxy disabled: connections closed, connects refused
+                     lambda link: link.disable(), lambda link: link.enable()))
+register(toxic("limit_data", "limit_data", lambda p: {"bytes": p["bytes"]},
+               bytes=Param(4096, int, minimum=1), stream=STREAM))
+register(toxic("blackhole", "timeout", lambda p: {"timeout": 0}))  # data swallowed
+register(toxic("stall", "stall", lambda p: {}, stream=Param("downstream", str, STREAMS)))  # backpressure
+register(process_switch("kill",  # SIGKILL, restarted at heal
+                        lambda processes, name: processes.kill(name), lambda processes, name: processes.restart(name)))
+register(process_switch("pause",  # SIGSTOP, SIGCONT at heal
+                        lambda processes, name: processes.pause(name), lambda processes, name: processes.resume(name)))
+register(client_switch("stop_reading",  # the client stops consuming its pushes
+                       lambda client: client.stop_reading(), lambda client: client.resume_reading()))
+
+#: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks their toxic).
+EXTENSION_KINDS: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.extension)

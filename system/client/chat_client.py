@@ -1,0 +1,154 @@
+"""``ChatClient``: what a program using the library calls; the work is done by the parts it wires.
+
+- :mod:`~system.client.connection`: the channel and the Register stream, reconnected on its own;
+- :mod:`~system.client.calls`: each call, waiting through outages and retried;
+- :mod:`~system.client.catchup`: what is shown of each room, and how it is kept complete;
+- :mod:`~system.client.observer`: the hooks through which the user hears of it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+
+import grpc
+
+from system.client.calls import Calls
+from system.client.catchup import SEND_REPLY_TYPES, CatchUp
+from system.client.connection import GateConnection
+from system.client.failures import ProtocolError, SendFailed
+from system.client.observer import Observers
+from system.client.results import JoinResult, PollResult, SendResult
+from system.client.roomview import RoomView
+from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.pb import chat_pb2
+from system.room import MANAGER_ID, ROOM_PREFIX
+
+
+class ChatClient:
+    """One user on one gate: ``connect()`` for pushes (poll-only without it).
+
+    Calls raise ``grpc.aio.AioRpcError`` (``send``: its subclass :class:`SendFailed`).
+    ``observers``: objects with some of :class:`~system.client.observer.Observer`'s hooks.
+    ``push_window`` is the push stream's flow-control window in bytes: a
+    client that stops reading makes the gate's small buffer overflow after
+    about that much, instead of after megabytes.
+    """
+
+    def __init__(self, server: str, user: str, *, observers: Iterable[object] = (),
+                 keepalive: Keepalive = DEFAULT_KEEPALIVE, call_timeout: float = 5.0, page_size: int = 0,
+                 reconnect: bool = True, outage_wait: float = 10.0, backoff_min: float = 0.1,
+                 backoff_max: float = 2.0, healthy_after: float = 5.0, sync_interval: float | None = 3.0,
+                 push_window: int = 16384) -> None:
+        self.server = server
+        self.user = user
+        self.outage_wait = outage_wait
+        self._observers = Observers(observers)
+        self._connection = GateConnection(server, user, self._observers, keepalive=keepalive,
+                                          call_timeout=call_timeout, reconnect=reconnect, backoff_min=backoff_min,
+                                          backoff_max=backoff_max, healthy_after=healthy_after,
+                                          push_window=push_window)
+        self._calls = Calls(self._connection, outage_wait=outage_wait)
+        self._catch_up = CatchUp(user, self._connection, self._calls, self._observers, page_size=page_size,
+                                 sync_interval=sync_interval)
+        self._syncer: asyncio.Task[None] | None = None
+
+    # -- the connection ----------------------------------------------------------------
+    async def connect(self) -> str:
+        """Register (one attempt: a wrong address fails at once), then keep the link up on our own."""
+        client_id = await self._connection.connect(self._catch_up.on_payload, self._catch_up.recover)
+        if self._connection.reconnect and self._catch_up.sync_interval:
+            self._syncer = asyncio.create_task(self._catch_up.watch_silence(), name=f"sync {self.user}")
+        return client_id
+
+    async def close(self) -> None:
+        """Stop every task and the channel; never waits on the network."""
+        await self._connection.close([self._syncer, *self._catch_up.tasks()])
+
+    @property
+    def client_id(self) -> str:
+        """The id the gate gave this client's current Register stream ("" before ``connect()``)."""
+        return self._connection.client_id
+
+    @property
+    def connected(self) -> bool:
+        """The push stream is up (False before connect(), while reconnecting and after close())."""
+        return self._connection.connected
+
+    @property
+    def reconnects(self) -> int:
+        """Successful reconnections so far."""
+        return self._connection.reconnects
+
+    @property
+    def rooms(self) -> dict[str, RoomView]:
+        """What this client knows of each room it joined or polled."""
+        return self._catch_up.rooms
+
+    def stop_reading(self) -> None:
+        """Stall: stop taking pushes off the stream (and stop polling on our own) until resumed."""
+        self._connection.reading.clear()
+
+    def resume_reading(self) -> None:
+        self._connection.reading.set()
+
+    # -- calls -------------------------------------------------------------------------
+    async def list_rooms(self) -> list[str]:
+        reply = await self._calls.call("ChatRoomMgr", MANAGER_ID, "ListChatRooms", chat_pb2.ChatRoom_ListRequest,
+                                       (chat_pb2.ChatRoom_ListResponse,), self.outage_wait)
+        return list(reply.chat_rooms)
+
+    async def join(self, room: str) -> JoinResult:
+        """Join ``room``; its recent history is shown (source ``join``)."""
+        view = self._catch_up.view(room)
+        was_joined, view.joined = view.joined, True  # pushes may race the reply: accept them already
+        high_water = view.high_water()
+        try:
+            reply = await self._catch_up.join_call(room, self.outage_wait)
+        except BaseException:
+            view.joined = was_joined
+            raise
+        self._catch_up.joined(view, reply, high_water)
+        return JoinResult(room, reply.last_seq, list(reply.recent_messages))
+
+    async def leave(self, room: str) -> None:
+        view = self.rooms.get(room)
+        was_joined = view.joined if view else False
+        if view is not None:
+            view.joined = False  # no re-join or polling for it from now on
+        try:
+            await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Leave",
+                                   lambda: chat_pb2.ChatRoom_LeaveRequest(user_name=self.user,
+                                                                          client_id=self.client_id),
+                                   (chat_pb2.ChatRoom_LeaveResponse,), self.outage_wait)
+        except BaseException:
+            if view is not None:
+                view.joined = was_joined
+            raise
+
+    async def send(self, room: str, text: str, client_msg_id: str | None = None) -> SendResult:
+        """Send; retried with the same ``client_msg_id`` until acknowledged (stored once) or :class:`SendFailed`."""
+        cmid = client_msg_id or uuid.uuid4().hex
+        failures: list[BaseException] = []
+        self._catch_up.sending(room, cmid)
+        started = time.monotonic()
+        try:
+            reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "SendMessage",
+                                           lambda: chat_pb2.ChatRoom_SendChatMessageRequest(
+                                               user_name=self.user, message=text, client_msg_id=cmid),
+                                           SEND_REPLY_TYPES, self.outage_wait, failures)
+        except (grpc.aio.AioRpcError, ProtocolError) as exc:
+            self._catch_up.sent(room)
+            raise SendFailed.after(exc, failures, room=room, client_msg_id=cmid,
+                                   waited=time.monotonic() - started) from exc
+        except BaseException:  # cancelled: closing
+            self._catch_up.sent(room, settle=False)
+            raise
+        self._catch_up.acknowledged(room, cmid, reply)
+        return SendResult(room, cmid, reply.seq, reply.timestamp, reply.duplicate)
+
+    async def poll(self, room: str) -> PollResult:
+        """Fetch and show what came after the room's cursor, page by page."""
+        return await self._catch_up.poll(room, self.outage_wait, "user")

@@ -1,0 +1,88 @@
+"""What a node and a gate share as in-process servers: bind, serve metrics, serve, stop.
+
+Start-up is always in this order: bind the service port (a taken one is
+refused, :class:`listen.CannotListen`), serve metrics, get ready (the node
+opens its store and creates its objects), serve; anything that fails stops
+what was started. So by the announce line every part is up.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import grpc
+
+from system import listen
+from system.grpcopts import Keepalive
+from system.metrics import Metrics
+
+
+class ServerConfig(Protocol):
+    listen: str
+    advertise: str | None             # default: the bound host:port
+    keepalive: Keepalive
+    metrics_port: int | None          # None: no HTTP endpoint; 0: any free port
+    metrics_host: str
+
+
+class Server:
+    """One gRPC server and its metrics: ``await start()``, ``port``, ``addr``, ``advertise``, ``await stop()``."""
+
+    def __init__(self, config: ServerConfig, component: str) -> None:
+        self.config = config
+        self.metrics = Metrics(component)
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self.advertise = ""
+
+    @property
+    def addr(self) -> str:
+        return f"{self.config.listen.rsplit(':', 1)[0]}:{self.port}"
+
+    def bind(self) -> int:
+        """Take the port (a taken one is refused: :class:`listen.CannotListen`); ``start()`` serves it."""
+        if self.server is None:
+            server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
+            self._add_servicers(server)
+            self.port = listen.bind(server, self.config.listen)
+            self.server = server
+            self.advertise = self.config.advertise or self.addr
+        return self.port
+
+    async def start(self) -> None:
+        """Bind, serve metrics, get ready, serve; on any failure, stop what was started and raise."""
+        self.bind()
+        assert self.server is not None
+        try:
+            if self.config.metrics_port is not None:
+                self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            await self._prepare()
+            await self.server.start()
+        except BaseException:
+            await self.stop(None)
+            raise
+        self._serving()
+
+    async def stop(self, grace: float | None = 1.0) -> None:
+        """Stop taking work, stop the server (calls get ``grace`` seconds), release the rest."""
+        await self._stopping()
+        if self.server is not None:
+            await self.server.stop(grace)
+        await self._stopped()
+        self.metrics.close()
+
+    # -- what each server adds --------------------------------------------------------------
+    def _add_servicers(self, server: grpc.aio.Server) -> None:
+        raise NotImplementedError
+
+    async def _prepare(self) -> None:
+        """After bind and metrics, before serving: what must be ready by the announce line."""
+
+    def _serving(self) -> None:
+        """The server serves."""
+
+    async def _stopping(self) -> None:
+        """Before the server stops: end the streams, take no more work."""
+
+    async def _stopped(self) -> None:
+        """After the server stopped: release what the calls used."""

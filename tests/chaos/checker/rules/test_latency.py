@@ -1,0 +1,52 @@
+"""The latency rule: visibility latency of each member's first showing of another member's message."""
+
+from __future__ import annotations
+
+from chaos.checker import Evidence, check
+from chaos.checker.rules.latency import latency, quantile
+from tests.chaos.checker.checker_histories import Run, valid_run
+
+
+def test_latency_is_deliver_time_minus_send_invoke_for_other_members():
+    ops, logs, metrics = valid_run()
+    r = check(ops, logs, metrics)
+    assert len(r.latency_series) == 8  # alice's own a3 is not a visibility latency
+    invoke = {op["value"]["client_msg_id"]: op["time"] for op in ops if op["f"] == "send" and op["type"] == "invoke"}
+    shown = [(op["process"], op["value"]["client_msg_id"], op["time"]) for op in ops if op["f"] == "deliver"]
+    expected = sorted(t - invoke[c] for who, c, t in shown if not (who == "alice" and c == "a3"))
+    assert r.latency_min == expected[0] and r.latency_max == expected[-1]
+    assert r.latency_p50 == expected[len(expected) // 2]
+    bob_a2 = next(p for p in r.latency_series if p.member == "bob" and p.source == "poll")
+    assert bob_a2.sender == "alice" and bob_a2.latency > r.latency_p50
+
+
+def test_only_first_showings_of_sent_messages_count_and_the_series_is_in_send_order():
+    run = Run()
+    run.join("alice")
+    run.join("bob")
+    run.send("alice", "a1")
+    run.send("alice", "a2")
+    run.show("bob", "a2", "alice")
+    run.show("bob", "a1", "alice")
+    run.show("bob", "a1", "alice")        # shown again: no second latency
+    run.show("bob", "zz", "dave")         # never sent: no latency
+    found = latency(Evidence.read(run.ops))
+    assert found.violations == []
+    assert [(p.member, p.sender) for p in found.values["latency_series"]] == [("bob", "alice")] * 2
+    assert [p.send_time for p in found.values["latency_series"]] == sorted(
+        p.send_time for p in found.values["latency_series"])
+
+
+def test_no_showings_no_latency():
+    run = Run()
+    run.join("alice")
+    run.send("alice", "a1")
+    found = latency(Evidence.read(run.ops))
+    assert found.values["latency_series"] == [] and found.values["latency_p50"] is None
+
+
+def test_quantiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (quantile(values, 0.0), quantile(values, 0.5), quantile(values, 0.99), quantile(values, 1.0)) == (
+        1.0, 51.0, 100.0, 100.0)
+    assert quantile([], 0.5) is None

@@ -1,0 +1,58 @@
+"""The send_failed_by_push rule: a push failure never fails a send, seen from the client or the node."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.checker import PUSH_ERROR, Evidence, check
+from chaos.checker.rules.send_failed_by_push import send_failed_by_push
+from tests.chaos.checker.checker_histories import continued, valid_run, kinds
+from system import contract
+
+
+def test_quiet_on_a_valid_run():
+    found = send_failed_by_push(Evidence.read(*valid_run()))
+    assert found.violations == [] and found.values == {"sends_failed_by_push": 0}
+
+
+def test_send_failed_because_of_a_push_is_invalid():
+    ops, logs, metrics = valid_run()
+    run = continued(ops, -1)
+    run.send("carol", "c2", outcome="fail", error="INTERNAL: push to gate failed: gate_buffer_full")
+    run.done()
+    r = check(run.ops, logs, metrics)
+    assert r.verdict == "invalid" and r.sends_failed_by_push == 1 and kinds(r) == {"send_failed_by_push"}
+    assert r.sends_failed == 1
+
+
+def test_send_call_failed_on_the_node_because_of_a_push_is_invalid():
+    ops, logs, metrics = valid_run()
+    logs["node0"].append({"level": "WARNING", "event": "call_failed", "type": "ChatRoom", "id": "ChatRoom-General",
+                          "method": "SendMessage", "code": "INTERNAL", "error": "PushMessageToClient: gate_not_connected"})
+    logs["node0"].append({"level": "WARNING", "event": "call_failed", "type": "ChatRoom", "id": "ChatRoom-General",
+                          "method": "Join", "code": "INTERNAL", "error": "push hub closed"})
+    r = check(ops, logs, metrics)
+    assert r.verdict == "invalid" and r.sends_failed_by_push == 1
+
+
+def test_unrelated_send_failures_are_counted_not_blamed_on_push():
+    ops, logs, metrics = valid_run()
+    run = continued(ops, -1)
+    run.send("carol", "c2", outcome="fail", error="UNAVAILABLE: connection refused to pushchat gate")
+    run.send("carol", "c3", outcome="info", error="DEADLINE_EXCEEDED")
+    run.done()
+    r = check(run.ops, logs, metrics)
+    assert r.verdict == "valid" and (r.sends_failed, r.sends_indefinite, r.sends_failed_by_push) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("reason", contract.PUSH_FAILURE_REASONS)
+def test_every_reason_the_system_defines_is_recognised_in_a_send_error(reason):
+    assert PUSH_ERROR.search(f"INTERNAL: {reason.upper()}")
+    ops, logs, metrics = valid_run()
+    run = continued(ops, -1)
+    run.send("carol", "c2", outcome="info", error=f"INTERNAL: {reason}")
+    run.done()
+    found = send_failed_by_push(Evidence.read(run.ops, logs, metrics))
+    assert [(v.kind, v.member, v.message) for v in found.violations] == [("send_failed_by_push", "carol", "c2")]
+    assert f"send c2 from carol in General failed (info) because of a push: 'INTERNAL: {reason}'" == \
+        found.violations[0].reason

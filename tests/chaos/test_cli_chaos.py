@@ -1,0 +1,122 @@
+"""`pushchat chaos` without running servers: list, bad files, a run that fails."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from chaos import cli, cli_chaos
+from chaos.scenario_file import load_all
+
+
+def test_list_shows_every_scenario_with_its_description(capsys) -> None:
+    assert cli.main(["chaos", "list"]) == 0
+    out = capsys.readouterr().out
+    for scenario in load_all():
+        assert scenario.name in out and scenario.description in out
+
+
+def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("name: broken\ntopology: {nodes: 0, clients: [a]}\n")
+    assert cli.main(["chaos", "run", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert "broken.yaml" in err and "topology.nodes" in err
+
+
+def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("name: one\ntopology: {clients: [a, b]}\nfaults:\n  - {kind: reset_peer, target: client b, "
+                   "strat: 1, duration: 1}\nexpect: {lots: 0}\n")
+    two = tmp_path / "two.yaml"
+    two.write_text("name: two\ntopology: {clients: [a]}\nworkload: {rate: -1}\n")
+    assert cli.main(["chaos", "run", str(one), str(two)]) == cli_chaos.EXIT_BAD_SCENARIO == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["pushchat chaos: 3 problems in scenario files:",
+                   f"  {one}: faults[0].strat: unknown key (did you mean 'start'?)",
+                   f"  {one}: expect.lots: unknown key (did you mean 'lost'?)",
+                   f"  {two}: workload.rate: must be a positive number, not -1"]
+
+
+def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path, capsys) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text("name: old\ntopology: {clients: [a, b]}\nfaults:\n"
+                   "  - {kind: reset, target: client b, start: 1, duration: 1}\n")
+    assert cli.main(["chaos", "run", str(old)]) == cli_chaos.EXIT_BAD_SCENARIO
+    assert capsys.readouterr().err == (f"pushchat chaos: {old}: faults[0].kind: unknown fault kind 'reset' "
+                                       "(did you mean 'reset_peer'?)\n")
+
+
+USAGE_ERRORS = [
+    ([], "usage: pushchat [--verbose] COMMAND"),                                       # bare `pushchat`
+    (["nosuchcommand"], "unknown command 'nosuchcommand'"),
+    (["chaos"], "required: ACTION"),
+    (["chaos", "run"], "name at least one scenario"),
+    (["chaos", "run", "nosuchscenario"], "no scenario 'nosuchscenario'"),
+    (["chaos", "run", "basline"], "did you mean 'baseline'?"),
+    (["chaos", "run", "no/such/file.yaml"], "no/such/file.yaml: no such scenario file"),
+    (["chaos", "run", "baseline", "--all"], "not both"),
+    (["chaos", "run", "baseline", "baseline"], "baseline: named twice"),
+    (["chaos", "run", "baseline", "--bogus"], "unrecognized arguments: --bogus"),
+    (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
+    (["chaos", "check"], "required: folder"),
+    (["chaos", "check", "no-such-folder"], "no-such-folder holds no run"),
+    (["chaos", "check", "tests"], "tests holds no run"),
+    (["node", "--gate-buffer", "x"], "argument --gate-buffer"),            # every command, not only chaos
+]
+
+
+@pytest.mark.parametrize("argv, says", USAGE_ERRORS, ids=[" ".join(a) or "(bare)" for a, _ in USAGE_ERRORS])
+def test_usage_errors_have_their_own_exit_code(argv, says, capsys) -> None:
+    assert cli.main(argv) == cli.EXIT_USAGE == 64
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.out == ""
+
+
+def test_help_is_not_an_error_and_lists_the_exit_codes(capsys) -> None:
+    assert cli.main(["--help"]) == 0
+    assert "usage: pushchat [--verbose] COMMAND" in capsys.readouterr().out
+    for argv in (["chaos", "--help"], ["chaos", "run", "--help"], ["chaos", "check", "--help"]):
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert all(f"{code:>3}  {what[:30]}" in out for code, what in cli_chaos.EXIT_CODES.items()), out
+
+
+def test_the_readme_exit_code_table_is_the_one_the_cli_uses() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\d+)` \| (.+?) \|$", readme[readme.index("Exit codes"):], re.M))
+    assert sorted(map(int, rows)) == sorted(cli_chaos.EXIT_CODES)
+
+
+class _Links:
+    supports_extensions = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def test_a_run_that_fails_is_reported_and_the_others_go_on(monkeypatch, tmp_path, capsys) -> None:
+    import chaos.links
+    import chaos.run
+
+    calls = []
+
+    async def broken_run(scenario, out, links, **kwargs):
+        calls.append(scenario.name)
+        raise RuntimeError(f"{scenario.name}: node0 exited before listening")
+
+    monkeypatch.setattr(chaos.run, "run_scenario", broken_run)
+    monkeypatch.setattr(chaos.links.Links, "embedded", classmethod(lambda cls, **kw: _Links()))
+    args = argparse.Namespace(action="run", scenarios=["baseline", "latency-jitter"], all=False, seed=None,
+                              out=tmp_path, toxiproxy_url=None, duration=None, quiet=True)
+    assert cli_chaos.run(args) == 2
+    out = capsys.readouterr().out
+    assert calls == ["baseline", "latency-jitter"]
+    assert "baseline: ERROR" in out and "node0 exited before listening" in out
+    assert "Not judged (the run failed; exit code 2): baseline, latency-jitter" in out

@@ -1,0 +1,236 @@
+"""The nemesis applies faults and heals them, against fake links, processes and clients."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from chaos.fault import make_fault
+from chaos.kinds import KINDS, Param, toxic
+from chaos.naming import PartNames
+from chaos.nemesis import FaultInjector
+
+NAMES = PartNames(nodes=2, gates=2, clients=(("alice", 0), ("bob", 1), ("carol", 0)))
+
+
+class FakeLink:
+    def __init__(self, name: str, calls: list, fail_on_add: bool = False) -> None:
+        self.name, self.calls, self.fail_on_add = name, calls, fail_on_add
+        self.toxics: dict[str, tuple] = {}
+        self.enabled = True
+
+    def add_toxic(self, type, stream="downstream", attributes=None, name=None, toxicity=1.0):
+        if self.fail_on_add:
+            raise RuntimeError("toxiproxy said 500")
+        self.toxics[name] = (type, stream, attributes)
+        self.calls.append(("add", self.name, name))
+        return name
+
+    def update_toxic(self, name, attributes=None, toxicity=None):
+        raise AssertionError("not used")
+
+    def remove_toxic(self, name):
+        del self.toxics[name]
+        self.calls.append(("remove", self.name, name))
+
+    def disable(self):
+        self.enabled = False
+        self.calls.append(("disable", self.name))
+
+    def enable(self):
+        self.enabled = True
+        self.calls.append(("enable", self.name))
+
+
+class FakeLinks:
+    def __init__(self, fail: str = "") -> None:
+        self.calls: list = []
+        self.links = {n: FakeLink(n, self.calls, fail_on_add=n == fail) for n in NAMES.links()}
+
+    def get(self, name):
+        return self.links[name]
+
+
+class FakeProcesses:
+    def __init__(self) -> None:
+        self.calls: list = []
+
+    async def kill(self, name):
+        self.calls.append(("kill", name))
+
+    async def restart(self, name):
+        self.calls.append(("restart", name))
+
+    async def pause(self, name):
+        self.calls.append(("pause", name))
+
+    async def resume(self, name):
+        self.calls.append(("resume", name))
+
+
+class SyncClient:
+    def __init__(self) -> None:
+        self.reading = True
+
+    def stop_reading(self):
+        self.reading = False
+
+    def resume_reading(self):
+        self.reading = True
+
+
+class AsyncClient(SyncClient):
+    async def stop_reading(self):
+        self.reading = False
+
+    async def resume_reading(self):
+        self.reading = True
+
+
+class FakeHistory:
+    def __init__(self) -> None:
+        self.records: list = []
+
+    def info(self, process, f, value=None):
+        self.records.append((process, f, value))
+
+
+def injector(extensions: bool = True, fail: str = ""):
+    links, processes, history = FakeLinks(fail), FakeProcesses(), FakeHistory()
+    clients = {"alice": SyncClient(), "bob": AsyncClient(), "carol": SyncClient()}
+    return FaultInjector(links, processes, clients, history, extensions, names=NAMES), links, processes, clients, history
+
+
+def test_toxic_faults_add_named_toxics_and_heal_removes_exactly_them():
+    inj, links, _, _, history = injector()
+    latency = make_fault("latency", "all client links", 0, 1, {"latency_ms": 300, "stream": "downstream"}, id=4)
+    reset_peer = make_fault("reset_peer", "gate 1 -> node 0", 0, 1, id=5)
+
+    async def go():
+        assert await inj.start(latency) and await inj.start(reset_peer)
+        assert links.get("client-bob").toxics == {
+            "chaos-latency-4-downstream": ("latency", "downstream", {"latency": 300, "jitter": 50})}
+        assert links.get("gate1-node0").toxics == {
+            "chaos-reset_peer-5-upstream": ("reset_peer", "upstream", {"timeout": 0}),
+            "chaos-reset_peer-5-downstream": ("reset_peer", "downstream", {"timeout": 0})}
+        await inj.heal(latency)
+        assert links.get("client-bob").toxics == {} and links.get("gate1-node0").toxics
+        await inj.heal_all()
+
+    asyncio.run(go())
+    assert all(not link.toxics for link in links.links.values())
+    phases = [(v["id"], v["phase"], v["target"]) for _, f, v in history.records if f == "fault"]
+    assert phases == [(4, "start", "all client links"), (5, "start", "gate 1 -> node 0"),
+                      (4, "heal", "all client links"), (5, "heal", "gate 1 -> node 0")]
+    assert history.records[0][0] == "nemesis"
+    assert history.records[0][2]["names"] == ["client-alice", "client-bob", "client-carol"]
+
+
+def test_blackhole_and_disable_and_limit_data():
+    inj, links, _, _, _ = injector()
+
+    async def go():
+        await inj.start(make_fault("blackhole", "client alice", 0, 1, id=1))
+        await inj.start(make_fault("disable", "client bob", 0, 1, id=2))
+        await inj.start(make_fault("limit_data", "client carol", 0, 1, {"bytes": 100, "stream": "upstream"}, id=3))
+        assert links.get("client-alice").toxics["chaos-blackhole-1-downstream"] == ("timeout", "downstream",
+                                                                                    {"timeout": 0})
+        assert not links.get("client-bob").enabled
+        assert links.get("client-carol").toxics == {"chaos-limit_data-3-upstream": ("limit_data", "upstream",
+                                                                                    {"bytes": 100})}
+        await inj.heal_all()
+        assert links.get("client-bob").enabled and not links.get("client-alice").toxics
+
+    asyncio.run(go())
+
+
+def test_process_and_client_faults_call_their_hooks():
+    inj, _, processes, clients, _ = injector()
+
+    async def go():
+        await inj.start(make_fault("kill", "all nodes", 0, 1, id=1))
+        await inj.start(make_fault("pause", "gate 1", 0, 1, id=2))
+        await inj.start(make_fault("stop_reading", "all clients", 0, 1, id=3))
+        assert not any(c.reading for c in clients.values())
+        await inj.heal_all()
+
+    asyncio.run(go())
+    assert processes.calls == [("kill", "node0"), ("kill", "node1"), ("pause", "gate1"), ("resume", "gate1"),
+                               ("restart", "node1"), ("restart", "node0")]
+    assert all(c.reading for c in clients.values())
+
+
+def test_extension_faults_are_skipped_with_a_reason_against_a_real_toxiproxy():
+    stall = make_fault("stall", "gate 0 -> node 0", 0, 1, id=1)
+    inj, links, _, _, history = injector(extensions=False)
+
+    async def go():
+        assert await inj.start(stall) is False
+        await inj.heal(stall)
+
+    asyncio.run(go())
+    assert links.calls == [] and [v["phase"] for _, _, v in history.records] == ["skipped"]
+    assert "embedded Toxiproxy" in history.records[0][2]["reason"]
+    inj, links, _, _, _ = injector(extensions=True)
+    asyncio.run(inj.start(stall))
+    assert links.get("gate0-node0").toxics == {"chaos-stall-1-downstream": ("stall", "downstream", {})}
+
+
+def test_a_fault_that_cannot_be_applied_is_undone_and_recorded():
+    inj, links, _, _, history = injector(fail="client-bob")
+    fault = make_fault("latency", "all client links", 0, 1, id=1)
+    assert asyncio.run(inj.start(fault)) is False
+    assert not links.get("client-alice").toxics and inj.active == []
+    record = history.records[-1][2]
+    assert record["phase"] == "error" and "toxiproxy said 500" in record["error"]
+
+
+def test_run_follows_the_schedule_and_heals_in_time_order():
+    inj, links, processes, _, history = injector()
+    schedule = [make_fault("disable", "client bob", 0.0, 0.06, id=0), make_fault("kill", "node 0", 0.03, 0.06, id=1)]
+    t0 = time.monotonic()
+    asyncio.run(inj.run(schedule, t0))
+    assert time.monotonic() - t0 >= 0.09
+    assert [(v["id"], v["phase"]) for _, _, v in history.records] == [(0, "start"), (1, "start"), (0, "heal"),
+                                                                        (1, "heal")]
+    assert links.calls == [("disable", "client-bob"), ("enable", "client-bob")]
+    assert processes.calls == [("kill", "node0"), ("restart", "node0")]
+
+
+def test_cancelling_the_run_heals_what_is_active():
+    inj, links, _, _, history = injector()
+
+    async def go():
+        task = asyncio.create_task(inj.run([make_fault("latency", "all links", 0.0, 600.0, id=0)], time.monotonic()))
+        deadline = time.monotonic() + 5
+        while not inj.active:
+            assert time.monotonic() < deadline, "the fault never started"
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert all(not link.toxics for link in links.links.values())
+    assert [v["phase"] for _, _, v in history.records] == ["start", "heal"]
+
+
+def test_a_kind_added_to_the_registry_alone_is_applied_and_healed(monkeypatch):
+    monkeypatch.setitem(KINDS, "slow_close", toxic("slow_close", "slow_close", lambda p: {"delay": p["delay_ms"]},
+                                                   delay_ms=Param(100, int)))
+    inj, links, _, _, history = injector()
+    fault = make_fault("slow_close", "client carol", 0, 1, {"delay_ms": 250}, id=7)
+
+    async def go():
+        assert await inj.start(fault)
+        assert links.get("client-carol").toxics == {
+            "chaos-slow_close-7-upstream": ("slow_close", "upstream", {"delay": 250}),
+            "chaos-slow_close-7-downstream": ("slow_close", "downstream", {"delay": 250})}
+        await inj.heal(fault)
+
+    asyncio.run(go())
+    assert links.get("client-carol").toxics == {}
+    assert [(v["fault"], v["phase"], v["names"]) for _, _, v in history.records] == [
+        ("slow_close", "start", ["client-carol"]), ("slow_close", "heal", ["client-carol"])]

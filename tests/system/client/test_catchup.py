@@ -1,0 +1,85 @@
+"""Catching up: a gap is filled by a poll, a poll pages and says what was trimmed, a stalled reader recovers."""
+
+from __future__ import annotations
+
+import asyncio
+
+from google.protobuf import any_pb2
+
+from system.client import ChatClient
+from system.grpcopts import DEFAULT_KEEPALIVE
+from system.pb import chat_pb2
+from tests.system.system_harness import FAST, Recorder, Seen, capture_logs, cluster, wait_until
+
+KEEPALIVE_NOTICES = (DEFAULT_KEEPALIVE.time_ms + DEFAULT_KEEPALIVE.ping_timeout_ms) / 1000
+
+
+async def test_a_push_that_follows_a_lost_one_is_held_until_a_poll_fills_the_gap() -> None:
+    async with cluster() as c:
+        alice, _ = await c.client("alice")
+        carol, carol_seen = await c.client("carol")
+        await carol.join("Sports")
+        for text in ("one", "two", "three"):
+            await alice.send("Sports", text)
+        await wait_until(lambda: len(carol_seen.shown) == 3, 5.0, "three pushes")
+        # Replay what the gate would push for seq 5 while seq 4 is lost on the way.
+        await alice.send("Sports", "four")
+        await alice.send("Sports", "five")
+        await wait_until(lambda: len(carol_seen.shown) == 5, 5.0, "five pushes")
+        carol.rooms["Sports"].cursor = 3          # forget seq 4 and 5, as if both pushes had been lost...
+        carol.rooms["Sports"].seen.clear()
+        del carol_seen.shown[3:]
+        five = (await alice.poll("Sports")).messages  # the stored messages, as the server would push them
+        note = chat_pb2.Client_NewMessageNotification(message=five[-1])
+        packed = any_pb2.Any()
+        packed.Pack(note)
+        carol._catch_up.on_payload(packed)        # ...and seq 5 arrives first: held, gap filled by poll
+        await wait_until(lambda: len(carol_seen.shown) == 5, 5.0, "the gap to be filled")
+        assert [(s[1], s[3], s[4]) for s in carol_seen.shown[3:]] == [(4, "four", "poll"), (5, "five", "poll")]
+
+
+async def test_poll_pages_through_what_was_missed_and_says_when_history_is_gone() -> None:
+    async with cluster(node={"history_limit": 4}) as c:
+        alice, _ = await c.client("alice")
+        seen = Seen()
+        bob = ChatClient(c.gates[0].addr, "bob", observers=[seen], page_size=2)
+        c.clients.append(bob)  # poll-only: bob never registers a push stream
+        await bob.join("Crypto")
+        await alice.send("Crypto", "m1")
+        await alice.send("Crypto", "m2")
+        got = await bob.poll("Crypto")
+        assert [m.message for m in got.messages] == ["m1", "m2"] and not got.truncated
+        for i in range(3, 9):
+            await alice.send("Crypto", f"m{i}")  # the room keeps m5..m8; m3 and m4 are gone
+        got = await bob.poll("Crypto")
+        assert got.truncated and got.first_available_seq == 5 and got.last_seq == 8
+        assert [m.message for m in got.messages] == ["m5", "m6", "m7", "m8"]  # two pages of two
+        assert seen.texts() == ["m1", "m2", "m5", "m6", "m7", "m8"] and bob.rooms["Crypto"].truncated
+
+
+async def test_a_client_that_stops_reading_overflows_its_gate_buffer_keeps_its_link_and_recovers() -> None:
+    async with cluster() as c:
+        alice = ChatClient(c.gates[0].addr, "alice", **FAST)
+        seen = Recorder()
+        bob = ChatClient(c.gates[0].addr, "bob", observers=[seen], push_window=1024, **FAST)
+        c.clients += [alice, bob]
+        await bob.connect()
+        await bob.join("General")
+        bob.stop_reading()
+        with capture_logs() as logs:
+            sent = 0
+            while not logs.events("push_dropped"):
+                assert sent < 500, "the gate never dropped a push for the stalled reader"
+                await alice.send("General", f"m{sent + 1}")  # every send succeeds
+                sent += 1
+            await alice.send("General", "last")
+            sent += 1
+            await asyncio.sleep(KEEPALIVE_NOTICES + 0.5)  # long enough for keepalive to tear down a dead link
+            assert bob.connected and bob.reconnects == 0 and not logs.events("stream_lost")
+            assert seen.shown_in("General") == []
+            bob.resume_reading()
+            await wait_until(lambda: len(seen.shown_in("General")) == sent, 10.0, "bob to catch up")
+        assert {e["reason"] for e in logs.events("push_dropped")} == {"client_buffer_full"}
+        assert [text for _, _, text in seen.shown_in("General")] == [f"m{i}" for i in range(1, sent)] + ["last"]
+        assert [seq for seq, _, _ in seen.shown_in("General")] == list(range(1, sent + 1))
+        assert {"push", "poll"} <= {s[4] for s in seen.shown}  # what the gate dropped came back by poll

@@ -1,0 +1,164 @@
+"""A model of a terminal (:class:`Screen`: the few controls the client and readline write) and the
+real ``pushchat client`` on a pseudo-terminal (:class:`Tty`), for the CLI client's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import fcntl
+import os
+import pty
+import re
+import struct
+import termios
+
+from system.console import PROMPT
+from system.wait import wait_until
+from tests.system.cli_process import PUSHCHAT
+
+CSI = re.compile(r"\x1b\[([?>=]?)([0-9;]*)([@A-Za-z])")
+OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z]|\][^\x07]*\x07)")
+
+
+class Screen:
+    """A terminal ``cols`` wide with unbounded scrollback: every row ever left on it stays in ``rows``."""
+
+    def __init__(self, cols: int = 80) -> None:
+        self.cols = cols
+        self.grid: list[list[str]] = [[]]
+        self.row = 0
+        self.col = 0  # == cols: at the right margin, the next character wraps (as xterm does)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    # a Console writes here as to a terminal: a newline is CR LF, as the tty driver makes it (ONLCR)
+    def write(self, data: str) -> None:
+        self.feed(data.replace("\n", "\r\n"))
+
+    def flush(self) -> None:
+        pass
+
+    def feed_bytes(self, data: bytes) -> None:
+        self.feed(self._decoder.decode(data))
+
+    def feed(self, data: str) -> None:
+        i = 0
+        while i < len(data):
+            ch = data[i]
+            if ch == "\x1b":
+                if m := CSI.match(data, i):
+                    self._control(m.group(1), int(m.group(2) or 0) if ";" not in m.group(2) else 0, m.group(3))
+                    i = m.end()
+                    continue
+                if m := OTHER_ESCAPE.match(data, i):
+                    i = m.end()
+                    continue
+            elif ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self._down(1)
+            elif ch == "\b":
+                self.col = max(0, min(self.col, self.cols - 1) - 1)
+            elif ch >= " ":
+                self._put(ch)
+            i += 1
+
+    def _put(self, ch: str) -> None:
+        if self.col >= self.cols:
+            self._down(1)
+            self.col = 0
+        line = self.grid[self.row]
+        line.extend(" " * (self.col + 1 - len(line)))
+        line[self.col] = ch
+        self.col += 1
+
+    def _down(self, n: int) -> None:
+        self.row += n
+        while len(self.grid) <= self.row:
+            self.grid.append([])
+
+    def _control(self, private: str, n: int, final: str) -> None:
+        if private:
+            return  # modes (bracketed paste, keypad): nothing to draw
+        line = self.grid[self.row]
+        col = min(self.col, self.cols - 1)
+        if final == "A":
+            self.row = max(0, self.row - max(n, 1))
+        elif final == "B":
+            self._down(max(n, 1))
+        elif final == "C":
+            self.col = min(self.cols - 1, col + max(n, 1))
+        elif final == "D":
+            self.col = max(0, col - max(n, 1))
+        elif final == "K":
+            del line[self.col if n == 0 else 0:]
+        elif final == "J" and n == 0:
+            del line[self.col:]
+            del self.grid[self.row + 1:]
+        elif final == "P":
+            del line[col:col + max(n, 1)]
+        elif final == "@":
+            line[col:col] = [" "] * max(n, 1)
+
+    @property
+    def rows(self) -> list[str]:
+        return ["".join(r).rstrip() for r in self.grid]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.rows)
+
+    def cursor(self) -> tuple[int, int]:
+        return self.row, self.col
+
+
+class Tty:
+    """``pushchat client`` on a pseudo-terminal ``cols`` wide: keys in, a :class:`Screen` out."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int, cols: int) -> None:
+        self.proc, self.master = proc, master
+        self.screen = Screen(cols)
+        asyncio.get_running_loop().add_reader(master, self._read)
+
+    @classmethod
+    async def start(cls, *args: str, cols: int = 160) -> "Tty":
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+        env = {**os.environ, "TERM": "xterm", "INPUTRC": "/dev/null"}
+        env.pop("COLUMNS", None)
+        proc = await asyncio.create_subprocess_exec(*PUSHCHAT, *args, stdin=slave, stdout=slave, stderr=slave,
+                                                    env=env, start_new_session=True)
+        os.close(slave)
+        return cls(proc, master, cols)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # the client exited: the pty is closed
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+            return
+        self.screen.feed_bytes(data)
+
+    def keys(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    async def shows(self, pattern: str, timeout: float = 10.0) -> str:
+        """Wait for a row matching ``pattern``; return it."""
+        return await wait_until(lambda: next((r for r in self.screen.rows if re.search(pattern, r)), None),
+                                timeout, f"{pattern!r} on the screen:\n{self.screen.text}")
+
+    async def prompt(self, typed: str = "", timeout: float = 10.0) -> None:
+        """Wait until the last row is the prompt with ``typed`` and the cursor after it."""
+        want = (PROMPT + typed).rstrip()
+        await wait_until(lambda: self.screen.rows[-1] == want and self.screen.col == len(PROMPT + typed), timeout,
+                         f"the prompt {want!r} at the bottom:\n{self.screen.text}")
+
+    async def finish(self, timeout: float = 10.0) -> int:
+        if self.proc.returncode is None:
+            self.keys("/quit\r")
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        finally:
+            asyncio.get_running_loop().remove_reader(self.master)
+            os.close(self.master)

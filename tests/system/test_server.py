@@ -1,0 +1,53 @@
+"""Start-up shared by the node and the gate: bind, metrics, get ready, serve; stop gives every port back."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Callable
+
+import pytest
+
+from system.gate import GateConfig, GateServer
+from system.listen import CannotListen
+from system.node import NodeConfig, NodeServer
+from system.server import Server
+from tests.system.system_harness import capture_logs
+
+SERVERS: dict[str, Callable[..., Server]] = {
+    "node": lambda **kw: NodeServer(NodeConfig(**kw)),
+    "gate": lambda **kw: GateServer(GateConfig(nodes=("127.0.0.1:1",), **kw)),
+}
+
+
+def free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+async def test_a_taken_metrics_port_is_refused_before_the_server_gets_ready(kind: str) -> None:
+    with socket.socket() as taken, capture_logs() as logs:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_port = taken.getsockname()[1]
+        server = SERVERS[kind](metrics_port=metrics_port)
+        with pytest.raises(CannotListen, match=rf"cannot listen on 127.0.0.1:{metrics_port} \(metrics\)"):
+            await server.start()
+    assert not logs.events("store_opened") and not logs.events("node_stream_up")  # it never got that far
+
+
+@pytest.mark.parametrize("kind", sorted(SERVERS))
+async def test_a_started_server_serves_its_metrics_and_advertises_its_bound_address(kind: str) -> None:
+    options: dict[str, Any] = {"metrics_port": 0}
+    server = SERVERS[kind](**options)
+    await server.start()
+    try:
+        assert server.addr == f"127.0.0.1:{server.port}" == server.advertise
+        assert server.metrics.port and not free(server.metrics.port) and not free(server.port)
+    finally:
+        await server.stop(0)
+    assert free(server.port) and free(server.metrics.port)

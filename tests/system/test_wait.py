@@ -1,0 +1,55 @@
+"""The one wait-with-deadline loop: what it returns, how it times out, and that system/ has no other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from system.wait import wait_until
+
+SYSTEM = Path(__file__).resolve().parents[2] / "system"
+
+
+async def test_it_returns_the_first_truthy_value_and_awaits_a_predicate_that_is_a_coroutine() -> None:
+    polls: list[int] = []
+
+    def count() -> int:
+        polls.append(1)
+        return len(polls) if len(polls) >= 3 else 0
+
+    async def ready() -> str:
+        return "ready" if len(polls) >= 5 else ""
+
+    assert await wait_until(count, 5.0, "three polls", interval=0.001) == 3
+    assert await wait_until(lambda: (polls.append(1), ready())[1], 5.0, "five polls", interval=0.001) == "ready"
+
+
+async def test_after_the_deadline_it_names_what_it_waited_for_or_returns_the_last_value() -> None:
+    with pytest.raises(TimeoutError, match=r"^timed out after 0.05s waiting for the moon$"):
+        await wait_until(lambda: False, 0.05, "the moon")
+    assert await wait_until(lambda: [], 0.05, "an item", fail=False) == []
+
+
+def _hand_rolled_waits(path: Path) -> list[int]:
+    """Lines of ``while`` loops that sleep and compare the monotonic clock with something: a deadline of their own."""
+    found = []
+    for loop in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(loop, ast.While):
+            continue
+        calls = [n.func for n in ast.walk(loop) if isinstance(n, ast.Call)]
+        sleeps = any(getattr(f, "attr", getattr(f, "id", "")) == "sleep" for f in calls)
+        clock_compared = any(isinstance(n, ast.Compare) and any(
+            isinstance(c, ast.Call) and getattr(c.func, "attr", "") == "monotonic" for c in ast.walk(n))
+            for n in ast.walk(loop))
+        if sleeps and clock_compared:
+            found.append(loop.lineno)
+    return found
+
+
+def test_the_system_waits_for_conditions_through_the_one_loop_only() -> None:
+    loops = {str(p.relative_to(SYSTEM.parent)): lines for p in sorted(SYSTEM.rglob("*.py"))
+             if p.name != "wait.py" and (lines := _hand_rolled_waits(p))}
+    assert loops == {}
+    assert _hand_rolled_waits(SYSTEM / "wait.py"), "the detector no longer sees the loop it is meant to find"
