@@ -9,7 +9,7 @@ import pytest
 
 from chaos.etcd import EtcdCluster
 from system.membership import MemberSet, Membership, prefix_end
-from system_harness import wait_until
+from tests.system.system_harness import wait_until
 
 
 @pytest.fixture

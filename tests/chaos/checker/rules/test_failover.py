@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaos.checker import check
-from checker_histories import valid_run
+from tests.chaos.checker.checker_histories import valid_run
 
 
 def stored(ts: float, room: str = "General", duplicate: bool = False) -> dict:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chaos.checker import check
-from checker_histories import kinds, valid_run
-from test_rule_durability import with_store
+from tests.chaos.checker.checker_histories import kinds, valid_run
+from tests.chaos.checker.rules.test_durability import with_store
 
 
 def renumber(ops: list[dict], cmid: str, seq: int) -> None:
