@@ -9,6 +9,7 @@ all and removes the folder.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -171,6 +172,25 @@ class EtcdCluster:
             m.proc.send_signal(signal.SIGCONT)
         m.paused = False
 
+    def shutdown(self, index: int) -> None:
+        """SIGTERM one member (a clean stop); its data stays."""
+        m = self.members[index]
+        if m.alive:
+            assert m.proc is not None
+            self.resume(index)
+            m.proc.terminate()
+            try:
+                m.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill(index)
+
+    def start_member(self, index: int) -> None:
+        """Start a stopped or killed member again on its data (it rejoins the cluster)."""
+        m = self.members[index]
+        if not m.alive:
+            cluster = ",".join(f"{x.name}={x.peer_url}" for x in self.members)
+            self._launch(find_etcd(), m, cluster)
+
     def stop(self) -> None:
         for m in self.members:
             if m.alive:
@@ -193,3 +213,28 @@ class EtcdCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class EtcdMemberProcess:
+    """One member as a topology process: the fault injector's kill / restart / pause / resume / stop / start."""
+
+    def __init__(self, cluster: EtcdCluster, index: int, name: str) -> None:
+        self.cluster, self.index, self.name = cluster, index, name
+
+    async def kill(self) -> None:
+        await asyncio.to_thread(self.cluster.kill, self.index)
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self.cluster.restart, self.index)
+
+    async def pause(self) -> None:
+        await asyncio.to_thread(self.cluster.pause, self.index)
+
+    async def resume(self) -> None:
+        await asyncio.to_thread(self.cluster.resume, self.index)
+
+    async def shutdown(self) -> None:
+        await asyncio.to_thread(self.cluster.shutdown, self.index)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.cluster.start_member, self.index)

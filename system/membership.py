@@ -121,7 +121,8 @@ class Membership:
         self.timeout = timeout
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.keepalive = keepalive
-        self.listeners: list[Callable[[set[str]], None]] = []
+        self.listeners: list[Callable[[set[str]], None]] = []   # told when who is registered changes
+        self.lapse_listeners: list[Callable[[], None]] = []     # told when our own registration lapses
         self.lease = 0
         self._valid_until = 0.0
         self._channel: grpc.aio.Channel | None = None
@@ -253,6 +254,11 @@ class Membership:
         log.event(_log, logging.WARNING, "membership_lost", key=self.key.decode(), lease=self.lease,
                   error=f"{type(why).__name__}: {why}")
         self.lease = 0
+        for listener in list(self.lapse_listeners):
+            try:
+                listener()
+            except Exception:  # a listener's bug must not stop the lease keeping
+                _log.exception("membership lapse listener failed")
 
     # -- the watch -------------------------------------------------------------------
     async def _keep_watching(self) -> None:

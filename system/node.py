@@ -200,6 +200,7 @@ class NodeServer(Server):
                                      prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
                                      keepalive=self.config.keepalive)
         self.membership.listeners.append(lambda members: asyncio.ensure_future(self._give_up_others()))
+        self.membership.lapse_listeners.append(lambda: asyncio.ensure_future(self._give_up_others()))
         await self.membership.start()
         await self.membership.wait_for(lambda members: self.advertise in members, 10.0)
 
