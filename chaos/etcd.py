@@ -98,18 +98,29 @@ class EtcdCluster:
     def start(self) -> "EtcdCluster":
         binary = find_etcd()
         self.root = Path(tempfile.mkdtemp(prefix="pushchat-etcd-"))
-        self.members = [Member(i, free_port(), free_port(), self.root / f"etcd{i}", self.root / f"etcd{i}.log")
-                        for i in range(self.size)]
-        cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
-        for m in self.members:
-            self._launch(binary, m, cluster)
-        try:
+        for attempt in range(5):  # a free port can be taken between our probe and etcd's bind: new ports
+            self.members = [Member(i, free_port(), free_port(), self.root / f"try{attempt}" / f"etcd{i}",
+                                   self.root / f"etcd{i}.log") for i in range(self.size)]
+            cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
             for m in self.members:
-                self._wait_healthy(m)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+                self._launch(binary, m, cluster)
+            try:
+                for m in self.members:
+                    self._wait_healthy(m)
+                return self
+            except EtcdUnavailable as exc:
+                self._end_all()
+                if "address already in use" not in str(exc) or attempt == 4:
+                    self.stop()
+                    raise
+        raise AssertionError("unreachable")
+
+    def _end_all(self) -> None:
+        for m in self.members:
+            if m.alive:
+                assert m.proc is not None
+                m.proc.kill()
+                m.proc.wait()
 
     def _launch(self, binary: Path, m: Member, cluster: str) -> None:
         args = [str(binary), "--name", m.name, "--data-dir", str(m.data),
