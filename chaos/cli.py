@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("system.cli_gate", "run a gate: holds client streams, routes calls to nodes"),
     "client": ("system.cli_client", "interactive chat client"),
     "up": ("system.cli_up", "start one node and one gate locally, for a first look"),
+    "cluster": ("chaos.cli_cluster", "start etcd, PostgreSQL, 3 nodes and 2 gates locally: a real cluster to break"),
     "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),
     "chaos": ("chaos.cli_chaos", "list and run chaos scenarios"),
     "demo": ("chaos.demo", "narrated reconnection demos"),

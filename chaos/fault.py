@@ -70,6 +70,9 @@ def make_fault(kind: str, target: str | Target, start: Any, duration: Any,
     params = check_params(kind, params)
     tgt = parse_target(target)
     category = KINDS[kind].applies_to
+    only = KINDS[kind].target
+    if only is not None and tgt.scope != only:
+        raise FaultError("target", f"{kind} needs a {only} target ({forms(category, only)}), not {tgt}")
     if not tgt.serves(category):
         raise FaultError("target", f"{kind} needs a {category} target ({forms(category)}), not {tgt}")
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:

@@ -89,6 +89,8 @@ class Processes(Protocol):
     async def restart(self, name: str) -> None: ...   # start again, same address; return once it listens
     async def pause(self, name: str) -> None: ...     # SIGSTOP
     async def resume(self, name: str) -> None: ...    # SIGCONT
+    async def terminate(self, name: str) -> None: ...  # SIGTERM: a clean stop (a node drains, leaves the cluster)
+    async def launch(self, name: str) -> None: ...     # start a stopped process again, same address
 
 
 class ClientControl(Protocol):
@@ -121,6 +123,7 @@ class FaultKind:
     apply: Apply
     params: Mapping[str, Param] = field(default_factory=dict)
     toxic: str | None = None  # the toxic type it adds, if any
+    target: str | None = None  # the one target form it takes, when it takes only one (e.g. "partition")
 
     @property
     def extension(self) -> bool:
@@ -140,9 +143,13 @@ def register(kind: FaultKind) -> FaultKind:
     return kind
 
 
+#: Kinds that had another name: a scenario still using the old one is told the new one.
+RENAMED: dict[str, str] = {"reset": "reset_peer"}
+
+
 def unknown_kind(kind: Any) -> str:
     """The one-line complaint about a kind no entry registers, with the likeliest one meant."""
-    close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+    close = [RENAMED[kind]] if kind in RENAMED else difflib.get_close_matches(str(kind), list(KINDS), n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(KINDS)}"
     return f"unknown fault kind {kind!r} ({hint})"
 
@@ -168,7 +175,7 @@ async def _maybe_await(result: Any) -> Any:
 
 
 def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], dict[str, Any]],
-          **params: Param) -> FaultKind:
+          target: str | None = None, **params: Param) -> FaultKind:
     """A link fault: the toxic on the ``stream`` parameter's direction (both when the kind has none)."""
 
     async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
@@ -180,7 +187,7 @@ def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], 
                                           name=wanted)
             undo.append(lambda link=link, toxic=got or wanted: asyncio.to_thread(link.remove_toxic, toxic))
 
-    return FaultKind(name, LINK, apply, params, toxic=toxic_type)
+    return FaultKind(name, LINK, apply, params, toxic=toxic_type, target=target)
 
 
 def link_switch(name: str, on: Callable[[Link], None], off: Callable[[Link], None]) -> FaultKind:
@@ -193,10 +200,12 @@ def link_switch(name: str, on: Callable[[Link], None], off: Callable[[Link], Non
 
 
 def process_switch(name: str, on: Callable[[Processes, str], Awaitable[None]],
-                   off: Callable[[Processes, str], Awaitable[None]]) -> FaultKind:
+                   off: Callable[[Processes, str], Awaitable[None]] | None) -> FaultKind:
+    """A process fault; ``off`` (None: nothing, the process stays as ``on`` left it) is the heal."""
     async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
         await on(parts.processes, part)
-        undo.append(lambda: off(parts.processes, part))
+        if off is not None:
+            undo.append(lambda: off(parts.processes, part))
 
     return FaultKind(name, PROCESS, apply)
 
@@ -226,6 +235,12 @@ register(toxic("blackhole", "timeout", lambda p: {"timeout": 0}))  # data swallo
 register(toxic("stall", "stall", lambda p: {}, stream=Param("downstream", str, STREAMS)))  # backpressure
 register(process_switch("kill",  # SIGKILL, restarted at heal
                         lambda processes, name: processes.kill(name), lambda processes, name: processes.restart(name)))
+register(process_switch("crash",  # SIGKILL, never restarted: a part lost for good
+                        lambda processes, name: processes.kill(name), None))
+register(process_switch("restart",  # SIGTERM (a clean stop: drain, leave the cluster), started again at heal
+                        lambda processes, name: processes.terminate(name),
+                        lambda processes, name: processes.launch(name)))
+register(toxic("partition", "timeout", lambda p: {"timeout": 0}, target="partition"))  # every link across, silent
 register(process_switch("pause",  # SIGSTOP, SIGCONT at heal
                         lambda processes, name: processes.pause(name), lambda processes, name: processes.resume(name)))
 register(client_switch("stop_reading",  # the client stops consuming its pushes

@@ -1,8 +1,10 @@
 """The names of a topology's parts: said once, for the topology that starts them and the faults that hit them.
 
 Processes are ``node{I}`` and ``gate{I}`` (and ``store``, the shared
-PostgreSQL server); links (proxies) are ``client-NAME`` (a client → its
-gate), ``gate{I}-node{J}`` and ``node{I}-store``. A fault target
+PostgreSQL server, and ``etcd{J}``, the members of the cluster's etcd);
+links (proxies) are ``client-NAME`` (a client → its gate),
+``gate{I}-node{J}``, ``node{I}-store``, and ``node{I}-etcd{J}`` /
+``gate{I}-etcd{J}`` (each server to each etcd member). A fault target
 (``chaos.target``) resolves to these names, and ``chaos.topology`` creates
 its processes and proxies under them, so a fault finds what it hits.
 """
@@ -26,6 +28,7 @@ class PartNames:
     gates: int
     clients: tuple[tuple[str, int], ...]  # (client name, gate index), in topology order
     store: bool = False  # a shared store process (PostgreSQL) with a link from every node
+    etcd: int = 0        # etcd members, each with a link from every node and every gate
 
     STORE: ClassVar[str] = "store"
 
@@ -53,12 +56,34 @@ class PartNames:
     def store_link(node: int) -> str:
         return f"node{node}-store"
 
+    @staticmethod
+    def etcd_member(j: int) -> str:
+        return f"etcd{j}"
+
+    @staticmethod
+    def etcd_link(server: str, member: int) -> str:
+        """``server`` (``node0``, ``gate1``) → etcd member ``member``."""
+        return f"{server}-etcd{member}"
+
+    def servers(self) -> list[str]:
+        return [self.node(i) for i in range(self.nodes)] + [self.gate(i) for i in range(self.gates)]
+
     def links(self) -> list[str]:
         """Every proxy the topology creates."""
         return [self.client_link(c) for c in self.client_names] + [
             self.gate_link(g, n) for g in range(self.gates) for n in range(self.nodes)] + (
-            [self.store_link(n) for n in range(self.nodes)] if self.store else [])
+            [self.store_link(n) for n in range(self.nodes)] if self.store else []) + [
+            self.etcd_link(s, j) for s in self.servers() for j in range(self.etcd)]
 
     def processes(self) -> list[str]:
-        return [self.node(i) for i in range(self.nodes)] + [self.gate(i) for i in range(self.gates)] + (
-            [self.STORE] if self.store else [])
+        return self.servers() + ([self.STORE] if self.store else []) + [self.etcd_member(j) for j in range(self.etcd)]
+
+    def ends(self) -> dict[str, tuple[str, str]]:
+        """Each link's two parts (client names, process names), for cutting a partition."""
+        out = {self.client_link(c): (c, self.gate(g)) for c, g in self.clients}
+        out.update({self.gate_link(g, n): (self.gate(g), self.node(n)) for g in range(self.gates)
+                    for n in range(self.nodes)})
+        if self.store:
+            out.update({self.store_link(n): (self.node(n), self.STORE) for n in range(self.nodes)})
+        out.update({self.etcd_link(s, j): (s, self.etcd_member(j)) for s in self.servers() for j in range(self.etcd)})
+        return out

@@ -319,8 +319,8 @@ class PostgresServer:
         self.kill()
         self.start()
 
-    def stop(self) -> None:
-        """Fast shutdown, then SIGKILL after a deadline; the temporary directory goes too."""
+    def shutdown(self) -> None:
+        """Fast shutdown (SIGINT: clients disconnected, data flushed), then SIGKILL after a deadline; data kept."""
         if self.alive:
             assert self.proc is not None
             self.resume()
@@ -329,6 +329,10 @@ class PostgresServer:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def stop(self) -> None:
+        """Shut down for good: the temporary directory goes too."""
+        self.shutdown()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
@@ -381,6 +385,12 @@ class StoreProcess:
 
     async def resume(self) -> None:
         await asyncio.to_thread(self.server.resume)
+
+    async def shutdown(self) -> None:
+        await asyncio.to_thread(self.server.shutdown)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.server.start)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.server.stop)

@@ -49,7 +49,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) 
 
 SUMMARY_LEGEND = ("sends ok/failed/indefinite; pushes shown by push/failed on a node/dropped by a gate; "
                   "lost: acknowledged, never shown to a member; lost by server: acknowledged, then gone from "
-                  "the server's history; phantom: shown, never sent")
+                  "the server's history; phantom: shown, never sent; seq conflicts: two messages under one "
+                  "number; failover: rooms that moved to another node, and the longest wait")
 
 
 def summary_table(rows: Sequence[SummaryRow]) -> str:
@@ -67,12 +68,18 @@ def summary_table(rows: Sequence[SummaryRow]) -> str:
             f"{field(r, 'sends_ok')}/{field(r, 'sends_failed')}/{field(r, 'sends_indefinite')}",
             f"{field(r, 'delivered_by_push')}/{field(r, 'push_failures')}/{field(r, 'push_drops')}",
             field(r, "delivered_by_poll"), field(r, "lost"), field(r, "lost_by_server"), field(r, "duplicates"),
-            field(r, "reordered"), field(r, "phantom"), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")),
-            f"{row.duration:.1f}",
+            field(r, "reordered"), field(r, "phantom"), field(r, "conflicting_seq", 0),
+            _failover(r), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")), f"{row.duration:.1f}",
         ])
     return table(["scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped",
-                  "by poll", "lost", "lost by server", "dup", "reord", "phantom", "p50 ms", "p99 ms", "time s"],
-                 body, left=3)
+                  "by poll", "lost", "lost by server", "dup", "reord", "phantom", "seq conflicts", "failover s",
+                  "p50 ms", "p99 ms", "time s"], body, left=3)
+
+
+def _failover(results: Any) -> str:
+    """How many rooms failed over, and the longest wait: '2 (max 2.9)', or '-'."""
+    count = field(results, "failovers", 0) or 0
+    return f"{count} (max {field(results, 'failover_max'):.1f})" if count else "-"
 
 
 def latency_line(results: Any) -> str:
@@ -103,6 +110,10 @@ def results_detail(results: Any) -> str:
         parts.append(table(["process", "event", "logged", "counted", "note"], [
             [c["process"], c["event"], sum(c["logged"].values()),
              "-" if c["counted"] is None else sum(c["counted"].values()), c["note"]] for c in logs], left=2))
+    failovers = [f if isinstance(f, dict) else asdict(f) for f in field(results, "failover_times", [])]
+    if failovers:
+        parts.append(table(["room", "from", "to", "failover s"],
+                           [[f["room"], f["old"], f["new"], f"{f['seconds']:.3f}"] for f in failovers], left=2))
     violations = field(results, "violations", [])
     if violations:
         lines = [f"violations ({len(violations)}):"]

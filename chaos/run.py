@@ -94,7 +94,8 @@ def plan_for(scenario: Scenario) -> TopologyPlan:
                  "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
-                        node_args=node_args, gate_args=gate_args, store=topo.store)
+                        node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
+                        lease_ttl=topo.lease_ttl)
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,

@@ -35,6 +35,8 @@ class TopologySpec:
     max_message_bytes: int = 4096
     store: str = "sqlite"        # where nodes keep rooms: sqlite (durable, a file per node), postgres (durable,
                                  # one server the nodes share, each node through its own link), memory
+    etcd: int = 0                # 0: a static list of nodes; 1 or 3: a cluster on etcd with that many members
+    lease_ttl: float = 2.0       # with etcd: seconds a silent member's key outlives it
 
     @property
     def client_names(self) -> list[str]:
@@ -42,7 +44,7 @@ class TopologySpec:
 
     def names(self) -> PartNames:
         """What the running topology will call its parts: fault targets resolve against it."""
-        return PartNames(self.nodes, self.gates, self.clients, store=self.store == "postgres")
+        return PartNames(self.nodes, self.gates, self.clients, store=self.store == "postgres", etcd=self.etcd)
 
 
 @dataclass(frozen=True)

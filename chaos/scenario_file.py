@@ -40,7 +40,7 @@ VERDICTS = ("valid", "invalid", "unknown")
 TOP_KEYS = ("name", "description", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
-                 "max_message_bytes", "store")
+                 "max_message_bytes", "store", "etcd", "lease_ttl")
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes")
 FAULT_KEYS = ("kind", "target", "start", "duration")
@@ -153,9 +153,16 @@ def _topology(sec: Section) -> TopologySpec | None:
     members = sec.get("clients", clients)
     rooms = sec.get("rooms", list_of(text), TopologySpec.rooms)
     store = sec.get("store", one_of(STORES), TopologySpec.store)
+    etcd = sec.get("etcd", number(integer=True), TopologySpec.etcd)
+    lease_ttl = sec.get("lease_ttl", number(minimum=1), TopologySpec.lease_ttl)
+    if etcd not in (0, 1, 3):
+        sec.add("etcd", f"must be 0 (no cluster), 1 or 3 members, not {etcd}")
+    elif etcd and store != "postgres":
+        sec.add("etcd", "a cluster on etcd needs the store its nodes share: give the topology store: postgres")
     if sec.failed:
         return None
-    return TopologySpec(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, **limits)
+    return TopologySpec(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, etcd=etcd,
+                        lease_ttl=lease_ttl, **limits)
 
 
 def _workload(sec: Section, topology: TopologySpec | None) -> Workload | None:

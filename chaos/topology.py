@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.postgres import PostgresServer, StoreProcess
 from chaos.process import ServerProcess, log_file_key
@@ -37,21 +38,29 @@ class TopologyPlan:
     gate_args: tuple[str, ...] = ()
     store: str = "sqlite"  # sqlite: each node keeps its data in the run folder (data/node{i}), across restarts;
     #                        postgres: one server for the run, each node through its own link; or memory
+    etcd: int = 0          # etcd members: nodes and gates find each other there, each through its own links
+    lease_ttl: float = 2.0  # with etcd: how long a silent member's key outlives it
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
             raise ValueError("a topology needs at least one node and one gate")
+        if self.etcd and self.store != "postgres":
+            raise ValueError("a cluster on etcd needs the shared store (store: postgres)")
         for name, gate in self.clients.items():
             if not 0 <= gate < self.gates:
                 raise ValueError(f"client {name!r} is on gate {gate}, but there are {self.gates} gates")
 
     @property
     def names(self) -> PartNames:
-        return PartNames(self.nodes, self.gates, tuple(self.clients.items()), store=self.store == "postgres")
+        return PartNames(self.nodes, self.gates, tuple(self.clients.items()), store=self.store == "postgres",
+                         etcd=self.etcd)
 
 
 class Topology:
-    """Start, address, disturb and stop one run's servers and links."""
+    """Start, address, disturb and stop one run's servers and links.
+
+    ``terminate``/``launch`` stop and start one part (a fault); :meth:`close` ends the whole run.
+    """
 
     def __init__(self, plan: TopologyPlan, out_dir: Path, links: Any) -> None:
         self.plan = plan
@@ -63,6 +72,8 @@ class Topology:
         self.nodes: list[ServerProcess] = []
         self.gates: list[ServerProcess] = []
         self.store: StoreProcess | None = None
+        self.etcd: EtcdCluster | None = None
+        self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------
@@ -71,8 +82,11 @@ class Topology:
         try:
             if self.plan.store == "postgres":
                 await self._start_store()
+            if self.plan.etcd:
+                await self._start_etcd()
             names = self.names
-            self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i)],
+            self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i),
+                                                                *self._etcd_args(names.node(i))],
                                         self.log_dir) for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
@@ -80,8 +94,13 @@ class Topology:
                     await self._proxy(names.gate_link(g, n), node.addr)
             self.gates = []
             for g in range(self.plan.gates):
-                upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))
-                args = ["--nodes", upstreams, *self.plan.gate_args]
+                if self.plan.etcd:  # the nodes are found in etcd; each is dialled through this gate's proxy
+                    dial = ",".join(f"{node.addr}={self.addr_of(names.gate_link(g, n))}"
+                                    for n, node in enumerate(self.nodes))
+                    args = [*self._etcd_args(names.gate(g)), "--dial", dial, *self.plan.gate_args]
+                else:
+                    upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))
+                    args = ["--nodes", upstreams, *self.plan.gate_args]
                 self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir))
             await asyncio.gather(*(g.start() for g in self.gates))
             for name, gate in self.plan.clients.items():
@@ -99,6 +118,21 @@ class Topology:
         await asyncio.to_thread(server.create_database, STORE_DATABASE)
         for n in range(self.plan.nodes):
             await self._proxy(self.names.store_link(n), f"{server.host}:{server.port}")
+
+    async def _start_etcd(self) -> None:
+        """The run's etcd members, and a link from every node and gate to each."""
+        self.etcd = EtcdCluster(self.plan.etcd)
+        await asyncio.to_thread(self.etcd.start)
+        self.etcd_members = [EtcdMemberProcess(self.etcd, j, self.names.etcd_member(j)) for j in range(self.plan.etcd)]
+        for server in self.names.servers():
+            for j, endpoint in enumerate(self.etcd.endpoints):
+                await self._proxy(self.names.etcd_link(server, j), endpoint)
+
+    def _etcd_args(self, server: str) -> list[str]:
+        if not self.plan.etcd:
+            return []
+        endpoints = ",".join(self.addr_of(self.names.etcd_link(server, j)) for j in range(self.plan.etcd))
+        return ["--etcd", endpoints, "--lease-ttl", f"{self.plan.lease_ttl:g}"]
 
     def _store_args(self, node: int) -> list[str]:
         if self.plan.store == "sqlite":
@@ -119,6 +153,9 @@ class Topology:
         if self.store is not None:
             await self._keep_store_log()
             await asyncio.gather(self.store.stop(), return_exceptions=True)
+        if self.etcd is not None:
+            await self._keep_etcd_logs()
+            await asyncio.to_thread(self.etcd.stop)
         for link in list(self.proxies.values()):
             try:
                 await asyncio.to_thread(link.delete)
@@ -148,8 +185,8 @@ class Topology:
     def get(self, link_name: str) -> Any:
         return self.proxies[link_name]
 
-    def process(self, name: str) -> ServerProcess | StoreProcess:
-        for proc in [*self.nodes, *self.gates, *([self.store] if self.store else [])]:
+    def process(self, name: str) -> ServerProcess | StoreProcess | EtcdMemberProcess:
+        for proc in [*self.nodes, *self.gates, *([self.store] if self.store else []), *self.etcd_members]:
             if proc.name == name:
                 return proc
         raise KeyError(f"no process named {name!r}")
@@ -163,8 +200,25 @@ class Topology:
             folder.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(lambda: (folder / "postgres.log").write_bytes(server.log_path.read_bytes()))
 
+    async def _keep_etcd_logs(self) -> None:
+        assert self.etcd is not None
+        folder = self.out_dir / "etcd"
+        folder.mkdir(parents=True, exist_ok=True)
+        for m in self.etcd.members:
+            if m.log.exists():
+                await asyncio.to_thread(lambda m=m: (folder / m.log.name).write_bytes(m.log.read_bytes()))
+
     async def kill(self, name: str) -> None:
         await self.process(name).kill()
+
+    async def terminate(self, name: str) -> None:
+        """A clean stop (SIGTERM) of one part: a node drains and leaves the cluster; a store keeps its data."""
+        proc = self.process(name)
+        await (proc.stop() if isinstance(proc, ServerProcess) else proc.shutdown())
+
+    async def launch(self, name: str) -> None:
+        """Start a stopped part again, on its address (and data)."""
+        await self.process(name).start()
 
     async def restart(self, name: str) -> None:
         await self.process(name).restart()

@@ -39,6 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "survives a crash (SIGKILL) but a power loss may take the last messages")
     parser.add_argument("--store-timeout", type=float, default=d.store_timeout,
                         help="seconds a store call may take before the send fails")
+    service.add_cluster_flags(parser)
 
 
 def store_spec(text: str) -> str:
@@ -55,7 +56,8 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       join_history=args.join_history, page_size=args.page_size, dedup_window=args.dedup_window,
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
                       metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
-                      store_timeout=args.store_timeout)
+                      store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import STORED_KEY
 from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
@@ -46,6 +47,10 @@ class GateConfig:
     backoff_max: float = 2.0
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    etcd: tuple[str, ...] = ()        # etcd endpoints: the nodes are whoever is registered there, not ``nodes``
+    etcd_prefix: str = DEFAULT_PREFIX
+    lease_ttl: float = DEFAULT_TTL
+    dial: dict[str, str] = field(default_factory=dict)  # on etcd: node name -> address to dial (a proxy, say)
 
 
 class ClientRouter:
@@ -113,7 +118,7 @@ class NodeConnection:
     dial: str
     channel: grpc.aio.Channel
     stub: goverse_pb2_grpc.GoverseStub
-    key: str | None = None
+    key: str | None = None      # static: learned from the node's Status; on etcd: its registered name
     up: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -183,12 +188,13 @@ class GateServer(Server):
     """One gate, usable in-process: ``await start()``, ``port``, ``advertise``, ``await stop()``."""
 
     def __init__(self, config: GateConfig) -> None:
-        if not config.nodes:
-            raise ValueError("a gate needs at least one node address")
+        if not config.nodes and not config.etcd:
+            raise ValueError("a gate needs node addresses, or etcd to find them")
         super().__init__(config, "gate")
         self.config: GateConfig = config
         self.router = ClientRouter(config.client_buffer, self.metrics)
         self.connections: list[NodeConnection] = []
+        self.membership: Membership | None = None
         self._closing = False
 
     def nodes_up(self) -> int:
@@ -196,7 +202,8 @@ class GateServer(Server):
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until every node stream is up (tests and tools; the gate serves before that)."""
-        if not await wait_until(lambda: self.nodes_up() == len(self.connections), timeout, fail=False):
+        if not await wait_until(lambda: self.connections and self.nodes_up() == len(self.connections), timeout,
+                                fail=False):
             down = [node.dial for node in self.connections if not node.up]
             raise TimeoutError(f"node streams still down after {timeout}s: {down}")
 
@@ -208,6 +215,8 @@ class GateServer(Server):
         if unknown:
             raise LookupError(f"placement not known yet: node(s) {', '.join(unknown)} not reached")
         by_key = {node.key: node for node in self.connections}
+        if not by_key:
+            raise LookupError("no node is registered in etcd")
         owner = by_key[placement.owner(object_id, by_key)]
         if not owner.up:
             raise LookupError(f"node {owner.dial} (owner of {object_id}) is not connected to this gate yet")
@@ -216,17 +225,53 @@ class GateServer(Server):
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
 
+    async def _prepare(self) -> None:
+        """On etcd: register, and follow the nodes registered there."""
+        if self.config.etcd:
+            self.membership = Membership(self.config.etcd, name=self.advertise, role="gates", watch="nodes",
+                                         prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
+                                         keepalive=self.config.keepalive)
+            self.membership.listeners.append(lambda members: self._follow(members))
+            await self.membership.start()
+
     def _serving(self) -> None:
-        """Dial every node, each kept connected by a task of its own."""
+        """Dial every node (the configured ones, or those registered in etcd), each kept connected by a task."""
+        if self.membership is not None:
+            self._follow(self.membership.members())
+        else:
+            for dial in self.config.nodes:
+                self._connect(dial)
+
+    def _connect(self, dial: str, name: str | None = None) -> NodeConnection:
         # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
         options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
-        for dial in self.config.nodes:
-            channel = grpc.aio.insecure_channel(dial, options=options)
-            node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel))
-            node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")
-            self.connections.append(node)
+        channel = grpc.aio.insecure_channel(dial, options=options)
+        node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel), key=name)
+        node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")
+        self.connections.append(node)
+        return node
+
+    def _follow(self, members: set[str]) -> None:
+        """Connect to nodes that joined, let go of nodes that left: placement is over who is registered."""
+        if self._closing:
+            return
+        known = {node.key for node in self.connections}
+        for name in sorted(members - known):
+            self._connect(self.config.dial.get(name, name), name)
+            log.event(_log, logging.INFO, "node_joined", node=name, dial=self.config.dial.get(name, name))
+        for node in [n for n in self.connections if n.key not in members]:
+            self.connections.remove(node)
+            self.metrics.connected_nodes.set(self.nodes_up())
+            log.event(_log, logging.INFO, "node_left", node=node.key, dial=node.dial)
+            asyncio.ensure_future(self._disconnect(node))
+
+    async def _disconnect(self, node: NodeConnection) -> None:
+        if node.task:
+            node.task.cancel()
+            await asyncio.gather(node.task, return_exceptions=True)
+        await node.channel.close()
 
     async def _stopping(self) -> None:
         self._closing = True
@@ -239,6 +284,8 @@ class GateServer(Server):
     async def _stopped(self) -> None:
         for node in self.connections:
             await node.channel.close()
+        if self.membership is not None:
+            await self.membership.stop(revoke=True)
 
     async def _keep_connected(self, node: NodeConnection) -> None:
         """Keep a RegisterGate stream open; after a healthy stream, backoff starts over."""
@@ -251,7 +298,8 @@ class GateServer(Server):
         call = None
         try:
             status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout)
-            node.key = status.advertise_addr or node.dial
+            if self.membership is None:  # on etcd the key is the registered name, the same on every gate
+                node.key = status.advertise_addr or node.dial
             call = node.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise))
             first = await call.read()
             if first is grpc.aio.EOF or not first.HasField("register_gate_response"):

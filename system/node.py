@@ -9,6 +9,7 @@ INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -20,7 +21,8 @@ from google.protobuf.message import Message
 
 from system import log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
-from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost
+from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
+from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost, Unavailable
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
@@ -53,6 +55,9 @@ class NodeConfig:
     data_dir: str | None = None           # the sqlite store's folder (None: a temporary one, removed at stop)
     store_sync: str = "full"              # sqlite: full (survives power loss) or normal (survives a crash)
     store_timeout: float = 5.0            # seconds a store call may take
+    etcd: tuple[str, ...] = ()            # etcd endpoints (host:port): membership from etcd, not --peers
+    etcd_prefix: str = DEFAULT_PREFIX
+    lease_ttl: float = DEFAULT_TTL        # seconds our key outlives us if we die without a word
 
     def make_store(self, data_dir: str | None = None) -> Store:
         return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
@@ -89,6 +94,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
         try:
+            await self.server.check_owner(request.id)
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
                                                 CallInfo(client_id=request.client_id))
         except ObjectError as exc:
@@ -100,6 +106,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
         try:
+            await self.server.check_owner(request.id)
             hosted = await self.server.host.create(request.type, request.id)
         except ObjectError as exc:
             await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc), exc.stored)
@@ -107,6 +114,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
         try:
+            await self.server.check_owner(request.id)
             found = await self.server.host.delete(request.id)
         except ObjectError as exc:
             await self._refuse(context, "", request.id, "DeleteObject", exc.code, str(exc), exc.stored)
@@ -162,6 +170,7 @@ class NodeServer(Server):
         self.store = self.config.make_store(self.data_dir)
         self.host = ObjectHost()
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
+        self.membership: Membership | None = None
         self.started = time.monotonic()
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
@@ -174,6 +183,8 @@ class NodeServer(Server):
         :class:`~system.store.StoreUnusable`: the node refuses to start.
         """
         await self.store.open()
+        if self.config.etcd:
+            await self._join_cluster()
         await self.create_default_objects()
         log.event(_log, logging.INFO if self.store.durable else logging.WARNING, "store_opened",
                   store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
@@ -182,6 +193,46 @@ class NodeServer(Server):
 
     def _serving(self) -> None:
         self.started = time.monotonic()
+
+    async def _join_cluster(self) -> None:
+        """Register in etcd and follow the other nodes; serve only the rooms placement gives us."""
+        self.membership = Membership(self.config.etcd, name=self.advertise, role="nodes", watch="nodes",
+                                     prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
+                                     keepalive=self.config.keepalive)
+        self.membership.listeners.append(lambda members: asyncio.ensure_future(self._give_up_others()))
+        self.membership.lapse_listeners.append(lambda: asyncio.ensure_future(self._give_up_others()))
+        await self.membership.start()
+        await self.membership.wait_for(lambda members: self.advertise in members, 10.0)
+
+    def owner_of(self, object_id: str) -> str | None:
+        """The node that owns ``object_id`` in our view of the cluster; None when we have no view (static)."""
+        if self.membership is None:
+            return None
+        members = self.membership.members() | ({self.advertise} if self.membership.registered else set())
+        return placement.owner(object_id, members) if members else ""
+
+    async def check_owner(self, object_id: str) -> None:
+        """Refuse (retryable, surely not done) a call for an object another node owns, or any call while
+        our registration has lapsed: that node is deposed, and its store writes would be fenced anyway."""
+        if self.membership is None:
+            return
+        if not self.membership.registered:
+            await self._give_up_others()
+            raise Unavailable(f"node {self.advertise} is not a cluster member now (its etcd lease lapsed); retry",
+                              stored="no")
+        owner = self.owner_of(object_id)
+        if owner != self.advertise:
+            await self.host.evict(object_id)
+            raise Unavailable(f"{object_id} is owned by node {owner or 'none'} now; retry", stored="no")
+
+    async def _give_up_others(self) -> None:
+        """Close every object this node no longer owns (membership changed, or our lease lapsed)."""
+        registered = self.membership is not None and self.membership.registered
+        for hosted in self.host.objects():
+            if not registered or self.owner_of(hosted.object_id) != self.advertise:
+                if await self.host.evict(hosted.object_id):
+                    log.event(_log, logging.INFO, "object_released", id=hosted.object_id,
+                              owner=self.owner_of(hosted.object_id) if registered else None)
 
     async def create_default_objects(self) -> None:
         """Create the manager and the default rooms this node owns, as Goverse does at start.
@@ -192,9 +243,10 @@ class NodeServer(Server):
         owns, so each object exists once in the cluster, where the gates will
         call it. Alone (no peers) it owns everything and creates all of them.
         Nodes of a cluster started without ``peers`` each create all of them:
-        the gates still call one copy of each, the others stay empty.
+        the gates still call one copy of each, the others stay empty. On etcd,
+        the cluster's current members are the peers.
         """
-        keys = {self.advertise, *self.config.peers}
+        keys = self.membership.members() if self.membership else {self.advertise, *self.config.peers}
         for type_name, object_id in default_objects(self.config.room_config()):
             if placement.owner(object_id, keys) == self.advertise:
                 try:
@@ -206,7 +258,10 @@ class NodeServer(Server):
         self.hub.close()
 
     async def _stopped(self) -> None:
+        """Drained (calls done, writes flushed), then leave the cluster at once, then close the store."""
         await self.host.close()
+        if self.membership is not None:
+            await self.membership.stop(revoke=True)
         await self.store.close()
         if self._scratch is not None:
             self._scratch.cleanup()

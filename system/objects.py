@@ -164,6 +164,15 @@ class ObjectHost:
         for hosted in list(self._objects.values()):
             await hosted.obj.close()
 
+    async def evict(self, object_id: str) -> bool:
+        """Drop an object this host must no longer serve (another owns it now); it closes, its data stays."""
+        hosted = self._objects.pop(object_id, None)
+        if hosted is None:
+            return False
+        hosted.obj.evicted = True
+        await hosted.obj.close()
+        return True
+
     async def call(self, type_name: str, object_id: str, method_name: str,
                    request: any_pb2.Any, call: CallInfo | None = None) -> any_pb2.Any:
         """Unpack, run one method under the object's lock (its ``Later`` part after it), pack the reply."""

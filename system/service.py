@@ -11,6 +11,7 @@ import sys
 
 from system import listen, log
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.membership import DEFAULT_PREFIX, DEFAULT_TTL
 from system.server import Server
 
 _log = log.get("service")
@@ -28,6 +29,29 @@ def add_common_flags(parser: argparse.ArgumentParser, default_listen: str) -> No
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop (SIGTERM) when the starting process dies (used by the chaos harness)")
     add_keepalive_flags(parser)
+
+
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """Membership on etcd, shared by nodes and gates (off by default: a static list of nodes)."""
+    parser.add_argument("--etcd", metavar="HOST:PORT[,HOST:PORT...]",
+                        help="etcd endpoints: register there (under PREFIX/nodes/ or PREFIX/gates/ ADDR, bound to a "
+                             "lease) and follow the nodes registered there; default: off")
+    parser.add_argument("--etcd-prefix", default=DEFAULT_PREFIX, help=f"key prefix in etcd (default {DEFAULT_PREFIX})")
+    parser.add_argument("--lease-ttl", type=float, default=DEFAULT_TTL,
+                        help=f"seconds our etcd key outlives us if we die without a word (default {DEFAULT_TTL:g}); "
+                             "a dead node's rooms move after about this long")
+
+
+def etcd_endpoints(text: str | None) -> tuple[str, ...]:
+    """``--etcd`` as host:port endpoints (an ``http://`` prefix is allowed)."""
+    out = []
+    for item in (text or "").split(","):
+        item = item.strip().removeprefix("http://").rstrip("/")
+        if item:
+            if ":" not in item:
+                raise SystemExit(f"--etcd: {item!r} has no port (want HOST:PORT)")
+            out.append(item)
+    return tuple(out)
 
 
 def add_keepalive_flags(parser: argparse.ArgumentParser) -> None:

@@ -59,6 +59,7 @@ class Display:
     key: Key
     time: float
     source: str
+    seq: int = 0
     send: Send | None = None  # its send, once the evidence has paired them (None: never sent)
 
 
@@ -82,6 +83,13 @@ def split_sample(sample: str) -> tuple[str, dict[str, str]]:
     return m["name"], dict(_LABEL.findall(m["labels"] or ""))
 
 
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 @dataclass
 class Evidence:
     """History, logs and metrics of one run, indexed. Build it with :meth:`read`."""
@@ -93,6 +101,7 @@ class Evidence:
     left: set[Key] = field(default_factory=set)
     displays: dict[Key, list[Display]] = field(default_factory=dict)  # member -> what it showed, in order
     final_polls: dict[str, set[str]] = field(default_factory=dict)    # room -> client_msg_ids the server held
+    numbered: list[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
     final_polled: set[Key] = field(default_factory=set)          # members with a successful final poll
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
@@ -121,7 +130,8 @@ class Evidence:
             if f == "deliver":
                 if op.type == "ok":
                     key = (room, str(v.get("client_msg_id") or f"seq:{v.get('seq')}"))
-                    displays[(room, op.process)].append(Display(key, op.time, str(v.get("source", "push"))))
+                    displays[(room, op.process)].append(Display(key, op.time, str(v.get("source", "push")),
+                                                                _int(v.get("seq"))))
             elif f == "send":
                 ev._record_send(room, op)
             elif f == "join":
@@ -136,8 +146,10 @@ class Evidence:
             elif f == "final_poll":
                 if op.type == "ok":
                     ev.final_polled.add((room, op.process))
-                    final_polls[room].update(str(m.get("client_msg_id")) for m in v.get("messages") or ()
-                                             if type(m) is dict or isinstance(m, Mapping))  # the ABC check is slow
+                    held = [m for m in v.get("messages") or () if type(m) is dict or isinstance(m, Mapping)]
+                    final_polls[room].update(str(m.get("client_msg_id")) for m in held)  # the ABC check is slow
+                    ev.numbered += [(room, _int(m.get("seq")), str(m.get("client_msg_id")), "final poll")
+                                    for m in held]
             elif f == "fault":
                 ev.faults.append(op)
             elif f == "phase":
@@ -172,6 +184,7 @@ class Evidence:
         if op.type == "ok":
             send.ok = op.time if send.ok is None else send.ok
             send.invoke = op.time if send.invoke is None else send.invoke
+            self.numbered.append((room, _int(op.value.get("seq")), key[1], f"{op.process}'s acknowledgement"))
         else:
             self.send_failures.append((send, op))
 

@@ -75,6 +75,18 @@ class FaultWindow:
 
 
 @dataclass
+class Failover:
+    """A room changing owner: the last acknowledgement by the old node, the first by the new one."""
+
+    room: str
+    old: str         # node that stored the room's messages before (e.g. node1)
+    new: str
+    last_old: float  # unix seconds of the old owner's last message_stored
+    first_new: float
+    seconds: float   # first_new - last_old
+
+
+@dataclass
 class Summary:
     """The numbers a scenario's ``expect`` can name (see scenarios/README.md)."""
 
@@ -85,6 +97,9 @@ class Summary:
     phantom: int = 0
     lost_by_server: int = 0
     history_resets: int = 0
+    conflicting_seq: int = 0         # (room, seq) pairs that carried two different messages
+    failovers: int = 0               # times a room's messages began to be stored by another node
+    failover_max: float | None = None  # longest of them, s (last ack by the old owner to first by the new)
     sends_ok: int = 0
     sends_failed: int = 0
     sends_indefinite: int = 0
@@ -124,6 +139,7 @@ class Results(Summary):
     push_logs: list[PushLogCheck] = field(default_factory=list)
     latency_series: list[LatencyPoint] = field(default_factory=list)
     fault_windows: list[FaultWindow] = field(default_factory=list)
+    failover_times: list[Failover] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

@@ -36,10 +36,17 @@ def test_summary_table_shows_the_numbers_in_aligned_columns():
     header, rule, bad, good = text.splitlines()
     assert header.split()[:3] == ["scenario", "verdict", "expect"]
     assert bad.split() == ["stalled-client", "invalid", "1/2", "FAIL", "120/3/1", "230/9/4", "17", "2", "0", "1",
-                           "0", "0", "12", "457", "12.3"]
+                           "0", "0", "0", "-", "12", "457", "12.3"]
     assert good.split()[:4] == ["baseline", "valid", "1/1", "ok"]
     assert good.split()[-3:] == ["-", "-", "8.0"]  # no latency measured
     assert len(rule) >= len(header.rstrip()) and good.index("valid") == bad.index("invalid")
+
+
+def test_summary_shows_seq_conflicts_and_failovers():
+    r = Results(conflicting_seq=1, failovers=2, failover_max=2.87)
+    text = summary_table([SummaryRow("node-permanent-loss", r, [], 9.0)])
+    [row] = columns(text)
+    assert row["seq conflicts"] == "1" and row["failover s"] == "2 (max 2.9)"
 
 
 def columns(text: str) -> list[dict[str, str]]:

@@ -77,8 +77,46 @@ def test_every_documented_form_reads_back_as_itself(form):
 
 
 def test_the_forms_a_category_accepts_are_named_in_errors():
-    assert forms("process") == "store, node I, gate I, all nodes, all gates"
+    assert forms("process") == "store, etcd J, all etcd, node I, gate I, all nodes, all gates"
     assert forms("client") == "client NAME, all clients"
-    with pytest.raises(FaultError, match=r"kill needs a process target \(store, node I, gate I, all nodes"):
+    with pytest.raises(FaultError, match=r"kill needs a process target \(store, etcd J, all etcd, node I, gate I"):
         make_fault("kill", "all links", 0, 1)
     assert parse_target(Target("node", node=1)) == Target("node", node=1)
+
+
+CLUSTER = PartNames(nodes=3, gates=2, clients=(("alice", 0), ("bob", 1)), store=True, etcd=3)
+
+
+@pytest.mark.parametrize("text, canonical, kind, names", [
+    ("node 1 -> etcd", "node 1 -> etcd", "blackhole", ["node1-etcd0", "node1-etcd1", "node1-etcd2"]),
+    ("Gate 0 → etcd 2", "gate 0 -> etcd 2", "latency", ["gate0-etcd2"]),
+    ("etcd 2", "etcd 2", "kill", ["etcd2"]),
+    ("all etcd", "all etcd", "pause", ["etcd0", "etcd1", "etcd2"]),
+    ("{node 0, gate 0, client alice} | {node 1, node 2, gate 1, etcd, store}",
+     "{node 0, gate 0, client alice} | {node 1, node 2, gate 1, etcd, store}", "partition",
+     ["gate0-node1", "gate0-node2", "gate1-node0", "node0-store", "node0-etcd0", "node0-etcd1", "node0-etcd2",
+      "gate0-etcd0", "gate0-etcd1", "gate0-etcd2"]),
+    ("{node 1} | {etcd}", "{node 1} | {etcd}", "partition", ["node1-etcd0", "node1-etcd1", "node1-etcd2"]),
+])
+def test_cluster_targets_name_etcd_members_their_links_and_the_links_a_partition_cuts(text, canonical, kind, names):
+    target = parse_target(text)
+    assert str(target) == canonical
+    assert make_fault(kind, text, 0, 1).names(CLUSTER) == names
+
+
+@pytest.mark.parametrize("kind, text, message", [
+    ("partition", "node 0", "partition needs a partition target"),
+    ("partition", "{node 0} | {node 0}", "node 0 is in two groups"),
+    ("partition", "{node 7} | {etcd}", "this topology has no node 7"),
+    ("partition", "{client alice} | {gate 1}", "no link crosses"),
+    ("partition", "{rack 1} | {etcd}", "'rack 1' in a partition is no part"),
+    ("kill", "etcd 3", "there are 3 etcd member"),
+])
+def test_bad_cluster_targets_say_why(kind, text, message):
+    with pytest.raises(FaultError, match=message):
+        make_fault(kind, text, 0, 1).names(CLUSTER)
+
+
+def test_etcd_targets_need_etcd():
+    with pytest.raises(FaultError, match="no etcd in this topology"):
+        make_fault("kill", "etcd 0", 0, 1).names(PartNames(1, 1, (("alice", 0),)))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from chaos.checker.rules import send_failed_by_push  # noqa: F401 (registers)
 from chaos.checker.rules import sends  # noqa: F401
 from chaos.checker.rules import durability  # noqa: F401
+from chaos.checker.rules import conflicting_seq  # noqa: F401
+from chaos.checker.rules import failover  # noqa: F401
 from chaos.checker.rules import members  # noqa: F401
 from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import push_logs  # noqa: F401
