@@ -6,8 +6,9 @@ measuring clients in this process):
 - **sends**: for each store (``memory``, ``sqlite`` with group commit,
   ``sqlite-nogroup`` with one sync per send, ``postgres``) and each number
   of concurrent senders, that many :class:`system.client.ChatClient` users
-  (connected, not joined: no fan-out) send 100-byte messages to one room in
-  a loop, each waiting for its acknowledgement. Sends acknowledged per
+  (connected, not joined: no fan-out) send 100-byte messages to one room
+  (``--rooms``: spread over several) in a loop, each waiting for its
+  acknowledgement. Sends acknowledged per
   second, and each send's latency (call → acknowledgement, p50 and p99),
   over a measuring window after a warm-up; every process's CPU over the
   window, and the store's own counters (writes per commit, time in
@@ -21,9 +22,10 @@ measuring clients in this process):
 
 The node runs ``pushchat node``'s own code (its flags, ``NodeServer``,
 ``service.run``) through this module's ``serve-node`` entry point, which adds
-two things a benchmark needs and a user does not: ``--group-commit off`` (the
-SQLite store's one-sync-per-send mode, to show what group commit buys) and
-SIGUSR1, which prints the store's counters as one JSON line on stdout.
+two things a benchmark needs and a user does not: ``--group-commit off`` (each
+send a store write and a commit of its own: with SQLite, one sync per send,
+to show what grouping buys) and SIGUSR1, which prints the store's counters
+as one JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chaos.process import ServerProcess, _env_without_proxies
+from chaos.process import ServerProcess
 from chaos.wait import wait_until
 
 KINDS = ("memory", "sqlite", "sqlite-nogroup", "postgres")
@@ -125,7 +127,7 @@ class BenchNode(ServerProcess):
             self.spawned = time.perf_counter()
             self.proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=stderr, stdin=asyncio.subprocess.DEVNULL,
-                env=_env_without_proxies())
+                env={k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "grpc_proxy")})
         announce = await self._read_announce(argv)
         self.announced = time.perf_counter()
         self.addr = announce["addr"]
@@ -271,37 +273,48 @@ class SendRow:
     failed: int = 0
     cpu: dict[str, float] = dataclasses.field(default_factory=dict)   # % of one core, by process
     store_stats: dict[str, float] = dataclasses.field(default_factory=dict)  # deltas over the window
+    totals: dict[str, float] = dataclasses.field(default_factory=dict)  # deltas over the run, taken while idle
+    acked: int = 0              # sends acknowledged in the whole run (warm-up too)
     window: float = 0.0
+    load: float = 0.0           # the machine's 1-minute load average after the window
     skipped: str = ""
 
     @property
     def per_commit(self) -> float | None:
-        commits = self.store_stats.get("commits")
-        return self.store_stats["writes"] / commits if commits else None
+        """The store's group commit: room writes per transaction (one sync each), over the run."""
+        commits = self.totals.get("commits")
+        return self.totals["writes"] / commits if commits else None
 
     @property
     def sends_per_write(self) -> float | None:
-        writes = self.store_stats.get("room_writes")
-        return self.sends / writes if writes else None
+        """The room's grouping: sends per store write, over the run."""
+        writes = self.totals.get("room_writes")
+        return self.acked / writes if writes else None
 
     @property
     def limit(self) -> str:
         """What held this figure back, read off the measurements."""
-        if self.skipped:
+        if self.skipped or not self.window:
             return ""
-        busy = {name: share for name, share in self.cpu.items() if share >= 85}
+        cores = 100 * (os.cpu_count() or 1)
         total = sum(self.cpu.values())
-        thread = 100 * self.store_stats.get("write_seconds", 0.0) / self.window if self.window else 0.0
-        sync = 100 * self.store_stats.get("commit_seconds", 0.0) / self.window if self.window else 0.0
-        if thread >= 85:
-            return f"store thread busy {thread:.0f}% (in COMMIT {sync:.0f}%)"
+        busy = [f"{name} {share:.0f}%" for name, share in self.cpu.items() if share >= 85]
+        thread = 100 * self.store_stats.get("write_seconds", 0.0) / self.window
+        if total >= 0.85 * cores:
+            return f"CPU: the {cores // 100} cores ({total:.0f}% in all)"
         if busy:
-            return "CPU of " + ", ".join(f"{name} ({share:.0f}%)" for name, share in busy.items())
-        if total >= 170:
-            return f"the 2 cores ({total:.0f}% in all)"
+            return "CPU of " + ", ".join(busy)
+        if thread >= 85:
+            return f"the store thread ({thread:.0f}% busy)"
         if self.senders == 1:
             return "one send at a time: its round trip"
-        return "no single process saturated"
+        writes = self.store_stats.get("room_writes", 0)
+        if writes:
+            cycle = 1000 * self.window / writes
+            txn, commits = self.store_stats.get("write_seconds"), self.store_stats.get("commits")
+            inside = f" (a transaction: {1000 * txn / commits:.1f} ms)" if txn and commits else ""
+            return f"one write at a time per room: one every {cycle:.1f} ms{inside}"
+        return "not CPU: waiting"
 
 
 @dataclasses.dataclass
@@ -368,6 +381,7 @@ async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: P
                           "bench": lambda: [me], **({"postgres": pg.pids} if kind == "postgres" else {})})
         done: list[tuple[float, float, str, int]] = []
         failures: list[str] = []
+        first = await node.stats()
         window_start = time.perf_counter() + opts.warmup
         window_end = window_start + opts.duration
 
@@ -394,22 +408,31 @@ async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: P
                  f"{opts.duration:g} s measured")
         measured, *_ = await asyncio.gather(window(), *(send_loop(c, rooms[i % len(rooms)])
                                                         for i, c in enumerate(clients)))
+        last = await node.stats()  # every send answered: the counters agree with each other
         row.cpu, before, after = measured
         row.window = opts.duration
-        row.store_stats = {k: after[k] - before[k] for k in after if isinstance(after[k], (int, float))}
+        row.load = os.getloadavg()[0]
+        row.store_stats = _delta(before, after)
+        row.totals = _delta(first, last)
+        row.acked = len(done)
         row.sends = sum(1 for _, end, _, _ in done if window_start <= end < window_end)
         row.per_second = row.sends / opts.duration
         latencies = sorted(end - start for start, end, _, _ in done if window_start <= start < window_end)
         row.p50_ms, row.p99_ms = 1000 * quantile(latencies, 0.5), 1000 * quantile(latencies, 0.99)
         row.failed = len(failures)
-        check_numbering(kind, done)
-        if failures:
+        if not failures:  # a send that failed may have been stored: then the numbering has its seq
+            check_numbering(kind, done)
+        else:
             progress(f"{kind}: {len(failures)} sends failed, e.g. {failures[0]}")
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
         await gate.stop()
         await node.stop()
     return row
+
+
+def _delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in after if k in before and isinstance(after[k], (int, float))}
 
 
 def check_numbering(kind: str, done: list[tuple[float, float, str, int]]) -> None:
@@ -526,9 +549,21 @@ def restart_table(rows: list[RestartRow]) -> str:
     return "\n".join(lines)
 
 
-def _csv(kind: Callable[[str], Any], allowed: Sequence[Any] | None = None) -> Callable[[str], list[Any]]:
+def _number(kind: Callable[[str], Any], least: float) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text} is below {least:g}")
+        return value
+    return parse
+
+
+def _csv(item: Callable[[str], Any], allowed: Sequence[Any] | None = None) -> Callable[[str], list[Any]]:
     def parse(text: str) -> list[Any]:
-        items = [kind(x.strip()) for x in text.split(",") if x.strip()]
+        items = [item(x.strip()) for x in text.split(",") if x.strip()]
         bad = [x for x in items if allowed is not None and x not in allowed]
         if bad:
             raise argparse.ArgumentTypeError(f"unknown {bad[0]!r}: want some of {', '.join(map(str, allowed or ()))}")
@@ -541,17 +576,19 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m chaos.store_bench",
         description="Send throughput and latency per room store, and a node's restart time after SIGKILL, "
                     "on real node and gate processes. Progress on stderr, tables on stdout.")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds measured per store and sender count")
-    p.add_argument("--warmup", type=float, default=2.0, help="seconds of sending before each measurement")
-    p.add_argument("--senders", type=_csv(int), default=[1, 16], help="concurrent senders, comma-separated")
+    p.add_argument("--duration", type=_number(float, 0.1), default=10.0,
+                   help="seconds measured per store and sender count")
+    p.add_argument("--warmup", type=_number(float, 0), default=2.0, help="seconds of sending before each measurement")
+    p.add_argument("--senders", type=_csv(_number(int, 1)), default=[1, 16],
+                   help="concurrent senders, comma-separated (empty: measure no sends)")
     p.add_argument("--stores", type=_csv(str, KINDS), default=list(KINDS), help="stores to measure sends on")
-    p.add_argument("--rooms", type=int, default=1,
+    p.add_argument("--rooms", type=_number(int, 1), default=1,
                    help="rooms the senders spread over, round robin (1: all in General; the SQLite store groups "
                         "commits across rooms, each room groups its own sends)")
-    p.add_argument("--restart-messages", type=_csv(int), default=[0, 10_000, 100_000],
+    p.add_argument("--restart-messages", type=_csv(_number(int, 0)), default=[0, 10_000, 100_000],
                    help="stored messages to restart on, comma-separated (empty: no restart measurement)")
     p.add_argument("--restart-stores", type=_csv(str, RESTART_KINDS), default=list(RESTART_KINDS))
-    p.add_argument("--restart-rounds", type=int, default=3, help="kill-and-start rounds per restart figure")
+    p.add_argument("--restart-rounds", type=_number(int, 1), default=3, help="kill-and-start rounds per restart figure")
     p.add_argument("--node-log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="the node's and gate's log level (INFO, their default, logs one line per send)")
     p.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
