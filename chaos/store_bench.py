@@ -620,7 +620,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before grpc is imported, here and in the servers
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     opts = parser().parse_args(argv)
-    sends, restarts = asyncio.run(run(opts))
+    from chaos.process import ProcessError
+    try:
+        sends, restarts = asyncio.run(run(opts))
+    except (ProcessError, RuntimeError, TimeoutError, OSError) as exc:
+        print(f"store_bench: failed: {exc}", file=sys.stderr)
+        return 1
     if sends:
         where_to = f"{opts.rooms} rooms" if opts.rooms > 1 else "one room"
         print(f"Sends, acknowledged once durable (100-byte messages, {where_to}):\n")
@@ -628,7 +633,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in ratio_lines(sends):
             print(line)
     if restarts:
-        print("\nRestart after SIGKILL (the node loads the room's messages up to --history-limit):\n")
+        print("\nRestart after SIGKILL: the node loads every room (its messages up to --history-limit, its last "
+              "--dedup-window client message ids, its members) before it listens:\n")
         print(restart_table(restarts))
     if opts.json:
         Path(opts.json).write_text(json.dumps({
