@@ -53,6 +53,9 @@ FAILOVER_ROOM = "General"
 CLIENTS = "clients"  # this process, in the CPU figures
 STEADY_ROOMS = tuple(f"Room{i}" for i in range(12))  # candidates, so that the rooms measured spread over the nodes
 STEADY_TTL = 2.0
+# The members measuring push latency are two clients in this process, behind on a busy machine: with the
+# gate's default 10 they would lose pushes to client_buffer_full, and the figures would measure that.
+CLIENT_BUFFER = 1024
 # etcd refuses leases shorter than 1.5 election timeouts (rounded up to whole seconds): with its
 # default 1000 ms a 1 s lease is granted as 2 s. 500 ms (5 heartbeats) lets a 1 s TTL be 1 s.
 ETCD_ELECTION_MS = 500
@@ -132,7 +135,8 @@ class Cluster:
 
 
 async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] = (), ttl: float = STEADY_TTL,
-                        prefix: str = "/pushchat", gates: int = 2, node_args: Sequence[str] = ()) -> Cluster:
+                        prefix: str = "/pushchat", gates: int = 2, node_args: Sequence[str] = (),
+                        gate_args: Sequence[str] = ()) -> Cluster:
     """Static: nodes on fixed free ports, each told the others (``--peers``), gates told them all (``--nodes``)."""
     from chaos.postgres import free_port
     from chaos.process import ServerProcess
@@ -142,14 +146,15 @@ async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] 
     if mode == "etcd":
         membership = ["--etcd", ",".join(etcd), "--etcd-prefix", prefix, "--lease-ttl", f"{ttl:g}"]
         nodes = [ServerProcess(f"node{i}", "node", [*store, *membership], logs) for i in range(3)]
-        gate_args = membership
+        routing = membership
     else:
         addrs = [f"127.0.0.1:{free_port()}" for _ in range(3)]
         nodes = [ServerProcess(f"node{i}", "node", [*store, "--listen", addr,
                                                     "--peers", ",".join(a for a in addrs if a != addr)], logs)
                  for i, addr in enumerate(addrs)]
-        gate_args = ["--nodes", ",".join(addrs)]
-    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", gate_args, logs) for i in range(gates)])
+        routing = ["--nodes", ",".join(addrs)]
+    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", [*routing, *gate_args], logs)
+                                    for i in range(gates)])
     try:
         await asyncio.gather(*(n.start() for n in cluster.nodes))
         await asyncio.gather(*(g.start() for g in cluster.gates))
@@ -204,6 +209,16 @@ class Parts:
 
 
 @dataclass
+class Back:
+    """Where a failback's time went: the restarted node registers in etcd before it listens, and gate0 dials
+    it as soon as it registers; probes refused meanwhile back off (gRPC's and the gate's own backoff)."""
+
+    listening: float    # registered → its first gate stream (it serves from then on)
+    gate_up: float      # registered → gate0's stream to it is up (gate0 routes the room to it from then on)
+    refused: int        # gate0's probes that found it not listening yet
+
+
+@dataclass
 class Round:
     ttl: float
     victim: str
@@ -211,6 +226,7 @@ class Round:
     failover: float
     failback: float
     parts: Parts | None
+    back: Back | None = None
 
 
 class Sender:
@@ -307,7 +323,16 @@ def measure_round(cluster: Cluster, acks: list[Ack], stored: list[dict[str, Any]
         parts = Parts(before_kill=killed - old.acked, lease=left["ts"] - killed, owner_saw=seen["ts"] - killed,
                       backoff=max(0.0, attempt - left["ts"]), serve=stored_at - max(attempt, left["ts"]),
                       reply=new.acked - stored_at, retries=len(retries))
-    return Round(ttl, victim_name, new.by, new.acked - old.acked, back.acked - interim.acked, parts)
+    came = [ln for ln in lines_of(victim) if ln.get("ts", 0) > restarted]
+    registered = first_line(came, restarted, event="membership_registered")
+    serving = first_line(came, restarted, event="gate_registered")
+    up = registered and first_line(gate, registered["ts"], event="node_stream_up", node=victim.addr)
+    back_parts = None
+    if registered and serving and up:
+        refused = sum(1 for ln in gate if ln.get("event") == "node_stream_down" and ln.get("node") == victim.addr
+                      and registered["ts"] < ln.get("ts", 0) < up["ts"])
+        back_parts = Back(serving["ts"] - registered["ts"], up["ts"] - registered["ts"], refused)
+    return Round(ttl, victim_name, new.by, new.acked - old.acked, back.acked - interim.acked, parts, back_parts)
 
 
 @dataclass
@@ -321,12 +346,13 @@ class Failover:
     failures: list[str]
 
 
-async def failover_rounds(ttl: float, rounds: int, interval: float, env: "Env") -> Failover:
-    """``rounds`` SIGKILLs of General's owner in one cluster on etcd with lease TTL ``ttl``."""
-    logs = env.logs / f"failover-ttl{ttl:g}"
-    dsn = await asyncio.to_thread(env.postgres.create_database, f"failover_ttl{str(ttl).replace('.', '_')}")
+async def failover_rounds(index: int, ttl: float, rounds: int, interval: float, env: "Env") -> Failover:
+    """``rounds`` SIGKILLs of General's owner in one cluster (the ``index``-th) on etcd with lease TTL ``ttl``."""
+    name = f"failover{index}-ttl{ttl:g}"
+    logs = env.logs / name
+    dsn = await asyncio.to_thread(env.postgres.create_database, name.replace("-", "_").replace(".", "_"))
     say(f"failover, TTL {ttl:g} s: starting 3 nodes and 2 gates on etcd…")
-    cluster = await start_cluster("etcd", dsn, logs, etcd=env.etcd.endpoints, ttl=ttl, prefix=f"/failover-{ttl:g}")
+    cluster = await start_cluster("etcd", dsn, logs, etcd=env.etcd.endpoints, ttl=ttl, prefix=f"/{name}")
     client_log = logs / "sender.log"  # its call_retry lines: how long it backed off
     handler, logger = log.FilePerUser({"sender": client_log}), logging.getLogger("pushchat")
     level = logger.level
@@ -394,7 +420,8 @@ class Steady:
     send_p99: float
     push_p50: float
     push_p99: float
-    pushes_missing: int
+    pushes_missing: int     # pushes of messages sent in the window that no member got
+    pushes_dropped: int     # push_dropped lines in the gates' logs, the whole run
     failed: int
     placement: str          # rooms per node
     cpu: dict[str, float]   # process -> share of one core over the window
@@ -414,7 +441,8 @@ async def steady_state(mode: str, run: int, senders: int, rooms: int, duration: 
     dsn = await asyncio.to_thread(env.postgres.create_database, f"steady_{mode}_{run}")
     say(f"steady state, {mode} (run {run}): starting 3 nodes and 2 gates…")
     cluster = await start_cluster(mode, dsn, env.logs / f"steady-{mode}-{run}", etcd=env.etcd.endpoints,
-                                  prefix=f"/steady-{mode}-{run}", node_args=["--rooms", ",".join(STEADY_ROOMS)])
+                                  prefix=f"/steady-{mode}-{run}", node_args=["--rooms", ",".join(STEADY_ROOMS)],
+                                  gate_args=["--client-buffer", str(CLIENT_BUFFER)])
     cluster.extra_pids["postgres"] = (env.postgres.proc.pid, True)
     if mode == "etcd":
         cluster.extra_pids["etcd"] = (env.etcd.members[0].proc.pid, False)
@@ -468,13 +496,14 @@ async def steady_state(mode: str, run: int, senders: int, rooms: int, duration: 
         for c in [*clients, *listeners]:
             await c.close()
         await cluster.stop()
+    dropped = sum(1 for g in cluster.gates for ln in lines_of(g) if ln.get("event") == "push_dropped")
     acked = [(s, a) for s, a in sends if window[0] <= s < window[1]]
     send_ms = [(a - s) * 1000 for s, a in acked]
     push_ms = [(t - in_window[c]) * 1000 for c in in_window for t in arrivals.get(c, ())]
     missing = sum(max(0, expected - len(arrivals.get(c, ()))) for c in in_window)
     cpu = {name: (cpu1[name] - cpu0.get(name, 0.0)) / elapsed for name in cpu1}
     result = Steady(mode, run, len(acked) / duration, percentile(send_ms, 50), percentile(send_ms, 99),
-                    percentile(push_ms, 50), percentile(push_ms, 99), missing, failed,
+                    percentile(push_ms, 50), percentile(push_ms, 99), missing, dropped, failed,
                     " ".join(f"{where[n.name]}" for n in cluster.nodes), cpu, len(acked))
     say(f"  {result.acks_per_s:.0f} acks/s, send p50 {result.send_p50:.1f} ms, push p50 {result.push_p50:.1f} ms")
     return result
@@ -482,12 +511,15 @@ async def steady_state(mode: str, run: int, senders: int, rooms: int, duration: 
 
 def steady_table(results: list[Steady], senders: int, rooms: int, duration: float) -> str:
     rows = [f"{senders} senders (one message at a time each) over {rooms} rooms, {duration:g} s window; "
-            "push = send call start → the push on a member's stream (one member per gate, in every room)", "",
+            "push = send call start → the push on a member's stream (one member per gate, in every room; "
+            f"gates with --client-buffer {CLIENT_BUFFER})", "",
             "| mode | run | rooms on node0 node1 node2 | acks/s | send p50 (ms) | send p99 (ms) | push p50 (ms) "
-            "| push p99 (ms) | pushes missing | sends failed |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+            "| push p99 (ms) | pushes missing (dropped by gates) | sends failed |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         rows.append(f"| {r.mode} | {r.run} | {r.placement} | {r.acks_per_s:,.0f} | {r.send_p50:.1f} "
-                    f"| {r.send_p99:.1f} | {r.push_p50:.1f} | {r.push_p99:.1f} | {r.pushes_missing} | {r.failed} |")
+                    f"| {r.send_p99:.1f} | {r.push_p50:.1f} | {r.push_p99:.1f} | {r.pushes_missing} "
+                    f"({r.pushes_dropped}) | {r.failed} |")
     rows += ["", "CPU over the window, in cores (1.00 = one core busy), and CPU per acknowledged message:", "",
              "| mode | run | clients (this process) | gates | nodes | busiest node | postgres | etcd | total "
              "| CPU ms per ack |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -530,7 +562,8 @@ async def measure(args: argparse.Namespace, logs: Path) -> Report:
     try:
         await asyncio.gather(asyncio.to_thread(etcd.start), asyncio.to_thread(postgres.start))
         env = Env(logs, etcd, postgres)
-        failovers = [await failover_rounds(ttl, args.rounds, args.interval, env) for ttl in args.ttls]
+        failovers = [await failover_rounds(i, ttl, args.rounds, args.interval, env)
+                     for i, ttl in enumerate(args.ttls, 1)]
         steady = [await steady_state(mode, run, args.senders, args.rooms, args.duration, args.warmup, env)
                   for run in range(1, args.repeat + 1) for mode in ("static", "etcd")] if args.duration > 0 else []
     finally:
@@ -557,14 +590,18 @@ def failover_table(failovers: list[Failover]) -> str:
                    for k in ("before_kill", "lease", "owner_saw", "backoff", "serve", "reply", "retries")}
             rows.append(f"| {f.ttl:g} | {med['before_kill']:.3f} | {med['lease']:.2f} | {med['owner_saw']:.2f} "
                         f"| {med['backoff']:.2f} | {med['serve']:.3f} | {med['reply']:.3f} | {med['retries']:g} |")
-    rows += ["", "Each round:", "", "| TTL s | victim → new owner | failover s | kill → gate drops node s "
-             "| client backoff after s | failback s |", "|---|---|---:|---:|---:|---:|"]
+    rows += ["", "Each round (failback: the killed node, restarted, registers in etcd, then listens; gate0 dials "
+             "it from the registration on):", "",
+             "| TTL s | victim → new owner | failover s | kill → gate drops node s | client backoff after s "
+             "| failback s | registered → listening s | registered → gate0 stream up s | probes refused |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for f in failovers:
         for r in f.rounds:
             lease = f"{r.parts.lease:.2f}" if r.parts else "?"
             backoff = f"{r.parts.backoff:.2f}" if r.parts else "?"
+            back = (f"{r.back.listening:.2f} | {r.back.gate_up:.2f} | {r.back.refused}" if r.back else "? | ? | ?")
             rows.append(f"| {f.ttl:g} | {r.victim} → {r.new_owner} | {r.failover:.2f} | {lease} | {backoff} "
-                        f"| {r.failback:.2f} |")
+                        f"| {r.failback:.2f} | {back} |")
     return "\n".join(rows)
 
 
