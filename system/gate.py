@@ -179,8 +179,8 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         timeout = self._time_left(context)
         try:  # give up before the caller's deadline, so that it hears our refusal (retryable), not its own timeout
             node = await self.gate.route_soon(object_id, timeout - min(ROUTE_MARGIN, timeout / 4))
-        except LookupError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except LookupError as exc:  # never forwarded: it surely did nothing
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
         try:
             return await getattr(node.stub, rpc)(request, timeout=self._time_left(context))
         except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
