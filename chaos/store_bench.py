@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.process import ServerProcess
-from chaos.wait import wait_until
+from system.wait import wait_until
 
 KINDS = ("memory", "sqlite", "sqlite-nogroup", "postgres")
 RESTART_KINDS = ("sqlite", "postgres")
