@@ -86,7 +86,8 @@ class Topology:
                 await self._start_etcd()
             names = self.names
             self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i),
-                                                                *self._etcd_args(names.node(i))],
+                                                                *self._etcd_args(names.node(i)),
+                                                                *(["--node-id", names.node(i)] if self.plan.etcd else [])],
                                         self.log_dir) for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
@@ -94,9 +95,9 @@ class Topology:
                     await self._proxy(names.gate_link(g, n), node.addr)
             self.gates = []
             for g in range(self.plan.gates):
-                if self.plan.etcd:  # the nodes are found in etcd; each is dialled through this gate's proxy
-                    dial = ",".join(f"{node.addr}={self.addr_of(names.gate_link(g, n))}"
-                                    for n, node in enumerate(self.nodes))
+                if self.plan.etcd:  # nodes register in etcd by their part name: placement is the same every run
+                    dial = ",".join(f"{names.node(n)}={self.addr_of(names.gate_link(g, n))}"
+                                    for n in range(self.plan.nodes))
                     args = [*self._etcd_args(names.gate(g)), "--dial", dial, *self.plan.gate_args]
                 else:
                     upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))

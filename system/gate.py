@@ -296,8 +296,10 @@ class GateServer(Server):
             return
         known = {node.key for node in self.connections}
         for name in sorted(members - known):
-            self._connect(self.config.dial.get(name, name), name)
-            log.event(_log, logging.INFO, "node_joined", node=name, dial=self.config.dial.get(name, name))
+            assert self.membership is not None
+            dial = self.config.dial.get(name) or self.membership.value_of(name) or name
+            self._connect(dial, name)
+            log.event(_log, logging.INFO, "node_joined", node=name, dial=dial)
         for node in [n for n in self.connections if n.key not in members]:
             self.connections.remove(node)
             self.metrics.connected_nodes.set(self.nodes_up())

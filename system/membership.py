@@ -106,6 +106,7 @@ class Membership:
     """Register ``PREFIX/ROLE/NAME`` (unless ``role`` is None) and watch ``PREFIX/WATCH/``."""
 
     def __init__(self, endpoints: Sequence[str], *, name: str, role: str | None, watch: str = "nodes",
+                 value: str | None = None,
                  prefix: str = DEFAULT_PREFIX, ttl: float = DEFAULT_TTL, timeout: float = 2.0,
                  backoff_min: float = 0.05, backoff_max: float = 1.0,
                  keepalive: Keepalive = DEFAULT_KEEPALIVE) -> None:
@@ -115,6 +116,7 @@ class Membership:
             raise ValueError("the lease TTL must be at least 1 s (etcd counts it in whole seconds)")
         self.endpoints = list(endpoints)
         self.name, self.role, self.prefix = name, role, prefix.rstrip("/")
+        self.value = name if value is None else value  # what others read under our key: where to reach us
         self.key = f"{self.prefix}/{role}/{name}".encode() if role else b""
         self.watched = MemberSet(f"{self.prefix}/{watch}/")
         self.ttl = ttl
@@ -141,6 +143,10 @@ class Membership:
 
     def members(self) -> set[str]:
         return set(self.watched.members)
+
+    def value_of(self, name: str) -> str | None:
+        """What a member registered under its name (a node: the address to reach it at)."""
+        return self.watched.members.get(name)
 
     async def wait_for(self, predicate: Callable[[set[str]], bool], timeout: float) -> set[str]:
         """Wait until the watched set satisfies ``predicate``; TimeoutError after ``timeout`` s."""
@@ -215,7 +221,7 @@ class Membership:
         sent = time.monotonic()
         grant = await self._leases.LeaseGrant(rpc.LeaseGrantRequest(TTL=max(1, round(self.ttl))),
                                               timeout=self.timeout)
-        await self._kv.Put(rpc.PutRequest(key=self.key, value=self.name.encode(), lease=grant.ID),
+        await self._kv.Put(rpc.PutRequest(key=self.key, value=self.value.encode(), lease=grant.ID),
                            timeout=self.timeout)
         self.lease, self._valid_until = grant.ID, sent + grant.TTL
         log.event(_log, logging.INFO, "membership_registered", key=self.key.decode(), lease=grant.ID, ttl=grant.TTL)

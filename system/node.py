@@ -40,6 +40,7 @@ CALLER_ERRORS = frozenset({"INVALID_ARGUMENT", "NOT_FOUND", "UNIMPLEMENTED", "AL
 class NodeConfig:
     listen: str = "127.0.0.1:0"
     advertise: str | None = None          # default: the bound host:port
+    node_id: str | None = None            # on etcd: the name placement knows us by (default: the advertise address)
     peers: tuple[str, ...] = ()           # the other nodes' advertise addresses (see create_default_objects)
     gate_buffer: int = 1024
     rooms: tuple[str, ...] = DEFAULT_ROOMS
@@ -196,19 +197,25 @@ class NodeServer(Server):
 
     async def _join_cluster(self) -> None:
         """Register in etcd and follow the other nodes; serve only the rooms placement gives us."""
-        self.membership = Membership(self.config.etcd, name=self.advertise, role="nodes", watch="nodes",
+        self.membership = Membership(self.config.etcd, name=self.node_id, value=self.advertise, role="nodes",
+                                     watch="nodes",
                                      prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
                                      keepalive=self.config.keepalive)
         self.membership.listeners.append(lambda members: asyncio.ensure_future(self._give_up_others()))
         self.membership.lapse_listeners.append(lambda: asyncio.ensure_future(self._give_up_others()))
         await self.membership.start()
-        await self.membership.wait_for(lambda members: self.advertise in members, 10.0)
+        await self.membership.wait_for(lambda members: self.node_id in members, 10.0)
+
+    @property
+    def node_id(self) -> str:
+        """The name placement knows this node by: ``node_id`` on etcd if given, else the advertise address."""
+        return self.config.node_id or self.advertise
 
     def owner_of(self, object_id: str) -> str | None:
         """The node that owns ``object_id`` in our view of the cluster; None when we have no view (static)."""
         if self.membership is None:
             return None
-        members = self.membership.members() | ({self.advertise} if self.membership.registered else set())
+        members = self.membership.members() | ({self.node_id} if self.membership.registered else set())
         return placement.owner(object_id, members) if members else ""
 
     async def check_owner(self, object_id: str) -> None:
@@ -221,7 +228,7 @@ class NodeServer(Server):
             raise Unavailable(f"node {self.advertise} is not a cluster member now (its etcd lease lapsed); retry",
                               stored="no")
         owner = self.owner_of(object_id)
-        if owner != self.advertise:
+        if owner != self.node_id:
             await self.host.evict(object_id)
             raise Unavailable(f"{object_id} is owned by node {owner or 'none'} now; retry", stored="no")
 
@@ -229,7 +236,7 @@ class NodeServer(Server):
         """Close every object this node no longer owns (membership changed, or our lease lapsed)."""
         registered = self.membership is not None and self.membership.registered
         for hosted in self.host.objects():
-            if not registered or self.owner_of(hosted.object_id) != self.advertise:
+            if not registered or self.owner_of(hosted.object_id) != self.node_id:
                 if await self.host.evict(hosted.object_id):
                     log.event(_log, logging.INFO, "object_released", id=hosted.object_id,
                               owner=self.owner_of(hosted.object_id) if registered else None)
@@ -246,9 +253,9 @@ class NodeServer(Server):
         the gates still call one copy of each, the others stay empty. On etcd,
         the cluster's current members are the peers.
         """
-        keys = self.membership.members() if self.membership else {self.advertise, *self.config.peers}
+        keys = self.membership.members() if self.membership else {self.node_id, *self.config.peers}
         for type_name, object_id in default_objects(self.config.room_config()):
-            if placement.owner(object_id, keys) == self.advertise:
+            if placement.owner(object_id, keys) == self.node_id:
                 try:
                     await self.host.create(type_name, object_id)
                 except ObjectError as exc:
