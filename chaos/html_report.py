@@ -27,6 +27,7 @@ from chaos.history import Op, read as read_history
 MAX_HISTORY_LINES = 50_000      # a longer history is cut in the page (the file has it all)
 MAX_LINKS_PER_VIOLATION = 12
 PROCESS_KINDS = ("kill", "crash", "restart")  # faults that end a process incarnation
+RESTARTED_AT_HEAL = ("kill", "restart")        # ... and those that start the next one when healed
 _LOG = re.compile(r"^(?P<name>(?:node|gate)\d+)\.(?P<n>\d+)\.log$")
 PHASE_COLOURS = {"setup": "#c7d2e0", "workload": "#9fd49f", "heal": "#f2c46d", "recovery": "#a9c8f0",
                  "final_poll": "#c9a9f0", "done": "#dddddd"}
@@ -140,6 +141,7 @@ def timeline(ops: Sequence[Op], folder: Path) -> Timeline:
 
     # Process incarnations: started per their logs; ended by a kill, crash or clean restart of that process.
     starts = _incarnation_starts(folder, wall_start)
+    logged = set(starts)
     stops: dict[str, list[tuple[float, str, str]]] = {}
     paused: dict[str, list[tuple[float, float, str]]] = {}
     open_pause: dict[tuple[Any, str], Op] = {}
@@ -153,8 +155,11 @@ def timeline(ops: Sequence[Op], folder: Path) -> Timeline:
             elif kind == "pause" and phase == "heal" and (op.value.get("id"), name) in open_pause:
                 began = open_pause.pop((op.value.get("id"), name))
                 paused.setdefault(name, []).append((began.time, op.time, _href(began)))
-            if kind in PROCESS_KINDS + ("pause",):
-                starts.setdefault(name, starts.get(name) or [0.0])
+            if kind in PROCESS_KINDS + ("pause",) and name not in logged:
+                # no log of its own (store, etcd members): up from the start, and again after each restart
+                starts.setdefault(name, [0.0])
+                if kind in RESTARTED_AT_HEAL and phase == "heal":
+                    starts[name].append(op.time)
     for (_, name), began in open_pause.items():
         paused.setdefault(name, []).append((began.time, end, _href(began)))
     for name in sorted(starts, key=_process_order):

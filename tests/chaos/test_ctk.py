@@ -29,7 +29,8 @@ from chaos import cli, cli_chaos
 from chaos.scenario_file import DEFAULT_FOLDER, load_all
 from tests.chaos.test_campaign import FORGETS
 
-chaoslib = pytest.importorskip("chaoslib", reason="chaostoolkit is not installed (pip install -e '.[test]')")
+chaoslib_experiment = pytest.importorskip("chaoslib.experiment",
+                                          reason="chaostoolkit is not installed (pip install -e '.[test]')")
 pytest.importorskip("chaostoxi", reason="chaostoolkit-toxiproxy is not installed (pip install -e '.[test]')")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,7 +170,7 @@ def test_the_shipped_experiment_runs_a_scenario_as_its_steady_state(tmp_path: Pa
 def test_the_scenario_loader_ignores_the_experiment_beside_the_scenarios() -> None:
     assert EXAMPLE.is_file()
     assert "ctk-baseline" not in {s.name for s in load_all()}
-    chaoslib.experiment.ensure_experiment_is_valid(json.loads(EXAMPLE.read_text()))
+    chaoslib_experiment.ensure_experiment_is_valid(json.loads(EXAMPLE.read_text()))
 
 
 @pytest.mark.chaos
@@ -188,7 +189,7 @@ def test_run_writes_a_chaos_toolkit_journal_and_junit_xml_of_a_failed_scenario(t
     journal = json.loads(journal_path.read_text())
     theirs = initialize_run_journal({"title": "t", "description": "d", "method": []})
     assert set(theirs) | {"end", "duration"} <= set(journal)
-    chaoslib.experiment.ensure_experiment_is_valid(journal["experiment"])  # their validator: modules, signatures
+    chaoslib_experiment.ensure_experiment_is_valid(journal["experiment"])  # their validator: modules, signatures
     assert journal["status"] == "completed" and journal["deviated"] is True
     assert journal["experiment"]["title"] == "pushchat scenario forgets"
     after = journal["steady_states"]["after"]
