@@ -1,11 +1,13 @@
 """A campaign: every selected scenario × seed (× repeat), run in parallel, judged, and totalled.
 
 Jepsen's practice: one run proves little, a matrix of seeds shows what
-holds. Each cell is one ``pushchat chaos run SCENARIO --seed S --out DIR``
-in its own OS process, with its own embedded Toxiproxy (or the shared one
-of ``--toxiproxy-url``; the topology prefixes every proxy name per run), so
-the cells share nothing and a failed cell re-runs alone with the very same
-command. The parent only schedules and reads each cell's ``results.json``.
+holds. The cells run in ``--jobs`` spawned worker processes; each worker
+imports the harness once and starts its own embedded Toxiproxy once (or
+uses the shared ``--toxiproxy-url``, where the topology prefixes every
+proxy name per run), then runs cell after cell exactly as ``pushchat chaos
+run SCENARIO --seed S --out DIR`` would, so a failed cell re-runs alone
+with that very command and the same fault schedule. The parent only
+schedules, and reads each cell's ``results.json`` when it is done.
 """
 
 from __future__ import annotations
