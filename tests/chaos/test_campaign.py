@@ -44,7 +44,7 @@ recovery_wait: 2.0
 faults:
   - {kind: stop_reading, target: client bob, start: 0.2, duration: 1.5}
   - {kind: kill, target: node 0, start: 1.0, duration: 0.4}
-expect: {lost: "== 0", sends_ok: "> 0"}
+expect: {verdict: [valid, invalid], lost: "== 0"}
 """
 
 
@@ -197,7 +197,7 @@ def test_a_run_page_renders_its_tables_plot_and_timeline_and_links_violations_to
     v = shown.value
     assert shown.errors == [] and shown.requests == []
     assert {"expectations", "summary", "members", "history"} <= set(v["tables"])
-    assert v["images"] == [[True, 1100, "data:image/png;base64"]]
+    assert v["images"] == [[True, 1100, "data:image/png;base64,"]]
     assert {"phases", "node0", "gate0", "stop_reading client bob", "kill node 0", "alice", "bob"} <= set(v["lanes"])
     assert v["violations"] > 0 and v["open"] is False
     is_open, hash_, visible = v["after_click"]
