@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,17 @@ def test_campaign_usage_errors_exit_64_before_anything_runs(argv, says, capsys, 
     captured = capsys.readouterr()
     assert says in captured.err and captured.out == ""
     assert not (tmp_path / "c").exists()
+
+
+def test_the_progress_line_says_done_total_failures_and_eta(monkeypatch) -> None:
+    from chaos import campaign
+
+    tally = campaign.Tally(total=12, started=100.0)
+    line = cli_chaos.CampaignProgress(tally, quiet=True).line
+    monkeypatch.setattr(time, "monotonic", lambda: 130.0)  # both modules read this clock
+    assert line() == "campaign 0/12 done, 0 running, 0 failed  elapsed 0:30  ETA --:--"
+    tally.done, tally.running, tally.failed, tally.not_judged = 3, 2, 1, 1
+    tally.last = "baseline seed 2: FAIL valid"
+    # 3 runs in 30 s: 9 more take 90 s
+    assert line() == ("campaign 3/12 done, 2 running, 1 failed, 1 not judged  elapsed 0:30  ETA 1:30  "
+                      "last: baseline seed 2: FAIL valid")
