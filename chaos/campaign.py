@@ -19,7 +19,7 @@ import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from chaos.scenario import Scenario
 from chaos.scenario_file import DEFAULT_FOLDER
@@ -35,6 +35,7 @@ TOTALS: tuple[str, ...] = (
 MARKED: tuple[tuple[str, str], ...] = (("lost", "lost"), ("lost_by_server", "lost-by-server"),
                                        ("duplicates", "dup"), ("conflicting_seq", "conflicts"))
 SLOWEST = 5
+KEPT_WHEN_MET = ("results.json", "report.html", "run.log")  # what --keep failed leaves of a cell that met
 _SEEDS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
@@ -105,6 +106,7 @@ class Options:
     duration: float | None = None
     toxiproxy_url: str | None = None
     timeout: float | None = None   # seconds a cell may take before it is stopped and counted not judged
+    keep: str = "all"              # "failed": a cell that met its expectations keeps only KEPT_WHEN_MET
 
 
 def _scenario_arg(cell: Cell) -> str:
@@ -319,34 +321,63 @@ def run(cells: Sequence[Cell], options: Options, jobs: int,
     """Run every cell, ``jobs`` worker processes at a time; results in the order of ``cells``."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
     tally = tally or Tally(len(cells))
+    jobs = max(1, jobs)
     results: dict[Cell, CellResult] = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited event loop or gRPC state
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context, initializer=_worker_start,
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_start,
                              initargs=(options,)) as pool:
         futures = {}
         for cell in cells:
             futures[pool.submit(run_cell, cell, options)] = cell
-        tally.running = min(len(cells), max(1, jobs))
-        for future in as_completed(futures):
-            cell = futures[future]
-            folder = options.out / cell.folder
-            try:
-                code, took, error = future.result()
-            except BrokenProcessPool as exc:
-                code, took, error = EXIT_NOT_JUDGED, 0.0, f"its worker process died: {exc}"
-            result = read_cell(cell, folder, code, took, options, error)
-            results[cell] = result
-            tally.done += 1
-            tally.running = min(len(cells) - tally.done, max(1, jobs))
-            tally.failed += result.exit_code == EXIT_NOT_MET
-            tally.not_judged += result.exit_code == EXIT_NOT_JUDGED
-            tally.last = f"{cell.label}: {result.matrix_text()}"
-            if on_done is not None:
-                on_done(result, tally)
+        tally.running = min(len(cells), jobs)
+        try:
+            finished = list(_collect(futures, options, jobs, tally, on_done, results))
+        except KeyboardInterrupt:  # Ctrl-C: the running cells stop (their workers got it too); none starts
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        assert len(finished) == len(cells)
     return [results[c] for c in cells]
+
+
+def _collect(futures: dict[Any, Cell], options: Options, jobs: int, tally: Tally,
+             on_done: Callable[[CellResult, Tally], None] | None,
+             results: dict[Cell, CellResult]) -> Iterator[CellResult]:
+    """Each cell's result as its run ends, counted in ``tally``."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    for future in as_completed(futures):
+        cell = futures[future]
+        try:
+            code, took, error = future.result()
+        except BrokenProcessPool as exc:
+            code, took, error = EXIT_NOT_JUDGED, 0.0, f"its worker process died: {exc}"
+        result = read_cell(cell, options.out / cell.folder, code, took, options, error)
+        if options.keep == "failed" and result.exit_code == EXIT_MET:
+            prune(result.folder)
+        results[cell] = result
+        tally.done += 1
+        tally.running = min(tally.total - tally.done, jobs)
+        tally.failed += result.exit_code == EXIT_NOT_MET
+        tally.not_judged += result.exit_code == EXIT_NOT_JUDGED
+        tally.last = f"{cell.label}: {result.matrix_text()}"
+        if on_done is not None:
+            on_done(result, tally)
+        yield result
+
+
+def prune(folder: Path) -> None:
+    """Keep a met cell's page and numbers, drop its history, logs and data (``--keep failed``)."""
+    import shutil
+
+    for path in folder.iterdir():
+        if path.name in KEPT_WHEN_MET:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def exit_code(results: Iterable[CellResult]) -> int:

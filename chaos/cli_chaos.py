@@ -97,6 +97,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     campaign.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML file (default: OUT/junit.xml)")
     campaign.add_argument("--cell-timeout", type=float, metavar="S",
                           help="stop a run that takes longer than S seconds and count it not judged")
+    campaign.add_argument("--keep", choices=("all", "failed"), default="all",
+                          help="'failed': a run that met its expectations keeps only results.json, report.html and "
+                               "run.log (default: every run keeps its whole folder)")
     campaign.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -383,7 +386,7 @@ def _campaign(args: argparse.Namespace) -> int:
         root = stamp.with_name(f"campaign-{stamp.name}")
     else:
         root = args.out
-    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout)
+    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
     print(f"Campaign: {len(scenarios)} scenarios x {len(seeds)} seeds"

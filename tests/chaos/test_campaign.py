@@ -64,7 +64,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
         files.append(str(path))
     out = tmp_path_factory.mktemp("campaign") / "out"
     done = chaos_cli("chaos", "campaign", "--scenarios", ",".join(files), "--seeds", "2", "--jobs", "2",
-                     "--duration", "2", "--out", str(out))
+                     "--duration", "2", "--keep", "failed", "--out", str(out))
     return done, out
 
 
@@ -119,6 +119,11 @@ def test_campaign_json_holds_every_cell_and_totals_that_add_up(campaign) -> None
     assert len(doc["slowest"]) == 4 and doc["slowest"][0]["duration"] >= doc["slowest"][-1]["duration"]
     for cell in doc["cells"]:
         assert (out / cell["folder"] / "results.json").is_file() and (out / cell["folder"] / "report.html").is_file()
+    # --keep failed: a cell that met its expectations keeps its page and numbers; a failed one keeps everything
+    assert sorted(p.name for p in (out / "steady" / "seed-1").iterdir()) == ["report.html", "results.json",
+                                                                            "run.log"]
+    assert {"history.jsonl", "logs", "schedule.json", "forgets.yaml"} <= {
+        p.name for p in (out / "forgets" / "seed-1").iterdir()}
 
 
 @pytest.mark.chaos
