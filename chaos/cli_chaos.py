@@ -1,8 +1,10 @@
-"""``pushchat chaos list|run|check``: run scenarios with live progress and a summary table.
+"""``pushchat chaos list|run|check|campaign``: run scenarios with live progress and a summary table.
 
-``run`` and ``check`` share their reports and their exit codes (:data:`EXIT_CODES`,
-also in README.md): a usage error has its own code, so that a typo on the
-command line never reads as "expectations not met" or "could not judge".
+``run``, ``check`` and ``campaign`` share their reports and their exit codes
+(:data:`EXIT_CODES`, also in README.md): a usage error has its own code, so
+that a typo on the command line never reads as "expectations not met" or
+"could not judge". ``campaign`` runs scenarios × seeds in parallel
+(``chaos.campaign``) and writes campaign.json, JUnit XML and an HTML report.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from chaos import report
 from chaos.cli import EXIT_USAGE
 from chaos.scenario import Scenario
-from chaos.scenario_file import DEFAULT_FOLDER, ScenarioError, UnknownScenario, find, load, load_all
+from chaos.scenario_file import DEFAULT_FOLDER, ScenarioError, UnknownScenario, find, in_group, load, load_all
 
 if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
     from chaos.run import Status
@@ -40,7 +42,7 @@ EXIT_CODES: dict[int, str] = {
                 "that matches no scenario file, a folder that holds no run",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
-EPILOG = "exit codes (run and check):\n" + "\n".join(
+EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
     textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
     for code, what in EXIT_CODES.items())
 
@@ -52,18 +54,22 @@ class UsageError(Exception):
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog, parser.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sub.add_parser("list", help="list scenarios with a one-line description")
+    sub.add_parser("list", help="list scenarios with their groups and a one-line description")
     run = sub.add_parser("run", help="run scenarios and judge them", epilog=EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                      help="scenario names (see 'pushchat chaos list') or paths of your own YAML files")
     run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER}")
+    run.add_argument("--group", help="run every scenario whose 'group:' names GROUP (see 'pushchat chaos list')")
     run.add_argument("--seed", type=int, help="seed for random fault schedules (default: each scenario's own)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<time>-<pid>)")
     run.add_argument("--toxiproxy-url", default=os.environ.get("TOXIPROXY_URL"),
                      help="use this Toxiproxy server instead of the embedded one (env TOXIPROXY_URL)")
     run.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: one testcase per scenario")
+    run.add_argument("--ctk-journal", type=Path, metavar="FILE",
+                     help="also write the run as a Chaos Toolkit journal (one scenario only)")
     check = sub.add_parser("check", help="re-judge a finished run: one scenario's folder, or a folder of them",
                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("folder", type=Path,
@@ -71,6 +77,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "several scenarios (one sub-folder each)")
     check.add_argument("--scenario", help="scenario (name or YAML path) whose expectations to evaluate "
                                           "(default: the copy the run saved, or the name in results.json)")
+    campaign = sub.add_parser(
+        "campaign", help="run scenarios x seeds in parallel: a matrix, totals, campaign.json, JUnit XML, HTML",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    campaign.add_argument("--scenarios", default="all", metavar="all|NAMES",
+                          help="'all' (default), or scenario names and YAML paths, comma-separated")
+    campaign.add_argument("--group", help="every scenario whose 'group:' names GROUP (instead of --scenarios)")
+    campaign.add_argument("--seeds", default="1", metavar="SEEDS",
+                          help="a count (20: seeds 1-20), a range (1-20) or a list (1,4,9-11); default 1")
+    campaign.add_argument("--repeat", type=int, default=1, metavar="N", help="run each scenario and seed N times")
+    campaign.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                          help="runs at once, each a process with its own Toxiproxy (default: the CPU count, "
+                               f"{os.cpu_count()})")
+    campaign.add_argument("--out", type=Path, help="output folder (default: runs/campaign-<time>-<pid>)")
+    campaign.add_argument("--toxiproxy-url", default=os.environ.get("TOXIPROXY_URL"),
+                          help="every run uses this Toxiproxy server (proxy names are per run) instead of its own "
+                               "embedded one (env TOXIPROXY_URL)")
+    campaign.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
+    campaign.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML file (default: OUT/junit.xml)")
+    campaign.add_argument("--cell-timeout", type=float, metavar="S",
+                          help="stop a run that takes longer than S seconds and count it not judged")
+    campaign.add_argument("--keep", choices=("all", "failed"), default="all",
+                          help="'failed': a run that met its expectations keeps only results.json, report.html and "
+                               "run.log (default: every run keeps its whole folder)")
+    campaign.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             return _list(sys.stdout)
         if args.action == "check":
             return _check(args)
+        if args.action == "campaign":
+            return _campaign(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
@@ -97,22 +129,41 @@ def exit_code(codes: Sequence[int]) -> int:
 
 def _list(out: TextIO) -> int:
     scenarios = load_all()
-    out.write(report.table(["scenario", "description"], [[s.name, s.description] for s in scenarios], left=2) + "\n")
+    out.write(report.table(["scenario", "group", "description"],
+                           [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3) + "\n")
     return 0
 
 
+def _group(group: str) -> list[Scenario]:
+    scenarios = load_all()
+    chosen = in_group(scenarios, group)
+    if not chosen:
+        known = sorted({g for s in scenarios for g in s.groups})
+        raise UsageError(f"no scenario is in group {group!r}; groups: {', '.join(known) or 'none'}")
+    return chosen
+
+
 def _selected(args: argparse.Namespace) -> list[Scenario]:
-    if args.all and args.scenarios:
-        raise UsageError("name scenarios or give --all, not both")
+    given = [what for what, there in (("scenario names", args.scenarios), ("--all", args.all),
+                                      ("--group", args.group)) if there]
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
         return load_all()
+    if args.group:
+        return _group(args.group)
     if not args.scenarios:
-        raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all")
-    twice = [name for name, n in Counter(args.scenarios).items() if n > 1]
+        raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all "
+                         "or --group")
+    return _named(args.scenarios)
+
+
+def _named(names: Sequence[str]) -> list[Scenario]:
+    twice = [name for name, n in Counter(names).items() if n > 1]
     if twice:
         raise UsageError(f"{', '.join(twice)}: named twice (each scenario gets one output folder)")
     scenarios, unknown, problems = [], [], []
-    for name in args.scenarios:  # report every bad name and file, not only the first
+    for name in names:  # report every bad name and file, not only the first
         try:
             scenarios.append(find(name))
         except UnknownScenario as exc:
@@ -131,8 +182,10 @@ def _run(args: argparse.Namespace) -> int:
     from chaos.run import Status, default_out, run_scenario
 
     scenarios = _selected(args)
+    if args.ctk_journal is not None and len(scenarios) > 1:
+        raise UsageError(f"--ctk-journal writes one experiment's journal; {len(scenarios)} scenarios are named")
     root = args.out or default_out()
-    rows, codes, errors = [], [], []
+    rows, codes, errors, cases = [], [], [], []
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
         log_file=str(_ensure(root) / "toxiproxy.log"))
     with links:
@@ -148,15 +201,48 @@ def _run(args: argparse.Namespace) -> int:
                     result = asyncio.run(run_scenario(scenario, out, links, seed=args.seed,
                                                       duration=args.duration, status=status))
             except Exception as exc:  # the run could not finish: say why, judge nothing, go on
-                print(f"\n{label}: ERROR while {status.phase}: {type(exc).__name__}: {exc} (logs in {out})")
+                why = f"ERROR while {status.phase}: {type(exc).__name__}: {exc}"
+                print(f"\n{label}: {why} (logs in {out})")
                 errors.append(scenario.name)
                 codes.append(EXIT_NOT_JUDGED)
+                cases.append(_case(scenario.name, time.monotonic() - status.started, "not judged", out, error=why))
+                if args.ctk_journal is not None:
+                    _write_journal(args.ctk_journal, out, scenario, error=why)
                 continue
             rows.append(_report(label, scenario.name, result.results, result.outcomes, result.duration, out,
                                 result.skipped))
             codes.append(result.exit_code)
+            cases.append(_case(scenario.name, result.duration, _OUTCOMES.get(result.exit_code, "not judged"), out,
+                               result.outcomes, result.results))
+            if args.ctk_journal is not None:
+                _write_journal(args.ctk_journal, out, scenario)
     _summary(rows, root, errors)
+    if args.junit is not None:
+        from chaos import junit
+
+        print(f"JUnit XML: {junit.write(args.junit, 'pushchat chaos run', cases)}")
+    if args.ctk_journal is not None:
+        print(f"Chaos Toolkit journal: {args.ctk_journal}")
     return exit_code(codes)
+
+
+_OUTCOMES = {EXIT_MET: "met", EXIT_NOT_MET: "failed"}
+
+
+def _case(name: str, seconds: float, outcome: str, out: Path, outcomes: Sequence[Any] = (), results: Any = None,
+          error: str | None = None) -> Any:
+    from chaos import junit
+
+    return junit.Case(name, "pushchat.chaos", seconds, outcome, list(outcomes),
+                      list(report.field(results, "violations", []) or []) if results is not None else [],
+                      list(report.field(results, "incomplete", []) or []) if results is not None else [],
+                      error=error, folder=str(out))
+
+
+def _write_journal(path: Path, out: Path, scenario: Scenario, error: str | None = None) -> None:
+    from chaos import ctk_journal
+
+    ctk_journal.write(path, ctk_journal.from_run(out, scenario, error=error))
 
 
 def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], duration: float, out: Path,
@@ -276,3 +362,133 @@ class Progress:
             self._draw()
             if self.tty:
                 self.stream.write("\n")
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    from chaos import campaign, html_report, junit
+    from chaos.run import default_out
+
+    if args.group and args.scenarios != "all":
+        raise UsageError("--scenarios and --group: give one of them, not both")
+    scenarios = _group(args.group) if args.group else (
+        load_all() if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
+                                                                   if n.strip()]))
+    if not scenarios:
+        raise UsageError("--scenarios names no scenario")
+    try:
+        seeds = campaign.parse_seeds(args.seeds)
+    except campaign.SeedsError as exc:
+        raise UsageError(str(exc)) from None
+    if args.repeat < 1 or args.jobs < 1:
+        raise UsageError(f"--{'repeat' if args.repeat < 1 else 'jobs'} must be at least 1")
+    if args.out is None:
+        stamp = default_out()
+        root = stamp.with_name(f"campaign-{stamp.name}")
+    else:
+        root = args.out
+    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
+    cells = campaign.plan(scenarios, seeds, args.repeat)
+    jobs = min(args.jobs, len(cells))
+    print(f"Campaign: {len(scenarios)} scenarios x {len(seeds)} seeds"
+          + (f" x {args.repeat} repeats" if args.repeat > 1 else "") + f" = {len(cells)} runs, {jobs} at a time"
+          + f" -> {root}", flush=True)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    tally = campaign.Tally(len(cells))
+    with CampaignProgress(tally, quiet=args.quiet) as progress:
+        results = campaign.run(cells, options, jobs, on_done=progress.cell_done, tally=tally)
+    doc = campaign.document(results, options, jobs=jobs, seeds=seeds, repeat=args.repeat,
+                            wall_seconds=time.monotonic() - tally.started, started=started)
+    (root / "campaign.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    junit_path = junit.write(args.junit or root / "junit.xml", "pushchat chaos campaign", [
+        junit.Case(r.cell.test_name, f"pushchat.chaos.{r.cell.scenario}", r.duration, r.outcome, r.expectations, r.violations,
+                   r.incomplete, r.error, str(r.folder), r.rerun if r.exit_code != campaign.EXIT_MET else "")
+        for r in results])
+    page = html_report.write_campaign(root, doc)
+    _campaign_summary(doc, results, root, junit_path, page)
+    return doc["exit_code"]
+
+
+def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, junit_path: Path,
+                      page: Path) -> None:
+    from chaos import campaign
+
+    print(f"\nMatrix ({report.CAMPAIGN_LEGEND})")
+    print(report.campaign_matrix(doc))
+    print("\nPer scenario")
+    print(report.campaign_scenarios_table(doc))
+    print("\nCampaign totals")
+    print(report.campaign_totals(doc))
+    print("\nSlowest runs")
+    print(report.campaign_slowest(doc))
+    failed = campaign.failures(results)
+    if failed:
+        print(f"\n{len(failed)} run(s) did not meet their expectations or could not be judged; each kept its "
+              "folder. Re-run one alone (same seed, same schedule):")
+        for r in failed:
+            why = r.error or "; ".join(f"{e['name']} {e['wanted']} (actual {e['actual']})"
+                                       for e in r.expectations if not e.get("passed"))
+            print(f"  {r.cell.label}: {r.outcome}: {why}\n    folder: {r.folder}\n    {r.rerun}")
+    print(f"\nOutput: {root}  (campaign.json, report.html; per run: SCENARIO/seed-N/ with report.html)")
+    print(f"JUnit XML: {junit_path}\nHTML report: {page}")
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
+        f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class CampaignProgress:
+    """One live line for a campaign: done/total, failures so far, ETA; redrawn in place on a terminal.
+
+    In a pipe (a CI log) each finished run prints its own line instead, so the log reads as a list."""
+
+    def __init__(self, tally: Any, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.tally, self.quiet = tally, quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def line(self) -> str:
+        t = self.tally
+        elapsed = time.monotonic() - t.started
+        text = (f"campaign {t.done}/{t.total} done, {t.running} running, {t.failed} failed"
+                + (f", {t.not_judged} not judged" if t.not_judged else "")
+                + f"  elapsed {_clock(elapsed)}  ETA {_clock(t.eta())}")
+        return f"{text}  last: {t.last}" if t.last else text
+
+    def cell_done(self, result: Any, tally: Any) -> None:
+        if self.quiet:
+            return
+        if not self.tty:
+            with self._lock:
+                self.stream.write(f"{self.line()} ({result.duration:.1f}s)\n")
+                self.stream.flush()
+        else:
+            self._draw()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(PROGRESS_EVERY_TTY):
+            self._draw()
+
+    def _draw(self) -> None:
+        with self._lock:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+            self.stream.write("\r\x1b[2K" + self.line()[: width - 1])
+            self.stream.flush()
+
+    def __enter__(self) -> "CampaignProgress":
+        if not self.quiet and self.tty:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if not self.quiet and self.tty:
+            self._thread.join()
+            self._draw()
+            self.stream.write("\n")

@@ -53,27 +53,32 @@ SUMMARY_LEGEND = ("sends ok/failed/indefinite; pushes shown by push/failed on a 
                   "number; failover: rooms that moved to another node, and the longest wait")
 
 
+SUMMARY_HEADERS = ("scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped", "by poll",
+                   "lost", "lost by server", "dup", "reord", "phantom", "seq conflicts", "failover s", "p50 ms",
+                   "p99 ms", "time s")
+
+
+def summary_cells(row: SummaryRow) -> tuple[tuple[str, ...], list[Any]]:
+    """One scenario's summary line as cells, under SUMMARY_HEADERS (the text table and the HTML page share it)."""
+    r = row.results
+    met = sum(bool(field(o, "passed")) for o in row.outcomes)
+    return SUMMARY_HEADERS, [
+        row.scenario, field(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
+        f"{field(r, 'sends_ok')}/{field(r, 'sends_failed')}/{field(r, 'sends_indefinite')}",
+        f"{field(r, 'delivered_by_push')}/{field(r, 'push_failures')}/{field(r, 'push_drops')}",
+        field(r, "delivered_by_poll"), field(r, "lost"), field(r, "lost_by_server"), field(r, "duplicates"),
+        field(r, "reordered"), field(r, "phantom"), field(r, "conflicting_seq", 0),
+        _failover(r), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")), f"{row.duration:.1f}",
+    ]
+
+
 def summary_table(rows: Sequence[SummaryRow]) -> str:
     """One line per scenario: did it meet its expectations, and the numbers behind it.
 
     Every kind of loss the checker counts has its own column, so a scenario that
     expects one (node-kill-restart: ``lost_by_server > 0``) shows it next to its "ok".
     """
-    body = []
-    for row in rows:
-        r = row.results
-        met = sum(bool(field(o, "passed")) for o in row.outcomes)
-        body.append([
-            row.scenario, field(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
-            f"{field(r, 'sends_ok')}/{field(r, 'sends_failed')}/{field(r, 'sends_indefinite')}",
-            f"{field(r, 'delivered_by_push')}/{field(r, 'push_failures')}/{field(r, 'push_drops')}",
-            field(r, "delivered_by_poll"), field(r, "lost"), field(r, "lost_by_server"), field(r, "duplicates"),
-            field(r, "reordered"), field(r, "phantom"), field(r, "conflicting_seq", 0),
-            _failover(r), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")), f"{row.duration:.1f}",
-        ])
-    return table(["scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped",
-                  "by poll", "lost", "lost by server", "dup", "reord", "phantom", "seq conflicts", "failover s",
-                  "p50 ms", "p99 ms", "time s"], body, left=3)
+    return table(SUMMARY_HEADERS, [summary_cells(row)[1] for row in rows], left=3)
 
 
 def _failover(results: Any) -> str:
@@ -180,3 +185,54 @@ def row_dict(row: SummaryRow) -> dict[str, Any]:
     return {"scenario": row.scenario, "passed": row.passed, "duration": row.duration,
             "results": r.to_dict() if hasattr(r, "to_dict") else r,
             "expectations": [asdict(o) if is_dataclass(o) else o for o in row.outcomes]}
+
+
+CAMPAIGN_LEGEND = ("a cell: the verdict, FAIL when the run did not meet its expectations, ERROR when it broke off; "
+                   "then lost, lost-by-server, dup and conflicts where they are not 0")
+
+
+def campaign_matrix(doc: dict[str, Any]) -> str:
+    """Scenario × seed: one text cell per run, as campaign.json's ``matrix`` holds it."""
+    cols = list(doc["columns"])
+    return table(["scenario", *cols], [[name, *(cells.get(c, "") for c in cols)]
+                                       for name, cells in doc["matrix"].items()], left=len(cols) + 1)
+
+
+def _pushes(t: dict[str, Any]) -> str:
+    return (f"{t['push_failures']} ({t['push_failures_counted']} counted)/"
+            f"{t['push_drops']} ({t['push_drops_counted']} counted)")
+
+
+def campaign_scenarios_table(doc: dict[str, Any]) -> str:
+    """Per scenario: how its runs ended and what they add up to."""
+    return table(["scenario", "runs", "met", "failed", "not judged", "sends ok/fail/indef", "lost", "lost by server",
+                  "dup", "reord", "seq conflicts", "push failed/dropped (logged, counted)", "longest s"],
+                 [[name, t["runs"], t["met"], t["failed"], t["not_judged"],
+                   f"{t['sends_ok']}/{t['sends_failed']}/{t['sends_indefinite']}", t["lost"], t["lost_by_server"],
+                   t["duplicates"], t["reordered"], t["conflicting_seq"], _pushes(t), f"{t['longest_run']:.1f}"]
+                  for name, t in doc["scenarios"].items()])
+
+
+def campaign_totals(doc: dict[str, Any]) -> str:
+    """The whole campaign in a few lines: runs, acknowledged sends, every kind of loss, push failures."""
+    t = doc["totals"]
+    return "\n".join([
+        f"runs: {t['runs']} ({t['met']} met, {t['failed']} failed, {t['not_judged']} not judged; verdicts "
+        f"{t['valid']} valid, {t['invalid']} invalid, {t['unknown']} unknown) in {doc['wall_seconds']:.1f}s wall "
+        f"with {doc['jobs']} jobs ({t['run_seconds']:.1f}s of runs)",
+        f"acknowledged sends: {t['sends_ok']} (failed {t['sends_failed']}, indefinite {t['sends_indefinite']})",
+        f"lost: {t['lost']}  duplicates: {t['duplicates']}  reordered: {t['reordered']}  phantom: {t['phantom']}  "
+        f"lost_by_server: {t['lost_by_server']}  conflicting_seq: {t['conflicting_seq']}  "
+        f"history_resets: {t['history_resets']}",
+        f"push failures: {t['push_failures']} logged, {t['push_failures_counted']} counted;  push drops: "
+        f"{t['push_drops']} logged, {t['push_drops_counted']} counted;  log/counter mismatches: "
+        f"{t['push_log_mismatches']};  sends failed by a push: {t['sends_failed_by_push']}",
+        f"shown by push {t['delivered_by_push']}, by poll {t['delivered_by_poll']};  reconnects {t['reconnects']};  "
+        f"failovers {t['failovers']};  faults applied {t['faults_applied']}, skipped {t['faults_skipped']}",
+    ])
+
+
+def campaign_slowest(doc: dict[str, Any]) -> str:
+    return table(["scenario", "seed", "time s", "folder"],
+                 [[s["scenario"], s["seed"] if s.get("repeat", 1) == 1 else f"{s['seed']} #{s['repeat']}",
+                   f"{s['duration']:.1f}", s["folder"]] for s in doc["slowest"]], left=1)

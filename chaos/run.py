@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaos import checker, report
+from chaos import checker, html_report, report
 from chaos.fault import Fault
 from chaos.history import History, read as read_history
 from chaos.naming import SERVER_PROCESS
@@ -112,7 +112,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
     history = History(out / "history.jsonl")
     history.info("runner", "phase", {"name": "setup", "scenario": scenario.name, "seed": seed, "notes": notes,
-                                     "store": scenario.topology.store})
+                                     "store": scenario.topology.store,
+                                     "started_at": round(time.time() - history.now(), 6)})  # wall clock at time 0
     skipped = notes + [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                        for f in schedule if f.extension and not links.supports_extensions]
 
@@ -196,7 +197,7 @@ def server_logs(out: Path) -> dict[str, list[dict[str, Any]]]:
 
 def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
           ) -> tuple[checker.Results, list[ExpectationOutcome]]:
-    """Check a finished run folder and write results.json and the latency plot into it.
+    """Check a finished run folder and write results.json, the latency plot and report.html into it.
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     history = read_history(out / "history.jsonl")
@@ -215,6 +216,7 @@ def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
            "expectations": [dataclasses.asdict(o) for o in outcomes], "results": results.to_dict()}
     results_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     report.plot_latency(results, None, out / "latency.png", title=scenario.name)
+    html_report.write_run(out)
     return results, outcomes
 
 

@@ -111,6 +111,7 @@ class Scenario:
     random_faults: RandomFaults | None
     expect: tuple[Expectation, ...]
     path: Path
+    groups: tuple[str, ...] = ()   # what `pushchat chaos run|campaign --group` selects it by
 
     @property
     def extension_kinds(self) -> list[str]:

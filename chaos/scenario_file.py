@@ -37,7 +37,7 @@ _COMPARISON = re.compile(r"^\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
 _TEXT_RESULTS = frozenset(f.name for f in fields(Summary) if f.type in ("str", str))
 VERDICTS = ("valid", "invalid", "unknown")
 
-TOP_KEYS = ("name", "description", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
+TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
                  "max_message_bytes", "store", "etcd", "lease_ttl")
@@ -76,6 +76,19 @@ def _name(value: Any) -> str:
     return value
 
 
+def _groups(value: Any) -> tuple[str, ...]:
+    """``group: links`` or ``group: [links, quick]``: what ``--group`` selects it by."""
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(n, str) and _NAME.match(n) for n in names):
+        raise Bad(f"must be a group name or a list of them (a letter, then letters, digits, _ or -), not {what(value)}")
+    return tuple(dict.fromkeys(names))
+
+
+def in_group(scenarios: Sequence[Scenario], group: str) -> list[Scenario]:
+    """The scenarios whose ``group:`` names ``group``."""
+    return [s for s in scenarios if group in s.groups]
+
+
 def load(path: str | Path) -> Scenario:
     """Read and validate one scenario file; a ScenarioError lists every problem found."""
     path = Path(path)
@@ -107,6 +120,7 @@ def load(path: str | Path) -> Scenario:
     workload = _workload(Section(problems, "workload", top.get("workload", as_is, {}), WORKLOAD_KEYS), topology)
     seed = top.get("seed", number(integer=True), 0)
     description = top.get("description", one_line, "")
+    groups = top.get("group", _groups, ())
     recovery_wait = top.get("recovery_wait", number(), 3.0)
     faults = _faults(problems, top.get("faults", as_is, []), topology, workload)
     random_faults = _random_faults(problems, top.get("random_faults", as_is, None), topology, workload, seed,
@@ -116,7 +130,8 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError.of(problems.found)
     assert topology is not None and workload is not None and faults is not None
     return Scenario(name=name, description=description, seed=seed, topology=topology, workload=workload,
-                    recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect, path=path)
+                    recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect, path=path,
+                    groups=groups)
 
 
 def _topology(sec: Section) -> TopologySpec | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p.name for p in (ROOT / "scenarios").glob("*.yaml"))
+EXPERIMENTS = sorted(p.name for p in (ROOT / "scenarios").glob("*.json"))  # Chaos Toolkit examples
 NOT_SOURCE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "runs", ".venv",
                                     ".pytest_cache")
 PIP_QUIET = ["--quiet", "--no-deps", "--no-build-isolation", "--no-cache-dir", "--disable-pip-version-check"]
@@ -68,10 +69,10 @@ def test_wheel_ships_scenarios_and_runs_one_from_anywhere(tmp_path: Path) -> Non
     _run([sys.executable, "-m", "pip", "wheel", *PIP_QUIET, "-w", tmp_path / "dist", src], cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("pushchat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {p.relative_to(ROOT).as_posix() for pkg in ("chaos", "system") for suffix in ("*.py", "*.pyi")
+    modules = {p.relative_to(ROOT).as_posix() for pkg in ("chaos", "system") for suffix in ("*.py", "*.pyi", "*.j2")
                for p in (ROOT / pkg).rglob(suffix)}
-    assert modules - names == set(), "modules missing from the wheel"
-    assert {f"chaos/scenarios/{n}" for n in [*SCENARIOS, "README.md"]} <= names
+    assert modules - names == set(), "modules (or report templates) missing from the wheel"
+    assert {f"chaos/scenarios/{n}" for n in [*SCENARIOS, *EXPERIMENTS, "README.md"]} <= names
 
     bin_ = _venv(tmp_path, "venv")
     _run([bin_ / "python", "-m", "pip", "install", *PIP_QUIET, wheel], cwd=tmp_path)
@@ -83,6 +84,7 @@ def test_wheel_ships_scenarios_and_runs_one_from_anywhere(tmp_path: Path) -> Non
 
     out = tmp_path / "runs"
     _run([bin_ / "pushchat", "chaos", "run", "baseline", "--duration", "2", "--quiet", "--out", out], cwd=here)
+    assert next(out.rglob("report.html")).stat().st_size > 0  # the installed templates render
     results = json.loads(next(out.rglob("results.json")).read_text())
     assert (results["scenario"], results["passed"]) == ("baseline", True)
     assert results["results"]["sends_ok"] > 0

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from junitparser import Error, JUnitXml
 
 from chaos import cli, cli_chaos
 from chaos.scenario_file import load_all
@@ -113,10 +114,17 @@ def test_a_run_that_fails_is_reported_and_the_others_go_on(monkeypatch, tmp_path
 
     monkeypatch.setattr(chaos.run, "run_scenario", broken_run)
     monkeypatch.setattr(chaos.links.Links, "embedded", classmethod(lambda cls, **kw: _Links()))
-    args = argparse.Namespace(action="run", scenarios=["baseline", "latency-jitter"], all=False, seed=None,
-                              out=tmp_path, toxiproxy_url=None, duration=None, quiet=True)
+    args = argparse.Namespace(action="run", scenarios=["baseline", "latency-jitter"], all=False, group=None,
+                              seed=None, out=tmp_path, toxiproxy_url=None, duration=None, quiet=True,
+                              junit=tmp_path / "junit.xml", ctk_journal=None)
     assert cli_chaos.run(args) == 2
     out = capsys.readouterr().out
     assert calls == ["baseline", "latency-jitter"]
     assert "baseline: ERROR" in out and "node0 exited before listening" in out
     assert "Not judged (the run failed; exit code 2): baseline, latency-jitter" in out
+    # in JUnit XML a run that broke off is an error, saying why
+    [suite] = list(JUnitXml.fromfile(str(tmp_path / "junit.xml")))
+    assert (suite.tests, suite.failures, suite.errors) == (2, 0, 2)
+    for case in suite:
+        [error] = case.result
+        assert isinstance(error, Error) and "node0 exited before listening" in error.message
