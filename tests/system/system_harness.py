@@ -113,9 +113,13 @@ class RawClient:
 async def goverse_client(addr: str, *, options: list[tuple[str, Any]] | None = None,
                          metadata: tuple[tuple[str, str], ...] = (),
                          channel: grpc.aio.Channel | None = None) -> AsyncIterator[RawClient]:
-    """Register on ``addr`` (or on ``channel``) with bare stubs and no pushchat client code; closed on exit."""
+    """Register on ``addr`` (or on ``channel``) with bare stubs and no pushchat client code; closed on exit.
+
+    Its channel has subchannels of its own: gRPC would otherwise let two channels of one process to one
+    address share a TCP connection, and so one connection at the gate, as if they were one client."""
     own = channel is None
-    channel = channel or grpc.aio.insecure_channel(addr, options=options)
+    channel = channel or grpc.aio.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1),
+                                                                  *(options or [])])
     stub = gate_pb2_grpc.GateServiceStub(channel)
     stream = stub.Register(gate_pb2.Empty(), metadata=metadata)
     try:
