@@ -87,6 +87,8 @@ def load(path: str | Path) -> Scenario:
         raise UnknownScenario(file, "", "no such scenario file") from None
     except OSError as exc:
         raise ScenarioError(file, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(file, "", f"is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
