@@ -177,7 +177,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                 in_flight = None
         except TokenExpired:
             await guard.refuse(context, Refused(UNAUTHENTICATED, "token_expired", "token expired; the stream is "
-                                                "closed (get a new token and register again)"), caller.session,
+                                                "closed"), caller.session,
                                "Register")
         finally:
             guard.access.unbind(client_id)
