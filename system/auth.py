@@ -17,9 +17,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import jwt
+if TYPE_CHECKING:
+    import jwt  # imported on first use: a server without tokens starts without it (and cryptography)
 
 ALGORITHM = "HS256"
 ISSUER = "pushchat"
@@ -66,6 +67,8 @@ def check_user(user: str) -> str:
 def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: str = ROLE_USER,
           now: float | None = None) -> str:
     """A token for ``user`` valid ``ttl`` seconds from ``now`` (a negative ttl makes an expired one, for tests)."""
+    import jwt
+
     check_user(user)
     issued = time.time() if now is None else now
     claims: dict[str, object] = {"iss": ISSUER, "sub": user, "iat": int(issued), "exp": int(issued + ttl),
@@ -77,6 +80,8 @@ def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: st
 
 def verify(secret: bytes, token: str, *, now: float | None = None, leeway: float = 0.0) -> Identity:
     """The identity a token proves; :class:`TokenRejected` saying why not."""
+    import jwt
+
     options = {"require": ["exp", "sub", "iss"]}
     try:
         if now is None:
