@@ -442,7 +442,7 @@ async def steady_state(mode: str, run: int, senders: int, rooms: int, duration: 
     say(f"steady state, {mode} (run {run}): starting 3 nodes and 2 gates…")
     cluster = await start_cluster(mode, dsn, env.logs / f"steady-{mode}-{run}", etcd=env.etcd.endpoints,
                                   prefix=f"/steady-{mode}-{run}", node_args=["--rooms", ",".join(STEADY_ROOMS)],
-                                  gate_args=["--client-buffer", str(CLIENT_BUFFER)])
+                                  gate_args=["--client-buffer", str(CLIENT_BUFFER), "--call-rate", "0"])
     cluster.extra_pids["postgres"] = (env.postgres.proc.pid, True)
     if mode == "etcd":
         cluster.extra_pids["etcd"] = (env.etcd.members[0].proc.pid, False)
