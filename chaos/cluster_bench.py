@@ -153,7 +153,8 @@ async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] 
                                                     "--peers", ",".join(a for a in addrs if a != addr)], logs)
                  for i, addr in enumerate(addrs)]
         routing = ["--nodes", ",".join(addrs)]
-    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", [*routing, *gate_args], logs)
+    # the bench's senders go as fast as they can: no per-client call rate limit (docs/security.md)
+    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", [*routing, "--call-rate", "0", *gate_args], logs)
                                     for i in range(gates)])
     try:
         await asyncio.gather(*(n.start() for n in cluster.nodes))
@@ -442,7 +443,7 @@ async def steady_state(mode: str, run: int, senders: int, rooms: int, duration: 
     say(f"steady state, {mode} (run {run}): starting 3 nodes and 2 gates…")
     cluster = await start_cluster(mode, dsn, env.logs / f"steady-{mode}-{run}", etcd=env.etcd.endpoints,
                                   prefix=f"/steady-{mode}-{run}", node_args=["--rooms", ",".join(STEADY_ROOMS)],
-                                  gate_args=["--client-buffer", str(CLIENT_BUFFER), "--call-rate", "0"])
+                                  gate_args=["--client-buffer", str(CLIENT_BUFFER)])
     cluster.extra_pids["postgres"] = (env.postgres.proc.pid, True)
     if mode == "etcd":
         cluster.extra_pids["etcd"] = (env.etcd.members[0].proc.pid, False)
