@@ -12,6 +12,7 @@ shrinks the input to a minimal one.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,7 @@ class Servers:
             proc.terminate()
         for proc in self.procs:
             proc.wait(timeout=20)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- the properties that hold after every example --------------------------------------
     def still_serving(self) -> None:
