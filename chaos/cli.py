@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("system.cli_node", "run a node: hosts chat objects, pushes to gates"),
     "gate": ("system.cli_gate", "run a gate: holds client streams, routes calls to nodes"),
     "client": ("system.cli_client", "interactive chat client"),
+    "token": ("system.cli_token", "issue a signed token for a user (and make the secret that signs them)"),
     "up": ("system.cli_up", "start one node and one gate locally, for a first look"),
     "cluster": ("chaos.cli_cluster", "start etcd, PostgreSQL, 3 nodes and 2 gates locally: a real cluster to break"),
     "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),

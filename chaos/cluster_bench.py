@@ -153,7 +153,8 @@ async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] 
                                                     "--peers", ",".join(a for a in addrs if a != addr)], logs)
                  for i, addr in enumerate(addrs)]
         routing = ["--nodes", ",".join(addrs)]
-    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", [*routing, *gate_args], logs)
+    # the bench's senders go as fast as they can: no per-client call rate limit (docs/security.md)
+    cluster = Cluster(mode, nodes, [ServerProcess(f"gate{i}", "gate", [*routing, "--call-rate", "0", *gate_args], logs)
                                     for i in range(gates)])
     try:
         await asyncio.gather(*(n.start() for n in cluster.nodes))

@@ -16,15 +16,17 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from chaos import checker, html_report, report
+from chaos.credentials import Credentials
 from chaos.fault import Fault
+from chaos.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.naming import SERVER_PROCESS
 from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
-from chaos.scenario import ExpectationOutcome, Scenario, evaluate
+from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.workload import Counts, WorkloadClient, client_logs, read_room
 from system import log
@@ -85,15 +87,20 @@ def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario,
                                faults=kept), notes
 
 
-def plan_for(scenario: Scenario) -> TopologyPlan:
-    """What to start for ``scenario``: its nodes host its rooms, the only ones its workload uses."""
+def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPlan:
+    """What to start for ``scenario``: its nodes host its rooms, the only ones its workload uses; with its
+    credentials (tokens, TLS) when it asks for them."""
     topo = scenario.topology
+    creds = creds or Credentials(Path("."))
     keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
             "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
                  "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
-    return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
+    limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
+    node_args += tuple(creds.node_args())
+    gate_args += (*creds.gate_args(), *limits)
+    return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
                         lease_ttl=topo.lease_ttl)
 
@@ -117,7 +124,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     skipped = notes + [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                        for f in schedule if f.extension and not links.supports_extensions]
 
-    topology = Topology(plan_for(scenario), out, links)
+    creds = Credentials.make(out / "security", scenario.topology.auth, scenario.topology.tls)
+    topology = Topology(plan_for(scenario, creds), out, links)
     clients: dict[str, WorkloadClient] = {}
     metrics: dict[str, dict[str, float]] = {}
     status.phase = "starting servers"
@@ -126,15 +134,19 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
         try:
             await topology.start()
             rooms = list(scenario.topology.rooms)
-            clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE)
+            clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
+                                            token=creds.token(name), tls=creds.client_tls())
                        for name in scenario.topology.client_names}
+            hostile = [hostile_member(name, topology, history, rooms, clients, creds)
+                       for name in scenario.topology.hostile_names]
             status.phase = "joining"
             await asyncio.gather(*(c.start(rooms) for c in clients.values()))
-            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
+            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile)
             status.phase, status.active_faults = "recovery", []
             history.info("runner", "phase", {"name": "recovery"})
             # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
-            held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
+            held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
+                                          creds.client_tls()) for room in rooms}
             last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
             # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
             await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
@@ -158,9 +170,20 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     return RunResult(scenario, seed, out, results, outcomes, took, skipped)
 
 
+def hostile_member(name: str, topology: Topology, history: History, rooms: list[str],
+                   clients: dict[str, WorkloadClient], creds: Credentials) -> HostileClient:
+    """An attacker through its own proxy; its victims are the honest members connected at each attempt."""
+    def victims() -> list[Victim]:
+        return [Victim(c.name, c.client.client_id) for c in clients.values() if c.client.connected]
+
+    return HostileClient(name, topology.client_addr(name), history, rooms, victims, token=creds.token(name),
+                         expired=lambda user: creds.token(user, ttl=-60), forged=creds.forged_token,
+                         tls=creds.client_tls())
+
+
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
                                 clients: dict[str, WorkloadClient], history: History, links: Any,
-                                status: Status) -> None:
+                                status: Status, hostile: Sequence[HostileClient] = ()) -> None:
     injector = FaultInjector(topology, topology, clients, history, links.supports_extensions,
                              names=scenario.topology.names())
     work = scenario.workload
@@ -172,7 +195,8 @@ async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topol
     faults = asyncio.create_task(injector.run(schedule, t0))
     try:
         await asyncio.gather(*(c.send_loop(list(scenario.topology.rooms), work.rate, t0 + work.duration,
-                                           work.text_bytes) for c in senders))
+                                           work.text_bytes) for c in senders),
+                             *(h.run(t0 + work.duration) for h in hostile))
         # Listed faults end within the workload; a fault still running has overrun: heal it now.
         await asyncio.wait({faults}, timeout=max(0.0, t0 + work.duration - time.monotonic()) + 1.0)
     finally:

@@ -16,6 +16,11 @@ from chaos.kinds import EXTENSION_KINDS
 from chaos.naming import PartNames
 from chaos.schedule import schedule_random
 
+#: A scenario's ``topology.limits`` keys and the gate flags they set.
+GATE_LIMIT_FLAGS = {"max_clients": "--max-clients", "streams_per_connection": "--max-streams-per-connection",
+                    "call_rate": "--call-rate", "call_burst": "--call-burst",
+                    "rooms_per_client": "--max-rooms-per-client"}
+
 #: The comparisons an expectation can make (besides ``in``: one of a list).
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -37,10 +42,18 @@ class TopologySpec:
                                  # one server the nodes share, each node through its own link), memory
     etcd: int = 0                # 0: a static list of nodes; 1 or 3: a cluster on etcd with that many members
     lease_ttl: float = 2.0       # with etcd: seconds a silent member's key outlives it
+    auth: str = "none"           # the gates' (and nodes') --auth: none, or token (the run makes a secret and tokens)
+    tls: bool = False            # both hops over TLS (the run makes a CA and certificates; the proxies carry TLS)
+    hostile: tuple[tuple[str, int], ...] = ()  # (name, gate index) of clients that attack instead of chatting
+    limits: tuple[tuple[str, float], ...] = ()  # gate limits (GATE_LIMIT_FLAGS keys) other than the defaults
 
     @property
     def client_names(self) -> list[str]:
         return [name for name, _ in self.clients]
+
+    @property
+    def hostile_names(self) -> list[str]:
+        return [name for name, _ in self.hostile]
 
     def names(self) -> PartNames:
         """What the running topology will call its parts: fault targets resolve against it."""

@@ -23,7 +23,7 @@ from chaos.fields import (Bad, Problem, Problems, Section, as_is, list_of, numbe
                           unknown_key, what)
 from chaos.kinds import KINDS, FaultError, check_params, unknown_kind
 from chaos.naming import PartNames
-from chaos.scenario import OPS, Expectation, RandomFaults, Scenario, TopologySpec, Workload
+from chaos.scenario import GATE_LIMIT_FLAGS, OPS, Expectation, RandomFaults, Scenario, TopologySpec, Workload
 from chaos.schedule import conflicts, schedule_random
 from chaos.target import parse_target
 
@@ -40,7 +40,8 @@ VERDICTS = ("valid", "invalid", "unknown")
 TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
-                 "max_message_bytes", "store", "etcd", "lease_ttl")
+                 "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits")
+AUTH_MODES = ("none", "token")
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes")
 FAULT_KEYS = ("kind", "target", "start", "duration")
@@ -99,6 +100,8 @@ def load(path: str | Path) -> Scenario:
         raise UnknownScenario(file, "", "no such scenario file") from None
     except OSError as exc:
         raise ScenarioError(file, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(file, "", f"is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
@@ -166,6 +169,13 @@ def _topology(sec: Section) -> TopologySpec | None:
     limits = {key: sec.get(key, number(minimum=1, integer=True), getattr(TopologySpec, key))
               for key in ("gate_buffer", "client_buffer", "history_limit", "max_message_bytes")}
     members = sec.get("clients", clients)
+    hostile = sec.get("hostile", clients, ())
+    clash = sorted(set(dict(hostile or ())) & set(dict(members or ())))
+    if clash:
+        sec.add("hostile", f"{', '.join(clash)} cannot be both an honest client and a hostile one")
+    auth = sec.get("auth", one_of(AUTH_MODES), TopologySpec.auth)
+    tls = sec.get("tls", flag, TopologySpec.tls)
+    gate_limits = sec.get("limits", gate_limits_of, ())
     rooms = sec.get("rooms", list_of(text), TopologySpec.rooms)
     store = sec.get("store", one_of(STORES), TopologySpec.store)
     etcd = sec.get("etcd", number(integer=True), TopologySpec.etcd)
@@ -177,7 +187,33 @@ def _topology(sec: Section) -> TopologySpec | None:
     if sec.failed:
         return None
     return TopologySpec(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, etcd=etcd,
-                        lease_ttl=lease_ttl, **limits)
+                        lease_ttl=lease_ttl, auth=auth, tls=tls, hostile=hostile, limits=gate_limits, **limits)
+
+
+def flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Bad(f"must be true or false, not {what(value)}")
+    return value
+
+
+def gate_limits_of(value: Any) -> tuple[tuple[str, float], ...]:
+    """``topology.limits``: the gates' limits by name (see ``GATE_LIMIT_FLAGS``), each a number >= 0."""
+    if not isinstance(value, Mapping):
+        raise Bad(f"must map limit names ({', '.join(GATE_LIMIT_FLAGS)}) to numbers, not {what(value)}")
+    out, bad = [], []
+    for key, amount in value.items():
+        if key not in GATE_LIMIT_FLAGS:
+            close = difflib.get_close_matches(str(key), GATE_LIMIT_FLAGS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(GATE_LIMIT_FLAGS)})"
+            bad.append((f".{key}", f"unknown limit{hint}"))
+            continue
+        try:
+            out.append((key, number(minimum=0)(amount)))
+        except Bad as b:
+            bad += b.under(f".{key}")
+    if bad:
+        raise Bad(items=bad)
+    return tuple(out)
 
 
 def _workload(sec: Section, topology: TopologySpec | None) -> Workload | None:

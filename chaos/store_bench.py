@@ -383,7 +383,8 @@ async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: P
     clients: list[ChatClient] = []
     try:
         await node.start()
-        gate.args = ["--nodes", node.addr or "", "--log-level", opts.node_log_level]
+        # senders as fast as the store lets them: no per-client call rate limit (docs/security.md)
+        gate.args = ["--nodes", node.addr or "", "--log-level", opts.node_log_level, "--call-rate", "0"]
         await gate.start()
         await wait_until(lambda: (gate.scrape_metrics() or {}).get("pushchat_connected_nodes") == 1, 10.0,
                          "the gate's stream to the node")

@@ -21,6 +21,7 @@ from chaos.history import History
 from system import log
 from system.client import ChatClient, SendFailed
 from system.grpcopts import Keepalive
+from system.tls import ClientTls
 from system.pb import chat_pb2
 
 
@@ -130,12 +131,14 @@ class WorkloadClient:
     history: History
     counts: Counts
     keepalive: Keepalive
+    token: str | None = None       # for a gate run with --auth token
+    tls: ClientTls | None = None   # for a gate serving TLS
     client: ChatClient = field(init=False)
     sent: int = 0
 
     def __post_init__(self) -> None:
         self.client = ChatClient(self.addr, self.name, observers=[_Recorder(self.name, self.history, self.counts)],
-                                 keepalive=self.keepalive)
+                                 keepalive=self.keepalive, token=self.token, tls=self.tls)
 
     # the fault injector's ClientControl
     def stop_reading(self) -> None:
@@ -225,9 +228,10 @@ class WorkloadClient:
         await self.client.close()
 
 
-async def read_room(addr: str, room: str, keepalive: Keepalive) -> list[dict[str, Any]]:
+async def read_room(addr: str, room: str, keepalive: Keepalive, token: str | None = None,
+                    tls: ClientTls | None = None) -> list[dict[str, Any]]:
     """Everything the server holds for ``room``, read by a fresh poll-only client."""
-    reader = ChatClient(addr, "chaos-reader", keepalive=keepalive)
+    reader = ChatClient(addr, "chaos-reader", keepalive=keepalive, token=token, tls=tls)
     try:
         res = await reader.poll(room)
         return [{"seq": m.seq, "client_msg_id": m.client_msg_id, "sender": m.user_name} for m in res.messages]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import grpc
 from google.protobuf import any_pb2
 
-from system import metrics
+from system import auth, metrics
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.wait import wait_until
 
@@ -113,12 +113,13 @@ class Members:
                 self.channels.append(grpc.aio.insecure_channel(self.server, options=[
                     ("grpc.use_local_subchannel_pool", 1), ("grpc.max_receive_message_length", 16 << 20)]))
             stub = gate_pb2_grpc.GateServiceStub(self.channels[-1])
-            call = stub.Register(gate_pb2.Empty())
+            session = ((auth.SESSION_HEADER, f"bench-member{i}"),)  # a client of its own, on a shared connection
+            call = stub.Register(gate_pb2.Empty(), metadata=session)
             registered = gate_pb2.RegisterResponse()
             (await call.read()).Unpack(registered)
             if self.join:
                 await stub.CallObject(call_request(self.room, "Join", chat_pb2.ChatRoom_JoinRequest(
-                    user_name=f"member{i}", client_id=registered.client_id)))
+                    user_name=f"member{i}", client_id=registered.client_id)), metadata=session)
             self.calls.append(call)
             self.readers.append(asyncio.create_task(self._read(call)))
 
@@ -229,6 +230,8 @@ async def run(sizes: list[int], latency_msgs: int, burst: int, buffer: int) -> l
             procs.append(node)
             gate, gate_ann = await start("chaos.cli", "gate", "--listen", "127.0.0.1:0", "--nodes", node_ann["addr"],
                                          "--client-buffer", str(buffer), "--log-file", f"{tmp}/gate.log",
+                                         # many members per connection, and a sender far faster than a person
+                                         "--max-streams-per-connection", "0", "--call-rate", "0",
                                          "--log-level", "WARNING", "--metrics-port", "0")
             procs.append(gate)
             base, base_ann = await start("system.bench", "--serve-baseline", "--client-buffer", str(buffer))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ import grpc
 from system import log, service
 from system.client import DEFINITE, ChatClient, SendFailed, cause
 from system.console import PROMPT, Console, plural, terminal_kept
+from system.tls import ClientTls
 
 HELP = """commands:
   /list          list chat rooms
@@ -41,6 +43,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="when the connection to the server breaks, do not reconnect: new messages stop "
                              "appearing until you restart the client (/messages still fetches them)")
     parser.add_argument("--log-file", metavar="PATH", help="write the client's JSON log lines here")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="a token from 'pushchat token', for a gate run with --auth token (or $PUSHCHAT_TOKEN)")
+    parser.add_argument("--tls-ca", metavar="PEM", help="connect over TLS, trusting the gate's certificate through this CA")
+    parser.add_argument("--tls-server-name", metavar="NAME", help="the name the gate's certificate must carry "
+                        "(default: the host of --server)")
     service.add_keepalive_flags(parser)
 
 
@@ -141,12 +148,22 @@ class Session:
 async def _main(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     console = Console(sys.stdout, interactive, args.reconnect)
+    try:
+        tls = ClientTls.from_files(args.tls_ca, server_name=args.tls_server_name)
+    except ValueError as exc:
+        print(f"pushchat client: {exc}", file=sys.stderr)
+        return 1
+    token = args.token or os.environ.get("PUSHCHAT_TOKEN") or None
     client = ChatClient(args.server, args.user, observers=[console], keepalive=service.keepalive(args),
-                        call_timeout=args.call_timeout, outage_wait=args.outage_wait, reconnect=args.reconnect)
+                        call_timeout=args.call_timeout, outage_wait=args.outage_wait, reconnect=args.reconnect,
+                        token=token, tls=tls)
     try:
         client_id = await client.connect()
     except (grpc.aio.AioRpcError, asyncio.TimeoutError) as exc:
-        print(f"pushchat client: cannot register with {args.server}: {cause(exc)}", file=sys.stderr)
+        refused = isinstance(exc, grpc.aio.AioRpcError) and exc.code() in (grpc.StatusCode.UNAUTHENTICATED,
+                                                                           grpc.StatusCode.PERMISSION_DENIED)
+        why = exc.details() if refused else cause(exc)
+        print(f"pushchat client: cannot register with {args.server}: {why}", file=sys.stderr)
         await client.close()
         return 1
     console.show(f"* connected to {args.server} as {args.user} (client id {client_id}); /help lists commands")

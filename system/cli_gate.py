@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from system import service
+from system import service, tls
 from system.gate import GateConfig, GateServer
+from system.limits import Limits
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +21,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     service.add_cluster_flags(parser)
     parser.add_argument("--dial", metavar="NODE=ADDR[,NODE=ADDR...]", default="",
                         help="with --etcd: dial ADDR (a proxy, say) for the node registered as NODE")
+    service.add_security_flags(parser, "gate")
+    parser.add_argument("--allow-admin-calls", action="store_true",
+                        help="let any client CreateObject and DeleteObject (default: only tokens with the admin claim)")
+    lim = Limits()
+    parser.add_argument("--max-clients", type=service.non_negative, default=lim.max_clients,
+                        help=f"Register streams open on this gate at once (default {lim.max_clients}; 0: no limit)")
+    parser.add_argument("--max-streams-per-connection", type=service.non_negative, default=lim.streams_per_connection,
+                        help=f"Register streams over one connection (default {lim.streams_per_connection})")
+    parser.add_argument("--call-rate", type=float, default=lim.call_rate,
+                        help=f"calls a second per client (default {lim.call_rate:g}; 0: no limit) ...")
+    parser.add_argument("--call-burst", type=service.positive, default=lim.call_burst,
+                        help=f"... and in a burst (default {lim.call_burst})")
+    parser.add_argument("--max-rooms-per-client", type=service.non_negative, default=lim.rooms_per_client,
+                        help=f"rooms one client may join through this gate (default {lim.rooms_per_client})")
 
 
 def config(args: argparse.Namespace) -> GateConfig:
@@ -39,7 +54,19 @@ def config(args: argparse.Namespace) -> GateConfig:
                       keepalive=service.keepalive(args), call_timeout=args.call_timeout,
                       backoff_min=args.backoff_min, backoff_max=args.backoff_max,
                       metrics_port=args.metrics_port, metrics_host=args.metrics_host, etcd=etcd,
-                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, dial=dial)
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, dial=dial, auth=args.auth,
+                      secret=service.secret(args, "gate"), allow_admin_calls=args.allow_admin_calls,
+                      limits=Limits(max_clients=args.max_clients, streams_per_connection=args.max_streams_per_connection,
+                                    call_rate=args.call_rate, call_burst=args.call_burst,
+                                    rooms_per_client=args.max_rooms_per_client),
+                      tls=service.server_tls(args, "gate"), node_tls=node_tls(args))
+
+
+def node_tls(args: argparse.Namespace) -> tls.ClientTls | None:
+    try:
+        return tls.ClientTls.from_files(args.tls_ca, args.tls_client_cert, args.tls_client_key, args.tls_server_name)
+    except ValueError as exc:
+        raise SystemExit(f"pushchat gate: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-id", metavar="NAME",
                         help="with --etcd: the name placement knows this node by, kept across restarts on another "
                              "address (default: the advertise address)")
+    service.add_security_flags(parser, "node")
 
 
 def store_spec(text: str) -> str:
@@ -60,7 +61,8 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
                       metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
-                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id)
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id, auth=args.auth,
+                      secret=service.secret(args, "node"), tls=service.server_tls(args, "node"))
 
 
 def run(args: argparse.Namespace) -> int:

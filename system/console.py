@@ -21,6 +21,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TextIO
 
+import grpc
+
 from system.client import Observer, cause
 from system.pb import chat_pb2
 
@@ -182,6 +184,8 @@ class Console(Observer):
         self.show(format_message(message))
 
     def on_stream_end(self, error: BaseException | None) -> None:
+        if _code(error) == grpc.StatusCode.UNAUTHENTICATED:  # on_refused says what follows
+            return
         why = cause(error)
         if not self.reconnect:
             self.show(f"* connection lost ({why}); new messages will not appear, /messages still fetches them")
@@ -190,6 +194,12 @@ class Console(Observer):
             return
         self._down, self._lost_at, self._attempt = True, self.clock(), 1
         self._set_status(f"* connection lost ({why}); reconnecting…")
+
+    def on_refused(self, error: BaseException) -> None:
+        self._down = False
+        what = error.details() if isinstance(error, grpc.aio.AioRpcError) else str(error)
+        hint = " (get a new one: pushchat token --user NAME --secret-file F)" if "token" in (what or "") else ""
+        self._set_status(None, f"* the server refused you: {what}; not reconnecting{hint}")
 
     def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
         self._attempt = attempt
@@ -210,6 +220,10 @@ class Console(Observer):
 
     def on_history_reset(self, room: str) -> None:
         self.show(f"* the server lost {room}'s history (it restarted); showing the new history")
+
+
+def _code(error: BaseException | None) -> grpc.StatusCode | None:
+    return error.code() if isinstance(error, grpc.aio.AioRpcError) else None
 
 
 def _fit(line: str, cols: int) -> str:

@@ -11,6 +11,8 @@ reached now (its stream is down, placement not known yet) waits at the gate
 for the routing to change, within the call's deadline, rather than going
 back to a client whose retry backoff has grown meanwhile: when a dead
 node's lease expires or its stream comes back, the call goes on at once.
+Who may register and call, and with which client id and user name, is the
+:class:`~system.guard.GateGuard`'s to say, before anything is forwarded.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf import any_pb2
 
-from system import clientid, contract, log, placement
+from system import clientid, contract, log, placement, tls
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.guard import GateGuard
+from system.limits import Limits
+from system.access import UNAUTHENTICATED, Refused
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import STORED_KEY
@@ -56,6 +61,12 @@ class GateConfig:
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL
     dial: dict[str, str] = field(default_factory=dict)  # on etcd: node name -> address to dial (a proxy, say)
+    auth: str = "none"                # none: identity is the connection; token: a signed token on every call
+    secret: bytes | None = None       # signs the tokens (token mode), and the gate's own token to its nodes
+    allow_admin_calls: bool = False   # let any client CreateObject/DeleteObject (else only admin tokens)
+    limits: Limits = field(default_factory=Limits)
+    tls: tls.ServerTls | None = None  # TLS towards clients
+    node_tls: tls.ClientTls | None = None  # TLS (and the client certificate, for mutual TLS) towards nodes
 
 
 class ClientRouter:
@@ -128,28 +139,53 @@ class NodeConnection:
     task: asyncio.Task[None] | None = None
 
 
+class TokenExpired(Exception):
+    """The token a Register stream was opened with has expired."""
+
+
+async def _next(box: Mailbox[any_pb2.Any], expires: float | None) -> any_pb2.Any | None:
+    """The stream's next item; :class:`TokenExpired` once its token's time is up (a queue get is safe to cancel)."""
+    if expires is None:
+        return await box.get()
+    left = expires - time.time()
+    if left <= 0:
+        raise TokenExpired()
+    try:
+        return await asyncio.wait_for(box.get(), left)
+    except asyncio.TimeoutError:
+        raise TokenExpired() from None
+
+
 class GateServicer(gate_pb2_grpc.GateServiceServicer):
     def __init__(self, gate: "GateServer") -> None:
         self.gate = gate
 
     async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[any_pb2.Any]:
-        router = self.gate.router
+        router, guard = self.gate.router, self.gate.guard
+        caller = await guard.admit_stream(context)
         client_id = clientid.make(self.gate.advertise)
         box = router.register(client_id)
+        guard.access.bind(caller, client_id)
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
         in_flight: any_pb2.Any | None = None
+        expires = caller.identity.expires if caller.identity else None
         try:
             first = any_pb2.Any()
             first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
             yield first
             while True:
-                item = await box.get()
+                item = await _next(box, expires)
                 if item is None:
                     break
                 in_flight = item
                 yield item
                 in_flight = None
+        except TokenExpired:
+            await guard.refuse(context, Refused(UNAUTHENTICATED, "token_expired", "token expired; the stream is "
+                                                "closed"), caller.session,
+                               "Register")
         finally:
+            guard.access.unbind(client_id)
             router.unregister(box, in_flight)
             log.event(_log, logging.INFO, "client_unregistered", client_id=client_id)
 
@@ -159,30 +195,39 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                 clientid.parse(request.client_id)
             except clientid.MalformedClientId as exc:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        guard = self.gate.guard
+        caller, verdict = await guard.admit_call(context, request.client_id, request.id, request.method,
+                                                 request.request)
         forward = goverse_pb2.CallObjectRequest(id=request.id, method=request.method, type=request.type,
-                                                request=request.request, client_id=request.client_id)
-        reply = await self._forward(context, request.id, "CallObject", forward)
+                                                request=request.request, client_id=verdict.client_id)
+        reply = await self._forward(context, request.id, "CallObject", forward, verdict.user)
+        guard.access.called(caller, request.id, request.method)
         return gate_pb2.CallObjectResponse(response=reply.response)
 
     async def CreateObject(self, request: gate_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CreateObjectResponse:
+        await self.gate.guard.admit_admin(context, "CreateObject")
         forward = goverse_pb2.CreateObjectRequest(type=request.type, id=request.id)
         reply = await self._forward(context, request.id, "CreateObject", forward)
         return gate_pb2.CreateObjectResponse(id=reply.id)
 
     async def DeleteObject(self, request: gate_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.DeleteObjectResponse:
+        await self.gate.guard.admit_admin(context, "DeleteObject")
         forward = goverse_pb2.DeleteObjectRequest(id=request.id)
         await self._forward(context, request.id, "DeleteObject", forward)
         return gate_pb2.DeleteObjectResponse()
 
-    async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request):  # type: ignore[no-untyped-def]
-        """Send the call to the owning node; its gRPC error comes back to the client unchanged."""
+    async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request,  # type: ignore[no-untyped-def]
+                       user: str | None = None):
+        """Send the call to the owning node, with headers of our own making (never the client's: its
+        ``x-pushchat-user-bin`` is dropped here); its gRPC error comes back to the client unchanged."""
         timeout = self._time_left(context)
         try:  # give up before the caller's deadline, so that it hears our refusal (retryable), not its own timeout
             node = await self.gate.route_soon(object_id, timeout - min(ROUTE_MARGIN, timeout / 4))
         except LookupError as exc:  # never forwarded: it surely did nothing
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
         try:
-            return await getattr(node.stub, rpc)(request, timeout=self._time_left(context))
+            return await getattr(node.stub, rpc)(request, timeout=self._time_left(context),
+                                                 metadata=self.gate.guard.node_metadata(user))
         except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
             passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
             await context.abort(exc.code(), exc.details() or f"node {node.dial}: {exc.code().name}", passed)
@@ -202,6 +247,7 @@ class GateServer(Server):
         super().__init__(config, "gate")
         self.config: GateConfig = config
         self.router = ClientRouter(config.client_buffer, self.metrics)
+        self.guard = GateGuard(config.auth, config.secret, config.limits, config.allow_admin_calls, self.metrics, _log)
         self.connections: list[NodeConnection] = []
         self.membership: Membership | None = None
         self._closing = False
@@ -284,7 +330,7 @@ class GateServer(Server):
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
         options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
-        channel = grpc.aio.insecure_channel(dial, options=options)
+        channel = tls.channel(dial, self.config.node_tls, options)
         node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel), key=name)
         node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")
         self.connections.append(node)
@@ -338,10 +384,11 @@ class GateServer(Server):
         up_since: float | None = None
         call = None
         try:
-            status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout)
+            metadata = self.guard.node_metadata()
+            status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout, metadata=metadata)
             if self.membership is None:  # on etcd the key is the registered name, the same on every gate
                 node.key = status.advertise_addr or node.dial
-            call = node.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise))
+            call = node.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise), metadata=metadata)
             first = await call.read()
             if first is grpc.aio.EOF or not first.HasField("register_gate_response"):
                 raise ConnectionError("node did not answer register_gate_response first")

@@ -76,15 +76,16 @@ def resolve(addr: str) -> list[Target]:
     return list(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in infos))
 
 
-def bind(server: grpc.aio.Server, addr: str) -> int:
-    """``server.add_insecure_port(addr)`` (the server made with :data:`SERVER_OPTIONS`); the bound port."""
+def bind(server: grpc.aio.Server, addr: str, credentials: grpc.ServerCredentials | None = None) -> int:
+    """``server.add_insecure_port(addr)`` (``add_secure_port`` with ``credentials``; the server made with
+    :data:`SERVER_OPTIONS`); the bound port."""
     targets = resolve(addr)
     if parse(addr)[1]:
         for err in filter(None, map(_probe, targets)):
             if err.errno in _TAKEN:
                 raise CannotListen(addr, reason(err))
     try:
-        port = server.add_insecure_port(addr)
+        port = server.add_secure_port(addr, credentials) if credentials else server.add_insecure_port(addr)
     except RuntimeError:
         port = 0
     if not port:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from system import listen
+from system import limits, listen
 from system.contract import GATE_DROP_REASONS, NODE_FAILURE_REASONS
 
 
@@ -33,6 +33,11 @@ class Metrics:
             self.failed.labels(reason=reason)
         for reason in GATE_DROP_REASONS if component == "gate" else ():
             self.dropped.labels(reason=reason)
+        self.limited = Counter("pushchat_limited", "requests refused by a limit (system.limits)", ["limit"], registry=r)
+        self.denied = Counter("pushchat_denied", "requests refused as unauthenticated or not allowed", ["reason"],
+                              registry=r)
+        for limit in limits.GATE_LIMITS if component == "gate" else (limits.MESSAGE_BYTES,):
+            self.limited.labels(limit=limit)
         if component == "node":
             self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)
         else:

@@ -4,7 +4,9 @@
 the gate's queue from the push hub. Every push failure is logged once as
 ``push_failed`` and counted once, in :meth:`NodeServer._push_failed`.
 A refused call is the caller's mistake and logged as ``call_failed`` at
-INFO; only the node's own trouble (``INTERNAL``) is a WARNING.
+INFO; only the node's own trouble (``INTERNAL``) is a WARNING. Who may
+call is the :class:`~system.guard.NodeGuard`'s to say (``--auth``); the
+user a gate vouches for reaches the objects as :attr:`CallInfo.user`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from google.protobuf.message import Message
 
 from system import log, placement
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.guard import NodeGuard
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost, Unavailable
 from system.pb import goverse_pb2, goverse_pb2_grpc
@@ -28,6 +31,7 @@ from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
 from system.server import Server
 from system.store import Store, StoreUnusable, make_store
+from system.tls import ServerTls
 
 _log = log.get("node")
 
@@ -59,6 +63,9 @@ class NodeConfig:
     etcd: tuple[str, ...] = ()            # etcd endpoints (host:port): membership from etcd, not --peers
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL        # seconds our key outlives us if we die without a word
+    auth: str = "none"                    # none: callers are trusted (a private network); token: gates' tokens
+    secret: bytes | None = None           # signs the tokens (token mode)
+    tls: ServerTls | None = None          # serve TLS; with a client CA, mutual TLS
 
     def make_store(self, data_dir: str | None = None) -> Store:
         return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
@@ -84,28 +91,33 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         self.server = server
 
     async def Status(self, request: goverse_pb2.Empty, context: grpc.aio.ServicerContext) -> goverse_pb2.StatusResponse:
+        await self.server.guard.admit(context, "Status")
         s = self.server
         return goverse_pb2.StatusResponse(advertise_addr=s.advertise, num_objects=len(s.host.objects()),
                                           uptime_seconds=int(time.monotonic() - s.started))
 
     async def ListObjects(self, request: goverse_pb2.Empty, context: grpc.aio.ServicerContext) -> goverse_pb2.ListObjectsResponse:
+        await self.server.guard.admit(context, "ListObjects")
         return goverse_pb2.ListObjectsResponse(objects=[
             goverse_pb2.ObjectInfo(type=h.type_name, id=h.object_id, creation_time=int(h.created))
             for h in self.server.host.objects()])
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
+        caller = await self.server.guard.admit(context, request.method)
         try:
             await self.server.check_owner(request.id)
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
-                                                CallInfo(client_id=request.client_id))
+                                                CallInfo(client_id=request.client_id, user=caller.user))
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.stored)
+            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.stored,
+                               exc.limit)
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
         return goverse_pb2.CallObjectResponse(response=reply)
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
+        await self.server.guard.admit(context, "CreateObject", "admin")
         try:
             await self.server.check_owner(request.id)
             hosted = await self.server.host.create(request.type, request.id)
@@ -114,6 +126,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         return goverse_pb2.CreateObjectResponse(id=hosted.object_id)
 
     async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
+        await self.server.guard.admit(context, "DeleteObject", "admin")
         try:
             await self.server.check_owner(request.id)
             found = await self.server.host.delete(request.id)
@@ -125,6 +138,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def RegisterGate(self, request: goverse_pb2.RegisterGateRequest,
                            context: grpc.aio.ServicerContext) -> AsyncIterator[goverse_pb2.GateMessage]:
+        await self.server.guard.admit(context, "RegisterGate", "gate")
         gate_addr = request.gate_addr
         if not gate_addr:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "gate_addr is empty")
@@ -146,8 +160,10 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
-                      code: str, error: str, stored: str | None = None) -> None:
+                      code: str, error: str, stored: str | None = None, limit: str | None = None) -> None:
         level = logging.INFO if code in CALLER_ERRORS else logging.WARNING
+        if limit:
+            self.server.metrics.limited.labels(limit=limit).inc()
         log.event(_log, level, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
         trailing = ((STORED_KEY, stored),) if stored else ()
         await context.abort(grpc.StatusCode[code], error, trailing)
@@ -170,6 +186,7 @@ class NodeServer(Server):
         self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
         self.store = self.config.make_store(self.data_dir)
         self.host = ObjectHost()
+        self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log)
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
         self.started = time.monotonic()

@@ -39,9 +39,10 @@ class ObjectError(Exception):
 
     code = "INTERNAL"
 
-    def __init__(self, message: str, *, stored: str | None = None) -> None:
+    def __init__(self, message: str, *, stored: str | None = None, limit: str | None = None) -> None:
         super().__init__(message)
         self.stored = stored
+        self.limit = limit  # the limit it hit (system.limits), if it is one
 
 
 class Unavailable(ObjectError):
@@ -71,11 +72,17 @@ class InvalidArgument(ObjectError):
     code = "INVALID_ARGUMENT"
 
 
+class PermissionDenied(ObjectError):
+    code = "PERMISSION_DENIED"
+
+
 @dataclass(frozen=True)
 class CallInfo:
-    """Who is calling: the ``client_id`` the gate put on ``CallObjectRequest`` (may be empty)."""
+    """Who is calling: the ``client_id`` the gate put on ``CallObjectRequest`` (may be empty), and the
+    ``user`` the gate vouched for (None: nobody vouched; the request's own user name is taken)."""
 
     client_id: str = ""
+    user: str | None = None
 
 
 @dataclass(frozen=True)

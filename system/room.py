@@ -32,8 +32,9 @@ from typing import Protocol
 from google.protobuf.message import Message
 
 from system import clientid, log
+from system import limits
 from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
-                            ResourceExhausted, Unavailable, method)
+                            PermissionDenied, ResourceExhausted, Unavailable, method)
 from system.pb import chat_pb2
 from system.push import PushError, PushMeta
 from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
@@ -80,6 +81,23 @@ def check_user_name(name: str) -> str:
     if len(name) > MAX_USER_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise InvalidArgument(f"bad user_name {name[:80]!r}: want 1-{MAX_USER_NAME} printable characters")
     return name
+
+
+def speaker(name: str, call: CallInfo) -> str:
+    """Who a request speaks as: the user the gate vouched for (a request naming another is refused), or,
+    when nobody vouched (a caller on the node's own port), the request's ``user_name``."""
+    if call.user is None:
+        return check_user_name(name)
+    if name and name != call.user:
+        raise PermissionDenied(f"you are {call.user!r}; you cannot speak as {name[:64]!r}")
+    return check_user_name(call.user)
+
+
+def member_client(named: str, call: CallInfo) -> str:
+    """The client id a Join or Leave is for: the one its request names, which must be the caller's own."""
+    if named and call.client_id and named != call.client_id:
+        raise PermissionDenied(f"the request names client {named!r} but the call comes from {call.client_id!r}")
+    return named or call.client_id
 
 
 def refusal(room: str, exc: StoreError) -> ObjectError:
@@ -175,8 +193,8 @@ class ChatRoom(GoverseObject):
 
     @method(chat_pb2.ChatRoom_JoinRequest)
     async def Join(self, request: chat_pb2.ChatRoom_JoinRequest, call: CallInfo) -> Message | Later:
-        user = check_user_name(request.user_name)
-        client = request.client_id or call.client_id
+        user = speaker(request.user_name, call)
+        client = member_client(request.client_id, call)
         if client:
             try:
                 clientid.parse(client)
@@ -195,8 +213,8 @@ class ChatRoom(GoverseObject):
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
     async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:
-        user = check_user_name(request.user_name)
-        client = request.client_id or call.client_id
+        user = speaker(request.user_name, call)
+        client = member_client(request.client_id, call)
         await self._fresh()
         if user not in self.members or not (not client or self.members[user] in (client, "")):
             return chat_pb2.ChatRoom_LeaveResponse()
@@ -206,7 +224,7 @@ class ChatRoom(GoverseObject):
     @method(chat_pb2.ChatRoom_SendChatMessageRequest)
     async def SendMessage(self, request: chat_pb2.ChatRoom_SendChatMessageRequest,
                           call: CallInfo) -> Message | Later:
-        user = check_user_name(request.user_name)
+        user = speaker(request.user_name, call)
         self._check_text(request.message)
         cmid = request.client_msg_id
         if len(cmid) > MAX_CLIENT_MSG_ID:
@@ -253,7 +271,8 @@ class ChatRoom(GoverseObject):
             raise InvalidArgument("message is empty")
         size = len(text.encode("utf-8"))
         if size > self.config.max_message_bytes:
-            raise InvalidArgument(f"message is {size} bytes, the limit is {self.config.max_message_bytes}")
+            raise InvalidArgument(f"message is {size} bytes, the limit is {self.config.max_message_bytes}",
+                                  limit=limits.MESSAGE_BYTES)
 
     async def deleted(self) -> None:
         await self.writer.close()

@@ -15,6 +15,7 @@ import grpc
 from system import listen
 from system.grpcopts import Keepalive
 from system.metrics import Metrics
+from system.tls import ServerTls
 
 
 class ServerConfig(Protocol):
@@ -23,6 +24,7 @@ class ServerConfig(Protocol):
     keepalive: Keepalive
     metrics_port: int | None          # None: no HTTP endpoint; 0: any free port
     metrics_host: str
+    tls: ServerTls | None             # serve TLS (None: plaintext)
 
 
 class Server:
@@ -44,7 +46,8 @@ class Server:
         if self.server is None:
             server = grpc.aio.server(options=self.config.keepalive.server_options() + listen.SERVER_OPTIONS)
             self._add_servicers(server)
-            self.port = listen.bind(server, self.config.listen)
+            tls = self.config.tls
+            self.port = listen.bind(server, self.config.listen, tls.credentials() if tls else None)
             self.server = server
             self.advertise = self.config.advertise or self.addr
         return self.port

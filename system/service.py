@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from system import listen, log
+from system import auth, listen, log, tls
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL
 from system.server import Server
@@ -42,6 +42,50 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
                              "a dead node's rooms move after about this long")
 
 
+def add_security_flags(parser: argparse.ArgumentParser, role: str) -> None:
+    """Authentication and TLS, for a node or a gate (docs/security.md)."""
+    who = "every client's Register and call" if role == "gate" else "every call (a gate's token, or an operator's)"
+    parser.add_argument("--auth", choices=auth.AUTH_MODES, default="none",
+                        help=f"none (default): no tokens; token: {who} must carry 'authorization: Bearer TOKEN' "
+                             "signed with --secret-file")
+    parser.add_argument("--secret-file", metavar="FILE",
+                        help="the secret that signs tokens ('pushchat token --new-secret --secret-file FILE' makes "
+                             "one)" + ("; a gate given it also signs its own calls to nodes" if role == "gate" else ""))
+    parser.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain)")
+    parser.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    if role == "node":
+        parser.add_argument("--tls-ca", metavar="PEM", help="the CA that signs callers' certificates (mutual TLS)")
+        parser.add_argument("--tls-require-client-cert", action="store_true",
+                            help="admit only callers with a certificate signed by --tls-ca (gates, operators)")
+    else:
+        parser.add_argument("--tls-ca", metavar="PEM", help="dial the nodes over TLS, trusting this CA")
+        parser.add_argument("--tls-client-cert", metavar="PEM", help="present this certificate to nodes (mutual TLS)")
+        parser.add_argument("--tls-client-key", metavar="PEM", help="its private key")
+        parser.add_argument("--tls-server-name", metavar="NAME",
+                            help="the name the nodes' certificates must carry (default: the host dialled)")
+
+
+def secret(args: argparse.Namespace, service: str) -> bytes | None:
+    """The secret of ``--secret-file``; SystemExit with one line when it is needed and missing or unreadable."""
+    if args.auth == "token" and not args.secret_file:
+        raise SystemExit(f"pushchat {service}: --auth token needs --secret-file")
+    if not args.secret_file:
+        return None
+    try:
+        return auth.read_secret(args.secret_file)
+    except ValueError as exc:
+        raise SystemExit(f"pushchat {service}: {exc}") from None
+
+
+def server_tls(args: argparse.Namespace, service: str) -> tls.ServerTls | None:
+    try:
+        if service == "node":
+            return tls.ServerTls.from_files(args.tls_cert, args.tls_key, args.tls_ca, args.tls_require_client_cert)
+        return tls.ServerTls.from_files(args.tls_cert, args.tls_key)
+    except ValueError as exc:
+        raise SystemExit(f"pushchat {service}: {exc}") from None
+
+
 def etcd_endpoints(text: str | None) -> tuple[str, ...]:
     """``--etcd`` as host:port endpoints (an ``http://`` prefix is allowed)."""
     out = []
@@ -71,6 +115,13 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
     return value
 
 

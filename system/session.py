@@ -26,9 +26,14 @@ class StreamLost(Exception):
         self.at = time.monotonic()
 
 
+class GiveUp(Exception):
+    """The other end refused us for good (e.g. an expired token): stop re-opening."""
+
+
 def _try_again(exc: BaseException) -> bool:
     """A failed attempt (the stream never came up, or soon fell): back off. A healthy loss starts over."""
-    return isinstance(exc, Exception) and not (isinstance(exc, StreamLost) and exc.healthy)
+    return isinstance(exc, Exception) and not isinstance(exc, GiveUp) and not (isinstance(exc, StreamLost)
+                                                                             and exc.healthy)
 
 
 async def keep_open(session: Callable[[int], Awaitable[None]], *, backoff_min: float, backoff_max: float,
@@ -49,3 +54,5 @@ async def keep_open(session: Callable[[int], Awaitable[None]], *, backoff_min: f
                     await session(attempt.retry_state.attempt_number)
         except StreamLost:  # healthy: it stayed up long enough, count attempts from 1 again
             continue
+        except GiveUp:
+            return

@@ -108,6 +108,7 @@ class Evidence:
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
     store: str | None = None                                     # the nodes' store, from the setup phase
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
+    attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
@@ -160,6 +161,8 @@ class Evidence:
                     ev.store = v["store"]
             elif f == "history_reset":
                 ev.history_resets.append(op)
+            elif f == "attack":
+                ev.attacks.append(op)
         ev.displays, ev.final_polls = dict(displays), dict(final_polls)
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}

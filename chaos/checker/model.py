@@ -75,6 +75,17 @@ class FaultWindow:
 
 
 @dataclass
+class HostileAttack:
+    """How one kind of attack by the hostile members fared: tried, refused (by gRPC code), accepted."""
+
+    attack: str
+    attempts: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # gRPC code -> attempts refused with it
+    accepted: int = 0
+    inconclusive: int = 0  # neither: the link failed (a fault), so the gate never said
+
+
+@dataclass
 class Failover:
     """A room changing owner: the last acknowledgement by the old node, the first by the new one."""
 
@@ -123,6 +134,10 @@ class Summary:
     latency_max: float | None = None
     faults_applied: int = 0
     faults_skipped: int = 0
+    hostile_attempts: int = 0        # attacks tried by hostile members (topology.hostile)
+    hostile_refused: int = 0         # ... refused by the gate or node (PERMISSION_DENIED, UNAUTHENTICATED, ...)
+    hostile_accepted: int = 0        # ... that went through: each one is a violation
+    hostile_inconclusive: int = 0    # ... that a link failure cut short, so nobody said yes or no
     violation_count: int = 0
     duration: float = 0.0
 
@@ -140,6 +155,7 @@ class Results(Summary):
     latency_series: list[LatencyPoint] = field(default_factory=list)
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)
+    hostile_attacks: list[HostileAttack] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

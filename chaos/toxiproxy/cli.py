@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import sys
 
@@ -51,9 +52,22 @@ def _loop_factory(choice: str):
     return uvloop.new_event_loop
 
 
+def loopback(host: str) -> bool:
+    """Only this machine can reach ``host``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     jsonlog.setup(path=args.log_file, level=getattr(logging, args.log_level))
     offer_extensions(not args.standard)
+    if not loopback(args.host):  # asked for: the API changes every proxy, so say who can now reach it
+        print(f"pushchat toxiproxy: warning: the API listens on {args.host or 'every interface'}: anyone who "
+              "can reach it can add, change and delete proxies", file=sys.stderr)
     try:
         with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
             return runner.run(serve(args.host, args.port, args.config, args.metrics,

@@ -79,6 +79,8 @@ class Calls:
                 raise LinkDown(f"no link to the gate {conn.server} for {self.outage_wait:g}s (reconnecting)") from None
         if conn.closing:
             raise NotSent(grpc.StatusCode.CANCELLED, "the client is closed")
+        if conn.refused is not None:
+            raise NotSent(conn.refused.code(), f"the server refused this client: {conn.refused.details()}")
 
     async def _invoke(self, type_: str, object_id: str, method: str, request: Message,
                       reply_types: tuple[type[Message], ...]) -> Message:
@@ -89,7 +91,7 @@ class Calls:
             reply = await conn.stub().CallObject(
                 gate_pb2.CallObjectRequest(client_id=conn.client_id, type=type_, id=object_id, method=method,
                                            request=packed),
-                timeout=conn.call_timeout)
+                timeout=conn.call_timeout, metadata=conn.metadata())
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

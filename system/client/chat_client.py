@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import grpc
 
@@ -25,6 +25,7 @@ from system.client.roomview import RoomView
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.pb import chat_pb2
 from system.room import MANAGER_ID, ROOM_PREFIX
+from system.tls import ClientTls
 
 
 class ChatClient:
@@ -34,14 +35,19 @@ class ChatClient:
     ``observers``: objects with some of :class:`~system.client.observer.Observer`'s hooks.
     ``push_window`` is the push stream's flow-control window in bytes: a
     client that stops reading makes the gate's small buffer overflow after
-    about that much, instead of after megabytes.
+    about that much, instead of after megabytes. ``token``: a signed token
+    (or a function returning a fresh one) for a gate run with ``--auth
+    token``; ``tls``: trust the gate's certificate through this CA
+    (:class:`system.tls.ClientTls`). A gate that refuses the token ends the
+    reconnecting (``refused``).
     """
 
     def __init__(self, server: str, user: str, *, observers: Iterable[object] = (),
                  keepalive: Keepalive = DEFAULT_KEEPALIVE, call_timeout: float = 5.0, page_size: int = 0,
                  reconnect: bool = True, outage_wait: float = 10.0, backoff_min: float = 0.1,
                  backoff_max: float = 2.0, healthy_after: float = 5.0, sync_interval: float | None = 3.0,
-                 push_window: int = 16384) -> None:
+                 push_window: int = 16384, token: str | Callable[[], str] | None = None,
+                 tls: ClientTls | None = None) -> None:
         self.server = server
         self.user = user
         self.outage_wait = outage_wait
@@ -49,7 +55,7 @@ class ChatClient:
         self._connection = GateConnection(server, user, self._observers, keepalive=keepalive,
                                           call_timeout=call_timeout, reconnect=reconnect, backoff_min=backoff_min,
                                           backoff_max=backoff_max, healthy_after=healthy_after,
-                                          push_window=push_window)
+                                          push_window=push_window, token=token, tls=tls)
         self._calls = Calls(self._connection, outage_wait=outage_wait)
         self._catch_up = CatchUp(user, self._connection, self._calls, self._observers, page_size=page_size,
                                  sync_interval=sync_interval)
@@ -76,6 +82,11 @@ class ChatClient:
     def connected(self) -> bool:
         """The push stream is up (False before connect(), while reconnecting and after close())."""
         return self._connection.connected
+
+    @property
+    def refused(self) -> grpc.aio.AioRpcError | None:
+        """Why the gate refused this client for good (an expired token, say); None while it has not."""
+        return self._connection.refused
 
     @property
     def reconnects(self) -> int:

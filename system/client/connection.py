@@ -6,13 +6,17 @@ fully jittered backoff (:func:`system.session.keep_open`; the attempt count
 starts over once a stream has stayed up ``healthy_after`` seconds):
 a fresh channel, a new Register stream (a new client id), then the
 ``recover`` step it was given (re-join and poll every room) while pushes
-are read already.
+are read already. A gate that refuses the client for good (UNAUTHENTICATED:
+no token, a bad or an expired one; PERMISSION_DENIED) ends the reconnecting:
+the client says so (``refused``, :meth:`Observer.on_refused`) and calls fail
+at once instead of waiting for a link that will not come back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -21,17 +25,20 @@ import grpc
 from google.protobuf import any_pb2
 from tenacity import RetryCallState
 
-from system import log
+from system import auth, log, tls
 from system.client.failures import ProtocolError, describe
 from system.client.observer import Observers
 from system.grpcopts import Keepalive
 from system.pb import gate_pb2, gate_pb2_grpc
-from system.session import StreamLost, keep_open
+from system.session import GiveUp, StreamLost, keep_open
 
 _log = log.get("client")
 
 OnPayload = Callable[[any_pb2.Any], None]
 Recover = Callable[[], Coroutine[Any, Any, int]]
+Token = str | Callable[[], str] | None
+# A Register stream refused with these will be refused again: stop reconnecting.
+FINAL = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 
 
 class GateConnection:
@@ -39,8 +46,12 @@ class GateConnection:
 
     def __init__(self, server: str, user: str, observers: Observers, *, keepalive: Keepalive, call_timeout: float,
                  reconnect: bool, backoff_min: float, backoff_max: float, healthy_after: float,
-                 push_window: int) -> None:
+                 push_window: int, token: Token = None, tls: tls.ClientTls | None = None) -> None:
         self.server = server
+        self.token = token
+        self.tls = tls
+        self.session = secrets.token_urlsafe(18)  # tells the gate our reconnections are us (auth.SESSION_HEADER)
+        self.refused: grpc.aio.AioRpcError | None = None  # the gate refused us for good
         self.user = user
         self.observers = observers
         self.keepalive = keepalive
@@ -70,7 +81,15 @@ class GateConnection:
     @property
     def connected(self) -> bool:
         """The push stream is up (False before connect(), while reconnecting and after close())."""
-        return self.up.is_set() and not self.closing
+        return self.up.is_set() and not self.closing and self.refused is None
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Headers of every call and Register: our session, and our token if we have one."""
+        out = [(auth.SESSION_HEADER, self.session)]
+        token = self.token() if callable(self.token) else self.token
+        if token:
+            out.append((auth.AUTH_HEADER, f"Bearer {token}"))
+        return tuple(out)
 
     async def connect(self, on_payload: OnPayload, recover: Recover) -> str:
         """Register (one attempt: a wrong address fails at once), then keep the stream up on our own.
@@ -101,7 +120,7 @@ class GateConnection:
     def stub(self) -> gate_pb2_grpc.GateServiceStub:
         """The gate stub; its channel opens on first use, so a poll-only client needs no connect()."""
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self.server, options=self._channel_options())
+            self._channel = tls.channel(self.server, self.tls, self._channel_options())
             self._stub = gate_pb2_grpc.GateServiceStub(self._channel)
         return self._stub
 
@@ -120,7 +139,7 @@ class GateConnection:
         old, self._channel, self._stub = self._channel, None, None
         if old is not None:
             await old.close()
-        call = self.stub().Register(gate_pb2.Empty())
+        call = self.stub().Register(gate_pb2.Empty(), metadata=self.metadata())
         try:
             first = await asyncio.wait_for(call.read(), self.call_timeout)
             if first is grpc.aio.EOF:
@@ -128,6 +147,11 @@ class GateConnection:
             registered = gate_pb2.RegisterResponse()
             if not first.Unpack(registered) or not registered.client_id:
                 raise ProtocolError(f"first item on the Register stream is {first.type_url!r}, not a RegisterResponse")
+        except grpc.aio.AioRpcError as exc:
+            call.cancel()
+            if exc.code() in FINAL:
+                self._refused(exc)
+            raise
         except BaseException:
             call.cancel()
             raise
@@ -141,8 +165,20 @@ class GateConnection:
         up = time.monotonic()
         self._stream_lost(await self._pump(call, on_payload), up)
         await keep_open(lambda attempt: self._session(attempt, on_payload, recover), backoff_min=self.backoff_min,
-                        backoff_max=self.backoff_max, running=lambda: self.reconnect and not self.closing,
+                        backoff_max=self.backoff_max,
+                        running=lambda: self.reconnect and not self.closing and self.refused is None,
                         before_sleep=self._before_sleep)
+
+    def _refused(self, error: grpc.aio.AioRpcError) -> None:
+        """The gate will not have us (no token, a bad or an expired one): say so once, stop trying."""
+        if self.refused is not None:
+            return
+        self.refused = error
+        self.client_id = ""
+        log.event(_log, logging.WARNING, "refused", user=self.user, code=error.code().name, error=error.details())
+        self.up.set()  # wake calls waiting for the link: it will not come back
+        if not self.closing:
+            self.observers.on_refused(error)
 
     def _stream_lost(self, error: BaseException | None, up: float) -> StreamLost:
         """A stream that was up has ended: no link until the next one; say so."""
@@ -150,6 +186,7 @@ class GateConnection:
         self.up.clear()
         log.event(_log, logging.WARNING, "stream_lost", user=self.user, client_id=self.client_id,
                   error=describe(error), up_for=round(up_for, 3))
+        self.client_id = ""  # that stream's id is void at the gate now: calls carry none until the next one
         if not self.closing:
             self.observers.on_stream_end(error)
         lost = StreamLost(describe(error), up_for >= self.healthy_after, error)
@@ -168,7 +205,12 @@ class GateConnection:
     async def _session(self, attempt: int, on_payload: OnPayload,
                        recover: Recover) -> None:
         """Re-register, recover while reading pushes, then read until the stream ends; always raises."""
-        call = await self._register()
+        try:
+            call = await self._register()
+        except grpc.aio.AioRpcError as exc:
+            if self.refused is not None:
+                raise GiveUp(describe(exc)) from exc
+            raise
         up = time.monotonic()
         reader = asyncio.create_task(self._pump(call, on_payload), name=f"pushes {self.user}")
         recovery = asyncio.create_task(recover(), name=f"recovery {self.user}")

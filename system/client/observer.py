@@ -31,6 +31,10 @@ class Observer:
     def on_stream_end(self, error: BaseException | None) -> None:
         """The Register stream ended without ``close()``; a reconnecting client re-registers next."""
 
+    def on_refused(self, error: BaseException) -> None:
+        """The gate refused this client for good (UNAUTHENTICATED: no token, a bad or an expired one;
+        PERMISSION_DENIED): it stops reconnecting, and calls fail at once."""
+
     def on_reconnecting(self, attempt: int, error: BaseException | None, wait: float) -> None:
         """Before each backoff sleep: attempt ``attempt`` (2, 3, …) starts in ``wait`` seconds."""
 

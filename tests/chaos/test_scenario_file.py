@@ -55,6 +55,29 @@ def test_client_list_is_spread_round_robin_over_gates(tmp_path):
     assert s.topology.clients == (("alice", 0), ("bob", 1), ("carol", 0))
 
 
+def test_security_keys_load_into_the_topology(tmp_path):
+    s = load(write(tmp_path, GOOD.replace("  rooms: [General]\n", "  rooms: [General]\n  auth: token\n  tls: true\n"
+                                          "  hostile: [mallory]\n  limits: {call_rate: 20, call_burst: 40}\n")))
+    t = s.topology
+    assert (t.auth, t.tls, t.hostile, t.limits) == ("token", True, (("mallory", 0),),
+                                                    (("call_rate", 20.0), ("call_burst", 40.0)))
+    assert t.client_names == ["alice", "bob", "carol"] and t.hostile_names == ["mallory"]
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ("  auth: tokens", "topology.auth", "(did you mean 'token'?)"),
+    ("  tls: yes please", "topology.tls", "must be true or false"),
+    ("  hostile: [bob]", "topology.hostile", "bob cannot be both an honest client and a hostile one"),
+    ("  limits: {call_rat: 5}", "topology.limits.call_rat", "unknown limit (did you mean 'call_rate'?)"),
+    ("  limits: {call_rate: -1}", "topology.limits.call_rate", "must be a number >= 0"),
+])
+def test_bad_security_keys_name_the_field(tmp_path, change, field, message):
+    path = write(tmp_path, GOOD.replace("  rooms: [General]\n", f"  rooms: [General]\n{change}\n"))
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: {field}: ") and message in str(info.value), str(info.value)
+
+
 BAD = [
     ("descripton: A typo.", "descripton", "unknown key (did you mean 'description'?)"),
     ("name: y", "name", "must equal the file's name without .yaml ('x')"),

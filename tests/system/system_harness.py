@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+
+import grpc
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -15,7 +17,7 @@ from system.client import ChatClient, Observer
 from system.gate import GateConfig, GateServer
 from system.log import JsonFormatter
 from system.node import NodeConfig, NodeServer
-from system.pb import chat_pb2
+from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 
 # Short backoff and silence checks so a test spends its time on the fault, not on waiting.
 FAST: dict[str, Any] = dict(backoff_min=0.05, backoff_max=0.5, healthy_after=1.0, sync_interval=1.0,
@@ -95,6 +97,39 @@ async def cluster(nodes: int = 1, gates: int = 1, node: dict[str, Any] | None = 
             await g.stop(0.2)
         for n in c.nodes:
             await n.stop(0.2)
+
+
+@dataclass
+class RawClient:
+    """A client made as Goverse's sample makes one: one channel, its Register stream, calls on that channel."""
+
+    stub: gate_pb2_grpc.GateServiceStub
+    client_id: str
+    stream: Any
+    channel: grpc.aio.Channel
+
+
+@asynccontextmanager
+async def goverse_client(addr: str, *, options: list[tuple[str, Any]] | None = None,
+                         metadata: tuple[tuple[str, str], ...] = (),
+                         channel: grpc.aio.Channel | None = None) -> AsyncIterator[RawClient]:
+    """Register on ``addr`` (or on ``channel``) with bare stubs and no pushchat client code; closed on exit.
+
+    Its channel has subchannels of its own: gRPC would otherwise let two channels of one process to one
+    address share a TCP connection, and so one connection at the gate, as if they were one client."""
+    own = channel is None
+    channel = channel or grpc.aio.insecure_channel(addr, options=[("grpc.use_local_subchannel_pool", 1),
+                                                                  *(options or [])])
+    stub = gate_pb2_grpc.GateServiceStub(channel)
+    stream = stub.Register(gate_pb2.Empty(), metadata=metadata)
+    try:
+        registered = gate_pb2.RegisterResponse()
+        assert (await stream.read()).Unpack(registered)
+        yield RawClient(stub, registered.client_id, stream, channel)
+    finally:
+        stream.cancel()
+        if own:
+            await channel.close()
 
 
 class Seen(Observer):

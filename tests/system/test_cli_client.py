@@ -165,6 +165,17 @@ def test_piped_an_outage_prints_a_few_lines_at_attempts_2_4_8_and_a_final_one() 
                            "* reconnected after 50s (41 attempts); recovered 1 message", ""]
 
 
+def test_an_expired_token_is_said_once_with_what_to_do_and_no_reconnecting_line() -> None:
+    screen = Screen(200)
+    console = Console(screen, interactive=False, clock=lambda: 0.0)  # type: ignore[arg-type]
+    expired = grpc.aio.AioRpcError(grpc.StatusCode.UNAUTHENTICATED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                   "token expired; the stream is closed")
+    console.on_stream_end(expired)
+    console.on_refused(expired)
+    assert screen.rows == ["* the server refused you: token expired; the stream is closed; not reconnecting "
+                           "(get a new one: pushchat token --user NAME --secret-file F)", ""]
+
+
 # -- commands, piped, with real servers ---------------------------------------------------------------
 async def test_join_of_a_room_that_does_not_exist_keeps_you_in_your_room() -> None:
     async with cluster() as c:

@@ -35,8 +35,9 @@ def assert_logged_as_counted(logs, metrics, event: str, counter: str) -> None:  
 
 async def test_unknown_gate_in_a_client_id_fails_the_push_not_the_send() -> None:
     async with cluster() as c:
-        gate = gate_pb2_grpc.GateServiceStub(grpc.aio.insecure_channel(c.gates[0].addr))
-        await gate.CallObject(gate_pb2.CallObjectRequest(**join_request("ghost", "10.9.9.9:1/ghost")))
+        # An operator on the node's own port (a gate refuses an id it did not give out).
+        node = goverse_pb2_grpc.GoverseStub(grpc.aio.insecure_channel(c.nodes[0].addr))
+        await node.CallObject(goverse_pb2.CallObjectRequest(**join_request("ghost", "10.9.9.9:1/ghost")))
         alice, _ = await c.client("alice")
         with capture_logs() as logs:
             sent = await alice.send("General", "anyone?")
@@ -55,9 +56,8 @@ async def test_a_full_client_buffer_drops_the_push_not_the_send() -> None:
         registered = gate_pb2.RegisterResponse()
         assert (await stream.read()).Unpack(registered)  # then never read again
         alice, _ = await c.client("alice")
-        async with grpc.aio.insecure_channel(c.gates[0].addr) as calls:  # sleepy's join, on a channel of its own
-            await gate_pb2_grpc.GateServiceStub(calls).CallObject(
-                gate_pb2.CallObjectRequest(**join_request("sleepy", registered.client_id)))
+        await gate_pb2_grpc.GateServiceStub(channel).CallObject(  # sleepy's join, on its own connection
+            gate_pb2.CallObjectRequest(**join_request("sleepy", registered.client_id)))
         with capture_logs() as logs:
             for _ in range(2000):
                 assert (await alice.send("General", BIG)).seq > 0

@@ -18,6 +18,7 @@ from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import push_logs  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401
+from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import completeness  # noqa: F401
 # isort: on
 from chaos.checker.rules.base import RULES, Finding, Rule, register, rule, unregister

@@ -117,3 +117,44 @@ def test_a_taken_api_port_is_refused_in_one_line(taken_port: int, log_file: bool
     if log_file:
         [event] = [json.loads(line) for line in path.read_text().splitlines()]
         assert event["event"] == "api_failed_to_start" and event["level"] == "ERROR" and event["error"] == error
+
+
+def _other_local_address() -> str | None:
+    """An address of this machine that is not loopback (None when it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent, the kernel only picks a route
+        except OSError:
+            return None
+        addr = probe.getsockname()[0]
+    return None if addr.startswith("127.") else addr
+
+
+def test_the_api_listens_on_loopback_only_unless_told_otherwise() -> None:
+    """As the real server does: the API changes every proxy, so no one else may reach it by default."""
+    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "toxiproxy", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = json.loads(proc.stdout.readline())
+        host, port = line["addr"].rsplit(":", 1)
+        assert host == "127.0.0.1"
+        other = _other_local_address()
+        if other is not None:
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((other, int(port)), timeout=2).close()
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    assert "warning" not in proc.stderr.read()
+
+
+def test_an_api_on_every_interface_is_asked_for_and_warned_about() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "chaos.cli", "toxiproxy", "--host", "0.0.0.0", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = json.loads(proc.stdout.readline())
+        assert line["addr"].startswith("0.0.0.0:")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    assert "pushchat toxiproxy: warning: the API listens on 0.0.0.0" in proc.stderr.read()

@@ -1,0 +1,151 @@
+"""Who a caller is: signed tokens, the shared secret, and the headers that carry an identity (sans-I/O).
+
+A token is a JWT signed with HS256 (PyJWT) by the operator's secret: ``sub``
+is the user name, ``exp`` the expiry, ``adm`` an admin claim (create and
+delete objects through the gate), ``role`` ``user`` or ``gate``. Gates sign
+their own short-lived ``gate`` tokens with the same secret to call nodes: a
+node that checks tokens trusts the user name a gate forwards
+(:data:`USER_HEADER`) only from a caller holding such a token. Clients send
+``authorization: Bearer <token>`` on ``Register`` and on every call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import jwt  # imported on first use: a server without tokens starts without it (and cryptography)
+
+ALGORITHM = "HS256"
+ISSUER = "pushchat"
+AUTH_MODES = ("none", "token")
+MIN_SECRET_BYTES = 32
+AUTH_HEADER = "authorization"
+#: The verified user name a gate forwards to a node, UTF-8 (a ``-bin`` header: names need not be ASCII);
+#: a gate never passes on a client's own copy.
+USER_HEADER = "x-pushchat-user-bin"
+#: A random value a client makes once and sends on every call: its reconnections are the same client.
+SESSION_HEADER = "x-pushchat-session"
+ROLE_USER, ROLE_GATE = "user", "gate"
+_USER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
+class TokenRejected(Exception):
+    """A missing, malformed, forged or expired token; ``reason`` is a stable word, ``str()`` is for a person."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a verified token says: the user, whether an admin, whether a gate, and until when."""
+
+    user: str
+    admin: bool = False
+    role: str = ROLE_USER
+    expires: float = 0.0
+
+    @property
+    def gate(self) -> bool:
+        return self.role == ROLE_GATE
+
+
+def check_user(user: str) -> str:
+    if not isinstance(user, str) or not user.strip() or not _USER_RE.match(user):
+        raise ValueError(f"bad user name {str(user)[:80]!r}: want 1-64 printable characters")
+    return user
+
+
+def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: str = ROLE_USER,
+          now: float | None = None) -> str:
+    """A token for ``user`` valid ``ttl`` seconds from ``now`` (a negative ttl makes an expired one, for tests)."""
+    import jwt
+
+    check_user(user)
+    issued = time.time() if now is None else now
+    claims: dict[str, object] = {"iss": ISSUER, "sub": user, "iat": int(issued), "exp": int(issued + ttl),
+                                 "role": role}
+    if admin:
+        claims["adm"] = True
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(secret: bytes, token: str, *, now: float | None = None, leeway: float = 0.0) -> Identity:
+    """The identity a token proves; :class:`TokenRejected` saying why not."""
+    import jwt
+
+    options = {"require": ["exp", "sub", "iss"]}
+    try:
+        if now is None:
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options=options, leeway=leeway)
+        else:  # PyJWT reads the clock itself: check expiry here against the given time
+            claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+                                options={**options, "verify_exp": False})
+            if float(claims["exp"]) + leeway <= now:
+                raise jwt.ExpiredSignatureError("Signature has expired")
+    except jwt.ExpiredSignatureError:
+        raise TokenRejected("expired", "token expired") from None
+    except jwt.InvalidSignatureError:
+        raise TokenRejected("invalid", "token signature does not verify (signed with another secret?)") from None
+    except jwt.PyJWTError as exc:
+        raise TokenRejected("invalid", f"token rejected: {exc}") from None
+    user, role = claims.get("sub"), claims.get("role", ROLE_USER)
+    try:
+        check_user(user)
+    except ValueError as exc:
+        raise TokenRejected("invalid", f"token rejected: {exc}") from None
+    if role not in (ROLE_USER, ROLE_GATE):
+        raise TokenRejected("invalid", f"token rejected: unknown role {str(role)[:20]!r}")
+    return Identity(user=user, admin=claims.get("adm") is True, role=role, expires=float(claims["exp"]))
+
+
+def bearer(metadata: Iterable[tuple[str, object]] | None) -> str | None:
+    """The token of an ``authorization: Bearer …`` header; None when there is none; TokenRejected if malformed."""
+    for key, value in metadata or ():
+        if key.lower() == AUTH_HEADER:
+            text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+            scheme, _, token = text.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise TokenRejected("invalid", "authorization header is not 'Bearer <token>'")
+            return token.strip()
+    return None
+
+
+def header(metadata: Iterable[tuple[str, object]] | None, name: str) -> str | None:
+    """A text header's value (the first), or None."""
+    for key, value in metadata or ():
+        if key.lower() == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def new_secret() -> str:
+    """A fresh secret, as written to a secret file: 64 hex digits (32 random bytes)."""
+    return secrets.token_hex(MIN_SECRET_BYTES)
+
+
+def write_secret(path: str | Path) -> None:
+    """Create a secret file readable by its owner only; an existing file is never overwritten."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(new_secret() + "\n")
+
+
+def read_secret(path: str | Path) -> bytes:
+    """The secret in a file (surrounding whitespace ignored); ValueError saying what is wrong with it."""
+    try:
+        data = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret file {path}: {exc.strerror or exc}") from None
+    if len(data) < MIN_SECRET_BYTES:
+        raise ValueError(f"the secret in {path} is {len(data)} bytes; want at least {MIN_SECRET_BYTES} "
+                         "('pushchat token --new-secret --secret-file F' makes one)")
+    return data

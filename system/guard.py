@@ -1,0 +1,240 @@
+"""The door of a gate and of a node: who is calling, may they, and the status they get if not.
+
+The I/O edge of :mod:`system.access` and :mod:`system.auth`: it reads a
+call's peer and headers, asks those modules, and turns a refusal into its
+gRPC status, counted once (``pushchat_denied_total{reason}`` or
+``pushchat_limited_total{limit}``) and logged once (``access_denied``, or
+``limited`` at most once a second per client and limit, with how many it
+stood for). The gate forwards a call with headers of its own making, so
+a client's ``x-pushchat-user`` never reaches a node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2, descriptor, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
+
+from system import auth, log
+from system.access import PERMISSION_DENIED, UNAUTHENTICATED, Access, Caller, Refused, Verdict
+from system.limits import Limits
+from system.metrics import Metrics
+from system.pb import chat_pb2  # noqa: F401 (its types in the pool: the gate reads user names in requests)
+
+GATE_TOKEN_TTL = 600.0      # seconds a gate's own token to its nodes lives; it makes a new one at half that
+QUIET_SECONDS = 1.0         # one ``limited`` line per client and limit per this long
+_STRING = descriptor.FieldDescriptor.TYPE_STRING
+
+
+def named_in(packed: any_pb2.Any) -> tuple[str | None, str]:
+    """The ``user_name`` a request inside an ``Any`` speaks as (None: it has no such field) and the
+    ``client_id`` it names ("" if none). An unknown type, or a payload that does not parse, names nobody."""
+    if not packed.type_url:
+        return None, ""
+    try:
+        cls = message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(packed.TypeName()))
+    except KeyError:
+        return None, ""
+    message = cls()
+    try:
+        message.ParseFromString(packed.value)
+    except DecodeError:  # it names nobody; the node, parsing it alike, refuses it
+        return None, ""
+    fields = message.DESCRIPTOR.fields_by_name
+    user = fields.get("user_name")
+    client = fields.get("client_id")
+    return (getattr(message, "user_name") if user is not None and user.type == _STRING else None,
+            getattr(message, "client_id") if client is not None and client.type == _STRING else "")
+
+
+class _Door:
+    """Counting, logging and answering refusals: the same at the gate and at the node."""
+
+    def __init__(self, metrics: Metrics, logger: logging.Logger) -> None:
+        self.metrics = metrics
+        self.log = logger
+        self._quiet: dict[tuple[str, str], list[float]] = {}  # (limit, principal) -> [last logged, refused since]
+
+    async def refuse(self, context: grpc.aio.ServicerContext, refused: Refused, who: str = "",
+                     method: str = "") -> NoReturn:
+        if refused.limit:
+            self.metrics.limited.labels(limit=refused.limit).inc()
+            self._log_limited(refused, who, context.peer(), method)
+        elif refused.code == "INVALID_ARGUMENT":  # a bad request, not a trespass: as the node logs those
+            log.event(self.log, logging.INFO, "call_failed", method=method, code=refused.code, error=str(refused))
+        else:
+            self.metrics.denied.labels(reason=refused.reason).inc()
+            log.event(self.log, logging.INFO, "access_denied", reason=refused.reason, code=refused.code,
+                      peer=context.peer(), who=who, method=method, error=str(refused))
+        await context.abort(grpc.StatusCode[refused.code], str(refused))
+        raise AssertionError("unreachable: abort raises")
+
+    def _log_limited(self, refused: Refused, who: str, peer: str, method: str) -> None:
+        assert refused.limit
+        now = time.monotonic()
+        key = (refused.limit, who or peer)
+        seen = self._quiet.get(key)
+        if seen is not None and now - seen[0] < QUIET_SECONDS:
+            seen[1] += 1
+            return
+        if len(self._quiet) > 10_000:
+            self._quiet.clear()
+        self._quiet[key] = [now, 0]
+        log.event(self.log, logging.INFO, "limited", limit=refused.limit, code=refused.code, peer=peer, who=who,
+                  method=method, refused=1 + (seen[1] if seen else 0), error=str(refused))
+
+
+class GateGuard(_Door):
+    """The gate's door: a caller from the peer and headers, :class:`Access` for the rules."""
+
+    def __init__(self, mode: str, secret: bytes | None, limits: Limits, allow_admin_calls: bool,
+                 metrics: Metrics, logger: logging.Logger) -> None:
+        super().__init__(metrics, logger)
+        if mode not in auth.AUTH_MODES:
+            raise ValueError(f"unknown auth mode {mode!r}: want one of {', '.join(auth.AUTH_MODES)}")
+        if mode == "token" and not secret:
+            raise ValueError("--auth token needs the secret that signs the tokens (--secret-file)")
+        self.mode = mode
+        self.secret = secret
+        self.access = Access(mode, limits, allow_admin_calls)
+        self._gate_token: tuple[str, float] | None = None
+
+    def caller(self, context: grpc.aio.ServicerContext) -> Caller:
+        """Who is calling; :class:`Refused` (UNAUTHENTICATED) for a missing or bad token in token mode."""
+        metadata = context.invocation_metadata()
+        peer = context.peer()
+        session = auth.header(metadata, auth.SESSION_HEADER)
+        # Namespaced and hashed: a session value can never pose as a connection, whatever its length.
+        key = "s:" + hashlib.sha256(session.encode()).hexdigest()[:32] if session else "c:" + peer
+        identity = None
+        if self.mode == "token":
+            assert self.secret is not None
+            try:
+                token = auth.bearer(metadata)
+                if token is None:
+                    raise auth.TokenRejected("missing", "this gate needs a token: send 'authorization: Bearer "
+                                             "<token>' ('pushchat token' issues one)")
+                identity = auth.verify(self.secret, token)
+            except auth.TokenRejected as exc:
+                raise Refused(UNAUTHENTICATED, f"token_{exc.reason}", str(exc)) from None
+            if identity.gate:
+                raise Refused(PERMISSION_DENIED, "gate_token", "a gate's token does not make a client")
+        return Caller(peer, key, identity)
+
+    async def admit_stream(self, context: grpc.aio.ServicerContext) -> Caller:
+        """A new Register stream: authenticated, within the limits; else the stream is refused."""
+        try:
+            caller = self.caller(context)
+            self.access.open_stream(caller)
+        except Refused as refused:
+            await self.refuse(context, refused, method="Register")
+        return caller
+
+    async def admit_call(self, context: grpc.aio.ServicerContext, client_id: str, object_id: str, method: str,
+                         request: any_pb2.Any) -> tuple[Caller, Verdict]:
+        caller: Caller | None = None
+        try:
+            caller = self.caller(context)
+            user, named = named_in(request)
+            verdict = self.access.check_call(caller, client_id=client_id, named_client_id=named, user_name=user,
+                                             object_id=object_id, method=method, now=time.monotonic())
+        except Refused as refused:
+            await self.refuse(context, refused, _who(caller), method)
+        return caller, verdict
+
+    async def admit_admin(self, context: grpc.aio.ServicerContext, what: str) -> Caller:
+        caller: Caller | None = None
+        try:
+            caller = self.caller(context)
+            self.access.check_admin(caller, what)
+        except Refused as refused:
+            await self.refuse(context, refused, _who(caller), what)
+        return caller
+
+    def node_metadata(self, user: str | None = None) -> tuple[tuple[str, str | bytes], ...]:
+        """Headers of a call to a node: the gate's own token (when it has the secret) and the vouched-for user."""
+        out: list[tuple[str, str | bytes]] = []
+        token = self.gate_token()
+        if token:
+            out.append((auth.AUTH_HEADER, f"Bearer {token}"))
+        if user:
+            out.append((auth.USER_HEADER, user.encode("utf-8")))
+        return tuple(out)
+
+    def gate_token(self) -> str | None:
+        if self.secret is None:
+            return None
+        now = time.time()
+        if self._gate_token is None or self._gate_token[1] - now < GATE_TOKEN_TTL / 2:
+            token = auth.issue(self.secret, "gate", GATE_TOKEN_TTL, role=auth.ROLE_GATE, now=now)
+            self._gate_token = (token, now + GATE_TOKEN_TTL)
+        return self._gate_token[0]
+
+
+def _who(caller: Caller | None) -> str:
+    if caller is None:
+        return ""
+    return caller.identity.user if caller.identity else caller.session
+
+
+@dataclass(frozen=True)
+class NodeCaller:
+    """Who a node's caller is: the user it acts for (None: unsaid), and whether a gate or an admin."""
+
+    user: str | None
+    gate: bool
+    admin: bool
+
+
+class NodeGuard(_Door):
+    """The node's door. ``--auth none``: the network is trusted (keep the node's port private, or use mutual
+    TLS). ``--auth token``: every call carries a token of the shared secret; a gate's token vouches for the
+    user it forwards, a user's token only for itself, and create/delete need a gate or an admin."""
+
+    def __init__(self, mode: str, secret: bytes | None, metrics: Metrics, logger: logging.Logger) -> None:
+        super().__init__(metrics, logger)
+        if mode not in auth.AUTH_MODES:
+            raise ValueError(f"unknown auth mode {mode!r}: want one of {', '.join(auth.AUTH_MODES)}")
+        if mode == "token" and not secret:
+            raise ValueError("--auth token needs the secret that signs the tokens (--secret-file)")
+        self.mode = mode
+        self.secret = secret
+
+    def identify(self, context: grpc.aio.ServicerContext, need: str = "") -> NodeCaller:
+        """``need``: "" (any caller), "gate" or "admin"; :class:`Refused` when the caller is not that."""
+        metadata = context.invocation_metadata()
+        forwarded = auth.header(metadata, auth.USER_HEADER) or None
+        if self.mode == "none":
+            return NodeCaller(forwarded, gate=True, admin=True)
+        assert self.secret is not None
+        try:
+            token = auth.bearer(metadata)
+            if token is None:
+                raise auth.TokenRejected("missing", "this node needs a token (a gate's, or an operator's)")
+            identity = auth.verify(self.secret, token)
+        except auth.TokenRejected as exc:
+            raise Refused(UNAUTHENTICATED, f"token_{exc.reason}", str(exc)) from None
+        if identity.gate:
+            caller = NodeCaller(forwarded, gate=True, admin=True)
+        else:
+            if forwarded is not None and forwarded != identity.user:
+                raise Refused(PERMISSION_DENIED, "user_name_not_yours", "only a gate may act for another user")
+            caller = NodeCaller(identity.user, gate=False, admin=identity.admin)
+        if need == "gate" and not caller.gate:
+            raise Refused(PERMISSION_DENIED, "not_a_gate", "only a gate may register for pushes")
+        if need == "admin" and not caller.admin:
+            raise Refused(PERMISSION_DENIED, "admin_call", "creating and deleting objects needs an admin token")
+        return caller
+
+    async def admit(self, context: grpc.aio.ServicerContext, method: str, need: str = "") -> NodeCaller:
+        try:
+            return self.identify(context, need)
+        except Refused as refused:
+            await self.refuse(context, refused, method=method)
+        raise AssertionError("unreachable")

@@ -1,0 +1,61 @@
+"""What one client may take of a gate, and the rate limiter that meters its calls (sans-I/O).
+
+Each limit, when hit, is a gRPC status (:data:`CODES`) and one count of
+``pushchat_limited_total{limit=NAME}``; the names are a contract
+(docs/architecture.md, metrics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CLIENTS = "clients"                              # Register streams on one gate
+STREAMS_PER_CONNECTION = "streams_per_connection"
+CALL_RATE = "call_rate"                          # calls per second per client
+ROOMS_PER_CLIENT = "rooms_per_client"
+MESSAGE_BYTES = "message_bytes"                  # the node's --max-message-bytes
+NAMES = (CLIENTS, STREAMS_PER_CONNECTION, CALL_RATE, ROOMS_PER_CLIENT, MESSAGE_BYTES)
+GATE_LIMITS = NAMES[:4]
+CODES = {CLIENTS: "RESOURCE_EXHAUSTED", STREAMS_PER_CONNECTION: "RESOURCE_EXHAUSTED",
+         CALL_RATE: "RESOURCE_EXHAUSTED", ROOMS_PER_CLIENT: "RESOURCE_EXHAUSTED", MESSAGE_BYTES: "INVALID_ARGUMENT"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A gate's limits; 0 turns one off. The defaults are far above what a person's chat client does."""
+
+    max_clients: int = 10000             # Register streams open on the gate at once
+    streams_per_connection: int = 4      # Register streams over one HTTP/2 connection
+    call_rate: float = 200.0             # calls per second per client, sustained ...
+    call_burst: int = 400                # ... and in a burst
+    rooms_per_client: int = 100          # rooms one client may be a member of through this gate
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.max_keys = max_keys
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def allow(self, key: str, now: float) -> bool:
+        """Take one token for ``key``; False when it has none (rate 0: never limited)."""
+        if self.rate <= 0:
+            return True
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - then) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return False
+        if key not in self._buckets and len(self._buckets) >= self.max_keys:
+            self._forget_full(now)
+        self._buckets[key] = (tokens - 1.0, now)
+        return True
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled: they are as good as new, so memory stays bounded."""
+        for key, (tokens, then) in list(self._buckets.items()):
+            if tokens + (now - then) * self.rate >= self.burst:
+                del self._buckets[key]
