@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from system import service
+from system import faultcontrol, service
 from system.gate import GateConfig, GateServer
 
 
@@ -20,6 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     service.add_cluster_flags(parser)
     parser.add_argument("--dial", metavar="NODE=ADDR[,NODE=ADDR...]", default="",
                         help="with --etcd: dial ADDR (a proxy, say) for the node registered as NODE")
+    faultcontrol.add_flag(parser)
 
 
 def config(args: argparse.Namespace) -> GateConfig:
@@ -39,7 +40,8 @@ def config(args: argparse.Namespace) -> GateConfig:
                       keepalive=service.keepalive(args), call_timeout=args.call_timeout,
                       backoff_min=args.backoff_min, backoff_max=args.backoff_max,
                       metrics_port=args.metrics_port, metrics_host=args.metrics_host, etcd=etcd,
-                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, dial=dial)
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, dial=dial,
+                      fault_control=args.fault_control)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from system import datadir, service
+from system import datadir, faultcontrol, service
 from system.node import NodeConfig, NodeServer
 from system.store import describe_spec
 
@@ -40,6 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store-timeout", type=float, default=d.store_timeout,
                         help="seconds a store call may take before the send fails")
     service.add_cluster_flags(parser)
+    faultcontrol.add_flag(parser)
 
 
 def store_spec(text: str) -> str:
@@ -57,7 +58,7 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
                       metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
-                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl)
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, fault_control=args.fault_control)
 
 
 def run(args: argparse.Namespace) -> int:

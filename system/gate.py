@@ -14,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement
+from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import STORED_KEY
-from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
+from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 from system.server import Server
 from system.session import StreamLost, keep_open
@@ -51,6 +52,7 @@ class GateConfig:
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL
     dial: dict[str, str] = field(default_factory=dict)  # on etcd: node name -> address to dial (a proxy, say)
+    fault_control: str | None = None  # loopback HOST:PORT of the fault points' control (None: they are off)
 
 
 class ClientRouter:
@@ -73,9 +75,11 @@ class ClientRouter:
         self.metrics.connected_clients.set(len(self._clients))
         return box
 
-    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None) -> None:
-        """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``."""
-        lost = box.close() + ([in_flight] if in_flight is not None else [])
+    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None,
+                   held: Sequence[any_pb2.Any] = ()) -> None:
+        """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``
+        (``held``: taken off the queue, held back by a fault point)."""
+        lost = box.close() + ([in_flight] if in_flight is not None else []) + list(held)
         if self._clients.get(box.name) is box:
             del self._clients[box.name]
             self.metrics.connected_clients.set(len(self._clients))
@@ -123,6 +127,16 @@ class NodeConnection:
     task: asyncio.Task[None] | None = None
 
 
+def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
+    """A push on a gate's stream to one client, as the push faults see it."""
+    note = chat_pb2.Client_NewMessageNotification()
+    room, seq = ("", 0)
+    if item.Unpack(note):
+        room, seq = note.message.room_name, note.message.seq
+    return Event("push", frozenset({user} - {""}), room=room, detail={"seq": seq, "client_id": client_id,
+                                                                        **({"user": user} if user else {})})
+
+
 class GateServicer(gate_pb2_grpc.GateServiceServicer):
     def __init__(self, gate: "GateServer") -> None:
         self.gate = gate
@@ -133,19 +147,21 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         box = router.register(client_id)
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
         in_flight: any_pb2.Any | None = None
+        faults = self.gate.faults
+        shaped = faults.push_stream(box.get, lambda item: push_event(item, client_id, faults.user(client_id)))
         try:
             first = any_pb2.Any()
             first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
             yield first
             while True:
-                item = await box.get()
+                item = await (shaped or box).get()
                 if item is None:
                     break
                 in_flight = item
                 yield item
                 in_flight = None
         finally:
-            router.unregister(box, in_flight)
+            router.unregister(box, in_flight, shaped.unsent() if shaped else ())
             log.event(_log, logging.INFO, "client_unregistered", client_id=client_id)
 
     async def CallObject(self, request: gate_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CallObjectResponse:
@@ -156,7 +172,11 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         forward = goverse_pb2.CallObjectRequest(id=request.id, method=request.method, type=request.type,
                                                 request=request.request, client_id=request.client_id)
+        faults = self.gate.faults  # in-process fault points (system.faultpoints): an abort ends the call here
+        faults.note_caller(request.client_id, request.request)
+        await faults.call(context, "before", request.method, request.id, request.client_id, request.request)
         reply = await self._forward(context, request.id, "CallObject", forward)
+        await faults.call(context, "after", request.method, request.id, request.client_id, request.request)
         return gate_pb2.CallObjectResponse(response=reply.response)
 
     async def CreateObject(self, request: gate_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CreateObjectResponse:

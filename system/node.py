@@ -20,6 +20,7 @@ import grpc
 from google.protobuf.message import Message
 
 from system import log, placement
+from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost, Unavailable
@@ -58,6 +59,7 @@ class NodeConfig:
     etcd: tuple[str, ...] = ()            # etcd endpoints (host:port): membership from etcd, not --peers
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL        # seconds our key outlives us if we die without a word
+    fault_control: str | None = None      # loopback HOST:PORT of the fault points' control (None: they are off)
 
     def make_store(self, data_dir: str | None = None) -> Store:
         return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
@@ -78,6 +80,14 @@ class _HubPort:
         return self.hub.push_message_to_clients(client_ids, message, meta)
 
 
+def push_event(item: Outgoing, gate_addr: str) -> Event:
+    """An envelope on a node's stream to a gate, as the push faults see it: one event for all its recipients."""
+    meta = item.meta
+    return Event("push", frozenset(meta.users.values()), gate=gate_addr, room=meta.room,
+                 detail={"seq": meta.seq, "users": sorted(meta.users.values()),
+                         "client_ids": list(item.envelope.client_ids)})
+
+
 class NodeServicer(goverse_pb2_grpc.GoverseServicer):
     def __init__(self, server: "NodeServer") -> None:
         self.server = server
@@ -93,6 +103,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             for h in self.server.host.objects()])
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
+        faults = self.server.faults  # in-process fault points (system.faultpoints): an abort ends the call here
+        await faults.call(context, "before", request.method, request.id, request.client_id, request.request)
         try:
             await self.server.check_owner(request.id)
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
@@ -102,6 +114,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
+        await faults.call(context, "after", request.method, request.id, request.client_id, request.request)
         return goverse_pb2.CallObjectResponse(response=reply)
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
@@ -131,17 +144,18 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         channel = hub.register(gate_addr)
         log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
         in_flight: Outgoing | None = None
+        shaped = self.server.faults.push_stream(channel.get, lambda item: push_event(item, gate_addr))
         try:
             yield goverse_pb2.GateMessage(register_gate_response=goverse_pb2.RegisterGateResponse())
             while True:
-                item = await channel.get()
+                item = await (shaped or channel).get()
                 if item is None:
                     break
                 in_flight = item
                 yield goverse_pb2.GateMessage(client_message=item.envelope)
                 in_flight = None
         finally:
-            if hub.unregister(channel, in_flight):
+            if hub.unregister(channel, in_flight, shaped.unsent() if shaped else ()):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
@@ -167,7 +181,7 @@ class NodeServer(Server):
         self._scratch = (tempfile.TemporaryDirectory(prefix="pushchat-node-")
                          if self.config.store == "sqlite" and not self.config.data_dir else None)
         self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
-        self.store = self.config.make_store(self.data_dir)
+        self.store = self.faults.wrap_store(self.config.make_store(self.data_dir))
         self.host = ObjectHost()
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
