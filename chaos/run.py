@@ -21,6 +21,7 @@ from typing import Any
 from chaos import checker, report
 from chaos.fault import Fault
 from chaos.history import History, read as read_history
+from chaos.kinds import KINDS
 from chaos.naming import SERVER_PROCESS
 from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
@@ -93,9 +94,10 @@ def plan_for(scenario: Scenario) -> TopologyPlan:
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
                  "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
+    kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients=dict(topo.clients),
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
-                        lease_ttl=topo.lease_ttl)
+                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in kinds))
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
@@ -129,7 +131,7 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
                        for name in scenario.topology.client_names}
             status.phase = "joining"
             await asyncio.gather(*(c.start(rooms) for c in clients.values()))
-            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status)
+            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, seed)
             status.phase, status.active_faults = "recovery", []
             history.info("runner", "phase", {"name": "recovery"})
             # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
@@ -159,9 +161,9 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
 
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
                                 clients: dict[str, WorkloadClient], history: History, links: Any,
-                                status: Status) -> None:
+                                status: Status, seed: int = 0) -> None:
     injector = FaultInjector(topology, topology, clients, history, links.supports_extensions,
-                             names=scenario.topology.names())
+                             names=scenario.topology.names(), seed=seed)
     work = scenario.workload
     senders = [clients[name] for name in (work.senders or scenario.topology.client_names)]
     status.phase = "workload"

@@ -56,6 +56,16 @@ class PushLogCheck:
 
 
 @dataclass
+class InjectedCheck:
+    """Injected faults of one process incarnation: ``fault_injected`` lines against its counters."""
+
+    process: str
+    logged: dict[str, int]           # "point/action" -> lines
+    counted: dict[str, int] | None   # None: no metrics for this incarnation (killed)
+    comparable: bool
+
+
+@dataclass
 class LatencyPoint:
     send_time: float
     latency: float
@@ -123,6 +133,18 @@ class Summary:
     latency_max: float | None = None
     faults_applied: int = 0
     faults_skipped: int = 0
+    # in-process faults (system.faultpoints): injected, so apart from the real push_failures / push_drops
+    injected_faults: int = 0           # fault_injected WARNING lines, every point and action
+    injected_faults_counted: int = 0   # pushchat_faults_injected_total
+    injected_drops: int = 0            # pushes dropped on purpose (by action, from the lines)
+    injected_duplicates: int = 0
+    injected_reorders: int = 0
+    injected_delays: int = 0           # pushes, calls and store writes delayed
+    injected_aborts: int = 0           # calls aborted with a status
+    injected_store_failures: int = 0   # store writes failed
+    injected_log_mismatches: int = 0   # (process, point, action) where lines and counters differ
+    stored_twice: int = 0              # messages (room, client_msg_id) the server holds under two seqs
+    timestamp_regressions: int = 0     # acknowledged messages whose timestamp is not above the one before
     violation_count: int = 0
     duration: float = 0.0
 
@@ -140,6 +162,7 @@ class Results(Summary):
     latency_series: list[LatencyPoint] = field(default_factory=list)
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)
+    injected: list[InjectedCheck] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

@@ -160,8 +160,8 @@ def test_extensions_are_offered_only_by_our_server(chaos_links: Links, make_link
         assert real.version() == "2.12.0"
         assert real.supports_extensions is False
         link = Link(real, Proxy(name="p", upstream="x:1", enabled=True, listen="127.0.0.1:1"))
-        with pytest.raises(ToxiproxyError, match="'stall' is an extension"):
-            link.add_toxic("stall")
+        with pytest.raises(ToxiproxyError, match="'reset' is an extension"):
+            link.add_toxic("reset")
     finally:
         fake.shutdown()
         fake.server_close()
