@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import select
+import socket
 import threading
 import time
 import uuid
@@ -19,7 +21,7 @@ import pytest
 from toxiproxy import Proxy
 
 from chaos.links import Link, Links, ToxiproxyError
-from tests.chaos.toxiproxy.sockets import TcpServer, connect, echo, round_trip
+from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, echo, round_trip
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +186,53 @@ def test_embedded_server_stops_on_close(tmp_path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "s.log").read_text().splitlines()]
     assert all(line["component"] == "toxiproxy" for line in lines)
     assert [line["event"] for line in lines][-1] == "shutting_down"
+
+
+@pytest.fixture(scope="module")
+def standard_links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Links]:
+    """Our server offering the standard API only, as a real Toxiproxy does."""
+    with Links.embedded(log_file=tmp_path_factory.mktemp("standard") / "server.log", args=["--standard"]) as links:
+        yield links
+
+
+def _fill(addr: str, seconds: float) -> int:
+    """Write into ``addr`` as fast as the socket takes it for ``seconds``; the bytes the sender got rid of."""
+    host, port = addr.rsplit(":", 1)
+    sent = 0
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setblocking(False)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([], [sock], [], 0.05)[1]:
+                try:
+                    sent += sock.send(b"x" * 65536)
+                except BlockingIOError:
+                    pass
+    return sent
+
+
+def test_a_stall_on_a_standard_server_is_a_1kbps_trickle_with_the_same_backpressure(chaos_links: Links,
+                                                                                       standard_links: Links) -> None:
+    """What a sender feels: with ``stall`` (ours) and its stand-in (``bandwidth`` at 1 KB/s) alike, the proxy
+    stops reading, so the sender's buffers fill and it is blocked; only a trickle passes the stand-in."""
+    measured = {}
+    for label, links, toxic in (("free", standard_links, None), ("stall", chaos_links, "stall"),
+                                ("stand-in", standard_links, "stall")):
+        sink = Sink()
+        server = TcpServer(sink)
+        link = links.create(f"t-{uuid.uuid4().hex[:10]}", server.addr)
+        try:
+            if toxic:
+                assert link.add_toxic(toxic, stream="upstream", name="full-buffers") == "full-buffers"
+            sent = _fill(link.listen, 2.0)
+            measured[label] = (sent, len(sink), link.toxics())
+        finally:
+            link.delete()
+            server.close()
+    free, stall, stand_in = (measured[k][0] for k in ("free", "stall", "stand-in"))
+    assert measured["stand-in"][2] == {"full-buffers": {"name": "full-buffers", "type": "bandwidth",
+                                                        "stream": "upstream", "toxicity": 1, "attributes": {"rate": 1}}}
+    assert measured["stall"][2]["full-buffers"]["type"] == "stall"
+    assert stall < free / 10 and stand_in < free / 10, measured  # the sender was held back in both
+    assert measured["stall"][1] == 0, "stall passes nothing"
+    assert 0 < measured["stand-in"][1] <= 20_000, measured  # about 1 KB/s for 2 s, nothing like the free flow
