@@ -10,19 +10,28 @@ the loopback interface, since whoever reaches it can break the process.
 - ``DELETE /faults``: every fault cleared, 204
 
 A bad request gets 400 and ``{"error": "one line"}``; the process keeps serving.
+
+The standard library's HTTP server, in a thread of its own (as the metrics
+endpoint), hands each request to the event loop the fault points live on:
+a server start pays no web framework's import for an endpoint used only
+under test.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import json
-from typing import Any
-
-from aiohttp import web
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
 
 from system import listen
 from system.faultpoints import FaultPoints, FaultSpec, FaultSpecError, specs_json
+
+Answer = tuple[int, Any]  # status, JSON body (None: no body)
 
 
 def check_address(text: str) -> tuple[str, int]:
@@ -53,10 +62,6 @@ def _address(text: str) -> str:
     return text
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 class FaultControl:
     """Serve ``points`` over HTTP on ``address`` (port 0: any free one); ``port`` once started."""
 
@@ -64,51 +69,79 @@ class FaultControl:
         self.points = points
         self.address = address
         self.port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> int:
         host, port = check_address(self.address)
-        app = web.Application()
-        app.add_routes([web.get("/faults", self._list), web.post("/faults", self._add),
-                        web.delete("/faults", self._clear), web.delete("/faults/{id}", self._remove)])
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=False)
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family,
+                                                                   "allow_reuse_address": False})
+            self._http = server_class((host, port), _handler(lambda *request: self._answer(loop, *request)))
         except OSError as exc:
-            await self.stop()
-            raise listen.CannotListen(self.address, listen.reason(exc),
-                                      "fault control") from None
-        server = site._server  # noqa: SLF001 - aiohttp offers no public way to read a port-0 bind
-        self.port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            raise listen.CannotListen(self.address, listen.reason(exc), "fault control") from None
+        self._http.daemon_threads = True
+        self.port = int(self._http.server_address[1])
+        self._thread = threading.Thread(target=self._http.serve_forever, name="fault-control", daemon=True)
+        self._thread.start()
         return self.port
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            server, self._http = self._http, None
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
 
-    async def _list(self, request: web.Request) -> web.Response:
-        return web.json_response({"faults": specs_json(self.points.specs()), "active": self.points.active})
-
-    async def _add(self, request: web.Request) -> web.Response:
+    def _answer(self, loop: asyncio.AbstractEventLoop, method: str, path: str, body: bytes) -> Answer:
+        """In the HTTP thread: run the request on the event loop, wait for its answer."""
+        async def on_loop() -> Answer:
+            return self._route(method, path, body)
         try:
-            doc: Any = json.loads(await request.text())
-        except ValueError as exc:
-            return _error(400, f"the body is not JSON: {exc}")
-        try:
-            spec = FaultSpec.from_json(doc)
-            self.points.add(spec)
-        except FaultSpecError as exc:
-            return _error(400, str(exc))
-        return web.json_response(spec.to_json(), status=201)
+            return asyncio.run_coroutine_threadsafe(on_loop(), loop).result(timeout=10)
+        except Exception as exc:  # noqa: BLE001 - the loop is closing: say so rather than hang
+            return 503, {"error": f"not available: {type(exc).__name__}"}
 
-    async def _remove(self, request: web.Request) -> web.Response:
-        if not self.points.remove(request.match_info["id"]):
-            return _error(404, f"no fault {request.match_info['id']!r}")
-        return web.Response(status=204)
+    def _route(self, method: str, path: str, body: bytes) -> Answer:
+        """On the event loop: the fault points change only there."""
+        parts = [p for p in path.split("?", 1)[0].split("/") if p]
+        if parts[:1] != ["faults"] or len(parts) > 2:
+            return 404, {"error": f"no such resource {path!r} (try /faults)"}
+        if method == "GET" and len(parts) == 1:
+            return 200, {"faults": specs_json(self.points.specs()), "active": self.points.active}
+        if method == "POST" and len(parts) == 1:
+            try:
+                spec = FaultSpec.from_json(json.loads(body or b"null"))
+                self.points.add(spec)
+            except ValueError as exc:  # FaultSpecError, or bad JSON
+                message = str(exc) if isinstance(exc, FaultSpecError) else f"the body is not JSON: {exc}"
+                return 400, {"error": message}
+            return 201, spec.to_json()
+        if method == "DELETE" and len(parts) == 1:
+            self.points.clear()
+            return 204, None
+        if method == "DELETE":
+            return (204, None) if self.points.remove(parts[1]) else (404, {"error": f"no fault {parts[1]!r}"})
+        return 405, {"error": f"{method} is not allowed on {path}"}
 
-    async def _clear(self, request: web.Request) -> web.Response:
-        self.points.clear()
-        return web.Response(status=204)
+
+def _handler(answer: Callable[[str, str, bytes], Answer]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            status, doc = answer(self.command, self.path, self.rfile.read(length) if length else b"")
+            data = b"" if doc is None else json.dumps(doc).encode() + b"\n"
+            self.send_response(status)
+            if data:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = do_PUT = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - a library never prints
+            pass
+
+    return Handler
