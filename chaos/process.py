@@ -167,7 +167,7 @@ class ServerProcess:
 
     async def _sync_faults(self) -> None:
         """Make the live incarnation's faults those of :attr:`fault_specs` (a paused one cannot answer)."""
-        if not self.alive or self.paused or not self.fault_port:
+        if not self.alive or self.paused or not self.fault_port or (not self._set and not self.fault_specs):
             return
         base = f"http://127.0.0.1:{self.fault_port}/faults"
         timeout = aiohttp.ClientTimeout(total=5.0)

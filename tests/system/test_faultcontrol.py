@@ -70,7 +70,7 @@ async def test_duplicated_pushes_at_the_gate_are_shown_once_and_counted() -> Non
 
 async def test_an_aborted_send_is_retried_and_stored_once() -> None:
     async with cluster(node=ON, gate=ON) as c, aiohttp.ClientSession() as http:
-        alice, _ = await c.client("alice", call_timeout=2.0)
+        alice, _ = await c.client("alice")
         await alice.join("General")
         # the node stores the message, then the reply is lost as UNAVAILABLE: the client must retry the same id
         async with http.post(url(c.nodes[0]), json={"id": "ab", "point": "rpc", "action": "abort",
@@ -79,10 +79,10 @@ async def test_an_aborted_send_is_retried_and_stored_once() -> None:
             assert r.status == 201
         with capture_logs() as logs:
             task = asyncio.ensure_future(alice.send("General", "once", client_msg_id="m-1"))
-            await wait_until(lambda: len(logs.events("fault_injected")) >= 2, 10, "two aborted attempts")
+            await wait_until(lambda: len(logs.events("fault_injected")) >= 2, 30, "two aborted attempts")
             async with http.delete(url(c.nodes[0], "/faults/ab")) as r:
                 assert r.status == 204
-            result = await asyncio.wait_for(task, 20)
+            result = await asyncio.wait_for(task, 30)
         assert result.duplicate, "the retry found the stored message"
         reader, _ = await c.client("reader")
         held = await reader.poll("General")
