@@ -6,7 +6,11 @@ counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
 the object by rendezvous hashing over the nodes' advertise addresses, which
 the gate learns with ``Status`` because ``--nodes`` may list proxies.
 Each node's ``RegisterGate`` stream is re-opened with capped, fully
-jittered backoff (:mod:`system.session`).
+jittered backoff (:mod:`system.session`). A call whose owner cannot be
+reached now (its stream is down, placement not known yet) waits at the gate
+for the routing to change, within the call's deadline, rather than going
+back to a client whose retry backoff has grown meanwhile: when a dead
+node's lease expires or its stream comes back, the call goes on at once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from system.session import StreamLost, keep_open
 from system.wait import wait_until
 
 _log = log.get("gate")
+ROUTE_MARGIN = 0.25  # seconds before the caller's deadline at which a call waiting for its route gives up
 
 
 @dataclass
@@ -191,17 +196,21 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
 
     async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request):  # type: ignore[no-untyped-def]
         """Send the call to the owning node; its gRPC error comes back to the client unchanged."""
+        timeout = self._time_left(context)
+        try:  # give up before the caller's deadline, so that it hears our refusal (retryable), not its own timeout
+            node = await self.gate.route_soon(object_id, timeout - min(ROUTE_MARGIN, timeout / 4))
+        except LookupError as exc:  # never forwarded: it surely did nothing
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
         try:
-            node = self.gate.route(object_id)
-        except LookupError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
-        remaining = context.time_remaining()
-        timeout = min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
-        try:
-            return await getattr(node.stub, rpc)(request, timeout=timeout)
+            return await getattr(node.stub, rpc)(request, timeout=self._time_left(context))
         except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
             passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
             await context.abort(exc.code(), exc.details() or f"node {node.dial}: {exc.code().name}", passed)
+
+    def _time_left(self, context: grpc.aio.ServicerContext) -> float:
+        """What is left of the caller's deadline, at most the gate's ``call_timeout``."""
+        remaining = context.time_remaining()
+        return min(self.gate.config.call_timeout, remaining) if remaining else self.gate.config.call_timeout
 
 
 class GateServer(Server):
@@ -216,6 +225,8 @@ class GateServer(Server):
         self.connections: list[NodeConnection] = []
         self.membership: Membership | None = None
         self._closing = False
+        self._routes_changed = asyncio.Event()  # set, and replaced, whenever route() may answer differently
+        self.calls_waiting = 0  # calls waiting in route_soon() now
 
     def nodes_up(self) -> int:
         return sum(node.up for node in self.connections)
@@ -241,6 +252,32 @@ class GateServer(Server):
         if not owner.up:
             raise LookupError(f"node {owner.dial} (owner of {object_id}) is not connected to this gate yet")
         return owner
+
+    async def route_soon(self, object_id: str, wait: float) -> NodeConnection:
+        """:meth:`route`, waiting up to ``wait`` s for the routing to change while it has no answer."""
+        deadline = time.monotonic() + wait
+        while True:
+            changed = self._routes_changed
+            try:
+                if self._closing:
+                    raise LookupError(f"gate {self.advertise} is stopping")
+                return self.route(object_id)
+            except LookupError:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closing:
+                    raise
+            self.calls_waiting += 1
+            try:
+                await asyncio.wait_for(changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self.calls_waiting -= 1
+
+    def _route_changed(self) -> None:
+        """Wake the calls waiting in :meth:`route_soon`."""
+        self._routes_changed.set()
+        self._routes_changed = asyncio.Event()
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
@@ -286,6 +323,7 @@ class GateServer(Server):
             self.metrics.connected_nodes.set(self.nodes_up())
             log.event(_log, logging.INFO, "node_left", node=node.key, dial=node.dial)
             asyncio.ensure_future(self._disconnect(node))
+        self._route_changed()
 
     async def _disconnect(self, node: NodeConnection) -> None:
         if node.task:
@@ -295,6 +333,7 @@ class GateServer(Server):
 
     async def _stopping(self) -> None:
         self._closing = True
+        self._route_changed()
         self.router.finish_all()
         for node in self.connections:
             if node.task:
@@ -350,3 +389,4 @@ class GateServer(Server):
     def _set_up(self, node: NodeConnection, up: bool) -> None:
         node.up = up
         self.metrics.connected_nodes.set(self.nodes_up())
+        self._route_changed()

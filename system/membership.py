@@ -131,6 +131,7 @@ class Membership:
         self._changed = asyncio.Event()
         self._stopping = False
         self.lost_count = 0  # times our registration lapsed
+        self._said_raised = False
 
     # -- what a member asks -----------------------------------------------------
     @property
@@ -218,6 +219,12 @@ class Membership:
                            timeout=self.timeout)
         self.lease, self._valid_until = grant.ID, sent + grant.TTL
         log.event(_log, logging.INFO, "membership_registered", key=self.key.decode(), lease=grant.ID, ttl=grant.TTL)
+        if grant.TTL > round(self.ttl) and not self._said_raised:
+            # etcd's floor is 1.5 election timeouts, whole seconds: 2 s with its default 1 s timeout
+            self._said_raised = True
+            log.event(_log, logging.WARNING, "membership_ttl_raised", key=self.key.decode(), asked=round(self.ttl),
+                      granted=grant.TTL, why="etcd grants no lease shorter than 1.5 election timeouts; "
+                      "a dead member's rooms move after the granted TTL")
 
     async def _renew_until_lost(self) -> None:
         """Renew every third of the TTL; return (to register again) when etcd says the lease is gone."""

@@ -58,6 +58,7 @@ class RoomConfig:
     join_history: int = 50       # recent messages returned by Join
     page_size: int = 1000        # GetRecentMessages page when limit is 0, and its cap
     dedup_window: int = 10000    # client message ids remembered per room
+    group_writes: bool = True    # sends queued while a write is in flight share the next one (False: benchmarks)
 
     @property
     def limits(self) -> Limits:
@@ -127,7 +128,8 @@ class ChatRoom(GoverseObject):
         self.stale = False
         self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}  # sends being stored, by (user, id)
         self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
-                                 on_failure=self._write_failed, trim=transcript.trim_points)
+                                 on_failure=self._write_failed, trim=transcript.trim_points,
+                                 group=self.config.group_writes)
 
     async def _fresh(self) -> None:
         """Reload after a failed write; refuse when another node owns the room now."""

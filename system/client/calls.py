@@ -52,6 +52,7 @@ class Calls:
             retry=retry_if_exception(self._transient), reraise=True,
             before_sleep=lambda state: log.event(
                 _log, logging.INFO, "call_retry", user=conn.user, method=method, attempt=state.attempt_number,
+                wait=round(state.upcoming_sleep, 3),
                 error=describe(state.outcome.exception() if state.outcome else None)))
         async for attempt in retrying:
             with attempt:

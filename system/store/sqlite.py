@@ -26,6 +26,7 @@ import queue
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,8 @@ class SqliteStore:
         self.epoch = 0
         self.commits = 0          # transactions committed (writes / commits = the group-commit factor)
         self.writes = 0
+        self.write_seconds = 0.0  # the store thread's time in write transactions, BEGIN to COMMIT done
+        self.commit_seconds = 0.0  # of which in COMMIT: the WAL sync, with --store-sync full
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock_fd: int | None = None
@@ -204,6 +207,7 @@ class SqliteStore:
 
     def _commit(self, db: sqlite3.Connection, group: list[_Job]) -> None:
         """One transaction for the whole group; each write in its own savepoint, so it can fail alone."""
+        began = time.perf_counter()
         try:
             db.execute("BEGIN IMMEDIATE")
             for i, job in enumerate(group):
@@ -220,6 +224,7 @@ class SqliteStore:
             for job in group:
                 self._settle(job, None, failure)
             return
+        committing = time.perf_counter()
         try:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -228,8 +233,11 @@ class SqliteStore:
             for job in group:
                 self._settle(job, None, job.error or failure)
             return
+        done = time.perf_counter()
         self.commits += 1
         self.writes += len(group)
+        self.write_seconds += done - began
+        self.commit_seconds += done - committing
         for job in group:
             self._settle(job, job.result, job.error)
 

@@ -10,6 +10,9 @@ When a write fails, it and everything queued behind it fail (they follow a
 seq that was not stored, so storing them would leave a gap), and the owner
 is told once through ``on_failure`` so it can forget its numbering and
 reload from the store before the next change.
+
+``group=False`` writes one change at a time instead (one store write, so
+one sync, per send): only to measure what grouping buys.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ class RoomWriter:
     """Writes ``room``'s changes with ``token``; ``on_durable(batch)`` runs, in order, before any waiter wakes."""
 
     def __init__(self, store: Store, room: str, token: int, *, on_durable: Callable[[Batch], None],
-                 on_failure: Callable[[StoreError], None], trim: Callable[[], tuple[int, int]] | None = None) -> None:
+                 on_failure: Callable[[StoreError], None], trim: Callable[[], tuple[int, int]] | None = None,
+                 group: bool = True) -> None:
         self.store = store
         self.room = room
         self.token = token
         self.on_durable = on_durable
         self.on_failure = on_failure
         self.trim = trim
+        self.group = group
         self.writes = 0          # store writes made (changes / writes = how many shared one)
         self._queue: list[_Change] = []
         self._task: asyncio.Task[None] | None = None
@@ -57,7 +62,8 @@ class RoomWriter:
 
     async def _drain(self) -> None:
         while self._queue:
-            changes, self._queue = self._queue, []
+            take = len(self._queue) if self.group else 1
+            changes, self._queue = self._queue[:take], self._queue[take:]
             batch = _merge([c.batch for c in changes])
             if self.trim is not None:
                 batch.keep_messages_after, batch.keep_ids_after = self.trim()

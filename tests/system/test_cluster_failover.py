@@ -88,3 +88,32 @@ async def test_the_owner_of_a_busy_room_dies_and_nothing_acknowledged_is_lost(
     storers = [n.name for n in nodes for path in n.log_paths for line in log.read(str(path))
                if line.get("event") == "message_stored" and line.get("room") == "General"]
     assert victim.name in storers and {n for n in storers if n != victim.name}, f"no failover: {set(storers)}"
+
+
+async def test_a_send_made_once_after_the_owner_died_waits_at_the_gate_for_the_new_owner(
+        etcd: EtcdCluster, postgres_dsn: str, tmp_path: Path) -> None:
+    """No client retry (a single attempt): the gate holds the call until the lease lapses, then the new owner
+    serves it, with the room's history."""
+    cluster = ["--etcd", ",".join(etcd.endpoints), "--lease-ttl", TTL]
+    nodes = [ServerProcess(f"node{i}", "node", ["--store", postgres_dsn, *cluster], tmp_path) for i in range(3)]
+    gate = ServerProcess("gate0", "gate", cluster, tmp_path)
+    await asyncio.gather(*(n.start() for n in nodes))
+    await gate.start()
+    alice = ChatClient(gate.addr, "alice", outage_wait=0.0, call_timeout=30.0)  # outage_wait 0: one attempt
+
+    def nodes_up() -> float | None:
+        return (gate.scrape_metrics() or {}).get("pushchat_connected_nodes")
+    try:
+        await wait_until(lambda: asyncio.to_thread(lambda: nodes_up() == 3), 20.0, "the gate to reach every node")
+        before = await alice.send("General", "before the kill", client_msg_id="before")
+        victim = next(n for n in nodes if n.addr == placement.owner("ChatRoom-General", [n.addr for n in nodes]))
+        await victim.kill()
+        await wait_until(lambda: asyncio.to_thread(lambda: nodes_up() == 2), 20.0, "the gate to lose the node")
+        after = await alice.send("General", "after the kill", client_msg_id="after")
+    finally:
+        await alice.close()
+        await asyncio.gather(*(p.stop() for p in [gate, *nodes]), return_exceptions=True)
+    assert after.seq == before.seq + 1 and not after.duplicate
+    storers = {n.name for n in nodes for path in n.log_paths for line in log.read(str(path))
+               if line.get("event") == "message_stored" and line.get("client_msg_id") == "after"}
+    assert storers and victim.name not in storers

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shlex
-import shutil
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from system.client import ChatClient, SendFailed
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 from system.store.sqlite import DB_FILE, SCHEMA_VERSION
+from tests.system.full_disk import SKIP_REASON, on_full_disk, private_tmpfs_works
 from tests.system.system_harness import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,23 +71,10 @@ async def test_sigkill_right_after_acknowledgements_loses_nothing(tmp_path: Path
     assert not missing, f"{len(missing)} acknowledged messages are gone: {sorted(missing)[:10]}"
 
 
-UNSHARE = shutil.which("unshare")
-
-
-def _private_tmpfs_works() -> bool:
-    if not UNSHARE:
-        return False
-    probe = subprocess.run([UNSHARE, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
-                           capture_output=True, check=False)
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _private_tmpfs_works(), reason="needs unshare -rm and a tmpfs mount to make a real full disk")
+@pytest.mark.skipif(not private_tmpfs_works(), reason=SKIP_REASON)
 async def test_a_full_disk_fails_sends_definitely_and_the_node_keeps_serving_reads(tmp_path: Path) -> None:
-    node_cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "chaos.cli", "node", "--listen",
-                                                  "127.0.0.1:0", "--data-dir", "/mnt/data"])
     proc = await asyncio.create_subprocess_exec(
-        UNSHARE, "-rm", "sh", "-c", f"mount -t tmpfs -o size=1m none /mnt && exec {node_cmd}",
+        *on_full_disk([sys.executable, "-m", "chaos.cli", "node", "--listen", "127.0.0.1:0", "--data-dir", "/mnt/data"]),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.stdout is not None

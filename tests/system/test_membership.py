@@ -9,7 +9,7 @@ import pytest
 
 from chaos.etcd import EtcdCluster
 from system.membership import MemberSet, Membership, prefix_end
-from tests.system.system_harness import wait_until
+from tests.system.system_harness import capture_logs, wait_until
 
 
 @pytest.fixture
@@ -85,3 +85,14 @@ async def test_with_three_etcd_members_one_can_die_unnoticed(etcd3: EtcdCluster)
     finally:
         await node.stop()
         await watcher.stop()
+
+
+async def test_a_lease_shorter_than_etcd_grants_is_said_once_with_what_etcd_gave(etcd: EtcdCluster) -> None:
+    """etcd's floor is 1.5 election timeouts (1 s here), rounded up: asking for 1 s gets 2 s, and a warning."""
+    member = Membership(etcd.endpoints, name="10.0.0.9:1", role="nodes", ttl=1)
+    with capture_logs() as logs:
+        await member.start()
+        await member.stop()
+    raised = logs.events("membership_ttl_raised")
+    assert [(r["asked"], r["granted"], r["level"]) for r in raised] == [(1, 2, "WARNING")]
+    assert [r["ttl"] for r in logs.events("membership_registered")] == [2]

@@ -82,6 +82,19 @@ async def test_changes_queued_during_a_write_go_together_in_order() -> None:
     assert durable == list(range(1, 11)) and writer.writes == 2
 
 
+async def test_without_grouping_each_change_is_a_write_of_its_own_in_order() -> None:
+    store = GatedStore()
+    token = (await store.inner.claim("General", Limits(), create=True)).token
+    writer = RoomWriter(store, "General", token, on_durable=lambda b: None, on_failure=lambda e: None, group=False)
+    first = writer.submit([StoredMessage(1, 1, "a", "x")])
+    await asyncio.sleep(0)
+    rest = [writer.submit([StoredMessage(s, s, "a", "x")]) for s in range(2, 6)]
+    store.gate.set()
+    await asyncio.gather(first, *rest)
+    assert [[m.seq for m in b.messages] for b in store.batches] == [[1], [2], [3], [4], [5]]
+    assert writer.writes == 5
+
+
 async def test_a_failed_write_fails_what_is_queued_behind_it_and_says_so_once() -> None:
     store = GatedStore()
     token = (await store.inner.claim("General", Limits(), create=True)).token

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import grpc
 import pytest
 
 from system.client import ChatClient, SendFailed
-from tests.system.system_harness import FAST, Relay, cluster, wait_until
+from tests.system.system_harness import FAST, Relay, capture_logs, cluster, wait_until
 
 
 async def test_a_retried_send_is_shown_once_and_acknowledged_as_duplicate() -> None:
@@ -68,3 +69,18 @@ async def test_close_stops_a_reconnecting_client_at_once_and_fails_its_waiting_s
             await asyncio.wait_for(waiting, 2.0)
         assert err.value.definite and err.value.code() == grpc.StatusCode.CANCELLED
         assert all(t.done() for t in asyncio.all_tasks() if t.get_name().startswith(("link", "sync", "catch-up")))
+
+
+async def test_each_retry_is_logged_with_the_backoff_before_the_next_attempt() -> None:
+    """``call_retry`` says how long the client waits before trying again, so a slow recovery can be explained."""
+    with socket.socket() as nobody:  # a port of ours that nobody listens on: every attempt is refused
+        nobody.bind(("127.0.0.1", 0))
+        alice = ChatClient(f"127.0.0.1:{nobody.getsockname()[1]}", "alice", outage_wait=0.5, backoff_max=0.2)
+        try:
+            with capture_logs() as logs, pytest.raises(SendFailed):
+                await alice.send("General", "to nobody")
+        finally:
+            await alice.close()
+    retries = logs.events("call_retry")
+    assert retries and [r["attempt"] for r in retries] == list(range(1, len(retries) + 1))
+    assert all(0 <= r["wait"] <= 0.2 for r in retries), retries

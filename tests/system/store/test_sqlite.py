@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shlex
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +16,7 @@ import pytest
 
 from system.store import Batch, Limits, StoredMessage, StoreUnusable, make_store
 from system.store.sqlite import DB_FILE, SCHEMA_VERSION
+from tests.system.full_disk import SKIP_REASON, on_full_disk, private_tmpfs_works
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -157,18 +156,7 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
     asyncio.run(check())
 
 
-UNSHARE = shutil.which("unshare")
-
-
-def _private_tmpfs_works() -> bool:
-    if not UNSHARE:
-        return False
-    probe = subprocess.run([UNSHARE, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"],
-                           capture_output=True, check=False)
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _private_tmpfs_works(), reason="needs unshare -rm and a tmpfs mount to make a real full disk")
+@pytest.mark.skipif(not private_tmpfs_works(), reason=SKIP_REASON)
 def test_a_full_disk_fails_the_write_definitely_and_keeps_what_was_stored(tmp_path: Path) -> None:
     script = textwrap.dedent("""
         import asyncio, json, sys
@@ -195,8 +183,8 @@ def test_a_full_disk_fails_the_write_definitely_and_keeps_what_was_stored(tmp_pa
         asyncio.run(main())
     """)
     (tmp_path / "fill.py").write_text(script)
-    cmd = f"mount -t tmpfs -o size=1m none /mnt && exec {shlex.quote(sys.executable)} {shlex.quote(str(tmp_path / 'fill.py'))}"
-    result = subprocess.run([UNSHARE, "-rm", "sh", "-c", cmd], cwd=REPO, capture_output=True, text=True,
+    result = subprocess.run(on_full_disk([sys.executable, str(tmp_path / "fill.py")]), cwd=REPO, capture_output=True,
+                            text=True,
                             timeout=120, check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
