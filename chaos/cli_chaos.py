@@ -190,8 +190,8 @@ def _run(args: argparse.Namespace) -> int:
         log_file=str(_ensure(root) / "toxiproxy.log"))
     with links:
         if not links.supports_extensions:
-            print(f"Toxiproxy at {args.toxiproxy_url}: standard API only; extension faults will be skipped.",
-                  file=sys.stderr)
+            print(f"Toxiproxy at {args.toxiproxy_url}: standard API only; a stall is a 1 KB/s bandwidth toxic "
+                  "there, and a fault that needs an extension is skipped.", file=sys.stderr)
         for i, scenario in enumerate(scenarios, start=1):
             out = root / scenario.name if len(scenarios) > 1 or args.out is None else root
             status = Status(scenario.name)

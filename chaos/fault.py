@@ -74,7 +74,10 @@ def make_fault(kind: str, target: str | Target, start: Any, duration: Any,
     if only is not None and tgt.scope != only:
         raise FaultError("target", f"{kind} needs a {only} target ({forms(category, only)}), not {tgt}")
     if not tgt.serves(category):
-        raise FaultError("target", f"{kind} needs a {category} target ({forms(category)}), not {tgt}")
+        raise FaultError("target", f"{kind} needs a {category} target ({forms(category, KINDS[kind].scopes or None)}), "
+                                   f"not {tgt}")
+    if KINDS[kind].scopes and tgt.scope not in KINDS[kind].scopes:
+        raise FaultError("target", f"{kind} needs one of: {forms(category, KINDS[kind].scopes)}; not {tgt}")
     if isinstance(start, bool) or not isinstance(start, (int, float)) or start < 0:
         raise FaultError("start", f"must be a number >= 0, not {start!r}")
     if isinstance(duration, bool) or not isinstance(duration, (int, float)) or duration <= 0:

@@ -5,7 +5,10 @@ process or a client), its parameters with their defaults, and how to
 apply it to one part (each step it takes adds the step that undoes it:
 the heal). A kind that adds a toxic names it; whether the kind needs
 pushchat's embedded Toxiproxy server follows from the toxic registry
-(``chaos.toxiproxy.toxics.EXTENSIONS``). What each kind does is documented
+(``chaos.toxiproxy.toxics.EXTENSIONS``), less the extensions standard toxics
+stand in for (``chaos.links.STAND_INS``). Server kinds act inside a node or
+gate, through its fault points (``system.faultpoints``), or on its clock.
+What each kind does is documented
 for users in scenarios/README.md; ``docs/architecture.md`` says where to
 add one.
 
@@ -21,8 +24,10 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
-from chaos.naming import CLIENT, LINK, PROCESS
+from chaos.links import STAND_INS
+from chaos.naming import CLIENT, LINK, PROCESS, SERVER
 from chaos.toxiproxy.toxics import EXTENSIONS, REGISTRY as TOXICS
+from system.faultpoints import CODES, WHEN
 
 if TYPE_CHECKING:
     from chaos.fault import Fault
@@ -42,14 +47,17 @@ class FaultError(ValueError):
 @dataclass(frozen=True)
 class Param:
     default: Any
-    type: type  # int or str
-    choices: tuple[str, ...] = ()  # for str
+    type: type  # int, float or str
+    choices: tuple[str, ...] = ()  # for str (none: any word)
     minimum: float = 0.0
+    maximum: float = float("inf")
 
     def check(self, name: str, value: Any) -> Any:
         if self.type is str:
-            if value not in self.choices:
+            if self.choices and value not in self.choices:
                 raise FaultError(name, f"must be one of {', '.join(self.choices)}, not {value!r}")
+            if not isinstance(value, str) or not value:
+                raise FaultError(name, f"must be a word, not {value!r}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise FaultError(name, f"must be a number, not {value!r}")
@@ -57,6 +65,8 @@ class Param:
             raise FaultError(name, f"must be a whole number, not {value!r}")
         if value < self.minimum:
             raise FaultError(name, f"must be >= {self.minimum:g}, not {value!r}")
+        if value > self.maximum:
+            raise FaultError(name, f"must be <= {self.maximum:g}, not {value!r}")
         return self.type(value)
 
 
@@ -93,6 +103,14 @@ class Processes(Protocol):
     async def launch(self, name: str) -> None: ...     # start a stopped process again, same address
 
 
+class Servers(Protocol):
+    """Nodes and gates from inside: their fault points (``system.faultpoints``) and their clocks."""
+
+    async def add_fault_point(self, name: str, spec: Mapping[str, Any]) -> None: ...
+    async def remove_fault_point(self, name: str, fault_id: str) -> None: ...
+    async def set_clock(self, name: str, jump_s: float, rate: float) -> None: ...  # offset and speed from real time
+
+
 class ClientControl(Protocol):
     """The workload's hook on one client; the methods may be plain or async."""
 
@@ -104,8 +122,9 @@ class Parts(Protocol):
     """Everything a fault can act on, each part by the name ``chaos.naming`` gives it."""
 
     links: Links
-    processes: Processes
+    processes: Processes  # also the Servers, for SERVER kinds
     clients: Mapping[str, ClientControl]
+    seed: int  # the run's seed: fault points roll their numbers from it
 
 
 Undo = Callable[[], Awaitable[Any]]
@@ -119,16 +138,19 @@ Apply = Callable[[Parts, str, "Fault", list[Undo]], Awaitable[None]]
 @dataclass(frozen=True)
 class FaultKind:
     name: str
-    applies_to: str  # LINK, PROCESS or CLIENT
+    applies_to: str  # LINK, PROCESS, CLIENT or SERVER
     apply: Apply
     params: Mapping[str, Param] = field(default_factory=dict)
     toxic: str | None = None  # the toxic type it adds, if any
     target: str | None = None  # the one target form it takes, when it takes only one (e.g. "partition")
+    scopes: tuple[str, ...] = ()  # the target forms it takes, when not every one of its category's
+    needs: str | None = None  # what the processes must be started with for it ("faketime")
 
     @property
     def extension(self) -> bool:
-        """Needs pushchat's embedded Toxiproxy server: its toxic is one a real Toxiproxy lacks."""
-        return self.toxic in EXTENSIONS
+        """Needs pushchat's embedded Toxiproxy server: its toxic is one a real Toxiproxy lacks, and no
+        standard toxic stands in for it."""
+        return self.toxic in EXTENSIONS and self.toxic not in STAND_INS
 
 
 KINDS: dict[str, FaultKind] = {}
@@ -219,6 +241,47 @@ def client_switch(name: str, on: Callable[[ClientControl], Any], off: Callable[[
     return FaultKind(name, CLIENT, apply)
 
 
+def fault_point(name: str, point: str, action: str, scopes: tuple[str, ...], **params: Param) -> FaultKind:
+    """A server fault: set in the node's or gate's fault points (``system.faultpoints``) at start, cleared at heal.
+
+    Every such kind rolls ``percent`` per event from the run's seed and takes ``room`` and
+    ``max_active_faults``; a ``client NAME`` target narrows it to that client (on its gate), and
+    ``gate I -> node J`` to node J's stream to gate I.
+    """
+
+    async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+        p, target = fault.params, fault.target
+        spec: dict[str, Any] = {"id": f"chaos-{fault.kind}-{fault.id}", "point": point, "action": action,
+                                "seed": getattr(parts, "seed", 0), "percent": p["percent"],
+                                "max_active_faults": p["max_active_faults"]}
+        spec.update({k: p[k] for k in ("room", "method") if p.get(k, ANY) != ANY})
+        spec.update({k: p[k] for k in ("delay_ms", "behind", "code", "when") if k in p})
+        if target.scope == "client":
+            spec["client"] = target.name
+        elif target.scope == "gate_link":
+            spec["gate"] = f"gate{target.gate}"  # a process name: the servers resolve it to its address
+        servers: Servers = parts.processes  # type: ignore[assignment]
+        await servers.add_fault_point(part, spec)
+        undo.append(lambda: servers.remove_fault_point(part, spec["id"]))
+
+    common = {"percent": Param(100, float, maximum=100), "room": Param(ANY, str),
+              "max_active_faults": Param(0, int)}
+    return FaultKind(name, SERVER, apply, {**common, **params}, scopes=scopes)
+
+
+async def _set_clock(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
+    servers: Servers = parts.processes  # type: ignore[assignment]
+    await servers.set_clock(part, fault.params["jump_s"], fault.params["rate"])
+    undo.append(lambda: servers.set_clock(part, 0, 1.0))
+
+
+ANY = "any"  # a target parameter's "no filter"
+METHODS = (ANY, "Join", "Leave", "SendMessage", "GetRecentMessages", "ListChatRooms")
+PUSH_SCOPES = ("node", "nodes", "gate", "gates", "client", "gate_link")
+RPC_SCOPES = ("node", "nodes", "gate", "gates", "client")
+STORE_SCOPES = ("node", "nodes")
+CLOCK_SCOPES = ("node", "nodes", "gate", "gates")
+
 # ---------------------------------------------------------------- the kinds (this order is the one errors list)
 
 register(toxic("latency", "latency", lambda p: {"latency": p["latency_ms"], "jitter": p["jitter_ms"]},
@@ -245,6 +308,19 @@ register(process_switch("pause",  # SIGSTOP, SIGCONT at heal
                         lambda processes, name: processes.pause(name), lambda processes, name: processes.resume(name)))
 register(client_switch("stop_reading",  # the client stops consuming its pushes
                        lambda client: client.stop_reading(), lambda client: client.resume_reading()))
+register(fault_point("push_drop", "push", "drop", PUSH_SCOPES))
+register(fault_point("push_duplicate", "push", "duplicate", PUSH_SCOPES))
+register(fault_point("push_reorder", "push", "reorder", PUSH_SCOPES, behind=Param(1, int, minimum=1)))
+register(fault_point("push_delay", "push", "delay", PUSH_SCOPES, delay_ms=Param(500, int)))
+register(fault_point("rpc_abort", "rpc", "abort", RPC_SCOPES, method=Param(ANY, str, METHODS),
+                     code=Param("UNAVAILABLE", str, CODES), when=Param("before", str, WHEN)))
+register(fault_point("rpc_delay", "rpc", "delay", RPC_SCOPES, method=Param(ANY, str, METHODS),
+                     delay_ms=Param(500, int)))
+register(fault_point("store_fail", "store", "fail", STORE_SCOPES, when=Param("before", str, WHEN)))
+register(fault_point("store_delay", "store", "delay", STORE_SCOPES, delay_ms=Param(500, int)))
+register(FaultKind("clock", SERVER, _set_clock, {"jump_s": Param(0, int, minimum=-10**9),
+                                                 "rate": Param(1.0, float, minimum=0.01, maximum=100)},
+                   scopes=CLOCK_SCOPES, needs="faketime"))  # libfaketime: jump or skew a server's wall clock
 
 #: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks their toxic).
 EXTENSION_KINDS: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.extension)

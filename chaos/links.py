@@ -40,7 +40,13 @@ from toxiproxy.api import APIConsumer
 from chaos.toxiproxy import EXTENSIONS_HEADER
 from chaos.toxiproxy.toxics import EXTENSIONS  # toxic types only our server has; README "Extensions"
 
-__all__ = ["Links", "Link", "ToxiproxyError", "EXTENSIONS", "EXTENSIONS_HEADER"]
+__all__ = ["Links", "Link", "ToxiproxyError", "EXTENSIONS", "EXTENSIONS_HEADER", "STAND_INS"]
+
+#: An extension toxic that standard toxics can stand in for on a server without extensions: (type, attributes).
+#: ``stall`` → ``bandwidth`` at 1 KB/s, the least a real server paces to (rate 0 means unlimited there): its
+#: stage sleeps on each chunk, its input channel is unbuffered, so the proxy stops reading the sender's socket
+#: and the sender's buffers fill as under ``stall``, while about 1 KB/s still trickles through.
+STAND_INS: dict[str, tuple[str, dict[str, Any]]] = {"stall": ("bandwidth", {"rate": 1})}
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -299,11 +305,17 @@ class Link:
 
     def add_toxic(self, type: str, stream: str = "downstream", attributes: dict[str, Any] | None = None,
                   name: str | None = None, toxicity: float = 1.0) -> str:
-        """Add a toxic (acts on open connections too) and return its name."""
+        """Add a toxic (acts on open connections too) and return its name.
+
+        An extension toxic on a server without extensions is refused, unless standard toxics
+        stand in for it (:data:`STAND_INS`): then they are added, under the name asked for.
+        """
         name = name or f"{type}_{stream}"
         what = f"proxy {self.name!r}: add toxic {name!r} ({type})"
         if type in EXTENSIONS and not self.links.supports_extensions:
-            raise ToxiproxyError(f"{what}: {type!r} is an extension only our toxiproxy server has")
+            if type not in STAND_INS:
+                raise ToxiproxyError(f"{what}: {type!r} is an extension only our toxiproxy server has")
+            type, attributes = STAND_INS[type][0], dict(STAND_INS[type][1])
         self.links.call(what, lambda: self._proxy.add_toxic(
             type=type, stream=stream, name=name, toxicity=toxicity, attributes=attributes or {}))
         return name

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-#: The categories of parts a fault can act on.
-LINK, PROCESS, CLIENT = "link", "process", "client"
+#: The categories of parts a fault can act on (SERVER: a node or gate from inside, through its fault points).
+LINK, PROCESS, CLIENT, SERVER = "link", "process", "client", "server"
 #: A node or gate process name, as a regular expression (these processes write the logs the checker reads).
 SERVER_PROCESS = r"(?:node|gate)\d+"
 

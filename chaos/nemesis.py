@@ -2,7 +2,7 @@
 
 The I/O edge of the fault model. It reaches links, processes and clients
 only through the Protocols of ``chaos.kinds`` (a kind says how it acts on
-a part), so tests drive it with fakes; every step is recorded in the
+a part; ``processes`` serves the server kinds too), so tests drive it with fakes; every step is recorded in the
 history as a ``fault`` info record of the ``nemesis`` process.
 """
 
@@ -31,10 +31,11 @@ class FaultInjector:
 
     def __init__(self, links: Links, processes: Processes, clients: Mapping[str, ClientControl],
                  history: HistoryWriter, supports_extensions: bool, *, names: PartNames,
-                 process: str = "nemesis") -> None:
+                 process: str = "nemesis", seed: int = 0) -> None:
         self.links, self.processes, self.clients = links, processes, clients
         self.history, self.supports_extensions = history, supports_extensions
         self.names, self.process = names, process
+        self.seed = seed  # server faults roll their numbers from it
         self._active: dict[int, tuple[Fault, list[Undo]]] = {}
 
     @property

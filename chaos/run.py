@@ -23,6 +23,7 @@ from chaos.credentials import Credentials
 from chaos.fault import Fault
 from chaos.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
+from chaos.kinds import KINDS
 from chaos.naming import SERVER_PROCESS
 from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
@@ -100,9 +101,10 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
     node_args += tuple(creds.node_args())
     gate_args += (*creds.gate_args(), *limits)
+    kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
-                        lease_ttl=topo.lease_ttl)
+                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in kinds))
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
@@ -141,7 +143,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
                        for name in scenario.topology.hostile_names]
             status.phase = "joining"
             await asyncio.gather(*(c.start(rooms) for c in clients.values()))
-            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile)
+            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile,
+                                        seed)
             status.phase, status.active_faults = "recovery", []
             history.info("runner", "phase", {"name": "recovery"})
             # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
@@ -183,9 +186,9 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
 
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
                                 clients: dict[str, WorkloadClient], history: History, links: Any,
-                                status: Status, hostile: Sequence[HostileClient] = ()) -> None:
+                                status: Status, hostile: Sequence[HostileClient] = (), seed: int = 0) -> None:
     injector = FaultInjector(topology, topology, clients, history, links.supports_extensions,
-                             names=scenario.topology.names())
+                             names=scenario.topology.names(), seed=seed)
     work = scenario.workload
     senders = [clients[name] for name in (work.senders or scenario.topology.client_names)]
     status.phase = "workload"

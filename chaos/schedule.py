@@ -65,9 +65,11 @@ def schedule_random(seed: int, count: int, kinds: Sequence[str], targets: Sequen
         check_params(kind, None)
         category = KINDS[kind].applies_to
         found: list[Target] = []
+        scopes = KINDS[kind].scopes
         for pool in pools:
             if pool.serves(category):
-                found += [t for t in expand(pool, category, names) if t not in found]
+                found += [t for t in expand(pool, category, names)
+                          if t not in found and (not scopes or t.scope in scopes)]
         if not found:
             raise FaultError("targets", f"no target fits {kind} (needs {forms(category)})")
         candidates[kind] = found

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.kinds import FaultError
-from chaos.naming import CLIENT, LINK, PROCESS, PartNames
+from chaos.naming import CLIENT, LINK, PROCESS, SERVER, PartNames
 
 # scope -> (pattern, categories it can serve)
 _SCOPES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
-    "client": (re.compile(r"(?i:client)\s+(?P<name>[A-Za-z][A-Za-z0-9_-]*)"), (LINK, CLIENT)),
+    "client": (re.compile(r"(?i:client)\s+(?P<name>[A-Za-z][A-Za-z0-9_-]*)"), (LINK, CLIENT, SERVER)),
     "clients": (re.compile(r"(?i:all\s+clients)"), (LINK, CLIENT)),
     "client_links": (re.compile(r"(?i:all\s+client\s+links)"), (LINK,)),
-    "gate_link": (re.compile(r"(?i:gate)\s*(?P<gate>\d+)\s*(?:->|→)\s*(?i:node)\s*(?P<node>\d+)"), (LINK,)),
+    "gate_link": (re.compile(r"(?i:gate)\s*(?P<gate>\d+)\s*(?:->|→)\s*(?i:node)\s*(?P<node>\d+)"), (LINK, SERVER)),
     "store_link": (re.compile(r"(?i:node)\s*(?P<node>\d+)\s*(?:->|→)\s*(?i:store)"), (LINK,)),
     "store_links": (re.compile(r"(?i:all\s+store\s+links)"), (LINK,)),
     "store": (re.compile(r"(?i:store)"), (PROCESS,)),
@@ -33,10 +33,10 @@ _SCOPES: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "partition": (re.compile(r"\{[^{}|]*\}(?:\s*\|\s*\{[^{}|]*\})+"), (LINK,)),
     "gate_links": (re.compile(r"(?i:all\s+gate\s+links)"), (LINK,)),
     "links": (re.compile(r"(?i:all\s+links)"), (LINK,)),
-    "node": (re.compile(r"(?i:node)\s*(?P<node>\d+)"), (PROCESS,)),
-    "gate": (re.compile(r"(?i:gate)\s*(?P<gate>\d+)"), (PROCESS,)),
-    "nodes": (re.compile(r"(?i:all\s+nodes)"), (PROCESS,)),
-    "gates": (re.compile(r"(?i:all\s+gates)"), (PROCESS,)),
+    "node": (re.compile(r"(?i:node)\s*(?P<node>\d+)"), (PROCESS, SERVER)),
+    "gate": (re.compile(r"(?i:gate)\s*(?P<gate>\d+)"), (PROCESS, SERVER)),
+    "nodes": (re.compile(r"(?i:all\s+nodes)"), (PROCESS, SERVER)),
+    "gates": (re.compile(r"(?i:all\s+gates)"), (PROCESS, SERVER)),
 }
 _FORMS = {"client": "client NAME", "clients": "all clients", "client_links": "all client links",
           "gate_link": "gate I -> node J", "store_link": "node I -> store", "store_links": "all store links",
@@ -79,9 +79,10 @@ class Target:
         return category in _SCOPES[self.scope][1]
 
 
-def forms(category: str, scope: str | None = None) -> str:
-    """The target forms that can name a part of ``category`` (or just ``scope``), for error messages."""
-    return ", ".join(_FORMS[s] for s, (_, cats) in _SCOPES.items() if category in cats and scope in (None, s))
+def forms(category: str, scope: str | tuple[str, ...] | None = None) -> str:
+    """The target forms that can name a part of ``category`` (or just ``scope``, or those scopes), for errors."""
+    scopes = (scope,) if isinstance(scope, str) else scope
+    return ", ".join(_FORMS[s] for s, (_, cats) in _SCOPES.items() if category in cats and (not scopes or s in scopes))
 
 
 def parse_target(text: Any) -> Target:
@@ -213,9 +214,11 @@ def concrete_name(single: Target, category: str, names: PartNames) -> str:
     if single.scope == "etcd_member":
         return names.etcd_member(single.member)
     if single.scope == "client":
+        if category == SERVER:  # the gate the client is on (its fault points know the client by name)
+            return names.gate(dict(names.clients)[single.name])
         return names.client_link(single.name) if category == LINK else single.name
-    if single.scope == "gate_link":
-        return names.gate_link(single.gate, single.node)
+    if single.scope == "gate_link":  # on a server: node J's stream to gate I
+        return names.node(single.node) if category == SERVER else names.gate_link(single.gate, single.node)
     if single.scope == "store_link":
         return names.store_link(single.node)
     if single.scope == "store":

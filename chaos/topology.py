@@ -17,7 +17,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from chaos.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
@@ -40,6 +40,7 @@ class TopologyPlan:
     #                        postgres: one server for the run, each node through its own link; or memory
     etcd: int = 0          # etcd members: nodes and gates find each other there, each through its own links
     lease_ttl: float = 2.0  # with etcd: how long a silent member's key outlives it
+    faketime: bool = False  # nodes and gates run under libfaketime, so clock faults can move their clocks
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
@@ -88,7 +89,8 @@ class Topology:
             self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i),
                                                                 *self._etcd_args(names.node(i)),
                                                                 *(["--node-id", names.node(i)] if self.plan.etcd else [])],
-                                        self.log_dir) for i in range(self.plan.nodes)]
+                                        self.log_dir, clock_file=self._clock_file(names.node(i)))
+                          for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
                 for n, node in enumerate(self.nodes):
@@ -102,7 +104,8 @@ class Topology:
                 else:
                     upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))
                     args = ["--nodes", upstreams, *self.plan.gate_args]
-                self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir))
+                self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir,
+                                                clock_file=self._clock_file(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
             for name, gate in self.plan.clients.items():
                 await self._proxy(names.client_link(name), self.gates[gate].addr)
@@ -128,6 +131,14 @@ class Topology:
         for server in self.names.servers():
             for j, endpoint in enumerate(self.etcd.endpoints):
                 await self._proxy(self.names.etcd_link(server, j), endpoint)
+
+    def _clock_file(self, server: str) -> Path | None:
+        """Where libfaketime reads a server's clock, when the plan runs them under it."""
+        if not self.plan.faketime:
+            return None
+        folder = self.out_dir / "clock"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{server}.faketime"
 
     def _etcd_args(self, server: str) -> list[str]:
         if not self.plan.etcd:
@@ -229,6 +240,26 @@ class Topology:
 
     async def resume(self, name: str) -> None:
         await self.process(name).resume()
+
+    # -- the server kinds' view: fault points and clocks, by process name -------------------
+    def server(self, name: str) -> ServerProcess:
+        proc = self.process(name)
+        if not isinstance(proc, ServerProcess):
+            raise KeyError(f"{name!r} is not a node or gate")
+        return proc
+
+    async def add_fault_point(self, name: str, spec: Mapping[str, Any]) -> None:
+        """``spec["gate"]`` may name a gate process (``gate0``): its advertise address is what a node knows."""
+        spec = dict(spec)
+        if spec.get("gate", "").startswith("gate") and spec["gate"][4:].isdigit():
+            spec["gate"] = self.server(spec["gate"]).addr or spec["gate"]
+        await self.server(name).add_fault_point(spec)
+
+    async def remove_fault_point(self, name: str, fault_id: str) -> None:
+        await self.server(name).remove_fault_point(fault_id)
+
+    async def set_clock(self, name: str, jump_s: float, rate: float) -> None:
+        await self.server(name).set_clock(jump_s, rate)
 
     # -- evidence for the checker --------------------------------------------
     def log_files(self) -> dict[str, Path]:

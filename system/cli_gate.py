@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from system import service, tls
+from system import faultcontrol, service, tls
 from system.gate import GateConfig, GateServer
 from system.limits import Limits
 
@@ -35,6 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"... and in a burst (default {lim.call_burst})")
     parser.add_argument("--max-rooms-per-client", type=service.non_negative, default=lim.rooms_per_client,
                         help=f"rooms one client may join through this gate (default {lim.rooms_per_client})")
+    faultcontrol.add_flag(parser)
 
 
 def config(args: argparse.Namespace) -> GateConfig:
@@ -59,7 +60,8 @@ def config(args: argparse.Namespace) -> GateConfig:
                       limits=Limits(max_clients=args.max_clients, streams_per_connection=args.max_streams_per_connection,
                                     call_rate=args.call_rate, call_burst=args.call_burst,
                                     rooms_per_client=args.max_rooms_per_client),
-                      tls=service.server_tls(args, "gate"), node_tls=node_tls(args))
+                      tls=service.server_tls(args, "gate"), node_tls=node_tls(args),
+                      fault_control=args.fault_control)
 
 
 def node_tls(args: argparse.Namespace) -> tls.ClientTls | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from system import datadir, service
+from system import datadir, faultcontrol, service
 from system.node import NodeConfig, NodeServer
 from system.store import describe_spec
 
@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="with --etcd: the name placement knows this node by, kept across restarts on another "
                              "address (default: the advertise address)")
     service.add_security_flags(parser, "node")
+    faultcontrol.add_flag(parser)
 
 
 def store_spec(text: str) -> str:
@@ -62,7 +63,8 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
                       etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id, auth=args.auth,
-                      secret=service.secret(args, "node"), tls=service.server_tls(args, "node"))
+                      secret=service.secret(args, "node"), tls=service.server_tls(args, "node"),
+                      fault_control=args.fault_control)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement, tls
+from system.faultpoints import Event, PushStream
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
@@ -34,7 +35,7 @@ from system.access import UNAUTHENTICATED, Refused
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import STORED_KEY
-from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
+from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 from system.server import Server
 from system.session import StreamLost, keep_open
@@ -67,6 +68,7 @@ class GateConfig:
     limits: Limits = field(default_factory=Limits)
     tls: tls.ServerTls | None = None  # TLS towards clients
     node_tls: tls.ClientTls | None = None  # TLS (and the client certificate, for mutual TLS) towards nodes
+    fault_control: str | None = None  # loopback HOST:PORT of the fault points' control (None: they are off)
 
 
 class ClientRouter:
@@ -89,9 +91,11 @@ class ClientRouter:
         self.metrics.connected_clients.set(len(self._clients))
         return box
 
-    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None) -> None:
-        """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``."""
-        lost = box.close() + ([in_flight] if in_flight is not None else [])
+    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None,
+                   held: Sequence[any_pb2.Any] = ()) -> None:
+        """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``
+        (``held``: taken off the queue, held back by a fault point)."""
+        lost = box.close() + ([in_flight] if in_flight is not None else []) + list(held)
         if self._clients.get(box.name) is box:
             del self._clients[box.name]
             self.metrics.connected_clients.set(len(self._clients))
@@ -143,7 +147,7 @@ class TokenExpired(Exception):
     """The token a Register stream was opened with has expired."""
 
 
-async def _next(box: Mailbox[any_pb2.Any], expires: float | None) -> any_pb2.Any | None:
+async def _next(box: Mailbox[any_pb2.Any] | PushStream, expires: float | None) -> any_pb2.Any | None:
     """The stream's next item; :class:`TokenExpired` once its token's time is up (a queue get is safe to cancel)."""
     if expires is None:
         return await box.get()
@@ -154,6 +158,16 @@ async def _next(box: Mailbox[any_pb2.Any], expires: float | None) -> any_pb2.Any
         return await asyncio.wait_for(box.get(), left)
     except asyncio.TimeoutError:
         raise TokenExpired() from None
+
+
+def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
+    """A push on a gate's stream to one client, as the push faults see it."""
+    note = chat_pb2.Client_NewMessageNotification()
+    room, seq = ("", 0)
+    if item.Unpack(note):
+        room, seq = note.message.room_name, note.message.seq
+    return Event("push", frozenset({user} - {""}), room=room, detail={"seq": seq, "client_id": client_id,
+                                                                        **({"user": user} if user else {})})
 
 
 class GateServicer(gate_pb2_grpc.GateServiceServicer):
@@ -169,12 +183,14 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
         in_flight: any_pb2.Any | None = None
         expires = caller.identity.expires if caller.identity else None
+        faults = self.gate.faults
+        shaped = faults.push_stream(box.get, lambda item: push_event(item, client_id, faults.user(client_id)))
         try:
             first = any_pb2.Any()
             first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
             yield first
             while True:
-                item = await _next(box, expires)
+                item = await _next(shaped or box, expires)
                 if item is None:
                     break
                 in_flight = item
@@ -186,7 +202,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                                "Register")
         finally:
             guard.access.unbind(client_id)
-            router.unregister(box, in_flight)
+            router.unregister(box, in_flight, shaped.unsent() if shaped else ())
             log.event(_log, logging.INFO, "client_unregistered", client_id=client_id)
 
     async def CallObject(self, request: gate_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CallObjectResponse:
@@ -200,7 +216,11 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                                                  request.request)
         forward = goverse_pb2.CallObjectRequest(id=request.id, method=request.method, type=request.type,
                                                 request=request.request, client_id=verdict.client_id)
+        faults = self.gate.faults  # in-process fault points (system.faultpoints): an abort ends the call here
+        faults.note_caller(verdict.client_id, request.request)
+        await faults.call(context, "before", request.method, request.id, verdict.client_id, request.request)
         reply = await self._forward(context, request.id, "CallObject", forward, verdict.user)
+        await faults.call(context, "after", request.method, request.id, verdict.client_id, request.request)
         guard.access.called(caller, request.id, request.method)
         return gate_pb2.CallObjectResponse(response=reply.response)
 

@@ -22,6 +22,7 @@ import grpc
 from google.protobuf.message import Message
 
 from system import log, placement
+from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
@@ -66,6 +67,7 @@ class NodeConfig:
     auth: str = "none"                    # none: callers are trusted (a private network); token: gates' tokens
     secret: bytes | None = None           # signs the tokens (token mode)
     tls: ServerTls | None = None          # serve TLS; with a client CA, mutual TLS
+    fault_control: str | None = None      # loopback HOST:PORT of the fault points' control (None: they are off)
 
     def make_store(self, data_dir: str | None = None) -> Store:
         return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
@@ -86,6 +88,14 @@ class _HubPort:
         return self.hub.push_message_to_clients(client_ids, message, meta)
 
 
+def push_event(item: Outgoing, gate_addr: str) -> Event:
+    """An envelope on a node's stream to a gate, as the push faults see it: one event for all its recipients."""
+    meta = item.meta
+    return Event("push", frozenset(meta.users.values()), gate=gate_addr, room=meta.room,
+                 detail={"seq": meta.seq, "users": sorted(meta.users.values()),
+                         "client_ids": list(item.envelope.client_ids)})
+
+
 class NodeServicer(goverse_pb2_grpc.GoverseServicer):
     def __init__(self, server: "NodeServer") -> None:
         self.server = server
@@ -104,6 +114,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
         caller = await self.server.guard.admit(context, request.method)
+        faults = self.server.faults  # in-process fault points (system.faultpoints): an abort ends the call here
+        await faults.call(context, "before", request.method, request.id, request.client_id, request.request)
         try:
             await self.server.check_owner(request.id)
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
@@ -114,6 +126,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
             await self._refuse(context, request.type, request.id, request.method, "INTERNAL", f"internal error: {exc!r}")
+        await faults.call(context, "after", request.method, request.id, request.client_id, request.request)
         return goverse_pb2.CallObjectResponse(response=reply)
 
     async def CreateObject(self, request: goverse_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CreateObjectResponse:
@@ -146,17 +159,18 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         channel = hub.register(gate_addr)
         log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
         in_flight: Outgoing | None = None
+        shaped = self.server.faults.push_stream(channel.get, lambda item: push_event(item, gate_addr))
         try:
             yield goverse_pb2.GateMessage(register_gate_response=goverse_pb2.RegisterGateResponse())
             while True:
-                item = await channel.get()
+                item = await (shaped or channel).get()
                 if item is None:
                     break
                 in_flight = item
                 yield goverse_pb2.GateMessage(client_message=item.envelope)
                 in_flight = None
         finally:
-            if hub.unregister(channel, in_flight):
+            if hub.unregister(channel, in_flight, shaped.unsent() if shaped else ()):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
@@ -184,7 +198,7 @@ class NodeServer(Server):
         self._scratch = (tempfile.TemporaryDirectory(prefix="pushchat-node-")
                          if self.config.store == "sqlite" and not self.config.data_dir else None)
         self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
-        self.store = self.config.make_store(self.data_dir)
+        self.store = self.faults.wrap_store(self.config.make_store(self.data_dir))
         self.host = ObjectHost()
         self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log)
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)

@@ -144,13 +144,15 @@ class PushHub:
         self._gauge()
         return channel
 
-    def unregister(self, channel: GateChannel, in_flight: Outgoing | None = None) -> bool:
+    def unregister(self, channel: GateChannel, in_flight: Outgoing | None = None,
+                   held: Iterable[Outgoing] = ()) -> bool:
         """Forget a gate whose stream ended; queued envelopes fail as ``gate_disconnected``.
 
+        ``held``: envelopes taken off the queue but not sent yet (a fault point held them back).
         Returns False when the channel had been replaced by a newer registration
         (then nothing is reported: its envelopes moved to the new channel).
         """
-        lost = [in_flight] if in_flight is not None else []
+        lost = ([in_flight] if in_flight is not None else []) + list(held)
         current = self._gates.get(channel.name) is channel
         if current:
             del self._gates[channel.name]

@@ -13,6 +13,8 @@ from typing import Protocol
 import grpc
 
 from system import listen
+from system.faultcontrol import FaultControl
+from system.faultpoints import FaultPoints
 from system.grpcopts import Keepalive
 from system.metrics import Metrics
 from system.tls import ServerTls
@@ -25,6 +27,7 @@ class ServerConfig(Protocol):
     metrics_port: int | None          # None: no HTTP endpoint; 0: any free port
     metrics_host: str
     tls: ServerTls | None             # serve TLS (None: plaintext)
+    fault_control: str | None         # None: fault points off; else the loopback HOST:PORT controlling them
 
 
 class Server:
@@ -36,6 +39,10 @@ class Server:
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self.advertise = ""
+        # In-process fault points (system.faultpoints): off unless a control address is configured.
+        control = getattr(config, "fault_control", None)
+        self.faults = FaultPoints(component, self.metrics.registry, enabled=control is not None)
+        self.fault_control = FaultControl(self.faults, control) if control is not None else None
 
     @property
     def addr(self) -> str:
@@ -59,6 +66,8 @@ class Server:
         try:
             if self.config.metrics_port is not None:
                 self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            if self.fault_control is not None:
+                await self.fault_control.start()
             await self._prepare()
             await self.server.start()
         except BaseException:
@@ -72,7 +81,13 @@ class Server:
         if self.server is not None:
             await self.server.stop(grace)
         await self._stopped()
+        if self.fault_control is not None:
+            await self.fault_control.stop()
         self.metrics.close()
+
+    def announced(self) -> dict[str, object]:
+        """What the start-up line adds for this server: the fault control port, when it has one."""
+        return {"fault_control_port": self.fault_control.port} if self.fault_control is not None else {}
 
     # -- what each server adds --------------------------------------------------------------
     def _add_servicers(self, server: grpc.aio.Server) -> None:

@@ -165,7 +165,7 @@ async def _serve(server: Server, service: str, announce: dict[str, object]) -> i
         print(f"pushchat {service}: cannot start: {exc}", file=sys.stderr)
         return 1
     log.announce(service=service, addr=server.addr, advertise=server.advertise,
-                 metrics_port=server.metrics.port, pid=os.getpid(), **announce)
+                 metrics_port=server.metrics.port, pid=os.getpid(), **announce, **server.announced())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

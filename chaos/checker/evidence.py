@@ -102,6 +102,7 @@ class Evidence:
     displays: dict[Key, list[Display]] = field(default_factory=dict)  # member -> what it showed, in order
     final_polls: dict[str, set[str]] = field(default_factory=dict)    # room -> client_msg_ids the server held
     numbered: list[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
+    stamps: list[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
     final_polled: set[Key] = field(default_factory=set)          # members with a successful final poll
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
@@ -188,6 +189,8 @@ class Evidence:
             send.ok = op.time if send.ok is None else send.ok
             send.invoke = op.time if send.invoke is None else send.invoke
             self.numbered.append((room, _int(op.value.get("seq")), key[1], f"{op.process}'s acknowledgement"))
+            if "timestamp" in op.value:
+                self.stamps.append((room, _int(op.value.get("seq")), _int(op.value["timestamp"]), key[1]))
         else:
             self.send_failures.append((send, op))
 

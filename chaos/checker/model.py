@@ -56,6 +56,16 @@ class PushLogCheck:
 
 
 @dataclass
+class InjectedCheck:
+    """Injected faults of one process incarnation: ``fault_injected`` lines against its counters."""
+
+    process: str
+    logged: dict[str, int]           # "point/action" -> lines
+    counted: dict[str, int] | None   # None: no metrics for this incarnation (killed)
+    comparable: bool
+
+
+@dataclass
 class LatencyPoint:
     send_time: float
     latency: float
@@ -138,6 +148,18 @@ class Summary:
     hostile_refused: int = 0         # ... refused by the gate or node (PERMISSION_DENIED, UNAUTHENTICATED, ...)
     hostile_accepted: int = 0        # ... that went through: each one is a violation
     hostile_inconclusive: int = 0    # ... that a link failure cut short, so nobody said yes or no
+    # in-process faults (system.faultpoints): injected, so apart from the real push_failures / push_drops
+    injected_faults: int = 0           # fault_injected WARNING lines, every point and action
+    injected_faults_counted: int = 0   # pushchat_faults_injected_total
+    injected_drops: int = 0            # pushes dropped on purpose (by action, from the lines)
+    injected_duplicates: int = 0
+    injected_reorders: int = 0
+    injected_delays: int = 0           # pushes, calls and store writes delayed
+    injected_aborts: int = 0           # calls aborted with a status
+    injected_store_failures: int = 0   # store writes failed
+    injected_log_mismatches: int = 0   # (process, point, action) where lines and counters differ
+    stored_twice: int = 0              # messages (room, client_msg_id) the server holds under two seqs
+    timestamp_regressions: int = 0     # acknowledged messages whose timestamp is not above the one before
     violation_count: int = 0
     duration: float = 0.0
 
@@ -156,6 +178,7 @@ class Results(Summary):
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)
     hostile_attacks: list[HostileAttack] = field(default_factory=list)
+    injected: list[InjectedCheck] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

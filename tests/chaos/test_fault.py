@@ -33,5 +33,5 @@ def test_a_fault_names_what_it_hits_and_is_written_as_schedule_json_has_it():
     assert fault.to_dict() == {"id": 3, "kind": "latency", "target": "client bob", "start": 1.5, "duration": 2.0,
                                "end": 3.5, "params": {"latency_ms": 100, "jitter_ms": 50, "stream": "both"}}
     stall = make_fault("stall", "all gate links", 0, 1)
-    assert stall.extension and stall.names(NAMES) == ["gate0-node0", "gate0-node1", "gate1-node0", "gate1-node1"]
+    assert not stall.extension and stall.names(NAMES) == ["gate0-node0", "gate0-node1", "gate1-node0", "gate1-node1"]
     assert make_fault("stop_reading", "all clients", 0, 1).names(NAMES) == ["alice", "bob", "carol"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import select
+import socket
 import threading
 import time
 import uuid
@@ -19,7 +21,7 @@ import pytest
 from toxiproxy import Proxy
 
 from chaos.links import Link, Links, ToxiproxyError
-from tests.chaos.toxiproxy.sockets import TcpServer, connect, echo, round_trip
+from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, echo, round_trip
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +162,8 @@ def test_extensions_are_offered_only_by_our_server(chaos_links: Links, make_link
         assert real.version() == "2.12.0"
         assert real.supports_extensions is False
         link = Link(real, Proxy(name="p", upstream="x:1", enabled=True, listen="127.0.0.1:1"))
-        with pytest.raises(ToxiproxyError, match="'stall' is an extension"):
-            link.add_toxic("stall")
+        with pytest.raises(ToxiproxyError, match="'reset' is an extension"):
+            link.add_toxic("reset")
     finally:
         fake.shutdown()
         fake.server_close()
@@ -184,3 +186,57 @@ def test_embedded_server_stops_on_close(tmp_path) -> None:
     lines = [json.loads(line) for line in (tmp_path / "s.log").read_text().splitlines()]
     assert all(line["component"] == "toxiproxy" for line in lines)
     assert [line["event"] for line in lines][-1] == "shutting_down"
+
+
+@pytest.fixture(scope="module")
+def standard_links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Links]:
+    """Our server offering the standard API only, as a real Toxiproxy does."""
+    with Links.embedded(log_file=tmp_path_factory.mktemp("standard") / "server.log", args=["--standard"]) as links:
+        yield links
+
+
+def _fill(addr: str, seconds: float) -> tuple[int, int]:
+    """Write into ``addr`` as fast as the socket takes it for ``seconds``: the bytes the sender got rid of,
+    in all and in the last half second (0 there: the sender is blocked, its buffers full)."""
+    host, port = addr.rsplit(":", 1)
+    sent, at_half = 0, 0
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setblocking(False)
+        deadline = time.monotonic() + seconds
+        while (now := time.monotonic()) < deadline:
+            if now < deadline - 0.5:
+                at_half = sent
+            if select.select([], [sock], [], 0.05)[1]:
+                try:
+                    sent += sock.send(b"x" * 65536)
+                except BlockingIOError:
+                    pass
+    return sent, sent - at_half
+
+
+def test_a_stall_on_a_standard_server_is_a_1kbps_trickle_with_the_same_backpressure(chaos_links: Links,
+                                                                                       standard_links: Links) -> None:
+    """What a sender feels: with ``stall`` (ours) and its stand-in (``bandwidth`` at 1 KB/s) alike, the proxy
+    stops reading, so the sender's buffers fill and it is blocked; only a trickle passes the stand-in."""
+    measured = {}
+    for label, links, toxic in (("free", standard_links, None), ("stall", chaos_links, "stall"),
+                                ("stand-in", standard_links, "stall")):
+        sink = Sink()
+        server = TcpServer(sink)
+        link = links.create(f"t-{uuid.uuid4().hex[:10]}", server.addr)
+        try:
+            if toxic:
+                assert link.add_toxic(toxic, stream="upstream", name="full-buffers") == "full-buffers"
+            sent, lately = _fill(link.listen, 3.0)
+            measured[label] = (sent, lately, len(sink), link.toxics())
+        finally:
+            link.delete()
+            server.close()
+    assert measured["stand-in"][3] == {"full-buffers": {"name": "full-buffers", "type": "bandwidth",
+                                                        "stream": "upstream", "toxicity": 1, "attributes": {"rate": 1}}}
+    assert measured["stall"][3]["full-buffers"]["type"] == "stall"
+    assert measured["free"][1] > 10 * 65536, measured   # unimpeded, the sender never stops
+    for label in ("stall", "stand-in"):                  # held back, it is blocked: its buffers are full
+        assert measured[label][1] <= 65536, (label, measured)
+    assert measured["stall"][2] == 0, "stall passes nothing"
+    assert 0 < measured["stand-in"][2] <= 30_000, measured  # about 1 KB/s for 3 s, nothing like the free flow

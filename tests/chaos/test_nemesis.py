@@ -8,7 +8,7 @@ import time
 import pytest
 
 from chaos.fault import make_fault
-from chaos.kinds import KINDS, Param, toxic
+from chaos.kinds import KINDS, Param, register, toxic
 from chaos.naming import PartNames
 from chaos.nemesis import FaultInjector
 
@@ -69,6 +69,16 @@ class FakeProcesses:
     async def resume(self, name):
         self.calls.append(("resume", name))
 
+    # the server kinds' side
+    async def add_fault_point(self, name, spec):
+        self.calls.append(("add_fault_point", name, dict(spec)))
+
+    async def remove_fault_point(self, name, fault_id):
+        self.calls.append(("remove_fault_point", name, fault_id))
+
+    async def set_clock(self, name, jump_s, rate):
+        self.calls.append(("set_clock", name, jump_s, rate))
+
 
 class SyncClient:
     def __init__(self) -> None:
@@ -97,10 +107,11 @@ class FakeHistory:
         self.records.append((process, f, value))
 
 
-def injector(extensions: bool = True, fail: str = ""):
+def injector(extensions: bool = True, fail: str = "", seed: int = 0):
     links, processes, history = FakeLinks(fail), FakeProcesses(), FakeHistory()
     clients = {"alice": SyncClient(), "bob": AsyncClient(), "carol": SyncClient()}
-    return FaultInjector(links, processes, clients, history, extensions, names=NAMES), links, processes, clients, history
+    return (FaultInjector(links, processes, clients, history, extensions, names=NAMES, seed=seed), links, processes,
+            clients, history)
 
 
 def test_toxic_faults_add_named_toxics_and_heal_removes_exactly_them():
@@ -163,19 +174,84 @@ def test_process_and_client_faults_call_their_hooks():
 
 
 def test_extension_faults_are_skipped_with_a_reason_against_a_real_toxiproxy():
+    register(toxic("rst", "reset", lambda p: {}))  # an extension toxic no standard toxic stands in for
+    try:
+        rst = make_fault("rst", "gate 0 -> node 0", 0, 1, id=1)
+        inj, links, _, _, history = injector(extensions=False)
+
+        async def go():
+            assert await inj.start(rst) is False
+            await inj.heal(rst)
+
+        asyncio.run(go())
+        assert links.calls == [] and [v["phase"] for _, _, v in history.records] == ["skipped"]
+        assert "embedded Toxiproxy" in history.records[0][2]["reason"]
+        inj, links, _, _, _ = injector(extensions=True)
+        asyncio.run(inj.start(rst))
+        assert links.get("gate0-node0").toxics == {"chaos-rst-1-upstream": ("reset", "upstream", {}),
+                                                   "chaos-rst-1-downstream": ("reset", "downstream", {})}
+    finally:
+        del KINDS["rst"]
+
+
+def test_a_stall_is_applied_on_any_toxiproxy():
+    """Links put standard toxics in its place on a server without extensions (test_links), so never skipped."""
     stall = make_fault("stall", "gate 0 -> node 0", 0, 1, id=1)
     inj, links, _, _, history = injector(extensions=False)
+    assert asyncio.run(inj.start(stall)) is True
+    assert links.get("gate0-node0").toxics == {"chaos-stall-1-downstream": ("stall", "downstream", {})}
+    assert [v["phase"] for _, _, v in history.records] == ["start"]
+
+
+def test_server_faults_set_and_clear_the_fault_points_of_the_parts_they_name():
+    inj, _, processes, _, history = injector(seed=42)
+    drop = make_fault("push_drop", "client bob", 0, 1, {"percent": 30, "room": "General"}, id=2)
+    reorder = make_fault("push_reorder", "gate 1 -> node 0", 0, 1, {"behind": 2}, id=3)
+    abort = make_fault("rpc_abort", "all nodes", 0, 1, {"method": "SendMessage", "percent": 20, "when": "after"}, id=4)
+    store = make_fault("store_delay", "node 1", 0, 1, {"delay_ms": 50, "max_active_faults": 3}, id=5)
 
     async def go():
-        assert await inj.start(stall) is False
-        await inj.heal(stall)
+        for fault in (drop, reorder, abort, store):
+            assert await inj.start(fault)
+        await inj.heal_all()
 
     asyncio.run(go())
-    assert links.calls == [] and [v["phase"] for _, _, v in history.records] == ["skipped"]
-    assert "embedded Toxiproxy" in history.records[0][2]["reason"]
-    inj, links, _, _, _ = injector(extensions=True)
-    asyncio.run(inj.start(stall))
-    assert links.get("gate0-node0").toxics == {"chaos-stall-1-downstream": ("stall", "downstream", {})}
+    added = [c for c in processes.calls if c[0] == "add_fault_point"]
+    assert added == [
+        ("add_fault_point", "gate1", {"id": "chaos-push_drop-2", "point": "push", "action": "drop", "seed": 42,
+                                      "percent": 30.0, "max_active_faults": 0, "room": "General", "client": "bob"}),
+        ("add_fault_point", "node0", {"id": "chaos-push_reorder-3", "point": "push", "action": "reorder", "seed": 42,
+                                      "percent": 100.0, "max_active_faults": 0, "behind": 2, "gate": "gate1"}),
+        ("add_fault_point", "node0", {"id": "chaos-rpc_abort-4", "point": "rpc", "action": "abort", "seed": 42,
+                                      "percent": 20.0, "max_active_faults": 0, "method": "SendMessage",
+                                      "code": "UNAVAILABLE", "when": "after"}),
+        ("add_fault_point", "node1", {"id": "chaos-rpc_abort-4", "point": "rpc", "action": "abort", "seed": 42,
+                                      "percent": 20.0, "max_active_faults": 0, "method": "SendMessage",
+                                      "code": "UNAVAILABLE", "when": "after"}),
+        ("add_fault_point", "node1", {"id": "chaos-store_delay-5", "point": "store", "action": "delay", "seed": 42,
+                                      "percent": 100.0, "max_active_faults": 3, "delay_ms": 50})]
+    removed = [c[1:] for c in processes.calls if c[0] == "remove_fault_point"]
+    assert sorted(removed) == sorted([("gate1", "chaos-push_drop-2"), ("node0", "chaos-push_reorder-3"),
+                                      ("node0", "chaos-rpc_abort-4"), ("node1", "chaos-rpc_abort-4"),
+                                      ("node1", "chaos-store_delay-5")])
+    starts = [v for _, _, v in history.records if v["phase"] == "start"]
+    assert [s["names"] for s in starts] == [["gate1"], ["node0"], ["node0", "node1"], ["node1"]]
+
+
+def test_a_clock_fault_moves_the_clock_and_its_heal_puts_it_back():
+    inj, _, processes, _, _ = injector()
+    back = make_fault("clock", "node 1", 0, 1, {"jump_s": -3600}, id=1)
+    skew = make_fault("clock", "all gates", 0, 1, {"rate": 3}, id=2)
+
+    async def go():
+        assert await inj.start(back) and await inj.start(skew)
+        await inj.heal(back)
+        await inj.heal(skew)
+
+    asyncio.run(go())
+    assert processes.calls == [("set_clock", "node1", -3600, 1.0), ("set_clock", "gate0", 0, 3.0),
+                               ("set_clock", "gate1", 0, 3.0), ("set_clock", "node1", 0, 1.0),
+                               ("set_clock", "gate1", 0, 1.0), ("set_clock", "gate0", 0, 1.0)]
 
 
 def test_a_fault_that_cannot_be_applied_is_undone_and_recorded():

@@ -58,3 +58,24 @@ def test_random_schedule_avoids_existing_faults():
     assert {f.names(NAMES)[0] for f in faults} == {"node1"} and faults[0].id == 1
 
 
+
+
+def test_server_faults_may_overlap_each_other_but_not_a_fault_of_their_own_kind():
+    abort = make_fault("rpc_abort", "node 0", 1, 3, {"method": "SendMessage"}, id=1)
+    delay = make_fault("rpc_delay", "node 0", 1, 3, id=2)
+    kill = make_fault("kill", "node 0", 2, 1, id=3)
+    assert conflicts([abort, delay, kill], NAMES) is None  # set again after the restart (chaos.process)
+    again = make_fault("rpc_abort", "all nodes", 2, 1, id=4)
+    assert conflicts([abort, again], NAMES)[2] == "node0"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_random_schedule_of_server_faults_draws_only_targets_each_kind_takes(seed):
+    kinds = ["push_drop", "store_fail", "clock", "rpc_abort"]
+    targets = ["all nodes", "all gates", "client bob", "all links"]
+    faults = schedule_random(seed, 6, kinds, targets, 10.0, 0.5, 1.5, NAMES)
+    assert faults == schedule_random(seed, 6, kinds, targets, 10.0, 0.5, 1.5, NAMES)
+    for fault in faults:
+        allowed = {"store_fail": {"node"}, "clock": {"node", "gate"}}.get(fault.kind, {"node", "gate", "client"})
+        assert fault.target.scope in allowed, fault.describe()
+    assert {f.kind for f in faults} <= set(kinds) and conflicts(faults, NAMES, strict=True) is None

@@ -1,7 +1,8 @@
 """Toxics, one module each, registered by their JSON ``type``.
 
 Standard (as in Toxiproxy 2.12): latency, bandwidth, slow_close, timeout,
-reset_peer, slicer, limit_data, noop. Extensions (ours only): stall, reset.
+reset_peer, slicer, limit_data, noop; and packet_loss, upstream's since
+(after 2.12.0). Extensions (ours only): stall, reset.
 
 Every module of this package is imported here, so a new toxic is one file:
 ``toxics/foo.py`` with a ``@register("foo")`` class (``extension=True`` if

@@ -59,7 +59,7 @@ def offered_extensions() -> list[str]:
 
 
 class Toxic:
-    """Base class; subclasses are dataclasses of ``int`` attributes (Go's int64)."""
+    """Base class; subclasses are dataclasses of ``int`` attributes (Go's int64) or ``float`` ones (float64)."""
 
     TYPE: ClassVar[str] = ""
     GO_NAME: ClassVar[str] = ""
@@ -76,11 +76,14 @@ class Toxic:
         """Called when the toxic is removed from a live pipe, after its stage stopped."""
 
     def attributes(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        """As the real server writes them: a whole float64 as Go's encoder does (``0``, not ``0.0``)."""
+        return {k: int(v) if isinstance(v, float) and v.is_integer() else v
+                for k, v in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
 
     def merged(self, attributes: Any) -> "Toxic":
         """A copy with ``attributes`` (a decoded JSON value) merged over these ones."""
-        fields = {f.name: "int64" for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        fields = {f.name: "float64" if f.type in (float, "float") else "int64"
+                  for f in dataclasses.fields(self)}  # type: ignore[arg-type]
         struct = f"{self.GO_NAME}.attributes"
         changes = decode_fields(attributes, struct, fields)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]

@@ -34,7 +34,8 @@ class Run:
         self.add(who, "invoke", "send", room=room, client_msg_id=cmid, text="x")
         if outcome == "ok":
             self.seq[room] = self.seq.get(room, 0) + 1
-            self.add(who, "ok", "send", room=room, client_msg_id=cmid, seq=self.seq[room], timestamp=1,
+            self.add(who, "ok", "send", room=room, client_msg_id=cmid, seq=self.seq[room],
+                     timestamp=1000 + self.seq[room],
                      duplicate=False)
         elif outcome in ("fail", "info"):
             self.add(who, outcome, "send", room=room, client_msg_id=cmid, error=error)
