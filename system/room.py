@@ -242,7 +242,9 @@ class ChatRoom(GoverseObject):
     def _joined(self) -> chat_pb2.ChatRoom_JoinResponse:
         return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.transcript.last_seq,
                                               recent_messages=self.transcript.recent(self.config.join_history),
-                                              store_epoch=self.store.epoch)
+                                              store_epoch=self.store.epoch,
+                                              members=self.presence.members(self.monotonic()),
+                                              members_as_of=self.presence.tick(self.clock()))
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
     async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:

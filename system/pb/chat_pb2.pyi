@@ -109,16 +109,20 @@ class ChatRoom_JoinRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
 
 class ChatRoom_JoinResponse(_message.Message):
-    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch")
+    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of")
     ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     room_name: str
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     last_seq: int
     store_epoch: int
-    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    members_as_of: int
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageRequest(_message.Message):
     __slots__ = ("user_name", "message", "client_msg_id")
