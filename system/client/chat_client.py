@@ -193,16 +193,15 @@ class ChatClient:
         self._presence.listed(room, list(reply.members), reply.as_of, "members")
         return list(reply.members)
 
-    async def typing(self, room: str) -> bool:
-        """Tell the room's other members we are typing; False when too soon after the last (no call made)."""
+    async def typing(self, room: str) -> chat_pb2.ChatRoom_TypingResponse | None:
+        """Tell the room's other members we are typing; None when too soon after the last (no call made)."""
         now = time.monotonic()
         if now - self._typed.get(room, -float("inf")) < self.typing_interval:
-            return False
+            return None
         self._typed[room] = now
-        await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Typing",
+        return await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Typing",
                                lambda: chat_pb2.ChatRoom_TypingRequest(user_name=self.user),
                                (chat_pb2.ChatRoom_TypingResponse,), 0)  # stale by the time an outage ends
-        return True
 
     async def mark_read(self, room: str, seq: int | None = None) -> int:
         """Record that we have read ``room`` up to ``seq`` (default: all it showed); return our read position."""

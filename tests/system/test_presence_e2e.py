@@ -97,8 +97,9 @@ async def test_typing_reaches_the_other_gate_expires_there_and_is_never_a_messag
         for c in (alice, bob):
             await c.connect()
             await c.join("General")
-        assert await alice.typing("General") is True
-        assert await alice.typing("General") is False  # too soon: the client does not even call
+        told = await alice.typing("General")
+        assert told is not None and told.pushed and told.expires_ms == 1000
+        assert await alice.typing("General") is None  # too soon: the client does not even call
         await wait_until(lambda: ("alice", True) in bob_heard.typing, 10.0, "bob sees alice typing")
         assert "alice" in bob.presence("General").typing
         await wait_until(lambda: ("alice", False) in bob_heard.typing, 10.0, "the indicator to expire")
