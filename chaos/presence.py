@@ -12,6 +12,7 @@ checker's presence, receipts and typing rules judge these records
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chaos.history import History
@@ -21,7 +22,7 @@ from system.client import ChatClient
 class PresenceRecorder:
     """A ChatClient observer writing the presence records of one client."""
 
-    def __init__(self, name: str, history: History, client: "Any") -> None:
+    def __init__(self, name: str, history: History, client: Callable[[], ChatClient]) -> None:
         self.name, self.history, self.client = name, history, client
 
     def on_member(self, room: str, user: str, joined: bool, source: str) -> None:

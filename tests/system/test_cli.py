@@ -58,7 +58,8 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
         assert alice.chat() == []  # her own messages were never pushed back to her
         scraped = parse(await asyncio.to_thread(_get, f"http://127.0.0.1:{ann['metrics_port']}/metrics"))
         assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 1
-        assert scraped["pushchat_push_delivered_total"] == 1
+        assert scraped["pushchat_push_delivered_total"] == 2  # "hello bob", and "alice joined" before it
+        assert "* alice joined" in bob.lines
     finally:
         await relay.stop()
         codes = [await gate.finish(), await node.finish()]
