@@ -13,7 +13,9 @@ import subprocess
 
 import grpc
 
+from system.client import Observer
 from system.console import PROMPT, Console
+from system.presence import PresenceConfig
 from tests.system.system_harness import Relay, cluster, wait_until
 from tests.system.cli_process import PUSHCHAT, Proc
 from tests.system.terminal import Screen, Tty
@@ -341,3 +343,39 @@ async def test_the_cli_shows_joins_and_leaves_and_who_has_read_what() -> None:
             assert await bob.finish(sig=None) == 0
         finally:
             await bob.finish()
+
+
+async def test_on_a_terminal_typing_shows_above_the_prompt_clears_itself_and_the_users_own_typing_is_told() -> None:
+    class Typists(Observer):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, bool]] = []
+
+        def on_typing(self, room: str, user: str, typing: bool) -> None:
+            self.seen.append((user, typing))
+
+    async with cluster(gates=2, node={"presence": PresenceConfig(typing_expiry=1.0, typing_interval=0.2)}) as c:
+        typists = Typists()
+        alice, _ = await c.client("alice", observers=(typists,))
+        await alice.join("General")
+        bob = await Tty.start("client", "--server", c.gates[1].addr, "--user", "bob")
+        try:
+            await bob.shows(r"^\* connected to ", 20.0)
+            await bob.prompt()
+            bob.keys("/join General\r")
+            await bob.shows(r"^\* joined General")
+            await bob.prompt()
+            bob.keys("hel")
+            await bob.prompt("hel")
+            await wait_until(lambda: ("bob", True) in typists.seen, 10.0, "alice to see bob typing")
+            await alice.typing("General")
+            await wait_until(lambda: bob.screen.rows[-2:] == ["alice is typing…", "> hel"], 10.0,
+                             "the typing row above bob's prompt")
+            await wait_until(lambda: "alice is typing…" not in bob.screen.rows, 10.0, "the row to clear itself")
+            await bob.prompt("hel")
+            assert bob.screen.text.count(">") == 2  # '> /join General' and the one prompt
+            bob.keys("\x15")  # ^U: an empty line, so that finish()'s ^D ends the client
+            await bob.prompt()
+            assert await bob.finish() == 0
+        finally:
+            if bob.proc.returncode is None:
+                bob.proc.kill()
