@@ -9,7 +9,7 @@ from pathlib import Path
 
 from system import log
 from system.metrics import parse
-from tests.system.cli_process import Proc
+from tests.system.cli_process import Proc, run
 from tests.system.system_harness import Relay, wait_until
 
 
@@ -84,3 +84,10 @@ def _get(url: str) -> str:
     import urllib.request
     with urllib.request.urlopen(url, timeout=5) as resp:
         return resp.read().decode()
+
+
+async def test_a_bad_presence_flag_is_one_clear_line() -> None:
+    for flag, value in (("--presence-grace", "-1"), ("--typing-expiry", "soon"), ("--typing-interval", "0")):
+        result = await run("node", "--listen", "127.0.0.1:0", flag, value)
+        assert result.code == 64 and result.stdout == []  # a usage error
+        assert any(f"{flag}: " in line and "seconds" in line for line in result.stderr), result.stderr
