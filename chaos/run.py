@@ -137,7 +137,8 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
             await topology.start()
             rooms = list(scenario.topology.rooms)
             clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
-                                            token=creds.token(name), tls=creds.client_tls())
+                                            token=creds.token(name), tls=creds.client_tls(),
+                                            presence=scenario.workload.presence)
                        for name in scenario.topology.client_names}
             hostile = [hostile_member(name, topology, history, rooms, clients, creds)
                        for name in scenario.topology.hostile_names]

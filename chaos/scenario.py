@@ -66,6 +66,7 @@ class Workload:
     rate: float = 10.0       # sends per second per sender
     senders: tuple[str, ...] = ()
     text_bytes: int = 32
+    presence: bool = False   # clients also type, mark read and record presence (chaos/presence.py)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_bu
                  "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits")
 AUTH_MODES = ("none", "token")
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
-WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes")
+WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes", "presence")
 FAULT_KEYS = ("kind", "target", "start", "duration")
 RANDOM_KEYS = ("count", "kinds", "targets", "min_duration", "max_duration", "params")
 
@@ -232,7 +232,7 @@ def _workload(sec: Section, topology: TopologySpec | None) -> Workload | None:
     workload = Workload(duration=sec.get("duration", number(positive=True), Workload.duration),
                         rate=sec.get("rate", number(positive=True), Workload.rate),
                         senders=sec.get("senders", senders, tuple(topology.client_names) if topology else ()),
-                        text_bytes=text_bytes)
+                        text_bytes=text_bytes, presence=sec.get("presence", flag, Workload.presence))
     return None if sec.failed or topology is None else workload
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import grpc
 
 from chaos.history import History
+from chaos.presence import PresenceRecorder, record_final, type_and_mark
 from system import log
 from system.client import ChatClient, SendFailed
 from system.grpcopts import Keepalive
@@ -139,12 +140,16 @@ class WorkloadClient:
     keepalive: Keepalive
     token: str | None = None       # for a gate run with --auth token
     tls: ClientTls | None = None   # for a gate serving TLS
+    presence: bool = False         # also type, mark read and record presence (workload.presence)
     client: ChatClient = field(init=False)
     sent: int = 0
 
     def __post_init__(self) -> None:
-        self.client = ChatClient(self.addr, self.name, observers=[_Recorder(self.name, self.history, self.counts)],
-                                 keepalive=self.keepalive, token=self.token, tls=self.tls)
+        observers: list[object] = [_Recorder(self.name, self.history, self.counts)]
+        if self.presence:
+            observers.append(PresenceRecorder(self.name, self.history, lambda: self.client))
+        self.client = ChatClient(self.addr, self.name, observers=observers, keepalive=self.keepalive,
+                                 token=self.token, tls=self.tls, presence_interval=1.0 if self.presence else 5.0)
 
     # the fault injector's ClientControl
     def stop_reading(self) -> None:
@@ -182,6 +187,8 @@ class WorkloadClient:
                 await asyncio.sleep(CONNECT_RETRY)
 
     async def send(self, room: str, text_bytes: int) -> None:
+        if self.presence:
+            await type_and_mark(self.client, self.history, self.name, room)
         self.sent += 1
         cmid = f"{self.name}-{self.sent}"
         text = payload(self.name, self.sent, text_bytes)
@@ -242,6 +249,8 @@ class WorkloadClient:
         finally:
             log.current_user.reset(token)
         self.history.ok(self.name, "final_poll", {"room": room, "messages": held})
+        if self.presence:
+            record_final(self.client, self.history, self.name, room)
 
     async def close(self) -> None:
         await self.client.close()

@@ -128,7 +128,8 @@ class Members:
         try:
             while (item := await call.read()) is not grpc.aio.EOF:
                 now = time.perf_counter()
-                item.Unpack(note)
+                if not item.Unpack(note):  # a presence push (another member joined): not what is measured
+                    continue
                 seq = note.message.seq
                 times = self.arrivals[seq]
                 times.append(now)

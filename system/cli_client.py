@@ -21,12 +21,15 @@ import grpc
 from system import log, service
 from system.client import DEFINITE, ChatClient, SendFailed, cause
 from system.console import PROMPT, Console, plural, terminal_kept
+from system.pb import chat_pb2
 from system.tls import ClientTls
 
 HELP = """commands:
   /list          list chat rooms
   /join ROOM     join a room (then leave the current one)
   /messages      show messages you missed in the current room
+  /who           who is in the current room: away or not, and how far each has read
+  /read          mark the current room read up to the last message shown (others see it in /who)
   /leave         leave the current room
   /quit          exit
   /help          this text
@@ -66,6 +69,27 @@ def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None
             return
 
 
+def who_entry(member: chat_pb2.Member, me: str, last_seq: int) -> str:
+    """``bob (away, read #12 ✓✓)``: ✓✓ when the member has read everything this client knows of."""
+    notes = ["you"] if member.user_name == me else []
+    if member.away:
+        notes.append("away")
+    if member.read_seq:
+        notes.append(f"read #{member.read_seq}" + (" ✓✓" if member.read_seq >= last_seq else ""))
+    return member.user_name + (f" ({', '.join(notes)})" if notes else "")
+
+
+async def _watch_typing(session: "Session", console: Console, every: float = 0.3) -> None:
+    """On a terminal: a change to the line being typed is typing (readline holds it)."""
+    last = ""
+    while True:
+        await asyncio.sleep(every)
+        text = console.editor.line()[0] if console.reading else ""
+        if text != last and text:
+            await session.typed(text)
+        last = text
+
+
 def _error(exc: grpc.aio.AioRpcError) -> str:
     """A failed command, for the user: the server's words for a refusal, else what happened in a few words."""
     if isinstance(exc, SendFailed) or exc.code() in DEFINITE:
@@ -101,6 +125,10 @@ class Session:
                 await self.leave()
             elif word == "/messages":
                 await self.messages()
+            elif word == "/who":
+                await self.who()
+            elif word == "/read":
+                await self.read()
             elif word.startswith("/"):
                 self.console.show(f"unknown command {word}; /help lists commands")
             elif self.room is None:
@@ -119,6 +147,7 @@ class Session:
         before = self.console.shown[room]
         await self.client.join(room)
         old, self.room = self.room, room
+        self.console.room = room
         self.console.show(f"* joined {room} ({plural(self.console.shown[room] - before, 'new message')})")
         if old is not None and old != room:
             try:
@@ -134,7 +163,30 @@ class Session:
             return
         await self.client.leave(self.room)
         self.console.show(f"* left {self.room}")
-        self.room = None
+        self.room = self.console.room = None
+
+    async def who(self) -> None:
+        if self.room is None:
+            self.console.show("join a room first: /join ROOM")
+            return
+        members = await self.client.members(self.room)
+        last = self.client.rooms[self.room].cursor if self.room in self.client.rooms else 0
+        self.console.show(f"* in {self.room}: " + ", ".join(who_entry(m, self.client.user, last) for m in members))
+
+    async def read(self) -> None:
+        if self.room is None:
+            self.console.show("join a room first: /join ROOM")
+            return
+        seq = await self.client.mark_read(self.room)
+        self.console.show(f"* marked {self.room} read up to #{seq}")
+
+    async def typed(self, text: str) -> None:
+        """The user is typing ``text`` in the current room: tell the others (the client rate-limits it)."""
+        if self.room is not None and text.strip() and not text.startswith("/"):
+            try:
+                await self.client.typing(self.room)
+            except grpc.aio.AioRpcError:  # typing is best effort: never an error line
+                pass
 
     async def messages(self) -> None:
         if self.room is None:
@@ -175,8 +227,11 @@ async def _main(args: argparse.Namespace) -> int:
         console.editor.install(console)
     threading.Thread(target=_read_lines, args=(loop, lines, console), daemon=True, name="stdin").start()
     session = Session(client, console)
+    typing = asyncio.create_task(_watch_typing(session, console)) if interactive else None
     while (line := await lines.get()) is not None and await session.handle(line):
         pass
+    if typing is not None:
+        typing.cancel()
     console.close()
     await client.close()
     return 0

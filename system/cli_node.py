@@ -6,6 +6,7 @@ import argparse
 
 from system import datadir, faultcontrol, service
 from system.node import NodeConfig, NodeServer
+from system.presence import PresenceConfig
 from system.store import describe_spec
 
 STORE_HELP = """where rooms live: 'sqlite' (default; a file in --data-dir, durable: an acknowledged message survives
@@ -39,12 +40,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "survives a crash (SIGKILL) but a power loss may take the last messages")
     parser.add_argument("--store-timeout", type=float, default=d.store_timeout,
                         help="seconds a store call may take before the send fails")
+    parser.add_argument("--presence-grace", type=seconds, default=d.presence.grace, metavar="S",
+                        help="seconds a member may go unheard (its client's heartbeat stopped) before it shows as away")
+    parser.add_argument("--typing-expiry", type=seconds, default=d.presence.typing_expiry,
+                        metavar="S", help="seconds a receiver shows 'typing' after the last typing push")
+    parser.add_argument("--typing-interval", type=seconds, default=d.presence.typing_interval, metavar="S",
+                        help="least seconds between two typing pushes of one member (more are refused)")
     service.add_cluster_flags(parser)
     parser.add_argument("--node-id", metavar="NAME",
                         help="with --etcd: the name placement knows this node by, kept across restarts on another "
                              "address (default: the advertise address)")
     service.add_security_flags(parser, "node")
     faultcontrol.add_flag(parser)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
 
 
 def store_spec(text: str) -> str:
@@ -64,7 +81,9 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
                       etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id, auth=args.auth,
                       secret=service.secret(args, "node"), tls=service.server_tls(args, "node"),
-                      fault_control=args.fault_control)
+                      fault_control=args.fault_control,
+                      presence=PresenceConfig(grace=args.presence_grace, typing_expiry=args.typing_expiry,
+                                              typing_interval=args.typing_interval))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,6 +7,11 @@ is rewritten in place (attempt, next try, cause) and, once the link is back,
 replaced by a final line. Piped, lines are just printed, and the status only
 at attempts 2, 4, 8, …, so an outage of minutes prints a few lines, not one
 per attempt.
+
+Presence: ``* bob joined`` / ``* bob left`` lines; on a terminal, "bob is
+typing…" takes the status row while no outage does, and goes away by itself
+when the indicator expires (the client library times it). Piped, typing is
+not shown: a line per keystroke burst would bury the chat.
 """
 
 from __future__ import annotations
@@ -100,6 +105,8 @@ class Console(Observer):
         self.lock = threading.Lock()
         self.shown: Counter[str] = Counter()  # room -> messages shown
         self.status: str | None = None  # while the link is down: what it is doing about it
+        self.typists: dict[str, list[str]] = {}  # room -> who shows as typing there
+        self.room: str | None = None    # the room the user is in: only its typists are shown
         self.reading = False            # readline's prompt and the typed text are the last row(s)
         self.closed = False
         self._status_drawn = False      # the status is the row just above the prompt (or the last row)
@@ -121,9 +128,10 @@ class Console(Observer):
         cols = max(2, self.columns())
         typed, point = self.editor.line() if self.reading else ("", 0)
         parts = [self._erase(point, cols), *(f"{line}\n" for line in lines)]
-        if self.status is not None:
-            parts.append(_fit(self.status, cols) + "\n")
-        self._status_drawn = self.status is not None
+        row = self.status if self.status is not None else self._typing_row()
+        if row is not None:
+            parts.append(_fit(row, cols) + "\n")
+        self._status_drawn = row is not None
         if self.reading:
             parts.append(_with_cursor(PROMPT + typed, len(PROMPT) + point, cols))
         self.out.write("".join(parts))
@@ -143,6 +151,12 @@ class Console(Observer):
                 self._draw([final] if final else [])
             else:
                 self._draw([line for line in (status, final) if line])
+
+    def _typing_row(self) -> str | None:
+        names = self.typists.get(self.room or "", [])
+        if not names:
+            return None
+        return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} typing…"
 
     # -- readline's side (the reader thread) ------------------------------------------
     def prompt_starting(self) -> None:
@@ -177,11 +191,26 @@ class Console(Observer):
                 self.out.write(self._erase(self.editor.line()[1] if self.reading else 0, cols))
                 self.out.flush()
             self.reading, self.status, self._status_drawn = False, None, False
+        self.typists.clear()
 
     # -- the client's side ---------------------------------------------------------------
     def on_display(self, room: str, message: chat_pb2.ChatMessage, source: str) -> None:
         self.shown[room] += 1
         self.show(format_message(message))
+
+    def on_member(self, room: str, user: str, joined: bool, source: str) -> None:
+        if source != "join" and room == self.room:  # a join's list is who was there already
+            self.show(f"* {user} {'joined' if joined else 'left'}")
+
+    def on_typing(self, room: str, user: str, typing: bool) -> None:
+        with self.lock:
+            names = self.typists.setdefault(room, [])
+            if typing and user not in names:
+                names.append(user)
+            elif not typing and user in names:
+                names.remove(user)
+            if self.interactive and room == self.room:
+                self._draw([])
 
     def on_stream_end(self, error: BaseException | None) -> None:
         if _code(error) == grpc.StatusCode.UNAUTHENTICATED:  # on_refused says what follows

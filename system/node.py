@@ -29,6 +29,7 @@ from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost, Unavailable
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
+from system.presence import PresenceConfig
 from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
 from system.server import Server
 from system.store import Store, StoreUnusable, make_store
@@ -68,6 +69,7 @@ class NodeConfig:
     secret: bytes | None = None           # signs the tokens (token mode)
     tls: ServerTls | None = None          # serve TLS; with a client CA, mutual TLS
     fault_control: str | None = None      # loopback HOST:PORT of the fault points' control (None: they are off)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)  # away grace, typing expiry and rate
 
     def make_store(self, data_dir: str | None = None) -> Store:
         return make_store(self.store, data_dir or self.data_dir, sync=self.store_sync, timeout=self.store_timeout)
@@ -75,7 +77,7 @@ class NodeConfig:
     def room_config(self) -> RoomConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
                           history_limit=self.history_limit, join_history=self.join_history,
-                          page_size=self.page_size, dedup_window=self.dedup_window)
+                          page_size=self.page_size, dedup_window=self.dedup_window, presence=self.presence)
 
 
 class _HubPort:

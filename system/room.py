@@ -15,6 +15,12 @@ surely were not stored) and makes the room reload from the store before
 its next call; a write refused because another owner claimed the room
 (:class:`~system.store.Fenced`) drops the room from this node.
 
+Presence (:mod:`system.presence`): joins and leaves are pushed to the
+others once durable, best effort; every poll reply and ``Members`` carries
+the member list with who is away and how far each has read. ``Typing`` is
+pushed to the others and nothing else (never stored, never in a poll).
+``MarkRead`` stores a read position (monotone) and pushes it once durable.
+
 Sans-I/O apart from the store: the room pushes through a :class:`PushPort`
 and reads a clock.
 """
@@ -36,6 +42,7 @@ from system import limits
 from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
                             PermissionDenied, ResourceExhausted, Unavailable, method)
 from system.pb import chat_pb2
+from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
 from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
 from system.store.writer import RoomWriter
@@ -60,6 +67,7 @@ class RoomConfig:
     page_size: int = 1000        # GetRecentMessages page when limit is 0, and its cap
     dedup_window: int = 10000    # client message ids remembered per room
     group_writes: bool = True    # sends queued while a write is in flight share the next one (False: benchmarks)
+    presence: PresenceConfig = PresenceConfig()
 
     @property
     def limits(self) -> Limits:
@@ -128,13 +136,14 @@ class ChatRoom(GoverseObject):
     type_name = "ChatRoom"
 
     def __init__(self, object_id: str, config: RoomConfig, port: PushPort, store: Store, record: RoomRecord,
-                 clock: Callable[[], int] = now_us) -> None:
+                 clock: Callable[[], int] = now_us, monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(object_id)
         self.name = object_id.removeprefix(ROOM_PREFIX)
         self.config = config
         self.port = port
         self.store = store
         self.clock = clock
+        self.monotonic = monotonic
         self._load(record)
 
     def _load(self, record: RoomRecord) -> None:
@@ -143,6 +152,7 @@ class ChatRoom(GoverseObject):
         self.transcript = transcript
         self.members: dict[str, str] = dict(record.members)  # user -> client id ("" when it has no push stream)
         self.explicit = record.explicit
+        self.presence = Presence(self.config.presence, record.members, record.reads, self.monotonic(), self.clock())
         self.stale = False
         self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}  # sends being stored, by (user, id)
         self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
@@ -175,6 +185,28 @@ class ChatRoom(GoverseObject):
                 meta = PushMeta(room=self.name, seq=msg.seq, sender=msg.user_name, users=recipients)
                 note = chat_pb2.Client_NewMessageNotification(message=msg, store_epoch=self.store.epoch)
                 self.port.push(list(recipients), note, meta)
+        now = self.monotonic()
+        for user in batch.left:
+            when = self.presence.left(user, self.clock())
+            if when is not None:
+                self._tell_others(user, chat_pb2.Client_MemberNotification(room_name=self.name, user_name=user,
+                                                                           joined=False, timestamp=when))
+        for user in batch.joined:
+            when = self.presence.joined(user, now, self.clock())
+            if when is not None:
+                self._tell_others(user, chat_pb2.Client_MemberNotification(room_name=self.name, user_name=user,
+                                                                           joined=True, timestamp=when))
+        for user, seq in batch.read.items():
+            if self.presence.read(user, seq):
+                self._tell_others(user, chat_pb2.Client_ReadNotification(
+                    room_name=self.name, user_name=user, read_seq=self.presence.read_position(user),
+                    store_epoch=self.store.epoch))
+
+    def _tell_others(self, user: str, note: Message) -> None:
+        """Push ``note`` about ``user`` to every other member with a push stream (best effort)."""
+        recipients = {cid: name for name, cid in self.members.items() if name != user and cid}
+        if recipients:
+            self.port.push(list(recipients), note, PushMeta(room=self.name, sender=user, users=recipients))
 
     def _write_failed(self, exc: StoreError) -> None:
         log.event(_log, logging.WARNING, "store_write_failed", room=self.name, definite=exc.definite,
@@ -201,6 +233,7 @@ class ChatRoom(GoverseObject):
             except clientid.MalformedClientId as exc:
                 raise InvalidArgument(str(exc)) from None
         await self._fresh()
+        self.presence.heard_from(user, self.monotonic())
         if self.members.get(user) == client:
             return self._joined()
         self.members[user] = client
@@ -209,7 +242,9 @@ class ChatRoom(GoverseObject):
     def _joined(self) -> chat_pb2.ChatRoom_JoinResponse:
         return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.transcript.last_seq,
                                               recent_messages=self.transcript.recent(self.config.join_history),
-                                              store_epoch=self.store.epoch)
+                                              store_epoch=self.store.epoch,
+                                              members=self.presence.members(self.monotonic()),
+                                              members_as_of=self.presence.tick(self.clock()))
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
     async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:
@@ -230,6 +265,7 @@ class ChatRoom(GoverseObject):
         if len(cmid) > MAX_CLIENT_MSG_ID:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID} characters")
         await self._fresh()
+        self.presence.heard_from(user, self.monotonic())
         if self.transcript.sent_as(user, cmid) is not None:
             return self._duplicate(user, cmid)
         key = (user, cmid)
@@ -262,9 +298,58 @@ class ChatRoom(GoverseObject):
         limit = min(request.limit or self.config.page_size, self.config.page_size)
         t = self.transcript
         page, truncated, has_more = t.after(request.after_seq, request.after_timestamp, limit)
+        now = self.monotonic()
+        self.presence.heard_from(call.user, now)  # a poll names nobody: the gate's word
         return chat_pb2.ChatRoom_GetRecentMessagesResponse(
             messages=page, history_truncated=truncated, has_more=has_more,
-            first_available_seq=t.first_available_seq, last_seq=t.last_seq, store_epoch=self.store.epoch)
+            first_available_seq=t.first_available_seq, last_seq=t.last_seq, store_epoch=self.store.epoch,
+            members=self.presence.members(now), members_as_of=self.presence.tick(self.clock()))
+
+    @method(chat_pb2.ChatRoom_MembersRequest)
+    async def Members(self, request: chat_pb2.ChatRoom_MembersRequest,
+                      call: CallInfo) -> chat_pb2.ChatRoom_MembersResponse:
+        """Who is in the room; a member's call is its heartbeat (not heard from for the grace: away)."""
+        user = speaker(request.user_name, call) if request.user_name or call.user else None
+        await self._fresh()
+        now = self.monotonic()
+        self.presence.heard_from(user, now)
+        return chat_pb2.ChatRoom_MembersResponse(members=self.presence.members(now),
+                                                 as_of=self.presence.tick(self.clock()), store_epoch=self.store.epoch)
+
+    @method(chat_pb2.ChatRoom_TypingRequest)
+    async def Typing(self, request: chat_pb2.ChatRoom_TypingRequest,
+                     call: CallInfo) -> chat_pb2.ChatRoom_TypingResponse:
+        """Push "``user`` is typing" to the other members: never stored, at most one per typing interval."""
+        user = speaker(request.user_name, call)
+        await self._fresh()
+        if user not in self.members:
+            raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
+        now = self.monotonic()
+        self.presence.heard_from(user, now)
+        expires_ms = int(self.config.presence.typing_expiry * 1000)
+        if not self.presence.may_type(user, now):
+            return chat_pb2.ChatRoom_TypingResponse(pushed=False, expires_ms=expires_ms)
+        self._tell_others(user, chat_pb2.Client_TypingNotification(room_name=self.name, user_name=user,
+                                                                   expires_ms=expires_ms, timestamp=self.clock()))
+        return chat_pb2.ChatRoom_TypingResponse(pushed=True, expires_ms=expires_ms)
+
+    @method(chat_pb2.ChatRoom_MarkReadRequest)
+    async def MarkRead(self, request: chat_pb2.ChatRoom_MarkReadRequest, call: CallInfo) -> Message | Later:
+        """Store that ``user`` read up to ``seq`` (never moving it back), then tell the others."""
+        user = speaker(request.user_name, call)
+        if request.seq < 0:
+            raise InvalidArgument("seq must not be negative")
+        await self._fresh()
+        if user not in self.members:
+            raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
+        if request.seq > self.transcript.last_seq:
+            raise InvalidArgument(f"seq {request.seq} is beyond the last message of {self.name!r} "
+                                  f"(#{self.transcript.last_seq})")
+        self.presence.heard_from(user, self.monotonic())
+        reply = lambda: chat_pb2.ChatRoom_MarkReadResponse(read_seq=self.presence.read_position(user))  # noqa: E731
+        if request.seq <= self.presence.read_position(user):
+            return reply()
+        return Later(self._settled(self.writer.submit(read={user: request.seq}), reply))
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
@@ -299,7 +384,7 @@ def default_objects(config: RoomConfig) -> list[tuple[str, str]]:
 
 
 def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
-            clock: Callable[[], int] = now_us) -> None:
+            clock: Callable[[], int] = now_us, monotonic: Callable[[], float] = time.monotonic) -> None:
     """Register the chat types on ``host``: the configured rooms exist on first call, others only by
     CreateObject (and then survive restarts: the store keeps them)."""
 
@@ -327,7 +412,7 @@ def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
             raise refusal(name, exc) from None
         if record is None:
             raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}")
-        return ChatRoom(object_id, config, port, store, record, clock)
+        return ChatRoom(object_id, config, port, store, record, clock, monotonic)
 
     host.register(ChatRoomMgr, make_manager)
     host.register(ChatRoom, make_room)

@@ -21,6 +21,8 @@ from typing import Any, Iterable, Mapping
 
 from chaos.history import Op
 
+#: The presence records (chaos/presence.py): shown joins and leaves, typing and read positions, what was sent.
+PRESENCE_OPS = frozenset({"member", "typing", "read", "typing_sent", "mark_read", "final_presence"})
 Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for a member
 LogLine = Mapping[str, Any]
 
@@ -117,6 +119,7 @@ class Evidence:
     store: str | None = None                                     # the nodes' store, from the setup phase
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
+    presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
@@ -171,6 +174,8 @@ class Evidence:
                 ev.history_resets.append(op)
             elif f == "attack":
                 ev.attacks.append(op)
+            elif f in PRESENCE_OPS:
+                ev.presence.setdefault(f, []).append(op)
         ev.displays, ev.final_polls = dict(displays), dict(final_polls)
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}

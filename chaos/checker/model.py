@@ -160,6 +160,16 @@ class Summary:
     injected_log_mismatches: int = 0   # (process, point, action) where lines and counters differ
     stored_twice: int = 0              # messages (room, client_msg_id) the server holds under two seqs
     timestamp_regressions: int = 0     # acknowledged messages whose timestamp is not above the one before
+    # presence, typing, read receipts (workload.presence): judged only when the run recorded them
+    presence_checked: int = 0          # (room, member) final member lists compared with the room's
+    presence_diverged: int = 0         # ... that differed from the members the room has
+    receipts_shown: int = 0            # read positions members were shown (pushed or polled)
+    receipt_regressions: int = 0       # ... lower than one shown before for the same (reader, viewer)
+    receipts_ahead: int = 0            # ... beyond what the reader had been sent at the time
+    receipts_diverged: int = 0         # (room, reader, viewer) final read positions that did not converge
+    typing_shown: int = 0              # typing indicators shown
+    typing_overstayed: int = 0         # ... shown past the typist's last typing + expiry + tolerance
+    typing_stored: int = 0             # messages the server holds that nobody sent (a typing stored as one)
     violation_count: int = 0
     duration: float = 0.0
 

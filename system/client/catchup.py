@@ -30,6 +30,7 @@ from system.client.calls import Calls
 from system.client.connection import GateConnection
 from system.client.failures import ProtocolError, describe
 from system.client.observer import Observers
+from system.client.presence import PresenceTracker
 from system.client.results import PollResult
 from system.client.roomview import Held, RoomView
 from system.pb import chat_pb2
@@ -47,8 +48,9 @@ class CatchUp:
     """The rooms as this client shows them (``rooms``), kept complete through lost pushes and reconnections."""
 
     def __init__(self, user: str, connection: GateConnection, calls: Calls, observers: Observers, *,
-                 page_size: int, sync_interval: float | None) -> None:
+                 page_size: int, sync_interval: float | None, presence: PresenceTracker | None = None) -> None:
         self.user = user
+        self.presence = presence or PresenceTracker(user, observers)
         self.connection = connection
         self.calls = calls
         self.observers = observers
@@ -78,6 +80,7 @@ class CatchUp:
         view.last_seq = max(view.last_seq, reply.last_seq)
         view.last_activity = time.monotonic()
         self._accept(view, recent, "join")
+        self.presence.listed(view.name, list(reply.members), reply.members_as_of, "join")
         self._settle(view)
 
     def sending(self, room: str, client_msg_id: str) -> None:
@@ -112,6 +115,8 @@ class CatchUp:
         """An item from the push stream."""
         note = chat_pb2.Client_NewMessageNotification()
         if not item.Is(note.DESCRIPTOR):
+            if self.presence.on_item(item, lambda room: room in self.rooms and self.rooms[room].joined):
+                return
             _log.debug("ignoring pushed %s", item.type_url)
             return
         item.Unpack(note)
@@ -172,6 +177,7 @@ class CatchUp:
                 break
             after = messages[-1].seq
         view.last_activity = time.monotonic()
+        self.presence.listed(room, list(reply.members), reply.members_as_of, "poll")
         self._settle(view)
         return PollResult(room, shown, truncated, first_available, reply.last_seq)
 
@@ -253,6 +259,7 @@ class CatchUp:
             if source == "poll":
                 self._shown_by_poll += 1
             self.observers.on_display(view.name, msg, source)
+            self.presence.shown(view.name, msg.user_name)
 
     def _settle(self, view: RoomView) -> None:
         """Messages are held behind a gap: poll to fill it (unless a poll or the recovery is on it).
@@ -290,6 +297,7 @@ class CatchUp:
         log.event(_log, logging.WARNING, "history_reset", user=self.user, room=view.name, cursor=view.cursor,
                   last_seq=last_seq, epoch=epoch)
         view.reset(last_seq, epoch)
+        self.presence.reset(view.name)
         self.observers.on_history_reset(view.name)
 
     def _recovery_incomplete(self, view: RoomView, first_available_seq: int) -> None:

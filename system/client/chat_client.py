@@ -20,6 +20,7 @@ from system.client.catchup import SEND_REPLY_TYPES, CatchUp
 from system.client.connection import GateConnection
 from system.client.failures import ProtocolError, SendFailed
 from system.client.observer import Observers
+from system.client.presence import PresenceTracker, RoomPresence
 from system.client.results import JoinResult, PollResult, SendResult
 from system.client.roomview import RoomView
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
@@ -40,6 +41,11 @@ class ChatClient:
     token``; ``tls``: trust the gate's certificate through this CA
     (:class:`system.tls.ClientTls`). A gate that refuses the token ends the
     reconnecting (``refused``).
+
+    Presence: while connected, each joined room gets a ``Members`` call every
+    ``presence_interval`` seconds (None: never): the member's heartbeat (a
+    member unheard for the node's grace shows as away) and the room's list.
+    ``typing()`` calls go out at most once per ``typing_interval``.
     """
 
     def __init__(self, server: str, user: str, *, observers: Iterable[object] = (),
@@ -47,7 +53,8 @@ class ChatClient:
                  reconnect: bool = True, outage_wait: float = 10.0, backoff_min: float = 0.1,
                  backoff_max: float = 2.0, healthy_after: float = 5.0, sync_interval: float | None = 3.0,
                  push_window: int = 16384, token: str | Callable[[], str] | None = None,
-                 tls: ClientTls | None = None) -> None:
+                 tls: ClientTls | None = None, presence_interval: float | None = 5.0,
+                 typing_interval: float = 1.0) -> None:
         self.server = server
         self.user = user
         self.outage_wait = outage_wait
@@ -57,9 +64,14 @@ class ChatClient:
                                           backoff_max=backoff_max, healthy_after=healthy_after,
                                           push_window=push_window, token=token, tls=tls)
         self._calls = Calls(self._connection, outage_wait=outage_wait)
+        self._presence = PresenceTracker(user, self._observers)
         self._catch_up = CatchUp(user, self._connection, self._calls, self._observers, page_size=page_size,
-                                 sync_interval=sync_interval)
+                                 sync_interval=sync_interval, presence=self._presence)
         self._syncer: asyncio.Task[None] | None = None
+        self.presence_interval = presence_interval
+        self.typing_interval = typing_interval
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._typed: dict[str, float] = {}  # room -> monotonic time of our last Typing call
 
     # -- the connection ----------------------------------------------------------------
     async def connect(self) -> str:
@@ -67,11 +79,14 @@ class ChatClient:
         client_id = await self._connection.connect(self._catch_up.on_payload, self._catch_up.recover)
         if self._connection.reconnect and self._catch_up.sync_interval:
             self._syncer = asyncio.create_task(self._catch_up.watch_silence(), name=f"sync {self.user}")
+        if self.presence_interval:
+            self._heartbeat = asyncio.create_task(self._beat(self.presence_interval), name=f"presence {self.user}")
         return client_id
 
     async def close(self) -> None:
         """Stop every task and the channel; never waits on the network."""
-        await self._connection.close([self._syncer, *self._catch_up.tasks()])
+        self._presence.close()
+        await self._connection.close([self._syncer, self._heartbeat, *self._catch_up.tasks()])
 
     @property
     def client_id(self) -> str:
@@ -163,3 +178,51 @@ class ChatClient:
     async def poll(self, room: str) -> PollResult:
         """Fetch and show what came after the room's cursor, page by page."""
         return await self._catch_up.poll(room, self.outage_wait, "user")
+
+    # -- presence, typing, read receipts ---------------------------------------------------
+    def presence(self, room: str) -> RoomPresence:
+        """Who is in ``room`` (and away), who is typing, how far each has read, as this client knows it."""
+        return self._presence.view(room)
+
+    async def members(self, room: str, budget: float | None = None) -> list[chat_pb2.Member]:
+        """The room's members now (also our heartbeat); what this client shows converges on it."""
+        reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
+                                       lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user),
+                                       (chat_pb2.ChatRoom_MembersResponse,),
+                                       self.outage_wait if budget is None else budget)
+        self._presence.listed(room, list(reply.members), reply.as_of, "members")
+        return list(reply.members)
+
+    async def typing(self, room: str) -> chat_pb2.ChatRoom_TypingResponse | None:
+        """Tell the room's other members we are typing; None when too soon after the last (no call made)."""
+        now = time.monotonic()
+        if now - self._typed.get(room, -float("inf")) < self.typing_interval:
+            return None
+        self._typed[room] = now
+        return await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Typing",
+                               lambda: chat_pb2.ChatRoom_TypingRequest(user_name=self.user),
+                               (chat_pb2.ChatRoom_TypingResponse,), 0)  # stale by the time an outage ends
+
+    async def mark_read(self, room: str, seq: int | None = None) -> int:
+        """Record that we have read ``room`` up to ``seq`` (default: all it showed); return our read position."""
+        view = self.rooms.get(room)
+        upto = seq if seq is not None else (view.cursor if view is not None else 0)
+        reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "MarkRead",
+                                       lambda: chat_pb2.ChatRoom_MarkReadRequest(user_name=self.user, seq=upto),
+                                       (chat_pb2.ChatRoom_MarkReadResponse,), self.outage_wait)
+        if self._presence.view(room).read(self.user, reply.read_seq):
+            self._observers.on_read(room, self.user, reply.read_seq, "members")
+        return reply.read_seq
+
+    async def _beat(self, interval: float) -> None:
+        """While connected, each joined room's Members call: our heartbeat, and its list to converge on."""
+        while True:
+            await asyncio.sleep(interval)
+            if not self.connected or not self._connection.reading.is_set():
+                continue
+            for name, view in list(self.rooms.items()):
+                if view.joined:
+                    try:
+                        await self.members(name, budget=0)
+                    except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
+                        pass

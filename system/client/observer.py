@@ -57,6 +57,15 @@ class Observer:
                   error: BaseException | None) -> None:
         """A poll ended: with its ``result`` (the messages it newly showed) or its ``error``."""
 
+    def on_member(self, room: str, user: str, joined: bool, source: str) -> None:
+        """``user`` joined (or left) ``room`` as far as this client knows; ``source``: push, join, poll or members."""
+
+    def on_typing(self, room: str, user: str, typing: bool) -> None:
+        """``user`` started to show as typing in ``room`` (True), or stopped: its expiry passed or its message came."""
+
+    def on_read(self, room: str, user: str, read_seq: int, source: str) -> None:
+        """``user`` has read ``room`` up to ``read_seq`` (it only grows); ``source``: push, join, poll or members."""
+
 
 HOOKS: tuple[str, ...] = tuple(name for name in vars(Observer) if name.startswith("on_"))
 

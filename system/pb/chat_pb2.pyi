@@ -109,16 +109,20 @@ class ChatRoom_JoinRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
 
 class ChatRoom_JoinResponse(_message.Message):
-    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch")
+    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of")
     ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     room_name: str
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     last_seq: int
     store_epoch: int
-    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    members_as_of: int
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageRequest(_message.Message):
     __slots__ = ("user_name", "message", "client_msg_id")
@@ -153,20 +157,24 @@ class ChatRoom_GetRecentMessagesRequest(_message.Message):
     def __init__(self, after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_GetRecentMessagesResponse(_message.Message):
-    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more", "store_epoch")
+    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more", "store_epoch", "members", "members_as_of")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     FIRST_AVAILABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     HAS_MORE_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     history_truncated: bool
     first_available_seq: int
     last_seq: int
     has_more: bool
     store_epoch: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    members_as_of: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_LeaveRequest(_message.Message):
     __slots__ = ("user_name", "client_id")
@@ -187,3 +195,95 @@ class Client_NewMessageNotification(_message.Message):
     message: ChatMessage
     store_epoch: int
     def __init__(self, message: _Optional[_Union[ChatMessage, _Mapping]] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+
+class Member(_message.Message):
+    __slots__ = ("user_name", "away", "read_seq", "since")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    AWAY_FIELD_NUMBER: _ClassVar[int]
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    away: bool
+    read_seq: int
+    since: int
+    def __init__(self, user_name: _Optional[str] = ..., away: _Optional[bool] = ..., read_seq: _Optional[int] = ..., since: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_MembersRequest(_message.Message):
+    __slots__ = ("user_name",)
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    def __init__(self, user_name: _Optional[str] = ...) -> None: ...
+
+class ChatRoom_MembersResponse(_message.Message):
+    __slots__ = ("members", "as_of", "store_epoch")
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    as_of: int
+    store_epoch: int
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+
+class Client_MemberNotification(_message.Message):
+    __slots__ = ("room_name", "user_name", "joined", "timestamp")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOINED_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    user_name: str
+    joined: bool
+    timestamp: int
+    def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ..., joined: _Optional[bool] = ..., timestamp: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_TypingRequest(_message.Message):
+    __slots__ = ("user_name",)
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    def __init__(self, user_name: _Optional[str] = ...) -> None: ...
+
+class ChatRoom_TypingResponse(_message.Message):
+    __slots__ = ("pushed", "expires_ms")
+    PUSHED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    pushed: bool
+    expires_ms: int
+    def __init__(self, pushed: _Optional[bool] = ..., expires_ms: _Optional[int] = ...) -> None: ...
+
+class Client_TypingNotification(_message.Message):
+    __slots__ = ("room_name", "user_name", "expires_ms", "timestamp")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    user_name: str
+    expires_ms: int
+    timestamp: int
+    def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ..., expires_ms: _Optional[int] = ..., timestamp: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_MarkReadRequest(_message.Message):
+    __slots__ = ("user_name", "seq")
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    user_name: str
+    seq: int
+    def __init__(self, user_name: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class ChatRoom_MarkReadResponse(_message.Message):
+    __slots__ = ("read_seq",)
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    read_seq: int
+    def __init__(self, read_seq: _Optional[int] = ...) -> None: ...
+
+class Client_ReadNotification(_message.Message):
+    __slots__ = ("room_name", "user_name", "read_seq", "store_epoch")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    READ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    user_name: str
+    read_seq: int
+    store_epoch: int
+    def __init__(self, room_name: _Optional[str] = ..., user_name: _Optional[str] = ..., read_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...

@@ -1,8 +1,8 @@
 """What a room store keeps and promises, whatever the backend.
 
 A room's state is its numbered messages, the last seq and timestamp it
-handed out, the recent client message ids (for idempotent retries) and its
-members. A store hands a room to one owner at a time: :meth:`Store.claim`
+handed out, the recent client message ids (for idempotent retries), its
+members and how far each user has read (a position that only moves forward). A store hands a room to one owner at a time: :meth:`Store.claim`
 returns a fencing *token* that grows on every claim, and every write
 carries it, so a write from an owner that has since been replaced is
 refused by the store itself (:class:`Fenced`), never silently applied.
@@ -84,6 +84,7 @@ class RoomRecord:
     sent: list[SentId] = field(default_factory=list)              # the dedup window, by seq
     members: dict[str, str] = field(default_factory=dict)         # user -> client id
     explicit: bool = False     # created by CreateObject (not one of the configured rooms)
+    reads: dict[str, int] = field(default_factory=dict)           # user -> last seq it read
 
 
 @dataclass
@@ -93,11 +94,12 @@ class Batch:
     messages: list[StoredMessage] = field(default_factory=list)
     joined: dict[str, str] = field(default_factory=dict)     # user -> client id
     left: list[str] = field(default_factory=list)            # users
+    read: dict[str, int] = field(default_factory=dict)       # user -> seq read (a store keeps the highest)
     keep_messages_after: int = 0   # delete messages with seq <= this (the history limit)
     keep_ids_after: int = 0        # forget client message ids stored at seq <= this (the dedup window)
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.joined or self.left)
+        return bool(self.messages or self.joined or self.left or self.read)
 
 
 @dataclass(frozen=True)

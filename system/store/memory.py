@@ -22,6 +22,7 @@ class _Room:
     sent: OrderedDict[tuple[str, str], SentId] = field(default_factory=OrderedDict)   # by seq
     members: dict[str, str] = field(default_factory=dict)
     explicit: bool = False
+    reads: dict[str, int] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -51,7 +52,7 @@ class MemoryStore:
         kept = [m for m in state.messages.values() if m.seq > state.last_seq - limits.history]
         ids = [s for s in state.sent.values() if s.seq > state.last_seq - limits.dedup]
         return RoomRecord(room, state.token, state.last_seq, state.last_timestamp, kept, ids,
-                          dict(state.members), state.explicit)
+                          dict(state.members), state.explicit, dict(state.reads))
 
     async def write(self, room: str, token: int, batch: Batch) -> None:
         state = self._rooms.get(room)
@@ -66,6 +67,8 @@ class MemoryStore:
         state.members.update(batch.joined)
         for user in batch.left:
             state.members.pop(user, None)
+        for user, seq in batch.read.items():
+            state.reads[user] = max(seq, state.reads.get(user, 0))
         while state.messages and next(iter(state.messages)) <= batch.keep_messages_after:
             state.messages.popitem(last=False)
         while state.sent and next(iter(state.sent.values())).seq <= batch.keep_ids_after:

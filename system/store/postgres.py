@@ -12,7 +12,8 @@ connection lost while the COMMIT was on its way is not.
 
 The schema is created on first start, under an advisory lock so that nodes
 starting together do not race, and versioned in ``pushchat_meta``; a
-database with a newer schema is refused.
+database with a newer schema is refused, one with an older schema is
+upgraded in place (every statement is idempotent) and keeps its data.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import asyncpg
 from system.store.base import (Batch, Fenced, Limits, RoomRecord, SentId, StoredMessage, StoreError,
                                StoreUnusable, check_sequence)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_KEY = 0x70757368636861  # "pushcha": the advisory lock taken while creating the schema
 
 _SCHEMA = """
@@ -43,6 +44,8 @@ CREATE TABLE IF NOT EXISTS pushchat_sent (
 CREATE INDEX IF NOT EXISTS pushchat_sent_by_seq ON pushchat_sent (room, seq);
 CREATE TABLE IF NOT EXISTS pushchat_members (
     room TEXT NOT NULL, "user" TEXT NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (room, "user"));
+CREATE TABLE IF NOT EXISTS pushchat_reads (
+    room TEXT NOT NULL, "user" TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (room, "user"));
 """
 
 #: What may have reached the server before the connection went: then the outcome is unknown.
@@ -88,8 +91,8 @@ class PostgresStore:
                         raise StoreUnusable(f"{self.where} has pushchat schema version {version}, newer than this "
                                             f"pushchat understands ({SCHEMA_VERSION}); upgrade pushchat")
                 await db.execute(_SCHEMA)
-                await db.execute("INSERT INTO pushchat_meta VALUES ('schema_version', $1) ON CONFLICT DO NOTHING",
-                                 str(SCHEMA_VERSION))
+                await db.execute("INSERT INTO pushchat_meta VALUES ('schema_version', $1) "
+                                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", str(SCHEMA_VERSION))
                 await db.execute("INSERT INTO pushchat_meta VALUES ('epoch', $1) ON CONFLICT DO NOTHING",
                                  str(random.SystemRandom().getrandbits(62) + 1))
                 return int(await db.fetchval("SELECT value FROM pushchat_meta WHERE key = 'epoch'"))
@@ -180,7 +183,10 @@ class PostgresStore:
                 room, last_seq - limits.dedup)]
             members = {r["user"]: r["client_id"] for r in await db.fetch(
                 'SELECT "user", client_id FROM pushchat_members WHERE room = $1', room)}
-            return RoomRecord(room, row["token"], last_seq, row["last_ts"], messages, sent, members, row["explicit"])
+            reads = {r["user"]: r["seq"] for r in await db.fetch(
+                'SELECT "user", seq FROM pushchat_reads WHERE room = $1', room)}
+            return RoomRecord(room, row["token"], last_seq, row["last_ts"], messages, sent, members, row["explicit"],
+                              reads)
         return await self._transact(f"claiming room {room!r}", claim)
 
     async def write(self, room: str, token: int, batch: Batch) -> None:
@@ -214,6 +220,10 @@ class PostgresStore:
             if batch.left:
                 await db.execute('DELETE FROM pushchat_members WHERE room = $1 AND "user" = ANY($2::text[])',
                                  room, batch.left)
+            if batch.read:
+                await db.execute('INSERT INTO pushchat_reads SELECT $1, * FROM unnest($2::text[], $3::bigint[]) '
+                                 'ON CONFLICT (room, "user") DO UPDATE SET seq = greatest(pushchat_reads.seq, '
+                                 "EXCLUDED.seq)", room, list(batch.read), list(batch.read.values()))
             if batch.keep_messages_after:
                 await db.execute("DELETE FROM pushchat_messages WHERE room = $1 AND seq <= $2",
                                  room, batch.keep_messages_after)
@@ -223,7 +233,7 @@ class PostgresStore:
 
     async def drop(self, room: str) -> bool:
         async def drop(db: Any) -> bool:
-            for table in ("pushchat_messages", "pushchat_sent", "pushchat_members"):
+            for table in ("pushchat_messages", "pushchat_sent", "pushchat_members", "pushchat_reads"):
                 await db.execute(f"DELETE FROM {table} WHERE room = $1", room)
             return not (await db.execute("DELETE FROM pushchat_rooms WHERE name = $1", room)).endswith(" 0")
         return bool(await self._transact(f"deleting room {room!r}", drop))

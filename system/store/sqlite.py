@@ -13,7 +13,9 @@ refused write does not sink the others) and share its one sync.
 A data directory is used by one node at a time: an exclusive ``flock`` on
 ``DIR/LOCK`` (released by the kernel if the node dies) refuses a second.
 A file that is not a pushchat store, is corrupt, or has a newer schema is
-refused at start with one line saying so; nothing is ever wiped.
+refused at start with one line saying so; nothing is ever wiped. A store
+made by an older pushchat is upgraded in place at start, in one transaction
+(``_MIGRATIONS``): its data is kept.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any
 from system.store.base import (Batch, Fenced, Limits, RoomRecord, SentId, StoredMessage, StoreError,
                                StoreUnusable, check_sequence)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_FILE = "pushchat.db"
 LOCK_FILE = "LOCK"
 SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
@@ -55,7 +57,16 @@ CREATE TABLE sent (
 CREATE INDEX sent_by_seq ON sent (room, seq);
 CREATE TABLE members (room TEXT NOT NULL, user TEXT NOT NULL, client_id TEXT NOT NULL,
     PRIMARY KEY (room, user)) WITHOUT ROWID;
+""" + """
+CREATE TABLE reads (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (room, user)) WITHOUT ROWID;
 """
+
+#: version -> the statements that take a store of that version to the next one.
+_MIGRATIONS = {
+    1: """CREATE TABLE reads (room TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL,
+          PRIMARY KEY (room, user)) WITHOUT ROWID;""",  # read receipts
+}
 
 
 @dataclass
@@ -151,6 +162,9 @@ class SqliteStore:
             epoch = random.SystemRandom().getrandbits(62) + 1
             db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};"
                              f"INSERT INTO meta VALUES ('epoch', '{epoch}'); COMMIT;")
+        elif version < SCHEMA_VERSION:
+            steps = "".join(_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
+            db.executescript(f"BEGIN;{steps}PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
         row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
         if row is None:
             raise StoreUnusable(f"{self.path} has no store epoch; refusing to start")
@@ -288,7 +302,8 @@ class SqliteStore:
                 "SELECT user, cmid, seq, ts FROM sent WHERE room = ? AND seq > ? ORDER BY seq",
                 (room, last_seq - limits.dedup))]
             members = dict(db.execute("SELECT user, client_id FROM members WHERE room = ?", (room,)).fetchall())
-            return RoomRecord(room, token, last_seq, last_ts, messages, sent, members, bool(was_explicit))
+            reads = dict(db.execute("SELECT user, seq FROM reads WHERE room = ?", (room,)).fetchall())
+            return RoomRecord(room, token, last_seq, last_ts, messages, sent, members, bool(was_explicit), reads)
         return await self._run(claim, write=True)
 
     async def write(self, room: str, token: int, batch: Batch) -> None:
@@ -308,6 +323,8 @@ class SqliteStore:
             db.executemany("INSERT OR REPLACE INTO members VALUES (?, ?, ?)",
                            [(room, user, cid) for user, cid in batch.joined.items()])
             db.executemany("DELETE FROM members WHERE room = ? AND user = ?", [(room, user) for user in batch.left])
+            db.executemany("INSERT INTO reads VALUES (?, ?, ?) ON CONFLICT (room, user) "
+                           "DO UPDATE SET seq = max(seq, excluded.seq)", [(room, u, s) for u, s in batch.read.items()])
             if batch.keep_messages_after:
                 db.execute("DELETE FROM messages WHERE room = ? AND seq <= ?", (room, batch.keep_messages_after))
             if batch.keep_ids_after:
@@ -316,7 +333,7 @@ class SqliteStore:
 
     async def drop(self, room: str) -> bool:
         def drop(db: sqlite3.Connection) -> bool:
-            for table, column in (("messages", "room"), ("sent", "room"), ("members", "room")):
+            for table, column in (("messages", "room"), ("sent", "room"), ("members", "room"), ("reads", "room")):
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (room,))
             return db.execute("DELETE FROM rooms WHERE name = ?", (room,)).rowcount > 0
         return bool(await self._run(drop, write=True))

@@ -49,13 +49,13 @@ class RoomWriter:
         self._closed = False
 
     def submit(self, messages: list[StoredMessage] | None = None, joined: dict[str, str] | None = None,
-               left: list[str] | None = None) -> asyncio.Future[None]:
+               left: list[str] | None = None, read: dict[str, int] | None = None) -> asyncio.Future[None]:
         """Queue a change now (its place in the order is taken at once); await the future for durability."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._closed:
             future.set_exception(StoreError(f"room {self.room!r} is closed", definite=True))
             return future
-        self._queue.append(_Change(Batch(list(messages or ()), dict(joined or {}), list(left or ())), future))
+        self._queue.append(_Change(Batch(list(messages or ()), dict(joined or {}), list(left or ()), dict(read or {})), future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain(), name=f"writer {self.room}")
         return future
@@ -104,6 +104,8 @@ def _merge(batches: list[Batch]) -> Batch:
             out.joined.pop(user, None)
         out.joined.update(b.joined)
         out.left = [u for u in out.left if u not in b.joined] + [u for u in b.left if u not in out.left]
+        for user, seq in b.read.items():
+            out.read[user] = max(seq, out.read.get(user, 0))
     return out
 
 

@@ -50,7 +50,7 @@ def test_run_group_selects_the_groups_scenarios() -> None:
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--group", "nosuch"], "no scenario is in group 'nosuch'; groups: cluster, links, processes, quick, random"),
+    (["--group", "nosuch"], "no scenario is in group 'nosuch'; groups: cluster, links, presence, processes, quick, random, security, servers"),
     (["--group", "quick", "--all"], "--all and --group: give one of them, not both"),
     (["baseline", "--group", "quick"], "scenario names and --group: give one of them, not both"),
 ])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from system import log
 from system.metrics import parse
-from tests.system.cli_process import Proc
+from tests.system.cli_process import Proc, run
 from tests.system.system_harness import Relay, wait_until
 
 
@@ -58,7 +58,8 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
         assert alice.chat() == []  # her own messages were never pushed back to her
         scraped = parse(await asyncio.to_thread(_get, f"http://127.0.0.1:{ann['metrics_port']}/metrics"))
         assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 1
-        assert scraped["pushchat_push_delivered_total"] == 1
+        assert scraped["pushchat_push_delivered_total"] == 2  # "hello bob", and "alice joined" before it
+        assert "* alice joined" in bob.lines
     finally:
         await relay.stop()
         codes = [await gate.finish(), await node.finish()]
@@ -83,3 +84,10 @@ def _get(url: str) -> str:
     import urllib.request
     with urllib.request.urlopen(url, timeout=5) as resp:
         return resp.read().decode()
+
+
+async def test_a_bad_presence_flag_is_one_clear_line() -> None:
+    for flag, value in (("--presence-grace", "-1"), ("--typing-expiry", "soon"), ("--typing-interval", "0")):
+        result = await run("node", "--listen", "127.0.0.1:0", flag, value)
+        assert result.code == 64 and result.stdout == []  # a usage error
+        assert any(f"{flag}: " in line and "seconds" in line for line in result.stderr), result.stderr

@@ -13,7 +13,9 @@ import subprocess
 
 import grpc
 
+from system.client import Observer
 from system.console import PROMPT, Console
+from system.presence import PresenceConfig
 from tests.system.system_harness import Relay, cluster, wait_until
 from tests.system.cli_process import PUSHCHAT, Proc
 from tests.system.terminal import Screen, Tty
@@ -277,6 +279,103 @@ async def test_on_a_terminal_there_is_one_prompt_and_a_push_while_typing_keeps_t
             assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] alice: hi bob", rows[-3])
             assert await bob.finish() == 0
             assert not bob.screen.rows[-1]  # the last prompt is erased on exit
+        finally:
+            if bob.proc.returncode is None:
+                bob.proc.kill()
+
+
+# -- presence: joins and leaves, typing, read markers -----------------------------------------------
+def test_someone_typing_takes_the_row_above_the_prompt_and_clears_itself_keeping_the_typed_text() -> None:
+    screen, console, rl, _ = terminal()
+    console.room = "General"
+    console.show("* joined General (no new messages)")
+    rl.prompt()
+    rl.type("hel")
+    console.on_typing("General", "alice", True)
+    console.on_typing("Sports", "carol", True)  # not the room the user is in
+    assert screen.rows == ["* joined General (no new messages)", "alice is typing…", "> hel"]
+    console.on_typing("General", "bob", True)
+    console.show("[12:00:01] dave: hi")
+    assert screen.rows == ["* joined General (no new messages)", "[12:00:01] dave: hi", "alice, bob are typing…",
+                           "> hel"]
+    console.on_stream_end(refused())  # an outage says more than typing: it takes the row
+    assert screen.rows[-2:] == ["* connection lost (connection refused); reconnecting…", "> hel"]
+    console.on_reconnected("gate/2", 0)
+    console.on_typing("General", "alice", False)  # expired
+    console.on_typing("General", "bob", False)
+    assert screen.rows[-2:] == ["* reconnected after 0.0s; no messages missed", "> hel"]
+    assert screen.cursor() == (len(screen.rows) - 1, 5) and screen.text.count(">") == 1
+
+
+def test_piped_joins_and_leaves_of_the_current_room_are_lines_and_typing_is_not_shown() -> None:
+    from tests.system.terminal import Screen
+    out = Screen(80)
+    console = Console(out, interactive=False)  # type: ignore[arg-type]
+    console.room = "General"
+    console.on_member("General", "bob", True, "push")
+    console.on_member("General", "carol", True, "join")  # already there when we joined: no news
+    console.on_member("Sports", "dave", True, "push")
+    console.on_typing("General", "bob", True)
+    console.on_member("General", "bob", False, "poll")
+    assert [row for row in out.rows if row] == ["* bob joined", "* bob left"]
+
+
+async def test_the_cli_shows_joins_and_leaves_and_who_has_read_what() -> None:
+    async with cluster(gates=2) as c:
+        bob = await Proc.start("client", "--server", c.gates[1].addr, "--user", "bob", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            await bob.expect(r"^\* joined General")
+            alice, _ = await c.client("alice")  # on the other gate
+            await alice.join("General")
+            await bob.expect(r"^\* alice joined$")
+            await alice.send("General", "one")
+            await bob.expect(r"alice: one$")
+            bob.type("/read")
+            await bob.expect(r"^\* marked General read up to #1$")
+            await alice.mark_read("General", 1)
+            bob.type("/who")
+            await bob.expect(r"^\* in General: alice \(read #1 ✓✓\), bob \(you, read #1 ✓✓\)$")
+            await alice.leave("General")
+            await bob.expect(r"^\* alice left$")
+            bob.type("/quit")
+            assert await bob.finish(sig=None) == 0
+        finally:
+            await bob.finish()
+
+
+async def test_on_a_terminal_typing_shows_above_the_prompt_clears_itself_and_the_users_own_typing_is_told() -> None:
+    class Typists(Observer):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, bool]] = []
+
+        def on_typing(self, room: str, user: str, typing: bool) -> None:
+            self.seen.append((user, typing))
+
+    async with cluster(gates=2, node={"presence": PresenceConfig(typing_expiry=1.0, typing_interval=0.2)}) as c:
+        typists = Typists()
+        alice, _ = await c.client("alice", observers=(typists,))
+        await alice.join("General")
+        bob = await Tty.start("client", "--server", c.gates[1].addr, "--user", "bob")
+        try:
+            await bob.shows(r"^\* connected to ", 20.0)
+            await bob.prompt()
+            bob.keys("/join General\r")
+            await bob.shows(r"^\* joined General")
+            await bob.prompt()
+            bob.keys("hel")
+            await bob.prompt("hel")
+            await wait_until(lambda: ("bob", True) in typists.seen, 10.0, "alice to see bob typing")
+            await alice.typing("General")
+            await wait_until(lambda: bob.screen.rows[-2:] == ["alice is typing…", "> hel"], 10.0,
+                             "the typing row above bob's prompt")
+            await wait_until(lambda: "alice is typing…" not in bob.screen.rows, 10.0, "the row to clear itself")
+            await bob.prompt("hel")
+            assert bob.screen.text.count(">") == 2  # '> /join General' and the one prompt
+            bob.keys("\x15")  # ^U: an empty line, so that finish()'s ^D ends the client
+            await bob.prompt()
+            assert await bob.finish() == 0
         finally:
             if bob.proc.returncode is None:
                 bob.proc.kill()

@@ -172,3 +172,97 @@ def test_unknown_rooms_are_not_found_unless_created() -> None:
     assert list(rooms) == ["General", "Technology", "Crypto", "Sports", "Movies", "Nope"]
     with pytest.raises(InvalidArgument, match="bad room id"):
         asyncio.run(host.create("ChatRoom", "ChatRoom-bad#name"))
+
+
+# -- presence, typing, read receipts ----------------------------------------------------------------
+def room_call(host, method, request, reply_type, user=None, room="General"):  # type: ignore[no-untyped-def]
+    packed = any_pb2.Any()
+    packed.Pack(request)
+    out = asyncio.run(host.call("ChatRoom", f"ChatRoom-{room}", method, packed, CallInfo("", user)))
+    reply = reply_type()
+    assert out.Unpack(reply), out.type_url
+    return reply
+
+
+def pushed(port: RecordingPort, kind: type[Message]) -> list[tuple[list[str], Message]]:
+    return [(ids, m) for ids, m, _ in port.pushes if isinstance(m, kind)]
+
+
+def test_a_join_and_a_leave_are_pushed_to_the_others_and_the_poll_lists_the_members() -> None:
+    host, port = make_host()
+    join(host, "alice", "g:1/a")
+    join(host, "bob", "g:1/b")
+    join(host, "bob", "g:1/b2")  # a reconnection's re-join is no news
+    [(ids, note)] = pushed(port, chat_pb2.Client_MemberNotification)
+    assert ids == ["g:1/a"] and (note.user_name, note.joined, note.room_name) == ("bob", True, "General")
+    assert [m.user_name for m in recent(host).members] == ["alice", "bob"]
+    call(host, "ChatRoom", "ChatRoom-General", "Leave", chat_pb2.ChatRoom_LeaveRequest(user_name="bob"),
+         chat_pb2.ChatRoom_LeaveResponse)
+    ids, left = pushed(port, chat_pb2.Client_MemberNotification)[-1]
+    assert ids == ["g:1/a"] and (left.user_name, left.joined) == ("bob", False) and left.timestamp > note.timestamp
+    members = room_call(host, "Members", chat_pb2.ChatRoom_MembersRequest(), chat_pb2.ChatRoom_MembersResponse)
+    assert [m.user_name for m in members.members] == ["alice"] and members.as_of > left.timestamp
+
+
+def test_a_member_not_heard_from_for_the_grace_is_away_until_it_calls_again() -> None:
+    from system.presence import PresenceConfig
+    now = [100.0]
+    host, port = ObjectHost(), RecordingPort()
+    install(host, RoomConfig(presence=PresenceConfig(grace=5.0)), port, make_store("memory"), lambda: 1_000_000,
+            lambda: now[0])
+    join(host, "alice", "g:1/a")
+    join(host, "bob", "g:1/b")
+    now[0] += 4.0
+    room_call(host, "Members", chat_pb2.ChatRoom_MembersRequest(user_name="alice"), chat_pb2.ChatRoom_MembersResponse)
+    now[0] += 2.0  # bob: 6 s unheard; alice: 2 s
+    away = {m.user_name: m.away for m in recent(host).members}
+    assert away == {"alice": False, "bob": True}
+    room_call(host, "Members", chat_pb2.ChatRoom_MembersRequest(user_name="bob"), chat_pb2.ChatRoom_MembersResponse)
+    assert not any(m.away for m in recent(host).members)
+
+
+def test_typing_is_pushed_to_the_others_only_rate_limited_and_never_stored() -> None:
+    host, port = make_host()
+    join(host, "alice", "g:1/a")
+    join(host, "bob", "g:1/b")
+    first = room_call(host, "Typing", chat_pb2.ChatRoom_TypingRequest(user_name="alice"),
+                      chat_pb2.ChatRoom_TypingResponse)
+    again = room_call(host, "Typing", chat_pb2.ChatRoom_TypingRequest(user_name="alice"),
+                      chat_pb2.ChatRoom_TypingResponse)
+    assert first.pushed and not again.pushed and first.expires_ms == 3000
+    [(ids, note)] = pushed(port, chat_pb2.Client_TypingNotification)
+    assert ids == ["g:1/b"] and note.user_name == "alice" and note.expires_ms == 3000
+    page = recent(host)
+    assert list(page.messages) == [] and page.last_seq == 0
+
+
+def test_typing_or_marking_read_by_a_non_member_is_refused() -> None:
+    from system.objects import PermissionDenied
+    host, _ = make_host()
+    join(host, "alice", "g:1/a")
+    with pytest.raises(PermissionDenied):
+        room_call(host, "Typing", chat_pb2.ChatRoom_TypingRequest(user_name="mallory"),
+                  chat_pb2.ChatRoom_TypingResponse)
+    with pytest.raises(PermissionDenied):
+        room_call(host, "MarkRead", chat_pb2.ChatRoom_MarkReadRequest(user_name="mallory", seq=0),
+                  chat_pb2.ChatRoom_MarkReadResponse)
+
+
+def test_read_positions_are_monotone_pushed_polled_and_never_beyond_the_last_message() -> None:
+    host, port = make_host()
+    join(host, "alice", "g:1/a")
+    join(host, "bob", "g:1/b")
+    for i in range(3):
+        send(host, "alice", f"m{i}")
+
+    def mark(seq: int) -> int:
+        return room_call(host, "MarkRead", chat_pb2.ChatRoom_MarkReadRequest(user_name="bob", seq=seq),
+                         chat_pb2.ChatRoom_MarkReadResponse).read_seq
+
+    assert mark(2) == 2
+    assert mark(1) == 2  # never back
+    with pytest.raises(InvalidArgument, match="beyond the last message"):
+        mark(4)
+    [(ids, note)] = pushed(port, chat_pb2.Client_ReadNotification)
+    assert ids == ["g:1/a"] and (note.user_name, note.read_seq) == ("bob", 2)
+    assert {m.user_name: m.read_seq for m in recent(host).members} == {"alice": 0, "bob": 2}

@@ -22,6 +22,9 @@ from chaos.checker.rules import injected  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
+from chaos.checker.rules import presence  # noqa: F401
+from chaos.checker.rules import receipts  # noqa: F401
+from chaos.checker.rules import typing  # noqa: F401
 from chaos.checker.rules import completeness  # noqa: F401
 # isort: on
 from chaos.checker.rules.base import RULES, Finding, Rule, register, rule, unregister

@@ -89,6 +89,49 @@ async def test_member_changes_and_trimming(spec: Callable[[], Any]) -> None:
         assert [m.seq for m in window.messages] == [48, 49, 50] and [i.seq for i in window.sent] == [49, 50]
 
 
+async def test_read_positions_only_move_forward_survive_a_new_claim_and_go_with_the_room(spec: Callable[[], Any]) -> None:
+    async with opened(spec) as s:
+        r = await s.claim("Movies", Limits(), create=True)
+        await s.write("Movies", r.token, Batch(messages=[msg(i) for i in range(1, 6)], read={"bob": 4, "carol": 2}))
+        await s.write("Movies", r.token, Batch(read={"bob": 3, "carol": 5}))  # bob's 3 is behind: kept at 4
+        again = await s.claim("Movies", Limits(), create=False)
+        assert again.reads == {"bob": 4, "carol": 5}
+        with pytest.raises(Fenced):
+            await s.write("Movies", r.token, Batch(read={"bob": 5}))
+        assert (await s.claim("Movies", Limits(), create=False)).reads == {"bob": 4, "carol": 5}
+        await s.drop("Movies")
+        assert (await s.claim("Movies", Limits(), create=True)).reads == {}
+
+
+async def test_a_store_made_before_read_receipts_is_upgraded_in_place_keeping_its_data(
+        durable_spec: Callable[[], Any]) -> None:
+    async with opened(durable_spec) as first:
+        r = await first.claim("General", Limits(), create=True)
+        await first.write("General", r.token, Batch(messages=[msg(1), msg(2)], joined={"bob": "g:1/b"}))
+        await _make_it_schema_1(first)
+    async with opened(durable_spec) as second:
+        again = await second.claim("General", Limits(), create=False)
+        assert [m.seq for m in again.messages] == [1, 2] and again.members == {"bob": "g:1/b"} and again.reads == {}
+        await second.write("General", again.token, Batch(read={"bob": 2}))
+        assert (await second.claim("General", Limits(), create=False)).reads == {"bob": 2}
+    async with opened(durable_spec) as third:  # and the upgrade is done once
+        assert (await third.claim("General", Limits(), create=False)).reads == {"bob": 2}
+
+
+async def _make_it_schema_1(store: Any) -> None:
+    """Turn a store back into what pushchat wrote before read receipts: schema 1, without the reads table."""
+    if hasattr(store, "path"):  # sqlite
+        def downgrade(db: Any) -> None:
+            db.execute("DROP TABLE reads")
+            db.execute("PRAGMA user_version = 1")
+        await store._run(downgrade)
+    else:
+        async def downgrade_pg(db: Any) -> None:
+            await db.execute("DROP TABLE pushchat_reads")
+            await db.execute("UPDATE pushchat_meta SET value = '1' WHERE key = 'schema_version'")
+        await store._transact("downgrading", downgrade_pg)
+
+
 async def test_room_names_and_drop(spec: Callable[[], Any]) -> None:
     async with opened(spec) as s:
         await s.claim("General", Limits(), create=True)
