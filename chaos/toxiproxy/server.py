@@ -9,6 +9,7 @@ import signal
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from . import jsonlog
 from .address import bind_listener, format_addr
@@ -72,6 +73,22 @@ def _route_library_logs() -> None:
         logger.handlers = list(handlers)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
+    for handler in handlers:  # a filter on the handler: aiohttp.server's records propagate to it
+        if not any(isinstance(f, _BadRequests) for f in handler.filters):
+            handler.addFilter(_BadRequests())
+
+
+class _BadRequests(logging.Filter):
+    """A request aiohttp cannot even parse (garbage method, broken header) is the caller's mistake: it was
+    answered 400, so it is one WARNING line ``bad_http_request``, not an ERROR with aiohttp's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args, record.exc_info, record.exc_text = "bad_http_request", (), None, None
+            record.fields = {"status": exc.code, "error": str(exc.message).strip().splitlines()[0][:200]}
+        return True
 
 
 async def _watch_parent(stop: asyncio.Event) -> None:

@@ -163,3 +163,26 @@ def test_an_api_on_every_interface_is_asked_for_and_warned_about() -> None:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     assert "pushchat toxiproxy: warning: the API listens on 0.0.0.0" in proc.stderr.read()
+
+
+def test_a_request_aiohttp_cannot_parse_is_a_400_and_one_warning_line(tmp_path: Path) -> None:
+    """Garbage on the API port is the caller's mistake: answered 400, logged as one line, no traceback."""
+    log_file = tmp_path / "server.log"
+    with Links.embedded(log_file=log_file) as links:
+        host, port = links.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            # after a good request on the same connection (aiohttp is quiet about a first garbage line)
+            sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(1)
+            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")).split(b":")[1])
+            assert head.startswith(b"HTTP/1.1 200") and recv_exactly(sock, length)
+            sock.sendall(b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert recv_until_eof(sock).split(b"\r\n")[0].endswith(b" 400 Bad Request")
+        assert links.version()  # still serving
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    bad = [line for line in lines if line["event"] == "bad_http_request"]
+    assert len(bad) == 1 and bad[0]["level"] == "WARNING" and bad[0]["status"] == 400
+    assert "BREW" in bad[0]["error"] or "method" in bad[0]["error"].lower()
+    assert not [line for line in lines if line["level"] == "ERROR"]
