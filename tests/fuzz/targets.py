@@ -120,6 +120,14 @@ class Servers:
         reply.response.Unpack(page)
         assert [m.message for m in page.messages] == CANARY, "stored messages were lost"
         assert "canary" in requests.get(self.links.url + "/proxies", timeout=TIMEOUT).json()
+        self.no_errors_logged()
+
+    def no_errors_logged(self) -> None:
+        """A caller's garbage is the caller's mistake: no server logs it as an ERROR (its own fault)."""
+        for path in sorted(self.folder.glob("*.log")):
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                if '"level":"ERROR"' in line.replace(" ", ""):
+                    raise AssertionError(f"{path.name} logged an ERROR: {line[:300]}")
 
 
 def pack(message: Any) -> any_pb2.Any:
