@@ -240,7 +240,8 @@ async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the
             await bob.expect(r"^\* connection lost")
             bob.type("anyone?")
             line = await bob.expect(r"^error: ")
-            assert line == "error: message to General not sent: no connection to the server for 1s"
+            waited = re.fullmatch(r"error: message to General not sent: no connection to the server for ([\d.]+)s", line)
+            assert waited and float(waited.group(1)) >= 1.0, line  # --outage-wait 1, or a little more on a busy machine
         finally:
             await bob.finish()
 
