@@ -129,7 +129,7 @@ def _phantom_message() -> None:
 
 # -- push failures: unlogged, uncounted, vanished --------------------------------------------------------------
 @mutant("gate_drop_unlogged", "unlogged push failure", "the gate counts a full client buffer's drop but logs "
-        "nothing", ("stalled-client",))
+        "nothing", ("stalled-client", "bandwidth-squeeze"))
 def _gate_drop_unlogged() -> None:
     from system import contract
     from system.gate import ClientRouter
@@ -325,11 +325,25 @@ def _seq_skipped() -> None:
     sqlite.check_sequence = postgres.check_sequence = lambda room, last_seq, messages: None
 
 
-@mutant("retry_stored_twice", "idempotency broken on retry", "the room forgets the client message ids it stored, "
-        "so a retried send is stored again", ("flaky-rpcs",))
-def _retry_stored_twice() -> None:
-    from system.transcript import Transcript
-    Transcript.sent_as = lambda self, user, cmid: None
+@mutant("retry_new_id", "idempotency broken on retry", "the client retries a send under a new client message "
+        "id, so a send whose reply was lost is stored again", ("flaky-rpcs",))
+def _retry_new_id() -> None:
+    from system.client.calls import Calls
+    call = Calls.call
+
+    async def _call(self: Any, type_: str, object_id: str, method: str, request: Callable[[], Any],
+                    reply_types: Any, budget: Any, failures: Any = None) -> Any:
+        if method == "SendMessage":
+            attempts, first = itertools.count(), request
+
+            def request() -> Any:
+                built, n = first(), next(attempts)
+                if n:
+                    built.client_msg_id = f"{built.client_msg_id}~{n}"
+                return built
+        return await call(self, type_, object_id, method, request, reply_types, budget, failures)
+
+    Calls.call = _call
 
 
 @mutant("wrong_members", "wrong member list", "pushes skip the first other member (by name) of the room",
@@ -369,28 +383,6 @@ def _ack_before_durable() -> None:
 
     SqliteStore.write = lazy_write
     ChatRoom._settled = _settled
-
-
-@mutant("deposed_owner_acks", "deposed owner still acknowledges", "a node keeps serving rooms it no longer owns "
-        "(its lease lapsed, or placement moved them), and the store's fencing token check is gone",
-        ("node-etcd-partition",))
-def _deposed_owner_acks() -> None:
-    from system.node import NodeServer
-    from system.store.postgres import PostgresStore
-    write = PostgresStore.write
-
-    async def unfenced_write(self: Any, room: str, token: int, batch: Any) -> None:
-        async def current(db: Any) -> int:
-            row = await db.fetchrow("SELECT token FROM pushchat_rooms WHERE name = $1", room)
-            return row["token"] if row else token
-        await write(self, room, await self._transact(f"reading room {room!r}", current), batch)
-
-    async def nothing(self: Any, *args: Any) -> None:
-        return None
-
-    PostgresStore.write = unfenced_write
-    NodeServer.check_owner = nothing
-    NodeServer._give_up_others = nothing
 
 
 def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
