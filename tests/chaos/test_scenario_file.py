@@ -235,3 +235,10 @@ def test_load_all_lists_every_bad_file(tmp_path):
         load_all(tmp_path)
     assert "w.yaml: is empty" in str(info.value) and "z.yaml: name: must equal" in str(info.value)
     assert "x.yaml" not in str(info.value)
+
+
+def test_a_full_client_buffer_is_exercised_by_more_than_one_shipped_scenario():
+    """A gate's client_buffer_full drops (an unlogged one, say) must not rest on a single scenario."""
+    stalling = [s.name for s in load_all() if any(f.kind == "stop_reading" for f in s.faults)
+                and Expectation("push_drops", ">", 0) in s.expect]
+    assert len(stalling) >= 2 and any(len(s.faults) > 1 for s in load_all() if s.name in stalling), stalling

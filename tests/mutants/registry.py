@@ -129,7 +129,7 @@ def _phantom_message() -> None:
 
 # -- push failures: unlogged, uncounted, vanished --------------------------------------------------------------
 @mutant("gate_drop_unlogged", "unlogged push failure", "the gate counts a full client buffer's drop but logs "
-        "nothing", ("stalled-client", "bandwidth-squeeze"))
+        "nothing", ("stalled-client", "crash-after-stall"))
 def _gate_drop_unlogged() -> None:
     from system import contract
     from system.gate import ClientRouter
