@@ -74,8 +74,7 @@ def _lost_message() -> None:
     _rewrap(ChatRoom, "GetRecentMessages", get_recent)
 
 
-@mutant("duplicate_display", "duplicated", "the client shows every 10th pushed message twice", ("baseline",),
-        quick=True)
+@mutant("duplicate_display", "duplicated", "the client shows every 10th pushed message twice", ("baseline",))
 def _duplicate_display() -> None:
     from system.client.catchup import CatchUp
     show = CatchUp._show
@@ -394,7 +393,18 @@ def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
     cls.methods = {**cls.methods, name: dataclasses.replace(cls.methods[name], fn=replacement)}
 
 
-BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS}
+def _harmless() -> None:
+    """A control, not a bug: the client's display wrapped, behaviour unchanged; it must NOT be caught."""
+    from system.client.catchup import CatchUp
+    show = CatchUp._show
+    CatchUp._show = lambda self, view, shown: show(self, view, shown)
+
+
+#: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
+#: runner calls everything caught.
+CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
+                                 _harmless)]
+BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 
 def apply(name: str) -> None:
