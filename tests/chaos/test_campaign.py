@@ -45,7 +45,7 @@ recovery_wait: 2.0
 faults:
   - {kind: stop_reading, target: client bob, start: 0.2, duration: 1.5}
   - {kind: kill, target: node 0, start: 1.0, duration: 0.4}
-expect: {verdict: [valid, invalid], lost: "== 0"}
+expect: {verdict: invalid, lost: "== 0"}
 """
 
 
