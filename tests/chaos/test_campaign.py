@@ -1,8 +1,8 @@
 """`pushchat chaos campaign` as a CI job runs it: two short scenarios x two seeds, two at a time.
 
 One campaign feeds the tests here: ``steady`` meets its expectations, and
-``forgets`` cannot (bob stops reading, the gate drops his pushes, then the
-node, keeping rooms in memory, is SIGKILLed: what bob missed is gone, and
+``forgets`` cannot (bob stops reading and every push to him is dropped at his
+gate, then the node, keeping rooms in memory, is SIGKILLed: what bob missed is gone, and
 the scenario claims nothing is lost). So the campaign must exit 1, print its
 matrix with the losses, totals that add up, and the command that re-runs a
 failed cell, which then fails the same way with the same fault schedule.
@@ -44,6 +44,7 @@ workload: {duration: 2.0, rate: 50, senders: [alice], text_bytes: 4000}
 recovery_wait: 2.0
 faults:
   - {kind: stop_reading, target: client bob, start: 0.2, duration: 1.5}
+  - {kind: push_drop, target: client bob, start: 0.2, duration: 0.8, percent: 100}
   - {kind: kill, target: node 0, start: 1.0, duration: 0.4}
 expect: {verdict: invalid, lost: "== 0"}
 """
@@ -110,7 +111,7 @@ def test_campaign_json_holds_every_cell_and_totals_that_add_up(campaign) -> None
         assert doc["totals"][name] == sum(c["summary"][name] or 0 for c in doc["cells"]), name
         assert sum(s[name] for s in doc["scenarios"].values()) == doc["totals"][name], name
     assert doc["totals"]["runs"] == 4 and doc["totals"]["met"] == 2 and doc["totals"]["failed"] == 2
-    assert doc["totals"]["sends_ok"] > 0 and doc["totals"]["lost"] > 0 and doc["totals"]["push_drops"] > 0
+    assert doc["totals"]["sends_ok"] > 0 and doc["totals"]["lost"] > 0 and doc["totals"]["faults_applied"] > 0
     assert doc["scenarios"]["forgets"]["lost"] > 0 and doc["scenarios"]["steady"]["lost"] == 0
     # the printed totals are campaign.json's
     totals = "\n".join(block(done.stdout, "Campaign totals"))

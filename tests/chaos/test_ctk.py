@@ -198,7 +198,8 @@ def test_run_writes_a_chaos_toolkit_journal_and_junit_xml_of_a_failed_scenario(t
     assert [(p["activity"]["name"], p["tolerance_met"]) for p in after["probes"]] == [
         ("verdict valid or invalid", True), ("lost == 0", False)]
     assert [(r["activity"]["name"], r["status"], r["output"]["names"]) for r in journal["run"]] == [
-        ("stop_reading on client bob", "succeeded", ["bob"]), ("kill on node 0", "succeeded", ["node0"])]
+        ("stop_reading on client bob", "succeeded", ["bob"]), ("push_drop on client bob", "succeeded", ["gate0"]),
+        ("kill on node 0", "succeeded", ["node0"])]
     for entry in journal["run"] + after["probes"]:
         assert {"activity", "output", "status", "start", "end", "duration"} <= set(entry)
     assert journal["run"][0]["start"] < journal["run"][1]["start"] < journal["end"]
