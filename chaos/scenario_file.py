@@ -128,7 +128,7 @@ def load(path: str | Path) -> Scenario:
     faults = _faults(problems, top.get("faults", as_is, []), topology, workload)
     random_faults = _random_faults(problems, top.get("random_faults", as_is, None), topology, workload, seed,
                                    faults)
-    expect = _expect(problems, top.get("expect", as_is, {}))
+    expect = _expect(problems, top.get("expect", as_is, {}), topology.store if topology else None)
     if problems.found:
         raise ScenarioError.of(problems.found)
     assert topology is not None and workload is not None and faults is not None
@@ -370,11 +370,17 @@ def _random_faults(problems: Problems, value: Any, topology: TopologySpec | None
     return spec
 
 
-def _expect(problems: Problems, value: Any) -> tuple[Expectation, ...]:
+#: Stores that keep what they acknowledged across a crash: with one, ``lost_by_server == 0`` is always expected.
+DURABLE_STORES = ("sqlite", "postgres")
+
+
+def _expect(problems: Problems, value: Any, store: str | None = None) -> tuple[Expectation, ...]:
     sec = Section(problems, "expect", value, EXPECTABLE)
     out = [sec.get(name, lambda v, name=name: _expectation(name, v)) for name in sec.data if name in EXPECTABLE]
     if "verdict" not in sec.data:  # a scenario that forgets it still must not pass on an invalid run
         out.insert(0, Expectation("verdict", "==", "valid"))
+    if store in DURABLE_STORES and "lost_by_server" not in sec.data:  # a durable store forgets nothing it acked
+        out.append(Expectation("lost_by_server", "==", 0))
     return tuple(out)
 
 
@@ -393,7 +399,10 @@ def _expectation(name: str, value: Any) -> Expectation:
         return v
 
     if isinstance(value, list):
-        return Expectation(name, "in", list_of(literal)(value))
+        values = list_of(literal)(value)
+        if name == "verdict" and {"valid", "invalid"} <= set(values):
+            raise Bad("accepts both valid and invalid, so it can never fail; say which verdict the scenario expects")
+        return Expectation(name, "in", values)
     if isinstance(value, str) and not textual and value.strip()[:1] in tuple("<>=!"):
         m = _COMPARISON.match(value)
         try:

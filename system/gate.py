@@ -99,6 +99,7 @@ class ClientRouter:
         if self._clients.get(box.name) is box:
             del self._clients[box.name]
             self.metrics.connected_clients.set(len(self._clients))
+        self.metrics.unsent.inc(len(lost))
         for _ in lost:
             self._drop(box.name, contract.CLIENT_DISCONNECTED)
 
@@ -182,6 +183,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         guard.access.bind(caller, client_id)
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
         in_flight: any_pb2.Any | None = None
+        sent = 0  # pushes written to this client's stream (client_unregistered says how many)
         expires = caller.identity.expires if caller.identity else None
         faults = self.gate.faults
         shaped = faults.push_stream(box.get, lambda item: push_event(item, client_id, faults.user(client_id)))
@@ -196,6 +198,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
                 in_flight = item
                 yield item
                 in_flight = None
+                sent += 1
         except TokenExpired:
             await guard.refuse(context, Refused(UNAUTHENTICATED, "token_expired", "token expired; the stream is "
                                                 "closed"), caller.session,
@@ -203,7 +206,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         finally:
             guard.access.unbind(client_id)
             router.unregister(box, in_flight, shaped.unsent() if shaped else ())
-            log.event(_log, logging.INFO, "client_unregistered", client_id=client_id)
+            log.event(_log, logging.INFO, "client_unregistered", client_id=client_id, queued=box.accepted, sent=sent)
 
     async def CallObject(self, request: gate_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CallObjectResponse:
         if request.client_id:

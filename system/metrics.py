@@ -42,6 +42,8 @@ class Metrics:
             self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)
         else:
             self.connected_clients = Gauge("pushchat_connected_clients", "clients with an open Register stream", registry=r)
+            self.unsent = Counter("pushchat_push_unsent", "gate: pushes queued for a client whose stream ended "
+                                  "before they were sent (also counted as dropped, client_disconnected)", registry=r)
             self.connected_nodes = Gauge("pushchat_connected_nodes", "nodes whose RegisterGate stream is up", registry=r)
         self._http: Any = None
         self._thread: threading.Thread | None = None

@@ -88,12 +88,14 @@ class Mailbox(Generic[T]):
         self.capacity = capacity
         self.queue: asyncio.Queue[T | None] = asyncio.Queue(maxsize=capacity + 1)  # +1: room for the end marker
         self.closed = False
+        self.accepted = 0  # items ever taken by offer(): what was delivered to this queue
 
     def offer(self, item: T) -> bool:
         """Put without blocking; False when full or closed."""
         if self.closed or self.queue.qsize() >= self.capacity:
             return False
         self.queue.put_nowait(item)
+        self.accepted += 1
         return True
 
     async def get(self) -> T | None:

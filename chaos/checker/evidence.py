@@ -120,6 +120,11 @@ class Evidence:
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
+    pushes_received: Counter[str] = field(default_factory=Counter)  # member -> raw pushes its client got
+    client_ids: dict[str, list[str]] = field(default_factory=dict)  # member -> every client id it registered as
+    link_down: dict[str, list[float]] = field(default_factory=dict)  # member -> when its stream ended, or it
+    #                                                                  was about to try again (reconnect invoke)
+    truncated: set[Key] = field(default_factory=set)             # members told part of a room's history was trimmed
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
@@ -152,9 +157,6 @@ class Evidence:
             elif f == "leave":
                 if op.type == "ok":
                     ev.left.add((room, op.process))
-            elif f == "reconnect":
-                if op.type == "ok":
-                    ev.reconnects.append(op)
             elif f == "final_poll":
                 if op.type == "ok":
                     ev.final_polled.add((room, op.process))
@@ -176,6 +178,20 @@ class Evidence:
                 ev.attacks.append(op)
             elif f in PRESENCE_OPS:
                 ev.presence.setdefault(f, []).append(op)
+            elif f == "push":
+                ev.pushes_received[op.process] += 1
+            elif f in ("connect", "reconnect"):
+                if op.type == "invoke":
+                    ev.link_down.setdefault(op.process, []).append(op.time)
+                if op.type == "ok":
+                    if v.get("client_id"):
+                        ev.client_ids.setdefault(op.process, []).append(str(v["client_id"]))
+                    if f == "reconnect":
+                        ev.reconnects.append(op)
+            elif f == "stream_end":
+                ev.link_down.setdefault(op.process, []).append(op.time)
+            if f == "poll" and v.get("truncated"):
+                ev.truncated.add((room, op.process))
         ev.displays, ev.final_polls = dict(displays), dict(final_polls)
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}

@@ -56,6 +56,22 @@ class PushLogCheck:
 
 
 @dataclass
+class PushAccount:
+    """One book of pushes: a node or gate incarnation (attempted = delivered + failed), or a member's
+    client (``client``: attempted = pushes it received, delivered = pushes its gates wrote to it)."""
+
+    process: str
+    attempted: int
+    delivered: int
+    failed: int      # node: failures before a gate queue; gate: drops before a client queue
+    client: bool = False
+
+    @property
+    def balanced(self) -> bool:
+        return self.attempted <= self.delivered if self.client else self.attempted == self.delivered + self.failed
+
+
+@dataclass
 class InjectedCheck:
     """Injected faults of one process incarnation: ``fault_injected`` lines against its counters."""
 
@@ -132,6 +148,10 @@ class Summary:
     push_drops: int = 0
     push_drops_counted: int = 0
     push_log_mismatches: int = 0
+    push_unbalanced: int = 0         # push books (node, gate, client) that do not balance: each a violation
+    shown_by_final_poll: int = 0     # messages members first showed at the final poll: recovery had not got them
+    recovery_misses: int = 0         # messages a member had not shown when it said it had recovered
+    seq_gaps: int = 0                # seqs missing inside a room's history at the final poll (durable stores)
     reconnects: int = 0
     delivered_by_push: int = 0
     delivered_by_poll: int = 0
@@ -184,6 +204,7 @@ class Results(Summary):
     violations: list[Violation] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     push_logs: list[PushLogCheck] = field(default_factory=list)
+    push_accounts: list[PushAccount] = field(default_factory=list)
     latency_series: list[LatencyPoint] = field(default_factory=list)
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)

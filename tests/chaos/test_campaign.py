@@ -46,7 +46,7 @@ faults:
   - {kind: stop_reading, target: client bob, start: 0.2, duration: 1.5}
   - {kind: push_drop, target: client bob, start: 0.2, duration: 0.8, percent: 100}
   - {kind: kill, target: node 0, start: 1.0, duration: 0.4}
-expect: {verdict: [valid, invalid], lost: "== 0"}
+expect: {verdict: invalid, lost: "== 0"}
 """
 
 

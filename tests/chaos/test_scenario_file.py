@@ -46,8 +46,20 @@ def test_good_file_loads_into_the_model(tmp_path):
     assert s.topology.gate_buffer == 1024 and s.topology.client_buffer == 10
     assert [(f.kind, str(f.target), f.params.get("latency_ms")) for f in s.faults] == [
         ("latency", "client bob", 100), ("kill", "node 1", None)]
-    assert s.expect == (Expectation("verdict", "==", "valid"), Expectation("lost", "==", 0))
+    assert s.expect == (Expectation("verdict", "==", "valid"), Expectation("lost", "==", 0),
+                        Expectation("lost_by_server", "==", 0))  # sqlite, the default, is durable
     assert s.extension_kinds == []
+
+
+def test_a_durable_store_always_expects_nothing_lost_by_the_server(tmp_path):
+    memory = load(write(tmp_path, GOOD.replace("topology:\n", "topology:\n  store: memory\n")))
+    assert not any(e.name == "lost_by_server" for e in memory.expect)  # a memory store forgets by design
+    stated = load(write(tmp_path, GOOD + "  lost_by_server: '<= 0'\n"))
+    assert [e for e in stated.expect if e.name == "lost_by_server"] == [Expectation("lost_by_server", "<=", 0)]
+    shipped = [s.name for s in load_all() if s.topology.store in ("sqlite", "postgres")
+               and Expectation("lost_by_server", "==", 0) not in s.expect
+               and Expectation("lost_by_server", "<=", 0) not in s.expect]
+    assert shipped == []
 
 
 def test_client_list_is_spread_round_robin_over_gates(tmp_path):
@@ -128,6 +140,7 @@ BAD = [
     ("expect:\n  lost: none", "expect.lost", "must be a number or a comparison"),
     ("expect:\n  verdict: maybe", "expect.verdict", "must be one of valid, invalid, unknown"),
     ("expect:\n  verdict: [valid, sure]", "expect.verdict[1]", "must be one of"),
+    ("expect:\n  verdict: [valid, invalid]", "expect.verdict", "accepts both valid and invalid, so it can never fail"),
     ("random_faults:\n  count: 2\n  kinds: [latency, smoke]\n  targets: [all links]\n  min_duration: 1\n"
      "  max_duration: 2", "random_faults.kinds[1]", "unknown fault kind 'smoke'"),
     ("random_faults:\n  count: 2\n  kinds: [latency, reset]\n  targets: [all links]\n  min_duration: 1\n"
@@ -222,3 +235,10 @@ def test_load_all_lists_every_bad_file(tmp_path):
         load_all(tmp_path)
     assert "w.yaml: is empty" in str(info.value) and "z.yaml: name: must equal" in str(info.value)
     assert "x.yaml" not in str(info.value)
+
+
+def test_a_full_client_buffer_is_exercised_by_more_than_one_shipped_scenario():
+    """A gate's client_buffer_full drops (an unlogged one, say) must not rest on a single scenario."""
+    stalling = [s.name for s in load_all() if any(f.kind == "stop_reading" for f in s.faults)
+                and Expectation("push_drops", ">", 0) in s.expect]
+    assert len(stalling) >= 2 and any(len(s.faults) > 1 for s in load_all() if s.name in stalling), stalling

@@ -70,6 +70,14 @@ async def test_a_full_client_buffer_drops_the_push_not_the_send() -> None:
             await wait_until(lambda: logs.events("client_unregistered"), 5.0, "the client to be unregistered")
             assert_logged_as_counted(logs, c.gates[0].metrics, "push_dropped", "pushchat_push_dropped_total")
             assert {e["reason"] for e in logs.events("push_dropped")} == {"client_buffer_full", "client_disconnected"}
+            # the books: what was queued for sleepy was sent or left unsent (dropped when its stream ended)
+            [gone] = [e for e in logs.events("client_unregistered") if e["client_id"] == registered.client_id]
+            unsent = c.gates[0].metrics.snapshot()["pushchat_push_unsent_total"]
+            assert gone["queued"] >= 2 and gone["sent"] + unsent == gone["queued"]
+            assert unsent == sum(e["reason"] == "client_disconnected" for e in logs.events("push_dropped")) > 0
+            snap = c.gates[0].metrics.snapshot()
+            dropped = sum(snap["pushchat_push_dropped_total"].values())
+            assert snap["pushchat_push_attempted_total"] == snap["pushchat_push_delivered_total"] + dropped - unsent
         await channel.close()
 
 

@@ -12,12 +12,15 @@ from chaos.checker.rules import send_failed_by_push  # noqa: F401 (registers)
 from chaos.checker.rules import sends  # noqa: F401
 from chaos.checker.rules import durability  # noqa: F401
 from chaos.checker.rules import conflicting_seq  # noqa: F401
+from chaos.checker.rules import numbering  # noqa: F401
 from chaos.checker.rules import stored_once  # noqa: F401
 from chaos.checker.rules import timestamps  # noqa: F401
 from chaos.checker.rules import failover  # noqa: F401
 from chaos.checker.rules import members  # noqa: F401
 from chaos.checker.rules import latency  # noqa: F401
+from chaos.checker.rules import recovery  # noqa: F401
 from chaos.checker.rules import push_logs  # noqa: F401
+from chaos.checker.rules import accounting  # noqa: F401
 from chaos.checker.rules import injected  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401

@@ -81,9 +81,12 @@ def valid_run() -> tuple[list[dict], dict, dict]:
         run.final_poll(who, ["a1", "c1", "a2", "a3"])
     run.done()
     logs = {"node0": [NODE_FAIL, {"level": "INFO", "event": "message_stored"}], "gate0": [GATE_DROP]}
-    metrics = {"node0": {'pushchat_push_failed_total{reason="gate_buffer_full"}': 1.0,
+    metrics = {"node0": {"pushchat_push_attempted_total": 8.0, "pushchat_push_delivered_total": 7.0,
+                         'pushchat_push_failed_total{reason="gate_buffer_full"}': 1.0,
                          'pushchat_push_failed_created{reason="gate_buffer_full"}': 1.7e9},
-               "gate0": {'pushchat_push_dropped_total{reason="client_buffer_full"}': 1.0}}
+               "gate0": {"pushchat_push_attempted_total": 7.0, "pushchat_push_delivered_total": 6.0,
+                         'pushchat_push_dropped_total{reason="client_buffer_full"}': 1.0,
+                         "pushchat_push_unsent_total": 0.0}}
     return run.ops, logs, metrics
 
 

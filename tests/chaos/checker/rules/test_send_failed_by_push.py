@@ -35,6 +35,33 @@ def test_send_call_failed_on_the_node_because_of_a_push_is_invalid():
     assert r.verdict == "invalid" and r.sends_failed_by_push == 1
 
 
+def test_a_send_failed_by_a_push_counts_once_though_both_ends_saw_it():
+    """INTERNAL: the client records it as indefinite (info), the node logs call_failed; one send, one count."""
+    ops, logs, metrics = valid_run()
+    run = continued(ops, -1)
+    run.send("carol", "c2", outcome="info",
+             error="INTERNAL: internal error: GateNotConnected('push to 127.0.0.1:1/b failed (gate_not_connected)')")
+    run.done()
+    logs["node0"].append({"level": "WARNING", "event": "call_failed", "type": "ChatRoom", "id": "ChatRoom-General",
+                          "method": "SendMessage", "code": "INTERNAL",
+                          "error": "internal error: GateNotConnected('push to 127.0.0.1:1/b failed')"})
+    r = check(run.ops, logs, metrics)
+    assert r.sends_failed_by_push == 1 and kinds(r) == {"send_failed_by_push"}
+    assert (r.sends_failed, r.sends_indefinite) == (0, 1)  # what sends_failed == 0 alone would not see
+
+
+def test_a_node_line_beyond_what_clients_blamed_counts_on_its_own():
+    """A call that failed by a push and was retried to success: only the node saw it."""
+    ops, logs, metrics = valid_run()
+    line = {"level": "WARNING", "event": "call_failed", "type": "ChatRoom", "id": "ChatRoom-General",
+            "method": "SendMessage", "code": "UNAVAILABLE", "error": "push failed: gate_buffer_full"}
+    logs["node0"] += [line, line]
+    run = continued(ops, -1)
+    run.send("carol", "c2", outcome="fail", error="UNAVAILABLE: push failed: gate_buffer_full")
+    run.done()
+    assert check(run.ops, logs, metrics).sends_failed_by_push == 2
+
+
 def test_unrelated_send_failures_are_counted_not_blamed_on_push():
     ops, logs, metrics = valid_run()
     run = continued(ops, -1)

@@ -1,0 +1,412 @@
+"""The planted bugs: one small, realistic bug each, in the system or the client, and the scenarios that must catch it.
+
+A mutant is applied by monkeypatching at process start (``tests/mutants/site/sitecustomize.py``,
+on ``PYTHONPATH`` only when the runner sets ``PUSHCHAT_MUTANT``), in the chaos runner (whose
+workload clients are the client library) and in every node and gate it spawns. Nothing here is
+importable from an installed pushchat: ``tests/`` is not shipped, and no flag a user sees reaches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    promise: str                  # the bug class, as the checker's promises name it
+    what: str                     # the planted bug, in a few words
+    scenarios: tuple[str, ...]    # the scenarios that should catch it (run in this order)
+    apply: Callable[[], None]
+    quick: bool = False           # in the suite's quick subset (baseline, short)
+
+
+MUTANTS: list[Mutant] = []
+
+
+def mutant(name: str, promise: str, what: str, scenarios: tuple[str, ...], quick: bool = False
+           ) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    def register(apply: Callable[[], None]) -> Callable[[], None]:
+        MUTANTS.append(Mutant(name, promise, what, scenarios, apply, quick))
+        return apply
+    return register
+
+
+def every(n: int) -> Callable[[], bool]:
+    """True on every ``n``-th call (deterministic, so a mutant bites at a steady rate)."""
+    counter = itertools.count(1)
+    return lambda: next(counter) % n == 0
+
+
+# -- messages: lost, duplicated, reordered, phantom ----------------------------------------------------------
+@mutant("lost_message", "lost", "the room acknowledges every 7th message but neither pushes it nor returns it "
+        "to polls", ("baseline",), quick=True)
+def _lost_message() -> None:
+    from system.room import ChatRoom
+    durable, recent = ChatRoom._durable, ChatRoom.GetRecentMessages
+
+    class Forgetful:
+        def __init__(self, port: Any) -> None:
+            self.port = port
+
+        def push(self, client_ids: list, message: Any, meta: Any) -> list:
+            return [] if meta.seq % 7 == 0 else self.port.push(client_ids, message, meta)
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        port, self.port = self.port, Forgetful(self.port)
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.port = port
+
+    async def get_recent(self: Any, request: Any, call: Any) -> Any:
+        reply = await recent(self, request, call)
+        keep = [m for m in reply.messages if m.seq % 7]
+        del reply.messages[:]
+        reply.messages.extend(keep)
+        return reply
+
+    ChatRoom._durable = _durable
+    _rewrap(ChatRoom, "GetRecentMessages", get_recent)
+
+
+@mutant("duplicate_display", "duplicated", "the client shows every 10th pushed message twice", ("baseline",))
+def _duplicate_display() -> None:
+    from system.client.catchup import CatchUp
+    show = CatchUp._show
+
+    def _show(self: Any, view: Any, shown: list) -> None:
+        show(self, view, shown)
+        for msg, source in shown:
+            if source == "push" and msg.seq % 10 == 0:
+                self.observers.on_display(view.name, msg, source)
+
+    CatchUp._show = _show
+
+
+@mutant("reordered_display", "reordered", "the client holds every 10th message back and shows it after the next "
+        "one", ("baseline",))
+def _reordered_display() -> None:
+    from system.client.catchup import CatchUp
+    show = CatchUp._show
+    held: dict[str, list] = {}
+
+    def _show(self: Any, view: Any, shown: list) -> None:
+        out = []
+        for item in shown:
+            out.append(item)
+            if view.name in held:
+                out.append(held.pop(view.name))
+            elif item[0].seq % 10 == 5:
+                held[view.name] = out.pop()
+        show(self, view, out)
+
+    CatchUp._show = _show
+
+
+@mutant("phantom_message", "phantom", "the client shows a message nobody sent after every 10th push", ("baseline",),
+        quick=True)
+def _phantom_message() -> None:
+    from system.client.catchup import CatchUp
+    show = CatchUp._show
+
+    def _show(self: Any, view: Any, shown: list) -> None:
+        show(self, view, shown)
+        for msg, source in shown:
+            if source == "push" and msg.seq % 10 == 0:
+                fake = type(msg)()
+                fake.CopyFrom(msg)
+                fake.client_msg_id = f"phantom-{msg.seq}"
+                self.observers.on_display(view.name, fake, source)
+
+    CatchUp._show = _show
+
+
+# -- push failures: unlogged, uncounted, vanished --------------------------------------------------------------
+@mutant("gate_drop_unlogged", "unlogged push failure", "the gate counts a full client buffer's drop but logs "
+        "nothing", ("stalled-client", "crash-after-stall"))
+def _gate_drop_unlogged() -> None:
+    from system import contract
+    from system.gate import ClientRouter
+    drop = ClientRouter._drop
+
+    def _drop(self: Any, client_id: str, reason: str) -> None:
+        if reason == contract.CLIENT_BUFFER_FULL:
+            self.metrics.dropped.labels(reason=reason).inc()
+            return
+        drop(self, client_id, reason)
+
+    ClientRouter._drop = _drop
+
+
+@mutant("node_failure_uncounted", "uncounted push failure", "the node logs a push failure but does not count it",
+        ("gate-node-link-drop",))
+def _node_failure_uncounted() -> None:
+    from system import log
+    from system.node import NodeServer
+
+    def _push_failed(self: Any, err: Any) -> None:
+        meta = err.meta
+        log.event(log.get("node"), logging.WARNING, "push_failed", room=meta.room,
+                  user=meta.users.get(err.client_id, ""), client_id=err.client_id, reason=err.reason, seq=meta.seq,
+                  sender=meta.sender, error=err.detail)
+
+    NodeServer._push_failed = _push_failed
+
+
+@mutant("gate_discards_silently", "unrecorded push failure", "the gate skips every 20th client of an envelope: "
+        "no queue, no log, no counter (polls repair it)", ("baseline",), quick=True)
+def _gate_discards_silently() -> None:
+    from system import contract
+    from system.gate import ClientRouter
+    skip = every(20)
+
+    def deliver(self: Any, envelope: Any) -> int:
+        ids = list(envelope.client_ids)
+        self.metrics.attempted.inc(len(ids))
+        delivered = 0
+        for cid in ids:
+            box = self._clients.get(cid)
+            if skip():
+                continue
+            if box is None:
+                self._drop(cid, contract.CLIENT_NOT_FOUND)
+            elif box.closed:
+                self._drop(cid, contract.CLIENT_DISCONNECTED)
+            elif not box.offer(envelope.message):
+                self._drop(cid, contract.CLIENT_BUFFER_FULL)
+            else:
+                delivered += 1
+        self.metrics.delivered.inc(delivered)
+        return delivered
+
+    ClientRouter.deliver = deliver
+
+
+@mutant("node_discards_silently", "unrecorded push failure", "the node drops every 20th push before its gate "
+        "queue, with no failure reported (polls repair it)", ("baseline",))
+def _node_discards_silently() -> None:
+    from system.push import PushHub
+    push = PushHub.push_message_to_clients
+    skip = every(20)
+
+    def push_message_to_clients(self: Any, client_ids: Any, message: Any, meta: Any = None) -> list:
+        if skip():
+            if self.metrics:
+                self.metrics.attempted.inc(len(list(client_ids)))
+            return []
+        return push(self, client_ids, message, meta)
+
+    PushHub.push_message_to_clients = push_message_to_clients
+
+
+@mutant("client_push_twice", "unrecorded push", "the client handles every 10th push twice (the display "
+        "deduplicates, so only the books show it)", ("baseline",), quick=True)
+def _client_push_twice() -> None:
+    from system.client.catchup import CatchUp
+    on_payload = CatchUp.on_payload
+    twice = every(10)
+
+    def _on_payload(self: Any, item: Any) -> None:
+        on_payload(self, item)
+        if twice():
+            on_payload(self, item)
+
+    CatchUp.on_payload = _on_payload
+
+
+# -- a send failed by a push -----------------------------------------------------------------------------------
+@mutant("send_failed_by_push", "send failed by a push", "the room fails a send (INTERNAL) when its push failed",
+        ("gate-node-link-drop",))
+def _send_failed_by_push() -> None:
+    from system import log
+    from system.pb import chat_pb2
+    from system.push import PushMeta
+    from system.room import ChatRoom
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        if transcript is not self.transcript:
+            return
+        for msg in transcript.commit(batch.messages):
+            log.event(log.get("room"), logging.INFO, "message_stored", room=self.name, seq=msg.seq,
+                      user=msg.user_name, client_msg_id=msg.client_msg_id, duplicate=False)
+            recipients = {cid: name for name, cid in self.members.items() if name != msg.user_name and cid}
+            if recipients:
+                meta = PushMeta(room=self.name, seq=msg.seq, sender=msg.user_name, users=recipients)
+                note = chat_pb2.Client_NewMessageNotification(message=msg, store_epoch=self.store.epoch)
+                errors = self.port.push(list(recipients), note, meta)
+                if errors:
+                    self._mutant_push_error = errors[0]
+
+    settled = ChatRoom._settled
+
+    async def _settled(self: Any, done: Any, reply: Any) -> Any:
+        answer = await settled(self, done, reply)
+        error = getattr(self, "_mutant_push_error", None)
+        if error is not None:
+            self._mutant_push_error = None
+            raise error
+        return answer
+
+    ChatRoom._durable, ChatRoom._settled = _durable, _settled
+
+
+# -- recovery, gaps, cursors ----------------------------------------------------------------------------------
+@mutant("skip_recovery_poll", "skipped recovery", "after a reconnection the client re-joins but does not poll",
+        ("link-drop-after-last-send", "client-stream-drop"))
+def _skip_recovery_poll() -> None:
+    from system.client.catchup import CatchUp
+
+    async def recover(self: Any) -> int:
+        for view in [v for v in self.rooms.values() if v.joined]:
+            await self._rejoin(view)
+        return 0
+
+    CatchUp.recover = recover
+
+
+@mutant("skip_gap_poll", "skipped gap handling", "the client never polls to fill a gap behind a held push",
+        ("reordered-pushes",))
+def _skip_gap_poll() -> None:
+    from system.client.catchup import CatchUp
+    CatchUp._settle = lambda self, view: None
+
+
+@mutant("cursor_off_by_one", "wrong cursor handling", "the client polls after cursor + 1, skipping the message "
+        "right after its cursor", ("client-stream-drop",))
+def _cursor_off_by_one() -> None:
+    from system.client.roomview import RoomView
+    RoomView.poll_after = lambda self: self.cursor + 1
+
+
+# -- numbering and idempotency ------------------------------------------------------------------------------------
+@mutant("seq_reused", "seq reused", "every 15th acknowledgement carries the previous message's seq",
+        ("baseline",))
+def _seq_reused() -> None:
+    from system.room import ChatRoom
+    send = ChatRoom.SendMessage
+    reuse = every(15)
+
+    async def send_message(self: Any, request: Any, call: Any) -> Any:
+        answer = await send(self, request, call)
+        if not hasattr(answer, "work"):
+            return answer
+        inner = answer.work
+
+        async def acked() -> Any:
+            reply = await inner
+            if reuse() and reply.seq > 1 and not reply.duplicate:
+                reply.seq -= 1
+            return reply
+        return type(answer)(acked())
+
+    _rewrap(ChatRoom, "SendMessage", send_message)
+
+
+@mutant("seq_skipped", "seq skipped", "every 15th message skips a number (the store's sequence check removed)",
+        ("baseline",))
+def _seq_skipped() -> None:
+    from system.store import postgres, sqlite
+    from system.transcript import Transcript
+    stage = Transcript.stage
+    skip = every(15)
+
+    def _stage(self: Any, user: str, text: str, client_msg_id: str, now: int) -> Any:
+        if skip():
+            self.staged_seq += 1
+        return stage(self, user, text, client_msg_id, now)
+
+    Transcript.stage = _stage
+    sqlite.check_sequence = postgres.check_sequence = lambda room, last_seq, messages: None
+
+
+@mutant("retry_new_id", "idempotency broken on retry", "the client retries a send under a new client message "
+        "id, so a send whose reply was lost is stored again", ("flaky-rpcs",))
+def _retry_new_id() -> None:
+    from system.client.calls import Calls
+    call = Calls.call
+
+    async def _call(self: Any, type_: str, object_id: str, method: str, request: Callable[[], Any],
+                    reply_types: Any, budget: Any, failures: Any = None) -> Any:
+        if method == "SendMessage":
+            attempts, first = itertools.count(), request
+
+            def request() -> Any:
+                built, n = first(), next(attempts)
+                if n:
+                    built.client_msg_id = f"{built.client_msg_id}~{n}"
+                return built
+        return await call(self, type_, object_id, method, request, reply_types, budget, failures)
+
+    Calls.call = _call
+
+
+@mutant("wrong_members", "wrong member list", "pushes skip the first other member (by name) of the room",
+        ("baseline",))
+def _wrong_members() -> None:
+    from system.room import ChatRoom
+    durable = ChatRoom._durable
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        members = self.members
+        for msg in batch.messages:  # each batch of the workload's sends is one message in practice
+            others = sorted(name for name in members if name != msg.user)
+            if others:
+                self.members = {k: v for k, v in members.items() if k != others[0]}
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.members = members
+
+    ChatRoom._durable = _durable
+
+
+# -- durability and ownership ------------------------------------------------------------------------------------
+@mutant("ack_before_durable", "store acknowledges before durable", "the room acknowledges a send at once; the "
+        "store writes it 0.5 s later", ("node-kill-restart",))
+def _ack_before_durable() -> None:
+    from system.room import ChatRoom
+    from system.store.sqlite import SqliteStore
+    write = SqliteStore.write
+
+    async def lazy_write(self: Any, room: str, token: int, batch: Any) -> None:
+        await asyncio.sleep(0.5)
+        await write(self, room, token, batch)
+
+    async def _settled(self: Any, done: Any, reply: Any) -> Any:
+        return reply()
+
+    SqliteStore.write = lazy_write
+    ChatRoom._settled = _settled
+
+
+def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
+    """Replace a ``@method`` chat method where the object host finds it (``cls.methods``, built at class creation)."""
+    import dataclasses
+    original = cls.__dict__[name]
+    replacement._request_type = original._request_type  # type: ignore[attr-defined]
+    setattr(cls, name, replacement)
+    cls.methods = {**cls.methods, name: dataclasses.replace(cls.methods[name], fn=replacement)}
+
+
+def _harmless() -> None:
+    """A control, not a bug: the client's display wrapped, behaviour unchanged; it must NOT be caught."""
+    from system.client.catchup import CatchUp
+    show = CatchUp._show
+    CatchUp._show = lambda self, view, shown: show(self, view, shown)
+
+
+#: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
+#: runner calls everything caught.
+CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
+                                 _harmless)]
+BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
+
+
+def apply(name: str) -> None:
+    """Plant mutant ``name`` in this process (unknown names are an error: a typo must not run unmutated)."""
+    BY_NAME[name].apply()
