@@ -12,12 +12,21 @@ member makes its final poll. Run on demand, never as a test.
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import random
+import re
+import resource
 import time
+from pathlib import Path
 from typing import Any
 
 from chaos.checker import check
-from chaos.history import Op
+from chaos.history import Op, read as read_history
+from chaos.process import log_file_key
+from system import log
+
+SERVER_LOG = re.compile(r"^(?:node|gate)\d+\.\d+\.log$")  # node and gate logs, as chaos.run reads them
 
 
 def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
@@ -85,26 +94,57 @@ def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
     return ops, logs, metrics
 
 
-def time_check(events: int, repeat: int) -> tuple[int, float, str]:
-    """Best wall time of ``check()`` over ``repeat`` runs; the history's size and the verdict."""
-    ops, logs, metrics = synthetic_run(events)
+def _measure(job: tuple[str, Any, int, int, int]) -> tuple[int, float, float, float, str]:
+    """In a fresh process: build or read the history, then time ``check()``; its peak RSS says what a
+    history of that size costs (the history itself included)."""
+    what, arg, repeat, rooms, members = job
+    started = time.perf_counter()
+    if what == "run":
+        folder = Path(arg)
+        ops = read_history(folder / "history.jsonl")
+        logs = {key: log.read(str(path)) for path in sorted((folder / "logs").glob("*.log"))
+                if SERVER_LOG.match(path.name) for key in [log_file_key(path)]}
+        metrics_path = folder / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    else:
+        ops, logs, metrics = synthetic_run(arg, rooms=rooms, members=members)
+    load_s = time.perf_counter() - started
     best, verdict = float("inf"), ""
     for _ in range(repeat):
         start = time.perf_counter()
         verdict = check(ops, logs, metrics).verdict
         best = min(best, time.perf_counter() - start)
-    return len(ops), best, verdict
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return len(ops), load_s, best, peak_mib, verdict
+
+
+def time_check(events: int, repeat: int, rooms: int = 4, members: int = 6) -> tuple[int, float, str]:
+    """Best wall time of ``check()`` over ``repeat`` runs; the history's size and the verdict."""
+    n, _, best, _, verdict = _measure(("synthetic", events, repeat, rooms, members))
+    return n, best, verdict
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chaos.checker.bench", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000], help="history sizes (records)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best is shown (default 3)")
+    parser.add_argument("--rooms", type=int, default=4, help="rooms of the synthetic history (default 4)")
+    parser.add_argument("--members", type=int, default=6, help="members per room (default 6)")
+    parser.add_argument("--run", action="append", default=[], metavar="FOLDER",
+                        help="also judge a finished run's folder (history.jsonl, logs/, metrics.json), "
+                             "e.g. of load-baseline; may be given more than once")
     args = parser.parse_args(argv)
-    print(f"{'records':>9}  {'check() s':>9}  {'us/record':>9}  verdict")
-    for size in args.sizes:
-        n, seconds, verdict = time_check(size, args.repeat)
-        print(f"{n:>9}  {seconds:>9.3f}  {seconds / n * 1e6:>9.2f}  {verdict}")
+    jobs = [("synthetic", size, args.repeat, args.rooms, args.members) for size in args.sizes]
+    jobs += [("run", folder, args.repeat, 0, 0) for folder in args.run]
+    print(f"{'history':<28}  {'records':>9}  {'load s':>7}  {'check() s':>9}  {'us/record':>9}  {'peak MiB':>8}  "
+          f"verdict")
+    spawn = multiprocessing.get_context("spawn")
+    for job in jobs:
+        with spawn.Pool(1) as pool:  # one process per size: its peak RSS is that size's alone
+            n, load_s, seconds, peak, verdict = pool.apply(_measure, (job,))
+        what = (f"synthetic {job[3]}x{job[4]}" if job[0] == "synthetic" else Path(job[1]).name)[:28]
+        print(f"{what:<28}  {n:>9}  {load_s:>7.2f}  {seconds:>9.3f}  {seconds / max(n, 1) * 1e6:>9.2f}  "
+              f"{peak:>8.0f}  {verdict}", flush=True)
 
 
 if __name__ == "__main__":
