@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import random
 import sys
 import time
@@ -32,11 +33,14 @@ from system.grpcopts import Keepalive
 from system.wait import wait_until
 
 CONNECTING_AT_ONCE = 10  # clients opening their Register stream together: a worker's start is not a SYN flood
-# A client's channel gives up a connection attempt after grpc.min_reconnect_backoff_ms (100 ms: gRPC takes it
-# as the minimum connect timeout too), which a gate busy accepting hundreds of streams can exceed: try again.
+# A client's first connection attempt may time out (system.grpcopts.CONNECT_TIMEOUT_MS) on a machine busy
+# with hundreds of them: try again (connect() itself makes one attempt).
 CONNECT_ATTEMPTS = 5
 COUNTS_EVERY = 0.5       # s between two counts lines
 CAUGHT_UP_POLL = 0.1
+FINAL_POLL_TIMEOUT = 30.0  # s for the final polls: a client that cannot reach its gate leaves no record (unknown)
+POLLING_AT_ONCE = 50
+ORPHAN_CLOSE = 5.0         # s to close the clients when the runner went away
 
 
 class Worker:
@@ -97,12 +101,18 @@ class Worker:
         return {"value": bool(await wait_until(done, timeout, interval=CAUGHT_UP_POLL, fail=False))}
 
     async def op_final_poll(self, held: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-        gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
+        """Each client's final poll, within FINAL_POLL_TIMEOUT for them all."""
+        gate = asyncio.Semaphore(POLLING_AT_ONCE)
+        deadline = time.monotonic() + FINAL_POLL_TIMEOUT
 
         async def one(client: WorkloadClient) -> None:
             async with gate:
                 for room in self.rooms[client.name]:
-                    await client.final_poll(room, held.get(room, []))
+                    try:
+                        await asyncio.wait_for(client.final_poll(room, held.get(room, [])),
+                                               max(0.1, deadline - time.monotonic()))
+                    except asyncio.TimeoutError:
+                        pass
 
         await asyncio.gather(*(one(c) for c in self.clients.values()))
         return {}
@@ -170,6 +180,10 @@ async def serve() -> None:
             if closing:
                 await task
                 return
+        # stdin closed without a close: the runner is gone; drop everything, never outlive it
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, worker.op_close(), return_exceptions=True), ORPHAN_CLOSE)
     finally:
         ticker.cancel()
         for task in list(tasks):
@@ -178,4 +192,7 @@ async def serve() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except asyncio.TimeoutError:  # an orphan whose clients would not close: exit all the same
+        os._exit(1)
