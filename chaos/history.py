@@ -9,6 +9,7 @@ See docs/architecture.md ("History") for the record kinds.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -120,6 +121,17 @@ def read(path: str | Path) -> list[Op]:
     path = Path(path)
     lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
     ops: list[Op] = []
+    collecting = gc.isenabled()
+    gc.disable()  # a million records, none in a cycle: full collections would walk them all again and again
+    try:
+        _parse(path, lines, ops)
+    finally:
+        if collecting:
+            gc.enable()
+    return ops
+
+
+def _parse(path: Path, lines: list[str], ops: list[Op]) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -129,4 +141,3 @@ def read(path: str | Path) -> list[Op]:
             if number == len(lines):  # no newline after it: the writer was cut off
                 break
             raise HistoryError(f"{path}:{number}: not a history record ({exc})") from None
-    return ops

@@ -26,10 +26,8 @@ from typing import Any
 
 from chaos.checker import check
 from chaos.history import Op, read as read_history
-from chaos.process import log_file_key
-from system import log
 
-SERVER_LOG = re.compile(r"^(?:node|gate)\d+\.\d+\.log$")  # node and gate logs, as chaos.run reads them
+SERVER_LOG = re.compile(r"^(?P<name>(?:node|gate)\d+)\.(?P<incarnation>\d+)\.log$")  # logs/node0.2.log
 
 
 def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
@@ -97,6 +95,24 @@ def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
     return ops, logs, metrics
 
 
+def _server_logs(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """A run's node and gate logs by incarnation (``node0``, ``node0#2``), as the runner hands them over."""
+    logs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*.log")):
+        if m := SERVER_LOG.match(path.name):
+            key = m["name"] if int(m["incarnation"]) <= 1 else f"{m['name']}#{m['incarnation']}"
+            lines = []
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(doc, dict):
+                    lines.append(doc)
+            logs[key] = lines
+    return logs
+
+
 def _measure(job: tuple[str, Any, int, int, int]) -> tuple[int, float, float, float, str]:
     """In a fresh process: build or read the history, then time ``check()``; its peak RSS says what a
     history of that size costs (the history itself included)."""
@@ -105,8 +121,7 @@ def _measure(job: tuple[str, Any, int, int, int]) -> tuple[int, float, float, fl
     if what == "run":
         folder = Path(arg)
         ops = read_history(folder / "history.jsonl")
-        logs = {key: log.read(str(path)) for path in sorted((folder / "logs").glob("*.log"))
-                if SERVER_LOG.match(path.name) for key in [log_file_key(path)]}
+        logs = _server_logs(folder / "logs")
         metrics_path = folder / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     else:
