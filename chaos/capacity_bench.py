@@ -63,13 +63,14 @@ class MemberWorker:
         self.changed = asyncio.Event()
 
     async def op_open(self, server: str, members: list[list[Any]], join: bool,
-                      per_channel: int = STREAMS_PER_CHANNEL) -> dict[str, Any]:
-        """Open a stream for each ``[index, room]``, ``per_channel`` to a connection, pinging as a ChatClient
-        does (``Keepalive()``); join it to its room when ``join``."""
+                      per_channel: int = STREAMS_PER_CHANNEL, keepalive: bool = False) -> dict[str, Any]:
+        """Open a stream for each ``[index, room]``, ``per_channel`` to a connection; join it to its room when
+        ``join``. ``keepalive``: ping as a ChatClient does (``Keepalive()``; the bare baseline server answers
+        that with GOAWAY too_many_pings)."""
         stubs: list[gate_pb2_grpc.GateServiceStub] = []
+        pings = Keepalive().channel_options() if keepalive else [("grpc.max_receive_message_length", 16 << 20)]
         for i in range(0, len(members), per_channel):
-            channel = grpc.aio.insecure_channel(server, options=Keepalive().channel_options() + [
-                ("grpc.use_local_subchannel_pool", 1)])
+            channel = grpc.aio.insecure_channel(server, options=pings + [("grpc.use_local_subchannel_pool", 1)])
             self.channels.append(channel)
             stubs.append(gate_pb2_grpc.GateServiceStub(channel))
         gate = asyncio.Semaphore(OPEN_AT_ONCE)
@@ -172,7 +173,7 @@ class Workers:
                                       for k in range(self.count)))
 
     async def open(self, servers: list[str], members: list[tuple[int, str]], join: bool,
-                   per_channel: int = STREAMS_PER_CHANNEL) -> float:
+                   per_channel: int = STREAMS_PER_CHANNEL, keepalive: bool = False) -> float:
         """Member ``i`` on server ``i % len(servers)``, worker ``i % count``; returns streams opened per second."""
         started = time.monotonic()
         jobs = []
@@ -180,7 +181,8 @@ class Workers:
             for s, server in enumerate(servers):
                 mine = [[i, room] for i, room in members if i % self.count == k and i % len(servers) == s]
                 if mine:
-                    jobs.append(self.call(k, "open", server=server, members=mine, join=join, per_channel=per_channel))
+                    jobs.append(self.call(k, "open", server=server, members=mine, join=join, per_channel=per_channel,
+                                           keepalive=keepalive))
         await asyncio.gather(*jobs)
         return len(members) / (time.monotonic() - started)
 
@@ -298,7 +300,7 @@ async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: 
                 before = _rss_kib(pid)
                 async with Workers(workers) as ws:
                     rate = await ws.open([anns[0]["addr"]], [(i, "Idle") for i in range(n)], join=False,
-                                        per_channel=per_channel)
+                                        per_channel=per_channel, keepalive=True)
                     await asyncio.sleep(2.0)  # the gate settles after the opening burst
                     after = _rss_kib(pid)
                     cpu0, t0 = _cpu_seconds(pid), time.monotonic()
@@ -379,7 +381,7 @@ async def bench_rooms(rooms: int, members: int, node_counts: list[int], workers:
                 addrs, _ = await cluster.start(nodes, 2, names)
                 membership = [(i, names[i % rooms]) for i in range(rooms * members)]
                 async with Workers(workers) as ws:
-                    await ws.open(addrs, membership, join=True)
+                    await ws.open(addrs, membership, join=True, keepalive=True)
                     per_worker = [sum(1 for i, _ in membership if i % workers == k) * per_room
                                   for k in range(workers)]
                     channels = [await _sender(a) for a in addrs]
