@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
+import grpc
+
 from chaos.history import History
 from system import log
 from system.client import ChatClient, SendFailed
 from system.grpcopts import Keepalive
 from system.tls import ClientTls
 from system.pb import chat_pb2
+
+
+CONNECT_DEADLINE = 15.0  # seconds a member may take to first register before the run gives up
+CONNECT_RETRY = 0.2
 
 
 @dataclass
@@ -151,7 +157,7 @@ class WorkloadClient:
         log.current_user.set(self.name)  # this task and the client's tasks started from it log as us
         h = self.history
         h.invoke(self.name, "connect", {"addr": self.addr})
-        client_id = await self.client.connect()
+        client_id = await self._first_connect()
         h.ok(self.name, "connect", {"client_id": client_id})
         for room in rooms:
             h.invoke(self.name, "join", {"room": room})
@@ -161,6 +167,19 @@ class WorkloadClient:
                 h.fail(self.name, "join", {"room": room, "error": _describe(exc)})
                 raise
             h.ok(self.name, "join", {"room": room, "client_id": self.client.client_id, "last_seq": joined.last_seq})
+
+    async def _first_connect(self) -> str:
+        """Register before the workload starts; a link still coming up on a loaded machine (UNAVAILABLE)
+        is tried again until CONNECT_DEADLINE, since no fault is active yet and a refusal is no finding."""
+        deadline = time.monotonic() + CONNECT_DEADLINE
+        while True:
+            try:
+                return await self.client.connect()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+                    raise
+                self.history.info(self.name, "connect_retry", {"error": _describe(exc)})
+                await asyncio.sleep(CONNECT_RETRY)
 
     async def send(self, room: str, text_bytes: int) -> None:
         self.sent += 1

@@ -56,7 +56,13 @@ def named_in(packed: any_pb2.Any) -> tuple[str | None, str]:
 class _Door:
     """Counting, logging and answering refusals: the same at the gate and at the node."""
 
-    def __init__(self, metrics: Metrics, logger: logging.Logger) -> None:
+    def __init__(self, mode: str, secret: bytes | None, metrics: Metrics, logger: logging.Logger) -> None:
+        if mode not in auth.AUTH_MODES:
+            raise ValueError(f"unknown auth mode {mode!r}: want one of {', '.join(auth.AUTH_MODES)}")
+        if mode == "token" and not secret:
+            raise ValueError("--auth token needs the secret that signs the tokens (--secret-file)")
+        self.mode = mode
+        self.secret = secret
         self.metrics = metrics
         self.log = logger
         self._quiet: dict[tuple[str, str], list[float]] = {}  # (limit, principal) -> [last logged, refused since]
@@ -95,13 +101,7 @@ class GateGuard(_Door):
 
     def __init__(self, mode: str, secret: bytes | None, limits: Limits, allow_admin_calls: bool,
                  metrics: Metrics, logger: logging.Logger) -> None:
-        super().__init__(metrics, logger)
-        if mode not in auth.AUTH_MODES:
-            raise ValueError(f"unknown auth mode {mode!r}: want one of {', '.join(auth.AUTH_MODES)}")
-        if mode == "token" and not secret:
-            raise ValueError("--auth token needs the secret that signs the tokens (--secret-file)")
-        self.mode = mode
-        self.secret = secret
+        super().__init__(mode, secret, metrics, logger)
         self.access = Access(mode, limits, allow_admin_calls)
         self._gate_token: tuple[str, float] | None = None
 
@@ -198,13 +198,7 @@ class NodeGuard(_Door):
     user it forwards, a user's token only for itself, and create/delete need a gate or an admin."""
 
     def __init__(self, mode: str, secret: bytes | None, metrics: Metrics, logger: logging.Logger) -> None:
-        super().__init__(metrics, logger)
-        if mode not in auth.AUTH_MODES:
-            raise ValueError(f"unknown auth mode {mode!r}: want one of {', '.join(auth.AUTH_MODES)}")
-        if mode == "token" and not secret:
-            raise ValueError("--auth token needs the secret that signs the tokens (--secret-file)")
-        self.mode = mode
-        self.secret = secret
+        super().__init__(mode, secret, metrics, logger)
 
     def identify(self, context: grpc.aio.ServicerContext, need: str = "") -> NodeCaller:
         """``need``: "" (any caller), "gate" or "admin"; :class:`Refused` when the caller is not that."""

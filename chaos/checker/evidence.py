@@ -83,6 +83,13 @@ def split_sample(sample: str) -> tuple[str, dict[str, str]]:
     return m["name"], dict(_LABEL.findall(m["labels"] or ""))
 
 
+def unbalanced(logged: Mapping[str, int], counted: Mapping[str, int]) -> list[tuple[str, int, int]]:
+    """(key, lines, count) wherever a process's log lines and its counter disagree: the books of a rule
+    that promises one WARNING line per counted event."""
+    keys = sorted(set(logged) | set(counted))
+    return [(k, logged.get(k, 0), counted.get(k, 0)) for k in keys if logged.get(k, 0) != counted.get(k, 0)]
+
+
 def _int(value: Any) -> int:
     try:
         return int(value)

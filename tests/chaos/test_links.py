@@ -101,12 +101,12 @@ def test_add_update_remove_toxic(make_link) -> None:
     link = make_link()
     sock = connect(link.listen)
     round_trip(sock)
-    name = link.add_toxic("latency", attributes={"latency": 200})
+    name = link.add_toxic("latency", attributes={"latency": 1000})
     assert name == "latency_downstream"
-    assert round_trip(sock) >= 0.19
+    assert round_trip(sock) >= 0.99
     updated = link.update_toxic(name, attributes={"latency": 0}, toxicity=1.0)
     assert updated["attributes"] == {"latency": 0, "jitter": 0}
-    assert round_trip(sock) < 0.25
+    assert round_trip(sock) < 0.99  # the second is gone (a bound a loaded machine cannot reach by itself)
     assert link.toxics()[name]["type"] == "latency"
     link.remove_toxic(name)
     assert link.toxics() == {}

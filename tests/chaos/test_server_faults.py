@@ -58,8 +58,8 @@ def test_every_server_fault_kind_happens_and_is_logged_counted_and_recorded(chao
           - {kind: rpc_abort, target: gate 1, start: 2.5, duration: 1.5, method: SendMessage, percent: 30}
           - {kind: rpc_delay, target: node 0, start: 2.5, duration: 1.5, method: SendMessage, percent: 30,
              delay_ms: 50}
-          - {kind: store_fail, target: node 0, start: 4.2, duration: 1.5, percent: 20, when: after}
-          - {kind: store_delay, target: node 0, start: 4.2, duration: 1.5, percent: 30, delay_ms: 50}
+          - {kind: store_fail, target: node 0, start: 4.0, duration: 1.8, percent: 40, when: after}
+          - {kind: store_delay, target: node 0, start: 4.0, duration: 1.8, percent: 50, delay_ms: 50}
         expect: {verdict: valid, lost: "== 0", duplicates: "== 0", reordered: "== 0", stored_twice: "== 0",
                  injected_log_mismatches: "== 0"}
     """)

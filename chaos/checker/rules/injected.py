@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Mapping
 
-from chaos.checker.evidence import Evidence, split_sample
+from chaos.checker.evidence import Evidence, split_sample, unbalanced
 from chaos.checker.model import InjectedCheck
 from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.push_logs import incarnation
@@ -84,13 +84,11 @@ def _counted(samples: Mapping[str, float]) -> dict[str, int]:
 
 
 def _compare(found: Finding, n: dict[str, int], process: str, logged: dict[str, int], counted: dict[str, int]) -> None:
-    for what in sorted(set(logged) | set(counted)):
-        lines, count = logged.get(what, 0), counted.get(what, 0)
+    for what, lines, count in unbalanced(logged, counted):
+        n["injected_log_mismatches"] += 1
         if count > lines:
-            n["injected_log_mismatches"] += 1
             found.violation("unlogged_injected_fault", f"{process} counted {count} injected {what} faults but "
                             f"logged {lines} fault_injected lines")
-        elif lines > count:
-            n["injected_log_mismatches"] += 1
+        else:
             found.violation("uncounted_injected_fault", f"{process} logged {lines} injected {what} faults but its "
                             f"counter says {count}")

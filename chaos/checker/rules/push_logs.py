@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Mapping
 
-from chaos.checker.evidence import Evidence, LogLine, split_sample
+from chaos.checker.evidence import Evidence, LogLine, split_sample, unbalanced
 from chaos.checker.model import PushLogCheck
 from chaos.checker.rules.base import Finding, rule
 
@@ -101,13 +101,11 @@ def _compare(found: Finding, n: dict[str, int], checks: list[PushLogCheck], proc
                                    "no metrics (process gone or restarted): not comparable"))
         return
     checks.append(PushLogCheck(process, event, logged, counted, True))
-    for reason in sorted(set(logged) | set(counted)):
-        n_logged, n_counted = logged.get(reason, 0), counted.get(reason, 0)
+    for reason, n_logged, n_counted in unbalanced(logged, counted):
+        n["push_log_mismatches"] += 1
         if n_counted > n_logged:
-            n["push_log_mismatches"] += 1
             found.violation("unlogged_push_failure", f"unlogged drop: {process} counted {n_counted} {event} "
                             f"({reason or 'no reason'}) but logged {n_logged} WARNING lines")
-        elif n_logged > n_counted:
-            n["push_log_mismatches"] += 1
+        else:
             found.violation("uncounted_push_failure", f"logged but not counted: {process} logged {n_logged} "
                             f"{event} ({reason or 'no reason'}) WARNING lines but its counter says {n_counted}")
