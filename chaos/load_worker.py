@@ -25,17 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-import grpc
-
 from chaos.history import History
 from chaos.workload import Counts, WorkloadClient, client_logs
 from system.grpcopts import Keepalive
 from system.wait import wait_until
 
 CONNECTING_AT_ONCE = 10  # clients opening their Register stream together: a worker's start is not a SYN flood
-# A client's first connection attempt may time out (system.grpcopts.CONNECT_TIMEOUT_MS) on a machine busy
-# with hundreds of them: try again (connect() itself makes one attempt).
-CONNECT_ATTEMPTS = 5
 COUNTS_EVERY = 0.5       # s between two counts lines
 CAUGHT_UP_POLL = 0.1
 FINAL_POLL_TIMEOUT = 30.0  # s for the final polls: a client that cannot reach its gate leaves no record (unknown)
@@ -69,17 +64,8 @@ class Worker:
         self.rng = random.Random(seed)
 
         async def start(client: WorkloadClient) -> None:
-            async with gate:
-                for attempt in range(1, CONNECT_ATTEMPTS + 1):
-                    try:
-                        await client.start(self.rooms[client.name])
-                        return
-                    except grpc.aio.AioRpcError as exc:
-                        if client.client.connected or exc.code() != grpc.StatusCode.UNAVAILABLE or (
-                                attempt == CONNECT_ATTEMPTS):
-                            raise
-                        client.history.fail(client.name, "connect", {"error": exc.details(), "attempt": attempt})
-                    await asyncio.sleep(0.2 * attempt)
+            async with gate:  # a link still coming up is tried again by start() itself
+                await client.start(self.rooms[client.name])
 
         await asyncio.gather(*(start(c) for c in self.clients.values()))
         return {}
