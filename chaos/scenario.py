@@ -42,14 +42,17 @@ class LoadSpec:
         return f"load{i:0{len(str(self.clients - 1))}d}"
 
     def room_names(self) -> tuple[str, ...]:
-        return tuple(f"room{r:0{len(str(self.rooms - 1))}d}" for r in range(self.rooms))
+        return tuple(self._room(r) for r in range(self.rooms))
+
+    def _room(self, r: int) -> str:
+        return f"room{r:0{len(str(self.rooms - 1))}d}"
 
     def clients_on(self, gates: int) -> tuple[tuple[str, int], ...]:
         """(name, gate index) of every load client."""
         return tuple((self.client_name(i), i % gates) for i in range(self.clients))
 
     def room_of(self, i: int) -> str:
-        return self.room_names()[i % self.rooms]
+        return self._room(i % self.rooms)
 
 
 @dataclass(frozen=True)
