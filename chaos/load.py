@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 from chaos.scenario import LoadSpec
 from chaos.workload import Counts
 from system.grpcopts import Keepalive
+from system.tls import ClientTls
 
 START_TIMEOUT = 120.0  # s for a worker to connect and join its clients (hundreds, on a busy machine)
 
@@ -103,9 +104,10 @@ class Fleet:
 
     def __init__(self, spec: LoadSpec, gates: int, addr_of: Callable[[str], str], out: Path, origin: float,
                  counts: Counts, keepalive: Keepalive, token_of: Callable[[str], str | None] = lambda _: None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, tls: ClientTls | None = None) -> None:
         self.spec, self.out, self.origin, self.counts, self.keepalive, self.seed = (
             spec, out, origin, counts, keepalive, seed)
+        self.tls_ca = tls.ca.decode() if tls is not None else None  # PEM: text
         clients = spec.clients_on(gates)
         self.workers_n = min(spec.workers, len(clients))
         #: worker index -> [name, address, rooms, token] of each of its clients
@@ -146,7 +148,8 @@ class Fleet:
         ka = [self.keepalive.time_ms, self.keepalive.timeout_ms, self.keepalive.ping_timeout_ms]
         await asyncio.wait_for(asyncio.gather(*(
             w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
-                   origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index)
+                   origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
+                   tls_ca=self.tls_ca)
             for w in self.workers)), START_TIMEOUT)
 
     async def send(self, until: float, text_bytes: int) -> None:

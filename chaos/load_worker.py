@@ -16,6 +16,7 @@ unasked, ``{"counts": {...}}`` for the progress line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -28,6 +29,7 @@ from typing import Any, Awaitable, Callable
 from chaos.history import History
 from chaos.workload import Counts, WorkloadClient, client_logs
 from system.grpcopts import Keepalive
+from system.tls import ClientTls
 from system.wait import wait_until
 
 CONNECTING_AT_ONCE = 10  # clients opening their Register stream together: a worker's start is not a SYN flood
@@ -47,18 +49,20 @@ class Worker:
         self.clients: dict[str, WorkloadClient] = {}
         self.rooms: dict[str, list[str]] = {}
         self.history: History | None = None
-        self.logs: Any = None
+        self.exits = contextlib.ExitStack()
+        self.rng = random.Random(0)
 
     async def op_start(self, clients: list[list[Any]], history: str, origin: float, keepalive: list[int],
-                       logs: str, seed: int = 0) -> dict[str, Any]:
-        """Connect every client and join its rooms (a few at a time); the history's time 0 is the runner's."""
+                       logs: str, seed: int = 0, tls_ca: str | None = None) -> dict[str, Any]:
+        """Connect every client and join its rooms (a few at a time); the history's time 0 is the runner's.
+        ``tls_ca``: the PEM CA to trust when the gates serve TLS."""
         self.history = History(history, line_flush=False)  # flushed with each counts line
         self.history.start = origin  # one clock (CLOCK_MONOTONIC is system-wide): the files merge by time
-        self.logs = client_logs(Path(logs), [c[0] for c in clients])
-        self.logs.__enter__()
+        self.exits.enter_context(client_logs(Path(logs), [c[0] for c in clients]))
         ka = Keepalive(*keepalive)
+        tls = ClientTls(tls_ca.encode()) if tls_ca else None
         for name, addr, rooms, token in clients:
-            self.clients[name] = WorkloadClient(name, addr, self.history, self.counts, ka, token=token)
+            self.clients[name] = WorkloadClient(name, addr, self.history, self.counts, ka, token=token, tls=tls)
             self.rooms[name] = rooms
         gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
         self.rng = random.Random(seed)
@@ -115,8 +119,7 @@ class Worker:
         await asyncio.gather(*(c.close() for c in self.clients.values()), return_exceptions=True)
         if self.history is not None:
             self.history.close()
-        if self.logs is not None:
-            self.logs.__exit__(None, None, None)
+        self.exits.close()
         self.report_counts()
         return {}
 

@@ -146,7 +146,7 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
                        for name in scenario.topology.hostile_names]
             if scenario.topology.load:  # many clients, in worker processes
                 fleet = Fleet(scenario.topology.load, scenario.topology.gates, topology.client_addr, out,
-                              history.start, status.counts, KEEPALIVE, creds.token, seed)
+                              history.start, status.counts, KEEPALIVE, creds.token, seed, creds.client_tls())
             status.phase = "joining"
             await asyncio.gather(*(c.start(rooms) for c in clients.values()), *([fleet.start()] if fleet else []))
             await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile,

@@ -75,3 +75,31 @@ def test_a_quick_load_run_loses_nothing_under_faults(chaos) -> None:
     assert not list(result.out.glob("history-load*.jsonl"))
     stalled = [op for op in ops if op.f == "fault" and op.value.get("fault") == "stop_reading"]
     assert [op.value["phase"] for op in stalled] == ["start", "heal"]
+
+
+SECURE_LOAD = """
+name: secure-load
+description: load clients with tokens, over TLS to their gate
+seed: 1
+topology:
+  nodes: 1
+  gates: 1
+  auth: token
+  tls: true
+  load: {clients: 6, rooms: 2, workers: 2, rate: 12}
+workload:
+  duration: 2.0
+recovery_wait: 5.0
+expect:
+  verdict: valid
+  lost: "== 0"
+  sends_ok: "> 0"
+"""
+
+
+@pytest.mark.chaos
+def test_load_clients_carry_their_tokens_and_trust_the_runs_ca(chaos) -> None:
+    result = chaos.run_yaml(SECURE_LOAD)
+    assert result.passed, result.explain()
+    senders = {op.process for op in read(result.out / "history.jsonl") if op.f == "send" and op.type == "ok"}
+    assert senders == {f"load{i}" for i in range(6)}
