@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Sequence, TextIO
 from chaos import report
 from chaos.cli import EXIT_USAGE
 from chaos.scenario import Scenario
-from chaos.scenario_file import DEFAULT_FOLDER, ScenarioError, UnknownScenario, find, in_group, load, load_all
+from chaos.scenario_file import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
+                                 in_group, load, load_all)
 
 if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
     from chaos.run import Status
@@ -59,7 +60,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                      help="scenario names (see 'pushchat chaos list') or paths of your own YAML files")
-    run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER}")
+    run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER} but those of the groups "
+                     f"{', '.join(ON_DEMAND_GROUPS)} (run those with --group)")
     run.add_argument("--group", help="run every scenario whose 'group:' names GROUP (see 'pushchat chaos list')")
     run.add_argument("--seed", type=int, help="seed for random fault schedules (default: each scenario's own)")
     run.add_argument("--out", type=Path, help="output folder (default: runs/<time>-<pid>)")
@@ -149,7 +151,7 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return load_all()
+        return by_default(load_all())
     if args.group:
         return _group(args.group)
     if not args.scenarios:
@@ -371,7 +373,7 @@ def _campaign(args: argparse.Namespace) -> int:
     if args.group and args.scenarios != "all":
         raise UsageError("--scenarios and --group: give one of them, not both")
     scenarios = _group(args.group) if args.group else (
-        load_all() if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
+        by_default(load_all()) if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
 from chaos.fault import Fault
 from chaos.kinds import KINDS, ClientControl, Links, Processes, Undo
 from chaos.naming import PartNames
+
+T = TypeVar("T")
 
 
 class HistoryWriter(Protocol):
@@ -36,7 +38,7 @@ class FaultInjector:
         self.history, self.supports_extensions = history, supports_extensions
         self.names, self.process = names, process
         self.seed = seed  # server faults roll their numbers from it
-        self._active: dict[int, tuple[Fault, list[Undo]]] = {}
+        self._active: dict[int, tuple[Fault, list[list[Undo]]]] = {}  # id -> (fault, each part's undo steps)
 
     @property
     def active(self) -> list[Fault]:
@@ -57,17 +59,31 @@ class FaultInjector:
                 f"{fault.kind} is an extension toxic of pushchat's embedded Toxiproxy server; "
                 "a real Toxiproxy lacks it"))
             return False
-        undo: list[Undo] = []
+        # Every part at once, as it hits three clients (a load run's `all client links` is 500 proxies); each
+        # part's own steps in order. Cancelled meanwhile, the steps in flight finish and are all undone.
+        undo: list[list[Undo]] = [[] for _ in names]
+        applying = asyncio.gather(*(KINDS[fault.kind].apply(self, name, fault, steps)
+                                    for name, steps in zip(names, undo)), return_exceptions=True)
         try:
-            for name in names:
-                await KINDS[fault.kind].apply(self, name, fault, undo)
-        except Exception as exc:  # a fault that cannot be applied must not end the run
-            errors = await self._undo(undo)
-            self._record(fault, "error", names, error=f"{type(exc).__name__}: {exc}", undo_errors=errors)
+            outcomes = await asyncio.shield(applying)
+        except asyncio.CancelledError:
+            await _to_the_end(_after(applying, self._undo_all(undo)))
+            raise
+        failed = next((o for o in outcomes if isinstance(o, Exception)), None)
+        if failed is not None:  # a fault that cannot be applied must not end the run
+            errors = await _to_the_end(self._undo_all(undo))
+            self._record(fault, "error", names, error=f"{type(failed).__name__}: {failed}", undo_errors=errors)
             return False
+        for o in outcomes:
+            if isinstance(o, BaseException):
+                raise o
         self._active[fault.id] = (fault, undo)
         self._record(fault, "start", names)
         return True
+
+    async def _undo_all(self, undo: list[list[Undo]]) -> list[str]:
+        """Each part's steps undone in reverse, the parts at once."""
+        return [e for errors in await asyncio.gather(*(self._undo(steps) for steps in undo)) for e in errors]
 
     @staticmethod
     async def _undo(steps: list[Undo]) -> list[str]:
@@ -84,7 +100,7 @@ class FaultInjector:
         entry = self._active.pop(fault.id, None)
         if entry is None:
             return
-        errors = await self._undo(entry[1])
+        errors = await _to_the_end(self._undo_all(entry[1]))  # a half-healed fault would outlive the run
         self._record(fault, "heal", fault.names(self.names), **({"errors": errors} if errors else {}))
 
     async def heal_all(self) -> None:
@@ -108,3 +124,18 @@ class FaultInjector:
                 await (self.start(fault) if is_start else self.heal(fault))
         finally:
             await self.heal_all()
+
+
+async def _after(first: Awaitable[Any], then: Awaitable[T]) -> T:
+    await first
+    return await then
+
+
+async def _to_the_end(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if cancelled meanwhile (then re-raise the cancellation)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.gather(task, return_exceptions=True)
+        raise

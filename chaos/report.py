@@ -133,6 +133,7 @@ def results_detail(results: Any) -> str:
 
 
 _MARKERS = {"push": "o", "poll": "x", "join": "^"}
+LEGEND_MEMBERS = 20  # members the latency plot tells apart by colour
 
 
 def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, title: str = "") -> Path:
@@ -148,13 +149,19 @@ def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, t
     fig = Figure(figsize=(11, 5), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     members = sorted({p["member"] for p in points})
-    colours = {m: f"C{i % 10}" for i, m in enumerate(members)}
-    for member in members:
-        for source, marker in _MARKERS.items():
-            mine = [p for p in points if p["member"] == member and p["source"] == source]
-            if mine:
-                ax.scatter([p["send_time"] for p in mine], [max(p["latency"], 1e-4) * 1000 for p in mine],
-                           s=14, marker=marker, color=colours[member], alpha=0.75, linewidths=1)
+    # A colour per member says who lagged; past LEGEND_MEMBERS (a load run) it says nothing: one colour then.
+    colours = {m: f"C{i % 10}" if len(members) <= LEGEND_MEMBERS else "C0" for i, m in enumerate(members)}
+    groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for p in points:  # one pass (a load run has 10^5 points): grouped by member and source
+        xs, ys = groups.setdefault((colours[p["member"]], p["source"]), ([], []))
+        xs.append(p["send_time"])
+        ys.append(max(p["latency"], 1e-4) * 1000)
+    for (colour, source), (xs, ys) in sorted(groups.items()):
+        if source in _MARKERS:
+            ax.scatter(xs, ys, s=14 if len(points) < 10_000 else 4, marker=_MARKERS[source], color=colour,
+                       alpha=0.75, linewidths=1)
+    if len(members) > LEGEND_MEMBERS:
+        members = []  # no legend entry per member
     if not points:
         ax.text(0.5, 0.5, "no deliveries to other members", transform=ax.transAxes, ha="center", color="grey")
     elif max(p["latency"] for p in points) / max(min(p["latency"] for p in points), 1e-4) > 100:

@@ -24,6 +24,7 @@ from chaos.fault import Fault
 from chaos.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.kinds import KINDS
+from chaos.load import Fleet, merge_histories
 from chaos.naming import SERVER_PROCESS
 from chaos.nemesis import FaultInjector
 from chaos.process import log_file_key
@@ -102,7 +103,8 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     node_args += tuple(creds.node_args())
     gate_args += (*creds.gate_args(), *limits)
     kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
-    return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile)},
+    return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile),
+                                                                       **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
                         lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in kinds))
 
@@ -130,6 +132,7 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
     topology = Topology(plan_for(scenario, creds), out, links)
     clients: dict[str, WorkloadClient] = {}
     metrics: dict[str, dict[str, float]] = {}
+    fleet: Fleet | None = None
     status.phase = "starting servers"
     (out / "logs").mkdir(exist_ok=True)
     with client_logs(out / "logs", scenario.topology.client_names):  # not the terminal: the run's folder
@@ -142,10 +145,13 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
                        for name in scenario.topology.client_names}
             hostile = [hostile_member(name, topology, history, rooms, clients, creds)
                        for name in scenario.topology.hostile_names]
+            if scenario.topology.load:  # many clients, in worker processes
+                fleet = Fleet(scenario.topology.load, scenario.topology.gates, topology.client_addr, out,
+                              history.start, status.counts, KEEPALIVE, creds.token, seed, creds.client_tls())
             status.phase = "joining"
-            await asyncio.gather(*(c.start(rooms) for c in clients.values()))
+            await asyncio.gather(*(c.start(rooms) for c in clients.values()), *([fleet.start()] if fleet else []))
             await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile,
-                                        seed)
+                                        seed, fleet)
             status.phase, status.active_faults = "recovery", []
             history.info("runner", "phase", {"name": "recovery"})
             # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
@@ -153,20 +159,26 @@ async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int |
                                           creds.client_tls()) for room in rooms}
             last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
             # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
-            await wait_until(lambda: all(c.caught_up(last) for c in clients.values()), scenario.recovery_wait,
-                             interval=CAUGHT_UP_POLL, fail=False)
+            await asyncio.gather(wait_until(lambda: all(c.caught_up(last) for c in clients.values()),
+                                            scenario.recovery_wait, interval=CAUGHT_UP_POLL, fail=False),
+                                 *([fleet.caught_up(last, scenario.recovery_wait)] if fleet else []))
             status.phase = "final poll"
             history.info("runner", "phase", {"name": "final_poll"})
             for client in clients.values():
                 for room in rooms:
                     await client.final_poll(room, held[room])
+            if fleet:
+                await fleet.final_poll(held)
             metrics = await topology.scrape_metrics()
             history.info("runner", "phase", {"name": "done"})
         finally:
             status.phase = "stopping"
-            await asyncio.gather(*(c.close() for c in clients.values()), return_exceptions=True)
+            await asyncio.gather(*(c.close() for c in clients.values()), *([fleet.close()] if fleet else []),
+                                 return_exceptions=True)
             await topology.close()
             history.close()
+            if fleet:  # the workers' clients' records join the runner's, by time
+                merge_histories(out / "history.jsonl", fleet.history_files())
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     status.phase = "checking"
     took = time.monotonic() - begun
@@ -187,8 +199,10 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
 
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
                                 clients: dict[str, WorkloadClient], history: History, links: Any,
-                                status: Status, hostile: Sequence[HostileClient] = (), seed: int = 0) -> None:
-    injector = FaultInjector(topology, topology, clients, history, links.supports_extensions,
+                                status: Status, hostile: Sequence[HostileClient] = (), seed: int = 0,
+                                fleet: Fleet | None = None) -> None:
+    controls = {**clients, **(fleet.controls() if fleet else {})}
+    injector = FaultInjector(topology, topology, controls, history, links.supports_extensions,
                              names=scenario.topology.names(), seed=seed)
     work = scenario.workload
     senders = [clients[name] for name in (work.senders or scenario.topology.client_names)]
@@ -200,7 +214,8 @@ async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topol
     try:
         await asyncio.gather(*(c.send_loop(list(scenario.topology.rooms), work.rate, t0 + work.duration,
                                            work.text_bytes) for c in senders),
-                             *(h.run(t0 + work.duration) for h in hostile))
+                             *(h.run(t0 + work.duration) for h in hostile),
+                             *([fleet.send(t0 + work.duration, work.text_bytes)] if fleet else []))
         # Listed faults end within the workload; a fault still running has overrun: heal it now.
         await asyncio.wait({faults}, timeout=max(0.0, t0 + work.duration - time.monotonic()) + 1.0)
     finally:

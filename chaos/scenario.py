@@ -27,6 +27,35 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 @dataclass(frozen=True)
+class LoadSpec:
+    """Many clients driven from a few worker processes (``topology.load``; ``chaos.load``).
+
+    Client ``i`` is ``load{i}`` (zero-padded), on gate ``i % gates``, a member of room ``i % rooms``;
+    ``rate`` is the messages per second all of them send together."""
+
+    clients: int
+    rooms: int = 1
+    workers: int = 2
+    rate: float = 100.0
+
+    def client_name(self, i: int) -> str:
+        return f"load{i:0{len(str(self.clients - 1))}d}"
+
+    def room_names(self) -> tuple[str, ...]:
+        return tuple(self._room(r) for r in range(self.rooms))
+
+    def _room(self, r: int) -> str:
+        return f"room{r:0{len(str(self.rooms - 1))}d}"
+
+    def clients_on(self, gates: int) -> tuple[tuple[str, int], ...]:
+        """(name, gate index) of every load client."""
+        return tuple((self.client_name(i), i % gates) for i in range(self.clients))
+
+    def room_of(self, i: int) -> str:
+        return self._room(i % self.rooms)
+
+
+@dataclass(frozen=True)
 class TopologySpec:
     """The topology a scenario declares (``chaos.topology.Topology`` is the running one)."""
 
@@ -46,10 +75,16 @@ class TopologySpec:
     tls: bool = False            # both hops over TLS (the run makes a CA and certificates; the proxies carry TLS)
     hostile: tuple[tuple[str, int], ...] = ()  # (name, gate index) of clients that attack instead of chatting
     limits: tuple[tuple[str, float], ...] = ()  # gate limits (GATE_LIMIT_FLAGS keys) other than the defaults
+    load: LoadSpec | None = None  # many clients in worker processes, besides the named ones
 
     @property
     def client_names(self) -> list[str]:
+        """The named clients, run in the runner's process (the load clients are not among them)."""
         return [name for name, _ in self.clients]
+
+    @property
+    def load_clients(self) -> tuple[tuple[str, int], ...]:
+        return self.load.clients_on(self.gates) if self.load else ()
 
     @property
     def hostile_names(self) -> list[str]:
@@ -57,7 +92,8 @@ class TopologySpec:
 
     def names(self) -> PartNames:
         """What the running topology will call its parts: fault targets resolve against it."""
-        return PartNames(self.nodes, self.gates, self.clients, store=self.store == "postgres", etcd=self.etcd)
+        return PartNames(self.nodes, self.gates, self.clients + self.load_clients, store=self.store == "postgres",
+                         etcd=self.etcd)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ import yaml
 
 from chaos.checker import EXPECTABLE, Summary
 from chaos.fault import Fault, make_fault
-from chaos.fields import (Bad, Problem, Problems, Section, as_is, list_of, number, one_line, one_of, text,
+from chaos.fields import (REQUIRED, Bad, Problem, Problems, Section, as_is, list_of, number, one_line, one_of, text,
                           unknown_key, what)
 from chaos.kinds import KINDS, FaultError, check_params, unknown_kind
 from chaos.naming import PartNames
-from chaos.scenario import GATE_LIMIT_FLAGS, OPS, Expectation, RandomFaults, Scenario, TopologySpec, Workload
+from chaos.scenario import (GATE_LIMIT_FLAGS, OPS, Expectation, LoadSpec, RandomFaults, Scenario, TopologySpec,
+                            Workload)
 from chaos.schedule import conflicts, schedule_random
 from chaos.target import parse_target
 
@@ -40,7 +41,8 @@ VERDICTS = ("valid", "invalid", "unknown")
 TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
-                 "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits")
+                 "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load")
+LOAD_KEYS = ("clients", "rooms", "workers", "rate")
 AUTH_MODES = ("none", "token")
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes", "presence")
@@ -88,6 +90,16 @@ def _groups(value: Any) -> tuple[str, ...]:
 def in_group(scenarios: Sequence[Scenario], group: str) -> list[Scenario]:
     """The scenarios whose ``group:`` names ``group``."""
     return [s for s in scenarios if group in s.groups]
+
+
+#: Groups that ``--all`` (and a campaign of ``all``) leave out: minutes each and the whole machine; run them by
+#: name or ``--group``.
+ON_DEMAND_GROUPS: tuple[str, ...] = ("load",)
+
+
+def by_default(scenarios: Sequence[Scenario]) -> list[Scenario]:
+    """The scenarios ``--all`` runs: those in no on-demand group."""
+    return [s for s in scenarios if not set(s.groups) & set(ON_DEMAND_GROUPS)]
 
 
 def load(path: str | Path) -> Scenario:
@@ -168,7 +180,11 @@ def _topology(sec: Section) -> TopologySpec | None:
 
     limits = {key: sec.get(key, number(minimum=1, integer=True), getattr(TopologySpec, key))
               for key in ("gate_buffer", "client_buffer", "history_limit", "max_message_bytes")}
-    members = sec.get("clients", clients)
+    has_load = isinstance(sec.data, Mapping) and sec.data.get("load") is not None
+    load = _load(Section(sec.problems, "topology.load", sec.data["load"], LOAD_KEYS)) if has_load else None
+    if has_load and load is None:
+        sec.count += 1  # its problems are noted: nothing that depends on the topology is checked
+    members = sec.get("clients", clients, () if has_load else REQUIRED)
     hostile = sec.get("hostile", clients, ())
     clash = sorted(set(dict(hostile or ())) & set(dict(members or ())))
     if clash:
@@ -177,6 +193,13 @@ def _topology(sec: Section) -> TopologySpec | None:
     tls = sec.get("tls", flag, TopologySpec.tls)
     gate_limits = sec.get("limits", gate_limits_of, ())
     rooms = sec.get("rooms", list_of(text), TopologySpec.rooms)
+    if load is not None:
+        if isinstance(sec.data, Mapping) and "rooms" in sec.data:
+            sec.add("rooms", "with topology.load the rooms are room0, room1, …: give their number as load.rooms")
+        rooms = load.room_names()
+        clash = sorted(set(dict(load.clients_on(gates or 1))) & set(dict(members or ())) | set(dict(hostile or ())))
+        if clash:
+            sec.add("load", f"{', '.join(clash[:3])}: a load client's name, given to a named client too")
     store = sec.get("store", one_of(STORES), TopologySpec.store)
     etcd = sec.get("etcd", number(integer=True), TopologySpec.etcd)
     lease_ttl = sec.get("lease_ttl", number(minimum=1), TopologySpec.lease_ttl)
@@ -187,7 +210,17 @@ def _topology(sec: Section) -> TopologySpec | None:
     if sec.failed:
         return None
     return TopologySpec(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, etcd=etcd,
-                        lease_ttl=lease_ttl, auth=auth, tls=tls, hostile=hostile, limits=gate_limits, **limits)
+                        lease_ttl=lease_ttl, auth=auth, tls=tls, hostile=hostile, limits=gate_limits, load=load,
+                        **limits)
+
+
+def _load(sec: Section) -> LoadSpec | None:
+    """``topology.load``: how many clients the worker processes drive, over how many rooms, at what total rate."""
+    spec = LoadSpec(clients=sec.get("clients", number(minimum=1, integer=True)),
+                    rooms=sec.get("rooms", number(minimum=1, integer=True), LoadSpec.rooms),
+                    workers=sec.get("workers", number(minimum=1, integer=True), LoadSpec.workers),
+                    rate=sec.get("rate", number(positive=True), LoadSpec.rate))
+    return None if sec.failed else spec
 
 
 def flag(value: Any) -> bool:

@@ -107,8 +107,9 @@ class Topology:
                 self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir,
                                                 clock_file=self._clock_file(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
-            for name, gate in self.plan.clients.items():
-                await self._proxy(names.client_link(name), self.gates[gate].addr)
+            # At once: a load run has hundreds of clients, each behind its own proxy.
+            await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[gate].addr)
+                                   for name, gate in self.plan.clients.items()))
         except BaseException:
             await self.close()
             raise

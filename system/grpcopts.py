@@ -13,6 +13,10 @@ from dataclasses import dataclass
 MB = 1024 * 1024
 
 
+#: How long one connection attempt may take before gRPC gives it up (see ``Keepalive.channel_options``).
+CONNECT_TIMEOUT_MS = 2000
+
+
 @dataclass(frozen=True)
 class Keepalive:
     time_ms: int = 1000
@@ -31,10 +35,14 @@ class Keepalive:
         ]
 
     def channel_options(self) -> list[tuple[str, int]]:
-        """The dialling end: redial a lost server within a second."""
+        """The dialling end: redial a lost server within a second.
+
+        gRPC also takes ``min_reconnect_backoff_ms`` as the least time a connection attempt may take
+        (TCP and the HTTP/2 handshake): at 100 ms, 500 clients redialling one busy gate at once all
+        timed out, attempt after attempt, for minutes (docs/benchmarks.md, "Chaos under load")."""
         return self._both_ends() + [
             ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", CONNECT_TIMEOUT_MS),
             ("grpc.max_reconnect_backoff_ms", 1000),
         ]
 

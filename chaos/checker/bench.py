@@ -2,7 +2,10 @@
 
 A checker that is linear in the history keeps its time per event flat as
 the history grows; this prints that figure for each size (best of
-``--repeat`` runs). The history is a valid run, so every rule does its
+``--repeat`` runs), as wall time and as the process's CPU time (which
+other work on a shared machine does not inflate), and the peak memory of
+the process that built and judged it (each size in a fresh process).
+``--run FOLDER`` judges a real run's folder the same way. The history is a valid run, so every rule does its
 whole work: members in several rooms send, the others show each message
 by push or (after a logged, counted push failure) by poll, some sends end
 indefinite or failed, faults open and heal, clients reconnect, and every
@@ -12,12 +15,19 @@ member makes its final poll. Run on demand, never as a test.
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import random
+import re
+import resource
 import time
+from pathlib import Path
 from typing import Any
 
 from chaos.checker import check
-from chaos.history import Op
+from chaos.history import Op, read as read_history
+
+SERVER_LOG = re.compile(r"^(?P<name>(?:node|gate)\d+)\.(?P<incarnation>\d+)\.log$")  # logs/node0.2.log
 
 
 def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
@@ -85,26 +95,77 @@ def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
     return ops, logs, metrics
 
 
-def time_check(events: int, repeat: int) -> tuple[int, float, str]:
-    """Best wall time of ``check()`` over ``repeat`` runs; the history's size and the verdict."""
-    ops, logs, metrics = synthetic_run(events)
-    best, verdict = float("inf"), ""
+def _server_logs(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """A run's node and gate logs by incarnation (``node0``, ``node0#2``), as the runner hands them over."""
+    logs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*.log")):
+        if m := SERVER_LOG.match(path.name):
+            key = m["name"] if int(m["incarnation"]) <= 1 else f"{m['name']}#{m['incarnation']}"
+            lines = []
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(doc, dict):
+                    lines.append(doc)
+            logs[key] = lines
+    return logs
+
+
+def _measure(job: tuple[str, Any, int, int, int]) -> tuple[int, float, float, float, str]:
+    """In a fresh process: build or read the history, then time ``check()``; its peak RSS says what a
+    history of that size costs (the history itself included)."""
+    what, arg, repeat, rooms, members = job
+    started = time.perf_counter()
+    if what == "run":
+        folder = Path(arg)
+        ops = read_history(folder / "history.jsonl")
+        logs = _server_logs(folder / "logs")
+        metrics_path = folder / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    else:
+        ops, logs, metrics = synthetic_run(arg, rooms=rooms, members=members)
+    load_s = time.perf_counter() - started
+    best, best_cpu, verdict = float("inf"), float("inf"), ""
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         verdict = check(ops, logs, metrics).verdict
         best = min(best, time.perf_counter() - start)
-    return len(ops), best, verdict
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)  # what other work on the machine does not move
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return len(ops), load_s, best, best_cpu, peak_mib, verdict
+
+
+def time_check(events: int, repeat: int, rooms: int = 4, members: int = 6) -> tuple[int, float, str]:
+    """Best wall time of ``check()`` over ``repeat`` runs; the history's size and the verdict."""
+    n, _, best, _, _, verdict = _measure(("synthetic", events, repeat, rooms, members))
+    return n, best, verdict
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chaos.checker.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000], help="history sizes (records)")
+    parser.add_argument("sizes", nargs="*", type=int,
+                        help="history sizes (records; default 10000 100000, none with --run)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best is shown (default 3)")
+    parser.add_argument("--rooms", type=int, default=4, help="rooms of the synthetic history (default 4)")
+    parser.add_argument("--members", type=int, default=6, help="members per room (default 6)")
+    parser.add_argument("--run", action="append", default=[], metavar="FOLDER",
+                        help="also judge a finished run's folder (history.jsonl, logs/, metrics.json), "
+                             "e.g. of load-baseline; may be given more than once")
     args = parser.parse_args(argv)
-    print(f"{'records':>9}  {'check() s':>9}  {'us/record':>9}  verdict")
-    for size in args.sizes:
-        n, seconds, verdict = time_check(size, args.repeat)
-        print(f"{n:>9}  {seconds:>9.3f}  {seconds / n * 1e6:>9.2f}  {verdict}")
+    sizes = args.sizes or ([] if args.run else [10_000, 100_000])
+    jobs = [("synthetic", size, args.repeat, args.rooms, args.members) for size in sizes]
+    jobs += [("run", folder, args.repeat, 0, 0) for folder in args.run]
+    print(f"{'history':<28}  {'records':>9}  {'load s':>7}  {'check() s':>9}  {'cpu s':>7}  {'cpu us/rec':>10}  "
+          f"{'peak MiB':>8}  verdict")
+    spawn = multiprocessing.get_context("spawn")
+    for job in jobs:
+        with spawn.Pool(1) as pool:  # one process per size: its peak RSS is that size's alone
+            n, load_s, seconds, cpu, peak, verdict = pool.apply(_measure, (job,))
+        what = (f"synthetic {job[3]}x{job[4]}" if job[0] == "synthetic" else Path(job[1]).name)[:28]
+        print(f"{what:<28}  {n:>9}  {load_s:>7.2f}  {seconds:>9.3f}  {cpu:>7.2f}  {cpu / max(n, 1) * 1e6:>10.2f}  "
+              f"{peak:>8.0f}  {verdict}", flush=True)
 
 
 if __name__ == "__main__":

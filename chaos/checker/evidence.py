@@ -140,6 +140,7 @@ class Evidence:
         ev = cls(duration=ops[-1].time if ops else 0.0, logs=logs or {}, metrics=metrics or {})
         displays: defaultdict[Key, list[Display]] = defaultdict(list)
         final_polls: defaultdict[str, set[str]] = defaultdict(set)
+        last_final: dict[str, Any] = {}  # room -> the messages its last final poll recorded
         for op in ops:
             v = op.value
             room = str(v.get("room", ""))
@@ -160,7 +161,11 @@ class Evidence:
             elif f == "final_poll":
                 if op.type == "ok":
                     ev.final_polled.add((room, op.process))
-                    held = [m for m in v.get("messages") or () if type(m) is dict or isinstance(m, Mapping)]
+                    messages = v.get("messages") or ()
+                    if last_final.get(room) == messages:
+                        continue  # what the member before found: every member of a room records the same list
+                    last_final[room] = messages
+                    held = [m for m in messages if type(m) is dict or isinstance(m, Mapping)]
                     final_polls[room].update(str(m.get("client_msg_id")) for m in held)  # the ABC check is slow
                     ev.numbered += [(room, _int(m.get("seq")), str(m.get("client_msg_id")), "final poll")
                                     for m in held]

@@ -128,7 +128,10 @@ def _our_server(loop: str) -> Iterator[_Api | None]:
                             text=True, env=env)
     try:
         addr = _read_listening(proc, time.monotonic() + 20)
-        yield None if addr is None else _Api(addr)
+        api = None if addr is None else _Api(addr)
+        if api is not None:
+            api.pid = proc.pid  # type: ignore[attr-defined]  # for its memory
+        yield api
     finally:
         proc.terminate()
         proc.wait()
@@ -232,6 +235,53 @@ def bulk(addr: str, total_mb: int) -> float:
     return got / elapsed / 1e6
 
 
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def many_connections(addr: str, count: int) -> tuple[float, list[socket.socket]]:
+    """Open ``count`` connections and echo a byte through each; connections proxied end to end per second
+    (accept, upstream dial, first byte both ways). The sockets stay open for the caller."""
+    start = time.perf_counter()
+    socks = [_connect(addr) for _ in range(count)]
+    for sock in socks:
+        sock.sendall(b"x")
+    for sock in socks:
+        if sock.recv(1) != b"x":
+            raise RuntimeError("echo lost a byte")
+    return count / (time.perf_counter() - start), socks
+
+
+def concurrency(echo: str, ours: _Api, count: int, round_trips: int) -> list[str]:
+    """Our server holding ``count`` open proxied connections: memory, accept rate, added round-trip time."""
+    addr = ours.create("many", echo)
+    pid = ours.pid  # type: ignore[attr-defined]
+    idle_rtt = ping_pong(addr, round_trips)[0] - ping_pong(echo, round_trips)[0]
+    direct_rate, socks = many_connections(echo, count)  # what the client and echo server manage alone
+    for sock in socks:
+        sock.close()
+    before = _rss_kib(pid)
+    rate, socks = many_connections(addr, count)
+    try:
+        after = _rss_kib(pid)
+        busy_rtt = ping_pong(addr, round_trips)[0] - ping_pong(echo, round_trips)[0]
+    finally:
+        for sock in socks:
+            sock.close()
+    ours.delete("many")
+    return [f"{'open connections':<34} {count:>10}",
+            f"{'connections per s, direct':<34} {direct_rate:>10.0f}",
+            f"{'connections per s, through ours':<34} {rate:>10.0f}",
+            f"{'server RSS before / after (MiB)':<34} {before / 1024:>5.1f} / {after / 1024:.1f}",
+            f"{'RSS per connection (KiB)':<34} {(after - before) / count:>10.1f}",
+            f"{'added rtt p50, 1 open (us)':<34} {idle_rtt:>10.1f}",
+            f"{'added rtt p50, {0} open (us)'.format(count + 1):<34} {busy_rtt:>10.1f}"]
+
+
 def _machine() -> str:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
@@ -249,10 +299,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--round-trips", type=int, default=5000)
     parser.add_argument("--bulk-mb", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
+    parser.add_argument("--connections", type=int, metavar="N",
+                        help="instead: N concurrent proxied connections through our server (uvloop): "
+                             "memory, accept rate, added round-trip time")
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.echo:
         return _echo_main()
+    if args.connections:
+        print(f"# machine: {_machine()}")
+        with _echo_server() as echo, _our_server("uvloop") as ours:
+            if ours is None:
+                print("uvloop is not installed")
+                return 1
+            print("\n".join(concurrency(echo, ours, args.connections, args.round_trips)))
+        return 0
 
     print(f"# machine: {_machine()}")
     print(f"# {args.round_trips} round trips of 64 bytes; bulk echo of {args.bulk_mb} MB "

@@ -19,9 +19,9 @@ import pytest
 from chaos.kinds import KINDS, register, toxic
 from chaos.links import Links
 from chaos.pytest_plugin import Chaos
-from chaos.scenario_file import load_all
+from chaos.scenario_file import by_default, load_all
 
-SCENARIOS = [s.name for s in load_all()]
+SCENARIOS = [s.name for s in by_default(load_all())]  # not the load group: minutes each (tests/chaos/test_load.py)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -169,7 +170,7 @@ def test_process_and_client_faults_call_their_hooks():
 
     asyncio.run(go())
     assert processes.calls == [("kill", "node0"), ("kill", "node1"), ("pause", "gate1"), ("resume", "gate1"),
-                               ("restart", "node1"), ("restart", "node0")]
+                               ("restart", "node0"), ("restart", "node1")]  # the parts of one fault at once
     assert all(c.reading for c in clients.values())
 
 
@@ -251,7 +252,7 @@ def test_a_clock_fault_moves_the_clock_and_its_heal_puts_it_back():
     asyncio.run(go())
     assert processes.calls == [("set_clock", "node1", -3600, 1.0), ("set_clock", "gate0", 0, 3.0),
                                ("set_clock", "gate1", 0, 3.0), ("set_clock", "node1", 0, 1.0),
-                               ("set_clock", "gate1", 0, 1.0), ("set_clock", "gate0", 0, 1.0)]
+                               ("set_clock", "gate0", 0, 1.0), ("set_clock", "gate1", 0, 1.0)]
 
 
 def test_a_fault_that_cannot_be_applied_is_undone_and_recorded():
@@ -261,6 +262,39 @@ def test_a_fault_that_cannot_be_applied_is_undone_and_recorded():
     assert not links.get("client-alice").toxics and inj.active == []
     record = history.records[-1][2]
     assert record["phase"] == "error" and "toxiproxy said 500" in record["error"]
+
+
+def test_a_fault_on_many_parts_hits_them_at_once_and_a_cancel_meanwhile_undoes_every_step():
+    """500 client links in a load run: applied one by one they took 20 s, and a cancel half-way (the run's
+    end) left the applied toxics behind, resetting every reconnection for good."""
+    inj, links, _, _, history = injector()
+    started = threading.Barrier(3, timeout=5)  # three links' toxics in flight together, or this breaks
+    release = threading.Event()
+    for name in ("client-alice", "client-bob", "client-carol"):
+        link = links.get(name)
+        add = link.add_toxic
+
+        def slow(*args, add=add, **kwargs):
+            if not release.is_set():
+                started.wait()
+                release.wait(5)
+            return add(*args, **kwargs)
+
+        link.add_toxic = slow
+
+    async def go():
+        task = asyncio.create_task(inj.start(make_fault("latency", "all client links", 0, 1, id=0)))
+        await asyncio.to_thread(started.wait)  # all three in flight at once
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    added = sorted(c[1:] for c in links.calls if c[0] == "add")
+    assert len(added) >= 3 and added == sorted(c[1:] for c in links.calls if c[0] == "remove")
+    assert all(not link.toxics for link in links.links.values()), links.calls
+    assert inj.active == [] and history.records == []
 
 
 def test_run_follows_the_schedule_and_heals_in_time_order():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from chaos.checker import check
 from chaos.checker.bench import main, synthetic_run
 
@@ -21,5 +23,19 @@ def test_synthetic_run_is_valid_and_exercises_every_rule():
 def test_bench_prints_one_row_per_size(capsys):
     main(["500", "1000", "--repeat", "1"])
     rows = capsys.readouterr().out.splitlines()
-    assert rows[0].split() == ["records", "check()", "s", "us/record", "verdict"]
+    assert rows[0].split() == ["history", "records", "load", "s", "check()", "s", "cpu", "s", "cpu", "us/rec",
+                               "peak", "MiB", "verdict"]
     assert [row.split()[-1] for row in rows[1:]] == ["valid", "valid"]
+    assert all(float(row.split()[-2]) > 10 for row in rows[1:])  # peak MiB of the process that judged it
+
+
+def test_bench_judges_a_real_run_folder(tmp_path, capsys):
+    """``--run``: a finished run's history, logs and metrics, judged like a synthetic one."""
+    ops, logs, metrics = synthetic_run(800)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(op.to_dict()) + "\n" for op in ops))
+    (tmp_path / "logs" / "node0.1.log").write_text("".join(json.dumps(line) + "\n" for line in logs["node0"]))
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    main(["--run", str(tmp_path), "--repeat", "1"])
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert row.split()[0] == tmp_path.name[:28] and int(row.split()[1]) == len(ops) and row.split()[-1] == "valid"

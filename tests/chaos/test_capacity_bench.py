@@ -1,0 +1,25 @@
+"""The capacity bench on its smallest setting: real node, gate and measuring processes, every row filled in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _rows(*args: str) -> list[list[str]]:
+    out = subprocess.run([sys.executable, "-m", "chaos.capacity_bench", *args], capture_output=True, text=True,
+                         timeout=240, check=True).stdout
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| streams") and not line.startswith("| system")]
+
+
+def test_a_gate_holding_idle_streams_from_two_measuring_processes_reports_its_memory_per_stream() -> None:
+    [row] = _rows("gate", "--streams", "40", "--workers", "2", "--idle", "0.5")
+    streams, per_connection, _, before, after, per_stream, _ = row
+    assert (streams, per_connection) == ("40", "100")
+    assert float(after) > float(before) and float(per_stream) > 0
+
+
+def test_fan_out_reaches_every_member_spread_over_measuring_processes_for_pushchat_and_the_baseline() -> None:
+    rows = _rows("fanout", "--sizes", "30", "--workers", "3", "--latency-messages", "3", "--burst", "5")
+    assert [(r[0], r[1], r[-1]) for r in rows] == [("pushchat", "30", "0"), ("baseline", "30", "0")]  # 0 missing
