@@ -97,7 +97,8 @@ class MemberWorker:
         try:
             while (item := await call.read()) is not grpc.aio.EOF:
                 now = time.monotonic()
-                item.Unpack(note)
+                if not item.Unpack(note):  # a presence push (another member joined): not what is measured
+                    continue
                 self.arrivals[f"{note.message.room_name}|{note.message.seq}"].append(now)
                 self.total += 1
                 self.changed.set()

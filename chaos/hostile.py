@@ -198,10 +198,17 @@ class HostileClient:
         raise Accepted(f"moved {victim.name}'s pushes to its own stream")
 
     async def _flood(self, victim: Victim, room: str) -> None:
+        """All at once: one after another, on a loaded machine, the calls can be slower than the rate
+        limit refills, and that is no flood."""
         stub, _ = await self._registered()
-        for _ in range(self.flood_calls):
-            await self._call(stub, room, "GetRecentMessages", chat_pb2.ChatRoom_GetRecentMessagesRequest(limit=1))
-        raise Accepted(f"{self.flood_calls} calls in a row, none limited")
+        outcomes = await asyncio.gather(*(self._call(stub, room, "GetRecentMessages",
+                                                     chat_pb2.ChatRoom_GetRecentMessagesRequest(limit=1))
+                                          for _ in range(self.flood_calls)), return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        limited = [e for e in errors if isinstance(e, grpc.aio.AioRpcError) and e.code() in REFUSALS]
+        if limited or errors:
+            raise (limited or errors)[0]
+        raise Accepted(f"{self.flood_calls} calls at once, none limited")
 
     async def _expired_token(self, victim: Victim, room: str) -> None:
         """Replay an expired token of the victim's to register as the victim."""

@@ -1,5 +1,11 @@
-"""Every scenario in scenarios/, run for real: processes, proxies, faults, checker.
+"""Scenarios in scenarios/, run for real on our Toxiproxy server with its extensions: processes, proxies,
+faults, checker.
 
+Every shipped scenario also runs against ``pushchat toxiproxy --standard``
+(tests/chaos/test_external_toxiproxy.py). The two servers differ only in the
+extension toxics, so here run the scenarios with a fault made of one (a
+``stall``: on the standard server it becomes a 1 KB/s ``bandwidth``); a
+scenario without one sends both servers the same calls, and runs once, there.
 Each is one test, so pytest-xdist spreads them over the workers; each
 worker has its own embedded Toxiproxy server (the ``chaos`` fixture).
 """
@@ -10,9 +16,24 @@ import json
 
 import pytest
 
+from chaos.kinds import KINDS
+from chaos.links import EXTENSIONS
+from chaos.scenario import Scenario
 from chaos.scenario_file import by_default, load_all
 
-SCENARIOS = [s.name for s in by_default(load_all())]  # the load group has its quick version in test_load.py
+
+def uses_extensions(scenario: Scenario) -> bool:
+    kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
+    return any(KINDS[k].toxic in EXTENSIONS for k in kinds)
+
+
+# the load group has its quick version in test_load.py
+SCENARIOS = [s.name for s in by_default(load_all()) if uses_extensions(s)]
+
+
+def test_the_extension_runs_here_cover_every_shipped_use_of_an_extension() -> None:
+    """At least one scenario exercises the extensions; every other one runs once, on the standard server."""
+    assert SCENARIOS and "stalled-gate-link" in SCENARIOS and "baseline" not in SCENARIOS
 
 
 @pytest.mark.chaos
