@@ -102,11 +102,10 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
     node_args += tuple(creds.node_args())
     gate_args += (*creds.gate_args(), *limits)
-    kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile),
                                                                        **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
-                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in kinds))
+                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds))
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,

@@ -164,10 +164,14 @@ class Scenario:
     groups: tuple[str, ...] = ()   # what `pushchat chaos run|campaign --group` selects it by
 
     @property
+    def kinds(self) -> list[str]:
+        """Every fault kind the scenario can apply: its listed faults', then its random schedule's."""
+        return [f.kind for f in self.faults] + list(self.random_faults.kinds if self.random_faults else ())
+
+    @property
     def extension_kinds(self) -> list[str]:
         """Fault kinds used here that need pushchat's embedded Toxiproxy server."""
-        kinds = [f.kind for f in self.faults] + list(self.random_faults.kinds if self.random_faults else ())
-        return sorted({k for k in kinds if k in EXTENSION_KINDS})
+        return sorted({k for k in self.kinds if k in EXTENSION_KINDS})
 
     def schedule(self, seed: int | None = None) -> list[Fault]:
         """The run's faults: the listed ones plus the seeded random ones, by start time."""

@@ -23,8 +23,7 @@ from chaos.scenario_file import by_default, load_all
 
 
 def uses_extensions(scenario: Scenario) -> bool:
-    kinds = [f.kind for f in scenario.faults] + list(scenario.random_faults.kinds if scenario.random_faults else ())
-    return any(KINDS[k].toxic in EXTENSIONS for k in kinds)
+    return any(KINDS[k].toxic in EXTENSIONS for k in scenario.kinds)
 
 
 # the load group has its quick version in test_load.py
