@@ -362,18 +362,21 @@ def room_names(count: int) -> list[str]:
     return list(DEFAULT_ROOMS[:count]) + [f"Bench{i}" for i in range(len(DEFAULT_ROOMS), count)]
 
 
+async def store_location(kind: str, pg: Postgres, folder: Path) -> str | None:
+    """Where a node of ``kind`` keeps its rooms: the shared server's DSN for postgres (None: it is
+    unavailable), else a folder of its own."""
+    return await asyncio.to_thread(pg.dsn) if kind == "postgres" else str(folder)
+
+
 async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: Postgres, work: Path) -> SendRow:
     from system.client import ChatClient, SendFailed
     from system.room import DEFAULT_ROOMS
 
     row = SendRow(kind, senders)
-    where = str(work / f"{kind}-{senders}")
-    if kind == "postgres":
-        dsn = await asyncio.to_thread(pg.dsn)
-        if dsn is None:
-            row.skipped = pg.unavailable or "no PostgreSQL"
-            return row
-        where = dsn
+    where = await store_location(kind, pg, work / f"{kind}-{senders}")
+    if where is None:
+        row.skipped = pg.unavailable or "no PostgreSQL"
+        return row
     logs = work / f"logs-{kind}-{senders}"
     logs.mkdir()
     rooms = room_names(opts.rooms)
@@ -484,13 +487,10 @@ async def measure_restart(kind: str, messages: int, opts: argparse.Namespace, pg
     from system.room import RoomConfig
 
     row = RestartRow(kind, messages)
-    where = str(work / f"restart-{kind}-{messages}")
-    if kind == "postgres":
-        dsn = await asyncio.to_thread(pg.dsn)
-        if dsn is None:
-            row.skipped = pg.unavailable or "no PostgreSQL"
-            return row
-        where = dsn
+    where = await store_location(kind, pg, work / f"restart-{kind}-{messages}")
+    if where is None:
+        row.skipped = pg.unavailable or "no PostgreSQL"
+        return row
     progress(f"restart, {kind}, {messages} messages: filling")
     await fill(kind, where, messages)
     logs = work / f"logs-restart-{kind}-{messages}"
