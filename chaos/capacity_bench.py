@@ -40,7 +40,7 @@ from typing import Any
 import grpc
 
 from system import auth, metrics
-from system.bench import STREAMS_PER_CHANNEL, call_request, start
+from system.bench import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 from system.grpcopts import Keepalive
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.wait import wait_until
@@ -93,13 +93,9 @@ class MemberWorker:
         return {"opened": len(members), "seconds": time.monotonic() - started}
 
     async def _read(self, call: Any) -> None:
-        note = chat_pb2.Client_NewMessageNotification()
         try:
-            while (item := await call.read()) is not grpc.aio.EOF:
-                now = time.monotonic()
-                if not item.Unpack(note):  # a presence push (another member joined): not what is measured
-                    continue
-                self.arrivals[f"{note.message.room_name}|{note.message.seq}"].append(now)
+            async for now, room, seq in pushed_messages(call, time.monotonic):
+                self.arrivals[f"{room}|{seq}"].append(now)
                 self.total += 1
                 self.changed.set()
         except (grpc.aio.AioRpcError, asyncio.CancelledError):
