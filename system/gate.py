@@ -34,7 +34,7 @@ from system.limits import Limits
 from system.access import UNAUTHENTICATED, Refused
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
-from system.objects import STORED_KEY
+from system.objects import MISROUTED_KEY, STORED_KEY
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 from system.server import Server
@@ -43,6 +43,7 @@ from system.wait import wait_until
 
 _log = log.get("gate")
 ROUTE_MARGIN = 0.25  # seconds before the caller's deadline at which a call waiting for its route gives up
+MISROUTE_PAUSE, MISROUTE_PAUSE_MAX = 0.02, 0.5  # how long a misrouted call waits, at most, before routing again
 
 
 @dataclass
@@ -242,18 +243,32 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
     async def _forward(self, context: grpc.aio.ServicerContext, object_id: str, rpc: str, request,  # type: ignore[no-untyped-def]
                        user: str | None = None):
         """Send the call to the owning node, with headers of our own making (never the client's: its
-        ``x-pushchat-user-bin`` is dropped here); its gRPC error comes back to the client unchanged."""
-        timeout = self._time_left(context)
-        try:  # give up before the caller's deadline, so that it hears our refusal (retryable), not its own timeout
-            node = await self.gate.route_soon(object_id, timeout - min(ROUTE_MARGIN, timeout / 4))
-        except LookupError as exc:  # never forwarded: it surely did nothing
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
-        try:
-            return await getattr(node.stub, rpc)(request, timeout=self._time_left(context),
-                                                 metadata=self.gate.guard.node_metadata(user))
-        except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
-            passed = tuple((k, v) for k, v in (exc.trailing_metadata() or ()) if k == STORED_KEY)
-            await context.abort(exc.code(), exc.details() or f"node {node.dial}: {exc.code().name}", passed)
+        ``x-pushchat-user-bin`` is dropped here); its gRPC error comes back to the client unchanged.
+
+        A node whose view of the cluster differs from ours for a moment refuses the call as misrouted
+        (surely not done); we route it again, as the views converge, until just before the deadline.
+        """
+        pause = MISROUTE_PAUSE
+        while True:
+            timeout = self._time_left(context)
+            give_up = timeout - min(ROUTE_MARGIN, timeout / 4)
+            try:  # give up before the caller's deadline, so that it hears our refusal (retryable), not its own timeout
+                node = await self.gate.route_soon(object_id, give_up)
+            except LookupError as exc:  # never forwarded: it surely did nothing
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
+            try:
+                return await getattr(node.stub, rpc)(request, timeout=self._time_left(context),
+                                                     metadata=self.gate.guard.node_metadata(user))
+            except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
+                trailing = dict(exc.trailing_metadata() or ())
+                if MISROUTED_KEY in trailing and self._time_left(context) - pause > ROUTE_MARGIN:
+                    log.event(_log, logging.INFO, "call_misrouted", id=object_id, node=node.dial,
+                              owner=trailing[MISROUTED_KEY], error=exc.details())
+                    await self.gate.routes_change(pause)
+                    pause = min(pause * 2, MISROUTE_PAUSE_MAX)
+                    continue
+                passed = tuple((k, v) for k, v in trailing.items() if k == STORED_KEY)
+                await context.abort(exc.code(), exc.details() or f"node {node.dial}: {exc.code().name}", passed)
 
     def _time_left(self, context: grpc.aio.ServicerContext) -> float:
         """What is left of the caller's deadline, at most the gate's ``call_timeout``."""
@@ -306,7 +321,6 @@ class GateServer(Server):
         """:meth:`route`, waiting up to ``wait`` s for the routing to change while it has no answer."""
         deadline = time.monotonic() + wait
         while True:
-            changed = self._routes_changed
             try:
                 if self._closing:
                     raise LookupError(f"gate {self.advertise} is stopping")
@@ -317,11 +331,16 @@ class GateServer(Server):
                     raise
             self.calls_waiting += 1
             try:
-                await asyncio.wait_for(changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
+                await self.routes_change(left)
             finally:
                 self.calls_waiting -= 1
+
+    async def routes_change(self, wait: float) -> None:
+        """Wait up to ``wait`` s for the routing to change."""
+        try:
+            await asyncio.wait_for(self._routes_changed.wait(), wait)
+        except asyncio.TimeoutError:
+            pass
 
     def _route_changed(self) -> None:
         """Wake the calls waiting in :meth:`route_soon`."""

@@ -26,7 +26,7 @@ from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
-from system.objects import STORED_KEY, CallInfo, ObjectError, ObjectHost, Unavailable
+from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.presence import PresenceConfig
@@ -123,7 +123,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             reply = await self.server.host.call(request.type, request.id, request.method, request.request,
                                                 CallInfo(client_id=request.client_id, user=caller.user))
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.stored,
+            await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.trailing,
                                exc.limit)
         except Exception as exc:  # a bug in a method must not take the node down
             _log.exception("call_crashed")
@@ -137,7 +137,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             await self.server.check_owner(request.id)
             hosted = await self.server.host.create(request.type, request.id)
         except ObjectError as exc:
-            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc), exc.stored)
+            await self._refuse(context, request.type, request.id, "CreateObject", exc.code, str(exc), exc.trailing)
         return goverse_pb2.CreateObjectResponse(id=hosted.object_id)
 
     async def DeleteObject(self, request: goverse_pb2.DeleteObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.DeleteObjectResponse:
@@ -146,7 +146,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             await self.server.check_owner(request.id)
             found = await self.server.host.delete(request.id)
         except ObjectError as exc:
-            await self._refuse(context, "", request.id, "DeleteObject", exc.code, str(exc), exc.stored)
+            await self._refuse(context, "", request.id, "DeleteObject", exc.code, str(exc), exc.trailing)
         if not found:
             await self._refuse(context, "", request.id, "DeleteObject", "NOT_FOUND", f"no object {request.id!r}")
         return goverse_pb2.DeleteObjectResponse()
@@ -176,12 +176,12 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
-                      code: str, error: str, stored: str | None = None, limit: str | None = None) -> None:
+                      code: str, error: str, trailing: tuple[tuple[str, str], ...] = (),
+                      limit: str | None = None) -> None:
         level = logging.INFO if code in CALLER_ERRORS else logging.WARNING
         if limit:
             self.server.metrics.limited.labels(limit=limit).inc()
         log.event(_log, level, "call_failed", type=type_, id=id_, method=method, code=code, error=error)
-        trailing = ((STORED_KEY, stored),) if stored else ()
         await context.abort(grpc.StatusCode[code], error, trailing)
 
 
@@ -258,12 +258,12 @@ class NodeServer(Server):
             return
         if not self.membership.registered:
             await self._give_up_others()
-            raise Unavailable(f"node {self.advertise} is not a cluster member now (its etcd lease lapsed); retry",
-                              stored="no")
+            raise Misrouted(f"node {self.advertise} is not a cluster member now (its etcd lease lapsed); retry",
+                            owner="")
         owner = self.owner_of(object_id)
         if owner != self.node_id:
             await self.host.evict(object_id)
-            raise Unavailable(f"{object_id} is owned by node {owner or 'none'} now; retry", stored="no")
+            raise Misrouted(f"{object_id} is owned by node {owner or 'none'} now; retry", owner=owner or "")
 
     async def _give_up_others(self) -> None:
         """Close every object this node no longer owns (membership changed, or our lease lapsed)."""

@@ -28,6 +28,10 @@ OBJECT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
 #: Trailing metadata of a refused write, as the node sends it and the gate passes it on:
 #: "no" (surely not stored) or "unknown".
 STORED_KEY = "pushchat-stored"
+#: Trailing metadata of a call refused by a node that does not own the object in its view of the cluster
+#: (its value: the owner in that view, or "" when the node itself is deposed). Views on etcd differ for a
+#: moment after a change, so the gate routes such a call again rather than failing it.
+MISROUTED_KEY = "pushchat-misrouted"
 
 
 class ObjectError(Exception):
@@ -44,9 +48,26 @@ class ObjectError(Exception):
         self.stored = stored
         self.limit = limit  # the limit it hit (system.limits), if it is one
 
+    @property
+    def trailing(self) -> tuple[tuple[str, str], ...]:
+        """The trailing metadata a node sends with this refusal."""
+        return ((STORED_KEY, self.stored),) if self.stored else ()
+
 
 class Unavailable(ObjectError):
     code = "UNAVAILABLE"
+
+
+class Misrouted(Unavailable):
+    """This node does not serve the object now (another owns it, or our lease lapsed): surely not done."""
+
+    def __init__(self, message: str, owner: str) -> None:
+        super().__init__(message, stored="no")
+        self.owner = owner
+
+    @property
+    def trailing(self) -> tuple[tuple[str, str], ...]:
+        return (*super().trailing, (MISROUTED_KEY, self.owner))
 
 
 class ResourceExhausted(ObjectError):

@@ -117,3 +117,38 @@ async def test_a_send_made_once_after_the_owner_died_waits_at_the_gate_for_the_n
     storers = {n.name for n in nodes for path in n.log_paths for line in log.read(str(path))
                if line.get("event") == "message_stored" and line.get("client_msg_id") == "after"}
     assert storers and victim.name not in storers
+
+
+async def test_a_call_a_node_refuses_as_not_its_own_is_routed_again_until_the_views_agree(
+        etcd: EtcdCluster, postgres_dsn: str, tmp_path: Path) -> None:
+    """Views of the cluster converge, not at once: a node may hear of a change after the gate, or before.
+    A node that does not own the room in its view refuses (surely not stored), and the gate routes the
+    call again until the views agree, instead of failing a send the client made once. Here the gate,
+    on a static list, sends everything to ``keeper``, while etcd says ``leaver`` owns the room until
+    ``leaver`` leaves."""
+    keeper_id = "keeper"
+    leaver_id = next(f"leaver{i}" for i in range(100)
+                     if placement.owner("ChatRoom-General", [keeper_id, f"leaver{i}"]) == f"leaver{i}")
+    cluster = ["--store", postgres_dsn, "--etcd", ",".join(etcd.endpoints), "--lease-ttl", TTL]
+    keeper = ServerProcess("keeper", "node", [*cluster, "--node-id", keeper_id], tmp_path)
+    leaver = ServerProcess("leaver", "node", [*cluster, "--node-id", leaver_id], tmp_path)
+    await asyncio.gather(keeper.start(), leaver.start())
+    gate = ServerProcess("gate0", "gate", ["--nodes", keeper.addr], tmp_path)
+    await gate.start()
+    alice = ChatClient(gate.addr, "alice", outage_wait=0.0, call_timeout=30.0)  # outage_wait 0: one attempt
+
+    def misrouted() -> bool:
+        return any(line.get("event") == "call_misrouted" for path in gate.log_paths for line in log.read(str(path)))
+    try:
+        sending = asyncio.ensure_future(alice.send("General", "while the views differ", client_msg_id="once"))
+        await wait_until(lambda: misrouted() or sending.done(), 20.0, "the keeper to refuse the call as misrouted")
+        assert not sending.done(), sending
+        await leaver.stop()  # drains, then revokes its lease: the keeper owns the room from then on
+        reply = await asyncio.wait_for(sending, 30.0)
+    finally:
+        await alice.close()
+        await asyncio.gather(*(p.stop() for p in [gate, keeper, leaver]), return_exceptions=True)
+    assert reply.seq >= 1 and not reply.duplicate
+    stored = [line for path in keeper.log_paths for line in log.read(str(path))
+              if line.get("event") == "message_stored" and line.get("client_msg_id") == "once"]
+    assert len(stored) == 1
