@@ -29,8 +29,8 @@ OBJECT_ID_RE = re.compile(r"^[\x21-\x7e]{1,256}$")
 #: "no" (surely not stored) or "unknown".
 STORED_KEY = "pushchat-stored"
 #: Trailing metadata of a call refused by a node that does not own the object in its view of the cluster
-#: (its value: the owner in that view, or "" when the node itself is deposed). Views on etcd differ for a
-#: moment after a change, so the gate routes such a call again rather than failing it.
+#: (its value: the owner in that view, or "" when the node's own lease lapsed).
+#: Views on etcd differ for a moment after a change, so the gate routes such a call again rather than failing it.
 MISROUTED_KEY = "pushchat-misrouted"
 
 
@@ -59,7 +59,9 @@ class Unavailable(ObjectError):
 
 
 class Misrouted(Unavailable):
-    """This node does not serve the object now (another owns it, or our lease lapsed): surely not done."""
+    """This node does not serve the object now, in its view of the cluster (another owns it, or our lease
+    lapsed): surely not done. A write fenced by the store is not this: the views agree, and another node
+    took the room; routing again would only take it back."""
 
     def __init__(self, message: str, owner: str) -> None:
         super().__init__(message, stored="no")
