@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from system import log, placement
@@ -26,7 +27,7 @@ from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
-from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost
+from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost, Superseded
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.presence import PresenceConfig
@@ -119,9 +120,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         faults = self.server.faults  # in-process fault points (system.faultpoints): an abort ends the call here
         await faults.call(context, "before", request.method, request.id, request.client_id, request.request)
         try:
-            await self.server.check_owner(request.id)
-            reply = await self.server.host.call(request.type, request.id, request.method, request.request,
-                                                CallInfo(client_id=request.client_id, user=caller.user))
+            reply = await self.server.call(request.type, request.id, request.method, request.request,
+                                           CallInfo(client_id=request.client_id, user=caller.user))
         except ObjectError as exc:
             await self._refuse(context, request.type, request.id, request.method, exc.code, str(exc), exc.trailing,
                                exc.limit)
@@ -264,6 +264,22 @@ class NodeServer(Server):
         if owner != self.node_id:
             await self.host.evict(object_id)
             raise Misrouted(f"{object_id} is owned by node {owner or 'none'} now; retry", owner=owner or "")
+
+    async def call(self, type_name: str, object_id: str, method: str, request: any_pb2.Any,
+                   info: CallInfo) -> any_pb2.Any:
+        """A call on an object we own. On etcd, membership says who owns a room, and the store's fencing
+        keeps a deposed owner from writing: a room another node claimed for a moment (nodes starting
+        together each claim what they own in their first, partial view) is taken back, once, by the node
+        etcd names, rather than refusing a send that it alone may serve."""
+        await self.check_owner(object_id)
+        try:
+            return await self.host.call(type_name, object_id, method, request, info)
+        except Superseded as exc:
+            if self.membership is None:  # static: no one says who owns it; the newer claim stands
+                raise
+            await self.check_owner(object_id)
+            log.event(_log, logging.INFO, "object_reclaimed", id=object_id, error=str(exc))
+            return await self.host.call(type_name, object_id, method, request, info)
 
     async def _give_up_others(self) -> None:
         """Close every object this node no longer owns (membership changed, or our lease lapsed)."""

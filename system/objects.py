@@ -72,6 +72,13 @@ class Misrouted(Unavailable):
         return (*super().trailing, (MISROUTED_KEY, self.owner))
 
 
+class Superseded(Unavailable):
+    """Another node claimed the object since we loaded it: the store fenced our write off. Surely not done."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, stored="no")
+
+
 class ResourceExhausted(ObjectError):
     code = "RESOURCE_EXHAUSTED"
 

@@ -40,7 +40,7 @@ from google.protobuf.message import Message
 from system import clientid, log
 from system import limits
 from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
-                            PermissionDenied, ResourceExhausted, Unavailable, method)
+                            PermissionDenied, ResourceExhausted, Superseded, Unavailable, method)
 from system.pb import chat_pb2
 from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
@@ -111,7 +111,7 @@ def member_client(named: str, call: CallInfo) -> str:
 def refusal(room: str, exc: StoreError) -> ObjectError:
     """What a caller is told when the store failed: retryable or not, and whether it was stored."""
     if isinstance(exc, Fenced):
-        return Unavailable(f"room {room!r} moved to another node; not stored, retry", stored="no")
+        return Superseded(f"room {room!r} moved to another node; not stored, retry")
     if exc.full:
         return ResourceExhausted(f"room {room!r}: the store is full; not stored ({exc})", stored="no")
     if exc.definite:
@@ -162,7 +162,7 @@ class ChatRoom(GoverseObject):
     async def _fresh(self) -> None:
         """Reload after a failed write; refuse when another node owns the room now."""
         if self.evicted:
-            raise Unavailable(f"room {self.name!r} moved to another node; retry", stored="no")
+            raise Superseded(f"room {self.name!r} moved to another node; retry")
         if self.stale:
             try:
                 record = await self.store.claim(self.name, self.config.limits, create=False)

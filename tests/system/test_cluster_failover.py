@@ -15,6 +15,7 @@ from chaos.process import ServerProcess
 from system import log, placement
 from system.client import ChatClient, Observer, SendFailed
 from system.pb import chat_pb2
+from system.store import Batch, Fenced, Limits, StoredMessage, make_store
 from system.wait import wait_until
 
 TTL = "2"
@@ -152,3 +153,32 @@ async def test_a_call_a_node_refuses_as_not_its_own_is_routed_again_until_the_vi
     stored = [line for path in keeper.log_paths for line in log.read(str(path))
               if line.get("event") == "message_stored" and line.get("client_msg_id") == "once"]
     assert len(stored) == 1
+
+
+async def test_the_node_etcd_names_takes_back_a_room_another_node_claimed_for_a_moment(
+        etcd: EtcdCluster, postgres_dsn: str, tmp_path: Path) -> None:
+    """Nodes that start together each claim the rooms they own in their first, partial view of the
+    cluster, so the owner's claim can be superseded by a node that owned the room for a moment. The owner
+    etcd names takes the room back rather than refusing a send it alone may serve; without etcd (see
+    test_postgres_node) the newer claim stands."""
+    node = ServerProcess("node0", "node", ["--store", postgres_dsn, "--etcd", ",".join(etcd.endpoints),
+                                           "--lease-ttl", TTL], tmp_path)
+    await node.start()
+    gate = ServerProcess("gate0", "gate", ["--etcd", ",".join(etcd.endpoints), "--lease-ttl", TTL], tmp_path)
+    await gate.start()
+    alice = ChatClient(gate.addr, "alice", outage_wait=0.0)  # one attempt: a refusal would fail the test
+    try:
+        assert (await alice.send("General", "one")).seq == 1
+        stray = make_store(postgres_dsn)  # a node that owned the room for a moment claims it
+        await stray.open()
+        claim = await stray.claim("General", Limits(), create=False)
+        assert claim is not None and claim.last_seq == 1
+        two = await alice.send("General", "two")
+        with pytest.raises(Fenced):  # the owner's claim is the newest again: the stray node is fenced off
+            await stray.write("General", claim.token, Batch([StoredMessage(3, 2**62, "stray", "x", "stray")]))
+        await stray.close()
+    finally:
+        await alice.close()
+        await asyncio.gather(gate.stop(), node.stop(), return_exceptions=True)
+    assert two.seq == 2 and not two.duplicate
+    assert any(line.get("event") == "object_reclaimed" for path in node.log_paths for line in log.read(str(path)))
