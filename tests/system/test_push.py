@@ -32,7 +32,7 @@ def test_fan_out_sends_one_envelope_per_gate() -> None:
         assert list(env_a.client_ids) == ["10.0.0.1:1/x", "10.0.0.1:1/z"] and list(env_b.client_ids) == ["10.0.0.2:1/y"]
         unpacked = chat_pb2.Client_NewMessageNotification()
         assert env_a.message.Unpack(unpacked) and unpacked.message.message == "hi"
-        assert a.queue.empty() and b.queue.empty()
+        assert len(a) == 0 and len(b) == 0
         snap = metrics.snapshot()
         assert snap["pushchat_push_attempted_total"] == 3 == snap["pushchat_push_delivered_total"]
         assert snap["pushchat_connected_gates"] == 2
