@@ -1,6 +1,6 @@
 """Benchmark (not a test): what a gate holds, how fan-out scales with room size, many rooms on 2 nodes.
 
-    python -m chaos.capacity_bench gate   [--streams 1000,5000,10000] [--workers 4]
+    python -m chaos.capacity_bench gate   [--streams 1000,5000,10000] [--workers 4] [--per-channel 1] [--bare]
     python -m chaos.capacity_bench fanout [--sizes 100,1000,10000] [--workers 4]
     python -m chaos.capacity_bench rooms  [--rooms 1000] [--members 10] [--nodes 1,2]
 
@@ -13,6 +13,9 @@ CLOCK_MONOTONIC, which every process on the machine shares.
 
 - ``gate``: idle streams held by one gate: its RSS growth per stream and its
   CPU while idle, with the default keepalive (a fresh gate for each count).
+  ``--bare``: the same against the least a grpc.aio server can hold for a
+  stream (the gate's server options, a handler that sends the first message
+  and waits on one future): the floor under the gate's figure.
 - ``fanout``: one room of N members on one gate; messages sent one at a time
   (latency: send call start to arrival on each member stream, p50/p99), then
   a burst sent 16 at a time (deliveries/s: first send to last arrival); the
@@ -39,7 +42,9 @@ from typing import Any
 
 import grpc
 
-from system import auth, metrics
+from google.protobuf import any_pb2
+
+from system import auth, listen, metrics
 from system.bench import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 from system.grpcopts import Keepalive
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
@@ -138,6 +143,29 @@ async def serve_worker() -> None:
         sys.stdout.flush()
         if op == "close":
             return
+
+
+class Bare(gate_pb2_grpc.GateServiceServicer):
+    """The least a grpc.aio server holds for an idle Register stream: the call, its handler, one future."""
+
+    async def Register(self, request: gate_pb2.Empty, context: Any) -> Any:
+        first = any_pb2.Any()
+        first.Pack(gate_pb2.RegisterResponse(client_id="bare"))
+        yield first
+        await asyncio.get_running_loop().create_future()
+
+
+async def serve_bare() -> None:
+    """A bare server with the gate's server options (keepalive, so the clients' pings are answered)."""
+    server = grpc.aio.server(options=Keepalive().server_options() + listen.SERVER_OPTIONS)
+    gate_pb2_grpc.add_GateServiceServicer_to_server(Bare(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(json.dumps({"event": "listening", "service": "bare", "addr": f"127.0.0.1:{port}"}), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await server.stop(0)
 
 
 class Workers:
@@ -250,6 +278,12 @@ class Cluster:
             await gate_ready(ann["metrics_port"], nodes=nodes)
         return [a["addr"] for a in gate_anns], gate_anns
 
+    async def bare(self) -> dict[str, Any]:
+        proc, ann = await start("chaos.capacity_bench", "--serve-bare")
+        self.procs.append(proc)
+        ann["pid"] = proc.pid
+        return ann
+
     async def baseline(self) -> str:
         proc, ann = await start("system.bench", "--serve-baseline", "--client-buffer", "1024")
         self.procs.append(proc)
@@ -285,18 +319,19 @@ async def _send(stub: Any, room: str, cmid: str) -> tuple[str, float]:
     return str(ack.seq), started
 
 
-async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: int) -> list[str]:
-    rows = ["| streams | per connection | open rate (streams/s) | gate RSS before (MiB) | after (MiB) | KiB per stream "
-            "| gate CPU at idle (% of a core) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: int, bare: bool = False
+                     ) -> list[str]:
+    rows = ["| server | streams | per connection | open rate (streams/s) | RSS before (MiB) | after (MiB) "
+            "| KiB per stream | CPU at idle (% of a core) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n in counts:
         with tempfile.TemporaryDirectory(prefix="pushchat-cap-") as tmp:
             cluster = Cluster(tmp)
             try:
-                _, anns = await cluster.start(1, 1, ["Idle"])
-                pid = anns[0]["pid"]
+                ann = await cluster.bare() if bare else (await cluster.start(1, 1, ["Idle"]))[1][0]
+                pid = ann["pid"]
                 before = _rss_kib(pid)
                 async with Workers(workers) as ws:
-                    rate = await ws.open([anns[0]["addr"]], [(i, "Idle") for i in range(n)], join=False,
+                    rate = await ws.open([ann["addr"]], [(i, "Idle") for i in range(n)], join=False,
                                         per_channel=per_channel, keepalive=True)
                     await asyncio.sleep(2.0)  # the gate settles after the opening burst
                     after = _rss_kib(pid)
@@ -305,8 +340,8 @@ async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: 
                     cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
             finally:
                 await cluster.stop()
-        rows.append(f"| {n:,} | {per_channel} | {rate:,.0f} | {before / 1024:.1f} | {after / 1024:.1f} | "
-                    f"{(after - before) / n:.1f} | {cpu * 100:.1f} |")
+        rows.append(f"| {'bare grpc.aio' if bare else 'gate'} | {n:,} | {per_channel} | {rate:,.0f} | "
+                    f"{before / 1024:.1f} | {after / 1024:.1f} | {(after - before) / n:.1f} | {cpu * 100:.1f} |")
         print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -425,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default="1000,5000,10000", help="gate: idle streams held, per run")
     parser.add_argument("--per-channel", type=int, default=STREAMS_PER_CHANNEL,
                         help=f"gate: streams per client connection (default {STREAMS_PER_CHANNEL}; a ChatClient has 1)")
+    parser.add_argument("--bare", action="store_true", help="gate: measure a bare grpc.aio server instead (the floor)")
     parser.add_argument("--idle", type=float, default=10.0, help="gate: seconds of idle CPU measured")
     parser.add_argument("--sizes", default="100,1000,10000", help="fanout: room sizes")
     parser.add_argument("--latency-messages", type=int, default=20, help="fanout: messages sent one at a time")
@@ -434,15 +470,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-room", type=int, default=2, help="rooms: messages sent to each room")
     parser.add_argument("--nodes", default="1,2", help="rooms: node counts to compare")
     parser.add_argument("--member-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.member_worker:
         asyncio.run(serve_worker())
+        return 0
+    if args.serve_bare:
+        asyncio.run(serve_bare())
         return 0
     if args.what is None:
         parser.error("say what to measure: gate, fanout or rooms")
     ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
     if args.what == "gate":
-        rows = asyncio.run(bench_gate(ints(args.streams), args.workers, args.idle, args.per_channel))
+        rows = asyncio.run(bench_gate(ints(args.streams), args.workers, args.idle, args.per_channel, args.bare))
     elif args.what == "fanout":
         rows = asyncio.run(bench_fanout(ints(args.sizes), args.workers, args.latency_messages, args.burst))
     else:

@@ -39,7 +39,7 @@ class Refused(Exception):
         self.limit = limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a gate keeps one per Register stream
 class Caller:
     """Where a request came from and who it proved to be."""
 
@@ -62,12 +62,6 @@ class Verdict:
 
 
 @dataclass
-class _Registration:
-    client_id: str
-    caller: Caller
-
-
-@dataclass
 class Access:
     """The registered streams of one gate and the rules above. ``mode``: ``none`` or ``token``."""
 
@@ -76,7 +70,7 @@ class Access:
     allow_admin_calls: bool = False
 
     def __post_init__(self) -> None:
-        self._registrations: dict[str, _Registration] = {}
+        self._registrations: dict[str, Caller] = {}     # client id -> the caller whose stream got it
         self._streams: Counter[str] = Counter()          # connection -> open Register streams
         self._session_streams: Counter[str] = Counter()  # session -> open Register streams
         self._claims: dict[str, str] = {}                # --auth none: user name -> session holding it
@@ -101,16 +95,15 @@ class Access:
 
     def bind(self, caller: Caller, client_id: str) -> None:
         """``client_id`` was given to ``caller``'s new stream: it is that connection's from now on."""
-        self._registrations[client_id] = _Registration(client_id, caller)
+        self._registrations[client_id] = caller
         self._streams[caller.connection] += 1
         self._session_streams[caller.session] += 1
 
     def unbind(self, client_id: str) -> None:
         """The stream ended: its id is nobody's, and a session with no stream left gives up its name."""
-        reg = self._registrations.pop(client_id, None)
-        if reg is None:
+        caller = self._registrations.pop(client_id, None)
+        if caller is None:
             return
-        caller = reg.caller
         for counter, key in ((self._streams, caller.connection), (self._session_streams, caller.session)):
             counter[key] -= 1
             if counter[key] <= 0:
@@ -123,8 +116,7 @@ class Access:
                 self._rooms.pop(caller.principal, None)
 
     def owner(self, client_id: str) -> Caller | None:
-        reg = self._registrations.get(client_id)
-        return reg.caller if reg else None
+        return self._registrations.get(client_id)
 
     # -- calls -----------------------------------------------------------------------------
     def check_admin(self, caller: Caller, what: str) -> None:
@@ -169,15 +161,14 @@ class Access:
             clientid.parse(wanted)
         except clientid.MalformedClientId as exc:
             raise Refused("INVALID_ARGUMENT", "malformed_client_id", str(exc)) from None
-        reg = self._registrations.get(wanted)
-        if reg is None:
+        owner = self._registrations.get(wanted)
+        if owner is None:
             raise Refused(PERMISSION_DENIED, "client_id_unknown", f"client id {wanted!r} is not registered on this "
                           "gate (its Register stream ended?); register again and use the new id")
-        if reg.caller.connection != caller.connection:
+        if owner.connection != caller.connection:
             raise Refused(PERMISSION_DENIED, "client_id_not_yours", f"client id {wanted!r} was registered on "
                           "another connection; a client may only use the id its own Register stream got")
-        owner = reg.caller.identity
-        if caller.identity is not None and owner is not None and owner.user != caller.identity.user:
+        if caller.identity is not None and owner.identity is not None and owner.identity.user != caller.identity.user:
             raise Refused(PERMISSION_DENIED, "client_id_not_yours", f"client id {wanted!r} belongs to another user")
         return wanted
 

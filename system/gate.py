@@ -27,7 +27,7 @@ import grpc
 from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement, tls
-from system.faultpoints import Event, PushStream
+from system.faultpoints import Event, FaultPoints, PushStream
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
@@ -162,6 +162,20 @@ async def _next(box: Mailbox[any_pb2.Any] | PushStream, expires: float | None) -
         raise TokenExpired() from None
 
 
+def _registered(client_id: str) -> any_pb2.Any:
+    """A Register stream's first message (made here, so that the stream's frame does not keep it)."""
+    first = any_pb2.Any()
+    first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
+    return first
+
+
+def _shaped(faults: FaultPoints, box: Mailbox[any_pb2.Any]) -> PushStream[any_pb2.Any] | None:
+    """The client's pushes as the push faults shape them; None when fault points are off (read ``box``)."""
+    if not faults.enabled:
+        return None
+    return faults.push_stream(box.get, lambda item: push_event(item, box.name, faults.user(box.name)))
+
+
 def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
     """A push on a gate's stream to one client, as the push faults see it."""
     note = chat_pb2.Client_NewMessageNotification()
@@ -186,14 +200,11 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         in_flight: any_pb2.Any | None = None
         sent = 0  # pushes written to this client's stream (client_unregistered says how many)
         expires = caller.identity.expires if caller.identity else None
-        faults = self.gate.faults
-        shaped = faults.push_stream(box.get, lambda item: push_event(item, client_id, faults.user(client_id)))
+        shaped = _shaped(self.gate.faults, box)
         try:
-            first = any_pb2.Any()
-            first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
-            yield first
-            while True:
-                item = await _next(shaped or box, expires)
+            yield _registered(client_id)
+            while True:  # one frame and no extra coroutine while it waits: a gate holds thousands of these
+                item = await (box.get() if expires is None and shaped is None else _next(shaped or box, expires))
                 if item is None:
                     break
                 in_flight = item

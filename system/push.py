@@ -13,6 +13,7 @@ No sockets here: the node's ``RegisterGate`` handler drains a
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -76,47 +77,71 @@ class Outgoing:
 
 
 class Mailbox(Generic[T]):
-    """A bounded queue feeding one server stream; ``get()`` returns None when the stream must end.
+    """A bounded queue feeding one server stream, for one reader; ``get()`` returns None when the stream must end.
 
-    Used for a gate's queue on the node and for a client's queue on the gate.
+    Used for a gate's queue on the node and for a client's queue on the gate. A gate holds one per
+    client, mostly idle, so it is lean: no ``asyncio.Queue`` (four deques of 64 slots and an Event,
+    about 3 KiB), just a deque made on the first offer and a future only while the reader waits.
     """
+
+    __slots__ = ("name", "capacity", "closed", "accepted", "_items", "_waiter", "_ended")
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("a buffer must hold at least 1 message")
         self.name = name
         self.capacity = capacity
-        self.queue: asyncio.Queue[T | None] = asyncio.Queue(maxsize=capacity + 1)  # +1: room for the end marker
         self.closed = False
         self.accepted = 0  # items ever taken by offer(): what was delivered to this queue
+        self._items: deque[T] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended = False  # the reader gets None once what is queued is gone
+
+    def __len__(self) -> int:
+        return len(self._items) if self._items else 0
 
     def offer(self, item: T) -> bool:
         """Put without blocking; False when full or closed."""
-        if self.closed or self.queue.qsize() >= self.capacity:
+        if self.closed or len(self) >= self.capacity:
             return False
-        self.queue.put_nowait(item)
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
         self.accepted += 1
+        self._wake()
         return True
 
     async def get(self) -> T | None:
-        return await self.queue.get()
+        """The next item; None once the stream must end. Safe to cancel: nothing is taken until it returns."""
+        while not self._items:
+            if self._ended:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
     def finish(self) -> None:
         """Let the reader send what is queued, then end."""
         if not self.closed:
             self.closed = True
-            self.queue.put_nowait(None)
+            self._ended = True
+            self._wake()
 
     def close(self) -> list[T]:
-        """End the stream now: take what is still queued and wake the reader with the end marker."""
-        left: list[T] = []
-        while not self.queue.empty():
-            item = self.queue.get_nowait()
-            if item is not None:
-                left.append(item)
+        """End the stream now: take what is still queued and wake the reader, who gets None."""
+        left = list(self._items or ())
+        self._items = None
         self.closed = True
-        self.queue.put_nowait(None)
+        self._ended = True
+        self._wake()
         return left
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 GateChannel = Mailbox[Outgoing]

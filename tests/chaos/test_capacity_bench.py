@@ -10,13 +10,20 @@ def _rows(*args: str) -> list[list[str]]:
     out = subprocess.run([sys.executable, "-m", "chaos.capacity_bench", *args], capture_output=True, text=True,
                          timeout=240, check=True).stdout
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
-            if line.startswith("| ") and not line.startswith("| streams") and not line.startswith("| system")]
+            if line.startswith("| ") and not line.startswith(("| server", "| system"))]
 
 
 def test_a_gate_holding_idle_streams_from_two_measuring_processes_reports_its_memory_per_stream() -> None:
     [row] = _rows("gate", "--streams", "40", "--workers", "2", "--idle", "0.5")
-    streams, per_connection, _, before, after, per_stream, _ = row
-    assert (streams, per_connection) == ("40", "100")
+    server, streams, per_connection, _, before, after, per_stream, _ = row
+    assert (server, streams, per_connection) == ("gate", "40", "100")
+    assert float(after) > float(before) and float(per_stream) > 0
+
+
+def test_the_bare_grpc_aio_floor_holds_the_same_idle_streams_one_connection_each() -> None:
+    [row] = _rows("gate", "--bare", "--streams", "20", "--per-channel", "1", "--workers", "2", "--idle", "0.5")
+    server, streams, per_connection, _, before, after, per_stream, _ = row
+    assert (server, streams, per_connection) == ("bare grpc.aio", "20", "1")
     assert float(after) > float(before) and float(per_stream) > 0
 
 

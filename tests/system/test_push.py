@@ -8,7 +8,7 @@ import pytest
 
 from system.metrics import Metrics
 from system.pb import chat_pb2
-from system.push import (GateBufferFull, GateNotConnected, MalformedClientIdError, PushError, PushHub,
+from system.push import (GateBufferFull, GateNotConnected, Mailbox, MalformedClientIdError, PushError, PushHub,
                          PushMeta)
 
 
@@ -32,7 +32,7 @@ def test_fan_out_sends_one_envelope_per_gate() -> None:
         assert list(env_a.client_ids) == ["10.0.0.1:1/x", "10.0.0.1:1/z"] and list(env_b.client_ids) == ["10.0.0.2:1/y"]
         unpacked = chat_pb2.Client_NewMessageNotification()
         assert env_a.message.Unpack(unpacked) and unpacked.message.message == "hi"
-        assert a.queue.empty() and b.queue.empty()
+        assert len(a) == 0 and len(b) == 0
         snap = metrics.snapshot()
         assert snap["pushchat_push_attempted_total"] == 3 == snap["pushchat_push_delivered_total"]
         assert snap["pushchat_connected_gates"] == 2
@@ -84,4 +84,29 @@ def test_envelopes_left_when_a_gate_stream_ends_are_reported_as_gate_disconnecte
         assert hub.gates() == []
         with pytest.raises(GateNotConnected):
             hub.push_message_to_client("10.0.0.1:1/a", note())
+    asyncio.run(main())
+
+
+def test_mailbox_is_bounded_ends_after_what_is_queued_and_a_cancelled_get_loses_nothing() -> None:
+    async def main() -> None:
+        box: Mailbox[str] = Mailbox("c", 2)
+        assert box.offer("a") and box.offer("b") and not box.offer("c")  # full: refused, not queued
+        assert await box.get() == "a"
+        assert await box.get() == "b"
+        reader = asyncio.ensure_future(box.get())  # waits: nothing queued
+        await asyncio.sleep(0)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        assert box.offer("d") and box.offer("e") and box.accepted == 4
+        box.finish()  # the reader sends what is queued, then ends
+        assert not box.offer("f")
+        assert [await box.get(), await box.get(), await box.get(), await box.get()] == ["d", "e", None, None]
+        other: Mailbox[str] = Mailbox("o", 10)
+        reader = asyncio.ensure_future(other.get())
+        await asyncio.sleep(0)
+        other.offer("x")
+        other.offer("y")
+        assert await reader == "x"
+        assert other.close() == ["y"] and await other.get() is None  # close: the rest is handed back
     asyncio.run(main())
