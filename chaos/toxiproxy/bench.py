@@ -12,6 +12,9 @@ processes; all traffic stays on 127.0.0.1 and every loop is bounded in
 count and time. Rounds are interleaved and the median is reported, because
 other work on the machine moves single runs a lot. Proxies are made through
 the plain HTTP API, so the benchmark needs nothing outside this package.
+With a real server it also prints each of ours against it: the round-trip
+time it adds over the direct path, as a multiple of what the real one adds,
+and its bulk rate as a multiple of the real one's.
 """
 
 from __future__ import annotations
@@ -293,6 +296,20 @@ def _machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def against_real(medians: dict[str, tuple[float, ...]], real_label: str) -> list[str]:
+    """Each of ours as a multiple of the real server: the round-trip time added over the direct path
+    (p50), and the bulk rate. The direct path's own time is left out because no proxy can save it."""
+    direct_p50 = medians["direct"][0]
+    real_p50, _, real_rate = medians[real_label]
+    real_added = real_p50 - direct_p50
+    lines = [f"against {real_label}: added rtt p50 (ours - direct) / (real - direct), bulk ours / real"]
+    for label, (p50, _, rate) in medians.items():
+        if label.startswith("ours"):
+            added = f"{(p50 - direct_p50) / real_added:.2f}x" if real_added > 0 else "n/a (real adds none)"
+            lines.append(f"{label:<28} added rtt {added:>6}   bulk {rate / real_rate:.2f}x")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos.toxiproxy.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -327,22 +344,26 @@ def main(argv: list[str] | None = None) -> int:
                 paths.append((f"ours, {loop}", ours.create("bench", echo)))
         real = stack.enter_context(_real_toxiproxy())
         if real is not None:
-            paths.append((f"real toxiproxy {real.version()}", real.create("bench", echo)))
+            # A name of this run's own: a server at $TOXIPROXY_URL may hold another run's proxies.
+            name = f"bench-{os.getpid()}-{time.monotonic_ns()}"
+            real_label = f"real toxiproxy {real.version()}"
+            paths.append((real_label, real.create(name, echo)))
+            stack.callback(real.delete, name)
         results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in paths}
         for round_ in range(1, args.repeat + 1):
             for label, addr in paths:
                 print(f"  round {round_}/{args.repeat}: {label} ...", file=sys.stderr, flush=True)
                 results[label].append((*ping_pong(addr, args.round_trips), bulk(addr, args.bulk_mb)))
-        if real is not None:
-            real.delete("bench")
     header = f"{'path':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} {'bulk MB/s':>10}"
     print(header)
     print("-" * len(header))
-    for label, rows in results.items():
-        p50, p99, rate = (statistics.median(col) for col in zip(*rows))
+    medians = {label: tuple(statistics.median(col) for col in zip(*rows)) for label, rows in results.items()}
+    for label, (p50, p99, rate) in medians.items():
         print(f"{label:<28} {p50:>11.1f} {p99:>11.1f} {rate:>10.0f}")
     if real is None:
         print("real toxiproxy: not found (put toxiproxy-server on PATH or set TOXIPROXY_URL)")
+    else:
+        print("\n".join(against_real(medians, real_label)))
     return 0
 
 
