@@ -134,6 +134,11 @@ async def test_a_call_a_node_refuses_as_not_its_own_is_routed_again_until_the_vi
     keeper = ServerProcess("keeper", "node", [*cluster, "--node-id", keeper_id], tmp_path)
     leaver = ServerProcess("leaver", "node", [*cluster, "--node-id", leaver_id], tmp_path)
     await asyncio.gather(keeper.start(), leaver.start())
+
+    def keeper_sees_both() -> bool:
+        return any(line.get("event") == "membership_changed" and set(line.get("members", ())) >= {keeper_id, leaver_id}
+                   for path in keeper.log_paths for line in log.read(str(path)))
+    await wait_until(keeper_sees_both, 20.0, "the keeper to see the leaver in etcd")
     gate = ServerProcess("gate0", "gate", ["--nodes", keeper.addr], tmp_path)
     await gate.start()
     alice = ChatClient(gate.addr, "alice", outage_wait=0.0, call_timeout=30.0)  # outage_wait 0: one attempt
