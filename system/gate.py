@@ -257,7 +257,9 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         ``x-pushchat-user-bin`` is dropped here); its gRPC error comes back to the client unchanged.
 
         A node whose view of the cluster differs from ours for a moment refuses the call as misrouted
-        (surely not done); we route it again, as the views converge, until just before the deadline.
+        (surely not done); we route it again, as the views converge, until just before the deadline. A
+        node that leaves the cluster while a call is on it ends the call (:meth:`GateServer._disconnect`):
+        the client hears UNAVAILABLE, maybe done, and retries with the same message id on the new owner.
         """
         pause = MISROUTE_PAUSE
         while True:
@@ -270,6 +272,12 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
             try:
                 return await getattr(node.stub, rpc)(request, timeout=self._time_left(context),
                                                      metadata=self.gate.guard.node_metadata(user))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():  # our own call ended (the client went away): not the node
+                    raise
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"node {node.dial} left the cluster while the call "
+                                    "was on it; it may have been done, retry", ((STORED_KEY, "unknown"),))
             except grpc.aio.AioRpcError as exc:  # its "stored" verdict too: the client needs it to tell definite
                 trailing = dict(exc.trailing_metadata() or ())
                 if MISROUTED_KEY in trailing and self._time_left(context) - pause > ROUTE_MARGIN:
@@ -302,6 +310,7 @@ class GateServer(Server):
         self._closing = False
         self._routes_changed = asyncio.Event()  # set, and replaced, whenever route() may answer differently
         self.calls_waiting = 0  # calls waiting in route_soon() now
+        self._leaving: set[asyncio.Task[None]] = set()  # disconnects under way (the loop keeps only weak refs)
 
     def nodes_up(self) -> int:
         return sum(node.up for node in self.connections)
@@ -403,14 +412,19 @@ class GateServer(Server):
             self.connections.remove(node)
             self.metrics.connected_nodes.set(self.nodes_up())
             log.event(_log, logging.INFO, "node_left", node=node.key, dial=node.dial)
-            asyncio.ensure_future(self._disconnect(node))
+            leaving = asyncio.ensure_future(self._disconnect(node))
+            self._leaving.add(leaving)
+            leaving.add_done_callback(self._leaving.discard)
         self._route_changed()
 
     async def _disconnect(self, node: NodeConnection) -> None:
+        """Let go of a node that left: the channel is closed first, so that calls still waiting on it
+        end now (the client retries them elsewhere), not at their deadline."""
         if node.task:
             node.task.cancel()
-            await asyncio.gather(node.task, return_exceptions=True)
         await node.channel.close()
+        if node.task:
+            await asyncio.gather(node.task, return_exceptions=True)
 
     async def _stopping(self) -> None:
         self._closing = True

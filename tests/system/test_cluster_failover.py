@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import aetcd
 import pytest
 
 from chaos.etcd import EtcdCluster
@@ -187,3 +188,43 @@ async def test_the_node_etcd_names_takes_back_a_room_another_node_claimed_for_a_
         await asyncio.gather(gate.stop(), node.stop(), return_exceptions=True)
     assert two.seq == 2 and not two.duplicate
     assert any(line.get("event") == "object_reclaimed" for path in node.log_paths for line in log.read(str(path)))
+
+
+async def test_a_call_held_by_a_node_that_leaves_the_cluster_ends_at_once_and_succeeds_on_the_new_owner(
+        etcd: EtcdCluster, postgres_dsn: str, tmp_path: Path) -> None:
+    """A send is on the owner (held there by a 60 s delay) when the owner's key leaves etcd. The gate lets
+    go of the node and ends the call, so the client retries at once on the new owner instead of waiting
+    out its deadline; the message is stored once, by the new owner."""
+    cluster = ["--store", postgres_dsn, "--etcd", ",".join(etcd.endpoints), "--lease-ttl", TTL]
+    nodes = [ServerProcess(f"node{i}", "node", cluster, tmp_path) for i in range(2)]
+    gate = ServerProcess("gate0", "gate", cluster[2:], tmp_path)
+    await asyncio.gather(*(n.start() for n in nodes))
+    await gate.start()
+    alice = ChatClient(gate.addr, "alice", outage_wait=20.0, call_timeout=30.0)
+
+    def logged(process: ServerProcess, event: str, **fields: str) -> bool:
+        return any(line.get("event") == event and all(line.get(k) == v for k, v in fields.items())
+                   for path in process.log_paths for line in log.read(str(path)))
+    try:
+        await wait_until(lambda: asyncio.to_thread(
+            lambda: (gate.scrape_metrics() or {}).get("pushchat_connected_nodes") == 2), 20.0, "both node streams")
+        victim = next(n for n in nodes if n.addr == placement.owner("ChatRoom-General", [n.addr for n in nodes]))
+        heir = next(n for n in nodes if n is not victim)
+        await victim.add_fault_point({"id": "hold", "point": "rpc", "action": "delay", "method": "SendMessage",
+                                      "delay_ms": 60000})
+        sending = asyncio.ensure_future(alice.send("General", "held", client_msg_id="held"))
+        await wait_until(lambda: logged(victim, "fault_injected", fault="hold") or sending.done(), 20.0,
+                         "the owner to hold the send")
+        host, port = etcd.endpoints[0].removeprefix("http://").rsplit(":", 1)
+        client = aetcd.Client(host, int(port))
+        try:
+            await client.delete(f"/pushchat/nodes/{victim.addr}".encode())
+        finally:
+            await client.close()
+        reply = await asyncio.wait_for(sending, 20.0)  # the held call's deadline is 30 s, its delay 60 s
+    finally:
+        await alice.close()
+        await asyncio.gather(*(p.stop() for p in [gate, *nodes]), return_exceptions=True)
+    assert not reply.duplicate
+    assert logged(heir, "message_stored", client_msg_id="held") and not logged(victim, "message_stored",
+                                                                                client_msg_id="held")
