@@ -84,18 +84,17 @@ class Mailbox(Generic[T]):
     about 3 KiB), just a deque made on the first offer and a future only while the reader waits.
     """
 
-    __slots__ = ("name", "capacity", "closed", "accepted", "_items", "_waiter", "_ended")
+    __slots__ = ("name", "capacity", "closed", "accepted", "_items", "_waiter")
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("a buffer must hold at least 1 message")
         self.name = name
         self.capacity = capacity
-        self.closed = False
+        self.closed = False  # no more offers; the reader gets None once what is queued is gone
         self.accepted = 0  # items ever taken by offer(): what was delivered to this queue
         self._items: deque[T] | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._ended = False  # the reader gets None once what is queued is gone
 
     def __len__(self) -> int:
         return len(self._items) if self._items else 0
@@ -114,7 +113,7 @@ class Mailbox(Generic[T]):
     async def get(self) -> T | None:
         """The next item; None once the stream must end. Safe to cancel: nothing is taken until it returns."""
         while not self._items:
-            if self._ended:
+            if self.closed:
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -127,7 +126,6 @@ class Mailbox(Generic[T]):
         """Let the reader send what is queued, then end."""
         if not self.closed:
             self.closed = True
-            self._ended = True
             self._wake()
 
     def close(self) -> list[T]:
@@ -135,7 +133,6 @@ class Mailbox(Generic[T]):
         left = list(self._items or ())
         self._items = None
         self.closed = True
-        self._ended = True
         self._wake()
         return left
 
