@@ -310,7 +310,6 @@ class GateServer(Server):
         self._closing = False
         self._routes_changed = asyncio.Event()  # set, and replaced, whenever route() may answer differently
         self.calls_waiting = 0  # calls waiting in route_soon() now
-        self._leaving: set[asyncio.Task[None]] = set()  # disconnects under way (the loop keeps only weak refs)
 
     def nodes_up(self) -> int:
         return sum(node.up for node in self.connections)
@@ -412,9 +411,7 @@ class GateServer(Server):
             self.connections.remove(node)
             self.metrics.connected_nodes.set(self.nodes_up())
             log.event(_log, logging.INFO, "node_left", node=node.key, dial=node.dial)
-            leaving = asyncio.ensure_future(self._disconnect(node))
-            self._leaving.add(leaving)
-            leaving.add_done_callback(self._leaving.discard)
+            self.spawn(self._disconnect(node))
         self._route_changed()
 
     async def _disconnect(self, node: NodeConnection) -> None:

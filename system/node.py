@@ -205,7 +205,6 @@ class NodeServer(Server):
         self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log)
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
-        self._giving_up: set[asyncio.Task[None]] = set()
         self.started = time.monotonic()
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
@@ -235,8 +234,8 @@ class NodeServer(Server):
                                      watch="nodes",
                                      prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
                                      keepalive=self.config.keepalive)
-        self.membership.listeners.append(lambda members: self._give_up_others_soon())
-        self.membership.lapse_listeners.append(self._give_up_others_soon)
+        self.membership.listeners.append(lambda members: self.spawn(self._give_up_others()))
+        self.membership.lapse_listeners.append(lambda: self.spawn(self._give_up_others()))
         await self.membership.start()
         await self.membership.wait_for(lambda members: self.node_id in members, 10.0)
 
@@ -281,12 +280,6 @@ class NodeServer(Server):
             await self.check_owner(object_id)
             log.event(_log, logging.INFO, "object_reclaimed", id=object_id, error=str(exc))
             return await self.host.call(type_name, object_id, method, request, info)
-
-    def _give_up_others_soon(self) -> None:
-        """:meth:`_give_up_others` in a task of its own, held here: the loop keeps only weak references."""
-        task = asyncio.ensure_future(self._give_up_others())
-        self._giving_up.add(task)
-        task.add_done_callback(self._giving_up.discard)
 
     async def _give_up_others(self) -> None:
         """Close every object this node no longer owns (membership changed, or our lease lapsed)."""

@@ -8,7 +8,9 @@ what was started. So by the announce line every part is up.
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 import grpc
 
@@ -43,6 +45,14 @@ class Server:
         control = getattr(config, "fault_control", None)
         self.faults = FaultPoints(component, self.metrics.registry, enabled=control is not None)
         self.fault_control = FaultControl(self.faults, control) if control is not None else None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` in a task of its own, held until it ends: the event loop keeps only weak references."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     @property
     def addr(self) -> str:
