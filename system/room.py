@@ -322,8 +322,7 @@ class ChatRoom(GoverseObject):
         """Push "``user`` is typing" to the other members: never stored, at most one per typing interval."""
         user = speaker(request.user_name, call)
         await self._fresh()
-        if user not in self.members:
-            raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
+        self._must_be_member(user)
         now = self.monotonic()
         self.presence.heard_from(user, now)
         expires_ms = int(self.config.presence.typing_expiry * 1000)
@@ -340,8 +339,7 @@ class ChatRoom(GoverseObject):
         if request.seq < 0:
             raise InvalidArgument("seq must not be negative")
         await self._fresh()
-        if user not in self.members:
-            raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
+        self._must_be_member(user)
         if request.seq > self.transcript.last_seq:
             raise InvalidArgument(f"seq {request.seq} is beyond the last message of {self.name!r} "
                                   f"(#{self.transcript.last_seq})")
@@ -350,6 +348,10 @@ class ChatRoom(GoverseObject):
         if request.seq <= self.presence.read_position(user):
             return reply()
         return Later(self._settled(self.writer.submit(read={user: request.seq}), reply))
+
+    def _must_be_member(self, user: str) -> None:
+        if user not in self.members:
+            raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
