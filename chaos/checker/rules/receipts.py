@@ -89,9 +89,9 @@ def _converged(ev: Evidence, reset: set[str], found: Finding) -> int:
         readers = {r for reads in views.values() for r in reads} | {r for (rm, r) in acked if rm == room}
         for reader in sorted(readers):
             floor = acked.get((room, reader), 0)
+            others = {reads.get(reader, 0) for reads in views.values()}
             for viewer, reads in sorted(views.items()):
                 at = reads.get(reader, 0)
-                others = {reads.get(reader, 0) for reads in views.values()}
                 if at < floor or len(others) > 1:
                     diverged += 1
                     found.violation("receipt_diverged", f"after the final poll {viewer} showed {reader} read {room} "
