@@ -7,13 +7,19 @@ from chaos.checker.rules.receipts import receipts
 from tests.chaos.checker.checker_histories import Run
 
 
-def base() -> Run:
+def two_sent() -> Run:
+    """alice and bob in General; alice sent a1 and a2 (#1, #2), bob has been pushed #1."""
     run = Run()
     for who in ("alice", "bob"):
         run.join(who)
     run.send("alice", "a1")
     run.send("alice", "a2")
     run.add("bob", "ok", "deliver", room="General", seq=1, client_msg_id="a1", sender="alice", source="push")
+    return run
+
+
+def base() -> Run:
+    run = two_sent()
     run.add("bob", "ok", "deliver", room="General", seq=2, client_msg_id="a2", sender="alice", source="push")
     run.add("bob", "invoke", "mark_read", room="General", seq=2)
     run.add("bob", "ok", "mark_read", room="General", seq=2, read_seq=2)
@@ -48,12 +54,7 @@ def test_a_position_that_moves_back_for_a_viewer_is_rejected() -> None:
 
 
 def test_a_position_beyond_what_the_reader_was_sent_is_rejected() -> None:
-    run = Run()
-    for who in ("alice", "bob"):
-        run.join(who)
-    run.send("alice", "a1")
-    run.send("alice", "a2")
-    run.add("bob", "ok", "deliver", room="General", seq=1, client_msg_id="a1", sender="alice", source="push")
+    run = two_sent()
     run.add("alice", "ok", "read", room="General", user="bob", read_seq=2, source="push")  # bob only had #1
     [violation] = receipts(Evidence.read(run.ops)).violations
     assert violation.kind == "receipt_ahead" and "only been sent up to #1" in violation.reason
