@@ -154,6 +154,12 @@ class Tty:
         await wait_until(lambda: self.screen.rows[-1] == want and self.screen.col == len(PROMPT + typed), timeout,
                          f"the prompt {want!r} at the bottom:\n{self.screen.text}")
 
+    async def join(self, room: str, then: str = "") -> None:
+        """``/join ROOM``; wait for its ``* joined ROOM`` line (``then``: the pattern of the rest) and the prompt."""
+        self.keys(f"/join {room}\r")
+        await self.shows(rf"^\* joined {room}{then}")
+        await self.prompt()
+
     async def finish(self, timeout: float = 10.0) -> int:
         if self.proc.returncode is None:
             self.keys("/quit\r")

@@ -264,9 +264,7 @@ async def test_on_a_terminal_there_is_one_prompt_and_a_push_while_typing_keeps_t
             await bob.shows(r"^\* connected to ", 20.0)
             await bob.prompt()
             assert [r for r in bob.screen.rows if r.startswith(">")] == [">"]  # one prompt, not '> >'
-            bob.keys("/join General\r")
-            await bob.shows(r"^\* joined General \(no new messages\)$")
-            await bob.prompt()
+            await bob.join("General", r" \(no new messages\)$")
             bob.keys("hel")
             await bob.prompt("hel")
             await alice.send("General", "hi bob")
@@ -362,9 +360,7 @@ async def test_on_a_terminal_typing_shows_above_the_prompt_clears_itself_and_the
         try:
             await bob.shows(r"^\* connected to ", 20.0)
             await bob.prompt()
-            bob.keys("/join General\r")
-            await bob.shows(r"^\* joined General")
-            await bob.prompt()
+            await bob.join("General")
             bob.keys("hel")
             await bob.prompt("hel")
             await wait_until(lambda: ("bob", True) in typists.seen, 10.0, "alice to see bob typing")
