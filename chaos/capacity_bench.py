@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import sys
@@ -37,13 +36,14 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import grpc
 
 from google.protobuf import any_pb2
 
+from chaos.store_bench import cpu_seconds
+from chaos.toxiproxy.bench import rss_kib
 from system import auth, listen, metrics
 from system.bench import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 from system.grpcopts import Keepalive
@@ -236,18 +236,6 @@ async def gate_ready(metrics_port: int, nodes: int, timeout: float = 30.0) -> No
     await wait_until(up, timeout, "the gate's node streams to come up", interval=0.05)
 
 
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Cluster:
     """Nodes and gates as OS processes (the gates dial every node), and the bare baseline server."""
 
@@ -329,15 +317,15 @@ async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: 
             try:
                 ann = await cluster.bare() if bare else (await cluster.start(1, 1, ["Idle"]))[1][0]
                 pid = ann["pid"]
-                before = _rss_kib(pid)
+                before = rss_kib(pid)
                 async with Workers(workers) as ws:
                     rate = await ws.open([ann["addr"]], [(i, "Idle") for i in range(n)], join=False,
                                         per_channel=per_channel, keepalive=True)
                     await asyncio.sleep(2.0)  # the gate settles after the opening burst
-                    after = _rss_kib(pid)
-                    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+                    after = rss_kib(pid)
+                    cpu0, t0 = cpu_seconds([pid]), time.monotonic()
                     await asyncio.sleep(idle)  # the measurement window: idle streams, keepalive only
-                    cpu = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+                    cpu = (cpu_seconds([pid]) - cpu0) / (time.monotonic() - t0)
             finally:
                 await cluster.stop()
         rows.append(f"| {'bare grpc.aio' if bare else 'gate'} | {n:,} | {per_channel} | {rate:,.0f} | "

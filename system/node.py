@@ -11,7 +11,6 @@ user a gate vouches for reaches the objects as :attr:`CallInfo.user`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
 import time

@@ -238,7 +238,8 @@ def bulk(addr: str, total_mb: int) -> float:
     return got / elapsed / 1e6
 
 
-def _rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
+    """A process's resident memory (KiB), from /proc."""
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
@@ -267,10 +268,10 @@ def concurrency(echo: str, ours: _Api, count: int, round_trips: int) -> list[str
     direct_rate, socks = many_connections(echo, count)  # what the client and echo server manage alone
     for sock in socks:
         sock.close()
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     rate, socks = many_connections(addr, count)
     try:
-        after = _rss_kib(pid)
+        after = rss_kib(pid)
         busy_rtt = ping_pong(addr, round_trips)[0] - ping_pong(echo, round_trips)[0]
     finally:
         for sock in socks:
