@@ -117,6 +117,8 @@ class Tty:
     def __init__(self, proc: asyncio.subprocess.Process, master: int, cols: int) -> None:
         self.proc, self.master = proc, master
         self.screen = Screen(cols)
+        self.tail = b""        # the last bytes the client wrote: what a failed wait shows
+        self.closed_by: str | None = None  # why the screen stopped being read
         asyncio.get_running_loop().add_reader(master, self._read)
 
     @classmethod
@@ -133,11 +135,13 @@ class Tty:
     def _read(self) -> None:
         try:
             data = os.read(self.master, 65536)
-        except OSError:  # the client exited: the pty is closed
-            data = b""
+        except OSError as exc:  # the client exited: the pty is closed
+            data, self.closed_by = b"", repr(exc)
         if not data:
+            self.closed_by = self.closed_by or "end of output"
             asyncio.get_running_loop().remove_reader(self.master)
             return
+        self.tail = (self.tail + data)[-400:]
         self.screen.feed_bytes(data)
 
     def keys(self, text: str) -> None:
@@ -146,13 +150,23 @@ class Tty:
     async def shows(self, pattern: str, timeout: float = 10.0) -> str:
         """Wait for a row matching ``pattern``; return it."""
         return await wait_until(lambda: next((r for r in self.screen.rows if re.search(pattern, r)), None),
-                                timeout, f"{pattern!r} on the screen:\n{self.screen.text}")
+                                timeout, lambda: f"{pattern!r} on the screen:\n{self.screen.text}\n{self.state()}")
 
     async def prompt(self, typed: str = "", timeout: float = 10.0) -> None:
         """Wait until the last row is the prompt with ``typed`` and the cursor after it."""
         want = (PROMPT + typed).rstrip()
         await wait_until(lambda: self.screen.rows[-1] == want and self.screen.col == len(PROMPT + typed), timeout,
-                         f"the prompt {want!r} at the bottom:\n{self.screen.text}")
+                         lambda: f"the prompt {want!r} at the bottom:\n{self.screen.text}\n{self.state()}")
+
+    def state(self) -> str:
+        """What a failed wait needs to be understood: is the client alive, in which terminal mode, what it wrote last."""
+        alive = "running" if self.proc.returncode is None else f"exited with {self.proc.returncode}"
+        try:
+            mode = "line mode (no readline)" if termios.tcgetattr(self.master)[3] & termios.ICANON else "raw (readline)"
+        except termios.error as exc:
+            mode = f"unknown ({exc})"
+        read = f"; not read since: {self.closed_by}" if self.closed_by else ""
+        return f"[client {alive}; terminal {mode}; cursor {self.screen.cursor()}{read}; last bytes {self.tail[-120:]!r}]"
 
     async def join(self, room: str, then: str = "") -> None:
         """``/join ROOM``; wait for its ``* joined ROOM`` line (``then``: the pattern of the rest) and the prompt."""

@@ -32,6 +32,17 @@ async def test_after_the_deadline_it_names_what_it_waited_for_or_returns_the_las
     assert await wait_until(lambda: [], 0.05, "an item", fail=False) == []
 
 
+async def test_a_description_given_as_a_function_tells_the_state_at_the_deadline_not_at_the_start() -> None:
+    state = ["starting"]
+
+    def poll() -> bool:
+        state[0] = "stuck half way"
+        return False
+
+    with pytest.raises(TimeoutError, match=r"waiting for the door \(it was stuck half way\)$"):
+        await wait_until(poll, 0.05, lambda: f"the door (it was {state[0]})")
+
+
 def _hand_rolled_waits(path: Path) -> list[int]:
     """Lines of ``while`` loops that sleep and compare the monotonic clock with something: a deadline of their own."""
     found = []
