@@ -18,6 +18,7 @@ from tests.system.cli_process import PUSHCHAT
 
 CSI = re.compile(r"\x1b\[([?>=]?)([0-9;]*)([@A-Za-z])")
 OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z]|\][^\x07]*\x07)")
+UNFINISHED = re.compile(r"\x1b(?:\[[?>=]?[0-9;]*|[()]|\][^\x07]*)?\Z")  # the start of one, cut off by the read
 
 
 class Screen:
@@ -29,6 +30,7 @@ class Screen:
         self.row = 0
         self.col = 0  # == cols: at the right margin, the next character wraps (as xterm does)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._unfinished = ""  # a control sequence the last read ended inside of: the next one finishes it
 
     # a Console writes here as to a terminal: a newline is CR LF, as the tty driver makes it (ONLCR)
     def write(self, data: str) -> None:
@@ -41,10 +43,14 @@ class Screen:
         self.feed(self._decoder.decode(data))
 
     def feed(self, data: str) -> None:
+        data, self._unfinished = self._unfinished + data, ""
         i = 0
         while i < len(data):
             ch = data[i]
             if ch == "\x1b":
+                if UNFINISHED.match(data, i):
+                    self._unfinished = data[i:]
+                    return
                 if m := CSI.match(data, i):
                     self._control(m.group(1), int(m.group(2) or 0) if ";" not in m.group(2) else 0, m.group(3))
                     i = m.end()

@@ -149,6 +149,18 @@ def test_a_status_wider_than_the_terminal_is_cut_to_one_row() -> None:
     assert screen.rows == ["* reconnecting: attempt 3 in…", ">"]
 
 
+def test_the_terminal_model_reads_a_control_sequence_split_between_two_reads_as_a_pty_may_deliver_it() -> None:
+    """readline writes ^U's erase byte by byte ('\\b' x3, ESC, '[', 'K'); a read may end after any of them."""
+    whole, split = Screen(), Screen()
+    for screen, chunks in ((whole, [b"> hel\x08\x08\x08\x1b[K"]), (split, [b"> hel\x08\x08\x08\x1b", b"[", b"K"])):
+        for chunk in chunks:
+            screen.feed_bytes(chunk)
+    assert whole.rows == split.rows == [">"] and whole.cursor() == split.cursor() == (0, 2)
+    split.feed_bytes(b"\x1b]0;title")  # an unfinished title (OSC) swallows nothing that follows its end
+    split.feed_bytes(b"\x07ok")
+    assert split.rows == ["> ok"]
+
+
 def test_piped_an_outage_prints_a_few_lines_at_attempts_2_4_8_and_a_final_one() -> None:
     screen = Screen()
     now = [0.0]
