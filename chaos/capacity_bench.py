@@ -112,7 +112,8 @@ class MemberWorker:
         while self.total < total and time.monotonic() < deadline:
             self.changed.clear()
             try:
-                await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await self.changed.wait()
             except asyncio.TimeoutError:
                 break
         return {"total": self.total}

@@ -139,7 +139,8 @@ class HostileClient:
             self._channel = self._new_channel()
             stub = gate_pb2_grpc.GateServiceStub(self._channel)
             self._stream = stub.Register(gate_pb2.Empty(), metadata=self._metadata())
-            first = await asyncio.wait_for(self._stream.read(), CALL_TIMEOUT)
+            async with asyncio.timeout(CALL_TIMEOUT):
+                first = await self._stream.read()
             registered = gate_pb2.RegisterResponse()
             if first is grpc.aio.EOF or not first.Unpack(registered):
                 await self.close()
@@ -216,7 +217,8 @@ class HostileClient:
             stream = gate_pb2_grpc.GateServiceStub(ch).Register(
                 gate_pb2.Empty(), metadata=self._metadata(self.expired(victim.name), session=False))
             try:
-                await asyncio.wait_for(stream.read(), CALL_TIMEOUT)
+                async with asyncio.timeout(CALL_TIMEOUT):
+                    await stream.read()
             finally:
                 stream.cancel()
         raise Accepted(f"registered with {victim.name}'s expired token")

@@ -73,12 +73,14 @@ class _Worker:
 
     async def stop(self) -> None:
         try:
-            await asyncio.wait_for(self.call("close"), 30)
+            async with asyncio.timeout(30):
+                await self.call("close")
         except (LoadError, asyncio.TimeoutError, ConnectionError):
             pass
         if self.proc.returncode is None:
             try:
-                await asyncio.wait_for(self.proc.wait(), 5)
+                async with asyncio.timeout(5):
+                    await self.proc.wait()
             except asyncio.TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
@@ -146,11 +148,12 @@ class Fleet:
                     stdout=asyncio.subprocess.PIPE, stderr=err, env=env, limit=2**24)
             self.workers.append(_Worker(k, proc, self._on_counts))
         ka = [self.keepalive.time_ms, self.keepalive.timeout_ms, self.keepalive.ping_timeout_ms]
-        await asyncio.wait_for(asyncio.gather(*(
-            w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
-                   origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
-                   tls_ca=self.tls_ca)
-            for w in self.workers)), START_TIMEOUT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await asyncio.gather(*(
+                w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
+                       origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
+                       tls_ca=self.tls_ca)
+                for w in self.workers))
 
     async def send(self, until: float, text_bytes: int) -> None:
         """Every load client sends until ``until`` (monotonic): ``spec.rate`` messages/s among them all."""

@@ -99,8 +99,8 @@ class Worker:
             async with gate:
                 for room in self.rooms[client.name]:
                     try:
-                        await asyncio.wait_for(client.final_poll(room, held.get(room, [])),
-                                               max(0.1, deadline - time.monotonic()))
+                        async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                            await client.final_poll(room, held.get(room, []))
                     except asyncio.TimeoutError:
                         pass
 
@@ -172,7 +172,8 @@ async def serve() -> None:
         # stdin closed without a close: the runner is gone; drop everything, never outlive it
         for task in list(tasks):
             task.cancel()
-        await asyncio.wait_for(asyncio.gather(*tasks, worker.op_close(), return_exceptions=True), ORPHAN_CLOSE)
+        async with asyncio.timeout(ORPHAN_CLOSE):
+            await asyncio.gather(*tasks, worker.op_close(), return_exceptions=True)
     finally:
         ticker.cancel()
         for task in list(tasks):

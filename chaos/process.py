@@ -118,7 +118,8 @@ class ServerProcess:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             try:
-                line = await asyncio.wait_for(self.proc.stdout.readline(), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    line = await self.proc.stdout.readline()
             except asyncio.TimeoutError:
                 break
             if not line:
@@ -216,7 +217,8 @@ class ServerProcess:
         await self.resume()
         self.proc.terminate()
         try:
-            await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT)
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self.proc.wait()
         except asyncio.TimeoutError:
             await self.kill()
 

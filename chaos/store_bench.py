@@ -137,7 +137,8 @@ class BenchNode(ServerProcess):
         assert self.proc and self.proc.stdout and self.proc.pid
         os.kill(self.proc.pid, signal.SIGUSR1)
         while True:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            async with asyncio.timeout(timeout):
+                line = await self.proc.stdout.readline()
             if not line:
                 raise RuntimeError("the node exited instead of reporting its store's counters")
             try:

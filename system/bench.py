@@ -148,7 +148,8 @@ class Members:
 
     async def wait(self, seq: int, timeout: float) -> None:
         try:
-            await asyncio.wait_for(self.complete[seq].wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.complete[seq].wait()
         except asyncio.TimeoutError:
             pass
 
@@ -223,7 +224,8 @@ async def start(*args: str) -> tuple[asyncio.subprocess.Process, dict]:  # type:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *args, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.DEVNULL)
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30.0)
+    async with asyncio.timeout(30.0):
+        line = await proc.stdout.readline()
     if not line:
         raise RuntimeError(f"{' '.join(args)} exited before announcing")
     return proc, json.loads(line)

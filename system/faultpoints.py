@@ -354,7 +354,8 @@ class PushStream(Generic[T]):
         if self._held:
             timeout = max(0.0, min(h.until for h in self._held) - time.monotonic())
         try:
-            item = await asyncio.wait_for(self._get(), timeout) if timeout is not None else await self._get()
+            async with asyncio.timeout(timeout):  # None: no deadline
+                item = await self._get()
         except asyncio.TimeoutError:
             now = time.monotonic()
             for held in [h for h in self._held if h.until <= now]:

@@ -157,7 +157,8 @@ async def _next(box: Mailbox[any_pb2.Any] | PushStream, expires: float | None) -
     if left <= 0:
         raise TokenExpired()
     try:
-        return await asyncio.wait_for(box.get(), left)
+        async with asyncio.timeout(left):
+            return await box.get()
     except asyncio.TimeoutError:
         raise TokenExpired() from None
 
@@ -357,7 +358,8 @@ class GateServer(Server):
     async def routes_change(self, wait: float) -> None:
         """Wait up to ``wait`` s for the routing to change."""
         try:
-            await asyncio.wait_for(self._routes_changed.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._routes_changed.wait()
         except asyncio.TimeoutError:
             pass
 

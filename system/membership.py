@@ -158,7 +158,8 @@ class Membership:
                 raise TimeoutError(f"etcd membership did not reach the wanted state within {timeout:g}s: "
                                    f"{sorted(self.members())}")
             try:
-                await asyncio.wait_for(self._changed.wait(), left)
+                async with asyncio.timeout(left):
+                    await self._changed.wait()
             except asyncio.TimeoutError:
                 pass
         return self.members()
@@ -178,7 +179,8 @@ class Membership:
             registered.set()
         self._tasks.append(asyncio.create_task(self._keep_watching(), name=f"watch {self.name}"))
         try:
-            await asyncio.wait_for(asyncio.gather(registered.wait(), self._listed.wait()), wait)
+            async with asyncio.timeout(wait):
+                await asyncio.gather(registered.wait(), self._listed.wait())
         except asyncio.TimeoutError:
             await self.stop(revoke=False)
             raise TimeoutError(f"etcd at {', '.join(self.endpoints)} did not answer within {wait:g}s") from None

@@ -74,7 +74,8 @@ class Calls:
         if conn.supervised and conn.reconnect and not conn.up.is_set():
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                await asyncio.wait_for(conn.up.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await conn.up.wait()
             except asyncio.TimeoutError:
                 raise LinkDown(f"no link to the gate {conn.server} for {self.outage_wait:g}s (reconnecting)") from None
         if conn.closing:

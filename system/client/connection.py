@@ -141,7 +141,8 @@ class GateConnection:
             await old.close()
         call = self.stub().Register(gate_pb2.Empty(), metadata=self.metadata())
         try:
-            first = await asyncio.wait_for(call.read(), self.call_timeout)
+            async with asyncio.timeout(self.call_timeout):
+                first = await call.read()
             if first is grpc.aio.EOF:
                 raise ProtocolError("gate closed the Register stream before sending a client id")
             registered = gate_pb2.RegisterResponse()

@@ -67,9 +67,9 @@ class PostgresStore:
 
     async def open(self) -> None:
         try:
-            self._pool = await asyncio.wait_for(asyncpg.create_pool(
-                self.dsn, min_size=0, max_size=self.pool_size, command_timeout=self.timeout,
-                timeout=self.connect_timeout), self.connect_timeout + self.timeout)
+            async with asyncio.timeout(self.connect_timeout + self.timeout):
+                self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=self.pool_size,
+                                                       command_timeout=self.timeout, timeout=self.connect_timeout)
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreUnusable(f"cannot reach PostgreSQL at {self.where}: {_describe(exc)}") from None
         try:
@@ -101,7 +101,8 @@ class PostgresStore:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await asyncio.wait_for(pool.close(), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    await pool.close()
             except (asyncio.TimeoutError, OSError):
                 pool.terminate()
 
@@ -135,7 +136,8 @@ class PostgresStore:
             except _LINK_ERRORS:
                 raise
             except (StoreError, asyncpg.PostgresError):  # refused, the link is fine: roll back now
-                await asyncio.wait_for(tr.rollback(), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    await tr.rollback()
                 raise
             committing = True
             await tr.commit()

@@ -64,3 +64,12 @@ def test_the_system_waits_for_conditions_through_the_one_loop_only() -> None:
              if p.name != "wait.py" and (lines := _hand_rolled_waits(p))}
     assert loops == {}
     assert _hand_rolled_waits(SYSTEM / "wait.py"), "the detector no longer sees the loop it is meant to find"
+
+
+def test_deadlines_on_an_await_use_asyncio_timeout_which_never_loses_a_cancellation() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the result when the awaited thing finishes in the same
+    moment its task is cancelled: the cancellation is lost and the task runs on (``pushchat client`` once
+    hung on SIGTERM that way). ``async with asyncio.timeout(…)`` keeps it."""
+    uses = {str(p.relative_to(SYSTEM.parent)): n for root in (SYSTEM, SYSTEM.parent / "chaos")
+            for p in sorted(root.rglob("*.py")) if (n := p.read_text(encoding="utf-8").count("asyncio.wait_for("))}
+    assert uses == {}

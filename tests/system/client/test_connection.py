@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import grpc
 import pytest
+from google.protobuf import any_pb2
 
 from system.client import ChatClient, cause
+from system.pb import gate_pb2
 from tests.system.system_harness import FAST, Recorder, Relay, capture_logs, cluster, wait_until
 
 
@@ -50,3 +53,37 @@ async def test_a_lost_stream_is_replaced_by_itself_with_a_new_client_id_and_noth
             assert back["took"] >= 0 and lost["up_for"] > 0
         finally:
             await relay.stop()
+
+
+async def test_close_while_the_register_reply_arrives_stops_the_connection_instead_of_keeping_the_stream() -> None:
+    """``pushchat client`` once hung on SIGTERM: close() cancelled a re-register just as its reply came,
+    and Python 3.11's ``asyncio.wait_for`` handed back the reply instead of the cancellation."""
+    reply: asyncio.Future[any_pb2.Any] = asyncio.get_running_loop().create_future()
+
+    class Call:
+        cancelled = reading = False
+
+        def read(self) -> asyncio.Future[any_pb2.Any]:
+            self.reading = True
+            return reply
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    call = Call()
+
+    class Stub:
+        def Register(self, request: object, metadata: object) -> Call:  # noqa: N802 - gRPC's name
+            return call
+
+    client = ChatClient("127.0.0.1:1", "bob", **FAST)
+    connection = client._connection
+    connection.stub = Stub  # type: ignore[assignment,method-assign]
+    registering = asyncio.create_task(connection._register())
+    await wait_until(lambda: call.reading, 5.0, "the register to wait for its reply")
+    first = any_pb2.Any()
+    first.Pack(gate_pb2.RegisterResponse(client_id="127.0.0.1:1/bob"))
+    reply.set_result(first)  # the reply is in ...
+    registering.cancel()     # ... and close() cancels, before the task runs again
+    await asyncio.gather(registering, return_exceptions=True)
+    assert registering.cancelled() and call.cancelled and not connection.connected
