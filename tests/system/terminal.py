@@ -123,7 +123,7 @@ class Tty:
     def __init__(self, proc: asyncio.subprocess.Process, master: int, cols: int) -> None:
         self.proc, self.master = proc, master
         self.screen = Screen(cols)
-        self.tail = b""        # the last bytes the client wrote: what a failed wait shows
+        self.tail = b""        # the last 120 bytes the client wrote: what a failed wait shows
         self.closed_by: str | None = None  # why the screen stopped being read
         asyncio.get_running_loop().add_reader(master, self._read)
 
@@ -147,7 +147,7 @@ class Tty:
             self.closed_by = self.closed_by or "end of output"
             asyncio.get_running_loop().remove_reader(self.master)
             return
-        self.tail = (self.tail + data)[-400:]
+        self.tail = (self.tail + data)[-120:]
         self.screen.feed_bytes(data)
 
     def keys(self, text: str) -> None:
@@ -172,7 +172,7 @@ class Tty:
         except termios.error as exc:
             mode = f"unknown ({exc})"
         read = f"; not read since: {self.closed_by}" if self.closed_by else ""
-        return f"[client {alive}; terminal {mode}; cursor {self.screen.cursor()}{read}; last bytes {self.tail[-120:]!r}]"
+        return f"[client {alive}; terminal {mode}; cursor {self.screen.cursor()}{read}; last bytes {self.tail!r}]"
 
     async def join(self, room: str, then: str = "") -> None:
         """``/join ROOM``; wait for its ``* joined ROOM`` line (``then``: the pattern of the rest) and the prompt."""
