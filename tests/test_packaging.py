@@ -2,8 +2,8 @@
 
 Each test builds from its own copy of the source tree (so no build/ or
 *.egg-info lands in the checkout while other tests run), installs into a
-fresh virtualenv that borrows the dependencies from this environment
-(``--system-site-packages``), and runs that venv's ``pushchat`` from an
+fresh virtualenv that borrows the dependencies from the environment running
+the tests (a venv or the system interpreter, see ``_venv``), and runs that venv's ``pushchat`` from an
 unrelated directory, where only the installed files can be found.
 """
 
@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -41,9 +42,18 @@ def _source_copy(tmp_path: Path) -> Path:
 
 
 def _venv(tmp_path: Path, name: str) -> Path:
-    """A venv whose pip and dependencies come from this environment; its own site-packages wins."""
+    """A venv whose pip and dependencies come from this environment; its own site-packages wins.
+
+    ``--system-site-packages`` alone exposes the *base* interpreter's packages: run from a venv
+    (as the README's users do), the dependencies installed there would be missing. So a ``.pth``
+    line also names this environment's site-packages, after the new venv's own. A plain path
+    line, not a site dir: the editable install's finder there is not loaded into the new venv.
+    """
     venv = tmp_path / name
     _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], cwd=tmp_path)
+    here = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (own,) = venv.glob("lib/python*/site-packages")
+    (own / "_borrowed_from_tests.pth").write_text("".join(f"{path}\n" for path in here))
     return venv / "bin"
 
 
