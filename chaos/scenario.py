@@ -19,6 +19,8 @@ from chaos.schedule import schedule_random
 #: A scenario's ``topology.limits`` keys and the gate flags they set.
 GATE_LIMIT_FLAGS = {"max_clients": "--max-clients", "streams_per_connection": "--max-streams-per-connection",
                     "call_rate": "--call-rate", "call_burst": "--call-burst",
+                    "connection_call_rate": "--connection-call-rate",
+                    "connection_call_burst": "--connection-call-burst",
                     "rooms_per_client": "--max-rooms-per-client"}
 
 #: The comparisons an expectation can make (besides ``in``: one of a list).

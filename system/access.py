@@ -1,17 +1,24 @@
 """The gate's rules on who may do what, and over which connection (sans-I/O).
 
-- A client id belongs to the connection whose ``Register`` stream got it:
-  a call (or a ``Join``/``Leave`` inside one) naming it from any other
-  connection is refused, so nobody can move someone else's pushes.
+- Identity is the registered client, not the connection. A ``Register``
+  stream grants a client id on its connection; a call (or a ``Join``/``Leave``
+  inside one) naming that id over that connection acts as that client.
+  Many clients may share one connection (grpc shares one TCP connection
+  between a process's channels to a target): each has its own name. Naming
+  an id registered on another connection is refused, so nobody can move
+  someone else's pushes. A call naming no id is anonymous, on its own account.
 - With tokens (``--auth token``) the user name is the token's; a request
   naming another is refused. Without (``--auth none``) a name is claimed by
-  the first registered client that uses it and is its own while that client
-  has a Register stream on this gate: nobody else, registered or not, may
-  speak as it meanwhile. A name nobody holds is free to use (that is what
-  "no authentication" means). A client proves it is the same client across
-  reconnections by a random session value it sends (:data:`auth.SESSION_HEADER`).
+  the first registered client that speaks as it, and is that client's while
+  its Register stream lasts: nobody else, registered or not, may speak as it
+  meanwhile. A name nobody holds is free to use (that is what "no
+  authentication" means). A client proves it is the same client across
+  reconnections by a random session value it sends (:data:`auth.SESSION_HEADER`):
+  that value lets it take its own name back, and meters nothing.
 - Creating and deleting objects is for admins only.
-- Limits (:mod:`system.limits`) are metered per client: the token's user, or the session.
+- Limits (:mod:`system.limits`) meter what a client cannot choose: its
+  connection, its registered client, its token's user. Never a header alone.
+  What is kept for calls that name no client expires (:attr:`Limits.idle_expiry`).
 
 The gate's :mod:`system.guard` reads the headers and peer, asks here, and
 turns a :class:`Refused` into a gRPC status.
@@ -19,13 +26,18 @@ turns a :class:`Refused` into a gRPC status.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cachetools import TTLCache
+
 from system import clientid, limits as L
-from system.auth import Identity
+from system.auth import Identity, check_user
 
 PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED = "PERMISSION_DENIED", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED"
+INVALID_ARGUMENT = "INVALID_ARGUMENT"
 JOIN, LEAVE = "Join", "Leave"
 
 
@@ -44,39 +56,47 @@ class Caller:
     """Where a request came from and who it proved to be."""
 
     connection: str                 # the gRPC peer: one per TCP connection
-    session: str                    # the client's session value, or its connection when it sends none
+    session: str = ""               # the client's hashed session value, "" when it sends none
     identity: Identity | None = None  # the verified token (--auth token), else None
 
-    @property
-    def principal(self) -> str:
-        """Whom the limits meter: the token's user, or the client's session."""
-        return f"user:{self.identity.user}" if self.identity else f"session:{self.session}"
+
+@dataclass(slots=True)
+class Registration:
+    """One registered client: the stream's caller, the name it speaks as (``--auth none``), its rooms."""
+
+    caller: Caller
+    name: str | None = None
+    rooms: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What the gate vouches for on a forwarded call."""
 
-    client_id: str       # the caller's own registered client id, or "" (no push stream named)
+    client_id: str       # the caller's own registered client id, or "" (an anonymous call)
     user: str | None     # the user name the object must act for; None when the request names none
 
 
 @dataclass
 class Access:
-    """The registered streams of one gate and the rules above. ``mode``: ``none`` or ``token``."""
+    """The registered clients of one gate and the rules above. ``mode``: ``none`` or ``token``."""
 
     mode: str = "none"
     limits: L.Limits = field(default_factory=L.Limits)
     allow_admin_calls: bool = False
+    clock: Callable[[], float] = time.monotonic  # what ``now`` in :meth:`check_call` is measured by
 
     def __post_init__(self) -> None:
-        self._registrations: dict[str, Caller] = {}     # client id -> the caller whose stream got it
-        self._streams: Counter[str] = Counter()          # connection -> open Register streams
-        self._session_streams: Counter[str] = Counter()  # session -> open Register streams
-        self._claims: dict[str, str] = {}                # --auth none: user name -> session holding it
-        self._named: dict[str, str] = {}                 # --auth none: session -> the name it speaks as
-        self._rooms: dict[str, set[str]] = {}            # principal -> rooms joined through this gate
-        self.rate = L.RateLimiter(self.limits.call_rate, self.limits.call_burst)
+        lim = self.limits
+        self._registrations: dict[str, Registration] = {}  # client id -> its Register stream's registration
+        self._streams: Counter[str] = Counter()              # connection -> open Register streams
+        self._claims: dict[str, set[str]] = {}               # --auth none: user name -> client ids holding it
+        # Anonymous calls' rooms, by connection or token user: nobody says when they end, so they expire.
+        self._rooms: TTLCache[str, set[str]] = TTLCache(maxsize=max(1, lim.max_tracked), ttl=lim.idle_expiry,
+                                                        timer=self.clock)
+        self.rate = L.RateLimiter(lim.call_rate, lim.call_burst, max_keys=lim.max_tracked)
+        self.connection_rate = L.RateLimiter(lim.connection_call_rate, lim.connection_call_burst,
+                                             max_keys=lim.max_tracked)
 
     def __len__(self) -> int:
         return len(self._registrations)
@@ -94,29 +114,41 @@ class Access:
                           limit=L.STREAMS_PER_CONNECTION)
 
     def bind(self, caller: Caller, client_id: str) -> None:
-        """``client_id`` was given to ``caller``'s new stream: it is that connection's from now on."""
-        self._registrations[client_id] = caller
+        """``client_id`` was given to ``caller``'s new stream: it is that client's, on that connection."""
+        self._registrations[client_id] = Registration(caller)
         self._streams[caller.connection] += 1
-        self._session_streams[caller.session] += 1
 
     def unbind(self, client_id: str) -> None:
-        """The stream ended: its id is nobody's, and a session with no stream left gives up its name."""
-        caller = self._registrations.pop(client_id, None)
-        if caller is None:
+        """The stream ended: its id is nobody's, and its name is free unless another of its session holds it."""
+        registration = self._registrations.pop(client_id, None)
+        if registration is None:
             return
-        for counter, key in ((self._streams, caller.connection), (self._session_streams, caller.session)):
-            counter[key] -= 1
-            if counter[key] <= 0:
-                del counter[key]
-        if caller.session not in self._session_streams:
-            name = self._named.pop(caller.session, None)
-            if name is not None and self._claims.get(name) == caller.session:
-                del self._claims[name]
-            if caller.identity is None:
-                self._rooms.pop(caller.principal, None)
+        connection = registration.caller.connection
+        self._streams[connection] -= 1
+        if self._streams[connection] <= 0:
+            del self._streams[connection]
+        if registration.name is not None:
+            holders = self._claims.get(registration.name, set())
+            holders.discard(client_id)
+            if not holders:
+                self._claims.pop(registration.name, None)
 
     def owner(self, client_id: str) -> Caller | None:
-        return self._registrations.get(client_id)
+        registration = self._registrations.get(client_id)
+        return registration.caller if registration else None
+
+    def name_of(self, client_id: str) -> str | None:
+        """The name a registered client speaks as (``--auth none``), once it has spoken."""
+        registration = self._registrations.get(client_id)
+        return registration.name if registration else None
+
+    def streams(self) -> dict[str, int]:
+        """Open Register streams by connection."""
+        return dict(self._streams)
+
+    def tracked(self) -> int:
+        """Callers whose state is kept beyond their streams (buckets, anonymous rooms): bounded, expiring."""
+        return len(self._rooms) + len(self.rate) + len(self.connection_rate)
 
     # -- calls -----------------------------------------------------------------------------
     def check_admin(self, caller: Caller, what: str) -> None:
@@ -128,27 +160,54 @@ class Access:
 
     def check_call(self, caller: Caller, *, client_id: str, named_client_id: str, user_name: str | None,
                    object_id: str, method: str, now: float) -> Verdict:
-        """Check one CallObject: its rate, the client ids it names (the call's and its request's), the user
-        name its request speaks as, and the rooms joined; the verdict is what the gate forwards."""
-        if not self.rate.allow(caller.principal, now):
-            raise Refused(RESOURCE_EXHAUSTED, L.CALL_RATE, f"too many calls: the limit is "
-                          f"{self.limits.call_rate:g} a second (bursts of {self.limits.call_burst})",
+        """Check one CallObject: its connection's and its client's rate, the client ids it names (the call's
+        and its request's), the user name its request speaks as, and the rooms joined; the verdict is what
+        the gate forwards."""
+        lim = self.limits
+        if not self.connection_rate.allow(caller.connection, now):
+            raise Refused(RESOURCE_EXHAUSTED, L.CALL_RATE, f"too many calls on this connection: the limit is "
+                          f"{lim.connection_call_rate:g} a second (bursts of {lim.connection_call_burst})",
                           limit=L.CALL_RATE)
         verified = self._client_id(caller, client_id, named_client_id)
-        user = self._user(caller, user_name)
-        if method == JOIN and self.limits.rooms_per_client:
-            rooms = self._rooms.get(caller.principal, set())
-            if object_id not in rooms and len(rooms) >= self.limits.rooms_per_client:
+        if not self.rate.allow(self._principal(caller, verified), now):
+            raise Refused(RESOURCE_EXHAUSTED, L.CALL_RATE, f"too many calls: the limit is "
+                          f"{lim.call_rate:g} a second (bursts of {lim.call_burst})", limit=L.CALL_RATE)
+        user = self._user(caller, verified, user_name)
+        if method == JOIN and lim.rooms_per_client:
+            rooms = self._rooms_of(caller, verified, create=False)
+            if object_id not in rooms and len(rooms) >= lim.rooms_per_client:
                 raise Refused(RESOURCE_EXHAUSTED, L.ROOMS_PER_CLIENT, f"you are in {len(rooms)} rooms, the "
                               f"limit; leave one first", limit=L.ROOMS_PER_CLIENT)
         return Verdict(verified, user)
 
-    def called(self, caller: Caller, object_id: str, method: str) -> None:
+    def called(self, caller: Caller, verdict: Verdict, object_id: str, method: str) -> None:
         """A call went through: keep count of the rooms joined."""
         if method == JOIN:
-            self._rooms.setdefault(caller.principal, set()).add(object_id)
+            self._rooms_of(caller, verdict.client_id, create=True).add(object_id)
         elif method == LEAVE:
-            self._rooms.get(caller.principal, set()).discard(object_id)
+            self._rooms_of(caller, verdict.client_id, create=False).discard(object_id)
+
+    def _principal(self, caller: Caller, client_id: str) -> str:
+        """Whom a call's rate is metered against: the token's user, else the registered client, else the
+        connection. Each is something the caller cannot pick afresh for every call."""
+        if caller.identity is not None:
+            return f"user:{caller.identity.user}"
+        return f"client:{client_id}" if client_id else f"conn:{caller.connection}"
+
+    def _rooms_of(self, caller: Caller, client_id: str, *, create: bool) -> set[str]:
+        """The rooms a registered client joined (forgotten with its stream); an anonymous caller's, which
+        expire when it has been idle for ``idle_expiry``."""
+        registration = self._registrations.get(client_id) if client_id else None
+        if registration is not None:
+            return registration.rooms
+        key = self._principal(caller, "")
+        rooms = self._rooms.get(key)
+        if rooms is None:
+            rooms = set()
+            if not create:
+                return rooms
+        self._rooms[key] = rooms  # (re)inserted: an active caller's rooms do not expire
+        return rooms
 
     def _client_id(self, caller: Caller, client_id: str, named: str) -> str:
         if client_id and named and client_id != named:
@@ -160,11 +219,12 @@ class Access:
         try:
             clientid.parse(wanted)
         except clientid.MalformedClientId as exc:
-            raise Refused("INVALID_ARGUMENT", "malformed_client_id", str(exc)) from None
-        owner = self._registrations.get(wanted)
-        if owner is None:
+            raise Refused(INVALID_ARGUMENT, "malformed_client_id", str(exc)) from None
+        registration = self._registrations.get(wanted)
+        if registration is None:
             raise Refused(PERMISSION_DENIED, "client_id_unknown", f"client id {wanted!r} is not registered on this "
                           "gate (its Register stream ended?); register again and use the new id")
+        owner = registration.caller
         if owner.connection != caller.connection:
             raise Refused(PERMISSION_DENIED, "client_id_not_yours", f"client id {wanted!r} was registered on "
                           "another connection; a client may only use the id its own Register stream got")
@@ -172,7 +232,7 @@ class Access:
             raise Refused(PERMISSION_DENIED, "client_id_not_yours", f"client id {wanted!r} belongs to another user")
         return wanted
 
-    def _user(self, caller: Caller, user_name: str | None) -> str | None:
+    def _user(self, caller: Caller, client_id: str, user_name: str | None) -> str | None:
         if user_name is None:
             return None
         if caller.identity is not None:  # --auth token: the token says who you are
@@ -182,15 +242,27 @@ class Access:
             return caller.identity.user
         if not user_name:
             return None
-        holder = self._claims.get(user_name)
-        if holder is not None and holder != caller.session:
-            raise Refused(PERMISSION_DENIED, "user_name_in_use", f"user name {user_name[:64]!r} is in use by "
+        try:  # before anything is claimed: a name the node would refuse costs the gate nothing
+            check_user(user_name)
+        except ValueError as exc:
+            raise Refused(INVALID_ARGUMENT, "bad_user_name", f"user_name refused: {exc}") from None
+        registration = self._registrations.get(client_id) if client_id else None
+        holders = self._claims.get(user_name, set())
+        if holders and not self._may_hold(caller, client_id, holders):
+            raise Refused(PERMISSION_DENIED, "user_name_in_use", f"user name {user_name!r} is in use by "
                           "another client on this gate")
-        if self._session_streams.get(caller.session):  # a registered client holds the name it speaks as
-            mine = self._named.get(caller.session)
-            if mine is not None and mine != user_name:
-                raise Refused(PERMISSION_DENIED, "user_name_not_yours", f"this client speaks as {mine!r}; it "
-                              f"cannot also be {user_name[:64]!r}")
-            self._claims[user_name] = caller.session
-            self._named[caller.session] = user_name
+        if registration is not None:  # a registered client holds the name it speaks as
+            if registration.name is not None and registration.name != user_name:
+                raise Refused(PERMISSION_DENIED, "user_name_not_yours", f"this client speaks as "
+                              f"{registration.name!r}; it cannot also be {user_name!r}")
+            registration.name = user_name
+            self._claims.setdefault(user_name, set()).add(client_id)
         return user_name
+
+    def _may_hold(self, caller: Caller, client_id: str, holders: set[str]) -> bool:
+        """A held name is the caller's if one of its holders is this very client, or a client of the same
+        session (the same client, reconnected before the gate noticed its old stream end)."""
+        if client_id in holders:
+            return True
+        return bool(caller.session) and any(self._registrations[held].caller.session == caller.session
+                                            for held in holders)

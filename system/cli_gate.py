@@ -33,6 +33,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"calls a second per client (default {lim.call_rate:g}; 0: no limit) ...")
     parser.add_argument("--call-burst", type=service.positive, default=lim.call_burst,
                         help=f"... and in a burst (default {lim.call_burst})")
+    parser.add_argument("--connection-call-rate", type=float, default=lim.connection_call_rate,
+                        help=f"calls a second over one connection, whatever clients share it (default "
+                             f"{lim.connection_call_rate:g}; 0: no limit) ...")
+    parser.add_argument("--connection-call-burst", type=service.positive, default=lim.connection_call_burst,
+                        help=f"... and in a burst (default {lim.connection_call_burst})")
     parser.add_argument("--max-rooms-per-client", type=service.non_negative, default=lim.rooms_per_client,
                         help=f"rooms one client may join through this gate (default {lim.rooms_per_client})")
     faultcontrol.add_flag(parser)
@@ -59,6 +64,8 @@ def config(args: argparse.Namespace) -> GateConfig:
                       secret=service.secret(args, "gate"), allow_admin_calls=args.allow_admin_calls,
                       limits=Limits(max_clients=args.max_clients, streams_per_connection=args.max_streams_per_connection,
                                     call_rate=args.call_rate, call_burst=args.call_burst,
+                                    connection_call_rate=args.connection_call_rate,
+                                    connection_call_burst=args.connection_call_burst,
                                     rooms_per_client=args.max_rooms_per_client),
                       tls=service.server_tls(args, "gate"), node_tls=node_tls(args),
                       fault_control=args.fault_control)

@@ -26,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dedup-window", type=service.positive, default=d.dedup_window,
                         help="client message ids remembered per room, for idempotent retries")
     parser.add_argument("--rooms", default=",".join(d.rooms), help="comma-separated room names")
+    add_push_to_sender(parser)
     parser.add_argument("--peers", default="", metavar="ADDR[,ADDR...]",
                         help="the other nodes' advertise addresses: at start this node creates only the default "
                              "objects (ChatRoomMgr0 and the rooms) it owns by placement (default: it is alone "
@@ -70,6 +71,13 @@ def store_spec(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r} is not a store: want sqlite, memory or a postgresql:// URL")
 
 
+def add_push_to_sender(parser: argparse.ArgumentParser) -> None:
+    """``--push-to-sender``, on ``pushchat node`` and on ``pushchat up``, which passes it on."""
+    parser.add_argument("--push-to-sender", action="store_true",
+                        help="push each message to its sender too, as Goverse's own chat does (default: to the "
+                             "other members only, as the design document says)")
+
+
 def config(args: argparse.Namespace) -> NodeConfig:
     rooms = tuple(r.strip() for r in args.rooms.split(",") if r.strip())
     peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
@@ -81,7 +89,7 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
                       etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id, auth=args.auth,
                       secret=service.secret(args, "node"), tls=service.server_tls(args, "node"),
-                      fault_control=args.fault_control,
+                      fault_control=args.fault_control, push_to_sender=args.push_to_sender,
                       presence=PresenceConfig(grace=args.presence_grace, typing_expiry=args.typing_expiry,
                                               typing_interval=args.typing_interval))
 

@@ -9,6 +9,7 @@ import signal
 import sys
 
 from system import datadir, listen, log
+from system.cli_node import add_push_to_sender
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
 
@@ -19,12 +20,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the node keeps its rooms (default: $XDG_DATA_HOME/pushchat/up-HOST-PORT of the "
                              "node, ~/.local/share when unset; with node port 0, a temporary folder removed at exit)")
+    add_push_to_sender(parser)
     parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here (default: warnings on stderr)")
 
 
 async def _main(args: argparse.Namespace) -> int:
     given = datadir.data_dir("sqlite", args.data_dir, args.node_listen, role="up")
-    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given))
+    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given, push_to_sender=args.push_to_sender))
     gate: GateServer | None = None
     what = "node"
     try:

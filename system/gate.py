@@ -193,6 +193,9 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
 
     async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[any_pb2.Any]:
         router, guard = self.gate.router, self.gate.guard
+        if self.gate.closing:  # its stream would only be cut at the end of the grace period
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"gate {self.gate.advertise} is stopping; register "
+                                "again (with another gate, or once it is back)")
         caller = await guard.admit_stream(context)
         client_id = clientid.make(self.gate.advertise)
         box = router.register(client_id)
@@ -237,7 +240,7 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         await faults.call(context, "before", request.method, request.id, verdict.client_id, request.request)
         reply = await self._forward(context, request.id, "CallObject", forward, verdict.user)
         await faults.call(context, "after", request.method, request.id, verdict.client_id, request.request)
-        guard.access.called(caller, request.id, request.method)
+        guard.access.called(caller, verdict, request.id, request.method)
         return gate_pb2.CallObjectResponse(response=reply.response)
 
     async def CreateObject(self, request: gate_pb2.CreateObjectRequest, context: grpc.aio.ServicerContext) -> gate_pb2.CreateObjectResponse:
@@ -311,6 +314,11 @@ class GateServer(Server):
         self._closing = False
         self._routes_changed = asyncio.Event()  # set, and replaced, whenever route() may answer differently
         self.calls_waiting = 0  # calls waiting in route_soon() now
+
+    @property
+    def closing(self) -> bool:
+        """The gate is stopping: it takes no new Register streams."""
+        return self._closing
 
     def nodes_up(self) -> int:
         return sum(node.up for node in self.connections)

@@ -3,9 +3,9 @@
 The I/O edge of :mod:`system.access` and :mod:`system.auth`: it reads a
 call's peer and headers, asks those modules, and turns a refusal into its
 gRPC status, counted once (``pushchat_denied_total{reason}`` or
-``pushchat_limited_total{limit}``) and logged once (``access_denied``, or
-``limited`` at most once a second per client and limit, with how many it
-stood for). The gate forwards a call with headers of its own making, so
+``pushchat_limited_total{limit}``) and logged (``access_denied`` or
+``limited``) at most once a second per peer and reason, or client and limit,
+with how many refusals the line stands for. The gate forwards a call with headers of its own making, so
 a client's ``x-pushchat-user`` never reaches a node.
 """
 
@@ -28,7 +28,7 @@ from system.metrics import Metrics
 from system.pb import chat_pb2  # noqa: F401 (its types in the pool: the gate reads user names in requests)
 
 GATE_TOKEN_TTL = 600.0      # seconds a gate's own token to its nodes lives; it makes a new one at half that
-QUIET_SECONDS = 1.0         # one ``limited`` line per client and limit per this long
+QUIET_SECONDS = 1.0         # one ``limited``/``access_denied`` line per client and refusal per this long
 _STRING = descriptor.FieldDescriptor.TYPE_STRING
 
 
@@ -69,22 +69,25 @@ class _Door:
 
     async def refuse(self, context: grpc.aio.ServicerContext, refused: Refused, who: str = "",
                      method: str = "") -> NoReturn:
+        peer = context.peer()
         if refused.limit:
             self.metrics.limited.labels(limit=refused.limit).inc()
-            self._log_limited(refused, who, context.peer(), method)
+            self._log_quietly("limited", (refused.limit, who or peer), refused, limit=refused.limit, peer=peer,
+                              who=who, method=method)
         elif refused.code == "INVALID_ARGUMENT":  # a bad request, not a trespass: as the node logs those
             log.event(self.log, logging.INFO, "call_failed", method=method, code=refused.code, error=str(refused))
         else:
             self.metrics.denied.labels(reason=refused.reason).inc()
-            log.event(self.log, logging.INFO, "access_denied", reason=refused.reason, code=refused.code,
-                      peer=context.peer(), who=who, method=method, error=str(refused))
+            self._log_quietly("access_denied", (refused.reason, peer), refused, reason=refused.reason, peer=peer,
+                              who=who, method=method)
         await context.abort(grpc.StatusCode[refused.code], str(refused))
         raise AssertionError("unreachable: abort raises")
 
-    def _log_limited(self, refused: Refused, who: str, peer: str, method: str) -> None:
-        assert refused.limit
+    def _log_quietly(self, event: str, key: tuple[str, str], refused: Refused, **fields: str) -> None:
+        """At most one line a second per ``key`` (a limit and its client, a reason and its peer), saying how
+        many refusals it stands for: a caller hammering the door cannot fill the disk. Every refusal is
+        still counted in the metrics."""
         now = time.monotonic()
-        key = (refused.limit, who or peer)
         seen = self._quiet.get(key)
         if seen is not None and now - seen[0] < QUIET_SECONDS:
             seen[1] += 1
@@ -92,8 +95,8 @@ class _Door:
         if len(self._quiet) > 10_000:
             self._quiet.clear()
         self._quiet[key] = [now, 0]
-        log.event(self.log, logging.INFO, "limited", limit=refused.limit, code=refused.code, peer=peer, who=who,
-                  method=method, refused=1 + (seen[1] if seen else 0), error=str(refused))
+        log.event(self.log, logging.INFO, event, code=refused.code, **fields,
+                  refused=1 + (seen[1] if seen else 0), error=str(refused))
 
 
 class GateGuard(_Door):
@@ -110,8 +113,8 @@ class GateGuard(_Door):
         metadata = context.invocation_metadata()
         peer = context.peer()
         session = auth.header(metadata, auth.SESSION_HEADER)
-        # Namespaced and hashed: a session value can never pose as a connection, whatever its length.
-        key = "s:" + hashlib.sha256(session.encode()).hexdigest()[:32] if session else "c:" + peer
+        # Hashed: whatever its length, a session value costs the gate 32 characters.
+        key = hashlib.sha256(session.encode()).hexdigest()[:32] if session else ""
         identity = None
         if self.mode == "token":
             assert self.secret is not None
@@ -143,7 +146,7 @@ class GateGuard(_Door):
             caller = self.caller(context)
             user, named = named_in(request)
             verdict = self.access.check_call(caller, client_id=client_id, named_client_id=named, user_name=user,
-                                             object_id=object_id, method=method, now=time.monotonic())
+                                             object_id=object_id, method=method, now=self.access.clock())
         except Refused as refused:
             await self.refuse(context, refused, _who(caller), method)
         return caller, verdict
@@ -180,7 +183,7 @@ class GateGuard(_Door):
 def _who(caller: Caller | None) -> str:
     if caller is None:
         return ""
-    return caller.identity.user if caller.identity else caller.session
+    return caller.identity.user if caller.identity else caller.connection
 
 
 @dataclass(frozen=True)

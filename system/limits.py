@@ -22,13 +22,18 @@ CODES = {CLIENTS: "RESOURCE_EXHAUSTED", STREAMS_PER_CONNECTION: "RESOURCE_EXHAUS
 
 @dataclass(frozen=True)
 class Limits:
-    """A gate's limits; 0 turns one off. The defaults are far above what a person's chat client does."""
+    """A gate's limits; 0 turns one off. The defaults are far above what a person's chat client does, and
+    let one process (a bot host, a bridge, a test) hold hundreds of clients over one connection."""
 
     max_clients: int = 10000             # Register streams open on the gate at once
-    streams_per_connection: int = 4      # Register streams over one HTTP/2 connection
-    call_rate: float = 200.0             # calls per second per client, sustained ...
-    call_burst: int = 400                # ... and in a burst
+    streams_per_connection: int = 1000   # Register streams over one HTTP/2 connection (a gate's memory per peer)
+    call_rate: float = 200.0             # calls per second per client (token user, registered client, or
+    call_burst: int = 400                # anonymous connection), sustained and in a burst
+    connection_call_rate: float = 2000.0  # calls per second over one connection, whatever clients it holds
+    connection_call_burst: int = 4000
     rooms_per_client: int = 100          # rooms one client may be a member of through this gate
+    max_tracked: int = 100_000           # callers whose buckets and rooms are kept at once (oldest go first)
+    idle_expiry: float = 3600.0          # seconds after which an anonymous caller's rooms are forgotten
 
 
 class RateLimiter:
@@ -39,6 +44,9 @@ class RateLimiter:
         self.burst = max(1, burst)
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def allow(self, key: str, now: float) -> bool:
         """Take one token for ``key``; False when it has none (rate 0: never limited)."""
@@ -55,7 +63,10 @@ class RateLimiter:
         return True
 
     def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled: they are as good as new, so memory stays bounded."""
+        """Drop buckets that have refilled: they are as good as new. If none has, drop the longest idle,
+        so memory stays bounded whatever the callers do."""
         for key, (tokens, then) in list(self._buckets.items()):
             if tokens + (now - then) * self.rate >= self.burst:
                 del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:
+            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k][1])]

@@ -55,6 +55,7 @@ class NodeConfig:
     join_history: int = RoomConfig.join_history
     page_size: int = RoomConfig.page_size
     dedup_window: int = RoomConfig.dedup_window
+    push_to_sender: bool = RoomConfig.push_to_sender
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
@@ -77,7 +78,8 @@ class NodeConfig:
     def room_config(self) -> RoomConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
                           history_limit=self.history_limit, join_history=self.join_history,
-                          page_size=self.page_size, dedup_window=self.dedup_window, presence=self.presence)
+                          page_size=self.page_size, dedup_window=self.dedup_window, presence=self.presence,
+                          push_to_sender=self.push_to_sender)
 
 
 class _HubPort:

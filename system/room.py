@@ -67,6 +67,7 @@ class RoomConfig:
     page_size: int = 1000        # GetRecentMessages page when limit is 0, and its cap
     dedup_window: int = 10000    # client message ids remembered per room
     group_writes: bool = True    # sends queued while a write is in flight share the next one (False: benchmarks)
+    push_to_sender: bool = False  # push each message to its sender too, as Goverse's ChatRoom does
     presence: PresenceConfig = PresenceConfig()
 
     @property
@@ -180,7 +181,8 @@ class ChatRoom(GoverseObject):
         for msg in transcript.commit(batch.messages):
             log.event(_log, logging.INFO, "message_stored", room=self.name, seq=msg.seq, user=msg.user_name,
                       client_msg_id=msg.client_msg_id, duplicate=False)
-            recipients = {cid: name for name, cid in self.members.items() if name != msg.user_name and cid}
+            recipients = {cid: name for name, cid in self.members.items()
+                          if cid and (name != msg.user_name or self.config.push_to_sender)}
             if recipients:
                 meta = PushMeta(room=self.name, seq=msg.seq, sender=msg.user_name, users=recipients)
                 note = chat_pb2.Client_NewMessageNotification(message=msg, store_epoch=self.store.epoch)

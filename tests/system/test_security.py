@@ -103,8 +103,10 @@ async def test_default_mode_refuses_speaking_as_a_connected_user_registered_or_n
                 user_name="mallory", client_id=mallory.client_id), mallory.client_id))
             await refused(mallory.stub.CallObject(call("SendMessage", send("bob", "I am bob too"),
                                                        mallory.client_id)))
-            why = await refused(mallory.stub.CallObject(call("SendMessage", send("eve", "or eve"))))
+            why = await refused(mallory.stub.CallObject(call("SendMessage", send("eve", "or eve"), mallory.client_id)))
             assert "speaks as 'mallory'" in why
+            # naming no client id, a call is anonymous: on its own account, and bob's name is still bob's
+            await refused(mallory.stub.CallObject(call("SendMessage", send("bob", "anonymous bob"))))
         assert await history(c.gates[0].addr) == [("bob", "bob here")]
 
 
