@@ -23,6 +23,7 @@ from system.client import DEFINITE, ChatClient, SendFailed, cause
 from system.console import PROMPT, Console, plural, terminal_kept
 from system.pb import chat_pb2
 from system.tls import ClientTls
+from system.visible import visible
 
 HELP = """commands:
   /list          list chat rooms
@@ -115,7 +116,7 @@ class Session:
             if word == "/quit":
                 return False
             if word == "/help":
-                self.console.show(HELP)
+                self.console.show(*HELP.splitlines())
             elif word == "/list":
                 rooms = await self.client.list_rooms()
                 self.console.show("rooms: " + ", ".join(rooms))
@@ -215,7 +216,7 @@ async def _main(args: argparse.Namespace) -> int:
         refused = isinstance(exc, grpc.aio.AioRpcError) and exc.code() in (grpc.StatusCode.UNAUTHENTICATED,
                                                                            grpc.StatusCode.PERMISSION_DENIED)
         why = exc.details() if refused else cause(exc)
-        print(f"pushchat client: cannot register with {args.server}: {why}", file=sys.stderr)
+        print(f"pushchat client: cannot register with {args.server}: {visible(why)}", file=sys.stderr)
         await client.close()
         return 1
     console.show(f"* connected to {args.server} as {args.user} (client id {client_id}); /help lists commands")
