@@ -97,3 +97,11 @@ def test_a_token_naming_a_refused_user_is_rejected() -> None:
     forged = jwt.encode({"iss": auth.ISSUER, "sub": "ali\u200bce", "exp": 2**40}, secret, algorithm=auth.ALGORITHM)
     with pytest.raises(auth.TokenRejected, match="zero-width"):
         auth.verify(secret, forged)
+
+
+async def test_the_cli_client_refuses_a_bad_user_name_itself_saying_why_and_printing_it_escaped() -> None:
+    from tests.system.cli_process import run
+    refused = await run("client", "--server", "127.0.0.1:1", "--user", "mal\u202elory\x1b[2J")
+    assert refused.code == 64
+    [line] = refused.stderr
+    assert line == "pushchat client: --user: user name 'mal\\u202elory\\x1b[2J': character 4 (U+202E) is a bidi control"
