@@ -17,6 +17,7 @@ one line, so it cannot forge a line either.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 #: Categories of characters that act on the terminal or the text around them instead of showing.
@@ -41,6 +42,11 @@ def escape(ch: str) -> str:
 
 def visible(text: str) -> str:
     """``text`` with every :func:`hidden` character escaped: what a terminal may be given of remote text."""
-    if text.isprintable() and not INVISIBLE_LETTERS.intersection(text):  # the common case, in C
+    if text.isprintable() and not any(ch in text for ch in INVISIBLE_LETTERS):  # the common case, in C
         return text
-    return "".join(escape(ch) if hidden(ch) else ch for ch in text)
+    return "".join(ch if ch.isprintable() and ch not in INVISIBLE_LETTERS else _shown(ch) for ch in text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shown(ch: str) -> str:
+    return escape(ch) if hidden(ch) else ch
