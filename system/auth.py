@@ -12,12 +12,13 @@ node that checks tokens trusts the user name a gate forwards
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
+
+from system.names import canonical_user_name
 
 if TYPE_CHECKING:
     import jwt  # imported on first use: a server without tokens starts without it (and cryptography)
@@ -33,7 +34,6 @@ USER_HEADER = "x-pushchat-user-bin"
 #: A random value a client makes once and sends on every call: its reconnections are the same client.
 SESSION_HEADER = "x-pushchat-session"
 ROLE_USER, ROLE_GATE = "user", "gate"
-_USER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
 
 class TokenRejected(Exception):
@@ -59,9 +59,8 @@ class Identity:
 
 
 def check_user(user: str) -> str:
-    if not isinstance(user, str) or not user.strip() or not _USER_RE.match(user):
-        raise ValueError(f"bad user name {str(user)[:80]!r}: want 1-64 printable characters")
-    return user
+    """The canonical form of a token's user name (:func:`system.names.canonical_user_name`); ValueError why not."""
+    return canonical_user_name(user)
 
 
 def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: str = ROLE_USER,
@@ -69,7 +68,7 @@ def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: st
     """A token for ``user`` valid ``ttl`` seconds from ``now`` (a negative ttl makes an expired one, for tests)."""
     import jwt
 
-    check_user(user)
+    user = check_user(user)
     issued = time.time() if now is None else now
     claims: dict[str, object] = {"iss": ISSUER, "sub": user, "iat": int(issued), "exp": int(issued + ttl),
                                  "role": role}
@@ -99,7 +98,7 @@ def verify(secret: bytes, token: str, *, now: float | None = None, leeway: float
         raise TokenRejected("invalid", f"token rejected: {exc}") from None
     user, role = claims.get("sub"), claims.get("role", ROLE_USER)
     try:
-        check_user(user)
+        user = check_user(user)
     except ValueError as exc:
         raise TokenRejected("invalid", f"token rejected: {exc}") from None
     if role not in (ROLE_USER, ROLE_GATE):

@@ -21,8 +21,10 @@ import grpc
 from system import log, service
 from system.client import DEFINITE, ChatClient, SendFailed, cause
 from system.console import PROMPT, Console, plural, terminal_kept
+from system.names import canonical_user_name
 from system.pb import chat_pb2
 from system.tls import ClientTls
+from system.visible import visible
 
 HELP = """commands:
   /list          list chat rooms
@@ -115,7 +117,7 @@ class Session:
             if word == "/quit":
                 return False
             if word == "/help":
-                self.console.show(HELP)
+                self.console.show(*HELP.splitlines())
             elif word == "/list":
                 rooms = await self.client.list_rooms()
                 self.console.show("rooms: " + ", ".join(rooms))
@@ -205,8 +207,13 @@ async def _main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pushchat client: {exc}", file=sys.stderr)
         return 1
+    try:
+        user = canonical_user_name(args.user)  # the gate's rule: refused here in the same words, before any call
+    except ValueError as exc:
+        print(f"pushchat client: --user: {exc}", file=sys.stderr)
+        return 64
     token = args.token or os.environ.get("PUSHCHAT_TOKEN") or None
-    client = ChatClient(args.server, args.user, observers=[console], keepalive=service.keepalive(args),
+    client = ChatClient(args.server, user, observers=[console], keepalive=service.keepalive(args),
                         call_timeout=args.call_timeout, outage_wait=args.outage_wait, reconnect=args.reconnect,
                         token=token, tls=tls)
     try:
@@ -215,10 +222,10 @@ async def _main(args: argparse.Namespace) -> int:
         refused = isinstance(exc, grpc.aio.AioRpcError) and exc.code() in (grpc.StatusCode.UNAUTHENTICATED,
                                                                            grpc.StatusCode.PERMISSION_DENIED)
         why = exc.details() if refused else cause(exc)
-        print(f"pushchat client: cannot register with {args.server}: {why}", file=sys.stderr)
+        print(f"pushchat client: cannot register with {args.server}: {visible(why)}", file=sys.stderr)
         await client.close()
         return 1
-    console.show(f"* connected to {args.server} as {args.user} (client id {client_id}); /help lists commands")
+    console.show(f"* connected to {args.server} as {user} (client id {client_id}); /help lists commands")
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,6 +30,7 @@ import grpc
 
 from system.client import Observer, cause
 from system.pb import chat_pb2
+from system.visible import visible
 
 PROMPT = "> "
 
@@ -115,12 +116,17 @@ class Console(Observer):
         self._attempt = 1
 
     # -- output ---------------------------------------------------------------------
-    def show(self, line: str) -> None:
+    def show(self, *lines: str) -> None:
+        """Each of ``lines`` as one row: a newline or any other control inside one is shown escaped."""
         with self.lock:
-            self._draw([line])
+            self._draw(list(lines))
 
     def _draw(self, lines: list[str]) -> None:
-        """Write ``lines``; on a terminal above the status and the prompt, which are redrawn. Lock held."""
+        """Write ``lines``; on a terminal above the status and the prompt, which are redrawn. Lock held.
+
+        Every row passes through :func:`~system.visible.visible` here, the one door to the terminal: what
+        a line holds of others' text (names, messages, rooms, the server's words) cannot act on it."""
+        lines = [visible(line) for line in lines]
         if not self.interactive:
             self.out.write("".join(f"{line}\n" for line in lines))
             self.out.flush()
@@ -130,7 +136,7 @@ class Console(Observer):
         parts = [self._erase(point, cols), *(f"{line}\n" for line in lines)]
         row = self.status if self.status is not None else self._typing_row()
         if row is not None:
-            parts.append(_fit(row, cols) + "\n")
+            parts.append(_fit(visible(row), cols) + "\n")
         self._status_drawn = row is not None
         if self.reading:
             parts.append(_with_cursor(PROMPT + typed, len(PROMPT) + point, cols))

@@ -11,6 +11,13 @@ the loopback interface, since whoever reaches it can break the process.
 
 A bad request gets 400 and ``{"error": "one line"}``; the process keeps serving.
 
+Browsers are refused (:func:`browser_refusal`), since a web page the operator visits can make its
+browser send requests to a loopback port (a form's cross-site ``text/plain`` POST needs no
+permission): as Toxiproxy's API does, a ``User-Agent`` starting ``Mozilla/`` gets 403; so does an
+``Origin`` other than the endpoint's own, which only a browser sends; and a POST or PUT, or any
+request with a body, must say ``Content-Type: application/json`` (415), which no page can send
+cross-site without the CORS permission this endpoint never grants.
+
 The standard library's HTTP server, in a thread of its own (as the metrics
 endpoint), hands each request to the event loop the fault points live on:
 a server start pays no web framework's import for an endpoint used only
@@ -25,13 +32,15 @@ import ipaddress
 import json
 import socket
 import threading
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from system import listen
 from system.faultpoints import FaultPoints, FaultSpec, FaultSpecError, specs_json
 
 Answer = tuple[int, Any]  # status, JSON body (None: no body)
+MAX_BODY = 64 * 1024  # a fault spec is a few hundred bytes
 
 
 def check_address(text: str) -> tuple[str, int]:
@@ -62,6 +71,30 @@ def _address(text: str) -> str:
     return text
 
 
+def own_origins(host: str, port: int) -> frozenset[str]:
+    """The ``Origin`` values of the endpoint itself at ``host:port`` (a loopback host, by any of its names)."""
+    hosts = {host, "localhost"} | ({"127.0.0.1"} if host in ("localhost", "127.0.0.1") else set())
+    return frozenset(f"http://{f'[{h}]' if ':' in h else h}:{port}" for h in hosts)
+
+
+def browser_refusal(method: str, headers: Mapping[str, str] | Message, origins: frozenset[str]) -> Answer | None:
+    """Why a request looks browser-made (403 or 415, and one line saying so); None if it does not.
+    ``headers``: the HTTP server's (whose ``get`` ignores case), or a mapping with canonical names."""
+    agent = headers.get("User-Agent") or ""
+    if agent.startswith("Mozilla/"):
+        return 403, {"error": "User agent not allowed: browsers may not control fault points "
+                              "(the endpoint is for the chaos harness, as Toxiproxy's API is)"}
+    origin = headers.get("Origin")
+    if origin is not None and origin not in origins:
+        return 403, {"error": f"cross-origin request refused: Origin {origin[:100]!r} is not this endpoint's own"}
+    content_type = headers.get("Content-Type")
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if (method in ("POST", "PUT") or content_type is not None) and media != "application/json":
+        said = f"not {content_type[:100]!r}" if content_type is not None else "none was given"
+        return 415, {"error": f"a {method} here needs Content-Type: application/json; {said}"}
+    return None
+
+
 class FaultControl:
     """Serve ``points`` over HTTP on ``address`` (port 0: any free one); ``port`` once started."""
 
@@ -71,6 +104,7 @@ class FaultControl:
         self.port: int | None = None
         self._http: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._origins: frozenset[str] = frozenset()
 
     async def start(self) -> int:
         host, port = check_address(self.address)
@@ -79,11 +113,13 @@ class FaultControl:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family,
                                                                    "allow_reuse_address": False})
-            self._http = server_class((host, port), _handler(lambda *request: self._answer(loop, *request)))
+            self._http = server_class((host, port), _handler(lambda *request: self._answer(loop, *request),
+                                                             lambda: self._origins))
         except OSError as exc:
             raise listen.CannotListen(self.address, listen.reason(exc), "fault control") from None
         self._http.daemon_threads = True
         self.port = int(self._http.server_address[1])
+        self._origins = own_origins(host, self.port)
         self._thread = threading.Thread(target=self._http.serve_forever, name="fault-control", daemon=True)
         self._thread.start()
         return self.port
@@ -126,18 +162,43 @@ class FaultControl:
         return 405, {"error": f"{method} is not allowed on {path}"}
 
 
-def _handler(answer: Callable[[str, str, bytes], Answer]) -> type[BaseHTTPRequestHandler]:
+def _handler(answer: Callable[[str, str, bytes], Answer],
+             origins: Callable[[], frozenset[str]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            status, doc = answer(self.command, self.path, self.rfile.read(length) if length else b"")
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            refused = browser_refusal(self.command, self.headers, origins())
+            if refused is None and not 0 <= length <= MAX_BODY:
+                refused = (413 if length > 0 else 400), {"error": f"want a Content-Length of 0-{MAX_BODY} bytes"}
+            if refused is not None:
+                self._discard(length)
+                status, doc = refused
+            else:
+                status, doc = answer(self.command, self.path, self.rfile.read(length) if length else b"")
             data = b"" if doc is None else json.dumps(doc).encode() + b"\n"
             self.send_response(status)
             if data:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
+
+        def _discard(self, length: int) -> None:
+            """Read and drop a refused body (closing on unread bytes would reset the connection, answer and
+            all); one too long to be worth reading closes the connection after the answer instead."""
+            if not 0 <= length <= 16 * MAX_BODY:
+                self.close_connection = True
+                return
+            while length > 0:
+                chunk = self.rfile.read(min(length, MAX_BODY))
+                if not chunk:
+                    break
+                length -= len(chunk)
 
         do_GET = do_POST = do_DELETE = do_PUT = _serve
 

@@ -16,9 +16,11 @@ from system.console import PROMPT
 from system.wait import wait_until
 from tests.system.cli_process import PUSHCHAT
 
-CSI = re.compile(r"\x1b\[([?>=]?)([0-9;]*)([@A-Za-z])")
-OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z]|\][^\x07]*\x07)")
-UNFINISHED = re.compile(r"\x1b(?:\[[?>=]?[0-9;]*|[()]|\][^\x07]*)?\Z")  # the start of one, cut off by the read
+CSI = re.compile(r"(?:\x1b\[|\x9b)([?>=]?)([0-9;]*)([@A-Za-z])")  # 7-bit, or the C1 control CSI (U+009B)
+OSC = re.compile(r"(?:\x1b\]|\x9d)([0-9]*);?([^\x07\x1b\x9c]*)(?:\x07|\x1b\\|\x9c)")  # ends with BEL, ST or C1 ST
+OTHER_ESCAPE = re.compile(r"\x1b(?:[=>78]|[()][0-9A-Za-z])")
+UNFINISHED = re.compile(r"(?:\x1b(?:\[[?>=]?[0-9;]*|[()]|\][^\x07\x1b\x9c]*\x1b?)?|\x9b[?>=]?[0-9;]*|"
+                        r"\x9d[^\x07\x1b\x9c]*\x1b?)\Z")  # the start of one, cut off by the read
 
 
 class Screen:
@@ -31,6 +33,8 @@ class Screen:
         self.col = 0  # == cols: at the right margin, the next character wraps (as xterm does)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._unfinished = ""  # a control sequence the last read ended inside of: the next one finishes it
+        self.title: str | None = None  # the window title, once a program set it (OSC 0 or 2)
+        self.clears = 0                # times the whole screen (or the scrollback) was cleared (CSI 2J, 3J)
 
     # a Console writes here as to a terminal: a newline is CR LF, as the tty driver makes it (ONLCR)
     def write(self, data: str) -> None:
@@ -47,17 +51,22 @@ class Screen:
         i = 0
         while i < len(data):
             ch = data[i]
-            if ch == "\x1b":
-                if UNFINISHED.match(data, i):
-                    self._unfinished = data[i:]
-                    return
+            if ch in "\x1b\x9b\x9d":
                 if m := CSI.match(data, i):
                     self._control(m.group(1), int(m.group(2) or 0) if ";" not in m.group(2) else 0, m.group(3))
+                    i = m.end()
+                    continue
+                if m := OSC.match(data, i):
+                    if m.group(1) in ("0", "2"):
+                        self.title = m.group(2)
                     i = m.end()
                     continue
                 if m := OTHER_ESCAPE.match(data, i):
                     i = m.end()
                     continue
+                if UNFINISHED.match(data, i):
+                    self._unfinished = data[i:]
+                    return
             elif ch == "\r":
                 self.col = 0
             elif ch == "\n":
@@ -100,6 +109,8 @@ class Screen:
         elif final == "J" and n == 0:
             del line[self.col:]
             del self.grid[self.row + 1:]
+        elif final == "J" and n in (2, 3):
+            self.clears += 1
         elif final == "P":
             del line[col:col + max(n, 1)]
         elif final == "@":

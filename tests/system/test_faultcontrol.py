@@ -23,7 +23,7 @@ def url(server, path: str = "/faults") -> str:  # type: ignore[no-untyped-def]
 async def test_the_endpoint_sets_lists_and_clears_faults_and_refuses_bad_ones_in_one_line() -> None:
     async with cluster(node=ON, gate=ON) as c, aiohttp.ClientSession() as http:
         node = c.nodes[0]
-        async with http.post(url(node), data="{not json") as r:
+        async with http.post(url(node), data="{not json", headers={"Content-Type": "application/json"}) as r:
             assert r.status == 400 and "not JSON" in (await r.json())["error"]
         async with http.post(url(node), json={"id": "x", "point": "push", "action": "explode"}) as r:
             body = await r.json()
@@ -87,6 +87,55 @@ async def test_an_aborted_send_is_retried_and_stored_once() -> None:
         reader, _ = await c.client("reader")
         held = await reader.poll("General")
         assert [m.client_msg_id for m in held.messages] == ["m-1"], "stored once"
+
+
+ABORT_SENDS = {"id": "evil", "point": "rpc", "action": "abort", "method": "SendMessage", "percent": 100,
+               "max_active_faults": 0}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+
+
+async def test_a_cross_site_browser_post_is_refused_and_chat_keeps_working() -> None:
+    async with cluster(node=ON, gate=ON) as c, aiohttp.ClientSession() as http:
+        alice, _ = await c.client("alice")
+        await alice.join("General")
+        node = c.nodes[0]
+        # what a page on evil.example makes the operator's browser send: a form's text/plain POST
+        form = {"Content-Type": "text/plain", "Origin": "http://evil.example", "User-Agent": BROWSER}
+        async with http.post(url(node), data=json.dumps(ABORT_SENDS), headers=form) as r:
+            assert r.status == 403 and "User agent not allowed" in (await r.json())["error"]
+        async with http.get(url(node), headers={"User-Agent": BROWSER}) as r:  # browsers may not even look
+            assert r.status == 403
+        # each of the rule's parts on its own, as a program that is not a browser could still be tricked
+        async with http.post(url(node), data=json.dumps(ABORT_SENDS),
+                             headers={"Content-Type": "application/json", "Origin": "http://evil.example"}) as r:
+            assert r.status == 403 and "'http://evil.example' is not this endpoint's own" in (await r.json())["error"]
+        async with http.post(url(node), data=json.dumps(ABORT_SENDS), headers={"Content-Type": "text/plain"}) as r:
+            assert r.status == 415 and "needs Content-Type: application/json; not 'text/plain'" in \
+                (await r.json())["error"]
+        async with http.post(url(node), data=json.dumps(ABORT_SENDS), skip_auto_headers=["Content-Type"]) as r:
+            assert r.status == 415 and "none was given" in (await r.json())["error"]
+        async with http.delete(url(node), data="x", headers={"Content-Type": "text/plain"}) as r:
+            assert r.status == 415
+        async with http.get(url(node)) as r:
+            assert await r.json() == {"faults": [], "active": 0}
+        assert (await alice.send("General", "still fine")).seq >= 1
+        # the endpoint's own origin, and the harness's plain JSON requests, still work
+        own = f"http://127.0.0.1:{node.fault_control.port}"
+        async with http.post(url(node), json={**ABORT_SENDS, "id": "mine", "percent": 0},
+                             headers={"Origin": own}) as r:
+            assert r.status == 201
+        async with http.delete(url(node, "/faults/mine")) as r:
+            assert r.status == 204
+
+
+async def test_an_oversized_or_unreadable_body_length_is_refused_and_the_endpoint_keeps_serving() -> None:
+    async with cluster(node=ON, gate=ON) as c, aiohttp.ClientSession() as http:
+        gate = c.gates[0]
+        async with http.post(url(gate), data=b"{" + b" " * 70000 + b"}",
+                             headers={"Content-Type": "application/json"}) as r:
+            assert r.status == 413 and "Content-Length" in (await r.json())["error"]
+        async with http.get(url(gate)) as r:
+            assert r.status == 200
 
 
 def test_only_a_loopback_address_may_control_faults() -> None:
