@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from cachetools import TTLCache
 
 from system import clientid, limits as L
-from system.auth import Identity, check_user
+from system.auth import Identity
+from system.names import canonical_user_name
 
 PERMISSION_DENIED, UNAUTHENTICATED, RESOURCE_EXHAUSTED = "PERMISSION_DENIED", "UNAUTHENTICATED", "RESOURCE_EXHAUSTED"
 INVALID_ARGUMENT = "INVALID_ARGUMENT"
@@ -236,16 +237,16 @@ class Access:
         if user_name is None:
             return None
         if caller.identity is not None:  # --auth token: the token says who you are
-            if user_name and user_name != caller.identity.user:
+            if user_name and not _same_name(user_name, caller.identity.user):
                 raise Refused(PERMISSION_DENIED, "user_name_not_yours", f"your token is for "
                               f"{caller.identity.user!r}; you cannot speak as {user_name[:64]!r}")
             return caller.identity.user
         if not user_name:
             return None
         try:  # before anything is claimed: a name the node would refuse costs the gate nothing
-            check_user(user_name)
+            user_name = canonical_user_name(user_name)
         except ValueError as exc:
-            raise Refused(INVALID_ARGUMENT, "bad_user_name", f"user_name refused: {exc}") from None
+            raise Refused(INVALID_ARGUMENT, "bad_user_name", f"bad user_name: {exc}") from None
         registration = self._registrations.get(client_id) if client_id else None
         holders = self._claims.get(user_name, set())
         if holders and not self._may_hold(caller, client_id, holders):
@@ -266,3 +267,11 @@ class Access:
             return True
         return bool(caller.session) and any(self._registrations[held].caller.session == caller.session
                                             for held in holders)
+
+
+def _same_name(given: str, user: str) -> bool:
+    """Does a request's ``user_name`` name ``user`` (a token's, already canonical)? Compared canonically."""
+    try:
+        return canonical_user_name(given) == user
+    except ValueError:
+        return False

@@ -39,6 +39,7 @@ from google.protobuf.message import Message
 
 from system import clientid, log
 from system import limits
+from system.names import canonical_user_name
 from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
                             PermissionDenied, ResourceExhausted, Superseded, Unavailable, method)
 from system.pb import chat_pb2
@@ -47,12 +48,12 @@ from system.push import PushError, PushMeta
 from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
 from system.store.writer import RoomWriter
 from system.transcript import Transcript
+from system.visible import visible
 
 DEFAULT_ROOMS = ("General", "Technology", "Crypto", "Sports", "Movies")
 ROOM_PREFIX = "ChatRoom-"
 MANAGER_ID = "ChatRoomMgr0"
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-MAX_USER_NAME = 64
 MAX_CLIENT_MSG_ID = 128
 
 _log = log.get("room")
@@ -85,11 +86,11 @@ def now_us() -> int:
 
 
 def check_user_name(name: str) -> str:
-    if not name or not name.strip():
-        raise InvalidArgument("user_name is empty")
-    if len(name) > MAX_USER_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidArgument(f"bad user_name {name[:80]!r}: want 1-{MAX_USER_NAME} printable characters")
-    return name
+    """The canonical form of a request's user name (:func:`system.names.canonical_user_name`, the gate's rule)."""
+    try:
+        return canonical_user_name(name)
+    except ValueError as exc:
+        raise InvalidArgument(f"bad user_name: {exc}") from None
 
 
 def speaker(name: str, call: CallInfo) -> str:
@@ -97,9 +98,10 @@ def speaker(name: str, call: CallInfo) -> str:
     when nobody vouched (a caller on the node's own port), the request's ``user_name``."""
     if call.user is None:
         return check_user_name(name)
-    if name and name != call.user:
-        raise PermissionDenied(f"you are {call.user!r}; you cannot speak as {name[:64]!r}")
-    return check_user_name(call.user)
+    user = check_user_name(call.user)
+    if name and check_user_name(name) != user:
+        raise PermissionDenied(f"you are '{visible(user)}'; you cannot speak as '{visible(name[:64])}'")
+    return user
 
 
 def member_client(named: str, call: CallInfo) -> str:
