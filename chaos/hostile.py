@@ -32,9 +32,11 @@ REFUSALS = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHE
                       grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT,
                       grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION})
 ATTACKS = ("delete_room", "create_room", "impersonate", "impersonate_registered", "hijack_call", "hijack_join",
-           "join_as_victim", "flood", "expired_token", "forged_token")
+           "join_as_victim", "flood", "session_rotation", "member_flood", "nul_poison", "name_games",
+           "cross_site_fault_post", "expired_token", "forged_token")
 TOKEN_ATTACKS = ("expired_token", "forged_token")  # only where tokens are checked
 CALL_TIMEOUT = 3.0
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 
 
 class Accepted(Exception):
@@ -70,6 +72,7 @@ class HostileClient:
     expired: Callable[[str], str | None] = lambda user: None  # an expired token for a user, to replay
     forged: Callable[[str], str | None] = lambda user: None   # a token signed with another secret
     tls: ClientTls | None = None
+    fault_controls: Callable[[], list[str]] = lambda: []  # the servers' fault-control addresses (HOST:PORT)
     flood_calls: int = 60
     attempts: int = 0
     _channel: grpc.aio.Channel | None = field(default=None, init=False)
@@ -80,8 +83,10 @@ class HostileClient:
     def attacks(self) -> tuple[str, ...]:
         return ATTACKS if self.token else tuple(a for a in ATTACKS if a not in TOKEN_ATTACKS)
 
-    def _metadata(self, token: str | None = None, session: bool = True) -> tuple[tuple[str, str], ...]:
-        out = [(auth.SESSION_HEADER, f"{self.name}-session")] if session else []
+    def _metadata(self, token: str | None = None, session: bool | str = True) -> tuple[tuple[str, str], ...]:
+        """Our headers; ``session``: our own session value, none (False), or the one given."""
+        value = session if isinstance(session, str) else f"{self.name}-session"
+        out = [(auth.SESSION_HEADER, value)] if session else []
         token = token or self.token
         if token:
             out.append((auth.AUTH_HEADER, f"Bearer {token}"))
@@ -149,7 +154,7 @@ class HostileClient:
         return gate_pb2_grpc.GateServiceStub(self._channel), self._client_id
 
     async def _call(self, stub: gate_pb2_grpc.GateServiceStub, room: str, method: str, request: Any,
-                    client_id: str = "", token: str | None = None, session: bool = True) -> None:
+                    client_id: str = "", token: str | None = None, session: bool | str = True) -> None:
         await stub.CallObject(gate_pb2.CallObjectRequest(client_id=client_id, type="ChatRoom", id=ROOM_PREFIX + room,
                                                          method=method, request=_packed(request)),
                               metadata=self._metadata(token, session), timeout=CALL_TIMEOUT)
@@ -202,14 +207,69 @@ class HostileClient:
         """All at once: one after another, on a loaded machine, the calls can be slower than the rate
         limit refills, and that is no flood."""
         stub, _ = await self._registered()
-        outcomes = await asyncio.gather(*(self._call(stub, room, "GetRecentMessages",
-                                                     chat_pb2.ChatRoom_GetRecentMessagesRequest(limit=1))
-                                          for _ in range(self.flood_calls)), return_exceptions=True)
+        await self._all_at_once(lambda i: self._call(stub, room, "GetRecentMessages",
+                                                     chat_pb2.ChatRoom_GetRecentMessagesRequest(limit=1)), "calls")
+
+    async def _session_rotation(self, victim: Victim, room: str) -> None:
+        """A flood with a fresh session value on every call, as if each were another client."""
+        stub, _ = await self._registered()
+        await self._all_at_once(lambda i: self._call(stub, room, "GetRecentMessages",
+                                                     chat_pb2.ChatRoom_GetRecentMessagesRequest(limit=1),
+                                                     session=f"{self.name}-{self.attempts}-{i}"),
+                                "calls, each with a fresh session value,")
+
+    async def _member_flood(self, victim: Victim, room: str) -> None:
+        """Made-up members, each with a fresh session value: the room's member list is what it costs."""
+        stub, _ = await self._registered()
+        await self._all_at_once(lambda i: self._call(stub, room, "Join", chat_pb2.ChatRoom_JoinRequest(
+            user_name=f"{self.name}x{self.attempts}x{i}"), session=f"{self.name}-{self.attempts}-{i}"),
+                                "joins with made-up names")
+
+    async def _all_at_once(self, one: Callable[[int], Any], what: str) -> None:
+        outcomes = await asyncio.gather(*(one(i) for i in range(self.flood_calls)), return_exceptions=True)
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         limited = [e for e in errors if isinstance(e, grpc.aio.AioRpcError) and e.code() in REFUSALS]
         if limited or errors:
             raise (limited or errors)[0]
-        raise Accepted(f"{self.flood_calls} calls at once, none limited")
+        raise Accepted(f"{self.flood_calls} {what} at once, none limited")
+
+    async def _nul_poison(self, victim: Victim, room: str) -> None:
+        """A message no store may hold ("\x00": PostgreSQL's TEXT refuses it) sent among honest sends: it must
+        be refused at the door, and fail nobody else's send in the same group commit."""
+        stub, mine = await self._registered()
+        await self._call(stub, room, "SendMessage", chat_pb2.ChatRoom_SendChatMessageRequest(
+            user_name=self.name, message=f"poison\x00from {self.name}"), mine)
+        raise Accepted("stored a message holding a NUL character")
+
+    async def _name_games(self, victim: Victim, room: str) -> None:
+        """The victim's name with a hidden character in it, or a look-alike letter: each must be refused."""
+        stub, _ = await self._registered()
+        games = [f"{victim.name}\u200b", f"\u202e{victim.name}", f"{victim.name}\x1b[2J",
+                 victim.name.replace("a", "\u0430", 1) if "a" in victim.name else f"{victim.name}\u0430"]
+        game = games[self.attempts % len(games)]
+        await self._call(stub, room, "SendMessage", chat_pb2.ChatRoom_SendChatMessageRequest(
+            user_name=game, message=f"{self.name} as {game!r}"), session=False)
+        raise Accepted(f"spoke as {game!r}, a name that looks like {victim.name}")
+
+    async def _cross_site_fault_post(self, victim: Victim, room: str) -> None:
+        """What a web page's form can send to a server's fault-control endpoint: a text/plain POST from another
+        origin. Setting a fault this way would make honest members' calls fail."""
+        import aiohttp  # the harness's HTTP client (and the embedded Toxiproxy's server)
+
+        controls = self.fault_controls()
+        if not controls:
+            raise ConnectionError("no fault-control endpoint to try")
+        target = controls[self.attempts % len(controls)]
+        body = (f'{{"id": "{self.name}-{self.attempts}", "point": "rpc", "action": "abort", "method": "SendMessage", '
+                '"percent": 100, "max_active_faults": 0}')
+        form = {"Content-Type": "text/plain", "Origin": "http://evil.example", "User-Agent": BROWSER}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://{target}/faults", data=body, headers=form,
+                                    timeout=aiohttp.ClientTimeout(CALL_TIMEOUT)) as reply:
+                if reply.status >= 400:
+                    raise grpc.aio.AioRpcError(grpc.StatusCode.PERMISSION_DENIED, grpc.aio.Metadata(),
+                                               grpc.aio.Metadata(), f"HTTP {reply.status}: {await reply.text()}")
+        raise Accepted(f"set a fault on {target} from a cross-site page")
 
     async def _expired_token(self, victim: Victim, room: str) -> None:
         """Replay an expired token of the victim's to register as the victim."""

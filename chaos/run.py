@@ -193,7 +193,9 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
 
     return HostileClient(name, topology.client_addr(name), history, rooms, victims, token=creds.token(name),
                          expired=lambda user: creds.token(user, ttl=-60), forged=creds.forged_token,
-                         tls=creds.client_tls())
+                         tls=creds.client_tls(),
+                         fault_controls=lambda: [f"127.0.0.1:{server.fault_port}"
+                                                 for server in (*topology.nodes, *topology.gates) if server.fault_port])
 
 
 async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
