@@ -44,7 +44,7 @@ from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, Not
 from system.pb import chat_pb2
 from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
-from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
+from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError, unstorable
 from system.store.writer import RoomWriter
 from system.transcript import Transcript
 
@@ -83,9 +83,19 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def check_storable(what: str, value: str) -> str:
+    """Refuse a value some store cannot keep, the same for every store (:func:`system.store.unstorable`):
+    refused here, it never reaches a write it would fail, with the sends sharing that write."""
+    why = unstorable(value)
+    if why is not None:
+        raise InvalidArgument(f"{what} cannot be stored: {why}")
+    return value
+
+
 def check_user_name(name: str) -> str:
     if not name or not name.strip():
         raise InvalidArgument("user_name is empty")
+    check_storable("user_name", name)
     if len(name) > MAX_USER_NAME or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise InvalidArgument(f"bad user_name {name[:80]!r}: want 1-{MAX_USER_NAME} printable characters")
     return name
@@ -264,6 +274,7 @@ class ChatRoom(GoverseObject):
         cmid = request.client_msg_id
         if len(cmid) > MAX_CLIENT_MSG_ID:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID} characters")
+        check_storable("client_msg_id", cmid)
         await self._fresh()
         self.presence.heard_from(user, self.monotonic())
         if self.transcript.sent_as(user, cmid) is not None:
@@ -356,6 +367,7 @@ class ChatRoom(GoverseObject):
     def _check_text(self, text: str) -> None:
         if not text.strip():
             raise InvalidArgument("message is empty")
+        check_storable("message", text)
         size = len(text.encode("utf-8"))
         if size > self.config.max_message_bytes:
             raise InvalidArgument(f"message is {size} bytes, the limit is {self.config.max_message_bytes}",
