@@ -45,7 +45,7 @@ from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, Not
 from system.pb import chat_pb2
 from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
-from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError
+from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError, unstorable
 from system.store.writer import RoomWriter
 from system.transcript import Transcript
 from system.visible import visible
@@ -83,6 +83,15 @@ class PushPort(Protocol):
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def check_storable(what: str, value: str) -> str:
+    """Refuse a value some store cannot keep, the same for every store (:func:`system.store.unstorable`):
+    refused here, it never reaches a write it would fail, with the sends sharing that write."""
+    why = unstorable(value)
+    if why is not None:
+        raise InvalidArgument(f"{what} cannot be stored: {why}")
+    return value
 
 
 def check_user_name(name: str) -> str:
@@ -268,6 +277,7 @@ class ChatRoom(GoverseObject):
         cmid = request.client_msg_id
         if len(cmid) > MAX_CLIENT_MSG_ID:
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID} characters")
+        check_storable("client_msg_id", cmid)
         await self._fresh()
         self.presence.heard_from(user, self.monotonic())
         if self.transcript.sent_as(user, cmid) is not None:
@@ -360,6 +370,7 @@ class ChatRoom(GoverseObject):
     def _check_text(self, text: str) -> None:
         if not text.strip():
             raise InvalidArgument("message is empty")
+        check_storable("message", text)
         size = len(text.encode("utf-8"))
         if size > self.config.max_message_bytes:
             raise InvalidArgument(f"message is {size} bytes, the limit is {self.config.max_message_bytes}",

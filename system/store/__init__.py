@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from system.store.base import (Batch, Fenced, Limits, RoomRecord, SentId, Store, StoredMessage, StoreError,
-                               StoreUnusable)
+                               StoreUnusable, unstorable)
 
 __all__ = ["Batch", "Fenced", "Limits", "RoomRecord", "SentId", "Store", "StoredMessage", "StoreError",
-           "StoreUnusable", "KINDS", "make_store", "describe_spec"]
+           "StoreUnusable", "unstorable", "KINDS", "make_store", "describe_spec"]
 
 KINDS = ("sqlite", "memory", "postgresql://…")
 

@@ -15,6 +15,7 @@ may have happened (the connection died around the commit).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +46,21 @@ def check_sequence(room: str, last_seq: int, messages: list["StoredMessage"]) ->
             raise StoreError(f"room {room!r}: message seq {m.seq} does not follow seq {expected - 1}; "
                              "nothing written", definite=True)
         expected += 1
+
+
+def unstorable(text: str) -> str | None:
+    """Why some store cannot keep ``text``, or None when every store can: the one rule the node checks
+    requests against, so that what one store keeps, all do (PostgreSQL ``TEXT`` refuses NUL; no store
+    can encode a lone surrogate to UTF-8; the memory store would keep both)."""
+    if "\x00" in text:
+        return "it contains a NUL character (U+0000)"
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        return f"it contains a lone surrogate (U+{ord(surrogate.group()):04X}), which is not UTF-8"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class StoreUnusable(Exception):

@@ -228,7 +228,7 @@ class SqliteStore:
                 db.execute(f"SAVEPOINT w{i}")
                 try:
                     job.result = job.fn(db)
-                except (StoreError, sqlite3.Error) as exc:
+                except Exception as exc:  # noqa: BLE001 - refused (or not even encodable): this write alone fails
                     db.execute(f"ROLLBACK TO w{i}")
                     job.error = exc if isinstance(exc, StoreError) else _store_error(exc, definite=True)
                 db.execute(f"RELEASE w{i}")
