@@ -3,9 +3,10 @@
 A token is a JWT signed with HS256 (PyJWT) by the operator's secret: ``sub``
 is the user name, ``exp`` the expiry, ``adm`` an admin claim (create and
 delete objects through the gate), ``role`` ``user`` or ``gate``. Gates sign
-their own short-lived ``gate`` tokens with the same secret to call nodes: a
-node that checks tokens trusts the user name a gate forwards
-(:data:`USER_HEADER`) only from a caller holding such a token. Clients send
+their own short-lived ``gate`` tokens with the same secret to call nodes, each
+bound to one node by ``aud`` (the node's advertise address): a node that checks
+tokens trusts the user name a gate forwards (:data:`USER_HEADER`) only from a
+caller holding such a token made for it. Clients send
 ``authorization: Bearer <token>`` on ``Register`` and on every call.
 """
 
@@ -52,6 +53,7 @@ class Identity:
     admin: bool = False
     role: str = ROLE_USER
     expires: float = 0.0
+    audience: str = ""     # the one node a gate's token was made for ("": none named)
 
     @property
     def gate(self) -> bool:
@@ -64,8 +66,9 @@ def check_user(user: str) -> str:
 
 
 def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: str = ROLE_USER,
-          now: float | None = None) -> str:
-    """A token for ``user`` valid ``ttl`` seconds from ``now`` (a negative ttl makes an expired one, for tests)."""
+          now: float | None = None, audience: str | None = None) -> str:
+    """A token for ``user`` valid ``ttl`` seconds from ``now`` (a negative ttl makes an expired one, for tests);
+    ``audience``: the one node it is good for (a gate's token)."""
     import jwt
 
     user = check_user(user)
@@ -74,6 +77,8 @@ def issue(secret: bytes, user: str, ttl: float, *, admin: bool = False, role: st
                                  "role": role}
     if admin:
         claims["adm"] = True
+    if audience:
+        claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -81,7 +86,8 @@ def verify(secret: bytes, token: str, *, now: float | None = None, leeway: float
     """The identity a token proves; :class:`TokenRejected` saying why not."""
     import jwt
 
-    options = {"require": ["exp", "sub", "iss"]}
+    # The audience is the caller's to check (a node against its own address): PyJWT only reads it here.
+    options = {"require": ["exp", "sub", "iss"], "verify_aud": False}
     try:
         if now is None:
             claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options=options, leeway=leeway)
@@ -103,7 +109,11 @@ def verify(secret: bytes, token: str, *, now: float | None = None, leeway: float
         raise TokenRejected("invalid", f"token rejected: {exc}") from None
     if role not in (ROLE_USER, ROLE_GATE):
         raise TokenRejected("invalid", f"token rejected: unknown role {str(role)[:20]!r}")
-    return Identity(user=user, admin=claims.get("adm") is True, role=role, expires=float(claims["exp"]))
+    audience = claims.get("aud", "")
+    if not isinstance(audience, str):
+        raise TokenRejected("invalid", "token rejected: its audience is not one name")
+    return Identity(user=user, admin=claims.get("adm") is True, role=role, expires=float(claims["exp"]),
+                    audience=audience)
 
 
 def bearer(metadata: Iterable[tuple[str, object]] | None) -> str | None:

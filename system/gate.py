@@ -141,6 +141,8 @@ class NodeConnection:
     channel: grpc.aio.Channel
     stub: goverse_pb2_grpc.GoverseStub
     key: str | None = None      # static: learned from the node's Status; on etcd: its registered name
+    audience: str | None = None  # the node's advertise address, which our token to it names: on etcd what it
+    #                              registered (fixed when dialled), static: what its Status says
     up: bool = False
     task: asyncio.Task[None] | None = None
 
@@ -274,8 +276,8 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
             except LookupError as exc:  # never forwarded: it surely did nothing
                 await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc), ((STORED_KEY, "no"),))
             try:
-                return await getattr(node.stub, rpc)(request, timeout=self._time_left(context),
-                                                     metadata=self.gate.guard.node_metadata(user))
+                metadata = self.gate.guard.node_metadata(node.audience or node.dial, user)
+                return await getattr(node.stub, rpc)(request, timeout=self._time_left(context), metadata=metadata)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is None or task.cancelling():  # our own call ended (the client went away): not the node
@@ -396,13 +398,13 @@ class GateServer(Server):
             for dial in self.config.nodes:
                 self._connect(dial)
 
-    def _connect(self, dial: str, name: str | None = None) -> NodeConnection:
+    def _connect(self, dial: str, name: str | None = None, audience: str | None = None) -> NodeConnection:
         # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
         options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
         channel = tls.channel(dial, self.config.node_tls, options)
-        node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel), key=name)
+        node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel), key=name, audience=audience)
         node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")
         self.connections.append(node)
         return node
@@ -414,8 +416,9 @@ class GateServer(Server):
         known = {node.key for node in self.connections}
         for name in sorted(members - known):
             assert self.membership is not None
-            dial = self.config.dial.get(name) or self.membership.value_of(name) or name
-            self._connect(dial, name)
+            registered = self.membership.value_of(name) or name
+            dial = self.config.dial.get(name) or registered
+            self._connect(dial, name, registered)
             log.event(_log, logging.INFO, "node_joined", node=name, dial=dial)
         for node in [n for n in self.connections if n.key not in members]:
             self.connections.remove(node)
@@ -458,10 +461,12 @@ class GateServer(Server):
         up_since: float | None = None
         call = None
         try:
-            metadata = self.guard.node_metadata()
-            status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout, metadata=metadata)
+            probe = self.guard.node_metadata(node.audience or node.dial)  # Status takes a token for any node
+            status = await node.stub.Status(goverse_pb2.Empty(), timeout=self.config.connect_timeout, metadata=probe)
             if self.membership is None:  # on etcd the key is the registered name, the same on every gate
                 node.key = status.advertise_addr or node.dial
+                node.audience = node.key
+            metadata = self.guard.node_metadata(node.audience or node.dial)
             call = node.stub.RegisterGate(goverse_pb2.RegisterGateRequest(gate_addr=self.advertise), metadata=metadata)
             first = await call.read()
             if first is grpc.aio.EOF or not first.HasField("register_gate_response"):

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 import grpc
 from google.protobuf import any_pb2, descriptor, descriptor_pool, message_factory
@@ -27,7 +27,8 @@ from system.limits import Limits
 from system.metrics import Metrics
 from system.pb import chat_pb2  # noqa: F401 (its types in the pool: the gate reads user names in requests)
 
-GATE_TOKEN_TTL = 600.0      # seconds a gate's own token to its nodes lives; it makes a new one at half that
+GATE_TOKEN_TTL = 120.0      # seconds a gate's own token to a node lives; it makes a new one at half that
+GATE_TOKENS_KEPT = 1024     # nodes whose gate token is cached at once
 QUIET_SECONDS = 1.0         # one ``limited``/``access_denied`` line per client and refusal per this long
 _STRING = descriptor.FieldDescriptor.TYPE_STRING
 
@@ -106,7 +107,7 @@ class GateGuard(_Door):
                  metrics: Metrics, logger: logging.Logger) -> None:
         super().__init__(mode, secret, metrics, logger)
         self.access = Access(mode, limits, allow_admin_calls)
-        self._gate_token: tuple[str, float] | None = None
+        self._gate_tokens: dict[str, tuple[str, float]] = {}  # node -> (its token, expiry)
 
     def caller(self, context: grpc.aio.ServicerContext) -> Caller:
         """Who is calling; :class:`Refused` (UNAUTHENTICATED) for a missing or bad token in token mode."""
@@ -160,24 +161,31 @@ class GateGuard(_Door):
             await self.refuse(context, refused, _who(caller), what)
         return caller
 
-    def node_metadata(self, user: str | None = None) -> tuple[tuple[str, str | bytes], ...]:
-        """Headers of a call to a node: the gate's own token (when it has the secret) and the vouched-for user."""
+    def node_metadata(self, node: str, user: str | None = None) -> tuple[tuple[str, str | bytes], ...]:
+        """Headers of a call to ``node`` (its advertise address): the gate's own token made for that node
+        alone (when the gate has the secret), and the vouched-for user."""
         out: list[tuple[str, str | bytes]] = []
-        token = self.gate_token()
+        token = self.gate_token(node)
         if token:
             out.append((auth.AUTH_HEADER, f"Bearer {token}"))
         if user:
             out.append((auth.USER_HEADER, user.encode("utf-8")))
         return tuple(out)
 
-    def gate_token(self) -> str | None:
+    def gate_token(self, node: str) -> str | None:
+        """The gate's token for one node (``aud``), short-lived, made anew at half its life; None without the
+        secret. A node refuses a token made for another: one handed to a rogue address is useless elsewhere."""
         if self.secret is None:
             return None
         now = time.time()
-        if self._gate_token is None or self._gate_token[1] - now < GATE_TOKEN_TTL / 2:
-            token = auth.issue(self.secret, "gate", GATE_TOKEN_TTL, role=auth.ROLE_GATE, now=now)
-            self._gate_token = (token, now + GATE_TOKEN_TTL)
-        return self._gate_token[0]
+        held = self._gate_tokens.get(node)
+        if held is None or held[1] - now < GATE_TOKEN_TTL / 2:
+            if len(self._gate_tokens) >= GATE_TOKENS_KEPT:  # bounded, whatever etcd lists
+                self._gate_tokens.clear()
+            held = (auth.issue(self.secret, "gate", GATE_TOKEN_TTL, role=auth.ROLE_GATE, now=now, audience=node),
+                    now + GATE_TOKEN_TTL)
+            self._gate_tokens[node] = held
+        return held[0]
 
 
 def _who(caller: Caller | None) -> str:
@@ -197,14 +205,21 @@ class NodeCaller:
 
 class NodeGuard(_Door):
     """The node's door. ``--auth none``: the network is trusted (keep the node's port private, or use mutual
-    TLS). ``--auth token``: every call carries a token of the shared secret; a gate's token vouches for the
-    user it forwards, a user's token only for itself, and create/delete need a gate or an admin."""
+    TLS). ``--auth token``: the node's port is for gates and operators, never for chat users. A gate's token
+    (made for this node: its ``aud`` is our advertise address) vouches for the user and the client id it
+    forwards; an operator's (admin) token acts as itself, naming no client; a user's token acts on nothing.
+    Status answers any gate's token: it is how a gate learns the address the others must be made for."""
 
-    def __init__(self, mode: str, secret: bytes | None, metrics: Metrics, logger: logging.Logger) -> None:
+    def __init__(self, mode: str, secret: bytes | None, metrics: Metrics, logger: logging.Logger,
+                 audience: Callable[[], str] = lambda: "") -> None:
         super().__init__(mode, secret, metrics, logger)
+        self.audience = audience  # our advertise address, known once bound
 
-    def identify(self, context: grpc.aio.ServicerContext, need: str = "") -> NodeCaller:
-        """``need``: "" (any caller), "gate" or "admin"; :class:`Refused` when the caller is not that."""
+    def identify(self, context: grpc.aio.ServicerContext, need: str = "", client_id: str = "",
+                 request: any_pb2.Any | None = None) -> NodeCaller:
+        """``need``: "" (any gate or operator), "gate", "admin", or "status" (a gate token for any node will
+        do); ``client_id`` and ``request``: the client a call names (in ``CallObject`` or inside its request);
+        :class:`Refused` when the caller may not."""
         metadata = context.invocation_metadata()
         forwarded = auth.header(metadata, auth.USER_HEADER) or None
         if self.mode == "none":
@@ -218,20 +233,31 @@ class NodeGuard(_Door):
         except auth.TokenRejected as exc:
             raise Refused(UNAUTHENTICATED, f"token_{exc.reason}", str(exc)) from None
         if identity.gate:
+            mine = self.audience()
+            if need != "status" and identity.audience != mine:
+                raise Refused(PERMISSION_DENIED, "token_audience",
+                              f"this gate token was made for node {identity.audience or '(none named)'!r}, "
+                              f"not for this one ({mine!r})")
             caller = NodeCaller(forwarded, gate=True, admin=True)
+        elif not identity.admin:
+            raise Refused(PERMISSION_DENIED, "user_token", "a user's token acts on nothing on a node's port: "
+                          "clients call a gate; a node admits gates and operators (admin tokens)")
         else:
-            if forwarded is not None and forwarded != identity.user:
-                raise Refused(PERMISSION_DENIED, "user_name_not_yours", "only a gate may act for another user")
-            caller = NodeCaller(identity.user, gate=False, admin=identity.admin)
+            named = client_id or (named_in(request)[1] if request is not None else "")
+            if forwarded is not None or named:
+                raise Refused(PERMISSION_DENIED, "client_claim_not_from_gate",
+                              "only a gate may act for a user or name a client id on a node")
+            caller = NodeCaller(identity.user, gate=False, admin=True)
         if need == "gate" and not caller.gate:
             raise Refused(PERMISSION_DENIED, "not_a_gate", "only a gate may register for pushes")
         if need == "admin" and not caller.admin:
             raise Refused(PERMISSION_DENIED, "admin_call", "creating and deleting objects needs an admin token")
         return caller
 
-    async def admit(self, context: grpc.aio.ServicerContext, method: str, need: str = "") -> NodeCaller:
+    async def admit(self, context: grpc.aio.ServicerContext, method: str, need: str = "", client_id: str = "",
+                    request: any_pb2.Any | None = None) -> NodeCaller:
         try:
-            return self.identify(context, need)
+            return self.identify(context, need, client_id, request)
         except Refused as refused:
             await self.refuse(context, refused, method=method)
         raise AssertionError("unreachable")

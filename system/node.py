@@ -105,7 +105,7 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         self.server = server
 
     async def Status(self, request: goverse_pb2.Empty, context: grpc.aio.ServicerContext) -> goverse_pb2.StatusResponse:
-        await self.server.guard.admit(context, "Status")
+        await self.server.guard.admit(context, "Status", "status")
         s = self.server
         return goverse_pb2.StatusResponse(advertise_addr=s.advertise, num_objects=len(s.host.objects()),
                                           uptime_seconds=int(time.monotonic() - s.started))
@@ -117,7 +117,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             for h in self.server.host.objects()])
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
-        caller = await self.server.guard.admit(context, request.method)
+        caller = await self.server.guard.admit(context, request.method, client_id=request.client_id,
+                                               request=request.request)
         faults = self.server.faults  # in-process fault points (system.faultpoints): an abort ends the call here
         await faults.call(context, "before", request.method, request.id, request.client_id, request.request)
         try:
@@ -203,7 +204,7 @@ class NodeServer(Server):
         self.data_dir = self._scratch.name if self._scratch else self.config.data_dir
         self.store = self.faults.wrap_store(self.config.make_store(self.data_dir))
         self.host = ObjectHost()
-        self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log)
+        self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log, lambda: self.advertise)
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
         self.started = time.monotonic()
