@@ -75,7 +75,7 @@ async def test_a_room_refuses_a_nul_whatever_its_store(spec, field: str) -> None
         host = ObjectHost()
         install(host, RoomConfig(), RecordingPort(), store)
         fields = {"user_name": "alice", "message": "hi", "client_msg_id": "c1", field: "x\x00y"}
-        why = "U+0000" if field == "user_name" else "it contains a NUL"  # names: the stricter rule of system.names
+        why = r"U\+0000" if field == "user_name" else "it contains a NUL"  # names: the stricter rule of system.names
         with pytest.raises(InvalidArgument, match=f"{field}.*{why}"):
             await room_send(host, **fields)
         assert (await room_send(host, user_name="alice", message="after")).seq == 1  # nothing numbered for it
