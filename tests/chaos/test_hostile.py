@@ -27,8 +27,12 @@ def test_in_the_default_mode_every_attack_is_refused_and_the_honest_lose_nothing
     tried = {a["attack"]: a for a in results["hostile_attacks"]}
     assert set(tried) == set(ATTACKS) - set(TOKEN_ATTACKS)  # no tokens to replay in this mode
     assert all(a["accepted"] == 0 and sum(a["refused"].values()) == a["attempts"] for a in tried.values())
-    assert set(tried["flood"]["refused"]) == {"RESOURCE_EXHAUSTED"}
+    for attack in ("flood", "session_rotation", "member_flood"):  # a fresh session value per call dodges nothing
+        assert set(tried[attack]["refused"]) == {"RESOURCE_EXHAUSTED"}, tried[attack]
+    for attack in ("nul_poison", "name_games"):  # refused at the door, before any store or claim
+        assert set(tried[attack]["refused"]) == {"INVALID_ARGUMENT"}, tried[attack]
     assert set(tried["delete_room"]["refused"]) == {"PERMISSION_DENIED"}
+    assert set(tried["cross_site_fault_post"]["refused"]) == {"PERMISSION_DENIED"}  # HTTP 403
 
 
 async def test_an_attack_that_goes_through_is_recorded_as_accepted(tmp_path: Path) -> None:
