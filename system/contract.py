@@ -21,3 +21,14 @@ CLIENT_DISCONNECTED = "client_disconnected"  # queued, then the client's stream 
 GATE_DROP_REASONS: tuple[str, ...] = (CLIENT_BUFFER_FULL, CLIENT_NOT_FOUND, CLIENT_DISCONNECTED)
 
 PUSH_FAILURE_REASONS: tuple[str, ...] = NODE_FAILURE_REASONS + GATE_DROP_REASONS
+
+# objects: a room's object id is this prefix and its name
+ROOM_PREFIX = "ChatRoom-"
+
+# fault points' specs (system.faultpoints; the harness's fault kinds check them without importing gRPC)
+FAULT_WHEN: tuple[str, ...] = ("before", "after")  # an abort or a store failure: before the work or after it
+#: gRPC status names but OK, literally: this module imports nothing (tests check it against grpc.StatusCode).
+STATUS_CODES: tuple[str, ...] = (
+    "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")

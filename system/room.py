@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
+from system import contract
 
 from system import clientid, log
 from system import limits
@@ -51,7 +52,7 @@ from system.transcript import Transcript
 from system.visible import visible
 
 DEFAULT_ROOMS = ("General", "Technology", "Crypto", "Sports", "Movies")
-ROOM_PREFIX = "ChatRoom-"
+ROOM_PREFIX = contract.ROOM_PREFIX
 MANAGER_ID = "ChatRoomMgr0"
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_CLIENT_MSG_ID = 128
