@@ -18,6 +18,7 @@ import pytest
 
 from chaos.certs import Authority
 from chaos.etcd import EtcdCluster
+from chaos.process import ServerProcess
 from system import auth, placement, tls
 from system.client import ChatClient
 from system.etcdaccess import EtcdAccess
@@ -25,6 +26,7 @@ from system.gate import GateConfig, GateServer
 from system.membership import Membership
 from system.node import NodeConfig, NodeServer
 from system.pb import goverse_pb2, goverse_pb2_grpc
+from tests.system.cli_process import run
 from tests.system.system_harness import capture_logs, wait_until
 
 SECRET = auth.new_secret().encode()
@@ -184,3 +186,34 @@ async def test_with_mutual_tls_a_rogue_without_a_certificate_of_the_ca_gets_no_c
         await gate.stop(0.2)
         await node.stop(0.2)
         await rogue_server.stop(0)
+
+
+async def test_pushchat_node_and_gate_processes_take_the_etcd_tls_and_login_flags(
+        secure_etcd: EtcdCluster, tmp_path: Path) -> None:
+    assert secure_etcd.ca_file and secure_etcd.password_file
+    login = ["--etcd", ",".join(secure_etcd.endpoints), "--lease-ttl", "2", "--etcd-ca", str(secure_etcd.ca_file),
+             "--etcd-user", "pushchat", "--etcd-password-file", str(secure_etcd.password_file)]
+    processes = []
+    for name, command in (("node0", "node"), ("gate0", "gate")):
+        pem = secure_etcd.client_files(tmp_path, name)
+        processes.append(ServerProcess(name, command, [*login, "--etcd-cert", str(pem.cert_path), "--etcd-key",
+                                                       str(pem.key_path)], tmp_path))
+    node, gate = processes
+    try:
+        await node.start()
+        await gate.start()
+        assert gate.addr
+        alice, bob = ChatClient(gate.addr, "alice", outage_wait=10), ChatClient(gate.addr, "bob", outage_wait=10)
+        try:
+            for client in (alice, bob):
+                await client.join("General")
+            await alice.send("General", "processes on a locked etcd")
+            assert [m.message for m in (await bob.poll("General")).messages] == ["processes on a locked etcd"]
+        finally:
+            await alice.close()
+            await bob.close()
+    finally:
+        for process in reversed(processes):
+            await process.stop()
+    wrong = await run("gate", "--listen", "127.0.0.1:0", "--etcd", secure_etcd.endpoints[0], "--etcd-user", "pushchat")
+    assert wrong.code != 0 and any("--etcd-password-file" in line for line in wrong.stderr), wrong.stderr
