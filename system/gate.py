@@ -32,6 +32,7 @@ from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
 from system.access import UNAUTHENTICATED, Refused
+from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import MISROUTED_KEY, STORED_KEY
@@ -62,6 +63,7 @@ class GateConfig:
     etcd: tuple[str, ...] = ()        # etcd endpoints: the nodes are whoever is registered there, not ``nodes``
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL
+    etcd_access: EtcdAccess | None = None  # TLS and login towards etcd (None: plaintext, no login)
     dial: dict[str, str] = field(default_factory=dict)  # on etcd: node name -> address to dial (a proxy, say)
     auth: str = "none"                # none: identity is the connection; token: a signed token on every call
     secret: bytes | None = None       # signs the tokens (token mode), and the gate's own token to its nodes
@@ -386,7 +388,7 @@ class GateServer(Server):
         if self.config.etcd:
             self.membership = Membership(self.config.etcd, name=self.advertise, role="gates", watch="nodes",
                                          prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
-                                         keepalive=self.config.keepalive)
+                                         keepalive=self.config.keepalive, access=self.config.etcd_access)
             self.membership.listeners.append(lambda members: self._follow(members))
             await self.membership.start()
 

@@ -25,6 +25,7 @@ from system import log, placement
 from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
+from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost, Superseded
 from system.pb import goverse_pb2, goverse_pb2_grpc
@@ -66,6 +67,7 @@ class NodeConfig:
     etcd: tuple[str, ...] = ()            # etcd endpoints (host:port): membership from etcd, not --peers
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL        # seconds our key outlives us if we die without a word
+    etcd_access: EtcdAccess | None = None  # TLS and login towards etcd (None: plaintext, no login)
     auth: str = "none"                    # none: callers are trusted (a private network); token: gates' tokens
     secret: bytes | None = None           # signs the tokens (token mode)
     tls: ServerTls | None = None          # serve TLS; with a client CA, mutual TLS
@@ -235,7 +237,7 @@ class NodeServer(Server):
         self.membership = Membership(self.config.etcd, name=self.node_id, value=self.advertise, role="nodes",
                                      watch="nodes",
                                      prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
-                                     keepalive=self.config.keepalive)
+                                     keepalive=self.config.keepalive, access=self.config.etcd_access)
         self.membership.listeners.append(lambda members: self.spawn(self._give_up_others()))
         self.membership.lapse_listeners.append(lambda: self.spawn(self._give_up_others()))
         await self.membership.start()
