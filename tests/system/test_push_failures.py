@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import capture_logs, cluster, wait_until
+from tests.system.system_harness import capture_logs, cluster, packed, wait_until
 
 BIG = "x" * 4000
 # A receiver that does not read: with BDP probing off, the HTTP/2 window stays at 64 KiB and fills.
 STALLED = [("grpc.http2.bdp_probe", 0)]
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
 
 
 def join_request(user: str, client_id: str) -> dict:  # type: ignore[type-arg]
