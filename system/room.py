@@ -44,7 +44,7 @@ from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, Not
 from system.pb import chat_pb2
 from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
-from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError, unstorable
+from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoredMessage, StoreError, unstorable
 from system.store.writer import RoomWriter
 from system.transcript import Transcript
 
@@ -122,6 +122,8 @@ def refusal(room: str, exc: StoreError) -> ObjectError:
     """What a caller is told when the store failed: retryable or not, and whether it was stored."""
     if isinstance(exc, Fenced):
         return Superseded(f"room {room!r} moved to another node; not stored, retry")
+    if exc.rejected and exc.definite:
+        return InvalidArgument(f"room {room!r}: the store refused it; not stored ({exc})", stored="no")
     if exc.full:
         return ResourceExhausted(f"room {room!r}: the store is full; not stored ({exc})", stored="no")
     if exc.definite:
@@ -164,9 +166,11 @@ class ChatRoom(GoverseObject):
         self.explicit = record.explicit
         self.presence = Presence(self.config.presence, record.members, record.reads, self.monotonic(), self.clock())
         self.stale = False
-        self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}  # sends being stored, by (user, id)
+        self._pending: dict[tuple[str, str], asyncio.Future[Batch]] = {}  # sends being stored, by (user, id)
         self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
-                                 on_failure=self._write_failed, trim=transcript.trim_points,
+                                 on_failure=self._write_failed,
+                                 on_dropped=lambda b, exc: self._write_refused(transcript, b, exc),
+                                 trim=transcript.trim_points,
                                  group=self.config.group_writes)
 
     async def _fresh(self) -> None:
@@ -218,6 +222,17 @@ class ChatRoom(GoverseObject):
         if recipients:
             self.port.push(list(recipients), note, PushMeta(room=self.name, sender=user, users=recipients))
 
+    def _write_refused(self, transcript: Transcript, batch: Batch, exc: StoreError) -> None:
+        """The store refused one change alone (the others are written): its numbers go to the sends after it."""
+        transcript.staged_seq -= len(batch.messages)
+        if transcript is self.transcript:
+            for user in batch.joined:  # never stored: not a member
+                if self.members.get(user) == batch.joined[user]:
+                    del self.members[user]
+        log.event(_log, logging.WARNING, "store_write_refused", room=self.name, error=str(exc),
+                  users=sorted({m.user for m in batch.messages} | set(batch.joined) | set(batch.left)
+                               | set(batch.read)))
+
     def _write_failed(self, exc: StoreError) -> None:
         log.event(_log, logging.WARNING, "store_write_failed", room=self.name, definite=exc.definite,
                   fenced=isinstance(exc, Fenced), error=str(exc))
@@ -226,7 +241,7 @@ class ChatRoom(GoverseObject):
         else:
             self.stale = True
 
-    async def _settled(self, done: "asyncio.Future[None]", reply: Callable[[], Message]) -> Message:
+    async def _settled(self, done: "asyncio.Future[Batch]", reply: Callable[[], Message]) -> Message:
         try:
             await asyncio.shield(done)
         except StoreError as exc:
@@ -287,8 +302,12 @@ class ChatRoom(GoverseObject):
         if cmid:
             self._pending[key] = done
             done.add_done_callback(lambda _: self._pending.pop(key, None) if self._pending.get(key) is done else None)
-        return Later(self._settled(done, lambda: chat_pb2.Client_SendChatMessageResponse(
-            seq=msg.seq, timestamp=msg.timestamp, store_epoch=self.store.epoch)))
+        return Later(self._settled(done, lambda: self._sent(done.result().messages[0])))
+
+    def _sent(self, msg: StoredMessage) -> chat_pb2.Client_SendChatMessageResponse:
+        """The reply to a durable send, with the numbers it was stored under."""
+        return chat_pb2.Client_SendChatMessageResponse(seq=msg.seq, timestamp=msg.timestamp,
+                                                       store_epoch=self.store.epoch)
 
     def _duplicate(self, user: str, cmid: str) -> chat_pb2.Client_SendChatMessageResponse:
         known = self.transcript.sent_as(user, cmid)
