@@ -67,6 +67,7 @@ class RoomConfig:
     page_size: int = 1000        # GetRecentMessages page when limit is 0, and its cap
     dedup_window: int = 10000    # client message ids remembered per room
     group_writes: bool = True    # sends queued while a write is in flight share the next one (False: benchmarks)
+    max_members: int = 5000      # members per room; a Join past it is refused (0: no limit)
     presence: PresenceConfig = PresenceConfig()
 
     @property
@@ -261,6 +262,8 @@ class ChatRoom(GoverseObject):
         self.presence.heard_from(user, self.monotonic())
         if self.members.get(user) == client:
             return self._joined()
+        if user not in self.members:
+            self._check_room_for(user)
         self.members[user] = client
         return Later(self._settled(self.writer.submit(joined={user: client}), self._joined))
 
@@ -378,6 +381,31 @@ class ChatRoom(GoverseObject):
         if request.seq <= self.presence.read_position(user):
             return reply()
         return Later(self._settled(self.writer.submit(read={user: request.seq}), reply))
+
+    def _check_room_for(self, user: str) -> None:
+        """Refuse a new member past ``max_members``, once the members gone for good have been dropped."""
+        limit = self.config.max_members
+        if limit and len(self.members) >= limit:
+            self.expire_members()
+        if limit and len(self.members) >= limit:
+            raise ResourceExhausted(f"room {self.name!r} is full: it has {len(self.members)} members, the limit "
+                                    f"(--max-members-per-room) is {limit}; {user!r} was not added",
+                                    limit=limits.MEMBERS_PER_ROOM)
+
+    def expire_members(self) -> "asyncio.Future[Batch] | None":
+        """Drop the members not heard from for the expiry: gone from the list once the store has it, and
+        then told to the others as leaves (the future: that write; None when nobody was dropped). Run under
+        the room's lock: by the node's sweep, and before a full room refuses a join."""
+        if self.evicted or self.stale:
+            return None
+        gone = [user for user in self.presence.gone(self.monotonic()) if user in self.members]
+        if not gone:
+            return None
+        for user in gone:
+            del self.members[user]
+        log.event(_log, logging.INFO, "members_expired", room=self.name, count=len(gone), users=gone[:20],
+                  expiry=self.config.presence.expiry)
+        return self.writer.submit(left=gone)  # when it fails, the room reloads them and the next sweep tries again
 
     def _must_be_member(self, user: str) -> None:
         if user not in self.members:
