@@ -103,7 +103,7 @@ async def test_a_nul_in_one_send_fails_that_send_alone_among_concurrent_honest_o
     """PostgreSQL TEXT cannot hold NUL: the node refuses such a message at the door, as it does for every store,
     and the honest sends that would have shared its write are all acknowledged and readable."""
     node, gate = await up(postgres_dsn)
-    honest = [ChatClient(gate.addr, f"user{i}") for i in range(10)]
+    honest = [ChatClient(gate.addr, f"user{i}", outage_wait=0.0) for i in range(10)]  # no retry: one try each
     mallory = ChatClient(gate.addr, "mallory", outage_wait=0.0)
     reader = ChatClient(gate.addr, "reader")
 
