@@ -8,10 +8,10 @@ import logging
 import signal
 import sys
 
-from system import datadir, listen, log
-from system.cli_node import add_push_to_sender
+from system import cli_node, datadir, listen, log
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
+from system.presence import PresenceConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +20,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the node keeps its rooms (default: $XDG_DATA_HOME/pushchat/up-HOST-PORT of the "
                              "node, ~/.local/share when unset; with node port 0, a temporary folder removed at exit)")
-    add_push_to_sender(parser)
+    cli_node.add_push_to_sender(parser)
     parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here (default: warnings on stderr)")
+    cli_node.add_member_flags(parser)
 
 
 async def _main(args: argparse.Namespace) -> int:
     given = datadir.data_dir("sqlite", args.data_dir, args.node_listen, role="up")
-    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given, push_to_sender=args.push_to_sender))
+    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given, push_to_sender=args.push_to_sender,
+                                 max_members_per_room=args.max_members_per_room,
+                                 presence=PresenceConfig(expiry=args.member_expiry)))
     gate: GateServer | None = None
     what = "node"
     try:

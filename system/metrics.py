@@ -36,7 +36,7 @@ class Metrics:
         self.limited = Counter("pushchat_limited", "requests refused by a limit (system.limits)", ["limit"], registry=r)
         self.denied = Counter("pushchat_denied", "requests refused as unauthenticated or not allowed", ["reason"],
                               registry=r)
-        for limit in limits.GATE_LIMITS if component == "gate" else (limits.MESSAGE_BYTES,):
+        for limit in limits.GATE_LIMITS if component == "gate" else limits.NODE_LIMITS:
             self.limited.labels(limit=limit)
         if component == "node":
             self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)

@@ -11,6 +11,7 @@ user a gate vouches for reaches the objects as :attr:`CallInfo.user`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -31,7 +32,7 @@ from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost, Superse
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.presence import PresenceConfig
-from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
+from system.room import DEFAULT_ROOMS, ChatRoom, RoomConfig, default_objects, install
 from system.server import Server
 from system.store import Store, StoreUnusable, make_store
 from system.tls import ServerTls
@@ -57,6 +58,7 @@ class NodeConfig:
     page_size: int = RoomConfig.page_size
     dedup_window: int = RoomConfig.dedup_window
     push_to_sender: bool = RoomConfig.push_to_sender
+    max_members_per_room: int = RoomConfig.max_members  # 0: no limit
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
@@ -81,7 +83,13 @@ class NodeConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
                           history_limit=self.history_limit, join_history=self.join_history,
                           page_size=self.page_size, dedup_window=self.dedup_window, presence=self.presence,
-                          push_to_sender=self.push_to_sender)
+                          push_to_sender=self.push_to_sender,
+                          max_members=self.max_members_per_room)
+
+
+def sweep_period(expiry: float) -> float:
+    """How often the node looks for members gone longer than ``expiry``: a quarter of it, 0.5 s to 60 s."""
+    return max(0.5, min(expiry / 4, 60.0))
 
 
 class _HubPort:
@@ -210,6 +218,7 @@ class NodeServer(Server):
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
         self.started = time.monotonic()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
@@ -231,6 +240,17 @@ class NodeServer(Server):
 
     def _serving(self) -> None:
         self.started = time.monotonic()
+        if self.config.presence.expiry > 0:
+            self._sweeper = self.spawn(self._sweep_members(sweep_period(self.config.presence.expiry)))
+
+    async def _sweep_members(self, period: float) -> None:
+        """Drop, room by room, the members gone longer than the expiry, even from rooms nobody calls."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.host.visit(ChatRoom.type_name, lambda room: room.expire_members())  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - a bug in one sweep must not end the sweeping
+                _log.exception("member_sweep_failed")
 
     async def _join_cluster(self) -> None:
         """Register in etcd and follow the other nodes; serve only the rooms placement gives us."""
@@ -315,6 +335,8 @@ class NodeServer(Server):
                     raise StoreUnusable(f"cannot load {object_id} from {self.store.where}: {exc}") from None
 
     async def _stopping(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self.hub.close()
 
     async def _stopped(self) -> None:

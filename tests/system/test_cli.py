@@ -56,8 +56,12 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
             assert await client.finish(sig=None) == 0
         assert bob.chat() == [("alice", "hello bob"), ("alice", "did you miss this?")]
         assert alice.chat() == []  # her own messages were never pushed back to her
-        scraped = parse(await asyncio.to_thread(_get, f"http://127.0.0.1:{ann['metrics_port']}/metrics"))
-        assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 1
+        metrics = f"http://127.0.0.1:{ann['metrics_port']}/metrics"
+        # dropped for bob's dead stream: "did you miss this?", and "alice left" (her /quit leaves the room)
+        await wait_until(lambda: parse(_get(metrics))["pushchat_push_dropped_total"]["client_not_found"] >= 2,
+                         10.0, "alice's leave to be dropped for bob's dead stream too", interval=0.1)
+        scraped = parse(await asyncio.to_thread(_get, metrics))
+        assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 2
         assert scraped["pushchat_push_delivered_total"] == 2  # "hello bob", and "alice joined" before it
         assert "* alice joined" in bob.lines
     finally:
