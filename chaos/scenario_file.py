@@ -27,6 +27,7 @@ from chaos.scenario import (GATE_LIMIT_FLAGS, OPS, Expectation, LoadSpec, Random
                             Workload)
 from chaos.schedule import conflicts, schedule_random
 from chaos.target import parse_target
+from chaos.timing_bounds import refuse_timing_bound
 
 # An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
 # a source checkout, and an editable install of one, reads the top-level folder.
@@ -431,6 +432,12 @@ def _expectation(name: str, value: Any) -> Expectation:
             raise Bad(f"must be a number or a comparison such as '> 0', not {what(v)}")
         return v
 
+    ex = _bound(name, value, literal, textual)
+    refuse_timing_bound(ex)
+    return ex
+
+
+def _bound(name: str, value: Any, literal: Any, textual: bool) -> Expectation:
     if isinstance(value, list):
         values = list_of(literal)(value)
         if name == "verdict" and {"valid", "invalid"} <= set(values):

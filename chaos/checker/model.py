@@ -154,6 +154,8 @@ class Summary:
     recovery_misses: int = 0         # messages a member had not shown when it said it had recovered
     seq_gaps: int = 0                # seqs missing inside a room's history at the final poll (durable stores)
     reconnects: int = 0
+    reconnects_due: int = 0          # times a member was cut off (each run of cuts one reconnect pays): timing-bound
+    reconnects_missing: int = 0      # members cut off that never reconnected after (a violation)
     delivered_by_push: int = 0
     delivered_by_poll: int = 0
     delivered_by_join: int = 0

@@ -24,6 +24,7 @@ from chaos.checker.rules import accounting  # noqa: F401
 from chaos.checker.rules import injected  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401
+from chaos.checker.rules import reconnected  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import presence  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401
