@@ -2,7 +2,9 @@
 
 Clients get a ``Register`` stream fed from a small bounded queue; a push
 that finds the queue full is dropped (logged as ``push_dropped`` and
-counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
+counted, in :meth:`ClientRouter._drop` only). A push is serialised once,
+when its envelope comes from the node, and the same bytes are written to
+every client's stream (:mod:`system.clientstream`). Calls go to the node that owns
 the object by rendezvous hashing over the nodes' advertise addresses, which
 the gate learns with ``Status`` because ``--nodes`` may list proxies.
 Each node's ``RegisterGate`` stream is re-opened with capped, fully
@@ -24,10 +26,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement, tls
-from system.faultpoints import Event, FaultPoints, PushStream
+from system.clientstream import TokenExpired, add_gate_service, next_push, registered, shaped_pushes
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
@@ -36,7 +37,7 @@ from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import MISROUTED_KEY, STORED_KEY
-from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
+from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 from system.server import Server
 from system.session import StreamLost, keep_open
@@ -80,7 +81,7 @@ class ClientRouter:
     def __init__(self, capacity: int, metrics: Metrics) -> None:
         self.capacity = capacity
         self.metrics = metrics
-        self._clients: dict[str, Mailbox[any_pb2.Any]] = {}
+        self._clients: dict[str, Mailbox[bytes]] = {}  # each client's pushes, serialised (``Any`` on the wire)
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -88,14 +89,13 @@ class ClientRouter:
     def __contains__(self, client_id: str) -> bool:
         return client_id in self._clients
 
-    def register(self, client_id: str) -> Mailbox[any_pb2.Any]:
-        box: Mailbox[any_pb2.Any] = Mailbox(client_id, self.capacity)
+    def register(self, client_id: str) -> Mailbox[bytes]:
+        box: Mailbox[bytes] = Mailbox(client_id, self.capacity)
         self._clients[client_id] = box
         self.metrics.connected_clients.set(len(self._clients))
         return box
 
-    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None,
-                   held: Sequence[any_pb2.Any] = ()) -> None:
+    def unregister(self, box: Mailbox[bytes], in_flight: bytes | None = None, held: Sequence[bytes] = ()) -> None:
         """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``
         (``held``: taken off the queue, held back by a fault point)."""
         lost = box.close() + ([in_flight] if in_flight is not None else []) + list(held)
@@ -107,9 +107,12 @@ class ClientRouter:
             self._drop(box.name, contract.CLIENT_DISCONNECTED)
 
     def deliver(self, envelope: goverse_pb2.ClientMessageEnvelope) -> int:
-        """Queue the envelope's payload for each of its clients, never blocking; return how many took it."""
+        """Queue the envelope's payload for each of its clients, never blocking; return how many took it.
+
+        The payload is serialised here, once: every client's stream writes these same bytes."""
         ids = list(envelope.client_ids)
         self.metrics.attempted.inc(len(ids))
+        payload = envelope.message.SerializeToString()
         delivered = 0
         for cid in ids:
             box = self._clients.get(cid)
@@ -117,7 +120,7 @@ class ClientRouter:
                 self._drop(cid, contract.CLIENT_NOT_FOUND)
             elif box.closed:  # the gate is stopping
                 self._drop(cid, contract.CLIENT_DISCONNECTED)
-            elif not box.offer(envelope.message):
+            elif not box.offer(payload):
                 self._drop(cid, contract.CLIENT_BUFFER_FULL)
             else:
                 delivered += 1
@@ -149,53 +152,11 @@ class NodeConnection:
     task: asyncio.Task[None] | None = None
 
 
-class TokenExpired(Exception):
-    """The token a Register stream was opened with has expired."""
-
-
-async def _next(box: Mailbox[any_pb2.Any] | PushStream, expires: float | None) -> any_pb2.Any | None:
-    """The stream's next item; :class:`TokenExpired` once its token's time is up (a queue get is safe to cancel)."""
-    if expires is None:
-        return await box.get()
-    left = expires - time.time()
-    if left <= 0:
-        raise TokenExpired()
-    try:
-        async with asyncio.timeout(left):
-            return await box.get()
-    except asyncio.TimeoutError:
-        raise TokenExpired() from None
-
-
-def _registered(client_id: str) -> any_pb2.Any:
-    """A Register stream's first message (made here, so that the stream's frame does not keep it)."""
-    first = any_pb2.Any()
-    first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
-    return first
-
-
-def _shaped(faults: FaultPoints, box: Mailbox[any_pb2.Any]) -> PushStream[any_pb2.Any] | None:
-    """The client's pushes as the push faults shape them; None when fault points are off (read ``box``)."""
-    if not faults.enabled:
-        return None
-    return faults.push_stream(box.get, lambda item: push_event(item, box.name, faults.user(box.name)))
-
-
-def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
-    """A push on a gate's stream to one client, as the push faults see it."""
-    note = chat_pb2.Client_NewMessageNotification()
-    room, seq = ("", 0)
-    if item.Unpack(note):
-        room, seq = note.message.room_name, note.message.seq
-    return Event("push", frozenset({user} - {""}), room=room, detail={"seq": seq, "client_id": client_id,
-                                                                        **({"user": user} if user else {})})
-
-
 class GateServicer(gate_pb2_grpc.GateServiceServicer):
     def __init__(self, gate: "GateServer") -> None:
         self.gate = gate
 
-    async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[any_pb2.Any]:
+    async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         router, guard = self.gate.router, self.gate.guard
         if self.gate.closing:  # its stream would only be cut at the end of the grace period
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"gate {self.gate.advertise} is stopping; register "
@@ -205,14 +166,14 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         box = router.register(client_id)
         guard.access.bind(caller, client_id)
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
-        in_flight: any_pb2.Any | None = None
+        in_flight: bytes | None = None
         sent = 0  # pushes written to this client's stream (client_unregistered says how many)
         expires = caller.identity.expires if caller.identity else None
-        shaped = _shaped(self.gate.faults, box)
+        shaped = shaped_pushes(self.gate.faults, box)
         try:
-            yield _registered(client_id)
+            yield registered(client_id)
             while True:  # one frame and no extra coroutine while it waits: a gate holds thousands of these
-                item = await (box.get() if expires is None and shaped is None else _next(shaped or box, expires))
+                item = await (box.get() if expires is None and shaped is None else next_push(shaped or box, expires))
                 if item is None:
                     break
                 in_flight = item
@@ -381,7 +342,7 @@ class GateServer(Server):
         self._routes_changed = asyncio.Event()
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
-        gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
+        add_gate_service(GateServicer(self), server)
 
     async def _prepare(self) -> None:
         """On etcd: register, and follow the nodes registered there."""

@@ -168,6 +168,7 @@ def _gate_discards_silently() -> None:
     def deliver(self: Any, envelope: Any) -> int:
         ids = list(envelope.client_ids)
         self.metrics.attempted.inc(len(ids))
+        payload = envelope.message.SerializeToString()
         delivered = 0
         for cid in ids:
             box = self._clients.get(cid)
@@ -177,7 +178,7 @@ def _gate_discards_silently() -> None:
                 self._drop(cid, contract.CLIENT_NOT_FOUND)
             elif box.closed:
                 self._drop(cid, contract.CLIENT_DISCONNECTED)
-            elif not box.offer(envelope.message):
+            elif not box.offer(payload):
                 self._drop(cid, contract.CLIENT_BUFFER_FULL)
             else:
                 delivered += 1
