@@ -226,6 +226,9 @@ class NodeServer(Server):
                   store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
                   where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
                   **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
+        rooms = self.config.room_config()
+        log.event(_log, logging.INFO, "room_config", push_to_sender=rooms.push_to_sender,
+                  history_limit=rooms.history_limit, page_size=rooms.page_size)
 
     def _serving(self) -> None:
         self.started = time.monotonic()

@@ -150,6 +150,7 @@ class Summary:
     push_drops_counted: int = 0
     push_log_mismatches: int = 0
     push_unbalanced: int = 0         # push books (node, gate, client) that do not balance: each a violation
+    own_pushes: int = 0              # pushes members received of their own messages (only with --push-to-sender)
     shown_by_final_poll: int = 0     # messages members first showed at the final poll: recovery had not got them
     recovery_misses: int = 0         # messages a member had not shown when it said it had recovered
     seq_gaps: int = 0                # seqs missing inside a room's history at the final poll (durable stores)

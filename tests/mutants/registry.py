@@ -255,6 +255,25 @@ def _send_failed_by_push() -> None:
     ChatRoom._durable, ChatRoom._settled = _durable, _settled
 
 
+# -- pushes to the wrong member or room ------------------------------------------------------------------------
+@mutant("push_echo", "echo to the sender", "the room pushes every message back to its sender too, though the node "
+        "runs without --push-to-sender", ("baseline",), quick=True)
+def _push_echo() -> None:
+    import dataclasses
+    from system.room import ChatRoom
+    durable = ChatRoom._durable
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        config = self.config
+        self.config = dataclasses.replace(config, push_to_sender=True)
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.config = config
+
+    ChatRoom._durable = _durable
+
+
 # -- recovery, gaps, cursors ----------------------------------------------------------------------------------
 @mutant("skip_recovery_poll", "skipped recovery", "after a reconnection the client re-joins but does not poll",
         ("link-drop-after-last-send", "client-stream-drop"))
@@ -400,10 +419,25 @@ def _harmless() -> None:
     CatchUp._show = lambda self, view, shown: show(self, view, shown)
 
 
+def _push_to_sender_mode() -> None:
+    """A control: the node runs with --push-to-sender as if the runner had passed it, and says so; the echoes
+    it then pushes are the mode's, not a bug, so the run must NOT be caught."""
+    from system import cli_node
+    add = cli_node.add_push_to_sender
+
+    def add_push_to_sender(parser: Any) -> None:
+        add(parser)
+        parser.set_defaults(push_to_sender=True)
+
+    cli_node.add_push_to_sender = add_push_to_sender
+
+
 #: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
 #: runner calls everything caught.
 CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
-                                 _harmless)]
+                                 _harmless),
+                         Mutant("push_to_sender_mode", "none", "the node runs with --push-to-sender and says so",
+                                ("baseline",), _push_to_sender_mode)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 
