@@ -133,6 +133,7 @@ class Summary:
     duplicates: int = 0
     reordered: int = 0
     phantom: int = 0
+    misfiled: int = 0                # pushes and showings filed under a room their message was not sent to
     lost_by_server: int = 0
     history_resets: int = 0
     conflicting_seq: int = 0         # (room, seq) pairs that carried two different messages

@@ -274,6 +274,48 @@ def _push_echo() -> None:
     ChatRoom._durable = _durable
 
 
+def _restamping(name_for: Callable[[Any, Any], str]) -> None:
+    """Rooms push a copy of each message note whose ``room_name`` is ``name_for(room, note)``."""
+    from system.room import ChatRoom
+    durable = ChatRoom._durable
+
+    class Restamped:
+        def __init__(self, room: Any, port: Any) -> None:
+            self.room, self.port = room, port
+
+        def push(self, client_ids: list, message: Any, meta: Any) -> list:
+            if hasattr(message, "store_epoch") and message.HasField("message"):
+                copy = type(message)()
+                copy.CopyFrom(message)
+                copy.message.room_name = name_for(self.room, message)
+                message = copy
+            return self.port.push(client_ids, message, meta)
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        port = self.port
+        self.port = Restamped(self, port)
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.port = port
+
+    ChatRoom._durable = _durable
+
+
+@mutant("push_misfiled", "push filed under the wrong room", "every 4th message is pushed under the name of the room "
+        "that pushed before it on the node (a stale variable)", ("duplicate-pushes", "flaky-rpcs"))
+def _push_misfiled() -> None:
+    previous = [""]
+    stale = every(4)
+
+    def name_for(room: Any, note: Any) -> str:
+        name = previous[0] if previous[0] and stale() else note.message.room_name
+        previous[0] = room.name
+        return name
+
+    _restamping(name_for)
+
+
 # -- recovery, gaps, cursors ----------------------------------------------------------------------------------
 @mutant("skip_recovery_poll", "skipped recovery", "after a reconnection the client re-joins but does not poll",
         ("link-drop-after-last-send", "client-stream-drop"))
@@ -432,12 +474,19 @@ def _push_to_sender_mode() -> None:
     cli_node.add_push_to_sender = add_push_to_sender
 
 
+def _rooms_restamped() -> None:
+    """A control: the same copy-and-stamp of each pushed note as ``push_misfiled``, with the right room's name."""
+    _restamping(lambda room, note: room.name)
+
+
 #: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
 #: runner calls everything caught.
 CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
                                  _harmless),
                          Mutant("push_to_sender_mode", "none", "the node runs with --push-to-sender and says so",
-                                ("baseline",), _push_to_sender_mode)]
+                                ("baseline",), _push_to_sender_mode),
+                         Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
+                                ("duplicate-pushes",), _rooms_restamped)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 
