@@ -1,18 +1,14 @@
 """The gate: ``gate.GateService`` for clients, ``RegisterGate`` streams to every node.
 
-Clients get a ``Register`` stream fed from a small bounded queue; a push
-that finds the queue full is dropped (logged as ``push_dropped`` and
-counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
-the object by rendezvous hashing over the nodes' advertise addresses, which
-the gate learns with ``Status`` because ``--nodes`` may list proxies.
-Each node's ``RegisterGate`` stream is re-opened with capped, fully
-jittered backoff (:mod:`system.session`). A call whose owner cannot be
-reached now (its stream is down, placement not known yet) waits at the gate
-for the routing to change, within the call's deadline, rather than going
-back to a client whose retry backoff has grown meanwhile: when a dead
-node's lease expires or its stream comes back, the call goes on at once.
-Who may register and call, and with which client id and user name, is the
-:class:`~system.guard.GateGuard`'s to say, before anything is forwarded.
+Clients get a ``Register`` stream fed from a small bounded queue; a push that finds the queue full is dropped
+(logged as ``push_dropped`` and counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
+the object by rendezvous hashing over the nodes' advertise addresses, which the gate learns with ``Status``
+because ``--nodes`` may list proxies. Each node's ``RegisterGate`` stream is re-opened with capped, fully
+jittered backoff (:mod:`system.session`). A call whose owner cannot be reached now (its stream is down,
+placement not known yet) waits at the gate for the routing to change, within the call's deadline, rather than
+going back to a client whose retry backoff has grown meanwhile: when a dead node's lease expires or its stream
+comes back, the call goes on at once. Who may register and call, and with which client id and user name, is
+the :class:`~system.guard.GateGuard`'s to say, before anything is forwarded.
 """
 
 from __future__ import annotations
@@ -174,9 +170,8 @@ def _registered(client_id: str) -> any_pb2.Any:
 
 def _shaped(faults: FaultPoints, box: Mailbox[any_pb2.Any]) -> PushStream[any_pb2.Any] | None:
     """The client's pushes as the push faults shape them; None when fault points are off (read ``box``)."""
-    if not faults.enabled:
-        return None
-    return faults.push_stream(box.get, lambda item: push_event(item, box.name, faults.user(box.name)))
+    return faults.push_stream(box.get, lambda item: push_event(item, box.name, faults.user(box.name))) \
+        if faults.enabled else None
 
 
 def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
@@ -474,21 +469,23 @@ class GateServer(Server):
             up_since = time.monotonic()
             self._set_up(node, True)
             log.event(_log, logging.INFO, "node_stream_up", node=node.dial, key=node.key)
+            series = self.metrics.stream_opened(node.key or node.dial, self.advertise)
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
                     raise ConnectionError("node ended the stream")
                 if msg.HasField("client_message"):
+                    series.inc(len(msg.client_message.client_ids))  # first: the node's count is compared with it
                     self.router.deliver(msg.client_message)
         except asyncio.CancelledError:
             self._set_up(node, False)
             raise
         except Exception as exc:  # any failure means: re-open
-            error = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
-            error = f"{type(exc).__name__}: {error}"
+            error = f"{type(exc).__name__}: {exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc}"
         finally:
             if call is not None:
                 call.cancel()
+            self.metrics.stream_closed(node.key or node.dial, self.advertise)
         self._set_up(node, False)
         healthy = up_since is not None and time.monotonic() - up_since >= self.config.backoff_max
         log.event(_log, logging.WARNING, "node_stream_down", node=node.dial, error=error, was_up=up_since is not None)

@@ -162,6 +162,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         hub = self.server.hub
         channel = hub.register(gate_addr)
         log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
+        metrics, me = self.server.metrics, self.server.known_as
+        series = metrics.stream_opened(me, gate_addr)
         in_flight: Outgoing | None = None
         shaped = self.server.faults.push_stream(channel.get, lambda item: push_event(item, gate_addr))
         try:
@@ -173,8 +175,11 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 in_flight = item
                 yield goverse_pb2.GateMessage(client_message=item.envelope)
                 in_flight = None
+                if hub.current(channel):  # an older stream of a gate that registered again counts for nothing
+                    series.inc(len(item.envelope.client_ids))
         finally:
             if hub.unregister(channel, in_flight, shaped.unsent() if shaped else ()):
+                metrics.stream_closed(me, gate_addr)
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
@@ -243,6 +248,12 @@ class NodeServer(Server):
         self.membership.lapse_listeners.append(lambda: self.spawn(self._give_up_others()))
         await self.membership.start()
         await self.membership.wait_for(lambda members: self.node_id in members, 10.0)
+
+    @property
+    def known_as(self) -> str:
+        """The name gates know this node by (their ``NodeConnection.key``): on etcd its registered name, else
+        its advertise address (what ``Status`` tells them)."""
+        return self.node_id if self.config.etcd else self.advertise
 
     @property
     def node_id(self) -> str:

@@ -255,6 +255,41 @@ def _send_failed_by_push() -> None:
     ChatRoom._durable, ChatRoom._settled = _durable, _settled
 
 
+def _reopened_streams(lossy: bool) -> None:
+    """The gate's RegisterGate calls, wrapped from a node connection's second stream on; ``lossy``: such a
+    stream's reads skip every other push envelope, before anything in the gate has seen it."""
+    import grpc
+    from system.pb import goverse_pb2_grpc
+    init = goverse_pb2_grpc.GoverseStub.__init__
+
+    class Reopened:
+        def __init__(self, call: Any) -> None:
+            self.call, self.skip = call, every(2)
+
+        async def read(self) -> Any:
+            while True:
+                msg = await self.call.read()
+                if not (lossy and msg is not grpc.aio.EOF and msg.HasField("client_message") and self.skip()):
+                    return msg
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.call, name)
+
+    def __init__(self: Any, channel: Any) -> None:
+        init(self, channel)
+        register, opened = self.RegisterGate, itertools.count(1)
+        self.RegisterGate = lambda *a, **kw: Reopened(register(*a, **kw)) if next(opened) > 1 else register(*a, **kw)
+
+    goverse_pb2_grpc.GoverseStub.__init__ = __init__
+
+
+@mutant("gate_loses_after_relink", "push lost between node and gate", "once a node link comes back, the gate "
+        "discards every other push envelope from it before any counter sees it (polls repair it)",
+        ("gate-node-link-drop", "node-kill-restart"))
+def _gate_loses_after_relink() -> None:
+    _reopened_streams(lossy=True)
+
+
 # -- pushes to the wrong member or room ------------------------------------------------------------------------
 @mutant("push_echo", "echo to the sender", "the room pushes every message back to its sender too, though the node "
         "runs without --push-to-sender", ("baseline",), quick=True)
@@ -479,6 +514,11 @@ def _rooms_restamped() -> None:
     _restamping(lambda room, note: room.name)
 
 
+def _relink_wrapped() -> None:
+    """A control: the same wrapping of a re-opened node stream as ``gate_loses_after_relink``, losing nothing."""
+    _reopened_streams(lossy=False)
+
+
 #: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
 #: runner calls everything caught.
 CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
@@ -486,7 +526,9 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                          Mutant("push_to_sender_mode", "none", "the node runs with --push-to-sender and says so",
                                 ("baseline",), _push_to_sender_mode),
                          Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
-                                ("duplicate-pushes",), _rooms_restamped)]
+                                ("duplicate-pushes",), _rooms_restamped),
+                         Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
+                                ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 

@@ -22,6 +22,7 @@ from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import recovery  # noqa: F401
 from chaos.checker.rules import push_logs  # noqa: F401
 from chaos.checker.rules import accounting  # noqa: F401
+from chaos.checker.rules import streams  # noqa: F401
 from chaos.checker.rules import echo  # noqa: F401
 from chaos.checker.rules import injected  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
