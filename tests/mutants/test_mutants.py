@@ -49,7 +49,7 @@ def test_a_planted_bug_is_caught(tmp_path, name: str) -> None:
 
 
 @pytest.mark.chaos
-@pytest.mark.parametrize("name", [c.name for c in CONTROLS])
+@pytest.mark.parametrize("name", [c.name for c in CONTROLS if c.scenarios[0] == "baseline"])
 def test_a_harmless_control_is_not_caught(tmp_path, name: str) -> None:
     """The same run with a planted change that breaks no promise meets its expectations: "caught" means something.
     ``push_to_sender_mode`` echoes every message to its sender, as that mode should: the echo rule follows it."""
