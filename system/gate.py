@@ -437,21 +437,23 @@ class GateServer(Server):
             up_since = time.monotonic()
             self._set_up(node, True)
             log.event(_log, logging.INFO, "node_stream_up", node=node.dial, key=node.key)
+            series = self.metrics.stream_opened(node.key or node.dial, self.advertise)
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
                     raise ConnectionError("node ended the stream")
                 if msg.HasField("client_message"):
+                    series.inc(len(msg.client_message.client_ids))  # first: the node's count is compared with it
                     self.router.deliver(msg.client_message)
         except asyncio.CancelledError:
             self._set_up(node, False)
             raise
         except Exception as exc:  # any failure means: re-open
-            error = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
-            error = f"{type(exc).__name__}: {error}"
+            error = f"{type(exc).__name__}: {exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc}"
         finally:
             if call is not None:
                 call.cancel()
+            self.metrics.stream_closed(node.key or node.dial, self.advertise)
         self._set_up(node, False)
         healthy = up_since is not None and time.monotonic() - up_since >= self.config.backoff_max
         log.event(_log, logging.WARNING, "node_stream_down", node=node.dial, error=error, was_up=up_since is not None)

@@ -172,6 +172,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         hub = self.server.hub
         channel = hub.register(gate_addr)
         log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
+        metrics, me = self.server.metrics, self.server.known_as
+        series = metrics.stream_opened(me, gate_addr)
         in_flight: Outgoing | None = None
         shaped = self.server.faults.push_stream(channel.get, lambda item: push_event(item, gate_addr))
         try:
@@ -183,8 +185,11 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 in_flight = item
                 yield goverse_pb2.GateMessage(client_message=item.envelope)
                 in_flight = None
+                if hub.current(channel):  # an older stream of a gate that registered again counts for nothing
+                    series.inc(len(item.envelope.client_ids))
         finally:
             if hub.unregister(channel, in_flight, shaped.unsent() if shaped else ()):
+                metrics.stream_closed(me, gate_addr)
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
@@ -237,6 +242,9 @@ class NodeServer(Server):
                   store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
                   where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
                   **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
+        rooms = self.config.room_config()
+        log.event(_log, logging.INFO, "room_config", push_to_sender=rooms.push_to_sender,
+                  history_limit=rooms.history_limit, page_size=rooms.page_size)
 
     def _serving(self) -> None:
         self.started = time.monotonic()
@@ -262,6 +270,12 @@ class NodeServer(Server):
         self.membership.lapse_listeners.append(lambda: self.spawn(self._give_up_others()))
         await self.membership.start()
         await self.membership.wait_for(lambda members: self.node_id in members, 10.0)
+
+    @property
+    def known_as(self) -> str:
+        """The name gates know this node by (their ``NodeConnection.key``): on etcd its registered name, else
+        its advertise address (what ``Status`` tells them)."""
+        return self.node_id if self.config.etcd else self.advertise
 
     @property
     def node_id(self) -> str:
