@@ -2,10 +2,14 @@
 
 A push failure's ``reason`` is both the field of its WARNING line and the
 label of its counter; the chaos checker matches them by these names, so
-they are defined here once (docs/architecture.md, "Log events").
+they are defined here once (docs/architecture.md, "Log events"); so is the
+form of every line's ``ts``.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
 
 # node: pushchat_push_failed_total{reason}, each logged as push_failed
 MALFORMED_CLIENT_ID = "malformed_client_id"
@@ -21,3 +25,24 @@ CLIENT_DISCONNECTED = "client_disconnected"  # queued, then the client's stream 
 GATE_DROP_REASONS: tuple[str, ...] = (CLIENT_BUFFER_FULL, CLIENT_NOT_FOUND, CLIENT_DISCONNECTED)
 
 PUSH_FAILURE_REASONS: tuple[str, ...] = NODE_FAILURE_REASONS + GATE_DROP_REASONS
+
+
+# every log line's ``ts``: ISO 8601 local time with its UTC offset, to the microsecond, always that wide
+# ("2025-01-01T12:00:00.123456+01:00"), so the lines of one offset sort as text; ts_seconds() reads it back.
+
+
+def log_ts(seconds: float) -> str:
+    """Unix ``seconds`` as a log line's ``ts``."""
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+def ts_seconds(value: Any) -> float | None:
+    """A log line's ``ts`` as unix seconds (also a number, as logs before ISO 8601 had it); None if neither."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
