@@ -1,13 +1,14 @@
 """The names the system promises to whoever reads its logs and metrics.
 
-A push failure's ``reason`` is both the field of its WARNING line and the
-label of its counter; the chaos checker matches them by these names, so
+A push failure's ``reason`` is both the field of its log line and the
+label of its counter (:func:`push_log_level` says the line's level); the chaos checker matches them by these names, so
 they are defined here once (docs/architecture.md, "Log events"); so is the
 form of every line's ``ts``.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,8 +24,16 @@ CLIENT_BUFFER_FULL = "client_buffer_full"
 CLIENT_NOT_FOUND = "client_not_found"
 CLIENT_DISCONNECTED = "client_disconnected"  # queued, then the client's stream ended before it was sent
 GATE_DROP_REASONS: tuple[str, ...] = (CLIENT_BUFFER_FULL, CLIENT_NOT_FOUND, CLIENT_DISCONNECTED)
+#: drops that are the client's own doing (it left, or its stream ended): routine, so logged at INFO, as
+#: WARNING is for the server's own trouble; counted like every other
+ROUTINE_DROPS: frozenset[str] = frozenset({CLIENT_NOT_FOUND, CLIENT_DISCONNECTED})
 
 PUSH_FAILURE_REASONS: tuple[str, ...] = NODE_FAILURE_REASONS + GATE_DROP_REASONS
+
+
+def push_log_level(reason: str) -> int:
+    """The level of a ``push_failed`` / ``push_dropped`` line: INFO for a routine drop, else WARNING."""
+    return logging.INFO if reason in ROUTINE_DROPS else logging.WARNING
 
 
 # every log line's ``ts``: ISO 8601 local time with its UTC offset, to the microsecond, always that wide
