@@ -132,9 +132,9 @@ class ClientRouter:
             box.finish()
 
     def _drop(self, client_id: str, reason: str) -> None:
-        """The one place a drop is counted and logged: they always agree."""
+        """The one place a drop is counted and logged (INFO when routine): they always agree."""
         self.metrics.dropped.labels(reason=reason).inc()
-        log.event(_log, logging.WARNING, "push_dropped", client_id=client_id, reason=reason)
+        log.event(_log, contract.push_log_level(reason), "push_dropped", client_id=client_id, reason=reason)
 
 
 @dataclass
