@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),
     "chaos": ("chaos.cli_chaos", "list and run chaos scenarios"),
     "demo": ("chaos.demo", "narrated reconnection demos"),
+    "goverse": ("chaos.cli_goverse", "build Goverse's node and gate (the Go original) from its source archive"),
 }
 
 
