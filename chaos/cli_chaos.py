@@ -132,7 +132,8 @@ def exit_code(codes: Sequence[int]) -> int:
 def _list(out: TextIO) -> int:
     scenarios = load_all()
     out.write(report.table(["scenario", "group", "description"],
-                           [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3) + "\n")
+                           [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3,
+                           width=report.terminal_width(), wrap=2) + "\n")
     return 0
 
 
@@ -267,8 +268,9 @@ def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], durati
 def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = (),
              pages: Sequence[Path] = ()) -> None:
     """The summary table, then where the output is: the HTML report (the most readable) last, to open."""
-    print(f"\nSummary ({report.SUMMARY_LEGEND})")
-    print(report.summary_table(rows))
+    print("\nSummary")
+    print(report.summary_table(rows, width=report.terminal_width()))
+    print(report.legend(report.SUMMARY_LEGEND_LINES))
     if errors:
         print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
     print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
@@ -423,10 +425,12 @@ def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, j
                       page: Path) -> None:
     from chaos import campaign
 
-    print(f"\nMatrix ({report.CAMPAIGN_LEGEND})")
-    print(report.campaign_matrix(doc))
+    width = report.terminal_width()
+    print("\nMatrix")
+    print(report.campaign_matrix(doc, width))
+    print(report.legend(report.CAMPAIGN_LEGEND_LINES))
     print("\nPer scenario")
-    print(report.campaign_scenarios_table(doc))
+    print(report.campaign_scenarios_table(doc, width))
     print("\nCampaign totals")
     print(report.campaign_totals(doc))
     print("\nSlowest runs")

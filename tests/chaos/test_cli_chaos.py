@@ -13,11 +13,23 @@ from chaos import cli, cli_chaos
 from chaos.scenario_file import load_all
 
 
-def test_list_shows_every_scenario_with_its_description(capsys) -> None:
+@pytest.mark.parametrize("columns", [None, "80", "200"])
+def test_list_shows_every_scenario_with_its_description_within_the_width(capsys, monkeypatch, columns) -> None:
+    """In a pipe (no COLUMNS) 100 columns, else the terminal's: a long description wraps under its column."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     assert cli.main(["chaos", "list"]) == 0
-    out = capsys.readouterr().out
-    for scenario in load_all():
-        assert scenario.name in out and scenario.description in out
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= int(columns or 100)
+    at = lines[0].index("description")
+    described: dict[str, str] = {}
+    for line in lines[2:]:
+        if not line.startswith(" "):
+            name = line.split()[0]
+        described[name] = f"{described.get(name, '')} {line[at:]}".strip()
+    assert described == {s.name: s.description for s in load_all()}
 
 
 def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -> None:
