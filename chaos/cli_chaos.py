@@ -402,9 +402,7 @@ def _campaign(args: argparse.Namespace) -> int:
     options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
-    print(f"Campaign: {len(scenarios)} scenarios x {len(seeds)} seeds"
-          + (f" x {args.repeat} repeats" if args.repeat > 1 else "") + f" = {len(cells)} runs, {jobs} at a time"
-          + f" -> {root}", flush=True)
+    print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tally = campaign.Tally(len(cells))
     with CampaignProgress(tally, quiet=args.quiet) as progress:
@@ -419,6 +417,13 @@ def _campaign(args: argparse.Namespace) -> int:
     page = html_report.write_campaign(root, doc)
     _campaign_summary(doc, results, root, junit_path, page)
     return doc["exit_code"]
+
+
+def campaign_plan(scenarios: int, seeds: int, repeat: int, runs: int, jobs: int, root: Path) -> str:
+    """The campaign's first line: ``Campaign: 1 scenario x 3 seeds = 3 runs, 2 at a time -> ROOT``."""
+    times = f" x {report.count(repeat, 'repeat')}" if repeat > 1 else ""
+    return (f"Campaign: {report.count(scenarios, 'scenario')} x {report.count(seeds, 'seed')}{times} = "
+            f"{report.count(runs, 'run')}, {jobs} at a time -> {root}")
 
 
 def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, junit_path: Path,
@@ -437,8 +442,8 @@ def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, j
     print(report.campaign_slowest(doc))
     failed = campaign.failures(results)
     if failed:
-        print(f"\n{len(failed)} run(s) did not meet their expectations or could not be judged; each kept its "
-              "folder. Re-run one alone (same seed, same schedule):")
+        print(f"\n{report.count(len(failed), 'run')} did not meet expectations or could not be judged; each kept "
+              "its folder. Re-run one alone (same seed, same schedule):")
         for r in failed:
             why = r.error or "; ".join(f"{e['name']} {e['wanted']} (actual {e['actual']})"
                                        for e in r.expectations if not e.get("passed"))

@@ -34,6 +34,11 @@ def field(obj: Any, name: str, default: Any = None) -> Any:
 
 
 
+def count(n: int, noun: str) -> str:
+    """``1 scenario``, ``3 scenarios``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f}"
 

@@ -140,3 +140,10 @@ def test_a_run_that_fails_is_reported_and_the_others_go_on(monkeypatch, tmp_path
     for case in suite:
         [error] = case.result
         assert isinstance(error, Error) and "node0 exited before listening" in error.message
+
+
+def test_the_campaigns_first_line_counts_in_words_that_agree(tmp_path) -> None:
+    one = cli_chaos.campaign_plan(1, 1, 1, 1, 1, tmp_path)
+    assert one == f"Campaign: 1 scenario x 1 seed = 1 run, 1 at a time -> {tmp_path}"
+    assert cli_chaos.campaign_plan(2, 3, 2, 12, 4, tmp_path) == \
+        f"Campaign: 2 scenarios x 3 seeds x 2 repeats = 12 runs, 4 at a time -> {tmp_path}"
