@@ -436,6 +436,7 @@ def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, j
     print(report.legend(report.CAMPAIGN_LEGEND_LINES))
     print("\nPer scenario")
     print(report.campaign_scenarios_table(doc, width))
+    print(report.legend(report.CAMPAIGN_SCENARIOS_LEGEND_LINES))
     print("\nCampaign totals")
     print(report.campaign_totals(doc))
     print("\nSlowest runs")

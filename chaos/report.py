@@ -258,15 +258,25 @@ def campaign_matrix(doc: dict[str, Any], width: int | None = None) -> str:
                                        for name, cells in doc["matrix"].items()], left=len(cols) + 1, width=width)
 
 
+def _logged(logged: int, counted: int) -> str:
+    """Lines logged, and what the counters say only where they disagree: ``3``, ``3 (5 counted)``."""
+    return f"{logged}" if logged == counted else f"{logged} ({counted} counted)"
+
+
 def _pushes(t: dict[str, Any]) -> str:
-    return (f"{t['push_failures']} ({t['push_failures_counted']} counted)/"
-            f"{t['push_drops']} ({t['push_drops_counted']} counted)")
+    return (f"{_logged(t['push_failures'], t['push_failures_counted'])}/"
+            f"{_logged(t['push_drops'], t['push_drops_counted'])}")
+
+
+CAMPAIGN_SCENARIOS_LEGEND_LINES = (
+    "push failed/dropped: the lines logged; '(N counted)' where the counters say otherwise",
+)
 
 
 def campaign_scenarios_table(doc: dict[str, Any], width: int | None = None) -> str:
     """Per scenario: how its runs ended and what they add up to."""
     return table(["scenario", "runs", "met", "failed", "not judged", "sends ok/fail/indef", "lost", "lost by server",
-                  "dup", "reord", "seq conflicts", "push failed/dropped (logged, counted)", "longest s"],
+                  "dup", "reord", "seq conflicts", "push failed/dropped", "longest s"],
                  [[name, t["runs"], t["met"], t["failed"], t["not_judged"],
                    f"{t['sends_ok']}/{t['sends_failed']}/{t['sends_indefinite']}", t["lost"], t["lost_by_server"],
                    t["duplicates"], t["reordered"], t["conflicting_seq"], _pushes(t), f"{t['longest_run']:.1f}"]

@@ -6,8 +6,8 @@ import json
 import re
 
 from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
-from chaos.report import (SUMMARY_LEGEND_LINES, SummaryRow, expectations_table, latency_line,
-                          plot_latency, results_detail, row_dict, summary_table)
+from chaos.report import (SUMMARY_LEGEND_LINES, SummaryRow, campaign_scenarios_table, expectations_table,
+                          latency_line, plot_latency, results_detail, row_dict, summary_table)
 from chaos.scenario import ExpectationOutcome
 from chaos.scenario_file import DEFAULT_FOLDER
 
@@ -93,6 +93,17 @@ def test_the_summary_legend_is_a_few_short_lines_that_tell_each_abbreviation():
     for term in ("sends:", "pushes:", "lost:", "lost by server:", "dup, reord:", "phantom:", "seq conflicts:",
                  "failover:"):
         assert term in told
+
+
+def test_a_campaigns_push_cell_reads_plainly_and_names_the_counters_only_where_they_disagree():
+    totals = dict(runs=2, met=2, failed=0, not_judged=0, sends_ok=10, sends_failed=0, sends_indefinite=0, lost=0,
+                  lost_by_server=0, duplicates=0, reordered=0, conflicting_seq=0, longest_run=3.0)
+    doc = {"scenarios": {
+        "quiet": {**totals, "push_failures": 0, "push_failures_counted": 0, "push_drops": 0, "push_drops_counted": 0},
+        "odd": {**totals, "push_failures": 3, "push_failures_counted": 5, "push_drops": 2, "push_drops_counted": 2}}}
+    quiet, odd = columns(campaign_scenarios_table(doc))
+    assert quiet["push failed/dropped"] == "0/0"
+    assert odd["push failed/dropped"] == "3 (5 counted)/2"
 
 
 def test_latency_line_gives_every_quantile_in_ms_and_the_sources():
