@@ -40,7 +40,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_NOT_JUDGED: "none failed, but some could not be judged (verdict unknown, or the run broke off)",
     EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
     EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
-                "that matches no scenario file, a folder that holds no run",
+                "that matches no scenario file, a folder that is not there or holds no run",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
@@ -288,6 +288,9 @@ def _check(args: argparse.Namespace) -> int:
     folders = [folder] if (folder / "history.jsonl").is_file() else sorted(
         p.parent for p in folder.glob("*/history.jsonl") if p.is_file())
     if not folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: no such folder" if not folder.exists() else
+                             f"{folder} is a file; give a run's folder (it holds history.jsonl)")
         raise UsageError(f"{folder} holds no run: no history.jsonl in it, nor in any folder inside it")
     if args.scenario is not None and len(folders) > 1:
         raise UsageError(f"--scenario judges one scenario's folder; {folder} holds {len(folders)}")

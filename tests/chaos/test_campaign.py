@@ -239,7 +239,7 @@ CAMPAIGN_USAGE = [
                                 "processes, quick, random, security, servers"),
     (["--group", "quick", "--scenarios", "baseline"], "--scenarios and --group: give one of them, not both"),
     (["--scenarios", "basline"], "did you mean 'baseline'?"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--bogus"], "pushchat chaos campaign: error: unrecognized arguments: --bogus"),
 ]
 
 

@@ -66,6 +66,8 @@ def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path,
 USAGE_ERRORS = [
     ([], "usage: pushchat [--verbose] COMMAND"),                                       # bare `pushchat`
     (["nosuchcommand"], "unknown command 'nosuchcommand'"),
+    (["clien"], "unknown command 'clien'; did you mean 'client'?"),
+    (["--bogus"], "unknown option '--bogus' (before a command: --verbose, --help; a command's options come after it)"),
     (["chaos"], "required: ACTION"),
     (["chaos", "run"], "name at least one scenario"),
     (["chaos", "run", "nosuchscenario"], "no scenario 'nosuchscenario'"),
@@ -73,10 +75,12 @@ USAGE_ERRORS = [
     (["chaos", "run", "no/such/file.yaml"], "no/such/file.yaml: no such scenario file"),
     (["chaos", "run", "baseline", "--all"], "not both"),
     (["chaos", "run", "baseline", "baseline"], "baseline: named twice"),
-    (["chaos", "run", "baseline", "--bogus"], "unrecognized arguments: --bogus"),
+    (["chaos", "run", "baseline", "--bogus"], "usage: pushchat chaos run [-h]"),  # the sub-command's usage
+    (["chaos", "run", "baseline", "--bogus"], "pushchat chaos run: error: unrecognized arguments: --bogus"),
     (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
     (["chaos", "check"], "required: folder"),
-    (["chaos", "check", "no-such-folder"], "no-such-folder holds no run"),
+    (["chaos", "check", "no-such-folder"], "no-such-folder: no such folder"),
+    (["chaos", "check", "README.md"], "README.md is a file; give a run's folder"),
     (["chaos", "check", "tests"], "tests holds no run"),
     (["node", "--gate-buffer", "x"], "argument --gate-buffer"),            # every command, not only chaos
 ]
