@@ -476,7 +476,9 @@ def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
         except StoreError as exc:
             raise refusal(name, exc) from None
         if record is None:
-            raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}")
+            same = next((r for r in config.rooms if r.casefold() == name.casefold()), None)  # names are exact
+            hint = f"; did you mean {same!r}?" if same else ""
+            raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}{hint}")
         return ChatRoom(object_id, config, port, store, record, clock, monotonic)
 
     host.register(ChatRoomMgr, make_manager)
