@@ -218,7 +218,7 @@ def _run(args: argparse.Namespace) -> int:
                                result.outcomes, result.results))
             if args.ctk_journal is not None:
                 _write_journal(args.ctk_journal, out, scenario)
-    _summary(rows, root, errors)
+    _summary(rows, root, errors, [p for p in (Path(c.folder) / "report.html" for c in cases) if p.is_file()])
     if args.junit is not None:
         from chaos import junit
 
@@ -259,15 +259,24 @@ def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], durati
     print(report.latency_line(results))
     if not row.passed or report.field(results, "verdict") != "valid":
         print(report.results_detail(results))
+    if (out / "report.html").is_file():
+        print(f"HTML report: {out / 'report.html'}")
     return row
 
 
-def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = ()) -> None:
+def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = (),
+             pages: Sequence[Path] = ()) -> None:
+    """The summary table, then where the output is: the HTML report (the most readable) last, to open."""
     print(f"\nSummary ({report.SUMMARY_LEGEND})")
     print(report.summary_table(rows))
     if errors:
         print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
-    print(f"\nOutput: {root}  (per scenario: history.jsonl, results.json, metrics.json, logs/, latency.png)")
+    print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
+          "latency.png)")
+    if len(pages) == 1:
+        print(f"HTML report: {pages[0]}  (open it in a browser)")
+    elif pages:
+        print(f"HTML reports: {len(pages)}, one per scenario: {root}/SCENARIO/report.html  (open one in a browser)")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -288,7 +297,7 @@ def _check(args: argparse.Namespace) -> int:
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
         codes.append(scenario_exit_code(outcomes, results.verdict))
-    _summary(rows, folder)
+    _summary(rows, folder, pages=[p for p in (sub / "report.html" for sub in folders) if p.is_file()])
     return exit_code(codes)
 
 

@@ -59,7 +59,8 @@ class _Recorder:
             self.counts.shown_by_poll += 1
 
     def on_push(self, room: str, message: chat_pb2.ChatMessage) -> None:
-        self.history.ok(self.name, "push", {"room": room, "seq": message.seq})
+        self.history.ok(self.name, "push", {"room": room, "seq": message.seq, "client_msg_id": message.client_msg_id,
+                                            "sender": message.user_name})
         self.counts.pushes += 1
 
     def on_stream_end(self, error: BaseException | None) -> None:

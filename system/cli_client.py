@@ -33,7 +33,7 @@ HELP = """commands:
   /who           who is in the current room: away or not, and how far each has read
   /read          mark the current room read up to the last message shown (others see it in /who)
   /leave         leave the current room
-  /quit          exit
+  /quit          leave your rooms and exit
   /help          this text
 anything else is sent to the current room"""
 
@@ -167,6 +167,20 @@ class Session:
         self.console.show(f"* left {self.room}")
         self.room = self.console.room = None
 
+    async def quit(self, budget: float = 5.0) -> None:
+        """Leave every room joined, so that nobody sees a user who has gone still listed; an error is shown,
+        and after ``budget`` seconds (an outage) the client exits anyway: the node drops it in time."""
+        rooms = [name for name, view in self.client.rooms.items() if view.joined]
+        try:
+            async with asyncio.timeout(budget):
+                for room in rooms:
+                    try:
+                        await self.client.leave(room)
+                    except grpc.aio.AioRpcError as exc:
+                        self.console.show(f"could not leave {room}: {_error(exc)}")
+        except TimeoutError:
+            self.console.show(f"could not leave {', '.join(rooms)} in {budget:g} s; exiting anyway")
+
     async def who(self) -> None:
         if self.room is None:
             self.console.show("join a room first: /join ROOM")
@@ -239,6 +253,7 @@ async def _main(args: argparse.Namespace) -> int:
         pass
     if typing is not None:
         typing.cancel()
+    await session.quit()
     console.close()
     await client.close()
     return 0

@@ -110,6 +110,16 @@ def test_each_members_client_log_is_in_the_run_folder(finished) -> None:
 
 
 @pytest.mark.chaos
+def test_the_run_names_each_scenarios_html_report_and_ends_with_where_they_are(finished) -> None:
+    done, out = finished
+    lines = done.stdout.splitlines()
+    for scenario in ("blip", "forgetful"):
+        page = out / scenario / "report.html"
+        assert f"HTML report: {page}" in lines and page.is_file()
+    assert lines[-1] == f"HTML reports: 2, one per scenario: {out}/SCENARIO/report.html  (open one in a browser)"
+
+
+@pytest.mark.chaos
 def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary(finished, capsys,
                                                                                  tmp_path) -> None:
     done, out = finished
@@ -120,6 +130,8 @@ def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary
 
     # the documented exit codes of check: 0 met, 1 not met, 2 could not judge
     assert cli.main(["chaos", "check", str(out / "blip")]) == cli_chaos.EXIT_MET
+    page = out / "blip" / "report.html"
+    assert capsys.readouterr().out.splitlines()[-1] == f"HTML report: {page}  (open it in a browser)"
     strict = tmp_path / "strict.yaml"
     strict.write_text(BLIP.replace("name: blip", "name: strict").replace("reconnects:", "duplicates: '> 0', "
                                                                                     "reconnects:"))
