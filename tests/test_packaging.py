@@ -65,7 +65,7 @@ def _elsewhere(tmp_path: Path) -> Path:
 
 def _listed(bin_: Path, cwd: Path) -> list[str]:
     out = _run([bin_ / "pushchat", "chaos", "list"], cwd=cwd).stdout
-    return sorted(line.split()[0] + ".yaml" for line in out.splitlines()[2:] if line.strip())
+    return sorted(line.split()[0] + ".yaml" for line in out.splitlines()[2:] if line[:1].strip())  # not a wrapped line
 
 
 def _imported_from(bin_: Path, cwd: Path) -> tuple[Path, Path]:
