@@ -22,7 +22,8 @@ from typing import Any, Mapping
 from chaos.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.postgres import PostgresServer, StoreProcess
-from chaos.process import ServerProcess, log_file_key
+from chaos.process import ServerProcess
+from chaos.rundir import log_file_key
 
 STORE_DATABASE = "pushchat"
 
