@@ -272,10 +272,11 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
 
 def _check(args: argparse.Namespace) -> int:
     from chaos.run import exit_code as scenario_exit_code, judge
+    from chaos.rundir import HISTORY, RunFolder
 
     folder: Path = args.folder
-    folders = [folder] if (folder / "history.jsonl").is_file() else sorted(
-        p.parent for p in folder.glob("*/history.jsonl") if p.is_file())
+    folders = [folder] if RunFolder(folder).history.is_file() else sorted(
+        p.parent for p in folder.glob(f"*/{HISTORY}") if p.is_file())
     if not folders:
         raise UsageError(f"{folder} holds no run: no history.jsonl in it, nor in any folder inside it")
     if args.scenario is not None and len(folders) > 1:
@@ -284,7 +285,8 @@ def _check(args: argparse.Namespace) -> int:
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
         results, outcomes = judge(sub, scenario)
-        duration = float(_saved(sub).get("run_seconds") or 0.0)
+        judged = RunFolder(sub).read_judgement()
+        duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
         codes.append(scenario_exit_code(outcomes, results.verdict))
@@ -292,24 +294,18 @@ def _check(args: argparse.Namespace) -> int:
     return exit_code(codes)
 
 
-def _saved(folder: Path) -> dict[str, Any]:
-    """The run's results.json, or {} (a run that broke off before judging has none)."""
-    try:
-        doc = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def _scenario_of(folder: Path, given: str | None) -> Scenario:
     """--scenario if given; else the copy of the scenario file the run saved; else the name in results.json."""
     if given is not None:
         return find(given)
-    copies = sorted(folder.glob("*.yaml"))
+    from chaos.rundir import RunFolder
+
+    copies = RunFolder(folder).scenario_copies()
     if len(copies) == 1:
         return load(copies[0])
-    name = _saved(folder).get("scenario")
-    if not isinstance(name, str):
+    judged = RunFolder(folder).read_judgement()
+    name = judged.scenario if judged is not None else None
+    if not name:
         raise UsageError(f"{folder}: say --scenario NAME (no scenario file copy or results.json to tell it)")
     return find(name)
 

@@ -336,10 +336,11 @@ def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
     outcomes = evaluate(scenario.expect, results)
     if run_seconds is None and (before := folder.read_judgement()) is not None:
         run_seconds = before.run_seconds
-    folder.write_judgement(Judgement(scenario.name, results, outcomes, passed=all(o.passed for o in outcomes),
-                                     description=scenario.description, run_seconds=run_seconds))
+    judged = Judgement(scenario.name, results, outcomes, passed=all(o.passed for o in outcomes),
+                       description=scenario.description, run_seconds=run_seconds)
+    folder.write_judgement(judged)
     report.plot_latency(results, None, folder.latency_plot, title=scenario.name)
-    html_report.write_run(out)
+    html_report.write_run(out, judged)
     return results, outcomes
 
 

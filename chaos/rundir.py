@@ -39,6 +39,10 @@ REPORT = "report.html"
 LATENCY_PLOT = "latency.png"
 RUN_LOG = "run.log"              # a campaign cell's report, as `pushchat chaos run` prints it
 TOXIPROXY_LOG = "toxiproxy.log"
+DATA = "data"                    # the nodes' sqlite stores, one folder per node
+CLOCK = "clock"                  # libfaketime's offset files (clock faults)
+STORE_LOGS = "store"             # PostgreSQL's own log, beside (not among) the JSON logs the checker reads
+ETCD_LOGS = "etcd"
 
 #: logs/node0.2.log: node0's second incarnation; client logs (client-bob.log) do not match.
 SERVER_LOG = re.compile(rf"^(?P<name>{SERVER_PROCESS})\.(?P<incarnation>\d+)\.log$")
@@ -63,15 +67,28 @@ def log_file_key(path: Path) -> str:
 # ---- results.json ---------------------------------------------------------------------------------------------
 
 @functools.cache
-def _fields_of(kind: type) -> tuple[tuple[str, Any], ...]:
+def _shape(kind: type) -> tuple[frozenset[str], dict[str, Any]]:
+    """A dataclass's field names, and the hints of those that hold dataclasses (or lists of them)."""
     hints = typing.get_type_hints(kind)
-    return tuple((f.name, hints[f.name]) for f in fields(kind) if f.init)
+    names = frozenset(f.name for f in fields(kind) if f.init)
+    nested = {name: hints[name] for name in names if _holds_records(hints[name])}
+    return names, nested
+
+
+def _holds_records(hint: Any) -> bool:
+    if typing.get_origin(hint) is list:
+        return _holds_records(typing.get_args(hint)[0])
+    return isinstance(hint, type) and is_dataclass(hint)
 
 
 def _decode(kind: Any, value: Any) -> Any:
     """``value`` (as JSON gave it) as ``kind``: dataclasses and lists of them rebuilt, anything else as is."""
     if isinstance(kind, type) and is_dataclass(kind) and isinstance(value, Mapping):
-        return kind(**{name: _decode(hint, value[name]) for name, hint in _fields_of(kind) if name in value})
+        names, nested = _shape(kind)
+        if not nested and value.keys() <= names:  # the common case (10^5 latency points): no more to do
+            return kind(**value)
+        return kind(**{name: _decode(nested[name], v) if name in nested else v
+                       for name, v in value.items() if name in names})
     if typing.get_origin(kind) is list and isinstance(value, list):
         (item,) = typing.get_args(kind)
         return [_decode(item, v) for v in value]
@@ -171,6 +188,29 @@ class RunFolder:
     @property
     def toxiproxy_log(self) -> Path:
         return self.path / TOXIPROXY_LOG
+
+    @property
+    def data(self) -> Path:
+        return self.path / DATA
+
+    @property
+    def clock(self) -> Path:
+        return self.path / CLOCK
+
+    @property
+    def store_logs(self) -> Path:
+        return self.path / STORE_LOGS
+
+    @property
+    def etcd_logs(self) -> Path:
+        return self.path / ETCD_LOGS
+
+    def load_history(self, worker: int) -> Path:
+        """A load worker's clients' history, merged into history.jsonl when the run ends."""
+        return self.path / f"history-load{worker}.jsonl"
+
+    def load_worker_err(self, worker: int) -> Path:
+        return self.logs / f"load-worker{worker}.err"
 
     def scenario_copy(self, name: str) -> Path:
         """The scenario file as run, so a later check judges against these expectations."""
