@@ -17,9 +17,11 @@ CLOCK_MONOTONIC, which every process on the machine shares.
   stream (the gate's server options, a handler that sends the first message
   and waits on one future): the floor under the gate's figure.
 - ``fanout``: one room of N members on one gate; messages sent one at a time
-  (latency: send call start to arrival on each member stream, p50/p99), then
-  a burst sent 16 at a time (deliveries/s: first send to last arrival); the
-  same against the bare grpc.aio baseline of ``system.bench``, in the same run.
+  (latency: send call start to arrival on each member stream, p50/p99, and to
+  each message's last arrival, p50), then a burst sent 16 at a time
+  (deliveries/s: first send to last arrival; the server's CPU over the burst
+  per delivery); the same against the bare grpc.aio baseline of
+  ``system.bench``, in the same run (``--systems pushchat`` leaves it out).
 - ``rooms``: R rooms of M members over 2 gates, on 1 node and then on 2
   nodes: a burst of sends over every room (deliveries/s, latency p50/p99).
 """
@@ -273,10 +275,10 @@ class Cluster:
         ann["pid"] = proc.pid
         return ann
 
-    async def baseline(self) -> str:
+    async def baseline(self) -> tuple[str, int]:
         proc, ann = await start("system.bench", "--serve-baseline", "--client-buffer", "1024")
         self.procs.append(proc)
-        return str(ann["addr"])
+        return str(ann["addr"]), proc.pid
 
     async def stop(self) -> None:
         for proc in self.procs:
@@ -336,17 +338,19 @@ async def bench_gate(counts: list[int], workers: int, idle: float, per_channel: 
 
 
 async def _measure_room(ws: Workers, stub: Any, system: str, room: str, members: int, latency_msgs: int,
-                        burst: int) -> str:
+                        burst: int, pid: int) -> str:
     per_worker = [len(range(k, members, ws.count)) for k in range(ws.count)]
     expected = [0] * ws.count
     latencies: list[float] = []
+    lasts: list[float] = []  # per message sent alone: send call start to its last arrival
     for i in range(latency_msgs):
         seq, started = await _send(stub, room, f"{system}-{members}-{i}")
         expected = [e + p for e, p in zip(expected, per_worker)]
         await ws.wait_total(expected, 10.0)
         for key, times in (await ws.arrivals()).items():
             latencies += [t - started for t in times]
-    first = time.monotonic()
+            lasts += [max(times) - started] if times else []
+    first, cpu0 = time.monotonic(), cpu_seconds([pid])
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
     failed: list[str] = []
@@ -363,33 +367,36 @@ async def _measure_room(ws: Workers, stub: Any, system: str, room: str, members:
         print(f"{system}, {members} members: {len(failed)} sends failed, e.g. {failed[0]}", file=sys.stderr)
     expected = [e + p * (burst - len(failed)) for e, p in zip(expected, per_worker)]
     await ws.wait_total(expected, 60.0)
+    cpu = cpu_seconds([pid]) - cpu0  # the server's CPU over the burst, read once its last delivery arrived
     arrivals = await ws.arrivals()
     delivered = sum(len(t) for t in arrivals.values())
     last = max((max(t) for t in arrivals.values() if t), default=first)
     missing = members * (latency_msgs + burst) - len(latencies) - delivered
     return (f"| {system} | {members:,} | {_q(latencies, 50) * 1e3:.1f} | {_q(latencies, 99) * 1e3:.1f} | "
-            f"{delivered / max(last - first, 1e-9):,.0f} | {missing} |")
+            f"{_q(lasts, 50) * 1e3:.1f} | {delivered / max(last - first, 1e-9):,.0f} | "
+            f"{cpu * 1e6 / max(delivered, 1):.1f} | {missing} |")
 
 
-async def bench_fanout(sizes: list[int], workers: int, latency_msgs: int, burst: int) -> list[str]:
-    rows = ["| system | members | push latency p50 (ms) | p99 (ms) | fan-out deliveries/s | missing |",
-            "|---|---:|---:|---:|---:|---:|"]
+async def bench_fanout(sizes: list[int], workers: int, latency_msgs: int, burst: int,
+                       systems: tuple[str, ...] = ("pushchat", "baseline")) -> list[str]:
+    rows = ["| system | members | push latency p50 (ms) | p99 (ms) | last arrival p50 (ms) | fan-out deliveries/s "
+            "| server CPU per delivery (µs) | missing |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n in sizes:
-        for system in ("pushchat", "baseline"):
+        for system in systems:
             with tempfile.TemporaryDirectory(prefix="pushchat-cap-") as tmp:
                 cluster = Cluster(tmp)
                 try:
                     room = f"Fan{n}"
                     if system == "pushchat":
-                        addrs, _ = await cluster.start(1, 1, [room])
-                        addr = addrs[0]
+                        addrs, anns = await cluster.start(1, 1, [room])
+                        addr, pid = addrs[0], anns[0]["pid"]
                     else:
-                        addr, room = await cluster.baseline(), "Baseline"
+                        (addr, pid), room = await cluster.baseline(), "Baseline"
                     async with Workers(workers) as ws:
                         await ws.open([addr], [(i, room) for i in range(n)], join=system == "pushchat")
                         channel, stub = await _sender(addr)
                         try:
-                            rows.append(await _measure_room(ws, stub, system, room, n, latency_msgs, burst))
+                            rows.append(await _measure_room(ws, stub, system, room, n, latency_msgs, burst, pid))
                         finally:
                             await channel.close()
                 finally:
@@ -454,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,1000,10000", help="fanout: room sizes")
     parser.add_argument("--latency-messages", type=int, default=20, help="fanout: messages sent one at a time")
     parser.add_argument("--burst", type=int, default=50, help="fanout: messages sent 16 at a time")
+    parser.add_argument("--systems", default="pushchat,baseline", help="fanout: which servers to measure")
     parser.add_argument("--rooms", type=int, default=1000, help="rooms: how many rooms")
     parser.add_argument("--members", type=int, default=10, help="rooms: members per room")
     parser.add_argument("--per-room", type=int, default=2, help="rooms: messages sent to each room")
@@ -473,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "gate":
         rows = asyncio.run(bench_gate(ints(args.streams), args.workers, args.idle, args.per_channel, args.bare))
     elif args.what == "fanout":
-        rows = asyncio.run(bench_fanout(ints(args.sizes), args.workers, args.latency_messages, args.burst))
+        rows = asyncio.run(bench_fanout(ints(args.sizes), args.workers, args.latency_messages, args.burst,
+                                        tuple(args.systems.split(","))))
     else:
         rows = asyncio.run(bench_rooms(args.rooms, args.members, ints(args.nodes), args.workers, args.per_room))
     print("\n".join(rows))

@@ -8,6 +8,7 @@ named here offers ``configure(parser)`` and ``run(args) -> int``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "toxiproxy": ("chaos.toxiproxy.cli", "run the embedded Toxiproxy-compatible server"),
     "chaos": ("chaos.cli_chaos", "list and run chaos scenarios"),
     "demo": ("chaos.demo", "narrated reconnection demos"),
+    "goverse": ("chaos.cli_goverse", "build Goverse's node and gate (the Go original) from its source archive"),
 }
 
 
@@ -57,6 +59,28 @@ def _usage() -> str:
 EXIT_USAGE = 64  # the command line is wrong (sysexits.h EX_USAGE); argparse's 2 means "unknown" to chaos
 
 
+class Parser(argparse.ArgumentParser):
+    """A parser whose sub-commands refuse what they do not know themselves.
+
+    argparse leaves an option unknown to a sub-command (``chaos run baseline --bogus``) to the parent,
+    which names it with its own usage; here the sub-command that was given it refuses it, with its usage.
+    Sub-parsers are made of the parent's class, so this holds at every level."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def,override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def _unknown(word: str) -> str:
+    """Why ``pushchat WORD`` is refused: an option it does not have, or a command, with the likely one."""
+    if word.startswith("-"):
+        return f"unknown option {word!r} (before a command: --verbose, --help; a command's options come after it)"
+    close = difflib.get_close_matches(word.lower(), COMMANDS, n=1)
+    return f"unknown command {word!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = bool(argv) and argv[0] in VERBOSE
@@ -70,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"pushchat: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        print(f"pushchat: {_unknown(name)}\n\n{_usage()}", file=sys.stderr)
         return EXIT_USAGE
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"pushchat {name}", description=help_)
+    parser = Parser(prog=f"pushchat {name}", description=help_)
     module.configure(parser)
     try:
         args = parser.parse_args(rest)

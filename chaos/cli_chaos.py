@@ -15,23 +15,17 @@ import json
 import os
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from chaos import report
 from chaos.cli import EXIT_USAGE
+from chaos.progress import CampaignProgress, Progress
 from chaos.scenario import Scenario
 from chaos.scenario_file import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
                                  in_group, load, load_all)
-
-if TYPE_CHECKING:  # chaos.run imports gRPC; `pushchat chaos list` should not pay for it
-    from chaos.run import Status
-
-PROGRESS_EVERY_TTY = 0.5
-PROGRESS_EVERY_PIPE = 3.0
 
 EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED, EXIT_BAD_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_CODES: dict[int, str] = {
@@ -40,7 +34,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_NOT_JUDGED: "none failed, but some could not be judged (verdict unknown, or the run broke off)",
     EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
     EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
-                "that matches no scenario file, a folder that holds no run",
+                "that matches no scenario file, a folder that is not there or holds no run",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
@@ -132,7 +126,8 @@ def exit_code(codes: Sequence[int]) -> int:
 def _list(out: TextIO) -> int:
     scenarios = load_all()
     out.write(report.table(["scenario", "group", "description"],
-                           [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3) + "\n")
+                           [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3,
+                           width=report.terminal_width(), wrap=2) + "\n")
     return 0
 
 
@@ -182,6 +177,7 @@ def _named(names: Sequence[str]) -> list[Scenario]:
 def _run(args: argparse.Namespace) -> int:
     from chaos.links import Links
     from chaos.run import Status, default_out, run_scenario
+    from chaos.rundir import TOXIPROXY_LOG
 
     scenarios = _selected(args)
     if args.ctk_journal is not None and len(scenarios) > 1:
@@ -189,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     root = args.out or default_out()
     rows, codes, errors, cases = [], [], [], []
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
-        log_file=str(_ensure(root) / "toxiproxy.log"))
+        log_file=str(_ensure(root) / TOXIPROXY_LOG))
     with links:
         if not links.supports_extensions:
             print(f"Toxiproxy at {args.toxiproxy_url}: standard API only; a stall is a 1 KB/s bandwidth toxic "
@@ -218,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
                                result.outcomes, result.results))
             if args.ctk_journal is not None:
                 _write_journal(args.ctk_journal, out, scenario)
-    _summary(rows, root, errors)
+    _summary(rows, root, errors, [p for p in (Path(c.folder) / "report.html" for c in cases) if p.is_file()])
     if args.junit is not None:
         from chaos import junit
 
@@ -259,15 +255,25 @@ def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], durati
     print(report.latency_line(results))
     if not row.passed or report.field(results, "verdict") != "valid":
         print(report.results_detail(results))
+    if (out / "report.html").is_file():
+        print(f"HTML report: {out / 'report.html'}")
     return row
 
 
-def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = ()) -> None:
-    print(f"\nSummary ({report.SUMMARY_LEGEND})")
-    print(report.summary_table(rows))
+def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = (),
+             pages: Sequence[Path] = ()) -> None:
+    """The summary table, then where the output is: the HTML report (the most readable) last, to open."""
+    print("\nSummary")
+    print(report.summary_table(rows, width=report.terminal_width()))
+    print(report.legend(report.SUMMARY_LEGEND_LINES))
     if errors:
         print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
-    print(f"\nOutput: {root}  (per scenario: history.jsonl, results.json, metrics.json, logs/, latency.png)")
+    print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
+          "latency.png)")
+    if len(pages) == 1:
+        print(f"HTML report: {pages[0]}  (open it in a browser)")
+    elif pages:
+        print(f"HTML reports: {len(pages)}, one per scenario: {root}/SCENARIO/report.html  (open one in a browser)")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -278,6 +284,9 @@ def _check(args: argparse.Namespace) -> int:
     folders = [folder] if RunFolder(folder).history.is_file() else sorted(
         p.parent for p in folder.glob(f"*/{HISTORY}") if p.is_file())
     if not folders:
+        if not folder.is_dir():
+            raise UsageError(f"{folder}: no such folder" if not folder.exists() else
+                             f"{folder} is a file; give a run's folder (it holds history.jsonl)")
         raise UsageError(f"{folder} holds no run: no history.jsonl in it, nor in any folder inside it")
     if args.scenario is not None and len(folders) > 1:
         raise UsageError(f"--scenario judges one scenario's folder; {folder} holds {len(folders)}")
@@ -290,7 +299,7 @@ def _check(args: argparse.Namespace) -> int:
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
         codes.append(scenario_exit_code(outcomes, results.verdict))
-    _summary(rows, folder)
+    _summary(rows, folder, pages=[p for p in (sub / "report.html" for sub in folders) if p.is_file()])
     return exit_code(codes)
 
 
@@ -313,53 +322,6 @@ def _scenario_of(folder: Path, given: str | None) -> Scenario:
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-class Progress:
-    """A live status line: redrawn in place on a terminal, a line every few seconds in a pipe."""
-
-    def __init__(self, label: str, status: "Status", quiet: bool = False, stream: TextIO | None = None) -> None:
-        self.label, self.status, self.quiet = label, status, quiet
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def line(self) -> str:
-        s = self.status
-        c = s.counts
-        elapsed = time.monotonic() - s.started
-        faults = "; ".join(s.active_faults) or "none"
-        return (f"{self.label} {elapsed:5.1f}s {s.phase:<16} sends {c.sends_ok} ok/{c.sends_failed} fail/"
-                f"{c.sends_indefinite} indef  pushes {c.pushes}  polls {c.polls} (showed {c.shown_by_poll})  "
-                f"reconnects {c.reconnects}  faults: {faults}")
-
-    def _loop(self) -> None:
-        every = PROGRESS_EVERY_TTY if self.tty else PROGRESS_EVERY_PIPE
-        while not self._stop.wait(every):
-            self._draw()
-
-    def _draw(self) -> None:
-        text = self.line()
-        if self.tty:
-            width = os.get_terminal_size(self.stream.fileno()).columns
-            self.stream.write("\r\x1b[2K" + text[: width - 1])
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def __enter__(self) -> "Progress":
-        if not self.quiet:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if not self.quiet:
-            self._thread.join()
-            self._draw()
-            if self.tty:
-                self.stream.write("\n")
 
 
 def _campaign(args: argparse.Namespace) -> int:
@@ -387,9 +349,7 @@ def _campaign(args: argparse.Namespace) -> int:
     options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
-    print(f"Campaign: {len(scenarios)} scenarios x {len(seeds)} seeds"
-          + (f" x {args.repeat} repeats" if args.repeat > 1 else "") + f" = {len(cells)} runs, {jobs} at a time"
-          + f" -> {root}", flush=True)
+    print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tally = campaign.Tally(len(cells))
     with CampaignProgress(tally, quiet=args.quiet) as progress:
@@ -406,87 +366,35 @@ def _campaign(args: argparse.Namespace) -> int:
     return doc["exit_code"]
 
 
+def campaign_plan(scenarios: int, seeds: int, repeat: int, runs: int, jobs: int, root: Path) -> str:
+    """The campaign's first line: ``Campaign: 1 scenario x 3 seeds = 3 runs, 2 at a time -> ROOT``."""
+    times = f" x {report.count(repeat, 'repeat')}" if repeat > 1 else ""
+    return (f"Campaign: {report.count(scenarios, 'scenario')} x {report.count(seeds, 'seed')}{times} = "
+            f"{report.count(runs, 'run')}, {jobs} at a time -> {root}")
+
+
 def _campaign_summary(doc: dict[str, Any], results: Sequence[Any], root: Path, junit_path: Path,
                       page: Path) -> None:
     from chaos import campaign
 
-    print(f"\nMatrix ({report.CAMPAIGN_LEGEND})")
-    print(report.campaign_matrix(doc))
+    width = report.terminal_width()
+    print("\nMatrix")
+    print(report.campaign_matrix(doc, width))
+    print(report.legend(report.CAMPAIGN_LEGEND_LINES))
     print("\nPer scenario")
-    print(report.campaign_scenarios_table(doc))
+    print(report.campaign_scenarios_table(doc, width))
+    print(report.legend(report.CAMPAIGN_SCENARIOS_LEGEND_LINES))
     print("\nCampaign totals")
     print(report.campaign_totals(doc))
     print("\nSlowest runs")
     print(report.campaign_slowest(doc))
     failed = campaign.failures(results)
     if failed:
-        print(f"\n{len(failed)} run(s) did not meet their expectations or could not be judged; each kept its "
-              "folder. Re-run one alone (same seed, same schedule):")
+        print(f"\n{report.count(len(failed), 'run')} did not meet expectations or could not be judged; each kept "
+              "its folder. Re-run one alone (same seed, same schedule):")
         for r in failed:
             why = r.error or "; ".join(f"{e['name']} {e['wanted']} (actual {e['actual']})"
                                        for e in r.expectations if not e.get("passed"))
             print(f"  {r.cell.label}: {r.outcome}: {why}\n    folder: {r.folder}\n    {r.rerun}")
     print(f"\nOutput: {root}  (campaign.json, report.html; per run: SCENARIO/seed-N/ with report.html)")
     print(f"JUnit XML: {junit_path}\nHTML report: {page}")
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
-
-
-class CampaignProgress:
-    """One live line for a campaign: done/total, failures so far, ETA; redrawn in place on a terminal.
-
-    In a pipe (a CI log) each finished run prints its own line instead, so the log reads as a list."""
-
-    def __init__(self, tally: Any, quiet: bool = False, stream: TextIO | None = None) -> None:
-        self.tally, self.quiet = tally, quiet
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def line(self) -> str:
-        t = self.tally
-        elapsed = time.monotonic() - t.started
-        text = (f"campaign {t.done}/{t.total} done, {t.running} running, {t.failed} failed"
-                + (f", {t.not_judged} not judged" if t.not_judged else "")
-                + f"  elapsed {_clock(elapsed)}  ETA {_clock(t.eta())}")
-        return f"{text}  last: {t.last}" if t.last else text
-
-    def cell_done(self, result: Any, tally: Any) -> None:
-        if self.quiet:
-            return
-        if not self.tty:
-            with self._lock:
-                self.stream.write(f"{self.line()} ({result.duration:.1f}s)\n")
-                self.stream.flush()
-        else:
-            self._draw()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(PROGRESS_EVERY_TTY):
-            self._draw()
-
-    def _draw(self) -> None:
-        with self._lock:
-            width = os.get_terminal_size(self.stream.fileno()).columns
-            self.stream.write("\r\x1b[2K" + self.line()[: width - 1])
-            self.stream.flush()
-
-    def __enter__(self) -> "CampaignProgress":
-        if not self.quiet and self.tty:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if not self.quiet and self.tty:
-            self._thread.join()
-            self._draw()
-            self.stream.write("\n")

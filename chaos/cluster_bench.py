@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from system import log, placement
+from system.contract import ts_seconds
 from system.client import ChatClient, Observer, SendFailed
 from system.pb import chat_pb2
 from system.room import ROOM_PREFIX
@@ -266,13 +267,18 @@ class Sender:
         return sum(1 for a in self.acks if a.acked > wall)
 
 
+def _read(path: Path) -> list[dict[str, Any]]:
+    """A log's lines with ``ts`` as unix seconds, the clock the acks are timed by."""
+    return [dict(line, ts=ts_seconds(line.get("ts")) or 0.0) for line in log.read(str(path))]
+
+
 def stored_lines(cluster: Cluster, room: str) -> list[dict[str, Any]]:
     """Every ``message_stored`` line of ``room`` from every node incarnation, with ``node`` added."""
     out = []
     for node in cluster.nodes:
         for path in node.log_paths:
             if path.exists():
-                out += [dict(line, node=node.name) for line in log.read(str(path))
+                out += [dict(line, node=node.name) for line in _read(path)
                         if line.get("event") == "message_stored" and line.get("room") == room]
     return out
 
@@ -293,7 +299,7 @@ def first_line(lines: Iterable[dict[str, Any]], after: float, **match: Any) -> d
 
 
 def lines_of(proc: Any) -> list[dict[str, Any]]:
-    return [line for path in proc.log_paths if path.exists() for line in log.read(str(path))]
+    return [line for path in proc.log_paths if path.exists() for line in _read(path)]
 
 
 def measure_round(cluster: Cluster, acks: list[Ack], stored: list[dict[str, Any]], client_log: Path,
@@ -316,7 +322,7 @@ def measure_round(cluster: Cluster, acks: list[Ack], stored: list[dict[str, Any]
                  and ln.get("event") == "membership_changed" and victim.addr not in ln.get("members", [victim.addr])),
                 None)
     stored_at = next(float(ln["ts"]) for ln in stored if ln["client_msg_id"] == new.cmid and ln["node"] == new.by)
-    retries = [ln for ln in (log.read(str(client_log)) if client_log.exists() else [])
+    retries = [ln for ln in (_read(client_log) if client_log.exists() else [])
                if ln.get("event") == "call_retry" and killed < ln.get("ts", 0) < new.acked]
     if left and seen:
         last = max(retries, key=lambda ln: ln["ts"]) if retries else None
@@ -377,7 +383,7 @@ async def failover_rounds(index: int, ttl: float, rounds: int, interval: float, 
             restarted = time.time()
             await victim.start()
             await wait_until(lambda: any(ln.get("event") == "message_stored" and ln.get("room") == FAILOVER_ROOM
-                                         for ln in log.read(str(victim.log_paths[-1]))),
+                                         for ln in _read(victim.log_paths[-1])),
                              30.0, f"{victim.name} to serve {FAILOVER_ROOM} again", interval=0.05)
             await cluster.gates_see_all_nodes(30.0)
             marks.append((victim, killed, restarted))

@@ -5,6 +5,12 @@ dependency), else ``etcd`` on the PATH. Members listen on 127.0.0.1 only.
 Each member can be killed (SIGKILL; restarted on its data, it rejoins),
 paused (SIGSTOP) and resumed, as a fault; :meth:`EtcdCluster.stop` ends them
 all and removes the folder.
+
+``secure=True`` serves clients over TLS and admits only those with a
+certificate of the cluster's own CA (``--client-cert-auth``), and turns on
+etcd's auth: ``root`` may do anything, ``pushchat`` (password in
+:attr:`EtcdCluster.password_file`) only read and write under ``/pushchat/``.
+:meth:`EtcdCluster.client_files` writes a client certificate for a caller.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -23,6 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaos.certs import Authority, Pem
 from chaos.postgres import free_port
 
 START_TIMEOUT = 30.0
@@ -59,6 +67,7 @@ class Member:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     paused: bool = False
+    scheme: str = "http"
 
     @property
     def name(self) -> str:
@@ -80,7 +89,8 @@ class Member:
 class EtcdCluster:
     """``members`` etcd members on 127.0.0.1: ``start()``, ``endpoints``, ``kill(i)``, ``pause(i)``, ``stop()``."""
 
-    def __init__(self, members: int = 1, *, heartbeat_ms: int = 100, election_ms: int = 1000) -> None:
+    def __init__(self, members: int = 1, *, heartbeat_ms: int = 100, election_ms: int = 1000,
+                 secure: bool = False) -> None:
         if members < 1:
             raise ValueError("an etcd cluster needs at least one member")
         self.size = members
@@ -89,6 +99,12 @@ class EtcdCluster:
         self.root: Path | None = None
         self.members: list[Member] = []
         self.token = f"pushchat-{os.getpid()}-{time.monotonic_ns()}"
+        self.secure = secure
+        self.authority: Authority | None = None
+        self.ca_file: Path | None = None
+        self.password_file: Path | None = None
+        self._server: Pem | None = None
+        self._root: Pem | None = None  # the harness's own client certificate (CN root)
 
     @property
     def endpoints(self) -> list[str]:
@@ -98,6 +114,8 @@ class EtcdCluster:
     def start(self) -> "EtcdCluster":
         binary = find_etcd()
         self.root = Path(tempfile.mkdtemp(prefix="pushchat-etcd-"))
+        if self.secure:
+            self._make_credentials(self.root / "security")
         for attempt in range(5):  # a free port can be taken between our probe and etcd's bind: new ports
             self.members = [Member(i, free_port(), free_port(), self.root / f"try{attempt}" / f"etcd{i}",
                                    self.root / f"etcd{i}.log") for i in range(self.size)]
@@ -107,6 +125,8 @@ class EtcdCluster:
             try:
                 for m in self.members:
                     self._wait_healthy(m)
+                if self.secure:
+                    self._enable_auth()
                 return self
             except EtcdUnavailable as exc:
                 self._end_all()
@@ -122,13 +142,61 @@ class EtcdCluster:
                 m.proc.kill()
                 m.proc.wait()
 
+    def _make_credentials(self, folder: Path) -> None:
+        self.authority = Authority("pushchat etcd test CA")
+        self.ca_file = self.authority.write(folder, "ca").cert_path
+        self._server = self.authority.write(folder, "etcd", self.authority.issue("etcd"))
+        self._root = self.client_files(folder, "root")
+        self.password_file = folder / "pushchat-password"
+        self.password_file.touch(mode=0o600)
+        self.password_file.write_text(os.urandom(16).hex() + "\n")
+
+    def client_files(self, folder: Path, common_name: str) -> Pem:
+        """A client certificate of this cluster's CA (etcd takes its CN as the user when no login is sent)."""
+        assert self.authority is not None, "a secure cluster only"
+        return self.authority.write(folder, f"etcd-client-{common_name}",
+                                    self.authority.issue(common_name, (), client=True))
+
+    def etcdctl(self, *args: str, user: str | None = None) -> str:
+        """Run etcdctl against the cluster (with the harness's root certificate when secure); its output."""
+        binary = find_etcd().with_name("etcdctl")
+        command = [str(binary), "--endpoints", ",".join(f"{m.scheme}://{m.client_addr}" for m in self.members)]
+        if self.secure:
+            assert self.ca_file and self._root and self._root.cert_path and self._root.key_path
+            command += ["--cacert", str(self.ca_file), "--cert", str(self._root.cert_path),
+                        "--key", str(self._root.key_path)]
+        if user:
+            command += ["--user", user]
+        done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=STOP_TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise EtcdUnavailable(f"etcdctl {' '.join(args)}: {(done.stderr or done.stdout).strip()[-300:]}")
+        return done.stdout
+
+    def _enable_auth(self) -> None:
+        assert self.password_file is not None
+        password = self.password_file.read_text().strip()
+        self.etcdctl("user", "add", "root", "--no-password")
+        self.etcdctl("user", "grant-role", "root", "root")
+        self.etcdctl("role", "add", "pushchat")
+        self.etcdctl("role", "grant-permission", "pushchat", "readwrite", "/pushchat/", "--prefix=true")
+        self.etcdctl("user", "add", f"pushchat:{password}")
+        self.etcdctl("user", "grant-role", "pushchat", "pushchat")
+        self.etcdctl("auth", "enable")
+
     def _launch(self, binary: Path, m: Member, cluster: str) -> None:
+        m.scheme = "https" if self.secure else "http"
         args = [str(binary), "--name", m.name, "--data-dir", str(m.data),
-                "--listen-client-urls", f"http://{m.client_addr}", "--advertise-client-urls", f"http://{m.client_addr}",
+                "--listen-client-urls", f"{m.scheme}://{m.client_addr}",
+                "--advertise-client-urls", f"{m.scheme}://{m.client_addr}",
                 "--listen-peer-urls", m.peer_url, "--initial-advertise-peer-urls", m.peer_url,
                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
                 "--initial-cluster-token", self.token, "--heartbeat-interval", str(self.heartbeat_ms),
                 "--election-timeout", str(self.election_ms), "--log-level", "warn"]
+        if self.secure:
+            assert self._server and self.ca_file
+            args += ["--cert-file", str(self._server.cert_path), "--key-file", str(self._server.key_path),
+                     "--trusted-ca-file", str(self.ca_file), "--client-cert-auth"]
         with open(m.log, "ab") as log:
             m.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         m.paused = False
@@ -136,13 +204,18 @@ class EtcdCluster:
     def _wait_healthy(self, m: Member) -> None:
         """Poll the member's /health until it says true (the cluster has a leader), with a deadline."""
         deadline = time.monotonic() + START_TIMEOUT
-        url = f"http://{m.client_addr}/health"
+        url = f"{m.scheme}://{m.client_addr}/health"
+        context = None
+        if self.secure:
+            assert self.ca_file and self._root and self._root.cert_path and self._root.key_path
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            context.load_cert_chain(str(self._root.cert_path), str(self._root.key_path))
         while time.monotonic() < deadline:
             if not m.alive:
                 raise EtcdUnavailable(f"{m.name} exited with {m.proc.poll() if m.proc else None}: "
                                       f"{m.log.read_text(errors='replace')[-500:]}")
             try:
-                with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 (loopback)
+                with urllib.request.urlopen(url, timeout=1, context=context) as resp:  # noqa: S310 (loopback)
                     if json.loads(resp.read()).get("health") == "true":
                         return
             except (urllib.error.URLError, OSError, ValueError):

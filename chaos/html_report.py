@@ -24,6 +24,7 @@ import jinja2
 from chaos import report
 from chaos.history import Op, read as read_history
 from chaos.rundir import Judgement, RunFolder
+from system.contract import ts_seconds
 
 MAX_HISTORY_LINES = 50_000      # a longer history is cut in the page (the file has it all)
 MAX_LINKS_PER_VIOLATION = 12
@@ -109,7 +110,8 @@ def _incarnation_starts(folder: Path, wall_start: float | None) -> dict[str, lis
         if wall_start is not None:
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
-                    at = max(0.0, float(json.loads(f.readline())["ts"]) - wall_start)
+                    first = ts_seconds(json.loads(f.readline())["ts"])
+                at = 0.0 if first is None else max(0.0, first - wall_start)
             except (OSError, ValueError, KeyError, TypeError):
                 at = 0.0
         starts.setdefault(name, []).append((n, at))

@@ -6,7 +6,7 @@ apply it to one part (each step it takes adds the step that undoes it:
 the heal). A kind that adds a toxic names it; whether the kind needs
 pushchat's embedded Toxiproxy server follows from the toxic registry
 (``chaos.toxiproxy.toxics.EXTENSIONS``), less the extensions standard toxics
-stand in for (``chaos.links.STAND_INS``). Server kinds act inside a node or
+stand in for (:data:`STAND_INS`). Server kinds act inside a node or
 gate, through its fault points (``system.faultpoints``), or on its clock.
 What each kind does is documented
 for users in scenarios/README.md; ``docs/architecture.md`` says where to
@@ -24,10 +24,12 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
-from chaos.links import STAND_INS
 from chaos.naming import CLIENT, LINK, PROCESS, SERVER
 from chaos.toxiproxy.toxics import EXTENSIONS, REGISTRY as TOXICS
-from system.faultpoints import CODES, WHEN
+from system.contract import FAULT_WHEN as WHEN, STATUS_CODES as CODES
+
+#: Extensions a standard toxic can stand in for (``chaos.links`` adds it under the name asked for).
+STAND_INS: dict[str, tuple[str, dict[str, Any]]] = {"stall": ("bandwidth", {"rate": 1})}
 
 if TYPE_CHECKING:
     from chaos.fault import Fault

@@ -37,6 +37,7 @@ import toxiproxy.api
 import toxiproxy.exceptions
 from toxiproxy.api import APIConsumer
 
+from chaos.kinds import STAND_INS
 from chaos.toxiproxy import EXTENSIONS_HEADER
 from chaos.toxiproxy.toxics import EXTENSIONS  # toxic types only our server has; README "Extensions"
 
@@ -46,7 +47,6 @@ __all__ = ["Links", "Link", "ToxiproxyError", "EXTENSIONS", "EXTENSIONS_HEADER",
 #: ``stall`` → ``bandwidth`` at 1 KB/s, the least a real server paces to (rate 0 means unlimited there): its
 #: stage sleeps on each chunk, its input channel is unbuffered, so the proxy stops reading the sender's socket
 #: and the sender's buffers fill as under ``stall``, while about 1 KB/s still trickles through.
-STAND_INS: dict[str, tuple[str, dict[str, Any]]] = {"stall": ("bandwidth", {"rate": 1})}
 
 DEFAULT_TIMEOUT = 5.0
 

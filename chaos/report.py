@@ -7,6 +7,8 @@ imported only when a plot is drawn.
 
 from __future__ import annotations
 
+import shutil
+import textwrap
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -32,30 +34,73 @@ def field(obj: Any, name: str, default: Any = None) -> Any:
 
 
 
+def count(n: int, noun: str) -> str:
+    """``1 scenario``, ``3 scenarios``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.0f}"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1) -> str:
-    """An aligned text table; the first ``left`` columns are left-aligned, the rest right."""
+DEFAULT_WIDTH = 100  # columns, when the output is not a terminal (a pipe, a CI log)
+NARROWEST = 60       # a terminal narrower than this still gets tables this wide
+_GAP = 2             # spaces between columns
+
+
+def terminal_width() -> int:
+    """The columns a report may fill: the terminal's, or DEFAULT_WIDTH when there is none."""
+    return max(NARROWEST, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1, width: int | None = None,
+          wrap: int | None = None) -> str:
+    """An aligned text table; the first ``left`` columns are left-aligned, the rest right.
+
+    With ``width``, it fits that many columns: the text of column ``wrap`` (a description) is wrapped onto
+    more lines; a table still too wide is folded into blocks of columns, one under the other, each
+    repeating the first column, as a wide data frame is printed."""
     cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    if width is not None and wrap is not None:
+        others = sum(w for i, w in enumerate(widths) if i != wrap) + _GAP * (len(widths) - 1)
+        widths[wrap] = max(min(widths[wrap], width - others), len(cells[0][wrap]), 20)
+    blocks: list[list[int]] = [[0]]
+    for i in range(1, len(headers)):
+        block = blocks[-1]
+        if width is not None and len(block) > 1 and sum(widths[j] + _GAP for j in block) + widths[i] > width:
+            blocks.append([0])
+        blocks[-1].append(i)
+    return "\n\n".join(_block(cells, widths, columns, left, wrap) for columns in blocks)
 
-    def line(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
-    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in cells[1:]])
+def _block(cells: list[list[str]], widths: list[int], columns: list[int], left: int, wrap: int | None) -> str:
+    """Some columns of a table: header, rule, rows (a wrapped cell's further lines under it)."""
+    out = []
+    for n, row in enumerate(cells):
+        parts = {i: (textwrap.wrap(row[i], widths[i]) or [""]) if i == wrap and n else [row[i]] for i in columns}
+        for k in range(max(len(p) for p in parts.values())):
+            texts = [(parts[i][k] if k < len(parts[i]) else "", widths[i], i < left) for i in columns]
+            out.append((" " * _GAP).join(t.ljust(w) if lft else t.rjust(w) for t, w, lft in texts).rstrip())
+        if n == 0:
+            out.append((" " * _GAP).join("-" * widths[i] for i in columns))
+    return "\n".join(out)
 
 
-SUMMARY_LEGEND = ("sends ok/failed/indefinite; pushes shown by push/failed on a node/dropped by a gate; "
-                  "lost: acknowledged, never shown to a member; lost by server: acknowledged, then gone from "
-                  "the server's history; phantom: shown, never sent; seq conflicts: two messages under one "
-                  "number; failover: rooms that moved to another node, and the longest wait")
+#: what the summary's columns mean, a short line each (printed under the table)
+SUMMARY_LEGEND_LINES = (
+    "sends: ok/failed/indefinite;  pushes: shown by push/failed on a node/dropped by a gate",
+    "lost: acknowledged, never shown to a member",
+    "lost by server: acknowledged, then gone from the server's history",
+    "dup, reord: shown twice, shown out of order;  phantom: shown, never sent",
+    "seq conflicts: two messages under one number",
+    "failover: rooms that moved to another node, and the longest wait",
+)
+SUMMARY_LEGEND = "; ".join(SUMMARY_LEGEND_LINES)  # as one line, for the HTML page
 
 
-SUMMARY_HEADERS = ("scenario", "verdict", "expect", "sends ok/fail/indef", "push shown/failed/dropped", "by poll",
-                   "lost", "lost by server", "dup", "reord", "phantom", "seq conflicts", "failover s", "p50 ms",
-                   "p99 ms", "time s")
+SUMMARY_HEADERS = ("scenario", "verdict", "expect", "sends", "pushes", "by poll", "lost", "lost by server", "dup",
+                   "reord", "phantom", "seq conflicts", "failover s", "p50 ms", "p99 ms", "time s")
 
 
 def summary_cells(row: SummaryRow) -> tuple[tuple[str, ...], list[Any]]:
@@ -72,13 +117,18 @@ def summary_cells(row: SummaryRow) -> tuple[tuple[str, ...], list[Any]]:
     ]
 
 
-def summary_table(rows: Sequence[SummaryRow]) -> str:
-    """One line per scenario: did it meet its expectations, and the numbers behind it.
+def summary_table(rows: Sequence[SummaryRow], width: int | None = None) -> str:
+    """One line per scenario: did it meet its expectations, and the numbers behind it (within ``width``).
 
     Every kind of loss the checker counts has its own column, so a scenario that
     expects one (node-kill-restart: ``lost_by_server > 0``) shows it next to its "ok".
     """
-    return table(SUMMARY_HEADERS, [summary_cells(row)[1] for row in rows], left=3)
+    return table(SUMMARY_HEADERS, [summary_cells(row)[1] for row in rows], left=3, width=width)
+
+
+def legend(lines: Sequence[str]) -> str:
+    """A table's legend, under it: a few short indented lines."""
+    return "\n".join(f"  {line}" for line in lines)
 
 
 def _failover(results: Any) -> str:
@@ -194,30 +244,43 @@ def row_dict(row: SummaryRow) -> dict[str, Any]:
             "expectations": [asdict(o) if is_dataclass(o) else o for o in row.outcomes]}
 
 
-CAMPAIGN_LEGEND = ("a cell: the verdict, FAIL when the run did not meet its expectations, ERROR when it broke off; "
-                   "then lost, lost-by-server, dup and conflicts where they are not 0")
+CAMPAIGN_LEGEND_LINES = (
+    "a cell: the verdict, FAIL when the run did not meet its expectations, ERROR when it broke off;",
+    "then lost, lost-by-server, dup and conflicts where they are not 0",
+)
+CAMPAIGN_LEGEND = " ".join(CAMPAIGN_LEGEND_LINES)  # as one line, for the HTML page
 
 
-def campaign_matrix(doc: dict[str, Any]) -> str:
+def campaign_matrix(doc: dict[str, Any], width: int | None = None) -> str:
     """Scenario × seed: one text cell per run, as campaign.json's ``matrix`` holds it."""
     cols = list(doc["columns"])
     return table(["scenario", *cols], [[name, *(cells.get(c, "") for c in cols)]
-                                       for name, cells in doc["matrix"].items()], left=len(cols) + 1)
+                                       for name, cells in doc["matrix"].items()], left=len(cols) + 1, width=width)
+
+
+def _logged(logged: int, counted: int) -> str:
+    """Lines logged, and what the counters say only where they disagree: ``3``, ``3 (5 counted)``."""
+    return f"{logged}" if logged == counted else f"{logged} ({counted} counted)"
 
 
 def _pushes(t: dict[str, Any]) -> str:
-    return (f"{t['push_failures']} ({t['push_failures_counted']} counted)/"
-            f"{t['push_drops']} ({t['push_drops_counted']} counted)")
+    return (f"{_logged(t['push_failures'], t['push_failures_counted'])}/"
+            f"{_logged(t['push_drops'], t['push_drops_counted'])}")
 
 
-def campaign_scenarios_table(doc: dict[str, Any]) -> str:
+CAMPAIGN_SCENARIOS_LEGEND_LINES = (
+    "push failed/dropped: the lines logged; '(N counted)' where the counters say otherwise",
+)
+
+
+def campaign_scenarios_table(doc: dict[str, Any], width: int | None = None) -> str:
     """Per scenario: how its runs ended and what they add up to."""
     return table(["scenario", "runs", "met", "failed", "not judged", "sends ok/fail/indef", "lost", "lost by server",
-                  "dup", "reord", "seq conflicts", "push failed/dropped (logged, counted)", "longest s"],
+                  "dup", "reord", "seq conflicts", "push failed/dropped", "longest s"],
                  [[name, t["runs"], t["met"], t["failed"], t["not_judged"],
                    f"{t['sends_ok']}/{t['sends_failed']}/{t['sends_indefinite']}", t["lost"], t["lost_by_server"],
                    t["duplicates"], t["reordered"], t["conflicting_seq"], _pushes(t), f"{t['longest_run']:.1f}"]
-                  for name, t in doc["scenarios"].items()])
+                  for name, t in doc["scenarios"].items()], width=width)
 
 
 def campaign_totals(doc: dict[str, Any]) -> str:

@@ -53,6 +53,11 @@ def log_file_name(name: str, incarnation: int) -> str:
     return f"{name}.{incarnation}.log"
 
 
+def client_log_name(name: str) -> str:
+    """A client's library log (stream losses, reconnect waits): beside, not among, the servers' logs."""
+    return f"client-{name}.log"
+
+
 def incarnation_key(name: str, incarnation: int) -> str:
     """The checker's name for one incarnation's log and metrics: ``node0``, then ``node0#2``…"""
     return name if incarnation <= 1 else f"{name}#{incarnation}"

@@ -27,6 +27,7 @@ from chaos.scenario import (GATE_LIMIT_FLAGS, OPS, Expectation, LoadSpec, Random
                             Workload)
 from chaos.schedule import conflicts, schedule_random
 from chaos.target import parse_target
+from chaos.timing_bounds import refuse_timing_bound
 
 # An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
 # a source checkout, and an editable install of one, reads the top-level folder.
@@ -97,6 +98,12 @@ def in_group(scenarios: Sequence[Scenario], group: str) -> list[Scenario]:
 ON_DEMAND_GROUPS: tuple[str, ...] = ("load",)
 
 
+def _copied_from(path: Path, name: str) -> bool:
+    """A copy that keeps its original's ``name:`` (``cp scenarios/baseline.yaml my-test.yaml``): a scenario by
+    that name is next to it or among the shipped ones. Such a copy is named after its own file."""
+    return any((folder / f"{name}.yaml").is_file() for folder in (path.parent, DEFAULT_FOLDER))
+
+
 def by_default(scenarios: Sequence[Scenario]) -> list[Scenario]:
     """The scenarios ``--all`` runs: those in no on-demand group."""
     return [s for s in scenarios if not set(s.groups) & set(ON_DEMAND_GROUPS)]
@@ -128,7 +135,10 @@ def load(path: str | Path) -> Scenario:
     top = Section(problems, "", data, TOP_KEYS)
     name = top.get("name", _name)
     if name is not None and name != path.stem:
-        top.add("name", f"must equal the file's name without .yaml ({path.stem!r}), not {name!r}")
+        if _copied_from(path, name):
+            name = path.stem
+        else:
+            top.add("name", f"must equal the file's name without .yaml ({path.stem!r}), not {name!r}")
     raw_topology = top.get("topology", as_is)
     topology = None if raw_topology is None else _topology(Section(problems, "topology", raw_topology,
                                                                     TOPOLOGY_KEYS))
@@ -431,6 +441,12 @@ def _expectation(name: str, value: Any) -> Expectation:
             raise Bad(f"must be a number or a comparison such as '> 0', not {what(v)}")
         return v
 
+    ex = _bound(name, value, literal, textual)
+    refuse_timing_bound(ex)
+    return ex
+
+
+def _bound(name: str, value: Any, literal: Any, textual: bool) -> Expectation:
     if isinstance(value, list):
         values = list_of(literal)(value)
         if name == "verdict" and {"valid", "invalid"} <= set(values):

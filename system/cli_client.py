@@ -33,7 +33,7 @@ HELP = """commands:
   /who           who is in the current room: away or not, and how far each has read
   /read          mark the current room read up to the last message shown (others see it in /who)
   /leave         leave the current room
-  /quit          exit
+  /quit          leave your rooms and exit
   /help          this text
 anything else is sent to the current room"""
 
@@ -100,12 +100,19 @@ def _error(exc: grpc.aio.AioRpcError) -> str:
 
 
 class Session:
-    """One user's commands against a :class:`ChatClient`."""
+    """One user's commands against a :class:`ChatClient`; ``failed`` counts those that failed or were refused
+    (a piped client's exit code says whether any did, as a shell script's would)."""
 
     def __init__(self, client: ChatClient, console: Console) -> None:
         self.client = client
         self.console = console
         self.room: str | None = None
+        self.failed = 0
+
+    def refuse(self, text: str) -> None:
+        """Show why a command did not do what was asked, and count it."""
+        self.failed += 1
+        self.console.show(text)
 
     async def handle(self, line: str) -> bool:
         """Run one input line; False to quit."""
@@ -132,19 +139,19 @@ class Session:
             elif word == "/read":
                 await self.read()
             elif word.startswith("/"):
-                self.console.show(f"unknown command {word}; /help lists commands")
+                self.refuse(f"unknown command {word}; /help lists commands")
             elif self.room is None:
-                self.console.show("join a room first: /join ROOM (/list shows rooms)")
+                self.refuse("join a room first: /join ROOM (/list shows rooms)")
             else:
                 await self.client.send(self.room, line)
         except grpc.aio.AioRpcError as exc:
-            self.console.show(_error(exc))
+            self.refuse(_error(exc))
         return True
 
     async def join(self, room: str) -> None:
         """Join ``room``, then leave the current one: a join that fails leaves the user where they were."""
         if not room:
-            self.console.show("usage: /join ROOM")
+            self.refuse("usage: /join ROOM")
             return
         before = self.console.shown[room]
         await self.client.join(room)
@@ -155,21 +162,35 @@ class Session:
             try:
                 await self.client.leave(old)
             except grpc.aio.AioRpcError as exc:
-                self.console.show(f"could not leave {old}: {_error(exc)}")
+                self.refuse(f"could not leave {old}: {_error(exc)}")
                 return
             self.console.show(f"* left {old}")
 
     async def leave(self) -> None:
         if self.room is None:
-            self.console.show("you are not in a room")
+            self.refuse("you are not in a room")
             return
         await self.client.leave(self.room)
         self.console.show(f"* left {self.room}")
         self.room = self.console.room = None
 
+    async def quit(self, budget: float = 5.0) -> None:
+        """Leave every room joined, so that nobody sees a user who has gone still listed; an error is shown,
+        and after ``budget`` seconds (an outage) the client exits anyway: the node drops it in time."""
+        rooms = [name for name, view in self.client.rooms.items() if view.joined]
+        try:
+            async with asyncio.timeout(budget):
+                for room in rooms:
+                    try:
+                        await self.client.leave(room)
+                    except grpc.aio.AioRpcError as exc:
+                        self.console.show(f"could not leave {room}: {_error(exc)}")
+        except TimeoutError:
+            self.console.show(f"could not leave {', '.join(rooms)} in {budget:g} s; exiting anyway")
+
     async def who(self) -> None:
         if self.room is None:
-            self.console.show("join a room first: /join ROOM")
+            self.refuse("join a room first: /join ROOM")
             return
         members = await self.client.members(self.room)
         last = self.client.rooms[self.room].cursor if self.room in self.client.rooms else 0
@@ -177,7 +198,7 @@ class Session:
 
     async def read(self) -> None:
         if self.room is None:
-            self.console.show("join a room first: /join ROOM")
+            self.refuse("join a room first: /join ROOM")
             return
         seq = await self.client.mark_read(self.room)
         self.console.show(f"* marked {self.room} read up to #{seq}")
@@ -192,7 +213,7 @@ class Session:
 
     async def messages(self) -> None:
         if self.room is None:
-            self.console.show("join a room first: /join ROOM")
+            self.refuse("join a room first: /join ROOM")
             return
         result = await self.client.poll(self.room)  # a gap in the history is told by on_recovery_incomplete
         if not result.messages:
@@ -239,9 +260,10 @@ async def _main(args: argparse.Namespace) -> int:
         pass
     if typing is not None:
         typing.cancel()
+    await session.quit()
     console.close()
     await client.close()
-    return 0
+    return 1 if session.failed and not interactive else 0  # piped: did every command do what it was asked?
 
 
 def run(args: argparse.Namespace) -> int:

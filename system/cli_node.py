@@ -47,12 +47,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         metavar="S", help="seconds a receiver shows 'typing' after the last typing push")
     parser.add_argument("--typing-interval", type=seconds, default=d.presence.typing_interval, metavar="S",
                         help="least seconds between two typing pushes of one member (more are refused)")
+    add_member_flags(parser)
     service.add_cluster_flags(parser)
     parser.add_argument("--node-id", metavar="NAME",
                         help="with --etcd: the name placement knows this node by, kept across restarts on another "
                              "address (default: the advertise address)")
     service.add_security_flags(parser, "node")
     faultcontrol.add_flag(parser)
+
+
+def add_member_flags(parser: argparse.ArgumentParser) -> None:
+    """The bounds on a room's members: ``pushchat node`` and ``pushchat up`` take them alike."""
+    d = NodeConfig()
+    parser.add_argument("--max-members-per-room", type=service.non_negative, default=d.max_members_per_room,
+                        metavar="N", help="members a room may have; a join past it is refused (0: no limit)")
+    parser.add_argument("--member-expiry", type=seconds_or_off, default=d.presence.expiry, metavar="S",
+                        help="seconds a member may go unheard (no call, not even its client's heartbeat) before "
+                             "it is dropped from the room, stored list included, and the others see it leave "
+                             "(0: never)")
 
 
 def seconds(text: str) -> float:
@@ -63,6 +75,15 @@ def seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
     return value
+
+
+def seconds_or_off(text: str) -> float:
+    """A positive number of seconds, or 0 for never."""
+    try:
+        off = float(text) == 0
+    except ValueError:
+        off = False
+    return 0.0 if off else seconds(text)
 
 
 def store_spec(text: str) -> str:
@@ -87,11 +108,13 @@ def config(args: argparse.Namespace) -> NodeConfig:
                       keepalive=service.keepalive(args), metrics_port=args.metrics_port,
                       metrics_host=args.metrics_host, store=args.store, store_sync=args.store_sync,
                       store_timeout=args.store_timeout, etcd=service.etcd_endpoints(args.etcd),
-                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl, node_id=args.node_id, auth=args.auth,
+                      etcd_prefix=args.etcd_prefix, lease_ttl=args.lease_ttl,
+                      etcd_access=service.etcd_access(args, "node"), node_id=args.node_id, auth=args.auth,
                       secret=service.secret(args, "node"), tls=service.server_tls(args, "node"),
                       fault_control=args.fault_control, push_to_sender=args.push_to_sender,
+                      max_members_per_room=args.max_members_per_room,
                       presence=PresenceConfig(grace=args.presence_grace, typing_expiry=args.typing_expiry,
-                                              typing_interval=args.typing_interval))
+                                              typing_interval=args.typing_interval, expiry=args.member_expiry))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,25 +8,29 @@ import logging
 import signal
 import sys
 
-from system import datadir, listen, log
-from system.cli_node import add_push_to_sender
+from system import cli_node, datadir, listen, log
 from system.gate import GateConfig, GateServer
 from system.node import NodeConfig, NodeServer
+from system.presence import PresenceConfig
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-listen", default="127.0.0.1:48000", metavar="HOST:PORT", help="node address (port 0: any)")
     parser.add_argument("--gate-listen", default="127.0.0.1:49000", metavar="HOST:PORT", help="gate address (port 0: any)")
     parser.add_argument("--data-dir", metavar="DIR",
-                        help="where the node keeps its rooms (default: $XDG_DATA_HOME/pushchat/up-HOST-PORT of the "
-                             "node, ~/.local/share when unset; with node port 0, a temporary folder removed at exit)")
-    add_push_to_sender(parser)
+                        help="where the node keeps its rooms (default: $XDG_DATA_HOME/pushchat/node-HOST-PORT, the folder "
+                             "'pushchat node' on that address uses too; ~/.local/share when unset; with node port 0, "
+                             "a temporary folder removed at exit)")
+    cli_node.add_push_to_sender(parser)
     parser.add_argument("--log-file", metavar="PATH", help="write JSON log lines here (default: warnings on stderr)")
+    cli_node.add_member_flags(parser)
 
 
 async def _main(args: argparse.Namespace) -> int:
-    given = datadir.data_dir("sqlite", args.data_dir, args.node_listen, role="up")
-    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given, push_to_sender=args.push_to_sender))
+    given = datadir.data_dir("sqlite", args.data_dir, args.node_listen, )
+    node = NodeServer(NodeConfig(listen=args.node_listen, data_dir=given, push_to_sender=args.push_to_sender,
+                                 max_members_per_room=args.max_members_per_room,
+                                 presence=PresenceConfig(expiry=args.member_expiry)))
     gate: GateServer | None = None
     what = "node"
     try:

@@ -36,6 +36,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, descriptor_pool, message_factory
+from system import contract
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from system import log
@@ -49,10 +50,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "rpc": ("abort", "delay"),
     "store": ("fail", "delay"),
 }
-WHEN = ("before", "after")  # an abort or a store failure: before the work (surely not done) or after it
-CODES = tuple(c.name for c in grpc.StatusCode if c is not grpc.StatusCode.OK)
+WHEN = contract.FAULT_WHEN  # an abort or a store failure: before the work (surely not done) or after it
+CODES = contract.STATUS_CODES
 HOLD_LIMIT = 1.0  # s a reordered push waits for the pushes it is held behind before it goes anyway
-ROOM_PREFIX = "ChatRoom-"  # an object id naming a room (system.room's prefix; not imported: no cycle)
+ROOM_PREFIX = contract.ROOM_PREFIX
 
 
 class FaultSpecError(ValueError):

@@ -2,7 +2,9 @@
 
 Clients get a ``Register`` stream fed from a small bounded queue; a push
 that finds the queue full is dropped (logged as ``push_dropped`` and
-counted, in :meth:`ClientRouter._drop` only). Calls go to the node that owns
+counted, in :meth:`ClientRouter._drop` only). A push is serialised once,
+when its envelope comes from the node, and the same bytes are written to
+every client's stream (:mod:`system.clientstream`). Calls go to the node that owns
 the object by rendezvous hashing over the nodes' advertise addresses, which
 the gate learns with ``Status`` because ``--nodes`` may list proxies.
 Each node's ``RegisterGate`` stream is re-opened with capped, fully
@@ -24,18 +26,18 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import any_pb2
 
 from system import clientid, contract, log, placement, tls
-from system.faultpoints import Event, FaultPoints, PushStream
+from system.clientstream import TokenExpired, add_gate_service, next_push, registered, shaped_pushes
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
 from system.access import UNAUTHENTICATED, Refused
+from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.metrics import Metrics
 from system.objects import MISROUTED_KEY, STORED_KEY
-from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
+from system.pb import gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 from system.push import Mailbox
 from system.server import Server
 from system.session import StreamLost, keep_open
@@ -62,6 +64,7 @@ class GateConfig:
     etcd: tuple[str, ...] = ()        # etcd endpoints: the nodes are whoever is registered there, not ``nodes``
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL
+    etcd_access: EtcdAccess | None = None  # TLS and login towards etcd (None: plaintext, no login)
     dial: dict[str, str] = field(default_factory=dict)  # on etcd: node name -> address to dial (a proxy, say)
     auth: str = "none"                # none: identity is the connection; token: a signed token on every call
     secret: bytes | None = None       # signs the tokens (token mode), and the gate's own token to its nodes
@@ -78,7 +81,7 @@ class ClientRouter:
     def __init__(self, capacity: int, metrics: Metrics) -> None:
         self.capacity = capacity
         self.metrics = metrics
-        self._clients: dict[str, Mailbox[any_pb2.Any]] = {}
+        self._clients: dict[str, Mailbox[bytes]] = {}  # each client's pushes, serialised (``Any`` on the wire)
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -86,14 +89,13 @@ class ClientRouter:
     def __contains__(self, client_id: str) -> bool:
         return client_id in self._clients
 
-    def register(self, client_id: str) -> Mailbox[any_pb2.Any]:
-        box: Mailbox[any_pb2.Any] = Mailbox(client_id, self.capacity)
+    def register(self, client_id: str) -> Mailbox[bytes]:
+        box: Mailbox[bytes] = Mailbox(client_id, self.capacity)
         self._clients[client_id] = box
         self.metrics.connected_clients.set(len(self._clients))
         return box
 
-    def unregister(self, box: Mailbox[any_pb2.Any], in_flight: any_pb2.Any | None = None,
-                   held: Sequence[any_pb2.Any] = ()) -> None:
+    def unregister(self, box: Mailbox[bytes], in_flight: bytes | None = None, held: Sequence[bytes] = ()) -> None:
         """The client's stream ended: what it had not been sent is dropped as ``client_disconnected``
         (``held``: taken off the queue, held back by a fault point)."""
         lost = box.close() + ([in_flight] if in_flight is not None else []) + list(held)
@@ -105,9 +107,12 @@ class ClientRouter:
             self._drop(box.name, contract.CLIENT_DISCONNECTED)
 
     def deliver(self, envelope: goverse_pb2.ClientMessageEnvelope) -> int:
-        """Queue the envelope's payload for each of its clients, never blocking; return how many took it."""
+        """Queue the envelope's payload for each of its clients, never blocking; return how many took it.
+
+        The payload is serialised here, once: every client's stream writes these same bytes."""
         ids = list(envelope.client_ids)
         self.metrics.attempted.inc(len(ids))
+        payload = envelope.message.SerializeToString()
         delivered = 0
         for cid in ids:
             box = self._clients.get(cid)
@@ -115,7 +120,7 @@ class ClientRouter:
                 self._drop(cid, contract.CLIENT_NOT_FOUND)
             elif box.closed:  # the gate is stopping
                 self._drop(cid, contract.CLIENT_DISCONNECTED)
-            elif not box.offer(envelope.message):
+            elif not box.offer(payload):
                 self._drop(cid, contract.CLIENT_BUFFER_FULL)
             else:
                 delivered += 1
@@ -127,9 +132,9 @@ class ClientRouter:
             box.finish()
 
     def _drop(self, client_id: str, reason: str) -> None:
-        """The one place a drop is counted and logged: they always agree."""
+        """The one place a drop is counted and logged (INFO when routine): they always agree."""
         self.metrics.dropped.labels(reason=reason).inc()
-        log.event(_log, logging.WARNING, "push_dropped", client_id=client_id, reason=reason)
+        log.event(_log, contract.push_log_level(reason), "push_dropped", client_id=client_id, reason=reason)
 
 
 @dataclass
@@ -147,53 +152,11 @@ class NodeConnection:
     task: asyncio.Task[None] | None = None
 
 
-class TokenExpired(Exception):
-    """The token a Register stream was opened with has expired."""
-
-
-async def _next(box: Mailbox[any_pb2.Any] | PushStream, expires: float | None) -> any_pb2.Any | None:
-    """The stream's next item; :class:`TokenExpired` once its token's time is up (a queue get is safe to cancel)."""
-    if expires is None:
-        return await box.get()
-    left = expires - time.time()
-    if left <= 0:
-        raise TokenExpired()
-    try:
-        async with asyncio.timeout(left):
-            return await box.get()
-    except asyncio.TimeoutError:
-        raise TokenExpired() from None
-
-
-def _registered(client_id: str) -> any_pb2.Any:
-    """A Register stream's first message (made here, so that the stream's frame does not keep it)."""
-    first = any_pb2.Any()
-    first.Pack(gate_pb2.RegisterResponse(client_id=client_id))
-    return first
-
-
-def _shaped(faults: FaultPoints, box: Mailbox[any_pb2.Any]) -> PushStream[any_pb2.Any] | None:
-    """The client's pushes as the push faults shape them; None when fault points are off (read ``box``)."""
-    if not faults.enabled:
-        return None
-    return faults.push_stream(box.get, lambda item: push_event(item, box.name, faults.user(box.name)))
-
-
-def push_event(item: any_pb2.Any, client_id: str, user: str) -> Event:
-    """A push on a gate's stream to one client, as the push faults see it."""
-    note = chat_pb2.Client_NewMessageNotification()
-    room, seq = ("", 0)
-    if item.Unpack(note):
-        room, seq = note.message.room_name, note.message.seq
-    return Event("push", frozenset({user} - {""}), room=room, detail={"seq": seq, "client_id": client_id,
-                                                                        **({"user": user} if user else {})})
-
-
 class GateServicer(gate_pb2_grpc.GateServiceServicer):
     def __init__(self, gate: "GateServer") -> None:
         self.gate = gate
 
-    async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[any_pb2.Any]:
+    async def Register(self, request: gate_pb2.Empty, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         router, guard = self.gate.router, self.gate.guard
         if self.gate.closing:  # its stream would only be cut at the end of the grace period
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"gate {self.gate.advertise} is stopping; register "
@@ -203,14 +166,14 @@ class GateServicer(gate_pb2_grpc.GateServiceServicer):
         box = router.register(client_id)
         guard.access.bind(caller, client_id)
         log.event(_log, logging.INFO, "client_registered", client_id=client_id)
-        in_flight: any_pb2.Any | None = None
+        in_flight: bytes | None = None
         sent = 0  # pushes written to this client's stream (client_unregistered says how many)
         expires = caller.identity.expires if caller.identity else None
-        shaped = _shaped(self.gate.faults, box)
+        shaped = shaped_pushes(self.gate.faults, box)
         try:
-            yield _registered(client_id)
+            yield registered(client_id)
             while True:  # one frame and no extra coroutine while it waits: a gate holds thousands of these
-                item = await (box.get() if expires is None and shaped is None else _next(shaped or box, expires))
+                item = await (box.get() if expires is None and shaped is None else next_push(shaped or box, expires))
                 if item is None:
                     break
                 in_flight = item
@@ -379,14 +342,14 @@ class GateServer(Server):
         self._routes_changed = asyncio.Event()
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
-        gate_pb2_grpc.add_GateServiceServicer_to_server(GateServicer(self), server)
+        add_gate_service(GateServicer(self), server)
 
     async def _prepare(self) -> None:
         """On etcd: register, and follow the nodes registered there."""
         if self.config.etcd:
             self.membership = Membership(self.config.etcd, name=self.advertise, role="gates", watch="nodes",
                                          prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
-                                         keepalive=self.config.keepalive)
+                                         keepalive=self.config.keepalive, access=self.config.etcd_access)
             self.membership.listeners.append(lambda members: self._follow(members))
             await self.membership.start()
 
@@ -474,21 +437,23 @@ class GateServer(Server):
             up_since = time.monotonic()
             self._set_up(node, True)
             log.event(_log, logging.INFO, "node_stream_up", node=node.dial, key=node.key)
+            series = self.metrics.stream_opened(node.key or node.dial, self.advertise)
             while True:
                 msg = await call.read()
                 if msg is grpc.aio.EOF:
                     raise ConnectionError("node ended the stream")
                 if msg.HasField("client_message"):
+                    series.inc(len(msg.client_message.client_ids))  # first: the node's count is compared with it
                     self.router.deliver(msg.client_message)
         except asyncio.CancelledError:
             self._set_up(node, False)
             raise
         except Exception as exc:  # any failure means: re-open
-            error = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
-            error = f"{type(exc).__name__}: {error}"
+            error = f"{type(exc).__name__}: {exc.details() if isinstance(exc, grpc.aio.AioRpcError) else exc}"
         finally:
             if call is not None:
                 call.cancel()
+            self.metrics.stream_closed(node.key or node.dial, self.advertise)
         self._set_up(node, False)
         healthy = up_since is not None and time.monotonic() - up_since >= self.config.backoff_max
         log.event(_log, logging.WARNING, "node_stream_down", node=node.dial, error=error, was_up=up_since is not None)

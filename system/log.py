@@ -1,7 +1,8 @@
 """Structured logs: one JSON object per line, with stable field names.
 
 The chaos checker counts these lines, so the field names are a contract:
-``ts`` (unix seconds, float), ``level``, ``component``, ``event``, then the
+``ts`` (ISO 8601 local time with its offset, to the microsecond: ``2025-01-01T12:00:00.123456+01:00``;
+:func:`system.contract.ts_seconds` reads it back), ``level``, ``component``, ``event``, then the
 event's own fields. Events are logged as ``log.warning("push_failed",
 extra={"fields": {...}})`` or, shorter, with :func:`event`.
 """
@@ -15,6 +16,8 @@ import time
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Mapping, TextIO
+
+from system import contract
 
 _RESERVED = ("ts", "level", "component", "event")
 
@@ -37,7 +40,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": round(record.created, 6),
+            "ts": contract.log_ts(record.created),
             "level": record.levelname,
             "component": self.component,
             "event": record.getMessage(),
@@ -129,5 +132,5 @@ def read(path: str) -> list[dict[str, Any]]:
 def announce(stream: TextIO | None = None, **fields: Any) -> None:
     """Print the one line a parent process reads to learn our bound ports."""
     out = stream or sys.stdout
-    out.write(json.dumps({"event": "listening", "ts": round(time.time(), 6), **fields}) + "\n")
+    out.write(json.dumps({"event": "listening", "ts": contract.log_ts(time.time()), **fields}) + "\n")
     out.flush()

@@ -19,7 +19,8 @@ fully jittered backoff. :class:`MemberSet` is that bookkeeping without I/O.
 
 The etcd v3 API is reached through the generated stubs of ``aetcd`` on our
 own gRPC channel (round robin over every endpoint, with our keepalive), so a
-dead or frozen member is noticed and skipped.
+dead or frozen member is noticed and skipped; over TLS and with a login when
+:class:`~system.etcdaccess.EtcdAccess` says so (aetcd's own client has no TLS).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import grpc
 from aetcd import rpc
 
 from system import log
+from system.etcdaccess import EtcdAccess, EtcdLogin
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 
 _log = log.get("membership")
@@ -109,7 +111,7 @@ class Membership:
                  value: str | None = None,
                  prefix: str = DEFAULT_PREFIX, ttl: float = DEFAULT_TTL, timeout: float = 2.0,
                  backoff_min: float = 0.05, backoff_max: float = 1.0,
-                 keepalive: Keepalive = DEFAULT_KEEPALIVE) -> None:
+                 keepalive: Keepalive = DEFAULT_KEEPALIVE, access: EtcdAccess | None = None) -> None:
         if not endpoints:
             raise ValueError("membership needs at least one etcd endpoint")
         if ttl < 1:
@@ -123,6 +125,8 @@ class Membership:
         self.timeout = timeout
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.keepalive = keepalive
+        self.access = access or EtcdAccess()
+        self.last_error = ""  # etcd's last refusal or failure, for a person: what start() says when it times out
         self.listeners: list[Callable[[set[str]], None]] = []   # told when who is registered changes
         self.lapse_listeners: list[Callable[[], None]] = []     # told when our own registration lapses
         self.lease = 0
@@ -168,7 +172,8 @@ class Membership:
     async def start(self, wait: float = 10.0) -> None:
         """Connect, register (when a role is set) and list; raise TimeoutError if etcd stays away ``wait`` s."""
         options = self.keepalive.channel_options() + [("grpc.lb_policy_name", "round_robin")]
-        self._channel = grpc.aio.insecure_channel(channel_target(self.endpoints), options=options)
+        self._channel = self.access.channel(channel_target(self.endpoints), options)
+        self._login = EtcdLogin(self._channel, self.access, self.timeout)
         self._kv = rpc.KVStub(self._channel)
         self._leases = rpc.LeaseStub(self._channel)
         self._watch = rpc.WatchStub(self._channel)
@@ -183,7 +188,9 @@ class Membership:
                 await asyncio.gather(registered.wait(), self._listed.wait())
         except asyncio.TimeoutError:
             await self.stop(revoke=False)
-            raise TimeoutError(f"etcd at {', '.join(self.endpoints)} did not answer within {wait:g}s") from None
+            why = f": {self.last_error}" if self.last_error else ""
+            raise TimeoutError(f"etcd at {', '.join(self.endpoints)}: not registered and listed within {wait:g}s"
+                               f"{why}") from None
 
     async def stop(self, revoke: bool = True) -> None:
         """Stop keeping the lease and watching; ``revoke``: drop our key now rather than at the TTL."""
@@ -194,7 +201,8 @@ class Membership:
         self._tasks = []
         if revoke and self.lease and self._channel is not None:
             try:
-                await self._leases.LeaseRevoke(rpc.LeaseRevokeRequest(ID=self.lease), timeout=self.timeout)
+                await self._leases.LeaseRevoke(rpc.LeaseRevokeRequest(ID=self.lease), timeout=self.timeout,
+                                               metadata=await self._login.metadata())
                 log.event(_log, logging.INFO, "membership_left", key=self.key.decode(), lease=self.lease)
             except grpc.aio.AioRpcError as exc:  # etcd away: the lease expires by itself
                 log.event(_log, logging.WARNING, "membership_revoke_failed", key=self.key.decode(),
@@ -214,6 +222,7 @@ class Membership:
                 first.set()
                 await self._renew_until_lost()
             except (grpc.aio.AioRpcError, asyncio.TimeoutError, ConnectionError) as exc:
+                self._failed(exc)
                 if self.lease and not self.registered:
                     self._lapsed(exc)
             attempt += 1
@@ -222,9 +231,9 @@ class Membership:
     async def _register(self) -> None:
         sent = time.monotonic()
         grant = await self._leases.LeaseGrant(rpc.LeaseGrantRequest(TTL=max(1, round(self.ttl))),
-                                              timeout=self.timeout)
+                                              timeout=self.timeout, metadata=await self._login.metadata())
         await self._kv.Put(rpc.PutRequest(key=self.key, value=self.value.encode(), lease=grant.ID),
-                           timeout=self.timeout)
+                           timeout=self.timeout, metadata=await self._login.metadata())
         self.lease, self._valid_until = grant.ID, sent + grant.TTL
         log.event(_log, logging.INFO, "membership_registered", key=self.key.decode(), lease=grant.ID, ttl=grant.TTL)
         if grant.TTL > round(self.ttl) and not self._said_raised:
@@ -243,6 +252,7 @@ class Membership:
             try:
                 reply = await self._keepalive_once()
             except (grpc.aio.AioRpcError, asyncio.TimeoutError) as exc:
+                self._failed(exc)
                 if not self.registered:
                     self._lapsed(exc)
                     return
@@ -253,7 +263,7 @@ class Membership:
             self._valid_until = sent + reply.TTL
 
     async def _keepalive_once(self) -> rpc.LeaseKeepAliveResponse:
-        call = self._leases.LeaseKeepAlive(timeout=self.timeout)
+        call = self._leases.LeaseKeepAlive(timeout=self.timeout, metadata=await self._login.metadata())
         try:
             await call.write(rpc.LeaseKeepAliveRequest(ID=self.lease))
             reply = await call.read()
@@ -263,6 +273,12 @@ class Membership:
         if reply is grpc.aio.EOF:
             raise ConnectionError("etcd closed the keepalive stream")
         return reply
+
+    def _failed(self, exc: BaseException) -> None:
+        """An etcd call failed: remember why (for start's error), and log in again if etcd dropped our token."""
+        self.last_error = (f"{exc.code().name}: {exc.details()}" if isinstance(exc, grpc.aio.AioRpcError)
+                           else f"{type(exc).__name__}: {exc}")
+        self._login.failed(exc)
 
     def _lapsed(self, why: BaseException) -> None:
         self.lost_count += 1
@@ -282,20 +298,21 @@ class Membership:
         while not self._stopping:
             try:
                 listing = await self._kv.Range(rpc.RangeRequest(key=prefix, range_end=prefix_end(prefix)),
-                                               timeout=self.timeout)
+                                               timeout=self.timeout, metadata=await self._login.metadata())
                 self._update(self.watched.reset(((kv.key, kv.value) for kv in listing.kvs),
                                                 listing.header.revision))
                 self._listed.set()
                 attempt = 0
                 await self._follow(prefix, listing.header.revision + 1)
             except (grpc.aio.AioRpcError, asyncio.TimeoutError, ConnectionError) as exc:
+                self._failed(exc)
                 log.event(_log, logging.INFO, "membership_watch_broken", prefix=self.watched.prefix,
                           error=f"{type(exc).__name__}: {exc}")
             attempt += 1
             await asyncio.sleep(self._backoff(attempt))  # the retry's backoff itself
 
     async def _follow(self, prefix: bytes, revision: int) -> None:
-        call = self._watch.Watch()
+        call = self._watch.Watch(metadata=await self._login.metadata())
         try:
             await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
                 key=prefix, range_end=prefix_end(prefix), start_revision=revision)))

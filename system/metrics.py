@@ -36,8 +36,13 @@ class Metrics:
         self.limited = Counter("pushchat_limited", "requests refused by a limit (system.limits)", ["limit"], registry=r)
         self.denied = Counter("pushchat_denied", "requests refused as unauthenticated or not allowed", ["reason"],
                               registry=r)
-        for limit in limits.GATE_LIMITS if component == "gate" else (limits.MESSAGE_BYTES,):
+        for limit in limits.GATE_LIMITS if component == "gate" else limits.NODE_LIMITS:
             self.limited.labels(limit=limit)
+        # One RegisterGate stream's pushes, counted at each end (a series per stream up; reset when it opens again)
+        self.stream_pushes = Gauge(f"pushchat_stream_pushes_{'written' if component == 'node' else 'read'}",
+                                   "pushes (one per client of an envelope) written to (node) or read from (gate) "
+                                   "the current RegisterGate stream between node and gate", ["node", "gate"],
+                                   registry=r)
         if component == "node":
             self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)
         else:
@@ -49,8 +54,21 @@ class Metrics:
         self._thread: threading.Thread | None = None
         self.port: int | None = None
 
+    def stream_opened(self, node: str, gate: str) -> Any:
+        """The series of a node-gate stream that just opened, at 0: ``set()`` it as pushes pass."""
+        series = self.stream_pushes.labels(node=node, gate=gate)
+        series.set(0)
+        return series
+
+    def stream_closed(self, node: str, gate: str) -> None:
+        """Forget the series of a stream that ended: only streams up are compared across processes."""
+        try:
+            self.stream_pushes.remove(node, gate)
+        except KeyError:
+            pass
+
     def snapshot(self) -> dict[str, Any]:
-        """``{name: value}`` for plain series, ``{name: {label value: value}}`` for labelled ones."""
+        """``{name: value}`` for plain series, ``{name: {label values, comma-joined: value}}`` for labelled ones."""
         from prometheus_client import generate_latest
         return parse(generate_latest(self.registry).decode())
 
@@ -88,7 +106,7 @@ def parse(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for sample in _samples(text):
         if sample.labels:
-            out.setdefault(sample.name, {})[next(iter(sample.labels.values()))] = sample.value
+            out.setdefault(sample.name, {})[",".join(sample.labels.values())] = sample.value
         else:
             out[sample.name] = sample.value
     return out

@@ -11,6 +11,7 @@ user a gate vouches for reaches the objects as :attr:`CallInfo.user`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -25,12 +26,13 @@ from system import log, placement
 from system.faultpoints import Event
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
+from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
 from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost, Superseded
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.presence import PresenceConfig
-from system.room import DEFAULT_ROOMS, RoomConfig, default_objects, install
+from system.room import DEFAULT_ROOMS, ChatRoom, RoomConfig, default_objects, install
 from system.server import Server
 from system.store import Store, StoreUnusable, make_store
 from system.tls import ServerTls
@@ -56,6 +58,7 @@ class NodeConfig:
     page_size: int = RoomConfig.page_size
     dedup_window: int = RoomConfig.dedup_window
     push_to_sender: bool = RoomConfig.push_to_sender
+    max_members_per_room: int = RoomConfig.max_members  # 0: no limit
     keepalive: Keepalive = field(default_factory=lambda: DEFAULT_KEEPALIVE)
     metrics_port: int | None = None       # None: no HTTP endpoint; 0: any free port
     metrics_host: str = "127.0.0.1"
@@ -66,6 +69,7 @@ class NodeConfig:
     etcd: tuple[str, ...] = ()            # etcd endpoints (host:port): membership from etcd, not --peers
     etcd_prefix: str = DEFAULT_PREFIX
     lease_ttl: float = DEFAULT_TTL        # seconds our key outlives us if we die without a word
+    etcd_access: EtcdAccess | None = None  # TLS and login towards etcd (None: plaintext, no login)
     auth: str = "none"                    # none: callers are trusted (a private network); token: gates' tokens
     secret: bytes | None = None           # signs the tokens (token mode)
     tls: ServerTls | None = None          # serve TLS; with a client CA, mutual TLS
@@ -79,7 +83,13 @@ class NodeConfig:
         return RoomConfig(rooms=tuple(self.rooms), max_message_bytes=self.max_message_bytes,
                           history_limit=self.history_limit, join_history=self.join_history,
                           page_size=self.page_size, dedup_window=self.dedup_window, presence=self.presence,
-                          push_to_sender=self.push_to_sender)
+                          push_to_sender=self.push_to_sender,
+                          max_members=self.max_members_per_room)
+
+
+def sweep_period(expiry: float) -> float:
+    """How often the node looks for members gone longer than ``expiry``: a quarter of it, 0.5 s to 60 s."""
+    return max(0.5, min(expiry / 4, 60.0))
 
 
 class _HubPort:
@@ -162,6 +172,8 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
         hub = self.server.hub
         channel = hub.register(gate_addr)
         log.event(_log, logging.INFO, "gate_registered", gate_addr=gate_addr)
+        metrics, me = self.server.metrics, self.server.known_as
+        series = metrics.stream_opened(me, gate_addr)
         in_flight: Outgoing | None = None
         shaped = self.server.faults.push_stream(channel.get, lambda item: push_event(item, gate_addr))
         try:
@@ -173,8 +185,11 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
                 in_flight = item
                 yield goverse_pb2.GateMessage(client_message=item.envelope)
                 in_flight = None
+                if hub.current(channel):  # an older stream of a gate that registered again counts for nothing
+                    series.inc(len(item.envelope.client_ids))
         finally:
             if hub.unregister(channel, in_flight, shaped.unsent() if shaped else ()):
+                metrics.stream_closed(me, gate_addr)
                 log.event(_log, logging.INFO, "gate_unregistered", gate_addr=gate_addr)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, type_: str, id_: str, method: str,
@@ -208,6 +223,7 @@ class NodeServer(Server):
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
         self.membership: Membership | None = None
         self.started = time.monotonic()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def _add_servicers(self, server: grpc.aio.Server) -> None:
         goverse_pb2_grpc.add_GoverseServicer_to_server(NodeServicer(self), server)
@@ -226,20 +242,40 @@ class NodeServer(Server):
                   store=self.config.store if self.config.store in ("sqlite", "memory") else "postgresql",
                   where=self.store.where, epoch=self.store.epoch, durable=self.store.durable,
                   **({} if self.store.durable else {"warning": "every message is lost when this node stops"}))
+        rooms = self.config.room_config()
+        log.event(_log, logging.INFO, "room_config", push_to_sender=rooms.push_to_sender,
+                  history_limit=rooms.history_limit, page_size=rooms.page_size)
 
     def _serving(self) -> None:
         self.started = time.monotonic()
+        if self.config.presence.expiry > 0:
+            self._sweeper = self.spawn(self._sweep_members(sweep_period(self.config.presence.expiry)))
+
+    async def _sweep_members(self, period: float) -> None:
+        """Drop, room by room, the members gone longer than the expiry, even from rooms nobody calls."""
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.host.visit(ChatRoom.type_name, lambda room: room.expire_members())  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - a bug in one sweep must not end the sweeping
+                _log.exception("member_sweep_failed")
 
     async def _join_cluster(self) -> None:
         """Register in etcd and follow the other nodes; serve only the rooms placement gives us."""
         self.membership = Membership(self.config.etcd, name=self.node_id, value=self.advertise, role="nodes",
                                      watch="nodes",
                                      prefix=self.config.etcd_prefix, ttl=self.config.lease_ttl,
-                                     keepalive=self.config.keepalive)
+                                     keepalive=self.config.keepalive, access=self.config.etcd_access)
         self.membership.listeners.append(lambda members: self.spawn(self._give_up_others()))
         self.membership.lapse_listeners.append(lambda: self.spawn(self._give_up_others()))
         await self.membership.start()
         await self.membership.wait_for(lambda members: self.node_id in members, 10.0)
+
+    @property
+    def known_as(self) -> str:
+        """The name gates know this node by (their ``NodeConnection.key``): on etcd its registered name, else
+        its advertise address (what ``Status`` tells them)."""
+        return self.node_id if self.config.etcd else self.advertise
 
     @property
     def node_id(self) -> str:
@@ -313,6 +349,8 @@ class NodeServer(Server):
                     raise StoreUnusable(f"cannot load {object_id} from {self.store.where}: {exc}") from None
 
     async def _stopping(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self.hub.close()
 
     async def _stopped(self) -> None:

@@ -210,6 +210,16 @@ class ObjectHost:
         await hosted.obj.close()
         return True
 
+    async def visit(self, type_name: str, fn: Callable[[GoverseObject], Any]) -> None:
+        """Run ``fn(obj)`` on every loaded object of ``type_name``, each under its lock, as a call would be
+        (housekeeping that must not interleave with the object's calls)."""
+        for hosted in self.objects():
+            if hosted.type_name != type_name or hosted.obj.evicted:
+                continue
+            async with hosted.lock:
+                if self._objects.get(hosted.object_id) is hosted:
+                    fn(hosted.obj)
+
     async def call(self, type_name: str, object_id: str, method_name: str,
                    request: any_pb2.Any, call: CallInfo | None = None) -> any_pb2.Any:
         """Unpack, run one method under the object's lock (its ``Later`` part after it), pack the reply."""

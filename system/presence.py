@@ -8,6 +8,9 @@ Three promises, each different:
 - *away* is derived, never stored: a member not heard from (any call,
   including the client's ``Members`` heartbeat) for ``grace`` seconds is
   away, so a member whose push stream is gone shows as such;
+- a member not heard from for ``expiry`` seconds is gone: the room drops it
+  from its stored members and tells the others it left, so members are
+  bounded by who is still around, not by who ever joined;
 - typing is ephemeral: pushed to the others, never stored or polled, and
   rate-limited per member here;
 - read positions are stored and only move forward.
@@ -31,6 +34,7 @@ class PresenceConfig:
     grace: float = 15.0            # s without a call before a member shows as away
     typing_expiry: float = 3.0     # s a receiver shows "typing" after it was sent, unless refreshed
     typing_interval: float = 1.0   # s between two typing pushes of one member (more are refused)
+    expiry: float = 3600.0         # s without a call before a member is dropped from the room (0: never)
 
 
 class Presence:
@@ -73,6 +77,12 @@ class Presence:
 
     def away(self, user: str, now: float) -> bool:
         return now - self.heard.get(user, -float("inf")) > self.config.grace
+
+    def gone(self, now: float) -> list[str]:
+        """Members not heard from for longer than ``expiry`` (none when it is 0), to be dropped."""
+        if self.config.expiry <= 0:
+            return []
+        return [user for user, heard in self.heard.items() if now - heard > self.config.expiry]
 
     def members(self, now: float) -> list[chat_pb2.Member]:
         return [chat_pb2.Member(user_name=user, away=self.away(user, now), read_seq=self.reads.get(user, 0),

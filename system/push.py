@@ -168,6 +168,10 @@ class PushHub:
         self._gauge()
         return channel
 
+    def current(self, channel: GateChannel) -> bool:
+        """Whether ``channel`` is its gate's queue still (no newer registration took over)."""
+        return self._gates.get(channel.name) is channel
+
     def unregister(self, channel: GateChannel, in_flight: Outgoing | None = None,
                    held: Iterable[Outgoing] = ()) -> bool:
         """Forget a gate whose stream ended; queued envelopes fail as ``gate_disconnected``.

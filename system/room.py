@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
+from system import contract
 
 from system import clientid, log
 from system import limits
@@ -45,13 +46,13 @@ from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, Not
 from system.pb import chat_pb2
 from system.presence import Presence, PresenceConfig
 from system.push import PushError, PushMeta
-from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoreError, unstorable
+from system.store import Batch, Fenced, Limits, RoomRecord, Store, StoredMessage, StoreError, unstorable
 from system.store.writer import RoomWriter
 from system.transcript import Transcript
 from system.visible import visible
 
 DEFAULT_ROOMS = ("General", "Technology", "Crypto", "Sports", "Movies")
-ROOM_PREFIX = "ChatRoom-"
+ROOM_PREFIX = contract.ROOM_PREFIX
 MANAGER_ID = "ChatRoomMgr0"
 ROOM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_CLIENT_MSG_ID = 128
@@ -69,6 +70,7 @@ class RoomConfig:
     dedup_window: int = 10000    # client message ids remembered per room
     group_writes: bool = True    # sends queued while a write is in flight share the next one (False: benchmarks)
     push_to_sender: bool = False  # push each message to its sender too, as Goverse's ChatRoom does
+    max_members: int = 5000      # members per room; a Join past it is refused (0: no limit)
     presence: PresenceConfig = PresenceConfig()
 
     @property
@@ -124,6 +126,8 @@ def refusal(room: str, exc: StoreError) -> ObjectError:
     """What a caller is told when the store failed: retryable or not, and whether it was stored."""
     if isinstance(exc, Fenced):
         return Superseded(f"room {room!r} moved to another node; not stored, retry")
+    if exc.rejected and exc.definite:
+        return InvalidArgument(f"room {room!r}: the store refused it; not stored ({exc})", stored="no")
     if exc.full:
         return ResourceExhausted(f"room {room!r}: the store is full; not stored ({exc})", stored="no")
     if exc.definite:
@@ -166,9 +170,11 @@ class ChatRoom(GoverseObject):
         self.explicit = record.explicit
         self.presence = Presence(self.config.presence, record.members, record.reads, self.monotonic(), self.clock())
         self.stale = False
-        self._pending: dict[tuple[str, str], asyncio.Future[None]] = {}  # sends being stored, by (user, id)
+        self._pending: dict[tuple[str, str], asyncio.Future[Batch]] = {}  # sends being stored, by (user, id)
         self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
-                                 on_failure=self._write_failed, trim=transcript.trim_points,
+                                 on_failure=self._write_failed,
+                                 on_dropped=lambda b, exc: self._write_refused(transcript, b, exc),
+                                 trim=transcript.trim_points,
                                  group=self.config.group_writes)
 
     async def _fresh(self) -> None:
@@ -221,6 +227,17 @@ class ChatRoom(GoverseObject):
         if recipients:
             self.port.push(list(recipients), note, PushMeta(room=self.name, sender=user, users=recipients))
 
+    def _write_refused(self, transcript: Transcript, batch: Batch, exc: StoreError) -> None:
+        """The store refused one change alone (the others are written): its numbers go to the sends after it."""
+        transcript.staged_seq -= len(batch.messages)
+        if transcript is self.transcript:
+            for user in batch.joined:  # never stored: not a member
+                if self.members.get(user) == batch.joined[user]:
+                    del self.members[user]
+        log.event(_log, logging.WARNING, "store_write_refused", room=self.name, error=str(exc),
+                  users=sorted({m.user for m in batch.messages} | set(batch.joined) | set(batch.left)
+                               | set(batch.read)))
+
     def _write_failed(self, exc: StoreError) -> None:
         log.event(_log, logging.WARNING, "store_write_failed", room=self.name, definite=exc.definite,
                   fenced=isinstance(exc, Fenced), error=str(exc))
@@ -229,7 +246,7 @@ class ChatRoom(GoverseObject):
         else:
             self.stale = True
 
-    async def _settled(self, done: "asyncio.Future[None]", reply: Callable[[], Message]) -> Message:
+    async def _settled(self, done: "asyncio.Future[Batch]", reply: Callable[[], Message]) -> Message:
         try:
             await asyncio.shield(done)
         except StoreError as exc:
@@ -249,6 +266,8 @@ class ChatRoom(GoverseObject):
         self.presence.heard_from(user, self.monotonic())
         if self.members.get(user) == client:
             return self._joined()
+        if user not in self.members:
+            self._check_room_for(user)
         self.members[user] = client
         return Later(self._settled(self.writer.submit(joined={user: client}), self._joined))
 
@@ -290,8 +309,12 @@ class ChatRoom(GoverseObject):
         if cmid:
             self._pending[key] = done
             done.add_done_callback(lambda _: self._pending.pop(key, None) if self._pending.get(key) is done else None)
-        return Later(self._settled(done, lambda: chat_pb2.Client_SendChatMessageResponse(
-            seq=msg.seq, timestamp=msg.timestamp, store_epoch=self.store.epoch)))
+        return Later(self._settled(done, lambda: self._sent(done.result().messages[0])))
+
+    def _sent(self, msg: StoredMessage) -> chat_pb2.Client_SendChatMessageResponse:
+        """The reply to a durable send, with the numbers it was stored under."""
+        return chat_pb2.Client_SendChatMessageResponse(seq=msg.seq, timestamp=msg.timestamp,
+                                                       store_epoch=self.store.epoch)
 
     def _duplicate(self, user: str, cmid: str) -> chat_pb2.Client_SendChatMessageResponse:
         known = self.transcript.sent_as(user, cmid)
@@ -363,6 +386,31 @@ class ChatRoom(GoverseObject):
             return reply()
         return Later(self._settled(self.writer.submit(read={user: request.seq}), reply))
 
+    def _check_room_for(self, user: str) -> None:
+        """Refuse a new member past ``max_members``, once the members gone for good have been dropped."""
+        limit = self.config.max_members
+        if limit and len(self.members) >= limit:
+            self.expire_members()
+        if limit and len(self.members) >= limit:
+            raise ResourceExhausted(f"room {self.name!r} is full: it has {len(self.members)} members, the limit "
+                                    f"(--max-members-per-room) is {limit}; {user!r} was not added",
+                                    limit=limits.MEMBERS_PER_ROOM)
+
+    def expire_members(self) -> "asyncio.Future[Batch] | None":
+        """Drop the members not heard from for the expiry: gone from the list once the store has it, and
+        then told to the others as leaves (the future: that write; None when nobody was dropped). Run under
+        the room's lock: by the node's sweep, and before a full room refuses a join."""
+        if self.evicted or self.stale:
+            return None
+        gone = [user for user in self.presence.gone(self.monotonic()) if user in self.members]
+        if not gone:
+            return None
+        for user in gone:
+            del self.members[user]
+        log.event(_log, logging.INFO, "members_expired", room=self.name, count=len(gone), users=gone[:20],
+                  expiry=self.config.presence.expiry)
+        return self.writer.submit(left=gone)  # when it fails, the room reloads them and the next sweep tries again
+
     def _must_be_member(self, user: str) -> None:
         if user not in self.members:
             raise PermissionDenied(f"{user!r} is not a member of {self.name!r}: join it first")
@@ -428,7 +476,9 @@ def install(host: ObjectHost, config: RoomConfig, port: PushPort, store: Store,
         except StoreError as exc:
             raise refusal(name, exc) from None
         if record is None:
-            raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}")
+            same = next((r for r in config.rooms if r.casefold() == name.casefold()), None)  # names are exact
+            hint = f"; did you mean {same!r}?" if same else ""
+            raise NotFound(f"no chat room {name!r}: rooms are {', '.join(config.rooms)}{hint}")
         return ChatRoom(object_id, config, port, store, record, clock, monotonic)
 
     host.register(ChatRoomMgr, make_manager)

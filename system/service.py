@@ -10,6 +10,7 @@ import signal
 import sys
 
 from system import auth, listen, log, tls
+from system.etcdaccess import EtcdAccess
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL
 from system.server import Server
@@ -40,6 +41,13 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease-ttl", type=float, default=DEFAULT_TTL,
                         help=f"seconds our etcd key outlives us if we die without a word (default {DEFAULT_TTL:g}); "
                              "a dead node's rooms move after about this long")
+    parser.add_argument("--etcd-ca", metavar="PEM", help="reach etcd over TLS, trusting this CA")
+    parser.add_argument("--etcd-cert", metavar="PEM",
+                        help="present this client certificate to etcd (its --client-cert-auth)")
+    parser.add_argument("--etcd-key", metavar="PEM", help="the etcd client certificate's private key")
+    parser.add_argument("--etcd-user", metavar="NAME", help="log in to etcd (auth enabled) as this user")
+    parser.add_argument("--etcd-password-file", metavar="FILE", help="the etcd user's password (the whole file, "
+                        "surrounding whitespace ignored)")
 
 
 def add_security_flags(parser: argparse.ArgumentParser, role: str) -> None:
@@ -82,6 +90,19 @@ def server_tls(args: argparse.Namespace, service: str) -> tls.ServerTls | None:
         if service == "node":
             return tls.ServerTls.from_files(args.tls_cert, args.tls_key, args.tls_ca, args.tls_require_client_cert)
         return tls.ServerTls.from_files(args.tls_cert, args.tls_key)
+    except ValueError as exc:
+        raise SystemExit(f"pushchat {service}: {exc}") from None
+
+
+def etcd_access(args: argparse.Namespace, service: str) -> EtcdAccess | None:
+    """TLS and login towards etcd from the ``--etcd-*`` flags; SystemExit with one line when they are wrong."""
+    given = (args.etcd_ca, args.etcd_cert, args.etcd_key, args.etcd_user, args.etcd_password_file)
+    if not any(given):
+        return None
+    if not args.etcd:
+        raise SystemExit(f"pushchat {service}: the --etcd-* flags need --etcd")
+    try:
+        return EtcdAccess.from_files(*given)
     except ValueError as exc:
         raise SystemExit(f"pushchat {service}: {exc}") from None
 

@@ -11,6 +11,8 @@ against the importing module's package).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,22 @@ def test_one_root_conftest_and_no_import_tricks() -> None:
     tricks = [f"{p.relative_to(ROOT)}: {word}" for p in (ROOT / "tests").rglob("*.py") if p.name != "test_layers.py"
               for word in ("sys.path", "spec_from_file_location", "exec_module") if word in p.read_text()]
     assert not tricks, tricks
+
+
+def test_pushchat_chaos_list_and_the_fault_model_import_no_grpc() -> None:
+    """Listing scenarios reads YAML and the fault kinds' parameters; it must not pay for gRPC or HTTP."""
+    code = ("import contextlib, io, sys\n"
+            "from chaos import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert cli.main(['chaos', 'list']) == 0\n"
+            "import chaos.kinds\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'aiohttp', 'requests')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_status_names_the_contract_spells_out_are_grpcs() -> None:
+    import grpc
+
+    from system import contract
+    assert contract.STATUS_CODES == tuple(c.name for c in grpc.StatusCode if c is not grpc.StatusCode.OK)

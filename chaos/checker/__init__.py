@@ -4,7 +4,8 @@ Pure: no I/O, nothing imported from the topology (only the names the
 system promises in its logs, ``system.contract``). The promises checked
 are the project's: every acknowledged message reaches every member (by
 push, or by polling after push failed), shown once and in order; every
-push failure is a structured WARNING whose count equals the counters; and
+push failure is a structured line (WARNING; INFO for a routine drop) whose
+count equals the counters; and
 no send fails because a push failed.
 
 The judgement is composed, as Maelstrom composes checkers: the history is

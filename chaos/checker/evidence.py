@@ -73,6 +73,18 @@ class Showings:
     first: list[Display]   # each message's first showing, in display order, paired with its send
 
 
+@dataclass(slots=True)
+class Pushed:
+    """A raw push a member's client received (shown or not), as its history record named it."""
+
+    member: str
+    room: str          # the room the client filed it under
+    seq: int
+    client_msg_id: str
+    sender: str
+    time: float
+
+
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
 _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -121,6 +133,7 @@ class Evidence:
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
     pushes_received: Counter[str] = field(default_factory=Counter)  # member -> raw pushes its client got
+    pushes: list[Pushed] = field(default_factory=list)           # raw pushes that named their message, in order
     client_ids: dict[str, list[str]] = field(default_factory=dict)  # member -> every client id it registered as
     link_down: dict[str, list[float]] = field(default_factory=dict)  # member -> when its stream ended, or it
     #                                                                  was about to try again (reconnect invoke)
@@ -185,6 +198,9 @@ class Evidence:
                 ev.presence.setdefault(f, []).append(op)
             elif f == "push":
                 ev.pushes_received[op.process] += 1
+                if v.get("client_msg_id"):
+                    ev.pushes.append(Pushed(op.process, room, _int(v.get("seq")), str(v["client_msg_id"]),
+                                            str(v.get("sender", "")), op.time))
             elif f in ("connect", "reconnect"):
                 if op.type == "invoke":
                     ev.link_down.setdefault(op.process, []).append(op.time)
@@ -226,6 +242,21 @@ class Evidence:
                 self.stamps.append((room, _int(op.value.get("seq")), _int(op.value["timestamp"]), key[1]))
         else:
             self.send_failures.append((send, op))
+
+    @cached_property
+    def push_to_sender(self) -> bool:
+        """Whether the rooms pushed each message to its sender too: a node said so in its ``room_config``
+        line (``pushchat node --push-to-sender``); a run whose node logs say nothing ran without it."""
+        return any(bool(line.get("push_to_sender")) for process in self.log_events
+                   for line in self.log_lines(process, "room_config"))
+
+    @cached_property
+    def rooms_of(self) -> dict[str, set[str]]:
+        """client_msg_id -> the rooms it was sent to (one, as the workload numbers its sends)."""
+        rooms: dict[str, set[str]] = {}
+        for room, cmid in self.sends:
+            rooms.setdefault(cmid, set()).add(room)
+        return rooms
 
     def log_lines(self, process: str, event: str) -> list[LogLine]:
         """The lines of one process incarnation's log with this ``event``, in order."""

@@ -73,6 +73,20 @@ class PushAccount:
 
 
 @dataclass
+class StreamAccount:
+    """The two ends of one node-gate stream up at the end: pushes the node wrote to it, the gate read from it."""
+
+    node: str     # the node process (incarnation) that counted
+    gate: str
+    written: int
+    read: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.read >= self.written
+
+
+@dataclass
 class InjectedCheck:
     """Injected faults of one process incarnation: ``fault_injected`` lines against its counters."""
 
@@ -133,6 +147,7 @@ class Summary:
     duplicates: int = 0
     reordered: int = 0
     phantom: int = 0
+    misfiled: int = 0                # pushes and showings filed under a room their message was not sent to
     lost_by_server: int = 0
     history_resets: int = 0
     conflicting_seq: int = 0         # (room, seq) pairs that carried two different messages
@@ -150,10 +165,14 @@ class Summary:
     push_drops_counted: int = 0
     push_log_mismatches: int = 0
     push_unbalanced: int = 0         # push books (node, gate, client) that do not balance: each a violation
+    own_pushes: int = 0              # pushes members received of their own messages (only with --push-to-sender)
+    stream_unbalanced: int = 0       # node-gate streams whose gate read fewer pushes than the node wrote to it
     shown_by_final_poll: int = 0     # messages members first showed at the final poll: recovery had not got them
     recovery_misses: int = 0         # messages a member had not shown when it said it had recovered
     seq_gaps: int = 0                # seqs missing inside a room's history at the final poll (durable stores)
     reconnects: int = 0
+    reconnects_due: int = 0          # times a member was cut off (each run of cuts one reconnect pays): timing-bound
+    reconnects_missing: int = 0      # members cut off that never reconnected after (a violation)
     delivered_by_push: int = 0
     delivered_by_poll: int = 0
     delivered_by_join: int = 0
@@ -206,6 +225,7 @@ class Results(Summary):
     incomplete: list[str] = field(default_factory=list)
     push_logs: list[PushLogCheck] = field(default_factory=list)
     push_accounts: list[PushAccount] = field(default_factory=list)
+    stream_accounts: list[StreamAccount] = field(default_factory=list)
     latency_series: list[LatencyPoint] = field(default_factory=list)
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)

@@ -2,7 +2,7 @@
 
 The proxy is a product of its own, so it keeps its own small logging rather
 than borrowing the chat system's; the line format is the project's one:
-``ts`` (unix seconds), ``level``, ``component`` (``toxiproxy``), ``event``,
+``ts`` (ISO 8601 local time with its offset, to the microsecond), ``level``, ``component`` (``toxiproxy``), ``event``,
 then the event's fields. Event names and fields are a contract (listed in
 ``docs/architecture.md``): log them with :func:`event`.
 """
@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 __all__ = ["COMPONENT", "JsonLines", "logger", "setup", "event", "exception", "announce"]
@@ -27,12 +28,17 @@ logger = logging.getLogger("chaos.toxiproxy")
 logger.addHandler(logging.NullHandler())
 
 
+def _ts(seconds: float) -> str:
+    """A line's ``ts``: ``2025-01-01T12:00:00.123456+01:00``, always that wide, so lines sort as text."""
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
 class JsonLines(logging.Formatter):
     """A record as one JSON line; ``record.fields`` holds the event's own data."""
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": round(record.created, 6),
+            "ts": _ts(record.created),
             "level": record.levelname,
             "component": COMPONENT,
             "event": record.getMessage(),
@@ -74,5 +80,5 @@ def exception(name: str, **fields: Any) -> None:
 def announce(stream: TextIO | None = None, **fields: Any) -> None:
     """Print the one line a parent process reads to learn the bound address."""
     out = stream or sys.stdout
-    out.write(json.dumps({"event": "listening", "ts": round(time.time(), 6), **fields}) + "\n")
+    out.write(json.dumps({"event": "listening", "ts": _ts(time.time()), **fields}) + "\n")
     out.flush()

@@ -21,12 +21,15 @@ from typing import Protocol
 
 
 class StoreError(Exception):
-    """A store operation failed; ``definite``: it surely changed nothing; ``full``: out of disk."""
+    """A store operation failed; ``definite``: it surely changed nothing; ``full``: out of disk;
+    ``rejected``: the store refused what this write holds (a value it cannot keep, a constraint), so
+    another write may well succeed where this one failed."""
 
-    def __init__(self, message: str, *, definite: bool, full: bool = False) -> None:
+    def __init__(self, message: str, *, definite: bool, full: bool = False, rejected: bool = False) -> None:
         super().__init__(message)
         self.definite = definite
         self.full = full
+        self.rejected = rejected
 
 
 class Fenced(StoreError):

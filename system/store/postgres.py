@@ -53,6 +53,11 @@ _LINK_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.exceptions.ConnectionDoes
                 asyncpg.exceptions.InterfaceError)
 
 
+#: SQLSTATE classes of a refusal of what a write holds, not of the server's state: data exception,
+#: integrity constraint violation, program limit exceeded (a value too large for an index, say).
+_CONTENT_CLASSES = ("22", "23", "54")
+
+
 class PostgresStore:
     durable = True
 
@@ -155,7 +160,8 @@ class PostgresStore:
         except asyncpg.PostgresError as exc:  # the server refused it: the transaction is rolled back
             broken = False
             raise StoreError(f"{what} refused by PostgreSQL: {_describe(exc)}", definite=True,
-                             full=isinstance(exc, asyncpg.exceptions.DiskFullError)) from None
+                             full=isinstance(exc, asyncpg.exceptions.DiskFullError),
+                             rejected=(getattr(exc, "sqlstate", "") or "")[:2] in _CONTENT_CLASSES) from None
         finally:
             await self._release(db, broken)
 

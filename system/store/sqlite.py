@@ -230,7 +230,8 @@ class SqliteStore:
                     job.result = job.fn(db)
                 except Exception as exc:  # noqa: BLE001 - refused (or not even encodable): this write alone fails
                     db.execute(f"ROLLBACK TO w{i}")
-                    job.error = exc if isinstance(exc, StoreError) else _store_error(exc, definite=True)
+                    job.error = exc if isinstance(exc, StoreError) else _store_error(exc, definite=True,
+                                                                                     rejected=_rejects_content(exc))
                 db.execute(f"RELEASE w{i}")
         except sqlite3.Error as exc:  # the transaction itself broke: nothing of it was committed
             _rollback(db)
@@ -352,9 +353,17 @@ def _commit_surely_failed(exc: sqlite3.Error) -> bool:
     return code is None or (code & 0xFF) != sqlite3.SQLITE_IOERR
 
 
-def _store_error(exc: BaseException, *, definite: bool) -> StoreError:
+def _rejects_content(exc: BaseException) -> bool:
+    """A refusal of what the write holds (a constraint, a value too big, text that is not UTF-8), not of
+    the database's state (locked, I/O, full)."""
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+        return True
+    return not isinstance(exc, sqlite3.Error)  # raised binding the values, before SQLite saw them
+
+
+def _store_error(exc: BaseException, *, definite: bool, rejected: bool = False) -> StoreError:
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", "") or type(exc).__name__
         full = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_FULL
-        return StoreError(f"store write failed ({name}: {exc})", definite=definite, full=full)
-    return StoreError(f"store write failed ({type(exc).__name__}: {exc})", definite=definite)
+        return StoreError(f"store write failed ({name}: {exc})", definite=definite, full=full, rejected=rejected)
+    return StoreError(f"store write failed ({type(exc).__name__}: {exc})", definite=definite, rejected=rejected)

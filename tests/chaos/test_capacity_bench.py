@@ -30,3 +30,11 @@ def test_the_bare_grpc_aio_floor_holds_the_same_idle_streams_one_connection_each
 def test_fan_out_reaches_every_member_spread_over_measuring_processes_for_pushchat_and_the_baseline() -> None:
     rows = _rows("fanout", "--sizes", "30", "--workers", "3", "--latency-messages", "3", "--burst", "5")
     assert [(r[0], r[1], r[-1]) for r in rows] == [("pushchat", "30", "0"), ("baseline", "30", "0")]  # 0 missing
+    for _, _, p50, _, last, _, cpu, _ in rows:  # a message's last arrival comes no sooner than the median one
+        assert float(last) >= float(p50) > 0 and float(cpu.replace(",", "")) >= 0
+
+
+def test_fan_out_can_leave_the_baseline_out() -> None:
+    rows = _rows("fanout", "--sizes", "10", "--workers", "2", "--latency-messages", "2", "--burst", "2",
+                 "--systems", "pushchat")
+    assert [(r[0], r[1], r[-1]) for r in rows] == [("pushchat", "10", "0")]

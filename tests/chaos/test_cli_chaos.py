@@ -13,11 +13,23 @@ from chaos import cli, cli_chaos
 from chaos.scenario_file import load_all
 
 
-def test_list_shows_every_scenario_with_its_description(capsys) -> None:
+@pytest.mark.parametrize("columns", [None, "80", "200"])
+def test_list_shows_every_scenario_with_its_description_within_the_width(capsys, monkeypatch, columns) -> None:
+    """In a pipe (no COLUMNS) 100 columns, else the terminal's: a long description wraps under its column."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
     assert cli.main(["chaos", "list"]) == 0
-    out = capsys.readouterr().out
-    for scenario in load_all():
-        assert scenario.name in out and scenario.description in out
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) <= int(columns or 100)
+    at = lines[0].index("description")
+    described: dict[str, str] = {}
+    for line in lines[2:]:
+        if not line.startswith(" "):
+            name = line.split()[0]
+        described[name] = f"{described.get(name, '')} {line[at:]}".strip()
+    assert described == {s.name: s.description for s in load_all()}
 
 
 def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -> None:
@@ -54,6 +66,8 @@ def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path,
 USAGE_ERRORS = [
     ([], "usage: pushchat [--verbose] COMMAND"),                                       # bare `pushchat`
     (["nosuchcommand"], "unknown command 'nosuchcommand'"),
+    (["clien"], "unknown command 'clien'; did you mean 'client'?"),
+    (["--bogus"], "unknown option '--bogus' (before a command: --verbose, --help; a command's options come after it)"),
     (["chaos"], "required: ACTION"),
     (["chaos", "run"], "name at least one scenario"),
     (["chaos", "run", "nosuchscenario"], "no scenario 'nosuchscenario'"),
@@ -61,10 +75,12 @@ USAGE_ERRORS = [
     (["chaos", "run", "no/such/file.yaml"], "no/such/file.yaml: no such scenario file"),
     (["chaos", "run", "baseline", "--all"], "not both"),
     (["chaos", "run", "baseline", "baseline"], "baseline: named twice"),
-    (["chaos", "run", "baseline", "--bogus"], "unrecognized arguments: --bogus"),
+    (["chaos", "run", "baseline", "--bogus"], "usage: pushchat chaos run [-h]"),  # the sub-command's usage
+    (["chaos", "run", "baseline", "--bogus"], "pushchat chaos run: error: unrecognized arguments: --bogus"),
     (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
     (["chaos", "check"], "required: folder"),
-    (["chaos", "check", "no-such-folder"], "no-such-folder holds no run"),
+    (["chaos", "check", "no-such-folder"], "no-such-folder: no such folder"),
+    (["chaos", "check", "README.md"], "README.md is a file; give a run's folder"),
     (["chaos", "check", "tests"], "tests holds no run"),
     (["node", "--gate-buffer", "x"], "argument --gate-buffer"),            # every command, not only chaos
 ]
@@ -128,3 +144,10 @@ def test_a_run_that_fails_is_reported_and_the_others_go_on(monkeypatch, tmp_path
     for case in suite:
         [error] = case.result
         assert isinstance(error, Error) and "node0 exited before listening" in error.message
+
+
+def test_the_campaigns_first_line_counts_in_words_that_agree(tmp_path) -> None:
+    one = cli_chaos.campaign_plan(1, 1, 1, 1, 1, tmp_path)
+    assert one == f"Campaign: 1 scenario x 1 seed = 1 run, 1 at a time -> {tmp_path}"
+    assert cli_chaos.campaign_plan(2, 3, 2, 12, 4, tmp_path) == \
+        f"Campaign: 2 scenarios x 3 seeds x 2 repeats = 12 runs, 4 at a time -> {tmp_path}"

@@ -9,7 +9,7 @@ import pytest
 
 from chaos.fault import make_fault
 from chaos.kinds import EXTENSION_KINDS, KINDS, FaultError, check_params, register, toxic
-from chaos.links import STAND_INS
+from chaos.kinds import STAND_INS
 from chaos.naming import CLIENT, LINK, PROCESS, SERVER
 from chaos.toxiproxy.toxics import EXTENSIONS
 
@@ -27,7 +27,7 @@ def test_params_get_defaults_and_are_checked():
     with pytest.raises(FaultError) as info:
         make_fault("latency", "all links", 0, 0)
     assert info.value.field == "duration"
-    assert EXTENSION_KINDS == set()  # stall has a standard stand-in (chaos.links.STAND_INS)
+    assert EXTENSION_KINDS == set()  # stall has a standard stand-in (chaos.kinds.STAND_INS)
     for params, field, message in [({"percent": 101}, "percent", "<= 100"), ({"room": 3}, "room", "must be a word"),
                                    ({"method": "Send"}, "method", "must be one of any, Join")]:
         with pytest.raises(FaultError, match=message) as info:

@@ -6,8 +6,8 @@ import json
 import re
 
 from chaos.checker import EXPECTABLE, FaultWindow, LatencyPoint, MemberStats, Results, Violation
-from chaos.report import (SummaryRow, expectations_table, latency_line, plot_latency, results_detail, row_dict,
-                          summary_table)
+from chaos.report import (SUMMARY_LEGEND_LINES, SummaryRow, campaign_scenarios_table, expectations_table,
+                          latency_line, plot_latency, results_detail, row_dict, summary_table)
 from chaos.scenario import ExpectationOutcome
 from chaos.scenario_file import DEFAULT_FOLDER
 
@@ -67,6 +67,43 @@ def test_summary_shows_each_kind_of_loss_in_its_own_column():
     kill, odd = columns(text)
     assert (kill["expect"], kill["lost"], kill["lost by server"], kill["phantom"]) == ("1/1 ok", "0", "60", "0")
     assert (odd["lost"], odd["lost by server"], odd["phantom"]) == ("3", "0", "2")
+
+
+def test_a_summary_wider_than_the_terminal_is_folded_into_blocks_that_fit(capsys) -> None:
+    long = Results(verdict="invalid", sends_ok=12000, sends_failed=30, sends_indefinite=10, delivered_by_push=23000,
+                   push_failures=900, push_drops=400, delivered_by_poll=1700, lost=2, lost_by_server=60,
+                   failovers=2, failover_max=2.87, latency_p50=0.0123, latency_p99=0.4567)
+    rows = [SummaryRow("link-drop-after-last-send", long, [ExpectationOutcome("lost", "== 0", 2, False)] * 10, 99.9),
+            SummaryRow("baseline", Results(verdict="valid", sends_ok=50), [], 8.0)]
+    wide = columns(summary_table(rows))
+    for width in (100, 80):
+        text = summary_table(rows, width=width)
+        blocks = text.split("\n\n")
+        assert len(blocks) > 1 and max(map(len, text.splitlines())) <= width
+        assert all(block.startswith("scenario ") for block in blocks)  # each block names its rows
+        folded = [{**a, **b} for a, b in zip(*(columns(block) for block in blocks[:2]))]
+        for block in blocks[2:]:
+            folded = [{**a, **b} for a, b in zip(folded, columns(block))]
+        assert folded == wide  # every column, every cell, only laid out differently
+
+
+def test_the_summary_legend_is_a_few_short_lines_that_tell_each_abbreviation():
+    assert 3 <= len(SUMMARY_LEGEND_LINES) <= 8 and max(map(len, SUMMARY_LEGEND_LINES)) <= 96
+    told = "\n".join(SUMMARY_LEGEND_LINES)
+    for term in ("sends:", "pushes:", "lost:", "lost by server:", "dup, reord:", "phantom:", "seq conflicts:",
+                 "failover:"):
+        assert term in told
+
+
+def test_a_campaigns_push_cell_reads_plainly_and_names_the_counters_only_where_they_disagree():
+    totals = dict(runs=2, met=2, failed=0, not_judged=0, sends_ok=10, sends_failed=0, sends_indefinite=0, lost=0,
+                  lost_by_server=0, duplicates=0, reordered=0, conflicting_seq=0, longest_run=3.0)
+    doc = {"scenarios": {
+        "quiet": {**totals, "push_failures": 0, "push_failures_counted": 0, "push_drops": 0, "push_drops_counted": 0},
+        "odd": {**totals, "push_failures": 3, "push_failures_counted": 5, "push_drops": 2, "push_drops_counted": 2}}}
+    quiet, odd = columns(campaign_scenarios_table(doc))
+    assert quiet["push failed/dropped"] == "0/0"
+    assert odd["push failed/dropped"] == "3 (5 counted)/2"
 
 
 def test_latency_line_gives_every_quantile_in_ms_and_the_sources():

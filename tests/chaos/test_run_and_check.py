@@ -68,14 +68,19 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
 
 def summary(text: str) -> str:
     """The summary block of a run's or a check's output (without the output-folder line)."""
-    return text[text.index("\nSummary ("):text.index("\nOutput: ")].strip()
+    return text[text.index("\nSummary\n"):text.index("\nOutput: ")].strip()
 
 
 def rows(table: str) -> dict[str, dict[str, str]]:
-    """A summary table's rows by scenario, each by header (cells are two or more spaces apart)."""
-    header, _, *lines = table.splitlines()
-    names = re.split(r"\s{2,}", header.strip())
-    return {cells[0]: dict(zip(names, cells)) for cells in (re.split(r"\s{2,}", line.strip()) for line in lines)}
+    """A summary table's rows by scenario, each by header (cells are two or more spaces apart), its blocks of
+    columns joined; the legend's indented lines left out."""
+    out: dict[str, dict[str, str]] = {}
+    for block in table.split("\n\n"):
+        header, _, *lines = [line for line in block.splitlines() if not line.startswith("  ")]
+        names = re.split(r"\s{2,}", header.strip())
+        for cells in (re.split(r"\s{2,}", line.strip()) for line in lines):
+            out.setdefault(cells[0], {}).update(zip(names, cells))
+    return out
 
 
 @pytest.mark.chaos
@@ -84,7 +89,9 @@ def test_a_quiet_run_prints_its_report_and_no_library_log_line(finished) -> None
     assert done.returncode == cli_chaos.EXIT_MET, done.stdout + done.stderr
     assert done.stderr == ""  # no "stream_lost", "reconnect_wait" or "history_reset" from the client library
     assert not [line for line in done.stdout.splitlines() if re.fullmatch(r"[a-z_]+", line)]
-    table = rows(summary(done.stdout).split("\n", 1)[1])
+    block = summary(done.stdout).split("\n", 1)[1]
+    assert max(map(len, block.splitlines())) <= 100  # a pipe gets 100 columns: the table is folded to fit
+    table = rows(block)
     # the restarted node forgot what it had acknowledged: the summary says so in its own column
     assert table["forgetful"]["expect"].endswith("ok") and int(table["forgetful"]["lost by server"]) > 0
     assert table["blip"]["lost by server"] == "0" and table["blip"]["lost"] == "0"
@@ -110,6 +117,16 @@ def test_each_members_client_log_is_in_the_run_folder(finished) -> None:
 
 
 @pytest.mark.chaos
+def test_the_run_names_each_scenarios_html_report_and_ends_with_where_they_are(finished) -> None:
+    done, out = finished
+    lines = done.stdout.splitlines()
+    for scenario in ("blip", "forgetful"):
+        page = out / scenario / "report.html"
+        assert f"HTML report: {page}" in lines and page.is_file()
+    assert lines[-1] == f"HTML reports: 2, one per scenario: {out}/SCENARIO/report.html  (open one in a browser)"
+
+
+@pytest.mark.chaos
 def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary(finished, capsys,
                                                                                  tmp_path) -> None:
     done, out = finished
@@ -120,6 +137,8 @@ def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary
 
     # the documented exit codes of check: 0 met, 1 not met, 2 could not judge
     assert cli.main(["chaos", "check", str(out / "blip")]) == cli_chaos.EXIT_MET
+    page = out / "blip" / "report.html"
+    assert capsys.readouterr().out.splitlines()[-1] == f"HTML report: {page}  (open it in a browser)"
     strict = tmp_path / "strict.yaml"
     strict.write_text(BLIP.replace("name: blip", "name: strict").replace("reconnects:", "duplicates: '> 0', "
                                                                                     "reconnects:"))

@@ -273,3 +273,18 @@ def test_bad_load_sections_name_the_field(tmp_path, change, field, message):
     with pytest.raises(ScenarioError) as err:
         load(write(tmp_path, text))
     assert f"{field}: " in str(err.value) and message in str(err.value), str(err.value)
+
+
+def test_a_copy_that_keeps_its_originals_name_is_named_after_its_own_file(tmp_path):
+    """``cp scenarios/baseline.yaml my-test.yaml; pushchat chaos run my-test.yaml``: no renaming inside needed."""
+    copy = tmp_path / "my-test.yaml"
+    copy.write_text((DEFAULT_FOLDER / "baseline.yaml").read_text())
+    original, scenario = find("baseline"), find(str(copy))
+    assert scenario.name == "my-test" and scenario.path == copy
+    assert (scenario.topology, scenario.workload, scenario.faults) == (original.topology, original.workload,
+                                                                       original.faults)
+    sibling = write(tmp_path, GOOD, "x")  # a folder of one's own: x.yaml, and y.yaml copied from it
+    (tmp_path / "y.yaml").write_text(sibling.read_text())
+    assert load(tmp_path / "y.yaml").name == "y"
+    with pytest.raises(ScenarioError, match="must equal the file's name"):  # a name of no scenario: a typo
+        load(write(tmp_path, GOOD.replace("name: x", "name: no-such-scenario"), "z"))

@@ -16,7 +16,11 @@ import tarfile
 from pathlib import Path
 
 ARCHIVE_ENV = "PUSHCHAT_GOVERSE_SOURCE"
-DEFAULT_ARCHIVE = Path(__file__).resolve().parents[2].parent / "shared/third_party/goverse/goverse-1122ada.tar.gz"
+ARCHIVE_NAME = "shared/third_party/goverse/goverse-1122ada.tar.gz"
+CHECKOUT = Path(__file__).resolve().parents[2]
+#: ``../shared`` beside the checkout, or beside any folder above it (a worktree, a CI clone in a subfolder).
+DEFAULT_ARCHIVE = next((up / ARCHIVE_NAME for up in CHECKOUT.parents if (up / ARCHIVE_NAME).is_file()),
+                       CHECKOUT.parent / ARCHIVE_NAME)
 PROTOS = ("proto/goverse.proto", "gate/proto/gate.proto", "samples/chat/proto/chat.proto",
           "cmd/inspector/proto/inspector.proto")  # as script/compile-proto.sh: its test helpers import them all
 CHAT_TESTS = Path("tests/samples/chat")

@@ -168,6 +168,7 @@ def _gate_discards_silently() -> None:
     def deliver(self: Any, envelope: Any) -> int:
         ids = list(envelope.client_ids)
         self.metrics.attempted.inc(len(ids))
+        payload = envelope.message.SerializeToString()
         delivered = 0
         for cid in ids:
             box = self._clients.get(cid)
@@ -177,7 +178,7 @@ def _gate_discards_silently() -> None:
                 self._drop(cid, contract.CLIENT_NOT_FOUND)
             elif box.closed:
                 self._drop(cid, contract.CLIENT_DISCONNECTED)
-            elif not box.offer(envelope.message):
+            elif not box.offer(payload):
                 self._drop(cid, contract.CLIENT_BUFFER_FULL)
             else:
                 delivered += 1
@@ -253,6 +254,102 @@ def _send_failed_by_push() -> None:
         return answer
 
     ChatRoom._durable, ChatRoom._settled = _durable, _settled
+
+
+def _reopened_streams(lossy: bool) -> None:
+    """The gate's RegisterGate calls, wrapped from a node connection's second stream on; ``lossy``: such a
+    stream's reads skip every other push envelope, before anything in the gate has seen it."""
+    import grpc
+    from system.pb import goverse_pb2_grpc
+    init = goverse_pb2_grpc.GoverseStub.__init__
+
+    class Reopened:
+        def __init__(self, call: Any) -> None:
+            self.call, self.skip = call, every(2)
+
+        async def read(self) -> Any:
+            while True:
+                msg = await self.call.read()
+                if not (lossy and msg is not grpc.aio.EOF and msg.HasField("client_message") and self.skip()):
+                    return msg
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.call, name)
+
+    def __init__(self: Any, channel: Any) -> None:
+        init(self, channel)
+        register, opened = self.RegisterGate, itertools.count(1)
+        self.RegisterGate = lambda *a, **kw: Reopened(register(*a, **kw)) if next(opened) > 1 else register(*a, **kw)
+
+    goverse_pb2_grpc.GoverseStub.__init__ = __init__
+
+
+@mutant("gate_loses_after_relink", "push lost between node and gate", "once a node link comes back, the gate "
+        "discards every other push envelope from it before any counter sees it (polls repair it)",
+        ("gate-node-link-drop", "node-kill-restart"))
+def _gate_loses_after_relink() -> None:
+    _reopened_streams(lossy=True)
+
+
+# -- pushes to the wrong member or room ------------------------------------------------------------------------
+@mutant("push_echo", "echo to the sender", "the room pushes every message back to its sender too, though the node "
+        "runs without --push-to-sender", ("baseline",), quick=True)
+def _push_echo() -> None:
+    import dataclasses
+    from system.room import ChatRoom
+    durable = ChatRoom._durable
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        config = self.config
+        self.config = dataclasses.replace(config, push_to_sender=True)
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.config = config
+
+    ChatRoom._durable = _durable
+
+
+def _restamping(name_for: Callable[[Any, Any], str]) -> None:
+    """Rooms push a copy of each message note whose ``room_name`` is ``name_for(room, note)``."""
+    from system.room import ChatRoom
+    durable = ChatRoom._durable
+
+    class Restamped:
+        def __init__(self, room: Any, port: Any) -> None:
+            self.room, self.port = room, port
+
+        def push(self, client_ids: list, message: Any, meta: Any) -> list:
+            if hasattr(message, "store_epoch") and message.HasField("message"):
+                copy = type(message)()
+                copy.CopyFrom(message)
+                copy.message.room_name = name_for(self.room, message)
+                message = copy
+            return self.port.push(client_ids, message, meta)
+
+    def _durable(self: Any, transcript: Any, batch: Any) -> None:
+        port = self.port
+        self.port = Restamped(self, port)
+        try:
+            durable(self, transcript, batch)
+        finally:
+            self.port = port
+
+    ChatRoom._durable = _durable
+
+
+@mutant("push_misfiled", "push filed under the wrong room", "every 4th message is pushed under the name of the room "
+        "that pushed before it on the node (a stale variable)", ("duplicate-pushes", "flaky-rpcs"))
+def _push_misfiled() -> None:
+    previous = [""]
+    stale = every(4)
+
+    def name_for(room: Any, note: Any) -> str:
+        name = previous[0] if previous[0] and stale() else note.message.room_name
+        previous[0] = room.name
+        return name
+
+    _restamping(name_for)
 
 
 # -- recovery, gaps, cursors ----------------------------------------------------------------------------------
@@ -400,10 +497,39 @@ def _harmless() -> None:
     CatchUp._show = lambda self, view, shown: show(self, view, shown)
 
 
+def _push_to_sender_mode() -> None:
+    """A control: the node runs with --push-to-sender as if the runner had passed it, and says so; the echoes
+    it then pushes are the mode's, not a bug, so the run must NOT be caught."""
+    from system import cli_node
+    add = cli_node.add_push_to_sender
+
+    def add_push_to_sender(parser: Any) -> None:
+        add(parser)
+        parser.set_defaults(push_to_sender=True)
+
+    cli_node.add_push_to_sender = add_push_to_sender
+
+
+def _rooms_restamped() -> None:
+    """A control: the same copy-and-stamp of each pushed note as ``push_misfiled``, with the right room's name."""
+    _restamping(lambda room, note: room.name)
+
+
+def _relink_wrapped() -> None:
+    """A control: the same wrapping of a re-opened node stream as ``gate_loses_after_relink``, losing nothing."""
+    _reopened_streams(lossy=False)
+
+
 #: Controls: planted like mutants, never in the table. A harmless one that were "caught" would mean the
 #: runner calls everything caught.
 CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapped, unchanged", ("baseline",),
-                                 _harmless)]
+                                 _harmless),
+                         Mutant("push_to_sender_mode", "none", "the node runs with --push-to-sender and says so",
+                                ("baseline",), _push_to_sender_mode),
+                         Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
+                                ("duplicate-pushes",), _rooms_restamped),
+                         Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
+                                ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 

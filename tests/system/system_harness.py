@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import grpc
+from google.protobuf import any_pb2
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -234,3 +235,15 @@ class Relay:
                 dst.transport.abort()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
+    out = any_pb2.Any()
+    out.Pack(message)
+    return out
+
+
+def call(method: str, request, client_id: str = "", room: str = "General") -> gate_pb2.CallObjectRequest:  # type: ignore[no-untyped-def]
+    """A gate CallObject on a room, as a bare stub sends it."""
+    return gate_pb2.CallObjectRequest(client_id=client_id, type="ChatRoom", id=f"ChatRoom-{room}", method=method,
+                                      request=packed(request))

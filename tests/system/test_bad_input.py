@@ -9,16 +9,10 @@ import pytest
 from google.protobuf import any_pb2
 
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import capture_logs, cluster
+from tests.system.system_harness import capture_logs, cluster, packed
 
 INVALID, NOT_FOUND, UNIMPLEMENTED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                      grpc.StatusCode.UNIMPLEMENTED)
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
 
 
 def send(text: str, user: str = "alice") -> any_pb2.Any:

@@ -43,7 +43,9 @@ async def test_messages_missed_while_the_push_stream_is_down_come_back_by_poll()
                 await alice.send("General", "two")
                 await alice.send("General", "three")
                 await wait_until(lambda: len(logs.events("push_dropped")) == 2, 5.0, "two dropped pushes")
-            assert {e["reason"] for e in logs.events("push_dropped")} == {"client_not_found"}
+            # bob's client went away: routine, so INFO (WARNING is the server's own trouble), and counted
+            assert {(e["reason"], e["level"]) for e in logs.events("push_dropped")} == {("client_not_found", "INFO")}
+            assert c.gates[0].metrics.dropped.labels(reason="client_not_found")._value.get() == 2
             assert bob_seen.texts() == ["one"]
             polled = await bob.poll("General")  # a new connection through the relay
             assert [m.message for m in polled.messages] == ["two", "three"] and not polled.truncated

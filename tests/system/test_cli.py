@@ -7,7 +7,9 @@ import re
 import signal
 from pathlib import Path
 
-from system import log
+from chaos.postgres import free_port
+from system import datadir, log
+from system.client import ChatClient
 from system.metrics import parse
 from tests.system.cli_process import Proc, run
 from tests.system.system_harness import Relay, wait_until
@@ -56,8 +58,12 @@ async def test_node_gate_and_two_interactive_clients(tmp_path: Path) -> None:
             assert await client.finish(sig=None) == 0
         assert bob.chat() == [("alice", "hello bob"), ("alice", "did you miss this?")]
         assert alice.chat() == []  # her own messages were never pushed back to her
-        scraped = parse(await asyncio.to_thread(_get, f"http://127.0.0.1:{ann['metrics_port']}/metrics"))
-        assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 1
+        metrics = f"http://127.0.0.1:{ann['metrics_port']}/metrics"
+        # dropped for bob's dead stream: "did you miss this?", and "alice left" (her /quit leaves the room)
+        await wait_until(lambda: parse(_get(metrics))["pushchat_push_dropped_total"]["client_not_found"] >= 2,
+                         10.0, "alice's leave to be dropped for bob's dead stream too", interval=0.1)
+        scraped = parse(await asyncio.to_thread(_get, metrics))
+        assert scraped["pushchat_push_dropped_total"]["client_not_found"] == 2
         assert scraped["pushchat_push_delivered_total"] == 2  # "hello bob", and "alice joined" before it
         assert "* alice joined" in bob.lines
     finally:
@@ -78,6 +84,44 @@ async def test_pushchat_up_starts_a_node_and_a_gate_and_says_how_to_connect() ->
     assert "General" in await client.list_rooms()
     await client.close()
     assert await up.finish(signal.SIGINT) == 0
+
+
+async def test_pushchat_up_then_pushchat_node_on_the_same_address_keep_the_same_rooms(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    """The README's first look (``up``), then its separate processes on the same port: one folder, one history."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    node_addr = f"127.0.0.1:{free_port()}"
+    up = await Proc.start("up", "--node-listen", node_addr, "--gate-listen", "127.0.0.1:0")
+    gate_addr = re.search(r"gate (\S+) ", await up.expect(r"^pushchat is up", 20.0)).group(1)  # type: ignore[union-attr]
+    first = ChatClient(gate_addr, "alice")
+    await first.connect()
+    await first.join("General")
+    await first.send("General", "said during the first look")
+    await first.close()
+    assert await up.finish(signal.SIGINT) == 0
+
+    node = await Proc.start("node", "--listen", node_addr)
+    announced = await node.announce()
+    gate = await Proc.start("gate", "--listen", "127.0.0.1:0", "--nodes", node_addr)
+    try:
+        assert announced["data_dir"] == str(tmp_path / "data" / "pushchat" / f"node-{node_addr.replace(':', '-')}")
+        second = ChatClient((await gate.announce())["addr"], "bob")
+        await second.connect()
+        joined = await second.join("General")
+        await second.close()
+        assert [m.message for m in joined.recent] == ["said during the first look"]
+    finally:
+        assert [await gate.finish(), await node.finish()] == [0, 0]
+
+
+async def test_a_folder_an_older_pushchat_up_left_becomes_the_nodes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    old = tmp_path / "pushchat" / "up-127.0.0.1-48000"
+    old.mkdir(parents=True)
+    (old / "pushchat.db").write_bytes(b"rooms")
+    folder = Path(datadir.data_dir("sqlite", None, "127.0.0.1:48000"))  # type: ignore[arg-type]
+    assert folder == tmp_path / "pushchat" / "node-127.0.0.1-48000" and not old.exists()
+    assert (folder / "pushchat.db").read_bytes() == b"rooms"
 
 
 def _get(url: str) -> str:

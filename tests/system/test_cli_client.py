@@ -202,13 +202,29 @@ async def test_join_of_a_room_that_does_not_exist_keeps_you_in_your_room() -> No
             await bob.expect(r"^\* joined General")
             bob.type("/join NoSuchRoom")
             await bob.expect(r"^error: no chat room 'NoSuchRoom'")
+            bob.type("/join general")  # room names are exact; the server names the one meant
+            await bob.expect(r"^error: no chat room 'general': rooms are .*; did you mean 'General'\?$")
             bob.type("still here?")
             await wait_until(lambda: alice_seen.texts() == ["still here?"], 10.0, "bob's message in General")
+            bob.type("/quit")
+            assert await bob.finish(sig=None) == 1  # piped, as a script: a command failed
+        finally:
+            await bob.finish()
+        assert not any("join a room first" in line or "left General" in line for line in bob.lines)
+
+
+async def test_a_piped_client_exits_0_when_every_command_did_what_it_was_asked() -> None:
+    async with cluster() as c:
+        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            await bob.expect(r"^\* joined General")
+            bob.type("hello")
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0
         finally:
             await bob.finish()
-        assert not any("join a room first" in line or "left General" in line for line in bob.lines)
 
 
 async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old_room_after() -> None:

@@ -10,24 +10,12 @@ import asyncio
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
 
 from system import auth
 from system.access import Access, Caller, Refused
 from system.limits import Limits
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
-from tests.system.system_harness import capture_logs, cluster, goverse_client, wait_until
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
-
-
-def call(method: str, request, client_id: str = "", room: str = "General") -> gate_pb2.CallObjectRequest:  # type: ignore[no-untyped-def]
-    return gate_pb2.CallObjectRequest(client_id=client_id, type="ChatRoom", id=f"ChatRoom-{room}", method=method,
-                                      request=packed(request))
+from tests.system.system_harness import call, capture_logs, cluster, goverse_client, wait_until
 
 
 async def code_of(awaitable) -> grpc.StatusCode:  # type: ignore[no-untyped-def]

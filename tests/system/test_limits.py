@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
 
 from system.limits import Limits, RateLimiter
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
-from tests.system.system_harness import cluster, goverse_client
+from tests.system.system_harness import cluster, goverse_client, packed
 
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -25,12 +24,6 @@ def test_buckets_that_refilled_are_forgotten_when_there_are_too_many() -> None:
     rate = RateLimiter(rate=10.0, burst=1, max_keys=2)
     rate.allow("a", 0.0), rate.allow("b", 0.0)
     assert rate.allow("c", 5.0) and len(rate._buckets) == 1
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
 
 
 def join(room: str, user: str, client_id: str) -> gate_pb2.CallObjectRequest:

@@ -9,22 +9,15 @@ from __future__ import annotations
 import grpc
 import jwt
 import pytest
-from google.protobuf import any_pb2
 
 from system import auth
 from system.guard import GATE_TOKEN_TTL
 from system.pb import chat_pb2, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import cluster, wait_until
+from tests.system.system_harness import cluster, packed, wait_until
 
 DENIED, UNAUTHENTICATED = grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED
 SECRET = auth.new_secret().encode()
 TOKENS = {"auth": "token", "secret": SECRET}
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:

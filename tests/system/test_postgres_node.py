@@ -97,3 +97,37 @@ async def test_a_second_owner_fences_the_first_one(postgres_dsn: str) -> None:
                          "the deposed node to drop the room")
     finally:
         await down(first, gate, alice)
+
+
+async def test_a_nul_in_one_send_fails_that_send_alone_among_concurrent_honest_ones(postgres_dsn: str) -> None:
+    """PostgreSQL TEXT cannot hold NUL: the node refuses such a message at the door, as it does for every store,
+    and the honest sends that would have shared its write are all acknowledged and readable."""
+    node, gate = await up(postgres_dsn)
+    honest = [ChatClient(gate.addr, f"user{i}", outage_wait=0.0) for i in range(10)]  # no retry: one try each
+    mallory = ChatClient(gate.addr, "mallory", outage_wait=0.0)
+    reader = ChatClient(gate.addr, "reader")
+
+    async def poison() -> BaseException | None:
+        try:
+            await mallory.send("General", "bad\x00byte")
+        except SendFailed as exc:
+            return exc
+        return None
+
+    try:
+        for client in honest + [mallory]:
+            await client.join("General")
+        texts = [(c, f"{c.user} says {j}") for j in range(3) for c in honest]
+        sends = [c.send("General", text) for c, text in texts]
+        results = list(await asyncio.gather(*sends[:15], poison(), *sends[15:], return_exceptions=True))
+        refused = results.pop(15)
+        page = await reader.poll("General")  # a newcomer's poll: everything stored
+    finally:
+        await down(node, gate, *honest, mallory, reader)
+    assert isinstance(refused, SendFailed), f"the NUL message was not refused: {refused!r}"
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT and "NUL" in refused.details()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, f"honest sends failed: {failures[:3]}"
+    held = {m.message: m.seq for m in page.messages}
+    assert {text: r.seq for (_, text), r in zip(texts, results)} == held, "every acknowledged send is readable"
+    assert sorted(held.values()) == list(range(1, len(texts) + 1))

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import grpc
-from google.protobuf import any_pb2
+import logging
 
+import grpc
+
+from system import contract
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import capture_logs, cluster, wait_until
+from tests.system.system_harness import capture_logs, cluster, packed, wait_until
 
 BIG = "x" * 4000
 # A receiver that does not read: with BDP probing off, the HTTP/2 window stays at 64 KiB and fills.
 STALLED = [("grpc.http2.bdp_probe", 0)]
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
 
 
 def join_request(user: str, client_id: str) -> dict:  # type: ignore[type-arg]
@@ -28,7 +24,7 @@ def assert_logged_as_counted(logs, metrics, event: str, counter: str) -> None:  
     counted = {reason: n for reason, n in metrics.snapshot()[counter].items() if n}
     logged: dict[str, int] = {}
     for line in logs.events(event):
-        assert line["level"] == "WARNING"
+        assert line["level"] == logging.getLevelName(contract.push_log_level(line["reason"]))  # routine drops: INFO
         logged[line["reason"]] = logged.get(line["reason"], 0) + 1
     assert logged == counted
 
@@ -106,3 +102,26 @@ async def test_a_full_gate_buffer_fails_the_push_and_what_is_left_fails_when_the
             assert_logged_as_counted(logs, node.metrics, "push_failed", "pushchat_push_failed_total")
             assert {e["reason"] for e in logs.events("push_failed")} == {"gate_buffer_full", "gate_disconnected"}
         await channel.close()
+
+
+async def test_both_ends_of_a_node_stream_count_its_pushes_alike_and_start_again_with_a_new_stream():
+    """The chaos checker's cross-process balance (rules/streams.py) compares these two series."""
+    async with cluster() as c:
+        node, gate = c.nodes[0], c.gates[0]
+        link = f"{gate.advertise},{node.advertise}"  # snapshot() keys: the label values, in exposition order
+        alice, _ = await c.client("alice")
+        bob, seen = await c.client("bob")
+        for client in (alice, bob):
+            await client.join("General")
+        for i in range(5):
+            await alice.send("General", f"hello {i}")
+        await wait_until(lambda: len(seen.texts("push")) == 5, 5.0)
+
+        def ends() -> tuple[float | None, float | None]:
+            return (node.metrics.snapshot().get("pushchat_stream_pushes_written", {}).get(link),
+                    gate.metrics.snapshot().get("pushchat_stream_pushes_read", {}).get(link))
+        await wait_until(lambda: ends()[1] is not None and ends()[0] == ends()[1] >= 5, 5.0)
+        [connection] = gate.connections
+        assert connection.task is not None
+        connection.task.cancel()  # the stream ends: both series go, the next stream counts from 0
+        await wait_until(lambda: ends() == (None, None), 5.0)

@@ -6,18 +6,11 @@ import re
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
 
 from tests.system.cli_process import running
 from system.objects import GoverseObject, method
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import capture_logs, cluster
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
+from tests.system.system_harness import capture_logs, cluster, packed
 
 
 MISTAKES = [  # (room id, method, request, code): what a newcomer's client may well send

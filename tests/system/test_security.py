@@ -13,27 +13,15 @@ import asyncio
 
 import grpc
 import pytest
-from google.protobuf import any_pb2
 
 from system import auth
 from system.client import ChatClient
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
-from tests.system.system_harness import FAST, Recorder, cluster, goverse_client, wait_until
+from tests.system.system_harness import FAST, Recorder, call, cluster, goverse_client, packed, wait_until
 
 DENIED, UNAUTHENTICATED = grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED
 SECRET = auth.new_secret().encode()
 TOKEN_GATE = {"auth": "token", "secret": SECRET}
-
-
-def packed(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
-    out = any_pb2.Any()
-    out.Pack(message)
-    return out
-
-
-def call(method: str, request, client_id: str = "", room: str = "General") -> gate_pb2.CallObjectRequest:  # type: ignore[no-untyped-def]
-    return gate_pb2.CallObjectRequest(client_id=client_id, type="ChatRoom", id=f"ChatRoom-{room}", method=method,
-                                      request=packed(request))
 
 
 def send(user: str, text: str) -> chat_pb2.ChatRoom_SendChatMessageRequest:

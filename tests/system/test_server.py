@@ -51,3 +51,14 @@ async def test_a_started_server_serves_its_metrics_and_advertises_its_bound_addr
     finally:
         await server.stop(0)
     assert free(server.port) and free(server.metrics.port)
+
+
+@pytest.mark.parametrize("push_to_sender", [False, True])
+async def test_a_node_says_at_start_whether_its_rooms_push_to_senders(push_to_sender: bool) -> None:
+    """The chaos checker takes the run's mode from this line (chaos/checker/rules/echo.py)."""
+    server = NodeServer(NodeConfig(store="memory", push_to_sender=push_to_sender))
+    with capture_logs() as logs:
+        await server.start()
+        await server.stop(0)
+    [line] = logs.events("room_config")
+    assert line["push_to_sender"] is push_to_sender and line["level"] == "INFO"

@@ -17,13 +17,17 @@ from chaos.checker.rules import stored_once  # noqa: F401
 from chaos.checker.rules import timestamps  # noqa: F401
 from chaos.checker.rules import failover  # noqa: F401
 from chaos.checker.rules import members  # noqa: F401
+from chaos.checker.rules import rooms  # noqa: F401
 from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import recovery  # noqa: F401
 from chaos.checker.rules import push_logs  # noqa: F401
 from chaos.checker.rules import accounting  # noqa: F401
+from chaos.checker.rules import streams  # noqa: F401
+from chaos.checker.rules import echo  # noqa: F401
 from chaos.checker.rules import injected  # noqa: F401
 from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401
+from chaos.checker.rules import reconnected  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import presence  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401

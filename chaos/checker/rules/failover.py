@@ -16,6 +16,7 @@ from collections import defaultdict
 from chaos.checker.evidence import Evidence
 from chaos.checker.model import Failover
 from chaos.checker.rules.base import Finding, rule
+from system.contract import ts_seconds
 
 
 def _node(process: str) -> str:
@@ -29,9 +30,10 @@ def failover(ev: Evidence) -> Finding:
         if not process.startswith("node"):
             continue
         for line in ev.log_lines(process, "message_stored"):
-            if line.get("duplicate") or not isinstance(line.get("ts"), (int, float)):
+            at = ts_seconds(line.get("ts"))
+            if line.get("duplicate") or at is None:
                 continue
-            stored[str(line.get("room", ""))].append((float(line["ts"]), _node(process)))
+            stored[str(line.get("room", ""))].append((at, _node(process)))
     times: list[Failover] = []
     for room, acks in sorted(stored.items()):
         acks.sort()

@@ -1,4 +1,6 @@
-"""Every push failure is one structured WARNING line, and the lines agree with the counters.
+"""Every push failure is one structured line at its level, and the lines agree with the counters.
+
+The level is ``system.contract.push_log_level``'s: WARNING, but INFO for a routine drop (the client left).
 
 Per process incarnation (``node0``, ``node0#2`` after a restart), the
 ``push_failed`` / ``push_dropped`` lines per reason are compared with the
@@ -9,12 +11,14 @@ A counter with no log at all is compared with no lines.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Mapping
 
 from chaos.checker.evidence import Evidence, LogLine, split_sample, unbalanced
 from chaos.checker.model import PushLogCheck
 from chaos.checker.rules.base import Finding, rule
+from system.contract import push_log_level
 
 #: log event -> (its counter, the fields docs/architecture.md promises)
 PUSH_EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -72,8 +76,9 @@ def _logged(found: Finding, n: dict[str, int], process: str, event: str, require
             lines: list[LogLine]) -> dict[str, int]:
     logged: Counter[str] = Counter()
     for line in lines:
-        if line.get("level") != "WARNING":
-            found.violation("push_log_level", f"{process} logged {event} at level {line.get('level')!r}, not WARNING")
+        level = logging.getLevelName(push_log_level(str(line.get("reason", ""))))
+        if line.get("level") != level:
+            found.violation("push_log_level", f"{process} logged {event} at level {line.get('level')!r}, not {level}")
             continue
         missing = [name for name in required if name not in line]
         if missing:
@@ -105,7 +110,7 @@ def _compare(found: Finding, n: dict[str, int], checks: list[PushLogCheck], proc
         n["push_log_mismatches"] += 1
         if n_counted > n_logged:
             found.violation("unlogged_push_failure", f"unlogged drop: {process} counted {n_counted} {event} "
-                            f"({reason or 'no reason'}) but logged {n_logged} WARNING lines")
+                            f"({reason or 'no reason'}) but logged {n_logged} lines")
         else:
             found.violation("uncounted_push_failure", f"logged but not counted: {process} logged {n_logged} "
-                            f"{event} ({reason or 'no reason'}) WARNING lines but its counter says {n_counted}")
+                            f"{event} ({reason or 'no reason'}) lines but its counter says {n_counted}")

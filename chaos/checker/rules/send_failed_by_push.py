@@ -16,7 +16,7 @@ import re
 
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
-from system.contract import PUSH_FAILURE_REASONS
+from system.contract import PUSH_FAILURE_REASONS, ROOM_PREFIX
 
 #: Push failure reasons (node, then gate) as the system names them in its logs and counters.
 PUSH_REASONS: tuple[str, ...] = PUSH_FAILURE_REASONS
@@ -39,7 +39,7 @@ def send_failed_by_push(ev: Evidence) -> Finding:
     for process in sorted(ev.logs):
         for line in ev.log_lines(process, "call_failed"):
             if line.get("method") == "SendMessage" and PUSH_ERROR.search(str(line.get("error", ""))):
-                room = str(line.get("id", "")).removeprefix("ChatRoom-")
+                room = str(line.get("id", "")).removeprefix(ROOM_PREFIX)
                 if blamed.get(room):
                     blamed[room] -= 1  # the same send, already counted from the client's side
                     continue

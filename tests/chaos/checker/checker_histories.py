@@ -43,6 +43,10 @@ class Run:
     def show(self, who: str, cmid: str, sender: str, source: str = "push", room: str = "General") -> None:
         self.add(who, "ok", "deliver", room=room, seq=0, client_msg_id=cmid, sender=sender, source=source)
 
+    def push(self, who: str, cmid: str, sender: str, seq: int, room: str = "General") -> None:
+        """A raw push ``who``'s client received, filed under ``room``."""
+        self.add(who, "ok", "push", room=room, seq=seq, client_msg_id=cmid, sender=sender)
+
     def final_poll(self, who: str, cmids: list[str], room: str = "General") -> None:
         self.add(who, "ok", "final_poll", room=room,
                  messages=[{"seq": i + 1, "client_msg_id": c, "sender": "?"} for i, c in enumerate(cmids)])

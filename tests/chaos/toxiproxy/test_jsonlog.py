@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 
 from chaos.links import Links
 from chaos.toxiproxy.jsonlog import JsonLines
 from tests.chaos.toxiproxy.sockets import connect, round_trip, wait_for
+
+
+ISO_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d")  # ISO 8601, local with its offset
 
 
 def read(path) -> list[dict]:
@@ -29,7 +33,7 @@ def test_a_session_is_logged_with_the_documented_events_and_fields(tmp_path, ech
         link.disable()
     lines = read(log_file)
     assert all(list(doc)[:4] == ["ts", "level", "component", "event"] for doc in lines), lines
-    assert all(doc["component"] == "toxiproxy" and isinstance(doc["ts"], float) for doc in lines)
+    assert all(doc["component"] == "toxiproxy" and ISO_TS.fullmatch(doc["ts"]) for doc in lines)
     events = {}
     for doc in lines:
         events.setdefault(doc["event"], doc)

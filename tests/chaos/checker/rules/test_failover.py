@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from chaos.checker import check
+from system.contract import log_ts
 from tests.chaos.checker.checker_histories import valid_run
 
 
 def stored(ts: float, room: str = "General", duplicate: bool = False) -> dict:
-    return {"ts": ts, "level": "INFO", "component": "node", "event": "message_stored", "room": room, "seq": 1,
+    """A node's message_stored line, its ``ts`` as the node writes it."""
+    return {"ts": log_ts(ts), "level": "INFO", "component": "node", "event": "message_stored", "room": room, "seq": 1,
             "user": "alice", "client_msg_id": "x", "duplicate": duplicate}
 
 

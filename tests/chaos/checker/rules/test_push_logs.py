@@ -1,4 +1,4 @@
-"""The push_logs rule: every push failure is one structured WARNING, and the lines agree with the counters."""
+"""The push_logs rule: every push failure is one structured line at its level, and the lines agree with the counters."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_counter_of_a_process_with_no_log_at_all_is_an_unlogged_drop():
 
 def test_logged_but_uncounted_failure_is_invalid():
     ops, logs, metrics = valid_run()
-    logs["gate0"].append({**GATE_DROP, "reason": "client_not_found"})
+    logs["gate0"].append({**GATE_DROP, "level": "INFO", "reason": "client_not_found"})
     r = check(ops, logs, metrics)
     assert r.verdict == "invalid" and kinds(r) == {"uncounted_push_failure"}
     assert "logged but not counted: gate0 logged 1 push_dropped (client_not_found)" in r.violations[0].reason
@@ -48,6 +48,23 @@ def test_push_failure_not_logged_as_structured_warning_is_invalid():
     logs["node0"][0] = {k: v for k, v in NODE_FAIL.items() if k != "client_id"}
     r = check(ops, logs, metrics)
     assert kinds(r) == {"push_log_fields"} and "without client_id" in r.violations[0].reason
+
+
+def test_a_routine_drop_is_logged_at_info_and_any_other_at_warning():
+    ops, logs, metrics = valid_run()
+    logs["gate0"] += [{**GATE_DROP, "level": "INFO", "reason": "client_not_found"},
+                      {**GATE_DROP, "level": "INFO", "reason": "client_disconnected"}]
+    metrics["gate0"].update({'pushchat_push_dropped_total{reason="client_not_found"}': 1.0,
+                             'pushchat_push_dropped_total{reason="client_disconnected"}': 1.0})
+    found = push_logs(Evidence.read(ops, logs, metrics))
+    assert found.violations == []
+    assert (found.values["push_drops"], found.values["push_drops_counted"]) == (3, 3)
+    logs["gate0"][-1] = {**GATE_DROP, "reason": "client_disconnected"}  # a routine drop as a WARNING
+    logs["gate0"][0] = {**GATE_DROP, "level": "INFO"}  # a full buffer as INFO
+    levels = [v.reason for v in push_logs(Evidence.read(ops, logs, metrics)).violations
+              if v.kind == "push_log_level"]
+    assert levels == ["gate0 logged push_dropped at level 'INFO', not WARNING",
+                      "gate0 logged push_dropped at level 'WARNING', not INFO"], levels
 
 
 def test_killed_node_without_metrics_is_not_comparable_not_a_violation():
