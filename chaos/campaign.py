@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from chaos.rundir import REPORT, RESULTS, RUN_LOG, RunFolder
 from chaos.scenario import Scenario
 from chaos.scenario_file import DEFAULT_FOLDER
 
@@ -35,7 +36,7 @@ TOTALS: tuple[str, ...] = (
 MARKED: tuple[tuple[str, str], ...] = (("lost", "lost"), ("lost_by_server", "lost-by-server"),
                                        ("duplicates", "dup"), ("conflicting_seq", "conflicts"))
 SLOWEST = 5
-KEPT_WHEN_MET = ("results.json", "report.html", "run.log")  # what --keep failed leaves of a cell that met
+KEPT_WHEN_MET = (RESULTS, REPORT, RUN_LOG)  # what --keep failed leaves of a cell that met
 _SEEDS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 
 
@@ -186,23 +187,25 @@ def _relative(path: Path, root: Path) -> str:
 def read_cell(cell: Cell, folder: Path, exit_code: int, duration: float, options: Options,
               error: str | None = None) -> CellResult:
     """A finished cell, from the ``results.json`` its run wrote (none: the run broke off)."""
-    from chaos.cli_chaos import _saved  # the one reader of results.json
+    import dataclasses
+
     from chaos.checker import EXPECTABLE
 
-    doc = _saved(folder)
+    run = RunFolder(folder)
+    judged = run.read_judgement()
     result = CellResult(cell, folder, exit_code, duration, error=error, rerun=rerun_command(cell, options))
-    results = doc.get("results")
-    if not isinstance(results, dict) or exit_code not in (EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED):
+    if judged is None or exit_code not in (EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED):
         result.exit_code = EXIT_NOT_JUDGED
-        result.error = error or f"the run ended without results (see {folder / 'run.log'})"
+        result.error = error or f"the run ended without results (see {run.run_log})"
         return result
-    result.verdict = results.get("verdict")
-    result.summary = {name: results.get(name) for name in EXPECTABLE}
-    result.expectations = list(doc.get("expectations") or [])
-    result.violations = list(results.get("violations") or [])
-    result.incomplete = list(results.get("incomplete") or [])
-    result.passed = bool(doc.get("passed"))
-    result.run_seconds = doc.get("run_seconds")
+    results = judged.results
+    result.verdict = results.verdict
+    result.summary = {name: getattr(results, name) for name in EXPECTABLE}
+    result.expectations = [dataclasses.asdict(o) for o in judged.expectations]
+    result.violations = [dataclasses.asdict(v) for v in results.violations]
+    result.incomplete = list(results.incomplete)
+    result.passed = judged.passed
+    result.run_seconds = judged.run_seconds
     return result
 
 
@@ -292,7 +295,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
     if error is not None:
         text.write(f"ERROR: {error}\n")
     text.write(f"\nre-run: {rerun_command(cell, options)}\n")
-    (folder / "run.log").write_text(text.getvalue(), encoding="utf-8")
+    RunFolder(folder).run_log.write_text(text.getvalue(), encoding="utf-8")
     return code, time.monotonic() - began, error
 
 

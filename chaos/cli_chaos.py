@@ -177,6 +177,7 @@ def _named(names: Sequence[str]) -> list[Scenario]:
 def _run(args: argparse.Namespace) -> int:
     from chaos.links import Links
     from chaos.run import Status, default_out, run_scenario
+    from chaos.rundir import TOXIPROXY_LOG
 
     scenarios = _selected(args)
     if args.ctk_journal is not None and len(scenarios) > 1:
@@ -184,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
     root = args.out or default_out()
     rows, codes, errors, cases = [], [], [], []
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
-        log_file=str(_ensure(root) / "toxiproxy.log"))
+        log_file=str(_ensure(root) / TOXIPROXY_LOG))
     with links:
         if not links.supports_extensions:
             print(f"Toxiproxy at {args.toxiproxy_url}: standard API only; a stall is a 1 KB/s bandwidth toxic "
@@ -277,10 +278,11 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
 
 def _check(args: argparse.Namespace) -> int:
     from chaos.run import exit_code as scenario_exit_code, judge
+    from chaos.rundir import HISTORY, RunFolder
 
     folder: Path = args.folder
-    folders = [folder] if (folder / "history.jsonl").is_file() else sorted(
-        p.parent for p in folder.glob("*/history.jsonl") if p.is_file())
+    folders = [folder] if RunFolder(folder).history.is_file() else sorted(
+        p.parent for p in folder.glob(f"*/{HISTORY}") if p.is_file())
     if not folders:
         if not folder.is_dir():
             raise UsageError(f"{folder}: no such folder" if not folder.exists() else
@@ -292,7 +294,8 @@ def _check(args: argparse.Namespace) -> int:
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
         results, outcomes = judge(sub, scenario)
-        duration = float(_saved(sub).get("run_seconds") or 0.0)
+        judged = RunFolder(sub).read_judgement()
+        duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
         codes.append(scenario_exit_code(outcomes, results.verdict))
@@ -300,24 +303,18 @@ def _check(args: argparse.Namespace) -> int:
     return exit_code(codes)
 
 
-def _saved(folder: Path) -> dict[str, Any]:
-    """The run's results.json, or {} (a run that broke off before judging has none)."""
-    try:
-        doc = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
 def _scenario_of(folder: Path, given: str | None) -> Scenario:
     """--scenario if given; else the copy of the scenario file the run saved; else the name in results.json."""
     if given is not None:
         return find(given)
-    copies = sorted(folder.glob("*.yaml"))
+    from chaos.rundir import RunFolder
+
+    copies = RunFolder(folder).scenario_copies()
     if len(copies) == 1:
         return load(copies[0])
-    name = _saved(folder).get("scenario")
-    if not isinstance(name, str):
+    judged = RunFolder(folder).read_judgement()
+    name = judged.scenario if judged is not None else None
+    if not name:
         raise UsageError(f"{folder}: say --scenario NAME (no scenario file copy or results.json to tell it)")
     return find(name)
 

@@ -22,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping, NoReturn
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
 from chaos.scenario import OPS, Expectation
+
+if TYPE_CHECKING:
+    from chaos.rundir import Judgement
 
 __all__ = ["start", "inject", "stop", "verdict", "result", "expectations_met", "holds"]
 
@@ -49,125 +51,64 @@ def _fail(message: str) -> NoReturn:
 
 
 class Session:
-    """One running scenario: its loop thread, topology, clients, sends and fault injector."""
+    """One running scenario: a :class:`chaos.run.Run` (the phases ``pushchat chaos run`` goes through, so the
+    scenario's credentials, TLS, hostile members and load fleet come with it) on its own loop thread."""
 
     def __init__(self, scenario: Any, out: Path, seed: int | None, duration: float | None, faults: bool,
                  toxiproxy_url: str | None) -> None:
-        from chaos.run import with_duration
-
-        self.scenario, self.notes = with_duration(scenario, duration)
-        self.seed = scenario.seed if seed is None else seed
-        self.out, self.faults, self.toxiproxy_url = out, faults, toxiproxy_url
+        self.scenario, self.out, self.toxiproxy_url = scenario, out, toxiproxy_url
+        self.seed, self.duration, self.faults = seed, duration, faults
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="pushchat-ctk", daemon=True)
         self.thread.start()
         self.exits = contextlib.ExitStack()
-        self.tasks: list[asyncio.Task[Any]] = []
         self.ids = itertools.count(FIRST_INJECTED_ID)
-        self.topology: Any = None
-        self.history: Any = None
-        self.clients: dict[str, Any] = {}
+        self.run: Any = None
 
     def call(self, coro: Any, timeout: float = STEP_TIMEOUT) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def start(self) -> dict[str, Any]:
-        from chaos.history import History
         from chaos.links import Links
-        from chaos.nemesis import FaultInjector
-        from chaos.run import KEEPALIVE, plan_for
-        from chaos.topology import Topology
-        from chaos.workload import Counts, WorkloadClient, client_logs
+        from chaos.rundir import RunFolder
+        from chaos.run import Run
 
-        sc, out = self.scenario, self.out
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "logs").mkdir(exist_ok=True)
-        (out / f"{sc.name}.yaml").write_text(sc.path.read_text(encoding="utf-8"), encoding="utf-8")
-        self.links = self.exits.enter_context(Links.external(self.toxiproxy_url) if self.toxiproxy_url else
-                                              Links.embedded(log_file=str(out / "toxiproxy.log")))
-        self.exits.enter_context(client_logs(out / "logs", sc.topology.client_names))
-        self.history = History(out / "history.jsonl")
-        self.history.info("runner", "phase", {"name": "setup", "scenario": sc.name, "seed": self.seed,
-                                              "notes": self.notes, "store": sc.topology.store,
-                                              "started_at": round(time.time() - self.history.now(), 6)})
-        self.topology = Topology(plan_for(sc), out, self.links)
-        await self.topology.start()
-        counts = Counts()
-        self.clients = {name: WorkloadClient(name, self.topology.client_addr(name), self.history, counts, KEEPALIVE)
-                        for name in sc.topology.client_names}
-        rooms = list(sc.topology.rooms)
-        await asyncio.gather(*(c.start(rooms) for c in self.clients.values()))
-        self.injector = FaultInjector(self.topology, self.topology, self.clients, self.history,
-                                      self.links.supports_extensions, names=sc.topology.names())
-        self.history.info("runner", "phase", {"name": "workload"})
-        self.t0 = time.monotonic()
-        work = sc.workload
-        senders = [self.clients[n] for n in (work.senders or sc.topology.client_names)]
-        self.sends = asyncio.gather(*(c.send_loop(rooms, work.rate, self.t0 + work.duration, work.text_bytes)
-                                      for c in senders))
-        schedule = sc.schedule(self.seed) if self.faults else []
-        (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
-        if schedule:
-            self.tasks.append(asyncio.create_task(self.injector.run(schedule, self.t0)))
-        return {"out": str(out), "scenario": sc.name, "seed": self.seed, "clients": sc.topology.client_names,
-                "rooms": rooms, "send_window": work.duration}
+        links = self.exits.enter_context(Links.external(self.toxiproxy_url) if self.toxiproxy_url else
+                                         Links.embedded(log_file=str(RunFolder(self.out).make().toxiproxy_log)))
+        self.run = run = Run(self.scenario, self.out, links, seed=self.seed, duration=self.duration,
+                             faults=self.faults)
+        await run.start()
+        await run.begin_workload()
+        sc = run.scenario
+        return {"out": str(self.out), "scenario": sc.name, "seed": run.seed, "clients": sc.topology.client_names,
+                "rooms": run.rooms, "send_window": sc.workload.duration,
+                "gates": [gate.addr for gate in run.topology.gates]}
 
     async def inject(self, kind: str, target: str, duration: float, params: Mapping[str, Any] | None) -> list[str]:
         from chaos.fault import FaultError, make_fault
 
         try:
-            fault = make_fault(kind, target, max(0.0, time.monotonic() - self.t0), duration, params,
+            fault = make_fault(kind, target, max(0.0, time.monotonic() - self.run.t0), duration, params,
                                id=next(self.ids))
             names = fault.names(self.scenario.topology.names())
         except (FaultError, KeyError, ValueError) as exc:
             _fail(f"cannot inject {kind} on {target!r}: {exc}")
-        if not await self.injector.start(fault):
+        if not await self.run.inject(fault):
             _fail(f"{fault.describe()} was skipped or failed (see history.jsonl)")
-
-        async def heal_later() -> None:
-            await asyncio.sleep(duration)  # the fault's own duration: it is healed then
-            await self.injector.heal(fault)
-
-        self.tasks.append(asyncio.create_task(heal_later()))
         return names
 
     async def stop(self) -> None:
-        from chaos.run import CAUGHT_UP_POLL, KEEPALIVE
-        from chaos.workload import read_room
-        from system.wait import wait_until
-
-        sc, history = self.scenario, self.history
-        metrics: dict[str, Any] = {}
+        """The run's own last phases: the sends end, every fault is healed, recovery, final poll, stop."""
         try:
-            await self.sends
-            history.info("runner", "phase", {"name": "heal"})
-            for task in self.tasks:
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await self.injector.heal_all()
-            history.info("runner", "phase", {"name": "recovery"})
-            rooms = list(sc.topology.rooms)
-            held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE) for room in rooms}
-            last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
-            await wait_until(lambda: all(c.caught_up(last) for c in self.clients.values()), sc.recovery_wait,
-                             interval=CAUGHT_UP_POLL, fail=False)
-            history.info("runner", "phase", {"name": "final_poll"})
-            for client in self.clients.values():
-                for room in rooms:
-                    await client.final_poll(room, held[room])
-            metrics = await self.topology.scrape_metrics()
-            history.info("runner", "phase", {"name": "done"})
+            await self.run.end_workload()
+            await self.run.finish()
         finally:
-            await self.abort()
-            (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+            await self.run.close()
 
     async def abort(self) -> None:
         """Stop whatever was started: clients, then the topology's processes and proxies."""
-        await asyncio.gather(*(c.close() for c in self.clients.values()), return_exceptions=True)
-        if self.topology is not None:
-            await self.topology.close()
-        if self.history is not None:
-            self.history.close()
+        if self.run is not None:
+            await self.run.close()
 
     def close(self) -> None:
         try:
@@ -179,7 +120,7 @@ class Session:
 
 
 _session: Session | None = None
-_judged: dict[str, Any] | None = None     # results.json of the last stopped run
+_judged: Judgement | None = None     # results.json of the last stopped run
 _lock = threading.Lock()
 
 
@@ -193,11 +134,14 @@ def _out(configuration: Mapping[str, Any] | None, scenario: str) -> Path:
 
 def start(scenario: str, seed: int | None = None, duration: float | None = None, faults: bool = False,
           out: str | None = None, configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Start a scenario's topology and its clients' sends (for ``duration`` s, default the scenario's own).
+    """Start a scenario's topology and its clients' sends (for ``duration`` s, default the scenario's own),
+    as ``pushchat chaos run`` does: with its tokens and TLS, hostile members and load fleet, if it has them.
 
     ``scenario``: a name from scenarios/ or a YAML path. ``faults``: also apply the scenario's own fault
     schedule. The run folder is ``out``, else under the configuration's ``pushchat_out`` (default runs/).
-    The configuration's ``toxiproxy_url`` uses that server instead of an embedded one."""
+    The configuration's ``toxiproxy_url`` uses that server instead of an embedded one. Returns the run folder
+    (``out``), seed, clients, rooms, the send window and each gate's address (``gates``, for probes of your own;
+    with ``tls`` it speaks TLS under the run's CA, ``security/ca.pem`` in the folder)."""
     global _session, _judged
     from chaos.scenario_file import ScenarioError, find
 
@@ -240,58 +184,59 @@ def stop() -> dict[str, Any]:
     Returns the run's summary (verdict, lost, duplicates, ...). Safe to call again (a rollback): with no
     run going it returns the last summary."""
     global _session, _judged
-    from chaos.run import judge
+    from chaos.rundir import RunFolder
 
     with _lock:
         session = _session
         if session is None:
             return _summary(_judged)
         try:
-            session.call(session.stop(), timeout=STEP_TIMEOUT + session.scenario.workload.duration)
+            session.call(session.stop(), timeout=STEP_TIMEOUT + session.run.scenario.workload.duration)
         finally:
             _session = None
             session.close()
-        judge(session.out, session.scenario)
-        _judged = json.loads((session.out / "results.json").read_text())
+        session.run.judge()
+        _judged = RunFolder(session.out).read_judgement()
+        if _judged is None:
+            _fail(f"the run in {session.out} was judged, but its results.json cannot be read")
         return _summary(_judged)
 
 
-def _summary(doc: Mapping[str, Any] | None) -> dict[str, Any]:
-    if doc is None:
+def _summary(judged: Judgement | None) -> dict[str, Any]:
+    if judged is None:
         return {}
-    results = doc["results"]
     from chaos.checker import EXPECTABLE
 
-    return {"scenario": doc.get("scenario"), "passed": doc.get("passed"),
-            **{name: results.get(name) for name in EXPECTABLE}}
+    return {"scenario": judged.scenario, "passed": judged.passed,
+            **{name: getattr(judged.results, name) for name in EXPECTABLE}}
 
 
 # ---- probes ---------------------------------------------------------------------------------------------------
 
-def _results() -> Mapping[str, Any]:
+def _results() -> Judgement:
     if _judged is None:
         _fail("no judged pushchat run: the probes read the run that chaos.ctk.stop ended")
-    return _judged  # type: ignore[return-value]
+    return _judged
 
 
 def verdict() -> str:
     """The checker's verdict of the last stopped run: valid, invalid or unknown."""
-    return str(_results()["results"]["verdict"])
+    return str(_results().results.verdict)
 
 
 def result(name: str) -> Any:
     """One number of the last stopped run's results.json (any name a scenario may ``expect``: lost, ...)."""
-    results = _results()["results"]
-    if name not in results or isinstance(results[name], (list, dict)):
-        from chaos.checker import EXPECTABLE
+    from chaos.checker import EXPECTABLE
 
+    results = _results().results
+    if name not in EXPECTABLE:
         _fail(f"no result {name!r}; one of: {', '.join(EXPECTABLE)}")
-    return results[name]
+    return getattr(results, name)
 
 
 def expectations_met() -> bool:
     """Whether the last stopped run met every expectation of its scenario file."""
-    return bool(_results()["passed"])
+    return _results().passed
 
 
 # ---- tolerance ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chaos.history import read as read_history
+from chaos.rundir import RunFolder
 from chaos.scenario import Scenario
 
 MODULE = "chaos.ctk"
@@ -102,40 +103,36 @@ def _activity_runs(ops: list[Any], exp: dict[str, Any], schedule: list[Mapping[s
 
 def from_run(folder: str | Path, scenario: Scenario, error: str | None = None) -> dict[str, Any]:
     """The journal of the run in ``folder`` (judged, or broken off with ``error``)."""
-    folder = Path(folder)
-    ops = read_history(folder / "history.jsonl") if (folder / "history.jsonl").is_file() else []
+    run = RunFolder(folder)
+    ops = read_history(run.history) if run.history.is_file() else []
     setup = next((op for op in ops if op.f == "phase" and op.value.get("name") == "setup"), None)
     seed = setup.value.get("seed") if setup is not None else None
     wall0 = float(setup.value.get("started_at") or 0.0) if setup is not None else 0.0
     if not wall0 and ops:  # a run from before the setup phase carried the wall clock: its file's last write
-        wall0 = (folder / "history.jsonl").stat().st_mtime - ops[-1].time
-    schedule_path = folder / "schedule.json"
-    schedule = json.loads(schedule_path.read_text()) if schedule_path.is_file() else []
+        wall0 = run.history.stat().st_mtime - ops[-1].time
+    schedule = run.read_schedule()
     exp = experiment(scenario, seed, schedule)
     ended = wall0 + (ops[-1].time if ops else 0.0)
-    try:
-        doc = json.loads((folder / "results.json").read_text())
-    except (OSError, ValueError):
-        doc = {}
-    judged = error is None and isinstance(doc.get("results"), dict)
+    saved = run.read_judgement()
+    judged = saved if error is None else None
     journal: dict[str, Any] = {
         "chaoslib-version": _chaoslib_version(), "platform": platform.platform(), "node": platform.node(),
         "experiment": exp, "start": _iso(wall0), "end": _iso(ended), "duration": round(ended - wall0, 6),
-        "status": "completed" if judged else "aborted",
-        "deviated": judged and not doc.get("passed"),
+        "status": "completed" if judged is not None else "aborted",
+        "deviated": judged is not None and not judged.passed,
         "steady_states": {"before": None, "after": None, "during": []},
         "run": _activity_runs(ops, exp, schedule, wall0),
         "rollbacks": [],
-        "pushchat": {"run_folder": str(folder), "verdict": (doc.get("results") or {}).get("verdict"),
+        "pushchat": {"run_folder": str(folder), "verdict": saved.results.verdict if saved is not None else None,
                      "error": error},
     }
-    if judged:
+    if judged is not None:
         at = _iso(ended)
         probes = []
-        for probe, outcome in zip(exp["steady-state-hypothesis"]["probes"], doc.get("expectations") or []):
-            probes.append({"activity": probe, "output": outcome.get("actual"), "status": "succeeded",
-                           "start": at, "end": at, "duration": 0.0, "tolerance_met": bool(outcome.get("passed"))})
-        journal["steady_states"]["after"] = {"steady_state_met": bool(doc.get("passed")), "probes": probes}
+        for probe, outcome in zip(exp["steady-state-hypothesis"]["probes"], judged.expectations):
+            probes.append({"activity": probe, "output": outcome.actual, "status": "succeeded",
+                           "start": at, "end": at, "duration": 0.0, "tolerance_met": outcome.passed})
+        journal["steady_states"]["after"] = {"steady_state_met": judged.passed, "probes": probes}
     return journal
 
 

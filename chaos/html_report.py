@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -23,13 +23,13 @@ import jinja2
 
 from chaos import report
 from chaos.history import Op, read as read_history
+from chaos.rundir import Judgement, RunFolder
 from system.contract import ts_seconds
 
 MAX_HISTORY_LINES = 50_000      # a longer history is cut in the page (the file has it all)
 MAX_LINKS_PER_VIOLATION = 12
 PROCESS_KINDS = ("kill", "crash", "restart")  # faults that end a process incarnation
 RESTARTED_AT_HEAL = ("kill", "restart")        # ... and those that start the next one when healed
-_LOG = re.compile(r"^(?P<name>(?:node|gate)\d+)\.(?P<n>\d+)\.log$")
 PHASE_COLOURS = {"setup": "#c7d2e0", "workload": "#9fd49f", "heal": "#f2c46d", "recovery": "#a9c8f0",
                  "final_poll": "#c9a9f0", "done": "#dddddd"}
 KIND_COLOURS = ["#e4572e", "#f3a712", "#a8c686", "#669bbc", "#8e6c8a", "#29335c", "#db2b39", "#56a3a6",
@@ -105,10 +105,7 @@ def _href(op: Op) -> str:
 def _incarnation_starts(folder: Path, wall_start: float | None) -> dict[str, list[float]]:
     """Each node's and gate's incarnations' start times (history seconds), from their logs' first lines."""
     starts: dict[str, list[tuple[int, float]]] = {}
-    for path in sorted((folder / "logs").glob("*.log")):
-        m = _LOG.match(path.name)
-        if not m:
-            continue
+    for name, n, path in RunFolder(folder).server_logs():
         at = 0.0
         if wall_start is not None:
             try:
@@ -117,7 +114,7 @@ def _incarnation_starts(folder: Path, wall_start: float | None) -> dict[str, lis
                 at = 0.0 if first is None else max(0.0, first - wall_start)
             except (OSError, ValueError, KeyError, TypeError):
                 at = 0.0
-        starts.setdefault(m["name"], []).append((int(m["n"]), at))
+        starts.setdefault(name, []).append((n, at))
     return {name: [at for _, at in sorted(items)] for name, items in starts.items()}
 
 
@@ -277,8 +274,8 @@ def _violation_lines(v: Mapping[str, Any], by_message: Mapping[str, list[int]], 
     return []
 
 
-def _png(folder: Path, results: Mapping[str, Any], title: str) -> str:
-    path = folder / "latency.png"
+def _png(folder: RunFolder, results: Any, title: str) -> str:
+    path = folder.latency_plot
     if not path.is_file():
         report.plot_latency(results, None, path, title=title)
     return base64.b64encode(path.read_bytes()).decode("ascii")
@@ -289,46 +286,49 @@ def _history_line(op: Op) -> dict[str, Any]:
             "value": json.dumps(dict(op.value), separators=(", ", ": "), default=str)}
 
 
-def run_context(folder: Path) -> dict[str, Any]:
-    """Everything the run page shows, from a finished run folder."""
-    doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    results = doc["results"]
-    ops = read_history(folder / "history.jsonl") if (folder / "history.jsonl").is_file() else []
+def run_context(folder: Path, judged: Judgement | None = None) -> dict[str, Any]:
+    """Everything the run page shows, from a finished run folder (``judged``: its results.json, if at hand)."""
+    run = RunFolder(folder)
+    judged = judged or run.read_judgement()
+    if judged is None:
+        raise ValueError(f"{run.results} is missing or holds no results: the run was not judged")
+    results, name = judged.results, judged.scenario or run.path.name
+    ops = read_history(run.history) if run.history.is_file() else []
     ops = sorted(ops, key=lambda op: op.index)
     by_message = _links(ops)
     setup = next((op for op in ops if op.f == "phase" and op.value.get("name") == "setup"), None)
-    row = report.SummaryRow(doc.get("scenario", folder.name), results, doc.get("expectations", []),
-                            float(doc.get("run_seconds") or 0.0))
+    row = report.SummaryRow(name, results, judged.expectations, float(judged.run_seconds or 0.0))
     headers, cells = report.summary_cells(row)
     index = _Index(ops)
-    violations = [dict(v, lines=_violation_lines(v, by_message, ops, index)) for v in results.get("violations", [])]
-    schedule_path = folder / "schedule.json"
+    violations = [dict(asdict(v), lines=_violation_lines(asdict(v), by_message, ops, index))
+                  for v in results.violations]
     return {
-        "title": f"{doc.get('scenario', folder.name)}: chaos run report",
-        "scenario": doc.get("scenario", folder.name), "description": doc.get("description", ""),
-        "passed": bool(doc.get("passed")), "verdict": results.get("verdict"),
+        "title": f"{name}: chaos run report",
+        "scenario": name, "description": judged.description,
+        "passed": judged.passed, "verdict": results.verdict,
         "seed": setup.value.get("seed") if setup is not None else None,
         "notes": list(setup.value.get("notes") or []) if setup is not None else [],
-        "run_seconds": doc.get("run_seconds"), "folder": str(folder),
-        "expectations": doc.get("expectations", []),
+        "run_seconds": judged.run_seconds, "folder": str(folder),
+        "expectations": judged.expectations,
         "summary_headers": headers, "summary_cells": cells, "legend": report.SUMMARY_LEGEND,
         "latency_line": report.latency_line(results),
-        "members": results.get("members", []), "push_logs": results.get("push_logs", []),
-        "failovers": results.get("failover_times", []), "incomplete": results.get("incomplete", []),
+        "members": results.members, "push_logs": results.push_logs,
+        "failovers": results.failover_times, "incomplete": results.incomplete,
         "violations": violations,
-        "schedule": json.loads(schedule_path.read_text()) if schedule_path.is_file() else [],
+        "schedule": run.read_schedule(),
         "timeline": timeline(ops, folder),
-        "png": _png(folder, results, doc.get("scenario", "")),
+        "png": _png(run, results, judged.scenario),
         "history": [_history_line(op) for op in ops[:MAX_HISTORY_LINES]],
         "history_total": len(ops), "history_cut": len(ops) > MAX_HISTORY_LINES,
     }
 
 
-def write_run(folder: str | Path) -> Path:
-    """Write ``report.html`` into a finished run folder (one that holds results.json)."""
+def write_run(folder: str | Path, judged: Judgement | None = None) -> Path:
+    """Write ``report.html`` into a finished run folder (one that holds results.json; ``judged``: what it holds,
+    when the caller has just written it)."""
     folder = Path(folder)
-    page = folder / "report.html"
-    page.write_text(_ENV.get_template("run.html.j2").render(**run_context(folder)), encoding="utf-8")
+    page = RunFolder(folder).report
+    page.write_text(_ENV.get_template("run.html.j2").render(**run_context(folder, judged)), encoding="utf-8")
     return page
 
 

@@ -22,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from chaos.rundir import RunFolder
 from chaos.scenario import LoadSpec
 from chaos.workload import Counts
 from system.grpcopts import Keepalive
@@ -124,7 +125,7 @@ class Fleet:
         return [c[0] for clients in self.assignment for c in clients]
 
     def history_files(self) -> list[Path]:
-        return [self.out / f"history-load{k}.jsonl" for k in range(self.workers_n)]
+        return [RunFolder(self.out).load_history(k) for k in range(self.workers_n)]
 
     def controls(self) -> dict[str, _Control]:
         return {c[0]: _Control(self.workers[k], c[0]) for k, clients in enumerate(self.assignment) for c in clients}
@@ -139,10 +140,11 @@ class Fleet:
 
     async def start(self) -> None:
         """Start the workers; each connects its clients and joins their rooms."""
-        logs = self.out / "logs"
+        folder = RunFolder(self.out)
+        logs = folder.logs
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for k in range(self.workers_n):
-            with open(logs / f"load-worker{k}.err", "wb") as err:
+            with open(folder.load_worker_err(k), "wb") as err:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "chaos.load_worker", stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE, stderr=err, env=env, limit=2**24)

@@ -27,21 +27,11 @@ from typing import Any, Mapping
 
 import aiohttp
 
+from chaos.rundir import incarnation_key, log_file_name
 from system.metrics import parse_flat
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
-
-
-def incarnation_key(name: str, incarnation: int) -> str:
-    """The checker's name for one incarnation's log and metrics: ``node0``, then ``node0#2``…"""
-    return name if incarnation <= 1 else f"{name}#{incarnation}"
-
-
-def log_file_key(path: Path) -> str:
-    """``logs/node0.2.log`` → ``node0#2``: the key of the incarnation that wrote it."""
-    name, incarnation, _ = path.name.rsplit(".", 2)
-    return incarnation_key(name, int(incarnation))
 
 
 class ProcessError(RuntimeError):
@@ -87,7 +77,7 @@ class ServerProcess:
     async def start(self) -> None:
         """Start an incarnation; on a restart, bind the port of the first one."""
         self.incarnation += 1
-        log_path = self.log_dir / f"{self.name}.{self.incarnation}.log"
+        log_path = self.log_dir / log_file_name(self.name, self.incarnation)
         self.log_paths.append(log_path)
         listen = f"127.0.0.1:{self.port if self.addr else 0}"
         argv = [sys.executable, "-m", "chaos.cli", self.command, "--listen", listen,

@@ -1,22 +1,23 @@
 """Run one scenario end to end: topology + faults + workload → history, logs, metrics → checker.
 
 The phases follow Jepsen practice: workload with faults, heal, wait for
-recovery, final poll, then judge. Everything the checker reads is written
-to the run's folder first (``history.jsonl``, ``logs/``, ``metrics.json``,
-``schedule.json``) so a run can be re-checked later without re-running it.
+recovery, final poll, then judge. They exist once, as the steps of a
+:class:`Run`, which every front end drives (the CLI, a campaign, the pytest
+plugin, the Chaos Toolkit steps). Everything the checker reads is written
+to the run's folder first (``chaos.rundir`` names its files) so a run can
+be re-checked later without re-running it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from chaos import checker, html_report, report
 from chaos.credentials import Credentials
@@ -25,9 +26,8 @@ from chaos.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.kinds import KINDS
 from chaos.load import Fleet, merge_histories
-from chaos.naming import SERVER_PROCESS
 from chaos.nemesis import FaultInjector
-from chaos.process import log_file_key
+from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.workload import Counts, WorkloadClient, client_logs, read_room
@@ -38,7 +38,6 @@ from system.wait import wait_until
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
 CAUGHT_UP_POLL = 0.1
-SERVER_LOG = re.compile(rf"^{SERVER_PROCESS}\.\d+\.log$")  # logs/node0.2.log: node0's second incarnation
 
 
 @dataclass
@@ -108,81 +107,199 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
                         lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds))
 
 
+class Run:
+    """One scenario run into one folder, phase by phase; the only copy of the phases.
+
+    ``pushchat chaos run``, a campaign's cells and the pytest plugin drive it through :func:`run_scenario`;
+    the Chaos Toolkit steps (``chaos.ctk``) drive the same phases one step at a time, acting in between:
+    :meth:`start` (setup, servers, clients joined), :meth:`begin_workload` (sends, attacks, the fault
+    schedule), :meth:`inject` (a fault now), :meth:`end_workload` (wait, then heal), :meth:`finish`
+    (recovery, final poll, metrics), :meth:`close` (stop what start started) and :meth:`judge`.
+    """
+
+    def __init__(self, scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
+                 duration: float | None = None, status: Status | None = None, faults: bool = True) -> None:
+        self.began = time.monotonic()
+        self.seed = scenario.seed if seed is None else seed
+        self.scenario, self.notes = with_duration(scenario, duration)
+        self.out, self.folder, self.links = Path(out), RunFolder(out), links
+        self.status = status or Status(self.scenario.name)
+        self.schedule: list[Fault] = self.scenario.schedule(self.seed) if faults else []
+        self.skipped: list[str] = list(self.notes)
+        self.creds = Credentials(self.folder.security)
+        self.history: History | None = None
+        self.topology: Topology | None = None
+        self.clients: dict[str, WorkloadClient] = {}
+        self.hostile: list[HostileClient] = []
+        self.fleet: Fleet | None = None
+        self.injector: FaultInjector | None = None
+        self.t0 = 0.0                  # monotonic time the workload began; fault times count from it
+        self._exits = contextlib.ExitStack()
+        self._work: asyncio.Future[Any] | None = None
+        self._schedule: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []  # the fault schedule, the progress watcher, injected heals
+        self._closed = False
+
+    @property
+    def rooms(self) -> list[str]:
+        return list(self.scenario.topology.rooms)
+
+    async def start(self) -> None:
+        """Setup: the folder (the scenario as run, the schedule, the history's setup record, credentials),
+        then the servers, then every client (honest, hostile, the load fleet), joined to the rooms."""
+        sc, folder, status = self.scenario, self.folder, self.status
+        folder.make()
+        folder.write_scenario_copy(sc.name, sc.path)  # `chaos check` judges by these expectations later
+        folder.write_schedule(self.schedule)
+        self.history = history = History(folder.history)
+        history.info("runner", "phase", {"name": "setup", "scenario": sc.name, "seed": self.seed, "notes": self.notes,
+                                         "store": sc.topology.store,
+                                         "started_at": round(time.time() - history.now(), 6)})  # wall clock at 0
+        self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
+                         for f in self.schedule if f.extension and not self.links.supports_extensions]
+        self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
+        self.topology = topology = Topology(plan_for(sc, creds), self.out, self.links)
+        status.phase = "starting servers"
+        self._exits.enter_context(client_logs(folder.logs, sc.topology.client_names))  # not the terminal
+        await topology.start()
+        self.clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
+                                             token=creds.token(name), tls=creds.client_tls(),
+                                             presence=sc.workload.presence)
+                        for name in sc.topology.client_names}
+        self.hostile = [hostile_member(name, topology, history, self.rooms, self.clients, creds)
+                        for name in sc.topology.hostile_names]
+        if sc.topology.load:  # many clients, in worker processes
+            self.fleet = Fleet(sc.topology.load, sc.topology.gates, topology.client_addr, self.out, history.start,
+                               status.counts, KEEPALIVE, creds.token, self.seed, creds.client_tls())
+        status.phase = "joining"
+        fleet = self.fleet
+        await asyncio.gather(*(c.start(self.rooms) for c in self.clients.values()), *([fleet.start()] if fleet else []))
+        self.injector = FaultInjector(topology, topology, {**self.clients, **(fleet.controls() if fleet else {})},
+                                      history, self.links.supports_extensions, names=sc.topology.names(),
+                                      seed=self.seed)
+
+    async def begin_workload(self) -> None:
+        """The clients send, the hostile members attack, the load fleet sends, the schedule's faults come."""
+        assert self.history is not None and self.injector is not None, "start() first"
+        work, fleet = self.scenario.workload, self.fleet
+        senders = [self.clients[name] for name in (work.senders or self.scenario.topology.client_names)]
+        self.status.phase = "workload"
+        self.history.info("runner", "phase", {"name": "workload"})
+        self.t0 = time.monotonic()
+        until = self.t0 + work.duration
+        self._schedule = asyncio.create_task(self.injector.run(self.schedule, self.t0))
+        self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status)), self._schedule]
+        self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
+                                    *(h.run(until) for h in self.hostile),
+                                    *([fleet.send(until, work.text_bytes)] if fleet else []))
+
+    async def inject(self, fault: Fault) -> bool:
+        """Apply ``fault`` now, beside the schedule; healed after its duration, or at the heal phase if sooner.
+        False if it was skipped or failed (the history says why)."""
+        assert self.injector is not None, "start() first"
+        if not await self.injector.start(fault):
+            return False
+
+        async def heal_later(injector: FaultInjector) -> None:
+            await asyncio.sleep(fault.duration)  # the fault's own duration: it is healed then
+            await injector.heal(fault)
+
+        self._tasks.append(asyncio.create_task(heal_later(self.injector)))
+        return True
+
+    async def end_workload(self) -> None:
+        """Wait for the sends and attacks to end (listed faults end within them), then heal every fault."""
+        assert self._work is not None and self._schedule is not None and self.history is not None
+        assert self.injector is not None
+        try:
+            await self._work
+            # A listed fault still running has overrun the workload: heal it now.
+            await asyncio.wait({self._schedule}, timeout=max(0.0, self.t0 + self.scenario.workload.duration
+                                                       - time.monotonic()) + 1.0)
+        finally:
+            self.status.phase = "heal"
+            self.history.info("runner", "phase", {"name": "heal"})
+            await self._cancel_tasks()  # the schedule heals whatever it still has on when cancelled
+            await self.injector.heal_all()  # ... and this, what was injected
+
+    async def workload(self) -> None:
+        await self.begin_workload()
+        await self.end_workload()
+
+    async def finish(self) -> None:
+        """Recovery (the clients catch up on their own), the final poll, the servers' metrics."""
+        assert self.history is not None and self.topology is not None
+        sc, status, history, creds, fleet = self.scenario, self.status, self.history, self.creds, self.fleet
+        status.phase, status.active_faults = "recovery", []
+        history.info("runner", "phase", {"name": "recovery"})
+        # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+        held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
+                                      creds.client_tls()) for room in self.rooms}
+        last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
+        # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
+        await asyncio.gather(wait_until(lambda: all(c.caught_up(last) for c in self.clients.values()),
+                                        sc.recovery_wait, interval=CAUGHT_UP_POLL, fail=False),
+                             *([fleet.caught_up(last, sc.recovery_wait)] if fleet else []))
+        status.phase = "final poll"
+        history.info("runner", "phase", {"name": "final_poll"})
+        for client in self.clients.values():
+            for room in self.rooms:
+                await client.final_poll(room, held[room])
+        if fleet:
+            await fleet.final_poll(held)
+        metrics = await self.topology.scrape_metrics()
+        history.info("runner", "phase", {"name": "done"})
+        self.folder.write_metrics(metrics)
+
+    async def close(self) -> None:
+        """Stop whatever was started, whichever phase broke off: the sends and faults, the clients, the fleet,
+        the servers; then close the history (the fleet's records merged in) and the clients' logs. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.status.phase = "stopping"
+        fleet = self.fleet
+        try:
+            await self._cancel_tasks()
+            if self._work is not None and not self._work.done():
+                self._work.cancel()
+                await asyncio.gather(self._work, return_exceptions=True)
+            await asyncio.gather(*(c.close() for c in self.clients.values()), *([fleet.close()] if fleet else []),
+                                 return_exceptions=True)
+            if self.topology is not None:
+                await self.topology.close()
+        finally:
+            if self.history is not None:
+                self.history.close()
+                if fleet:  # the workers' clients' records join the runner's, by time
+                    merge_histories(self.folder.history, fleet.history_files())
+            self._exits.close()
+
+    async def _cancel_tasks(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def judge(self) -> RunResult:
+        """Check the finished folder (results.json, the plot, report.html): what the run came to."""
+        self.status.phase = "checking"
+        took = time.monotonic() - self.began
+        results, outcomes = judge(self.out, self.scenario, run_seconds=took)
+        return RunResult(self.scenario, self.seed, self.out, results, outcomes, took, self.skipped)
+
+
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
                        duration: float | None = None, status: Status | None = None) -> RunResult:
-    """Run ``scenario`` once into ``out`` and judge it."""
-    begun = time.monotonic()
-    seed = scenario.seed if seed is None else seed
-    scenario, notes = with_duration(scenario, duration)
-    status = status or Status(scenario.name)
-    out.mkdir(parents=True, exist_ok=True)
-    # The scenario as run, so `pushchat chaos check` judges against these expectations even if the file changes.
-    (out / f"{scenario.name}.yaml").write_text(scenario.path.read_text(encoding="utf-8"), encoding="utf-8")
-    schedule = scenario.schedule(seed)
-    (out / "schedule.json").write_text(json.dumps([f.to_dict() for f in schedule], indent=2) + "\n")
-    history = History(out / "history.jsonl")
-    history.info("runner", "phase", {"name": "setup", "scenario": scenario.name, "seed": seed, "notes": notes,
-                                     "store": scenario.topology.store,
-                                     "started_at": round(time.time() - history.now(), 6)})  # wall clock at time 0
-    skipped = notes + [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
-                       for f in schedule if f.extension and not links.supports_extensions]
-
-    creds = Credentials.make(out / "security", scenario.topology.auth, scenario.topology.tls)
-    topology = Topology(plan_for(scenario, creds), out, links)
-    clients: dict[str, WorkloadClient] = {}
-    metrics: dict[str, dict[str, float]] = {}
-    fleet: Fleet | None = None
-    status.phase = "starting servers"
-    (out / "logs").mkdir(exist_ok=True)
-    with client_logs(out / "logs", scenario.topology.client_names):  # not the terminal: the run's folder
-        try:
-            await topology.start()
-            rooms = list(scenario.topology.rooms)
-            clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
-                                            token=creds.token(name), tls=creds.client_tls(),
-                                            presence=scenario.workload.presence)
-                       for name in scenario.topology.client_names}
-            hostile = [hostile_member(name, topology, history, rooms, clients, creds)
-                       for name in scenario.topology.hostile_names]
-            if scenario.topology.load:  # many clients, in worker processes
-                fleet = Fleet(scenario.topology.load, scenario.topology.gates, topology.client_addr, out,
-                              history.start, status.counts, KEEPALIVE, creds.token, seed, creds.client_tls())
-            status.phase = "joining"
-            await asyncio.gather(*(c.start(rooms) for c in clients.values()), *([fleet.start()] if fleet else []))
-            await _workload_with_faults(scenario, schedule, topology, clients, history, links, status, hostile,
-                                        seed, fleet)
-            status.phase, status.active_faults = "recovery", []
-            history.info("runner", "phase", {"name": "recovery"})
-            # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
-            held = {room: await read_room(topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
-                                          creds.client_tls()) for room in rooms}
-            last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
-            # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
-            await asyncio.gather(wait_until(lambda: all(c.caught_up(last) for c in clients.values()),
-                                            scenario.recovery_wait, interval=CAUGHT_UP_POLL, fail=False),
-                                 *([fleet.caught_up(last, scenario.recovery_wait)] if fleet else []))
-            status.phase = "final poll"
-            history.info("runner", "phase", {"name": "final_poll"})
-            for client in clients.values():
-                for room in rooms:
-                    await client.final_poll(room, held[room])
-            if fleet:
-                await fleet.final_poll(held)
-            metrics = await topology.scrape_metrics()
-            history.info("runner", "phase", {"name": "done"})
-        finally:
-            status.phase = "stopping"
-            await asyncio.gather(*(c.close() for c in clients.values()), *([fleet.close()] if fleet else []),
-                                 return_exceptions=True)
-            await topology.close()
-            history.close()
-            if fleet:  # the workers' clients' records join the runner's, by time
-                merge_histories(out / "history.jsonl", fleet.history_files())
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    status.phase = "checking"
-    took = time.monotonic() - begun
-    results, outcomes = judge(out, scenario, run_seconds=took)
-    return RunResult(scenario, seed, out, results, outcomes, took, skipped)
+    """Run ``scenario`` once into ``out`` and judge it: every phase of a :class:`Run`, in order."""
+    run = Run(scenario, out, links, seed=seed, duration=duration, status=status)
+    try:
+        await run.start()
+        await run.workload()
+        await run.finish()
+    finally:
+        await run.close()
+    return run.judge()
 
 
 def hostile_member(name: str, topology: Topology, history: History, rooms: list[str],
@@ -198,35 +315,6 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
                                                  for server in (*topology.nodes, *topology.gates) if server.fault_port])
 
 
-async def _workload_with_faults(scenario: Scenario, schedule: list[Fault], topology: Topology,
-                                clients: dict[str, WorkloadClient], history: History, links: Any,
-                                status: Status, hostile: Sequence[HostileClient] = (), seed: int = 0,
-                                fleet: Fleet | None = None) -> None:
-    controls = {**clients, **(fleet.controls() if fleet else {})}
-    injector = FaultInjector(topology, topology, controls, history, links.supports_extensions,
-                             names=scenario.topology.names(), seed=seed)
-    work = scenario.workload
-    senders = [clients[name] for name in (work.senders or scenario.topology.client_names)]
-    status.phase = "workload"
-    history.info("runner", "phase", {"name": "workload"})
-    t0 = time.monotonic()
-    watcher = asyncio.create_task(_watch_faults(injector, status))
-    faults = asyncio.create_task(injector.run(schedule, t0))
-    try:
-        await asyncio.gather(*(c.send_loop(list(scenario.topology.rooms), work.rate, t0 + work.duration,
-                                           work.text_bytes) for c in senders),
-                             *(h.run(t0 + work.duration) for h in hostile),
-                             *([fleet.send(t0 + work.duration, work.text_bytes)] if fleet else []))
-        # Listed faults end within the workload; a fault still running has overrun: heal it now.
-        await asyncio.wait({faults}, timeout=max(0.0, t0 + work.duration - time.monotonic()) + 1.0)
-    finally:
-        status.phase = "heal"
-        history.info("runner", "phase", {"name": "heal"})
-        faults.cancel()  # run() heals whatever is still active when cancelled
-        await asyncio.gather(faults, return_exceptions=True)
-        watcher.cancel()
-
-
 async def _watch_faults(injector: FaultInjector, status: Status) -> None:
     while True:
         status.active_faults = [f.describe() for f in injector.active]
@@ -235,8 +323,7 @@ async def _watch_faults(injector: FaultInjector, status: Status) -> None:
 
 def server_logs(out: Path) -> dict[str, list[dict[str, Any]]]:
     """The node and gate logs of a run folder, by incarnation (``node0#2``); client logs are not theirs."""
-    return {log_file_key(path): log.read(str(path)) for path in sorted((out / "logs").glob("*.log"))
-            if SERVER_LOG.match(path.name)}
+    return {incarnation_key(name, n): log.read(str(path)) for name, n, path in RunFolder(out).server_logs()}
 
 
 def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
@@ -244,23 +331,16 @@ def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
     """Check a finished run folder and write results.json, the latency plot and report.html into it.
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
-    history = read_history(out / "history.jsonl")
-    metrics_path = out / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    results = checker.check(history, server_logs(out), metrics)
+    folder = RunFolder(out)
+    results = checker.check(read_history(folder.history), server_logs(out), folder.read_metrics())
     outcomes = evaluate(scenario.expect, results)
-    results_path = out / "results.json"
-    if run_seconds is None and results_path.exists():
-        try:
-            run_seconds = json.loads(results_path.read_text()).get("run_seconds")
-        except (ValueError, AttributeError):
-            run_seconds = None
-    doc = {"scenario": scenario.name, "description": scenario.description,
-           "passed": all(o.passed for o in outcomes), "run_seconds": run_seconds,
-           "expectations": [dataclasses.asdict(o) for o in outcomes], "results": results.to_dict()}
-    results_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    report.plot_latency(results, None, out / "latency.png", title=scenario.name)
-    html_report.write_run(out)
+    if run_seconds is None and (before := folder.read_judgement()) is not None:
+        run_seconds = before.run_seconds
+    judged = Judgement(scenario.name, results, outcomes, passed=all(o.passed for o in outcomes),
+                       description=scenario.description, run_seconds=run_seconds)
+    folder.write_judgement(judged)
+    report.plot_latency(results, None, folder.latency_plot, title=scenario.name)
+    html_report.write_run(out, judged)
     return results, outcomes
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.process import ServerProcess
+from chaos.rundir import log_file_name
 from system.wait import wait_until
 
 KINDS = ("memory", "sqlite", "sqlite-nogroup", "postgres")
@@ -118,7 +119,7 @@ class BenchNode(ServerProcess):
 
     async def start(self) -> None:
         self.incarnation += 1
-        log_path = self.log_dir / f"{self.name}.{self.incarnation}.log"
+        log_path = self.log_dir / log_file_name(self.name, self.incarnation)
         self.log_paths.append(log_path)
         listen = f"127.0.0.1:{self.port if self.addr else 0}"
         argv = [sys.executable, "-m", "chaos.store_bench", "serve-node", "--listen", listen,

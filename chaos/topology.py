@@ -22,7 +22,8 @@ from typing import Any, Mapping
 from chaos.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.postgres import PostgresServer, StoreProcess
-from chaos.process import ServerProcess, log_file_key
+from chaos.process import ServerProcess
+from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
 
@@ -66,7 +67,8 @@ class Topology:
     def __init__(self, plan: TopologyPlan, out_dir: Path, links: Any) -> None:
         self.plan = plan
         self.out_dir = Path(out_dir)
-        self.log_dir = self.out_dir / "logs"
+        self.folder = RunFolder(out_dir)
+        self.log_dir = self.folder.logs
         self.links = links
         self.names = plan.names
         self.prefix = f"pc{os.getpid()}-{uuid.uuid4().hex[:6]}-"
@@ -137,7 +139,7 @@ class Topology:
         """Where libfaketime reads a server's clock, when the plan runs them under it."""
         if not self.plan.faketime:
             return None
-        folder = self.out_dir / "clock"
+        folder = self.folder.clock
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{server}.faketime"
 
@@ -149,7 +151,7 @@ class Topology:
 
     def _store_args(self, node: int) -> list[str]:
         if self.plan.store == "sqlite":
-            return ["--store", "sqlite", "--data-dir", str(self.out_dir / "data" / self.names.node(node))]
+            return ["--store", "sqlite", "--data-dir", str(self.folder.data / self.names.node(node))]
         if self.plan.store == "postgres":
             link = self.addr_of(self.names.store_link(node))
             return ["--store", f"postgresql://postgres@{link}/{STORE_DATABASE}",
@@ -209,13 +211,13 @@ class Topology:
         assert self.store is not None
         server = self.store.server
         if server.root is not None and server.log_path.exists():
-            folder = self.out_dir / "store"
+            folder = self.folder.store_logs
             folder.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(lambda: (folder / "postgres.log").write_bytes(server.log_path.read_bytes()))
 
     async def _keep_etcd_logs(self) -> None:
         assert self.etcd is not None
-        folder = self.out_dir / "etcd"
+        folder = self.folder.etcd_logs
         folder.mkdir(parents=True, exist_ok=True)
         for m in self.etcd.members:
             if m.log.exists():

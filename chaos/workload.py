@@ -21,6 +21,7 @@ import grpc
 
 from chaos.history import History
 from chaos.presence import PresenceRecorder, record_final, type_and_mark
+from chaos.rundir import client_log_name
 from system import log
 from system.client import ChatClient, SendFailed
 from system.grpcopts import Keepalive
@@ -103,7 +104,7 @@ def client_logs(folder: Path, names: Iterable[str]) -> Iterator[None]:
     The runner's terminal is for its progress and tables: these lines belong to the run.
     """
     logger = logging.getLogger("pushchat.client")
-    handler = log.FilePerUser({name: folder / f"client-{name}.log" for name in names})
+    handler = log.FilePerUser({name: folder / client_log_name(name) for name in names})
     level = logger.level
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:

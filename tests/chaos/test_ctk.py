@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -25,7 +27,8 @@ import pytest
 import requests
 from junitparser import Failure, JUnitXml
 
-from chaos import cli, cli_chaos
+from chaos import cli, cli_chaos, ctk
+from chaos.history import read as read_history
 from chaos.scenario_file import DEFAULT_FOLDER, load_all
 from tests.chaos.test_campaign import FORGETS
 
@@ -166,6 +169,38 @@ def test_the_shipped_experiment_runs_a_scenario_as_its_steady_state(tmp_path: Pa
     # the run folder is an ordinary one: `pushchat chaos check` re-judges it against baseline's own expectations
     met = stopped["output"]["passed"]
     assert cli.main(["chaos", "check", str(folder)]) == (cli_chaos.EXIT_MET if met else cli_chaos.EXIT_NOT_MET)
+
+
+def _speaks_tls(addr: str, ca: Path) -> bool:
+    """Whether ``addr`` completes a TLS handshake whose certificate the run's CA signed."""
+    host, port = addr.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(ca))
+    context.set_alpn_protocols(["h2"])
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as raw, \
+                context.wrap_socket(raw, server_hostname=host):
+            return True
+    except (ssl.SSLError, OSError):
+        return False
+
+
+@pytest.mark.chaos
+def test_a_ctk_run_of_a_hostile_scenario_over_tls_with_tokens_applies_all_three(tmp_path: Path) -> None:
+    """The steps run the scenario as `pushchat chaos run` does: its gates speak TLS with the run's own CA,
+    its members carry tokens (so the token attacks are tried, and refused as unauthenticated), and its
+    hostile member attacks; with its own faults, its expectations (hostile_attempts >= 20, ...) hold."""
+    started = ctk.start("hostile-client", faults=True, out=str(tmp_path / "run"))
+    try:
+        folder = Path(started["out"])
+        tls = [_speaks_tls(gate, folder / "security" / "ca.pem") for gate in started.get("gates", [])]
+    finally:
+        summary = ctk.stop()
+    refused = {(op.value["attack"], op.value["code"]) for op in read_history(folder / "history.jsonl")
+               if op.f == "attack" and op.type == "fail"}
+    assert summary["hostile_attempts"] > 0 and summary["hostile_accepted"] == 0, summary
+    assert ("expired_token", "UNAUTHENTICATED") in refused and ("forged_token", "UNAUTHENTICATED") in refused
+    assert tls == [True]
+    assert summary["verdict"] == "valid" and summary["passed"] is True, summary
 
 
 def test_the_scenario_loader_ignores_the_experiment_beside_the_scenarios() -> None:
