@@ -16,6 +16,10 @@ Why a page cut in version order is exact: an entry is a member's latest
 change, so a member left out of a page (its entry is newer than the
 page's version) is named by a later one, and one named is unchanged up
 to that version.
+
+A page cut short is kept and handed out again while no member named in
+the log before its end has changed (``_moves``): in a room filling up,
+every newcomer's join reply is the same first page, built once.
 """
 
 from __future__ import annotations
@@ -40,9 +44,13 @@ class MemberLog:
         self._at: dict[str, int] = {}                          # user -> version of its latest change
         self._order: list[tuple[int, str]] = []                # (version, user), appended; live while _at agrees
         self._gone: OrderedDict[str, int] = OrderedDict()      # departed users -> version, oldest first
+        self._moves = 0   # changes to users already in the log: each may alter a page already cut
+        self._kept: dict[tuple[int, bool, int], tuple[int, chat_pb2.MemberPage]] = {}  # (start, full, budget) -> (moves, page)
 
     def changed(self, user: str, version: int) -> None:
         """``user`` (a member) changed at ``version`` (greater than any before)."""
+        if user in self._at:
+            self._moves += 1
         self._at[user] = version
         self._order.append((version, user))
         self.version = version
@@ -69,6 +77,10 @@ class MemberLog:
         """What changed since (``version``, ``origin``), or the list from the start, up to ``budget`` bytes."""
         full = not self.knows(version, origin, listing)
         start = self.origin if full else version
+        key = (start, full, budget)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == self._moves:
+            return kept[1]
         members: list[chat_pb2.Member] = []
         gone: list[str] = []
         size, reached, more = 0, self.version, False
@@ -89,5 +101,11 @@ class MemberLog:
                 gone.append(user)
             else:
                 members.append(entry)
-        return chat_pb2.MemberPage(version=reached, origin=self.origin, full=full, members=members, gone=gone,
+        page = chat_pb2.MemberPage(version=reached, origin=self.origin, full=full, members=members, gone=gone,
                                    more=more)
+        if more:  # a page that reached the end changes with the next change; one cut short, only with a move
+            self._kept = {k: v for k, v in self._kept.items() if v[0] == self._moves}
+            if len(self._kept) >= 64:
+                self._kept.clear()
+            self._kept[key] = (self._moves, page)
+        return page
