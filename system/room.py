@@ -16,8 +16,10 @@ its next call; a write refused because another owner claimed the room
 (:class:`~system.store.Fenced`) drops the room from this node.
 
 Presence (:mod:`system.presence`): joins and leaves are pushed to the
-others once durable, best effort; every poll reply and ``Members`` carries
-the member list with who is away and how far each has read. ``Typing`` is
+others once durable, best effort (batched in big rooms: :mod:`system.announce`);
+every join, poll and ``Members`` reply carries the member list with who is
+away and how far each has read, or, to a client that says which version it
+holds, the changes since in bounded pages (:mod:`system.memberlog`). ``Typing`` is
 pushed to the others and nothing else (never stored, never in a poll).
 ``MarkRead`` stores a read position (monotone) and pushes it once durable.
 
@@ -41,6 +43,7 @@ from system import contract
 from system import clientid, log
 from system import limits
 from system.names import canonical_user_name
+from system.announce import Announcer
 from system.objects import (CallInfo, GoverseObject, InvalidArgument, Later, NotFound, ObjectError, ObjectHost,
                             PermissionDenied, ResourceExhausted, Superseded, Unavailable, method)
 from system.pb import chat_pb2
@@ -169,6 +172,9 @@ class ChatRoom(GoverseObject):
         self.members: dict[str, str] = dict(record.members)  # user -> client id ("" when it has no push stream)
         self.explicit = record.explicit
         self.presence = Presence(self.config.presence, record.members, record.reads, self.monotonic(), self.clock())
+        if getattr(self, "announcer", None) is not None:
+            self.announcer.close()
+        self.announcer = Announcer(self.name, self.presence, lambda: len(self.members), self._tell_others)
         self.stale = False
         self._pending: dict[tuple[str, str], asyncio.Future[Batch]] = {}  # sends being stored, by (user, id)
         self.writer = RoomWriter(self.store, self.name, record.token, on_durable=lambda b: self._durable(transcript, b),
@@ -208,21 +214,19 @@ class ChatRoom(GoverseObject):
         for user in batch.left:
             when = self.presence.left(user, self.clock())
             if when is not None:
-                self._tell_others(user, chat_pb2.Client_MemberNotification(room_name=self.name, user_name=user,
-                                                                           joined=False, timestamp=when))
+                self.announcer.member(user, False, when)
         for user in batch.joined:
             when = self.presence.joined(user, now, self.clock())
             if when is not None:
-                self._tell_others(user, chat_pb2.Client_MemberNotification(room_name=self.name, user_name=user,
-                                                                           joined=True, timestamp=when))
+                self.announcer.member(user, True, when)
         for user, seq in batch.read.items():
-            if self.presence.read(user, seq):
+            if self.presence.read(user, seq, self.clock()):
                 self._tell_others(user, chat_pb2.Client_ReadNotification(
                     room_name=self.name, user_name=user, read_seq=self.presence.read_position(user),
                     store_epoch=self.store.epoch))
 
-    def _tell_others(self, user: str, note: Message) -> None:
-        """Push ``note`` about ``user`` to every other member with a push stream (best effort)."""
+    def _tell_others(self, user: str | None, note: Message) -> None:
+        """Push ``note`` about ``user`` to every other member with a push stream (best effort; None: to all)."""
         recipients = {cid: name for name, cid in self.members.items() if name != user and cid}
         if recipients:
             self.port.push(list(recipients), note, PushMeta(room=self.name, sender=user, users=recipients))
@@ -263,20 +267,21 @@ class ChatRoom(GoverseObject):
             except clientid.MalformedClientId as exc:
                 raise InvalidArgument(str(exc)) from None
         await self._fresh()
-        self.presence.heard_from(user, self.monotonic())
+        self.presence.heard_from(user, self.monotonic(), self.clock())
+        joined = lambda: self._joined(request)  # noqa: E731
         if self.members.get(user) == client:
-            return self._joined()
+            return joined()
         if user not in self.members:
             self._check_room_for(user)
         self.members[user] = client
-        return Later(self._settled(self.writer.submit(joined={user: client}), self._joined))
+        return Later(self._settled(self.writer.submit(joined={user: client}), joined))
 
-    def _joined(self) -> chat_pb2.ChatRoom_JoinResponse:
+    def _joined(self, request: chat_pb2.ChatRoom_JoinRequest) -> chat_pb2.ChatRoom_JoinResponse:
+        members, as_of, page = self.presence.listing(request, self.monotonic(), self.clock())
         return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.transcript.last_seq,
                                               recent_messages=self.transcript.recent(self.config.join_history),
-                                              store_epoch=self.store.epoch,
-                                              members=self.presence.members(self.monotonic()),
-                                              members_as_of=self.presence.tick(self.clock()))
+                                              store_epoch=self.store.epoch, members=members, members_as_of=as_of,
+                                              member_page=page)
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
     async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:
@@ -298,7 +303,7 @@ class ChatRoom(GoverseObject):
             raise InvalidArgument(f"client_msg_id is longer than {MAX_CLIENT_MSG_ID} characters")
         check_storable("client_msg_id", cmid)
         await self._fresh()
-        self.presence.heard_from(user, self.monotonic())
+        self.presence.heard_from(user, self.monotonic(), self.clock())
         if self.transcript.sent_as(user, cmid) is not None:
             return self._duplicate(user, cmid)
         key = (user, cmid)
@@ -336,11 +341,12 @@ class ChatRoom(GoverseObject):
         t = self.transcript
         page, truncated, has_more = t.after(request.after_seq, request.after_timestamp, limit)
         now = self.monotonic()
-        self.presence.heard_from(call.user, now)  # a poll names nobody: the gate's word
+        self.presence.heard_from(call.user, now, self.clock())  # a poll names nobody: the gate's word
+        members, as_of, listed = self.presence.listing(request, now, self.clock())
         return chat_pb2.ChatRoom_GetRecentMessagesResponse(
             messages=page, history_truncated=truncated, has_more=has_more,
             first_available_seq=t.first_available_seq, last_seq=t.last_seq, store_epoch=self.store.epoch,
-            members=self.presence.members(now), members_as_of=self.presence.tick(self.clock()))
+            members=members, members_as_of=as_of, member_page=listed)
 
     @method(chat_pb2.ChatRoom_MembersRequest)
     async def Members(self, request: chat_pb2.ChatRoom_MembersRequest,
@@ -349,9 +355,10 @@ class ChatRoom(GoverseObject):
         user = speaker(request.user_name, call) if request.user_name or call.user else None
         await self._fresh()
         now = self.monotonic()
-        self.presence.heard_from(user, now)
-        return chat_pb2.ChatRoom_MembersResponse(members=self.presence.members(now),
-                                                 as_of=self.presence.tick(self.clock()), store_epoch=self.store.epoch)
+        self.presence.heard_from(user, now, self.clock())
+        members, as_of, page = self.presence.listing(request, now, self.clock())
+        return chat_pb2.ChatRoom_MembersResponse(members=members, as_of=as_of, store_epoch=self.store.epoch,
+                                                 member_page=page)
 
     @method(chat_pb2.ChatRoom_TypingRequest)
     async def Typing(self, request: chat_pb2.ChatRoom_TypingRequest,
@@ -361,7 +368,7 @@ class ChatRoom(GoverseObject):
         await self._fresh()
         self._must_be_member(user)
         now = self.monotonic()
-        self.presence.heard_from(user, now)
+        self.presence.heard_from(user, now, self.clock())
         expires_ms = int(self.config.presence.typing_expiry * 1000)
         if not self.presence.may_type(user, now):
             return chat_pb2.ChatRoom_TypingResponse(pushed=False, expires_ms=expires_ms)
@@ -380,7 +387,7 @@ class ChatRoom(GoverseObject):
         if request.seq > self.transcript.last_seq:
             raise InvalidArgument(f"seq {request.seq} is beyond the last message of {self.name!r} "
                                   f"(#{self.transcript.last_seq})")
-        self.presence.heard_from(user, self.monotonic())
+        self.presence.heard_from(user, self.monotonic(), self.clock())
         reply = lambda: chat_pb2.ChatRoom_MarkReadResponse(read_seq=self.presence.read_position(user))  # noqa: E731
         if request.seq <= self.presence.read_position(user):
             return reply()
@@ -432,6 +439,7 @@ class ChatRoom(GoverseObject):
             raise refusal(self.name, exc) from None
 
     async def close(self) -> None:
+        self.announcer.close()
         await self.writer.close()
 
 

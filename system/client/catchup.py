@@ -80,7 +80,7 @@ class CatchUp:
         view.last_seq = max(view.last_seq, reply.last_seq)
         view.last_activity = time.monotonic()
         self._accept(view, recent, "join")
-        self.presence.listed(view.name, list(reply.members), reply.members_as_of, "join")
+        self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
         self._settle(view)
 
     def sending(self, room: str, client_msg_id: str) -> None:
@@ -155,8 +155,9 @@ class CatchUp:
         high_water = view.high_water()
         while True:
             reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "GetRecentMessages",
-                                          lambda: chat_pb2.ChatRoom_GetRecentMessagesRequest(after_seq=after,
-                                                                                             limit=self.page_size),
+                                          lambda: chat_pb2.ChatRoom_GetRecentMessagesRequest(
+                                              after_seq=after, limit=self.page_size,
+                                              members_since=self.presence.view(room).cursor()),
                                           (chat_pb2.ChatRoom_GetRecentMessagesResponse,), budget)
             messages = list(reply.messages)
             if not checked:
@@ -177,9 +178,20 @@ class CatchUp:
                 break
             after = messages[-1].seq
         view.last_activity = time.monotonic()
-        self.presence.listed(room, list(reply.members), reply.members_as_of, "poll")
+        self.presence.replied(room, reply.member_page, list(reply.members), reply.members_as_of, "poll")
+        await self.member_pages(room, reply.member_page, "poll", budget)
         self._settle(view)
         return PollResult(room, shown, truncated, first_available, reply.last_seq)
+
+    async def member_pages(self, room: str, page: chat_pb2.MemberPage, source: str, budget: float | None) -> None:
+        """The rest of the member list after a reply's ``page`` (applied), a ``Members`` call per page."""
+        async def more(cursor: chat_pb2.MemberCursor) -> chat_pb2.MemberPage:
+            reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
+                                          lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user,
+                                                                                   members_since=cursor),
+                                          (chat_pb2.ChatRoom_MembersResponse,), budget)
+            return reply.member_page
+        await self.presence.rest(room, page, source, more)
 
     async def join_call(self, room: str, budget: float | None) -> chat_pb2.ChatRoom_JoinResponse:
         """Join with our current client id; again if a reconnect changed the id while the call ran."""
@@ -187,7 +199,8 @@ class CatchUp:
 
         def request() -> chat_pb2.ChatRoom_JoinRequest:
             used.append(self.connection.client_id)
-            return chat_pb2.ChatRoom_JoinRequest(user_name=self.user, client_id=self.connection.client_id)
+            return chat_pb2.ChatRoom_JoinRequest(user_name=self.user, client_id=self.connection.client_id,
+                                                 members_since=self.presence.view(room).cursor())
 
         for _ in range(3):
             reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "Join", request,

@@ -137,6 +137,7 @@ class ChatClient:
             view.joined = was_joined
             raise
         self._catch_up.joined(view, reply, high_water)
+        await self._catch_up.member_pages(room, reply.member_page, "join", self.outage_wait)
         return JoinResult(room, reply.last_seq, list(reply.recent_messages))
 
     async def leave(self, room: str) -> None:
@@ -185,13 +186,19 @@ class ChatClient:
         return self._presence.view(room)
 
     async def members(self, room: str, budget: float | None = None) -> list[chat_pb2.Member]:
-        """The room's members now (also our heartbeat); what this client shows converges on it."""
+        """The room's members now, as this client shows them once this call (also our heartbeat) brought the changes."""
+        budget = self.outage_wait if budget is None else budget
+        view = self._presence.view(room)
         reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
-                                       lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user),
-                                       (chat_pb2.ChatRoom_MembersResponse,),
-                                       self.outage_wait if budget is None else budget)
-        self._presence.listed(room, list(reply.members), reply.as_of, "members")
-        return list(reply.members)
+                                       lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user,
+                                                                                members_since=view.cursor()),
+                                       (chat_pb2.ChatRoom_MembersResponse,), budget)
+        self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
+        await self._catch_up.member_pages(room, reply.member_page, "members", budget)
+        if not reply.member_page.origin:
+            return list(reply.members)
+        return [chat_pb2.Member(user_name=user, away=away, read_seq=view.reads.get(user, 0))
+                for user, away in sorted(view.members.items())]
 
     async def typing(self, room: str) -> chat_pb2.ChatRoom_TypingResponse | None:
         """Tell the room's other members we are typing; None when too soon after the last (no call made)."""

@@ -2,11 +2,13 @@
 
 Each promise is kept differently:
 
-- joins and leaves come by push (best effort); every poll reply and each
-  ``Members`` heartbeat carries the room's whole list, so a missed push is
-  made good. A push and a list each carry the room's presence clock: the
-  newer word about a member wins, whatever order they arrive in
-  (:class:`RoomPresence`, sans-I/O);
+- joins and leaves come by push (best effort; a big room's come batched);
+  every join, poll and ``Members`` heartbeat says which version of the
+  list this client holds and its reply brings the changes since (or the
+  list from the start, in pages: :mod:`system.memberlog`), so a missed
+  push is made good. Pushes, lists and pages each carry the room's
+  presence clock: the newer word about a member wins, whatever order they
+  arrive in (:class:`RoomPresence`, sans-I/O);
 - read positions come by push and with the list; they only move forward;
 - "typing" comes by push only and is shown until ``timestamp + expires_ms``
   (never longer, even for a push that arrived late), or until that member's
@@ -17,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
 
 from system.client.observer import Observers
 from system.pb import chat_pb2
+
+
+MAX_PAGES = 1000  # pages of one room's list fetched in a row (12 KB each: far more than a room holds)
 
 
 @dataclass
@@ -35,6 +40,54 @@ class RoomPresence:
     listed_at: int = 0   # presence clock of the newest whole list: older word about anyone is stale
     reads: dict[str, int] = field(default_factory=dict)
     typing: dict[str, float] = field(default_factory=dict)    # user -> monotonic time it stops showing
+    version: int = 0     # the version of the room's list this client holds (a MemberPage's), with its origin
+    origin: int = 0
+    rebuild: set[str] | None = None  # while a list from the start comes in pages: whom its pages named
+
+    def cursor(self) -> chat_pb2.MemberCursor:
+        """What to send as ``members_since``: the version held (a listing half read goes on from it)."""
+        return chat_pb2.MemberCursor(version=self.version, origin=self.origin, listing=self.rebuild is not None)
+
+    def _word(self, user: str, present: chat_pb2.Member | None, when: int) -> int:
+        """Word about ``user`` as of ``when`` (present, or gone): -1 left, 1 came, 0 no change to who is in."""
+        if when < self.heard_at.get(user, 0):
+            return 0
+        self.heard_at[user] = when
+        if present is None:
+            return -1 if self.members.pop(user, None) is not None else 0
+        came = user not in self.members
+        self.members[user] = present.away
+        return 1 if came else 0
+
+    def paged(self, page: chat_pb2.MemberPage, in_turn: bool = True) -> tuple[list[str], list[str]]:
+        """A page of the list (``in_turn``: the changes since the version held, or a listing from the start);
+        (who came, who went) by it. A page out of turn (a batch push after a missed one) is applied member by
+        member, newer word winning, and the version held stays, so the next reply brings what was missed."""
+        came, went = [], []
+        when = page.version
+        if in_turn and page.full:
+            self.rebuild = set()
+        for m in page.members:
+            if in_turn and self.rebuild is not None:
+                self.rebuild.add(m.user_name)
+            word = self._word(m.user_name, m, when)
+            if word > 0:
+                came.append(m.user_name)
+        for user in page.gone:
+            if in_turn and self.rebuild is not None:
+                self.rebuild.discard(user)
+            if self._word(user, None, when) < 0:
+                went.append(user)
+        if not in_turn:
+            return came, went
+        self.version, self.origin = page.version, page.origin
+        self.listed_at = max(self.listed_at, when)  # every word up to it is in: an older push is stale
+        if not page.more and self.rebuild is not None:
+            for user in [u for u in self.members if u not in self.rebuild]:
+                if self._word(user, None, when) < 0:
+                    went.append(user)
+            self.rebuild = None
+        return came, went
 
     def notified(self, user: str, joined: bool, when: int) -> bool:
         """A join/leave push; True if it changed who is in the room."""
@@ -91,6 +144,7 @@ class PresenceTracker:
     def on_item(self, item: any_pb2.Any, following: Callable[[str], bool]) -> bool:
         """A pushed item: True if it was a presence push (applied when ``following(room)``)."""
         for kind, apply in ((chat_pb2.Client_MemberNotification, self._member),
+                            (chat_pb2.Client_MembersChangedNotification, self._batch),
                             (chat_pb2.Client_TypingNotification, self._typing),
                             (chat_pb2.Client_ReadNotification, self._read)):
             if item.Is(kind.DESCRIPTOR):
@@ -115,6 +169,37 @@ class PresenceTracker:
             if view.read(m.user_name, m.read_seq):
                 self.observers.on_read(room, m.user_name, m.read_seq, source)
 
+    def replied(self, room: str, page: chat_pb2.MemberPage, members: list[chat_pb2.Member], as_of: int,
+                source: str) -> None:
+        """A join, poll or ``Members`` reply: its page of the list, or (a server without versions) its list."""
+        if page.origin:
+            self._apply(room, page, source, True)
+        else:
+            self.listed(room, members, as_of, source)
+
+    async def rest(self, room: str, page: chat_pb2.MemberPage, source: str,
+                   more: Callable[[chat_pb2.MemberCursor], Awaitable[chat_pb2.MemberPage]]) -> None:
+        """After a reply's ``page`` (applied): the following pages, fetched with ``more``, until all are in."""
+        for _ in range(MAX_PAGES):
+            if not (page.origin and page.more):
+                return
+            page = await more(self.view(room).cursor())
+            self._apply(room, page, source, True)
+
+    def _apply(self, room: str, page: chat_pb2.MemberPage, source: str, in_turn: bool) -> None:
+        if not page.origin:
+            return  # a server without versions
+        view = self.view(room)
+        came, went = view.paged(page, in_turn)
+        for user in came:
+            self.observers.on_member(room, user, True, source)
+        for user in went:
+            self.observers.on_member(room, user, False, source)
+            self._stop_typing(room, user)
+        for m in page.members:
+            if view.read(m.user_name, m.read_seq):
+                self.observers.on_read(room, m.user_name, m.read_seq, source)
+
     def shown(self, room: str, sender: str) -> None:
         """A message from ``sender`` was shown: it is no longer typing."""
         self._stop_typing(room, sender)
@@ -134,6 +219,12 @@ class PresenceTracker:
             self.observers.on_member(note.room_name, note.user_name, note.joined, "push")
         if not note.joined:
             self._stop_typing(note.room_name, note.user_name)
+
+    def _batch(self, note: chat_pb2.Client_MembersChangedNotification) -> None:
+        view = self.view(note.room_name)
+        in_turn = (not note.page.full and view.rebuild is None and note.page.origin == view.origin
+                   and note.from_version == view.version)
+        self._apply(note.room_name, note.page, "push", in_turn)
 
     def _read(self, note: chat_pb2.Client_ReadNotification) -> None:
         if self.view(note.room_name).read(note.user_name, note.read_seq):

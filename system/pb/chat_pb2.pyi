@@ -101,28 +101,32 @@ class Client_GetRecentMessagesResponse(_message.Message):
     def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ...) -> None: ...
 
 class ChatRoom_JoinRequest(_message.Message):
-    __slots__ = ("user_name", "client_id")
+    __slots__ = ("user_name", "client_id", "members_since")
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_SINCE_FIELD_NUMBER: _ClassVar[int]
     user_name: str
     client_id: str
-    def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+    members_since: MemberCursor
+    def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_JoinResponse(_message.Message):
-    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of")
+    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of", "member_page")
     ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
     room_name: str
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     last_seq: int
     store_epoch: int
     members: _containers.RepeatedCompositeFieldContainer[Member]
     members_as_of: int
-    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ...) -> None: ...
+    member_page: MemberPage
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageRequest(_message.Message):
     __slots__ = ("user_name", "message", "client_msg_id")
@@ -147,17 +151,19 @@ class ChatRoom_SendChatMessageResponse(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., timestamp: _Optional[int] = ..., duplicate: _Optional[bool] = ..., store_epoch: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_GetRecentMessagesRequest(_message.Message):
-    __slots__ = ("after_timestamp", "after_seq", "limit")
+    __slots__ = ("after_timestamp", "after_seq", "limit", "members_since")
     AFTER_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_SINCE_FIELD_NUMBER: _ClassVar[int]
     after_timestamp: int
     after_seq: int
     limit: int
-    def __init__(self, after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    members_since: MemberCursor
+    def __init__(self, after_timestamp: _Optional[int] = ..., after_seq: _Optional[int] = ..., limit: _Optional[int] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_GetRecentMessagesResponse(_message.Message):
-    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more", "store_epoch", "members", "members_as_of")
+    __slots__ = ("messages", "history_truncated", "first_available_seq", "last_seq", "has_more", "store_epoch", "members", "members_as_of", "member_page")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     HISTORY_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     FIRST_AVAILABLE_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +172,7 @@ class ChatRoom_GetRecentMessagesResponse(_message.Message):
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     history_truncated: bool
     first_available_seq: int
@@ -174,7 +181,8 @@ class ChatRoom_GetRecentMessagesResponse(_message.Message):
     store_epoch: int
     members: _containers.RepeatedCompositeFieldContainer[Member]
     members_as_of: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ...) -> None: ...
+    member_page: MemberPage
+    def __init__(self, messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., history_truncated: _Optional[bool] = ..., first_available_seq: _Optional[int] = ..., last_seq: _Optional[int] = ..., has_more: _Optional[bool] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_LeaveRequest(_message.Message):
     __slots__ = ("user_name", "client_id")
@@ -209,20 +217,60 @@ class Member(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., away: _Optional[bool] = ..., read_seq: _Optional[int] = ..., since: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_MembersRequest(_message.Message):
-    __slots__ = ("user_name",)
+    __slots__ = ("user_name", "members_since")
     USER_NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_SINCE_FIELD_NUMBER: _ClassVar[int]
     user_name: str
-    def __init__(self, user_name: _Optional[str] = ...) -> None: ...
+    members_since: MemberCursor
+    def __init__(self, user_name: _Optional[str] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_MembersResponse(_message.Message):
-    __slots__ = ("members", "as_of", "store_epoch")
+    __slots__ = ("members", "as_of", "store_epoch", "member_page")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     as_of: int
     store_epoch: int
-    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ...) -> None: ...
+    member_page: MemberPage
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
+
+class MemberCursor(_message.Message):
+    __slots__ = ("version", "origin", "listing")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    LISTING_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    origin: int
+    listing: bool
+    def __init__(self, version: _Optional[int] = ..., origin: _Optional[int] = ..., listing: _Optional[bool] = ...) -> None: ...
+
+class MemberPage(_message.Message):
+    __slots__ = ("version", "origin", "full", "members", "gone", "more")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    GONE_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    origin: int
+    full: bool
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    gone: _containers.RepeatedScalarFieldContainer[str]
+    more: bool
+    def __init__(self, version: _Optional[int] = ..., origin: _Optional[int] = ..., full: _Optional[bool] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., gone: _Optional[_Iterable[str]] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class Client_MembersChangedNotification(_message.Message):
+    __slots__ = ("room_name", "from_version", "page")
+    ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    room_name: str
+    from_version: int
+    page: MemberPage
+    def __init__(self, room_name: _Optional[str] = ..., from_version: _Optional[int] = ..., page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
 
 class Client_MemberNotification(_message.Message):
     __slots__ = ("room_name", "user_name", "joined", "timestamp")
