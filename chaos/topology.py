@@ -293,7 +293,7 @@ class Topology:
         host, _, port = proxy.listen.rpartition(":")
         rules = await self.network.drop(dialler, table, link_matches(host, int(port), stream), percent)
         return {"namespace": self.network.opened.namespace(dialler), "part": dialler, "table": table,
-                "link": link, "rules": rules}
+                "link": link, "dials": proxy.listen, "stream": stream, "percent": percent, "rules": rules}
 
     async def net_isolate(self, server: str, table: str) -> dict[str, Any]:
         assert self.network is not None
