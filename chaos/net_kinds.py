@@ -33,7 +33,7 @@ class NetFaults(Protocol):
 
     async def net_drop_link(self, link: str, stream: str, percent: float, table: str) -> dict[str, Any]: ...
     async def net_isolate(self, server: str, table: str) -> dict[str, Any]: ...
-    async def net_heal(self, loaded: dict[str, Any]) -> None: ...
+    async def net_heal(self, loaded: dict[str, Any]) -> int: ...  # the packets it dropped
 
 
 def _net(parts: Parts) -> NetFaults:
@@ -52,8 +52,8 @@ def _record(parts: Parts, fault: "Fault", phase: str, loaded: dict[str, Any]) ->
 
 def _undo(parts: Parts, net: NetFaults, fault: "Fault", loaded: dict[str, Any]) -> Undo:
     async def heal() -> None:
-        await net.net_heal(loaded)
-        _record(parts, fault, "removed", loaded)
+        dropped = await net.net_heal(loaded)
+        _record(parts, fault, "removed", {**loaded, "dropped_packets": dropped})
     return heal
 
 
@@ -64,7 +64,7 @@ def link_drop(name: str, *, percent: float | Param, stream: str | Param, target:
     async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
         net = _net(parts)
         loaded = await net.net_drop_link(part, fault.params.get("stream", stream), fault.params.get("percent", percent),
-                                         table_name(fault.id))
+                                         table_name(fault.id, part))
         undo.append(_undo(parts, net, fault, loaded))
         _record(parts, fault, "loaded", loaded)
 
@@ -73,7 +73,7 @@ def link_drop(name: str, *, percent: float | Param, stream: str | Param, target:
 
 async def _isolate(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
     net = _net(parts)
-    loaded = await net.net_isolate(part, table_name(fault.id))
+    loaded = await net.net_isolate(part, table_name(fault.id, part))
     undo.append(_undo(parts, net, fault, loaded))
     _record(parts, fault, "loaded", loaded)
 

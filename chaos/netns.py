@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from chaos.netplan import EVERYTHING, PREFIX, NetPlan, drop_table, free_subnet, parse_host_link, parse_namespace
+from chaos.netplan import EVERYTHING, PREFIX, NetPlan, drop_table, dropped, free_subnet, parse_host_link, parse_namespace
 
 LOCK = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")  # noqa: S108 - a lock file, no data
 COMMAND_TIMEOUT = 10.0
@@ -179,11 +179,14 @@ class Network:
         _run([*self.opened.exec_argv(part), "nft", "-f", "-"], stdin=script)
         self._tables.add((part, table))
 
-    def unload(self, part: str, table: str) -> None:
+    def unload(self, part: str, table: str) -> int:
+        """Delete a table loaded by :meth:`load`; the packets its rules dropped."""
         if (part, table) not in self._tables or self.plan is None:
-            return
+            return 0
+        listing = _run([*self.plan.exec_argv(part), "nft", "list", "table", "inet", table]).stdout
         _run([*self.plan.exec_argv(part), "nft", "delete", "table", "inet", table])
         self._tables.discard((part, table))
+        return dropped(listing)
 
     def tables(self, part: str) -> list[str]:
         """The tables loaded now in ``part``'s namespace, as nft lists them."""

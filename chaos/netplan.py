@@ -122,9 +122,10 @@ class NetPlan:
 # ---------------------------------------------------------------- rules
 
 
-def table_name(fault_id: int) -> str:
-    """The nftables table one fault loads in each namespace it touches."""
-    return f"pushchat_fault{fault_id}"
+def table_name(fault_id: int, part: str) -> str:
+    """The nftables table one fault loads for one part it hits (a link, a server): its own, so each heals alone
+    even where a namespace dials several of the links hit (``gate0-node0``, ``gate0-node1``)."""
+    return f"pushchat_fault{fault_id}_" + re.sub(r"[^A-Za-z0-9]", "_", part)
 
 
 def share(percent: float) -> str:
@@ -162,7 +163,12 @@ def drop_table(table: str, rules: Mapping[str, str | Sequence[str]], percent: fl
         if chain not in ("input", "output"):
             raise ValueError(f"unknown chain {chain!r}")
         lines += [f"  chain {chain} {{", f"    type filter hook {chain} priority filter - 10; policy accept;"]
-        lines += [f"    {match} {share(percent)}drop" for match in matches]
+        lines += [f"    {match} {share(percent)}counter drop" for match in matches]
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def dropped(listing: str) -> int:
+    """The packets a table's rules dropped, from ``nft list table`` (its ``counter packets N`` figures)."""
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))

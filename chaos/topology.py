@@ -302,9 +302,11 @@ class Topology:
         rules = await self.network.isolate(server, table)
         return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules}
 
-    async def net_heal(self, loaded: dict[str, Any]) -> None:
-        if self.network is not None and self.network.plan is not None:
-            await asyncio.to_thread(self.network.unload, loaded["part"], loaded["table"])
+    async def net_heal(self, loaded: dict[str, Any]) -> int:
+        """Remove what a net kind loaded; the packets it dropped."""
+        if self.network is None or self.network.plan is None:
+            return 0
+        return await asyncio.to_thread(self.network.unload, loaded["part"], loaded["table"])
 
     # -- evidence for the checker --------------------------------------------
     def log_files(self) -> dict[str, Path]:
