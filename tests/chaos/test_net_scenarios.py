@@ -23,6 +23,9 @@ except netns.NetworkUnavailable as exc:
 pytestmark = [pytest.mark.chaos, pytest.mark.skipif(bool(REASON), reason=REASON)]
 
 
+KEEPALIVE_OFF = ("--keepalive-ms", "2147483647", "--keepalive-timeout-ms", "60000", "--ping-timeout-ms", "60000")
+
+
 def _mine() -> list[str]:
     return [ns for ns in netns.leftovers()[0] if parse_namespace(ns)[1] == os.getpid()]  # type: ignore[index]
 
@@ -35,12 +38,16 @@ def test_half_open_gate_link_is_noticed_by_keepalive(chaos) -> None:  # type: ig
 
 
 def test_a_gate_without_keepalive_fails_half_open_gate_link(chaos, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """Keepalive off on the gate (an hour between pings; its flag, given last, wins): the cut goes unnoticed."""
+    """Keepalive off on the gate (its flags, given last, win): the cut goes unnoticed.
+
+    Off means gRPC's "never" (INT_MAX) between pings, which also leaves TCP_USER_TIMEOUT unset, and a minute
+    for a ping's ack: a long interval alone is not off (gRPC sets TCP_USER_TIMEOUT to the keepalive timeout
+    whenever keepalive is on, and the kernel then ends a connection whose data goes unacknowledged)."""
     plan_for = chaos_run.plan_for
 
     def doctored(scenario, creds=None):  # type: ignore[no-untyped-def]
         plan = plan_for(scenario, creds)
-        return dataclasses.replace(plan, gate_args=(*plan.gate_args, "--keepalive-ms", "3600000"))
+        return dataclasses.replace(plan, gate_args=(*plan.gate_args, *KEEPALIVE_OFF))
 
     monkeypatch.setattr(chaos_run, "plan_for", doctored)
     result = chaos.run("half-open-gate-link")
