@@ -324,5 +324,7 @@ register(FaultKind("clock", SERVER, _set_clock, {"jump_s": Param(0, int, minimum
                                                  "rate": Param(1.0, float, minimum=0.01, maximum=100)},
                    scopes=CLOCK_SCOPES, needs="faketime"))  # libfaketime: jump or skew a server's wall clock
 
+import chaos.net_kinds  # noqa: E402,F401 - registers the IP-layer kinds (net_*), which build on the above
+
 #: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks their toxic).
 EXTENSION_KINDS: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.extension)

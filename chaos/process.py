@@ -42,7 +42,7 @@ class ServerProcess:
     """A ``pushchat node|gate`` process: start, announce, kill, pause, restart, scrape."""
 
     def __init__(self, name: str, command: str, args: list[str], log_dir: Path, *,
-                 clock_file: Path | None = None) -> None:
+                 clock_file: Path | None = None, host: str = "127.0.0.1", prefix: tuple[str, ...] = ()) -> None:
         self.name = name
         self.command = command
         self.args = list(args)
@@ -57,6 +57,8 @@ class ServerProcess:
         self.fault_specs: dict[str, dict[str, Any]] = {}  # what should be set in its fault points
         self._set: set[str] = set()                       # what is set in this incarnation's
         self.clock_file = clock_file
+        self.host = host      # where it listens (and serves metrics): its own namespace's address, when it has one
+        self.prefix = prefix  # what runs it (``ip netns exec NS``), if anything
         self.clock = (0.0, 1.0)        # (jump s, rate) of its wall clock against real time
         self._clock_origin = 0.0       # real time this incarnation (and so libfaketime in it) started
 
@@ -79,9 +81,9 @@ class ServerProcess:
         self.incarnation += 1
         log_path = self.log_dir / log_file_name(self.name, self.incarnation)
         self.log_paths.append(log_path)
-        listen = f"127.0.0.1:{self.port if self.addr else 0}"
-        argv = [sys.executable, "-m", "chaos.cli", self.command, "--listen", listen,
-                "--log-file", str(log_path), "--metrics-port", "0", "--exit-with-parent",
+        listen = f"{self.host}:{self.port if self.addr else 0}"
+        argv = [*self.prefix, sys.executable, "-m", "chaos.cli", self.command, "--listen", listen,
+                "--log-file", str(log_path), "--metrics-port", "0", "--metrics-host", self.host, "--exit-with-parent",
                 "--fault-control", "127.0.0.1:0", *self.args]
         env = _env_without_proxies()
         if self.clock_file is not None:
@@ -216,7 +218,7 @@ class ServerProcess:
         """Blocking scrape of /metrics; None when the process is not alive to answer."""
         if not self.alive or self.paused or not self.metrics_port:
             return None
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        url = f"http://{self.host}:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
             return parse_flat(resp.read().decode("utf-8"))
 

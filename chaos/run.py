@@ -104,7 +104,9 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     return TopologyPlan(nodes=topo.nodes, gates=topo.gates, clients={**dict(topo.clients), **dict(topo.hostile),
                                                                        **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
-                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds))
+                        lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds),
+                        network="namespaces" if topo.network == "namespaces" or any(
+                            KINDS[k].needs == "namespaces" for k in scenario.kinds) else "host")
 
 
 class Run:

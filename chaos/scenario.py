@@ -78,6 +78,8 @@ class TopologySpec:
     hostile: tuple[tuple[str, int], ...] = ()  # (name, gate index) of clients that attack instead of chatting
     limits: tuple[tuple[str, float], ...] = ()  # gate limits (GATE_LIMIT_FLAGS keys) other than the defaults
     load: LoadSpec | None = None  # many clients in worker processes, besides the named ones
+    network: str = "host"        # host: all on 127.0.0.1; namespaces: each node and gate in its own network
+                                 # namespace (chaos.netns), for the IP-layer kinds (net_*), which turn it on
 
     @property
     def client_names(self) -> list[str]:

@@ -42,9 +42,11 @@ VERDICTS = ("valid", "invalid", "unknown")
 TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
-                 "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load")
+                 "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load",
+                 "network")
 LOAD_KEYS = ("clients", "rooms", "workers", "rate")
 AUTH_MODES = ("none", "token")
+NETWORKS = ("host", "namespaces")  # where servers run (see TopologySpec.network)
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
 WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes", "presence")
 FAULT_KEYS = ("kind", "target", "start", "duration")
@@ -213,6 +215,7 @@ def _topology(sec: Section) -> TopologySpec | None:
     store = sec.get("store", one_of(STORES), TopologySpec.store)
     etcd = sec.get("etcd", number(integer=True), TopologySpec.etcd)
     lease_ttl = sec.get("lease_ttl", number(minimum=1), TopologySpec.lease_ttl)
+    network = sec.get("network", one_of(NETWORKS), TopologySpec.network)
     if etcd not in (0, 1, 3):
         sec.add("etcd", f"must be 0 (no cluster), 1 or 3 members, not {etcd}")
     elif etcd and store != "postgres":
@@ -221,7 +224,7 @@ def _topology(sec: Section) -> TopologySpec | None:
         return None
     return TopologySpec(nodes=nodes, gates=gates, clients=members, rooms=rooms, store=store, etcd=etcd,
                         lease_ttl=lease_ttl, auth=auth, tls=tls, hostile=hostile, limits=gate_limits, load=load,
-                        **limits)
+                        network=network, **limits)
 
 
 def _load(sec: Section) -> LoadSpec | None:

@@ -53,6 +53,7 @@ TIMING_COUNTS: dict[str, str] = {
     "injected_store_failures": f"{_FLOOR}, with injected_log_mismatches: 0",
     "receipts_shown": "'>= 1' (the receipts rule judged something)",
     "typing_shown": "'>= 1' (the typing rule judged something)",
+    "cuts_noticed": "'>= 1' (a cut was noticed), with cuts_unnoticed: 0 (every one was)",
 }
 #: Results that are times (s): a loaded machine only makes them longer, so a floor an injected delay guarantees
 #: ('> X', '>= X') holds, and a ceiling ('<', '<=', '==', a list) is a race. State per event what must happen.
@@ -60,6 +61,7 @@ TIMING_TIMES: dict[str, str] = {
     **{name: "a floor an injected delay guarantees ('>= X'); for 'fast enough', what must happen per message "
              "(lost: 0, recovery_misses: 0, shown_by_final_poll: 0)"
        for name in ("latency_min", "latency_p50", "latency_p95", "latency_p99", "latency_max")},
+    "detection_max": "cuts_unnoticed: 0 (every cut was noticed while it lasted) with cuts_noticed: '>= 1'",
     "failover_max": "failovers: '>= 1' (the rooms moved) with lost: 0 and lost_by_server: 0",
     "duration": "nothing: how long the history runs is the machine's business",
 }

@@ -21,11 +21,14 @@ from typing import Any, Mapping
 
 from chaos.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
+from chaos.netns import Network
+from chaos.netplan import link_matches
 from chaos.postgres import PostgresServer, StoreProcess
 from chaos.process import ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
+NETWORKS = ("host", "namespaces")
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,16 @@ class TopologyPlan:
     etcd: int = 0          # etcd members: nodes and gates find each other there, each through its own links
     lease_ttl: float = 2.0  # with etcd: how long a silent member's key outlives it
     faketime: bool = False  # nodes and gates run under libfaketime, so clock faults can move their clocks
+    network: str = "host"   # host: every process on 127.0.0.1; namespaces: each node and gate in a network
+    #                         namespace of its own (chaos.netns), the proxies on the harness's side of their bridge
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
             raise ValueError("a topology needs at least one node and one gate")
         if self.etcd and self.store != "postgres":
             raise ValueError("a cluster on etcd needs the shared store (store: postgres)")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, not {self.network!r}")
         for name, gate in self.clients.items():
             if not 0 <= gate < self.gates:
                 raise ValueError(f"client {name!r} is on gate {gate}, but there are {self.gates} gates")
@@ -78,11 +85,14 @@ class Topology:
         self.etcd: EtcdCluster | None = None
         self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
+        self.network: Network | None = Network(self.names.servers()) if plan.network == "namespaces" else None
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> "Topology":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.network is not None:
+                self.network.open()  # here, not in a thread: on the main thread it can catch SIGTERM
             if self.plan.store == "postgres":
                 await self._start_store()
             if self.plan.etcd:
@@ -91,7 +101,8 @@ class Topology:
             self.nodes = [ServerProcess(names.node(i), "node", [*self.plan.node_args, *self._store_args(i),
                                                                 *self._etcd_args(names.node(i)),
                                                                 *(["--node-id", names.node(i)] if self.plan.etcd else [])],
-                                        self.log_dir, clock_file=self._clock_file(names.node(i)))
+                                        self.log_dir, clock_file=self._clock_file(names.node(i)),
+                                        **self._placed(names.node(i)))
                           for i in range(self.plan.nodes)]
             await asyncio.gather(*(n.start() for n in self.nodes))
             for g in range(self.plan.gates):
@@ -107,7 +118,7 @@ class Topology:
                     upstreams = ",".join(self.addr_of(names.gate_link(g, n)) for n in range(self.plan.nodes))
                     args = ["--nodes", upstreams, *self.plan.gate_args]
                 self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir,
-                                                clock_file=self._clock_file(names.gate(g))))
+                                                clock_file=self._clock_file(names.gate(g)), **self._placed(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
             # At once: a load run has hundreds of clients, each behind its own proxy.
             await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[gate].addr)
@@ -158,9 +169,16 @@ class Topology:
                     "--store-timeout", "2"]
         return ["--store", self.plan.store]
 
+    def _placed(self, server: str) -> dict[str, Any]:
+        """Where a server runs: its own namespace and address, with ``network: namespaces``."""
+        if self.network is None:
+            return {}
+        return {"host": self.network.addr(server), "prefix": tuple(self.network.exec_argv(server))}
+
     async def _proxy(self, name: str, upstream: str | None) -> None:
         assert upstream
-        self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream)
+        listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"  # reachable from the namespaces
+        self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream, listen)
 
     async def close(self) -> None:
         """Stop gates, then nodes, then the store, then delete the proxies; never raises for a dead one."""
@@ -177,6 +195,8 @@ class Topology:
             except Exception:  # noqa: BLE001 - the server may already be gone
                 pass
         self.proxies.clear()
+        if self.network is not None:
+            await asyncio.to_thread(self.network.close)
 
     async def __aenter__(self) -> "Topology":
         return await self.start()
@@ -263,6 +283,32 @@ class Topology:
 
     async def set_clock(self, name: str, jump_s: float, rate: float) -> None:
         await self.server(name).set_clock(jump_s, rate)
+
+    # -- the IP-layer kinds' view (chaos.net_kinds): nftables tables in the servers' namespaces ------------
+    async def net_drop_link(self, link: str, stream: str, percent: float, table: str) -> dict[str, Any]:
+        """Drop ``stream`` of ``link`` (a ``percent`` of its packets) where it is dialled from."""
+        assert self.network is not None
+        dialler = self.names.ends()[link][0]
+        if dialler not in self.names.servers():
+            raise ValueError(f"{link}: {dialler} is not in a namespace of the run (only nodes and gates are)")
+        proxy = self.proxies[link]
+        host, _, port = proxy.listen.rpartition(":")
+        rules = await self.network.drop(dialler, table, link_matches(host, int(port), stream), percent)
+        return {"namespace": self.network.opened.namespace(dialler), "part": dialler, "table": table,
+                "link": link, "dials": proxy.listen, "stream": stream, "percent": percent, "rules": rules}
+
+    async def net_isolate(self, server: str, table: str) -> dict[str, Any]:
+        assert self.network is not None
+        if server not in self.names.servers():
+            raise ValueError(f"{server} is not in a namespace of the run (only nodes and gates are)")
+        rules = await self.network.isolate(server, table)
+        return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules}
+
+    async def net_heal(self, loaded: dict[str, Any]) -> int:
+        """Remove what a net kind loaded; the packets it dropped."""
+        if self.network is None or self.network.plan is None:
+            return 0
+        return await asyncio.to_thread(self.network.unload, loaded["part"], loaded["table"])
 
     # -- evidence for the checker --------------------------------------------
     def log_files(self) -> dict[str, Path]:

@@ -126,6 +126,8 @@ class Evidence:
     stamps: list[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
     final_polled: set[Key] = field(default_factory=set)          # members with a successful final poll
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
+    net: list[Op] = field(default_factory=list)                  # IP-layer rules loaded and removed (f: net)
+    started_at: float | None = None                              # wall clock at time 0 (logs' ts are wall clock)
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
     store: str | None = None                                     # the nodes' store, from the setup phase
@@ -184,12 +186,16 @@ class Evidence:
                                     for m in held]
             elif f == "fault":
                 ev.faults.append(op)
+            elif f == "net":
+                ev.net.append(op)
             elif f == "phase":
                 name = v.get("name")
                 if isinstance(name, str):
                     ev.phases.setdefault(name, op.time)
                 if name == "setup" and isinstance(v.get("store"), str):
                     ev.store = v["store"]
+                if name == "setup" and isinstance(v.get("started_at"), (int, float)):
+                    ev.started_at = float(v["started_at"])
             elif f == "history_reset":
                 ev.history_resets.append(op)
             elif f == "attack":

@@ -1,0 +1,54 @@
+"""Half-open links noticed: a gate whose link to a node is cut in the kernel must notice it by itself.
+
+An IP-layer cut (``chaos.net_kinds``: ``net_drop_one_way``, ``net_partition``,
+every packet of a ``gate I -> node J`` link dropped in the gate's
+namespace) sends no RST and no FIN: only keepalive can tell the gate its
+stream to node J is dead. Each such cut must be followed, before its
+heal, by the gate's ``node_stream_down`` line for the proxy it dials
+(recorded as ``dials`` in the history's ``net`` record); the time from
+the cut to that line is the detection time. Cuts that drop only a share
+of the packets (``net_packet_loss``) are not judged: TCP retransmits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chaos.checker.evidence import Evidence
+from chaos.checker.rules.base import Finding, rule
+
+_GATE_LINK = re.compile(r"^(gate\d+)-node\d+$")
+
+
+@rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",))
+def detection(ev: Evidence) -> Finding:
+    finding = Finding()
+    removed = {(op.value.get("id"), op.value.get("link")): op.time for op in ev.net
+               if op.value.get("phase") == "removed"}
+    times: list[float] = []
+    unnoticed = 0
+    for op in ev.net:
+        v = op.value
+        m = _GATE_LINK.match(str(v.get("link", "")))
+        if v.get("phase") != "loaded" or m is None or v.get("percent") != 100:
+            continue
+        if ev.started_at is None:
+            finding.incomplete.append("detection: the history has no wall-clock start (setup phase started_at)")
+            break
+        start = ev.started_at + op.time
+        end = ev.started_at + removed.get((v.get("id"), v.get("link")), ev.duration)
+        gate = m[1]
+        noticed = [float(line["ts"]) for process in ev.logs if process.partition("#")[0] == gate
+                   for line in ev.log_lines(process, "node_stream_down")
+                   if line.get("node") == v.get("dials") and isinstance(line.get("ts"), (int, float))
+                   and start <= float(line["ts"]) <= end]
+        if noticed:
+            times.append(round(min(noticed) - start, 3))
+        else:
+            unnoticed += 1
+            finding.violation("cut_unnoticed", f"{gate} never noticed its link {v.get('link')} cut "
+                                               f"({v.get('fault')}, {v.get('stream')}) in the {end - start:.1f} s "
+                                               "it lasted: no node_stream_down for it")
+    finding.values = {"cuts_noticed": len(times), "cuts_unnoticed": unnoticed,
+                      "detection_max": max(times, default=None)}
+    return finding
