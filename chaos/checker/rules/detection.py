@@ -16,6 +16,7 @@ import re
 
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
+from system.contract import ts_seconds
 
 _GATE_LINK = re.compile(r"^(gate\d+)-node\d+$")
 
@@ -38,10 +39,9 @@ def detection(ev: Evidence) -> Finding:
         start = ev.started_at + op.time
         end = ev.started_at + removed.get((v.get("id"), v.get("link")), ev.duration)
         gate = m[1]
-        noticed = [float(line["ts"]) for process in ev.logs if process.partition("#")[0] == gate
-                   for line in ev.log_lines(process, "node_stream_down")
-                   if line.get("node") == v.get("dials") and isinstance(line.get("ts"), (int, float))
-                   and start <= float(line["ts"]) <= end]
+        seen = (ts_seconds(line.get("ts")) for process in ev.logs if process.partition("#")[0] == gate
+                for line in ev.log_lines(process, "node_stream_down") if line.get("node") == v.get("dials"))
+        noticed = [at for at in seen if at is not None and start <= at <= end]
         if noticed:
             times.append(round(min(noticed) - start, 3))
         else:
