@@ -235,8 +235,8 @@ CAMPAIGN_USAGE = [
     (["--seeds", "0"], "a count must be at least 1"),
     (["--repeat", "0"], "--repeat must be at least 1"),
     (["--jobs", "0"], "--jobs must be at least 1"),
-    (["--group", "nosuchgroup"], "no scenario is in group 'nosuchgroup'; groups: cluster, links, load, presence, "
-                                "processes, quick, random, security, servers"),
+    (["--group", "nosuchgroup"], "no scenario is in group 'nosuchgroup'; groups: cluster, links, load, network, "
+                                "presence, processes, quick, random, security, servers"),
     (["--group", "quick", "--scenarios", "baseline"], "--scenarios and --group: give one of them, not both"),
     (["--scenarios", "basline"], "did you mean 'baseline'?"),
     (["--bogus"], "pushchat chaos campaign: error: unrecognized arguments: --bogus"),

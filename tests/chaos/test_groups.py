@@ -49,17 +49,19 @@ def test_run_group_selects_the_groups_scenarios() -> None:
         "crash-after-stall", "gate-kill-restart", "node-crash-loop", "node-kill-restart"]
 
 
-def test_all_leaves_out_the_load_group_which_runs_by_name_or_group() -> None:
+def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> None:
     everything = {s.name for s in load_all()}
     by_all = {s.name for s in cli_chaos._selected(_args(all=True))}
-    assert everything - by_all == {"load-baseline", "load-with-faults"}
+    network = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip"}
+    assert everything - by_all == {"load-baseline", "load-with-faults"} | network  # network: root and nftables
+    assert {s.name for s in cli_chaos._selected(_args(group="network"))} == network
     assert [s.name for s in cli_chaos._selected(_args(group="load"))] == ["load-baseline", "load-with-faults"]
     assert [s.name for s in cli_chaos._selected(_args(scenarios=["load-baseline"]))] == ["load-baseline"]
 
 
 @pytest.mark.parametrize("argv, says", [
-    (["--group", "nosuch"], "no scenario is in group 'nosuch'; groups: cluster, links, load, presence, processes, "
-                            "quick, random, security, servers"),
+    (["--group", "nosuch"], "no scenario is in group 'nosuch'; groups: cluster, links, load, network, presence, "
+                            "processes, quick, random, security, servers"),
     (["--group", "quick", "--all"], "--all and --group: give one of them, not both"),
     (["baseline", "--group", "quick"], "scenario names and --group: give one of them, not both"),
 ])
