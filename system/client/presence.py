@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
@@ -160,11 +160,7 @@ class PresenceTracker:
         if not as_of:
             return  # a server without presence
         view = self.view(room)
-        came, went = view.listed(members, as_of)
-        for user in came:
-            self.observers.on_member(room, user, True, source)
-        for user in went:
-            self.observers.on_member(room, user, False, source)
+        self._moved(room, *view.listed(members, as_of), source)
         for m in members:
             if view.read(m.user_name, m.read_seq):
                 self.observers.on_read(room, m.user_name, m.read_seq, source)
@@ -186,16 +182,19 @@ class PresenceTracker:
             page = await more(self.view(room).cursor())
             self._apply(room, page, source, True)
 
-    def _apply(self, room: str, page: chat_pb2.MemberPage, source: str, in_turn: bool) -> None:
-        if not page.origin:
-            return  # a server without versions
-        view = self.view(room)
-        came, went = view.paged(page, in_turn)
+    def _moved(self, room: str, came: Iterable[str], went: Iterable[str], source: str) -> None:
+        """Tell the observers who came and who went; one who went is typing no more."""
         for user in came:
             self.observers.on_member(room, user, True, source)
         for user in went:
             self.observers.on_member(room, user, False, source)
             self._stop_typing(room, user)
+
+    def _apply(self, room: str, page: chat_pb2.MemberPage, source: str, in_turn: bool) -> None:
+        if not page.origin:
+            return  # a server without versions
+        view = self.view(room)
+        self._moved(room, *view.paged(page, in_turn), source)
         for m in page.members:
             if view.read(m.user_name, m.read_seq):
                 self.observers.on_read(room, m.user_name, m.read_seq, source)
