@@ -134,10 +134,6 @@ class Access:
             if not holders:
                 self._claims.pop(registration.name, None)
 
-    def owner(self, client_id: str) -> Caller | None:
-        registration = self._registrations.get(client_id)
-        return registration.caller if registration else None
-
     def name_of(self, client_id: str) -> str | None:
         """The name a registered client speaks as (``--auth none``), once it has spoken."""
         registration = self._registrations.get(client_id)
