@@ -19,18 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaos import checker, html_report, report
-from chaos.credentials import Credentials
-from chaos.fault import Fault
-from chaos.hostile import HostileClient, Victim
+from chaos import checker
+
+from chaos.reports import html_report
+
+from chaos.reports import tables as report
+from chaos.infra.credentials import Credentials
+from chaos.faults.fault import Fault
+from chaos.workload.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
-from chaos.kinds import KINDS
-from chaos.load import Fleet, merge_histories
-from chaos.nemesis import FaultInjector
+from chaos.faults.kinds import KINDS
+from chaos.workload.fleet import Fleet, merge_histories
+from chaos.faults.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
-from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
+from chaos.scenario.model import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.workload import Counts, WorkloadClient, client_logs, read_room
+from chaos.workload.client import Counts, WorkloadClient, client_logs, read_room
 from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
