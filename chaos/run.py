@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaos import checker
+from chaos import checker, outcome
 
 from chaos.reports import html_report
 
@@ -31,11 +31,10 @@ from chaos.history import History, read as read_history
 from chaos.faults.kinds import KINDS
 from chaos.workload.fleet import Fleet, merge_histories
 from chaos.faults.nemesis import FaultInjector
-from chaos.rundir import Judgement, RunFolder, incarnation_key
+from chaos.rundir import Judgement, RunFolder
 from chaos.scenario.model import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.workload.client import Counts, WorkloadClient, client_logs, read_room
-from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
 
@@ -71,14 +70,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return exit_code(self.outcomes, self.results.verdict)
-
-
-def exit_code(outcomes: list[ExpectationOutcome], verdict: str) -> int:
-    """0 when every expectation holds; 2 when one fails and the checker could not decide; else 1."""
-    if all(o.passed for o in outcomes):
-        return 0
-    return 2 if verdict == "unknown" else 1
+        return outcome.of_run(self.outcomes, self.results.verdict)
 
 
 def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario, list[str]]:
@@ -291,7 +283,7 @@ class Run:
         """Check the finished folder (results.json, the plot, report.html): what the run came to."""
         self.status.phase = "checking"
         took = time.monotonic() - self.began
-        results, outcomes = judge(self.out, self.scenario, run_seconds=took)
+        results, outcomes = check_folder(self.out, self.scenario, run_seconds=took)
         return RunResult(self.scenario, self.seed, self.out, results, outcomes, took, self.skipped)
 
 
@@ -327,18 +319,13 @@ async def _watch_faults(injector: FaultInjector, status: Status) -> None:
         await asyncio.sleep(0.2)  # refresh rate of the progress line
 
 
-def server_logs(out: Path) -> dict[str, list[dict[str, Any]]]:
-    """The node and gate logs of a run folder, by incarnation (``node0#2``); client logs are not theirs."""
-    return {incarnation_key(name, n): log.read(str(path)) for name, n, path in RunFolder(out).server_logs()}
-
-
-def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
+def check_folder(out: Path, scenario: Scenario, run_seconds: float | None = None
           ) -> tuple[checker.Results, list[ExpectationOutcome]]:
     """Check a finished run folder and write results.json, the latency plot and report.html into it.
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     folder = RunFolder(out)
-    results = checker.check(read_history(folder.history), server_logs(out), folder.read_metrics())
+    results = checker.check(read_history(folder.history), folder.read_server_logs(), folder.read_metrics())
     outcomes = evaluate(scenario.expect, results)
     if run_seconds is None and (before := folder.read_judgement()) is not None:
         run_seconds = before.run_seconds

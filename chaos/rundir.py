@@ -233,6 +233,13 @@ class RunFolder:
             if m := SERVER_LOG.match(path.name):
                 yield m["name"], int(m["incarnation"]), path
 
+    def read_server_logs(self) -> dict[str, list[dict[str, Any]]]:
+        """The node and gate logs' lines by incarnation (``node0#2``), as the checker takes them; client logs
+        are not theirs."""
+        from system import log
+
+        return {incarnation_key(name, n): log.read(str(path)) for name, n, path in self.server_logs()}
+
     # -- the files' contents ---------------------------------------------------------------------------------
     def write_scenario_copy(self, name: str, source: Path) -> None:
         self.scenario_copy(name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 QUANTILES: tuple[float, ...] = (0.0, 0.5, 0.95, 0.99, 1.0)
-EXIT_CODES: dict[str, int] = {"valid": 0, "invalid": 1, "unknown": 2}
 SOURCES: tuple[str, ...] = ("push", "poll", "join")  # how a client came to show a message
 
 
@@ -235,10 +234,6 @@ class Results(Summary):
     failover_times: list[Failover] = field(default_factory=list)
     hostile_attacks: list[HostileAttack] = field(default_factory=list)
     injected: list[InjectedCheck] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)

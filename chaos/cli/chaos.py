@@ -1,7 +1,7 @@
 """``pushchat chaos list|run|check|campaign``: run scenarios with live progress and a summary table.
 
 ``run``, ``check`` and ``campaign`` share their reports and their exit codes
-(:data:`EXIT_CODES`, also in README.md): a usage error has its own code, so
+(:data:`chaos.outcome.MEANINGS`, also in README.md): a usage error has its own code, so
 that a typo on the command line never reads as "expectations not met" or
 "could not judge". ``campaign`` runs scenarios × seeds in parallel
 (``chaos.campaign``) and writes campaign.json, JUnit XML and an HTML report.
@@ -20,30 +20,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
+from chaos import outcome
 from chaos.reports import tables as report
-from chaos.cli.main import EXIT_USAGE
 from chaos.cli.progress import CampaignProgress, Progress
 from chaos.scenario.model import Scenario
 from chaos.scenario.files import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
-                                 in_group, load, load_all)
+                                 in_group, read_scenario, read_scenarios)
 
-EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED, EXIT_BAD_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_CODES: dict[int, str] = {
-    EXIT_MET: "every scenario met its expectations",
-    EXIT_NOT_MET: "some scenario did not meet its expectations",
-    EXIT_NOT_JUDGED: "none failed, but some could not be judged (verdict unknown, or the run broke off)",
-    EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
-    EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
-                "that matches no scenario file, a folder that is not there or holds no run",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-}
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
     textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
-    for code, what in EXIT_CODES.items())
+    for code, what in outcome.MEANINGS.items())
 
 
 class UsageError(Exception):
-    """The command line asks for something that is not there; exit EXIT_USAGE."""
+    """The command line asks for something that is not there; exit outcome.USAGE."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -110,21 +100,16 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return outcome.USAGE
     except ScenarioError as exc:
         lines = str(exc).splitlines()
         head = lines[0] if len(lines) == 1 else f"{len(lines)} problems in scenario files:\n  " + "\n  ".join(lines)
         print(f"pushchat chaos: {head}", file=sys.stderr)
-        return EXIT_BAD_SCENARIO
-
-
-def exit_code(codes: Sequence[int]) -> int:
-    """One code for several scenarios: not met wins over not judged, which wins over met."""
-    return EXIT_NOT_MET if EXIT_NOT_MET in codes else max(codes, default=EXIT_MET)
+        return outcome.BAD_SCENARIO
 
 
 def _list(out: TextIO) -> int:
-    scenarios = load_all()
+    scenarios = read_scenarios()
     out.write(report.table(["scenario", "group", "description"],
                            [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3,
                            width=report.terminal_width(), wrap=2) + "\n")
@@ -132,7 +117,7 @@ def _list(out: TextIO) -> int:
 
 
 def _group(group: str) -> list[Scenario]:
-    scenarios = load_all()
+    scenarios = read_scenarios()
     chosen = in_group(scenarios, group)
     if not chosen:
         known = sorted({g for s in scenarios for g in s.groups})
@@ -146,7 +131,7 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return by_default(load_all())
+        return by_default(read_scenarios())
     if args.group:
         return _group(args.group)
     if not args.scenarios:
@@ -202,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
                 why = f"ERROR while {status.phase}: {type(exc).__name__}: {exc}"
                 print(f"\n{label}: {why} (logs in {out})")
                 errors.append(scenario.name)
-                codes.append(EXIT_NOT_JUDGED)
+                codes.append(outcome.NOT_JUDGED)
                 cases.append(_case(scenario.name, time.monotonic() - status.started, "not judged", out, error=why))
                 if args.ctk_journal is not None:
                     _write_journal(args.ctk_journal, out, scenario, error=why)
@@ -210,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             rows.append(_report(label, scenario.name, result.results, result.outcomes, result.duration, out,
                                 result.skipped))
             codes.append(result.exit_code)
-            cases.append(_case(scenario.name, result.duration, _OUTCOMES.get(result.exit_code, "not judged"), out,
+            cases.append(_case(scenario.name, result.duration, outcome.word(result.exit_code), out,
                                result.outcomes, result.results))
             if args.ctk_journal is not None:
                 _write_journal(args.ctk_journal, out, scenario)
@@ -221,10 +206,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"JUnit XML: {junit.write(args.junit, 'pushchat chaos run', cases)}")
     if args.ctk_journal is not None:
         print(f"Chaos Toolkit journal: {args.ctk_journal}")
-    return exit_code(codes)
-
-
-_OUTCOMES = {EXIT_MET: "met", EXIT_NOT_MET: "failed"}
+    return outcome.combined(codes)
 
 
 def _case(name: str, seconds: float, outcome: str, out: Path, outcomes: Sequence[Any] = (), results: Any = None,
@@ -245,18 +227,9 @@ def _write_journal(path: Path, out: Path, scenario: Scenario, error: str | None 
 
 def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], duration: float, out: Path,
             notes: Sequence[str] = ()) -> report.SummaryRow:
-    """One scenario's block: verdict line, expectations, latency, and the detail when something is off."""
+    """Print one scenario's block (chaos/reports/tables.py, ``run_block``); its row of the summary."""
     row = report.SummaryRow(name, results, outcomes, duration)
-    print(f"\n{label}: {'met its expectations' if row.passed else 'FAILED its expectations'} "
-          f"(verdict {report.field(results, 'verdict')}, {duration:.1f}s) -> {out}")
-    for note in notes:
-        print(f"  note: {note}")
-    print(report.expectations_table(outcomes))
-    print(report.latency_line(results))
-    if not row.passed or report.field(results, "verdict") != "valid":
-        print(report.results_detail(results))
-    if (out / "report.html").is_file():
-        print(f"HTML report: {out / 'report.html'}")
+    print(report.run_block(label, row, out, notes))
     return row
 
 
@@ -267,7 +240,7 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
     print(report.summary_table(rows, width=report.terminal_width()))
     print(report.legend(report.SUMMARY_LEGEND_LINES))
     if errors:
-        print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
+        print(f"Not judged (the run failed; exit code {outcome.NOT_JUDGED}): {', '.join(errors)}")
     print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
           "latency.png)")
     if len(pages) == 1:
@@ -277,7 +250,7 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
 
 
 def _check(args: argparse.Namespace) -> int:
-    from chaos.run import exit_code as scenario_exit_code, judge
+    from chaos.run import check_folder
     from chaos.rundir import HISTORY, RunFolder
 
     folder: Path = args.folder
@@ -293,14 +266,14 @@ def _check(args: argparse.Namespace) -> int:
     rows, codes = [], []
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
-        results, outcomes = judge(sub, scenario)
+        results, outcomes = check_folder(sub, scenario)
         judged = RunFolder(sub).read_judgement()
         duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
-        codes.append(scenario_exit_code(outcomes, results.verdict))
+        codes.append(outcome.of_run(outcomes, results.verdict))
     _summary(rows, folder, pages=[p for p in (sub / "report.html" for sub in folders) if p.is_file()])
-    return exit_code(codes)
+    return outcome.combined(codes)
 
 
 def _scenario_of(folder: Path, given: str | None) -> Scenario:
@@ -311,7 +284,7 @@ def _scenario_of(folder: Path, given: str | None) -> Scenario:
 
     copies = RunFolder(folder).scenario_copies()
     if len(copies) == 1:
-        return load(copies[0])
+        return read_scenario(copies[0])
     judged = RunFolder(folder).read_judgement()
     name = judged.scenario if judged is not None else None
     if not name:
@@ -333,7 +306,7 @@ def _campaign(args: argparse.Namespace) -> int:
     if args.group and args.scenarios != "all":
         raise UsageError("--scenarios and --group: give one of them, not both")
     scenarios = _group(args.group) if args.group else (
-        by_default(load_all()) if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
+        by_default(read_scenarios()) if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
@@ -361,7 +334,7 @@ def _campaign(args: argparse.Namespace) -> int:
     (root / "campaign.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     junit_path = junit.write(args.junit or root / "junit.xml", "pushchat chaos campaign", [
         junit.Case(r.cell.test_name, f"pushchat.chaos.{r.cell.scenario}", r.duration, r.outcome, r.expectations, r.violations,
-                   r.incomplete, r.error, str(r.folder), r.rerun if r.exit_code != campaign.EXIT_MET else "")
+                   r.incomplete, r.error, str(r.folder), r.rerun if r.exit_code != outcome.MET else "")
         for r in results])
     page = html_report.write_campaign(root, doc)
     _campaign_summary(doc, results, root, junit_path, page)

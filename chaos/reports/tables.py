@@ -306,3 +306,18 @@ def campaign_slowest(doc: dict[str, Any]) -> str:
     return table(["scenario", "seed", "time s", "folder"],
                  [[s["scenario"], s["seed"] if s.get("repeat", 1) == 1 else f"{s['seed']} #{s['repeat']}",
                    f"{s['duration']:.1f}", s["folder"]] for s in doc["slowest"]], left=1)
+
+
+def run_block(label: str, row: SummaryRow, out: Path, notes: Sequence[str] = ()) -> str:
+    """One scenario's block, as ``pushchat chaos run`` prints it and a campaign cell's run.log keeps it:
+    verdict line, expectations, latency, the detail when something is off, and where report.html is."""
+    results = row.results
+    lines = [f"\n{label}: {'met its expectations' if row.passed else 'FAILED its expectations'} "
+             f"(verdict {field(results, 'verdict')}, {row.duration:.1f}s) -> {out}"]
+    lines += [f"  note: {note}" for note in notes]
+    lines += [expectations_table(row.outcomes), latency_line(results)]
+    if not row.passed or field(results, "verdict") != "valid":
+        lines.append(results_detail(results))
+    if (out / "report.html").is_file():
+        lines.append(f"HTML report: {out / 'report.html'}")
+    return "\n".join(lines)

@@ -111,7 +111,7 @@ def by_default(scenarios: Sequence[Scenario]) -> list[Scenario]:
     return [s for s in scenarios if not set(s.groups) & set(ON_DEMAND_GROUPS)]
 
 
-def load(path: str | Path) -> Scenario:
+def read_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file; a ScenarioError lists every problem found."""
     path = Path(path)
     file = str(path)
@@ -467,13 +467,13 @@ def _bound(name: str, value: Any, literal: Any, textual: bool) -> Expectation:
     return Expectation(name, "==", literal(value))
 
 
-def load_all(folder: str | Path = DEFAULT_FOLDER) -> list[Scenario]:
+def read_scenarios(folder: str | Path = DEFAULT_FOLDER) -> list[Scenario]:
     """Every scenario in ``folder``, sorted by name; one error lists every problem of every bad file."""
     scenarios: list[Scenario] = []
     problems: list[Problem] = []
     for path in sorted(Path(folder).glob("*.yaml")):
         try:
-            scenarios.append(load(path))
+            scenarios.append(read_scenario(path))
         except ScenarioError as exc:
             problems += exc.problems
     if problems:
@@ -485,10 +485,10 @@ def find(name_or_path: str | Path, folder: str | Path = DEFAULT_FOLDER) -> Scena
     """A scenario by name (``stalled-client``) from ``folder``, or by file path."""
     given = Path(name_or_path)
     if given.suffix in (".yaml", ".yml") or given.is_file() or len(given.parts) > 1:
-        return load(given)
+        return read_scenario(given)
     candidate = Path(folder) / f"{given}.yaml"
     if candidate.is_file():
-        return load(candidate)
+        return read_scenario(candidate)
     known = sorted(p.stem for p in Path(folder).glob("*.yaml"))
     close = difflib.get_close_matches(str(given), known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""

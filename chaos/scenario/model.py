@@ -106,7 +106,7 @@ class Workload:
     rate: float = 10.0       # sends per second per sender
     senders: tuple[str, ...] = ()
     text_bytes: int = 32
-    presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence.py)
+    presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence_recorder.py)
 
 
 @dataclass(frozen=True)

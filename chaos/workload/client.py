@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import grpc
 
 from chaos.history import History
-from chaos.workload.presence import PresenceRecorder, record_final, type_and_mark
+from chaos.workload.presence_recorder import PresenceRecorder, record_final, type_and_mark
 from chaos.rundir import client_log_name
 from system import log
 from system.client import ChatClient, SendFailed

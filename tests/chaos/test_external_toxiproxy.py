@@ -19,11 +19,11 @@ import pytest
 from chaos.faults.kinds import KINDS, register, toxic
 from chaos.infra.links import Links
 from chaos.pytest_plugin import Chaos
-from chaos.scenario.files import by_default, load_all
+from chaos.scenario.files import by_default, read_scenarios
 
 # Every shipped scenario but the load group (minutes each; tests/chaos/workload/test_fleet.py), and stalled-gate-link, which
 # has a test of its own below.
-SCENARIOS = [s.name for s in by_default(load_all()) if s.name != "stalled-gate-link"]
+SCENARIOS = [s.name for s in by_default(read_scenarios()) if s.name != "stalled-gate-link"]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chaos.infra.links import Links
 from chaos.run import plan_for
-from chaos.scenario.files import load
+from chaos.scenario.files import read_scenario
 from chaos.topology import Topology
 from system.client import ChatClient
 
@@ -15,7 +15,7 @@ from system.client import ChatClient
 def test_a_runs_nodes_host_the_scenarios_rooms(chaos_links: Links, tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("name: x\ntopology: {clients: [alice], rooms: [Lobby, General], store: memory}\n")
-    scenario = load(path)
+    scenario = read_scenario(path)
 
     async def rooms() -> list[str]:
         async with Topology(plan_for(scenario), tmp_path / "run", chaos_links) as topo:

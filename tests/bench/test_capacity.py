@@ -7,7 +7,7 @@ import sys
 
 
 def _rows(*args: str) -> list[list[str]]:
-    out = subprocess.run([sys.executable, "-m", "chaos.capacity_bench", *args], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "tests.bench.capacity", *args], capture_output=True, text=True,
                          timeout=240, check=True).stdout
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
             if line.startswith("| ") and not line.startswith(("| server", "| system"))]

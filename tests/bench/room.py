@@ -1,6 +1,6 @@
 """What a room's membership costs as it grows: joins, their notifications, and the member list.
 
-``python -m system.room_bench --members 1000,5000,10000`` joins N members
+``python -m tests.bench.room --members 1000,5000,10000`` joins N members
 into one room, one after another, in-process (the room's own logic on the
 memory store, no sockets: what the node's CPU does per join), then polls
 once. Each joining client holds no member list (``members_since`` set,
@@ -117,7 +117,7 @@ def table(rows: list[Growth]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m system.room_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.room", description=__doc__.splitlines()[0])
     parser.add_argument("--members", default="1000,5000,10000", help="room sizes, comma-separated")
     parser.add_argument("--whole-list", action="store_true",
                         help="as before versions: every reply the whole list, every join pushed to every member")

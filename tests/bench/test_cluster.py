@@ -1,4 +1,4 @@
-"""``python -m chaos.cluster_bench`` in its quickest mode: one TTL, one kill, a short steady state in each mode.
+"""``python -m tests.bench.cluster`` in its quickest mode: one TTL, one kill, a short steady state in each mode.
 
 No timing is asserted; the figures must be sane: a failover and a failback that took some time, every send
 acknowledged, in order, through both moves, and pushes for every message in both modes.
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cluster_bench
+from tests.bench import cluster as cluster_bench
+from tests.bench.cluster_procs import CLIENTS
 
 QUICKEST = ["--ttls", "1", "--rounds", "1", "--duration", "1", "--warmup", "0.5", "--repeat", "1",
             "--senders", "2", "--rooms", "2"]
@@ -38,7 +39,7 @@ async def test_the_quickest_run_measures_a_failover_a_failback_and_both_modes(tm
         assert steady.acks > 0 and steady.failed == 0 and steady.pushes_missing == steady.pushes_dropped == 0, steady
         assert 0 < steady.send_p50 <= steady.send_p99 and 0 < steady.push_p50 <= steady.push_p99, steady
         assert sum(int(n) for n in steady.placement.split()) == 2
-        assert {"node0", "node1", "node2", "gate0", "gate1", "postgres", cluster_bench.CLIENTS} <= set(steady.cpu)
+        assert {"node0", "node1", "node2", "gate0", "gate1", "postgres", CLIENTS} <= set(steady.cpu)
         assert all(share >= 0 for share in steady.cpu.values()), steady.cpu
 
     text = cluster_bench.render(report, args)
@@ -49,5 +50,5 @@ def test_a_ttl_below_a_second_is_refused_in_one_line(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exited:
         cluster_bench.main(["--ttls", "0.5"])
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == ("python -m chaos.cluster_bench: error: argument --ttls: "
+    assert capsys.readouterr().err.splitlines()[-1] == ("python -m tests.bench.cluster: error: argument --ttls: "
                                                          "a lease TTL is at least 1 s (etcd counts whole seconds)")

@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chaos.store_bench", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tests.bench.store", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 
 def postgres_here() -> bool:
-    from chaos.infra.postgres import PostgresUnavailable, find_binaries
+    from chaos.infra.postgres_server import PostgresUnavailable, find_binaries
     try:
         find_binaries()
     except PostgresUnavailable:

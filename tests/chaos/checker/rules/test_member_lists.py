@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaos.checker import Evidence, check
-from chaos.checker.rules.presence import presence
+from chaos.checker.rules.member_lists import presence
 from tests.chaos.checker.checker_histories import Run, valid_run
 
 

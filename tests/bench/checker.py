@@ -1,4 +1,4 @@
-"""``python -m chaos.checker.bench``: how long ``check()`` takes on synthetic histories of growing size.
+"""``python -m tests.bench.checker``: how long ``check()`` takes on synthetic histories of growing size.
 
 A checker that is linear in the history keeps its time per event flat as
 the history grows; this prints that figure for each size (best of
@@ -15,10 +15,8 @@ member makes its final poll. Run on demand, never as a test.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import random
-import re
 import resource
 import time
 from pathlib import Path
@@ -26,8 +24,8 @@ from typing import Any
 
 from chaos.checker import check
 from chaos.history import Op, read as read_history
+from chaos.rundir import RunFolder
 
-SERVER_LOG = re.compile(r"^(?P<name>(?:node|gate)\d+)\.(?P<incarnation>\d+)\.log$")  # logs/node0.2.log
 
 
 def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
@@ -95,35 +93,15 @@ def synthetic_run(events: int, rooms: int = 4, members: int = 6, seed: int = 1
     return ops, logs, metrics
 
 
-def _server_logs(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """A run's node and gate logs by incarnation (``node0``, ``node0#2``), as the runner hands them over."""
-    logs: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(folder.glob("*.log")):
-        if m := SERVER_LOG.match(path.name):
-            key = m["name"] if int(m["incarnation"]) <= 1 else f"{m['name']}#{m['incarnation']}"
-            lines = []
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    doc = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(doc, dict):
-                    lines.append(doc)
-            logs[key] = lines
-    return logs
-
-
 def _measure(job: tuple[str, Any, int, int, int]) -> tuple[int, float, float, float, str]:
     """In a fresh process: build or read the history, then time ``check()``; its peak RSS says what a
     history of that size costs (the history itself included)."""
     what, arg, repeat, rooms, members = job
     started = time.perf_counter()
     if what == "run":
-        folder = Path(arg)
-        ops = read_history(folder / "history.jsonl")
-        logs = _server_logs(folder / "logs")
-        metrics_path = folder / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        folder = RunFolder(arg)
+        ops = read_history(folder.history)
+        logs, metrics = folder.read_server_logs(), folder.read_metrics()
     else:
         ops, logs, metrics = synthetic_run(arg, rooms=rooms, members=members)
     load_s = time.perf_counter() - started
@@ -144,7 +122,7 @@ def time_check(events: int, repeat: int, rooms: int = 4, members: int = 6) -> tu
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m chaos.checker.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.checker", description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int,
                         help="history sizes (records; default 10000 100000, none with --run)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per size; the best is shown (default 3)")

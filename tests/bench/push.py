@@ -1,6 +1,6 @@
 """Push latency and fan-out throughput, next to a bare grpc.aio server-streaming baseline.
 
-``python -m system.bench`` starts a real node and gate (``pushchat`` OS
+``python -m tests.bench.push`` starts a real node and gate (``pushchat`` OS
 processes), opens N member streams on the one gate, all in one room, and
 has one more client send. It measures, per room size:
 
@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from google.protobuf import any_pb2
 from system import auth, metrics
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.wait import wait_until
+from tests.bench.measure import child_env, percentile
 
 STREAMS_PER_CHANNEL = 100
 SEND_CONCURRENCY = 16
@@ -212,8 +212,7 @@ async def measure(system: str, server: str, members: int, room: str, latency_msg
         delivered = sum(len(group.arrivals[s]) for s in seqs)
         last = max((max(group.arrivals[s]) for s in seqs if group.arrivals[s]), default=first)
         missing += members * burst - delivered
-        quantiles = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else [0.0] * 99
-        return Row(system, members, quantiles[49] * 1e3, quantiles[98] * 1e3,
+        return Row(system, members, percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3,
                    delivered / max(last - first, 1e-9), missing)
     finally:
         await group.close()
@@ -222,7 +221,7 @@ async def measure(system: str, server: str, members: int, room: str, latency_msg
 
 async def start(*args: str) -> tuple[asyncio.subprocess.Process, dict]:  # type: ignore[type-arg]
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.DEVNULL)
+                                                stderr=asyncio.subprocess.DEVNULL, env=child_env())
     assert proc.stdout is not None
     async with asyncio.timeout(30.0):
         line = await proc.stdout.readline()
@@ -245,7 +244,7 @@ async def run(sizes: list[int], latency_msgs: int, burst: int, buffer: int) -> l
                                          "--max-streams-per-connection", "0", "--call-rate", "0",
                                          "--log-level", "WARNING", "--metrics-port", "0")
             procs.append(gate)
-            base, base_ann = await start("system.bench", "--serve-baseline", "--client-buffer", str(buffer))
+            base, base_ann = await start("tests.bench.push", "--serve-baseline", "--client-buffer", str(buffer))
             procs.append(base)
             await gate_ready(gate_ann["metrics_port"])
             rows = []

@@ -1,4 +1,4 @@
-"""``python -m chaos.reconnect_bench``: how fast a client notices a broken link and is caught up again.
+"""``python -m tests.bench.reconnect``: how fast a client notices a broken link and is caught up again.
 
 Same stage as the demos (Toxiproxy, node and gate as OS processes, alice and
 bob behind proxies), default client settings (keepalive 1 s, ping timeout
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,7 @@ from chaos.cli.demo import ROOM, BobsScreen, Narrator, Stage
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE
 from system.wait import wait_until
+from tests.bench.measure import median
 
 FAULTS = ("reset", "blackhole", "disable_1s", "gate_restart")
 
@@ -101,7 +101,7 @@ async def main(rounds: int) -> None:
                 samples.append(await one_round(fault, Path(tmp) / f"{fault}-{i}"))
                 print(f"  {fault} round {i + 1}/{rounds}: notice {samples[-1][0]:.2f}s, back {samples[-1][1]:.2f}s",
                       flush=True)
-            rows.append((fault, *(statistics.median(s[j] for s in samples) for j in range(3)),
+            rows.append((fault, *(median(s[j] for s in samples) for j in range(3)),
                          max(s[0] for s in samples), max(s[1] for s in samples)))
     print("\n| fault | notice p50 (s) | notice max (s) | back after heal p50 (s) | back max (s) | outage p50 (s) |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -110,6 +110,6 @@ async def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m chaos.reconnect_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.reconnect", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per fault")
     asyncio.run(main(parser.parse_args().rounds))

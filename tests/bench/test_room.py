@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from system import room_bench
+from tests.bench import room as room_bench
 
 
 def test_a_room_grown_to_n_members_pushed_one_notification_per_other_member_per_join() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from chaos.checker import check
-from chaos.checker.bench import main, synthetic_run
+from tests.bench.checker import main, synthetic_run
 
 
 def test_synthetic_run_is_valid_and_exercises_every_rule():

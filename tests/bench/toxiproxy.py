@@ -1,6 +1,6 @@
 """Benchmark (not a test): what a proxy with no toxic costs, ours against the real one.
 
-    python -m chaos.toxiproxy.bench [--round-trips 5000] [--bulk-mb 256] [--repeat 3]
+    python -m tests.bench.toxiproxy [--round-trips 5000] [--bulk-mb 256] [--repeat 3]
 
 For each path (direct to an echo server, through our server with no toxic,
 on uvloop (the default when installed) and on the standard asyncio loop,
@@ -27,20 +27,20 @@ import platform
 import select
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any, Iterator
+
+from tests.bench.measure import child_env, median, percentile, rss_kib
 
 _CHUNK = 256 * 1024
 _BULK_TIME_LIMIT = 20.0
 
 
-# -- echo server (runs in its own process: python -m chaos.toxiproxy.bench --echo) --------
+# -- echo server (runs in its own process: python -m tests.bench.toxiproxy --echo) --------
 def _echo_conn(conn: socket.socket) -> None:
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     buf = bytearray(_CHUNK)
@@ -66,8 +66,8 @@ def _echo_main() -> int:
 
 @contextlib.contextmanager
 def _echo_server() -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "chaos.toxiproxy.bench", "--echo"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.toxiproxy", "--echo"],
+                            stdout=subprocess.PIPE, text=True, env=child_env())
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         yield json.loads(line)["addr"]
@@ -122,9 +122,7 @@ def _read_listening(proc: subprocess.Popen, deadline: float) -> str | None:
 @contextlib.contextmanager
 def _our_server(loop: str) -> Iterator[_Api | None]:
     """Our server in its own process, as the harness runs it; None if ``loop`` is unavailable."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding this ``chaos`` package
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env = child_env()  # the checkout's chaos package, as the harness runs it
     proc = subprocess.Popen([sys.executable, "-m", "chaos.toxiproxy", "--host", "127.0.0.1", "--port", "0",
                              "--exit-with-parent", "--loop", loop, "--log-file", os.devnull],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -206,8 +204,7 @@ def ping_pong(addr: str, round_trips: int, size: int = 64) -> tuple[float, float
                 got += n
             if i >= round_trips // 10:  # the first tenth warms up
                 times.append((time.perf_counter_ns() - start) / 1000)
-    q = statistics.quantiles(times, n=100)
-    return q[49], q[98]
+    return percentile(times, 50), percentile(times, 99)
 
 
 def bulk(addr: str, total_mb: int) -> float:
@@ -236,15 +233,6 @@ def bulk(addr: str, total_mb: int) -> float:
         elapsed = time.perf_counter() - start
         sender.join(timeout=_BULK_TIME_LIMIT)
     return got / elapsed / 1e6
-
-
-def rss_kib(pid: int) -> int:
-    """A process's resident memory (KiB), from /proc."""
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def many_connections(addr: str, count: int) -> tuple[float, list[socket.socket]]:
@@ -312,7 +300,7 @@ def against_real(medians: dict[str, tuple[float, ...]], real_label: str) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.toxiproxy.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.toxiproxy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--round-trips", type=int, default=5000)
     parser.add_argument("--bulk-mb", type=int, default=256)
@@ -358,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'path':<28} {'rtt p50 us':>11} {'rtt p99 us':>11} {'bulk MB/s':>10}"
     print(header)
     print("-" * len(header))
-    medians = {label: tuple(statistics.median(col) for col in zip(*rows)) for label, rows in results.items()}
+    medians = {label: tuple(median(col) for col in zip(*rows)) for label, rows in results.items()}
     for label, (p50, p99, rate) in medians.items():
         print(f"{label:<28} {p50:>11.1f} {p99:>11.1f} {rate:>10.0f}")
     if real is None:

@@ -12,7 +12,7 @@ from chaos.infra.links import Links
 
 
 def test_many_connections_through_our_server_are_each_echoed_and_reported() -> None:
-    out = subprocess.run([sys.executable, "-m", "chaos.toxiproxy.bench", "--connections", "50", "--round-trips",
+    out = subprocess.run([sys.executable, "-m", "tests.bench.toxiproxy", "--connections", "50", "--round-trips",
                           "200"], capture_output=True, text=True, timeout=120, check=True).stdout
     rows = {line[:34].strip(): line[34:].strip() for line in out.splitlines() if not line.startswith("#")}
     assert rows["open connections"] == "50"
@@ -24,7 +24,7 @@ def test_bench_against_a_server_at_toxiproxy_url_reports_ratios_and_leaves_its_p
         fresh_links: Links) -> None:
     stale = fresh_links.create("bench", "127.0.0.1:9")  # as a run killed half way through leaves it
     env = {**os.environ, "TOXIPROXY_URL": fresh_links.url}
-    out = subprocess.run([sys.executable, "-m", "chaos.toxiproxy.bench", "--repeat", "1", "--round-trips", "200",
+    out = subprocess.run([sys.executable, "-m", "tests.bench.toxiproxy", "--repeat", "1", "--round-trips", "200",
                           "--bulk-mb", "4"], capture_output=True, text=True, timeout=120, check=True, env=env).stdout
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("against real toxiproxy"))

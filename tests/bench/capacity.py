@@ -1,14 +1,14 @@
 """Benchmark (not a test): what a gate holds, how fan-out scales with room size, many rooms on 2 nodes.
 
-    python -m chaos.capacity_bench gate   [--streams 1000,5000,10000] [--workers 4] [--per-channel 1] [--bare]
-    python -m chaos.capacity_bench fanout [--sizes 100,1000,10000] [--workers 4]
-    python -m chaos.capacity_bench rooms  [--rooms 1000] [--members 10] [--nodes 1,2]
+    python -m tests.bench.capacity gate   [--streams 1000,5000,10000] [--workers 4] [--per-channel 1] [--bare]
+    python -m tests.bench.capacity fanout [--sizes 100,1000,10000] [--workers 4]
+    python -m tests.bench.capacity rooms  [--rooms 1000] [--members 10] [--nodes 1,2]
 
 Real ``pushchat node`` and ``gate`` processes (logs at WARNING), and the
 members' ``Register`` streams spread over several measuring processes
-(``--workers``, each ``python -m chaos.capacity_bench --member-worker``), so
+(``--workers``, each ``python -m tests.bench.capacity --member-worker``), so
 that one Python process reading every stream is no longer the ceiling, as it
-is in ``python -m system.bench``. Arrival times are taken on
+is in ``python -m tests.bench.push``. Arrival times are taken on
 CLOCK_MONOTONIC, which every process on the machine shares.
 
 - ``gate``: idle streams held by one gate: its RSS growth per stream and its
@@ -21,7 +21,7 @@ CLOCK_MONOTONIC, which every process on the machine shares.
   each message's last arrival, p50), then a burst sent 16 at a time
   (deliveries/s: first send to last arrival; the server's CPU over the burst
   per delivery); the same against the bare grpc.aio baseline of
-  ``system.bench``, in the same run (``--systems pushchat`` leaves it out).
+  ``tests.bench.push``, in the same run (``--systems pushchat`` leaves it out).
 - ``rooms``: R rooms of M members over 2 gates, on 1 node and then on 2
   nodes: a burst of sends over every room (deliveries/s, latency p50/p99).
 """
@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -44,13 +43,12 @@ import grpc
 
 from google.protobuf import any_pb2
 
-from chaos.store_bench import cpu_seconds
-from chaos.toxiproxy.bench import rss_kib
 from system import auth, listen, metrics
-from system.bench import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 from system.grpcopts import Keepalive
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.wait import wait_until
+from tests.bench.measure import child_env, cpu_seconds, percentile, rss_kib
+from tests.bench.push import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 
 SEND_CONCURRENCY = 16
 OPEN_AT_ONCE = 50  # streams a worker opens together
@@ -181,8 +179,8 @@ class Workers:
     async def __aenter__(self) -> "Workers":
         for _ in range(self.count):
             self.procs.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "chaos.capacity_bench", "--member-worker", stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, limit=2**26))
+                sys.executable, "-m", "tests.bench.capacity", "--member-worker", stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, limit=2**26, env=child_env()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -270,13 +268,13 @@ class Cluster:
         return [a["addr"] for a in gate_anns], gate_anns
 
     async def bare(self) -> dict[str, Any]:
-        proc, ann = await start("chaos.capacity_bench", "--serve-bare")
+        proc, ann = await start("tests.bench.capacity", "--serve-bare")
         self.procs.append(proc)
         ann["pid"] = proc.pid
         return ann
 
     async def baseline(self) -> tuple[str, int]:
-        proc, ann = await start("system.bench", "--serve-baseline", "--client-buffer", "1024")
+        proc, ann = await start("tests.bench.push", "--serve-baseline", "--client-buffer", "1024")
         self.procs.append(proc)
         return str(ann["addr"]), proc.pid
 
@@ -289,12 +287,6 @@ class Cluster:
 
 
 # --- the measurements --------------------------------------------------------------------------------
-
-def _q(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
 
 async def _sender(server: str) -> tuple[grpc.aio.Channel, Any]:
     channel = grpc.aio.insecure_channel(server)
@@ -372,8 +364,8 @@ async def _measure_room(ws: Workers, stub: Any, system: str, room: str, members:
     delivered = sum(len(t) for t in arrivals.values())
     last = max((max(t) for t in arrivals.values() if t), default=first)
     missing = members * (latency_msgs + burst) - len(latencies) - delivered
-    return (f"| {system} | {members:,} | {_q(latencies, 50) * 1e3:.1f} | {_q(latencies, 99) * 1e3:.1f} | "
-            f"{_q(lasts, 50) * 1e3:.1f} | {delivered / max(last - first, 1e-9):,.0f} | "
+    return (f"| {system} | {members:,} | {percentile(latencies, 50) * 1e3:.1f} | {percentile(latencies, 99) * 1e3:.1f} | "
+            f"{percentile(lasts, 50) * 1e3:.1f} | {delivered / max(last - first, 1e-9):,.0f} | "
             f"{cpu * 1e6 / max(delivered, 1):.1f} | {missing} |")
 
 
@@ -441,8 +433,8 @@ async def bench_rooms(rooms: int, members: int, node_counts: list[int], workers:
                 last = max((max(t) for t in arrivals.values() if t), default=first)
                 latencies = [t - sent[k] for k, times in arrivals.items() if k in sent for t in times]
                 rows.append(f"| {nodes} | 2 | {rooms:,} x {members} | {len(sent):,} | "
-                            f"{delivered / max(last - first, 1e-9):,.0f} | {_q(latencies, 50) * 1e3:.0f} | "
-                            f"{_q(latencies, 99) * 1e3:.0f} | {rooms * members * per_room - delivered} |")
+                            f"{delivered / max(last - first, 1e-9):,.0f} | {percentile(latencies, 50) * 1e3:.0f} | "
+                            f"{percentile(latencies, 99) * 1e3:.0f} | {rooms * members * per_room - delivered} |")
             finally:
                 await cluster.stop()
         print(rows[-1], file=sys.stderr, flush=True)
@@ -450,7 +442,7 @@ async def bench_rooms(rooms: int, members: int, node_counts: list[int], workers:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.capacity_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.capacity", description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="?", choices=("gate", "fanout", "rooms"))
     parser.add_argument("--workers", type=int, default=4, help="measuring processes (default 4)")
     parser.add_argument("--streams", default="1000,5000,10000", help="gate: idle streams held, per run")
