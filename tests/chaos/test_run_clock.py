@@ -76,3 +76,20 @@ def test_the_per_member_table_says_what_expected_means(run_folder: Path) -> None
     assert legend is not None and legend[1].startswith("expected: messages others sent to the room after this "
                                                        "member joined that the server acknowledged")
     assert '<th title="messages others sent' in page
+
+
+def test_in_a_browser_no_timeline_group_name_overlaps_a_lane_or_bar_label(run_folder: Path) -> None:
+    """The "faults" heading ran into "stop_reading client bob", the first fault lane's label (chromium's boxes)."""
+    from tests.chaos.browser import render
+
+    shown = render(run_folder / "report.html", lambda page: page.evaluate("""() => {
+        const box = e => { const r = e.getBoundingClientRect();
+                           return [r.left, r.top, r.right, r.bottom, e.textContent]; };
+        const all = s => [...document.querySelectorAll('svg.timeline ' + s)].map(box);
+        return {groups: all('text.group'), labels: all('text.lane-label').concat(all('text.bar-label'))}; }"""))
+    assert shown.errors == [] and shown.requests == []
+    groups, labels = shown.value["groups"], shown.value["labels"]
+    assert [g[4] for g in groups] == ["phases", "faults"] and "stop_reading client bob" in [b[4] for b in labels]
+    overlaps = [(g[4], b[4]) for g in groups for b in labels
+                if g[0] < b[2] and b[0] < g[2] and g[1] < b[3] and b[1] < g[3]]
+    assert overlaps == []
