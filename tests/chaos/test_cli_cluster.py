@@ -1,5 +1,6 @@
 """``pushchat cluster`` as a user runs it: it comes up, says how to connect and how to kill the node holding
-General, and after that kill the room goes on, on another node, with its history."""
+General; after that kill the window tells the room's move, and the room goes on, on another node, with its
+history."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ async def test_the_cluster_comes_up_and_general_survives_the_kill_it_suggests() 
         assert "etcd 127.0.0.1:" in up and "PostgreSQL postgresql://" in up
         gate = re.search(r"pushchat client --server (\S+) --user alice", "\n".join(cluster.lines))
         kill = await cluster.line(r"^  kill -9 \d+$")
-        assert gate is not None
+        keeper = re.search(r"General lives on (node\d)\.", "\n".join(cluster.lines))
+        assert gate is not None and keeper is not None
         alice = ChatClient(gate[1], "alice", outage_wait=20)
         try:
             await alice.join("General")
@@ -32,6 +34,14 @@ async def test_the_cluster_comes_up_and_general_survives_the_kill_it_suggests() 
             held = [(m.seq, m.message) for m in (await reader.poll("General")).messages]
         finally:
             await reader.close()
+        # the cluster window told the move as it happened: the process's end, then the room's new node
+        pid = kill.split()[-1]
+        await cluster.line(rf"^\* {keeper[1]} \(pid {pid}\) exited \(killed by SIGKILL\); its rooms move", 10)
+        moved = await cluster.line(r"^\* General moved from ", 10)
+        told = re.fullmatch(rf"\* General moved from {keeper[1]} \(127\.0\.0\.1:\d+\) to (node\d) \(127\.0\.0\.1:\d+\), "
+                            r"([\d.]+) s after the old node exited \(its lease ran out\); sends to General go on there",
+                            moved)
+        assert told is not None and told[1] != keeper[1], moved
         assert after.seq == before.seq + 1
         assert held[-2:] == [(before.seq, "before the kill"), (after.seq, "after the kill")]
         cluster.proc.send_signal(signal.SIGINT)
