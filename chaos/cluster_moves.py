@@ -37,11 +37,11 @@ def moves(rooms: Iterable[str], before: Sequence[str], after: Sequence[str]) -> 
 
 
 def move_line(room: str, old: str, new: str, waited: float | None, left: bool) -> str:
-    """``* General moved from node1 (ADDR) to node2 (ADDR), 3.1 s after node1 exited: ...``."""
+    """``* General moved from node1 to node2, 3.1 s after node1 exited (its lease ran out)``: one short line."""
     if not left:
         return f"* {room} moved from {old} to {new}, which joined"
-    since = f", {waited:.1f} s after the old node exited" if waited is not None else ""
-    return f"* {room} moved from {old} to {new}{since} (its lease ran out); sends to {room} go on there"
+    since = f", {waited:.1f} s after {old} exited" if waited is not None else ""
+    return f"* {room} moved from {old} to {new}{since} (its lease ran out)"
 
 
 def exit_line(name: str, pid: int, code: int | None, ttl: float) -> str:
@@ -108,6 +108,6 @@ class MoveWatch:
                 self.say(move_line(room, self._name(old), self._name(new), waited, left))
 
     def _name(self, key: str) -> str:
-        """``node1 (127.0.0.1:40001)``: a node key (its registered name) as the user saw it listed."""
+        """A node key (its registered name) as the banner listed it: ``node1``, or its address if not ours."""
         addr = self.membership.value_of(key) or key
-        return f"{self.names[addr]} ({addr})" if addr in self.names else addr
+        return self.names.get(addr, addr)
