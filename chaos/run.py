@@ -78,7 +78,7 @@ def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario,
     if duration is None:
         return scenario, []
     kept = tuple(f for f in scenario.faults if f.end <= duration)
-    notes = [f"--duration {duration:g}: dropped {f.describe()} (ends at {f.end:g}s)"
+    notes = [f"--duration {duration:g}: dropped {f.describe()}"
              for f in scenario.faults if f not in kept]
     return dataclasses.replace(scenario, workload=dataclasses.replace(scenario.workload, duration=duration),
                                faults=kept), notes
@@ -186,7 +186,7 @@ class Run:
         self.t0 = time.monotonic()
         until = self.t0 + work.duration
         self._schedule = asyncio.create_task(self.injector.run(self.schedule, self.t0))
-        self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status)), self._schedule]
+        self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status, self.t0)), self._schedule]
         self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
                                     *(h.run(until) for h in self.hostile),
                                     *([fleet.send(until, work.text_bytes)] if fleet else []))
@@ -313,9 +313,10 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
                                                  for server in (*topology.nodes, *topology.gates) if server.fault_port])
 
 
-async def _watch_faults(injector: FaultInjector, status: Status) -> None:
+async def _watch_faults(injector: FaultInjector, status: Status, t0: float) -> None:
+    """The progress line's faults, on its clock (seconds since the scenario started, as its elapsed time)."""
     while True:
-        status.active_faults = [f.describe() for f in injector.active]
+        status.active_faults = [f.describe(origin=t0 - status.started) for f in injector.active]
         await asyncio.sleep(0.2)  # refresh rate of the progress line
 
 

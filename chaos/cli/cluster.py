@@ -2,7 +2,8 @@
 
 Every part is a real process on 127.0.0.1 (free ports, temporary folders,
 all stopped on Ctrl-C). It prints how to connect a client to each gate and
-how to kill a node, so you can watch a room fail over.
+how to kill a node, then each room's move as it happens (chaos.cluster_moves):
+from which node to which, and how long its sends waited.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from system import placement
@@ -61,19 +63,54 @@ async def _main(args: argparse.Namespace) -> int:
     lines += ["Chat through either gate, in two other terminals:",
               f"  pushchat client --server {gates[0].addr} --user alice",
               f"  pushchat client --server {gates[-1].addr} --user bob",
-              f"then /join General in both. General lives on {keeper.name}; kill it and watch the room move:",
-              f"  kill -9 {keeper.proc.pid}",
-              f"Sends wait about {args.lease_ttl:g} s (the lease TTL), then go on from the same history on another "
-              "node.", f"Logs: {logs}"]
+              f"then /join General in both. General lives on {keeper.name}."]
+    if len(nodes) > 1:
+        lines += ["Kill it, and this window says when General moves to another node and how long it waited:",
+                  f"  kill -9 {keeper.proc.pid}",
+                  f"Sends wait about {args.lease_ttl:g} s (the lease TTL), then go on from the same history there."]
+    else:
+        lines += ["With one node a room has nowhere to move: start with --nodes 3 to watch a failover."]
+    lines += [f"Logs: {logs}"]
+    stop_watch = await _watch_moves(etcd.endpoints, nodes, dsn, args.lease_ttl)  # before anyone can kill
     print("\n".join(lines), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if stop_watch is not None:
+        await stop_watch()  # before the servers: their stopping is no move to tell
     await _stop(servers, etcd, postgres)
     print("pushchat cluster: stopped", flush=True)
     return 0
+
+
+async def _watch_moves(endpoints: list[str], nodes: list, dsn: str, ttl: float
+                       ) -> Callable[[], Awaitable[None]] | None:
+    """Print each room's move as it happens (chaos.cluster_moves); gives what stops it (None, said, if it cannot
+    watch: the cluster runs on without it)."""
+    from chaos.cli.cluster_moves import MoveWatch
+    from system.store.postgres import PostgresStore
+
+    store = PostgresStore(dsn, pool_size=1)
+
+    async def rooms() -> list[str]:
+        return [name for name, _ in await store.room_names()]
+
+    watch = MoveWatch(endpoints, {n.name: (n.addr, n.proc) for n in nodes}, rooms, lambda line: print(line, flush=True),
+                      ttl=ttl)
+    async def stop() -> None:
+        await watch.stop()
+        await store.close()
+
+    try:
+        await store.open()
+        await watch.start()
+    except Exception as exc:
+        print(f"pushchat cluster: cannot watch rooms move: {exc}", file=sys.stderr, flush=True)
+        await stop()
+        return None
+    return stop
 
 
 async def _stop(servers: list, etcd: object, postgres: object) -> None:

@@ -53,9 +53,13 @@ class Fault:
     def names(self, names: PartNames) -> list[str]:
         return resolve(self.kind, self.target, names)
 
-    def describe(self) -> str:
+    def describe(self, origin: float | None = None) -> str:
+        """What, on what, when: from the workload's start as a scenario file counts (and said so), or, given
+        ``origin`` (when the workload began on the reader's clock), on that clock, as a run's report counts."""
         params = ", ".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.kind}({params}) on {self.target}, {self.start:g}-{self.end:g} s"
+        when = (f"{self.start:g}-{self.end:g} s into the workload" if origin is None
+                else f"{origin + self.start:.1f}-{origin + self.end:.1f} s")
+        return f"{self.kind}({params}) on {self.target}, {when}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "target": str(self.target), "start": self.start,

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import jinja2
 
+from chaos import run_clock
 from chaos.reports import tables as report
 from chaos.history import Op, read as read_history
 from chaos.rundir import Judgement, RunFolder
@@ -77,6 +78,7 @@ class Timeline:
     label_width: int = 170
     width: int = 1100
     lane_height: int = 22
+    heading_height: int = 16  # a group's name has a row of its own: a long lane label never runs into it
 
     @property
     def plot_width(self) -> int:
@@ -88,9 +90,19 @@ class Timeline:
     def w(self, start: float, end: float) -> float:
         return round(max(1.5, self.x(end) - self.x(start)), 2)
 
+    def rows(self) -> list[tuple[int, Lane, str | None]]:
+        """Each lane's top, with its group's name when the lane is the group's first (drawn on the row above)."""
+        rows, y, group = [], 20, None
+        for lane in self.lanes:
+            heading = lane.group if lane.group != group else None
+            y += self.heading_height if heading else 0
+            rows.append((y, lane, heading))
+            y, group = y + self.lane_height, lane.group
+        return rows
+
     @property
     def height(self) -> int:
-        return 30 + self.lane_height * len(self.lanes)
+        return 30 + self.lane_height * len(self.lanes) + self.heading_height * len({lane.group for lane in self.lanes})
 
     def axis(self) -> list[tuple[float, str]]:
         """Tick positions and labels of the time axis: about ten, at round steps."""
@@ -315,7 +327,8 @@ def run_context(folder: Path, judged: Judgement | None = None) -> dict[str, Any]
         "members": results.members, "push_logs": results.push_logs,
         "failovers": results.failover_times, "incomplete": results.incomplete,
         "violations": violations,
-        "schedule": run.read_schedule(),
+        "schedule": run_clock.fault_rows(run.read_schedule(), report.field(results, "fault_windows") or [], ops),
+        "origin": run_clock.ORIGIN, "workload_at": run_clock.workload_start(ops),
         "timeline": timeline(ops, folder),
         "png": _png(run, results, judged.scenario),
         "history": [_history_line(op) for op in ops[:MAX_HISTORY_LINES]],

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from chaos.run_clock import ORIGIN
+
 MAX_VIOLATIONS_SHOWN = 20
 
 
@@ -187,9 +189,16 @@ LEGEND_MEMBERS = 20  # members the latency plot tells apart by colour
 
 
 def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, title: str = "") -> Path:
+    """Draw :func:`latency_figure` into the PNG ``path``."""
+    path = Path(path)
+    latency_figure(results, faults, title).savefig(path, format="png")
+    return path
+
+
+def latency_figure(results: Any, faults: Iterable[Any] | None, title: str = "") -> Any:
     """Visibility latency over send time, one colour per member and one marker per source,
     with fault windows shaded. ``faults``: objects with kind, target, start, end in
-    history time; None takes the applied windows the checker found in the history."""
+    history time (run_clock.ORIGIN); None takes the applied windows the checker found in the history."""
     from matplotlib.figure import Figure  # lazily: only runs that plot pay for matplotlib
     from matplotlib.lines import Line2D
     from matplotlib.transforms import blended_transform_factory
@@ -219,21 +228,19 @@ def plot_latency(results: Any, faults: Iterable[Any] | None, path: str | Path, t
     label_at = blended_transform_factory(ax.transData, ax.transAxes)
     for i, w in enumerate(windows):
         start, end = float(field(w, "start")), float(field(w, "end"))
-        ax.axvspan(start, end, color=f"C{(i + 3) % 10}", alpha=0.15, linewidth=0)
+        ax.axvspan(start, end, color=f"C{(i + 3) % 10}", alpha=0.15, linewidth=0, gid=f"fault {field(w, 'id')}")
         ax.text(start, 0.98 - 0.06 * (i % 5), f" {field(w, 'kind')} {field(w, 'target')}", transform=label_at,
                 va="top", fontsize=8)
     handles = [Line2D([], [], marker="o", linestyle="", color=colours[m], label=m) for m in members]
     handles += [Line2D([], [], marker=mk, linestyle="", color="black", label=f"by {s}") for s, mk in _MARKERS.items()]
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    ax.set_xlabel("send time (s since the history started)")
+    ax.set_xlabel(f"send time ({ORIGIN})")
     ax.set_ylabel("visibility latency (ms)")
     verdict = field(results, "verdict")
     ax.set_title(f"{title + ': ' if title else ''}visibility latency, faults shaded (verdict {verdict})")
     ax.grid(True, alpha=0.3)
-    path = Path(path)
-    fig.savefig(path, format="png")
-    return path
+    return fig
 
 
 def row_dict(row: SummaryRow) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def test_a_fault_names_what_it_hits_and_is_written_as_schedule_json_has_it():
     fault = make_fault("latency", "client bob", 1.5, 2, {"latency_ms": 100}, id=3)
     assert isinstance(fault, Fault) and fault.end == 3.5 and fault.category == "link"
     assert fault.names(NAMES) == ["client-bob"] and not fault.extension
-    assert fault.describe() == "latency(latency_ms=100, jitter_ms=50, stream=both) on client bob, 1.5-3.5 s"
+    assert fault.describe() == "latency(latency_ms=100, jitter_ms=50, stream=both) on client bob, 1.5-3.5 s into the workload"
+    assert fault.describe(origin=2.0).endswith("on client bob, 3.5-5.5 s")
     assert fault.to_dict() == {"id": 3, "kind": "latency", "target": "client bob", "start": 1.5, "duration": 2.0,
                                "end": 3.5, "params": {"latency_ms": 100, "jitter_ms": 50, "stream": "both"}}
     stall = make_fault("stall", "all gate links", 0, 1)
