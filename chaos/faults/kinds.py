@@ -31,7 +31,7 @@ from system.contract import FAULT_WHEN as WHEN, STATUS_CODES as CODES
 #: Extensions a standard toxic can stand in for (``chaos.infra.links`` adds it under the name asked for).
 STAND_INS: dict[str, tuple[str, dict[str, Any]]] = {"stall": ("bandwidth", {"rate": 1})}
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type only: a Fault is made of a kind (fault.py imports this module)
     from chaos.faults.fault import Fault
 
 STREAMS = ("both", "upstream", "downstream")
@@ -325,8 +325,6 @@ register(fault_point("store_delay", "store", "delay", STORE_SCOPES, delay_ms=Par
 register(FaultKind("clock", SERVER, _set_clock, {"jump_s": Param(0, int, minimum=-10**9),
                                                  "rate": Param(1.0, float, minimum=0.01, maximum=100)},
                    scopes=CLOCK_SCOPES, needs="faketime"))  # libfaketime: jump or skew a server's wall clock
-
-import chaos.faults.net_kinds  # noqa: E402,F401 - registers the IP-layer kinds (net_*), which build on the above
 
 #: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks their toxic).
 EXTENSION_KINDS: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.extension)
