@@ -10,7 +10,10 @@ except the verdict, the violation count and the duration, which
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -238,6 +241,14 @@ class Results(Summary):
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "Results":
+        """The ``Results`` that :meth:`to_dict` wrote (``results`` in results.json), the one reader of them;
+        fields a run of an older version did not write take their defaults, names it no longer knows are
+        ignored."""
+        results: Results = from_plain(cls, doc)
+        return results
+
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
@@ -272,3 +283,33 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return kind((_plain(k), _plain(v)) for k, v in value.items())
     return copy.deepcopy(value)
+
+
+@functools.cache
+def _shape(kind: type) -> tuple[frozenset[str], dict[str, Any]]:
+    """A dataclass's field names, and the hints of those that hold dataclasses (or lists of them)."""
+    hints = typing.get_type_hints(kind)
+    names = frozenset(f.name for f in fields(kind) if f.init)
+    nested = {name: hints[name] for name in names if _holds_records(hints[name])}
+    return names, nested
+
+
+def _holds_records(hint: Any) -> bool:
+    if typing.get_origin(hint) is list:
+        return _holds_records(typing.get_args(hint)[0])
+    return isinstance(hint, type) and is_dataclass(hint)
+
+
+def from_plain(kind: Any, value: Any) -> Any:
+    """``value`` (as JSON gave it) as ``kind``, the inverse of :func:`_plain`: dataclasses and lists of them
+    rebuilt, anything else as is; fields a dict lacks take their defaults, names the class lacks are ignored."""
+    if isinstance(kind, type) and is_dataclass(kind) and isinstance(value, Mapping):
+        names, nested = _shape(kind)
+        if not nested and value.keys() <= names:  # the common case (10^5 latency points): no more to do
+            return kind(**value)
+        return kind(**{name: from_plain(nested[name], v) if name in nested else v
+                       for name, v in value.items() if name in names})
+    if typing.get_origin(kind) is list and isinstance(value, list):
+        (item,) = typing.get_args(kind)
+        return [from_plain(item, v) for v in value]
+    return value
