@@ -75,7 +75,7 @@ async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] 
                         prefix: str = "/pushchat", gates: int = 2, node_args: Sequence[str] = (),
                         gate_args: Sequence[str] = ()) -> Cluster:
     """Static: nodes on fixed free ports, each told the others (``--peers``), gates told them all (``--nodes``)."""
-    from chaos.infra.postgres import free_port
+    from chaos.infra.postgres_server import free_port
     from chaos.infra.process import ServerProcess
 
     logs.mkdir(parents=True, exist_ok=True)
@@ -109,4 +109,4 @@ class Env:
 
     logs: Path
     etcd: Any       # chaos.infra.etcd.EtcdCluster
-    postgres: Any   # chaos.infra.postgres.PostgresServer
+    postgres: Any   # chaos.infra.postgres_server.PostgresServer

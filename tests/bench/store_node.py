@@ -131,7 +131,7 @@ class Postgres:
 
     def dsn(self) -> str | None:
         if self.server is None and self.unavailable is None:
-            from chaos.infra.postgres import PostgresServer, PostgresUnavailable
+            from chaos.infra.postgres_server import PostgresServer, PostgresUnavailable
             try:
                 self.server = PostgresServer().start()
             except PostgresUnavailable as exc:

@@ -7,8 +7,19 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from chaos.infra.links import Links
+
+
+@pytest.fixture
+def fresh_links(tmp_path: Path) -> Iterator[Links]:
+    """A server of its own, as a user's toxiproxy-server at $TOXIPROXY_URL would be."""
+    with Links.embedded(log_file=tmp_path / "server.log") as links:
+        yield links
 
 
 def test_many_connections_through_our_server_are_each_echoed_and_reported() -> None:
