@@ -30,7 +30,8 @@ from chaos.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.workload import Counts, WorkloadClient, client_logs, read_room
+from chaos.server_reader import read_room
+from chaos.workload import Counts, WorkloadClient, client_logs
 from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
@@ -235,6 +236,7 @@ class Run:
         status.phase, status.active_faults = "recovery", []
         history.info("runner", "phase", {"name": "recovery"})
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+        # Read by the harness's own reader, not the client library under test (chaos.server_reader).
         held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
                                       creds.client_tls()) for room in self.rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}

@@ -257,13 +257,3 @@ class WorkloadClient:
     async def close(self) -> None:
         await self.client.close()
 
-
-async def read_room(addr: str, room: str, keepalive: Keepalive, token: str | None = None,
-                    tls: ClientTls | None = None) -> list[dict[str, Any]]:
-    """Everything the server holds for ``room``, read by a fresh poll-only client."""
-    reader = ChatClient(addr, "chaos-reader", keepalive=keepalive, token=token, tls=tls)
-    try:
-        res = await reader.poll(room)
-        return [{"seq": m.seq, "client_msg_id": m.client_msg_id, "sender": m.user_name} for m in res.messages]
-    finally:
-        await reader.close()

@@ -380,6 +380,27 @@ def _cursor_off_by_one() -> None:
     RoomView.poll_after = lambda self: self.cursor + 1
 
 
+def first_page_only() -> None:
+    """The client's polls stop after their first page: every GetRecentMessages reply says there is no more."""
+    from system.client.calls import Calls
+    call = Calls.call
+
+    async def _call(self: Any, type_: str, object_id: str, method: str, request: Callable[[], Any],
+                    reply_types: Any, budget: Any, failures: Any = None) -> Any:
+        reply = await call(self, type_, object_id, method, request, reply_types, budget, failures)
+        if method == "GetRecentMessages":
+            reply.has_more = False
+        return reply
+
+    Calls.call = _call
+
+
+@mutant("recovery_first_page", "recovery reads one page", "the client's recovery and polls read only the first "
+        "page of what they missed", ("member-away-pages",))
+def _recovery_first_page() -> None:
+    first_page_only()
+
+
 # -- numbering and idempotency ------------------------------------------------------------------------------------
 @mutant("seq_reused", "seq reused", "every 15th acknowledgement carries the previous message's seq",
         ("baseline",))
