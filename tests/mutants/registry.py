@@ -380,15 +380,16 @@ def _cursor_off_by_one() -> None:
     RoomView.poll_after = lambda self: self.cursor + 1
 
 
-def first_page_only() -> None:
-    """The client's polls stop after their first page: every GetRecentMessages reply says there is no more."""
+def first_page_only(cut: bool = True) -> None:
+    """The client's polls stop after their first page: every GetRecentMessages reply says there is no more
+    (``cut=False``: the same wrapping, the reply unchanged, a control)."""
     from system.client.calls import Calls
     call = Calls.call
 
     async def _call(self: Any, type_: str, object_id: str, method: str, request: Callable[[], Any],
                     reply_types: Any, budget: Any, failures: Any = None) -> Any:
         reply = await call(self, type_, object_id, method, request, reply_types, budget, failures)
-        if method == "GetRecentMessages":
+        if cut and method == "GetRecentMessages":
             reply.has_more = False
         return reply
 
@@ -502,6 +503,49 @@ def _ack_before_durable() -> None:
     ChatRoom._settled = _settled
 
 
+def _claims(forget_sent: bool) -> None:
+    """Every store's ``claim`` wrapped; ``forget_sent``: the record it returns has no dedup window (the ids of the
+    newest sends), as if the store never read it back, so a retry after a restart or reload is stored anew."""
+    import dataclasses
+    from system.store.memory import MemoryStore
+    from system.store.postgres import PostgresStore
+    from system.store.sqlite import SqliteStore
+    for cls in (SqliteStore, PostgresStore, MemoryStore):
+        def wrap(claim: Callable[..., Any]) -> Callable[..., Any]:
+            async def _claim(self: Any, *args: Any, **kwargs: Any) -> Any:
+                record = await claim(self, *args, **kwargs)
+                return dataclasses.replace(record, sent=[]) if forget_sent and record is not None else record
+            return _claim
+        cls.claim = wrap(cls.claim)
+
+
+@mutant("dedup_forgotten_on_restart", "dedup window forgotten on restart", "a room taken from the store (at a "
+        "restart, or reloaded after a failed write) has forgotten the ids of its newest sends",
+        ("store-fail-after-restart",))
+def _dedup_forgotten_on_restart() -> None:
+    _claims(forget_sent=True)
+
+
+def _writes(swallow: bool) -> None:
+    """The room writer's store write wrapped; ``swallow``: a failed write (not a fenced one) is taken as durable."""
+    from system.store import Fenced
+    from system.store.writer import RoomWriter
+    write = RoomWriter._write
+
+    async def _write(self: Any, batch: Any, changes: list) -> Any:
+        failure = await write(self, batch, changes)
+        return None if swallow and failure is not None and not isinstance(failure, Fenced) else failure
+
+    RoomWriter._write = _write
+
+
+@mutant("store_error_swallowed", "failed store write acknowledged", "the room writer swallows a failed store "
+        "write: the send is acknowledged and pushed, though the store never made it durable",
+        ("store-fail-then-restart",))
+def _store_error_swallowed() -> None:
+    _writes(swallow=True)
+
+
 def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
     """Replace a ``@method`` chat method where the object host finds it (``cls.methods``, built at class creation)."""
     import dataclasses
@@ -531,6 +575,11 @@ def _push_to_sender_mode() -> None:
     cli_node.add_push_to_sender = add_push_to_sender
 
 
+def _calls_wrapped() -> None:
+    """A control: ``recovery_first_page``'s wrapping of the client's calls, cutting nothing."""
+    first_page_only(cut=False)
+
+
 def _rooms_restamped() -> None:
     """A control: the same copy-and-stamp of each pushed note as ``push_misfiled``, with the right room's name."""
     _restamping(lambda room, note: room.name)
@@ -549,6 +598,12 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                                 ("baseline",), _push_to_sender_mode),
                          Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
                                 ("duplicate-pushes",), _rooms_restamped),
+                         Mutant("claims_wrapped", "none", "every store's claim wrapped, the record unchanged",
+                                ("store-fail-after-restart",), lambda: _claims(forget_sent=False)),
+                         Mutant("writes_wrapped", "none", "the room writer's store write wrapped, its outcome unchanged",
+                                ("store-fail-then-restart",), lambda: _writes(swallow=False)),
+                         Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
+                                ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
                                 ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
