@@ -159,6 +159,7 @@ class Summary:
     sends_indefinite_appeared: int = 0
     sends_failed_appeared: int = 0
     sends_failed_by_push: int = 0
+    sends_ok_share: float | None = None  # acknowledged / every send made: liveness per send, not per second
     push_failures: int = 0
     push_failures_counted: int = 0
     push_drops: int = 0

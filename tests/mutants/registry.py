@@ -521,7 +521,7 @@ def _claims(forget_sent: bool) -> None:
 
 @mutant("dedup_forgotten_on_restart", "dedup window forgotten on restart", "a room taken from the store (at a "
         "restart, or reloaded after a failed write) has forgotten the ids of its newest sends",
-        ("store-fail-after-restart",))
+        ("store-fail-restart",))
 def _dedup_forgotten_on_restart() -> None:
     _claims(forget_sent=True)
 
@@ -541,7 +541,7 @@ def _writes(swallow: bool) -> None:
 
 @mutant("store_error_swallowed", "failed store write acknowledged", "the room writer swallows a failed store "
         "write: the send is acknowledged and pushed, though the store never made it durable",
-        ("store-fail-then-restart",))
+        ("store-fail-restart",))
 def _store_error_swallowed() -> None:
     _writes(swallow=True)
 
@@ -599,9 +599,9 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                          Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
                                 ("duplicate-pushes",), _rooms_restamped),
                          Mutant("claims_wrapped", "none", "every store's claim wrapped, the record unchanged",
-                                ("store-fail-after-restart",), lambda: _claims(forget_sent=False)),
+                                ("store-fail-restart",), lambda: _claims(forget_sent=False)),
                          Mutant("writes_wrapped", "none", "the room writer's store write wrapped, its outcome unchanged",
-                                ("store-fail-then-restart",), lambda: _writes(swallow=False)),
+                                ("store-fail-restart",), lambda: _writes(swallow=False)),
                          Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
                                 ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",

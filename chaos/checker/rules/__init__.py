@@ -10,6 +10,7 @@ from __future__ import annotations
 # isort: off  (the order below is the order of the violations in the results)
 from chaos.checker.rules import send_failed_by_push  # noqa: F401 (registers)
 from chaos.checker.rules import sends  # noqa: F401
+from chaos.checker.rules import throughput  # noqa: F401
 from chaos.checker.rules import durability  # noqa: F401
 from chaos.checker.rules import conflicting_seq  # noqa: F401
 from chaos.checker.rules import numbering  # noqa: F401
