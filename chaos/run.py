@@ -31,6 +31,7 @@ from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.server_reader import read_room
+from chaos.variations import type_without_sending
 from chaos.workload import Counts, WorkloadClient, client_logs
 from system import log
 from system.grpcopts import Keepalive
@@ -97,7 +98,9 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
             "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
-                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
+                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms),
+                 "--page-size", str(topo.page_size), *keep)
+    node_args += ("--push-to-sender",) if topo.push_to_sender else ()
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
     node_args += tuple(creds.node_args())
@@ -167,7 +170,8 @@ class Run:
         await topology.start()
         self.clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
                                              token=creds.token(name), tls=creds.client_tls(),
-                                             presence=sc.workload.presence)
+                                             presence=sc.workload.presence,
+                                             stale_reads=name in sc.workload.stale_readers)
                         for name in sc.topology.client_names}
         self.hostile = [hostile_member(name, topology, history, self.rooms, self.clients, creds)
                         for name in sc.topology.hostile_names]
@@ -194,6 +198,8 @@ class Run:
         self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status)), self._schedule]
         self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
                                     *(h.run(until) for h in self.hostile),
+                                    *(type_without_sending(self.clients[n].client, self.history, n, self.rooms,
+                                                           self.t0 + work.duration / 2) for n in work.typists),
                                     *([fleet.send(until, work.text_bytes)] if fleet else []))
 
     async def inject(self, fault: Fault) -> bool:

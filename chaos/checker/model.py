@@ -206,6 +206,7 @@ class Summary:
     presence_diverged: int = 0         # ... that differed from the members the room has
     receipts_shown: int = 0            # read positions members were shown (pushed or polled)
     receipt_regressions: int = 0       # ... lower than one shown before for the same (reader, viewer)
+    read_regressions: int = 0          # MarkRead replies below one the same reader was answered before
     receipts_ahead: int = 0            # ... beyond what the reader had been sent at the time
     receipts_diverged: int = 0         # (room, reader, viewer) final read positions that did not converge
     typing_shown: int = 0              # typing indicators shown

@@ -402,6 +402,49 @@ def _recovery_first_page() -> None:
     first_page_only()
 
 
+def _marks(back: bool) -> None:
+    """The room's ``MarkRead`` wrapped; ``back``: a mark behind the reader's position moves it back (the room
+    forgets the position just before the mark, so the mark is stored and answered as a step forward)."""
+    from system.room import ChatRoom, speaker
+    mark = ChatRoom.MarkRead
+
+    async def mark_read(self: Any, request: Any, call: Any) -> Any:
+        user = speaker(request.user_name, call)
+        if back and 0 < request.seq < self.presence.reads.get(user, 0):
+            self.presence.reads[user] = request.seq - 1
+        return await mark(self, request, call)
+
+    _rewrap(ChatRoom, "MarkRead", mark_read)
+
+
+@mutant("read_goes_back", "read position goes back", "a MarkRead behind the reader's position moves it back",
+        ("member-away-pages",))
+def _read_goes_back() -> None:
+    _marks(back=True)
+
+
+def _typing_timers(expire: bool) -> None:
+    """The client's "typing" notes wrapped; ``expire=False``: the timer that clears an indicator is cancelled,
+    so it shows until the typist's next message (which a typist that never sends never clears)."""
+    from system.client.presence import PresenceTracker
+    typing = PresenceTracker._typing
+
+    def _typing(self: Any, note: Any) -> None:
+        typing(self, note)
+        if not expire:
+            handle = self._timers.pop((note.room_name, note.user_name), None)
+            if handle is not None:
+                handle.cancel()
+
+    PresenceTracker._typing = _typing
+
+
+@mutant("typing_never_expires", "typing never expires", "the client never clears a typing indicator on its "
+        "expiry, only when the typist's next message is shown", ("member-away-pages",))
+def _typing_never_expires() -> None:
+    _typing_timers(expire=False)
+
+
 # -- numbering and idempotency ------------------------------------------------------------------------------------
 @mutant("seq_reused", "seq reused", "every 15th acknowledgement carries the previous message's seq",
         ("baseline",))
@@ -602,6 +645,10 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                                 ("store-fail-restart",), lambda: _claims(forget_sent=False)),
                          Mutant("writes_wrapped", "none", "the room writer's store write wrapped, its outcome unchanged",
                                 ("store-fail-restart",), lambda: _writes(swallow=False)),
+                         Mutant("marks_wrapped", "none", "the room's MarkRead wrapped, positions kept",
+                                ("member-away-pages",), lambda: _marks(back=False)),
+                         Mutant("typing_wrapped", "none", "the client's typing notes wrapped, timers kept",
+                                ("member-away-pages",), lambda: _typing_timers(expire=True)),
                          Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
                                 ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
