@@ -31,6 +31,7 @@ from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.server_reader import read_room
+from chaos.stored_members import record as record_stored_members
 from chaos.variations import type_without_sending
 from chaos.workload import Counts, WorkloadClient, client_logs
 from system import log
@@ -257,6 +258,7 @@ class Run:
                 await client.final_poll(room, held[room])
         if fleet:
             await fleet.final_poll(held)
+        await record_stored_members(self.topology, history, self.rooms)
         metrics = await self.topology.scrape_metrics()
         history.info("runner", "phase", {"name": "done"})
         self.folder.write_metrics(metrics)

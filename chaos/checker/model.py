@@ -202,6 +202,8 @@ class Summary:
     stored_twice: int = 0              # messages (room, client_msg_id) the server holds under two seqs
     timestamp_regressions: int = 0     # acknowledged messages whose timestamp is not above the one before
     # presence, typing, read receipts (workload.presence): judged only when the run recorded them
+    stored_members_checked: int = 0    # (room, member) rows of the store compared with the member's registration
+    stored_members_stale: int = 0      # ... that named another client id, or no row: a deposed owner's write
     presence_checked: int = 0          # (room, member) final member lists compared with the room's
     presence_diverged: int = 0         # ... that differed from the members the room has
     receipts_shown: int = 0            # read positions members were shown (pushed or polled)

@@ -18,6 +18,7 @@ from chaos.checker.rules import stored_once  # noqa: F401
 from chaos.checker.rules import timestamps  # noqa: F401
 from chaos.checker.rules import failover  # noqa: F401
 from chaos.checker.rules import members  # noqa: F401
+from chaos.checker.rules import stored_members  # noqa: F401
 from chaos.checker.rules import rooms  # noqa: F401
 from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import recovery  # noqa: F401
