@@ -589,6 +589,46 @@ def _store_error_swallowed() -> None:
     _writes(swallow=True)
 
 
+def _fences(removed: bool) -> None:
+    """Every store's ``write`` wrapped; ``removed``: a write refused as fenced (an older claim's token) is made
+    anyway under the room's current token. Messages are still held back by the sequence check and the
+    primary key; member and read-position changes are not."""
+    from system.store import Fenced
+    from system.store.memory import MemoryStore
+    from system.store.postgres import PostgresStore
+    from system.store.sqlite import SqliteStore
+
+    async def token_pg(self: Any, room: str) -> int:
+        async def body(db: Any) -> int:
+            return await db.fetchval("SELECT token FROM pushchat_rooms WHERE name = $1", room)
+        return await self._transact(f"reading room {room!r}'s token", body)
+
+    async def token_sqlite(self: Any, room: str) -> int:
+        row = await self._run(lambda db: db.execute("SELECT token FROM rooms WHERE name = ?", (room,)).fetchone())
+        return row[0]
+
+    async def token_memory(self: Any, room: str) -> int:
+        return self._rooms[room].token
+
+    for cls, current in ((PostgresStore, token_pg), (SqliteStore, token_sqlite), (MemoryStore, token_memory)):
+        def wrap(write: Callable[..., Any], current: Callable[..., Any]) -> Callable[..., Any]:
+            async def _write(self: Any, room: str, token: int, batch: Any) -> None:
+                try:
+                    await write(self, room, token, batch)
+                except Fenced:
+                    if not removed:
+                        raise
+                    await write(self, room, await current(self, room), batch)
+            return _write
+        cls.write = wrap(cls.write, current)
+
+
+@mutant("fencing_removed", "deposed owner writes", "a store write under an older claim's token is made anyway, "
+        "under the current one", ("deposed-owner-wakes",))
+def _fencing_removed() -> None:
+    _fences(removed=True)
+
+
 def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
     """Replace a ``@method`` chat method where the object host finds it (``cls.methods``, built at class creation)."""
     import dataclasses
@@ -649,6 +689,8 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                                 ("member-away-pages",), lambda: _marks(back=False)),
                          Mutant("typing_wrapped", "none", "the client's typing notes wrapped, timers kept",
                                 ("member-away-pages",), lambda: _typing_timers(expire=True)),
+                         Mutant("fences_wrapped", "none", "every store's write wrapped, fencing kept",
+                                ("deposed-owner-wakes",), lambda: _fences(removed=False)),
                          Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
                                 ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
