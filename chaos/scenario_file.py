@@ -282,6 +282,8 @@ def _workload(sec: Section, topology: TopologySpec | None) -> Workload | None:
                         text_bytes=text_bytes, presence=sec.get("presence", flag, Workload.presence),
                         typists=tuple(sec.get("typists", senders, ())),
                         stale_readers=tuple(sec.get("stale_readers", senders, ())))
+    if set(workload.typists) & set(workload.senders):
+        sec.add("typists", "a typist never sends: give workload.senders without it (the default is every client)")
     return None if sec.failed or topology is None else workload
 
 
