@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from chaos.run import plan_for
-from chaos.scenario_file import load
+from chaos.scenario.files import load
 from chaos.topology import Topology
 from system.client import ChatClient
 
@@ -42,7 +42,7 @@ def test_the_scenarios_switches_reach_the_nodes_flags(tmp_path: Path) -> None:
 
 def test_workload_variations_name_clients_of_the_topology(tmp_path: Path) -> None:
     import pytest
-    from chaos.scenario_file import ScenarioError
+    from chaos.scenario.files import ScenarioError
     path = tmp_path / "x.yaml"
     path.write_text("name: x\ntopology: {clients: [alice, bob], push_to_sender: 1}\n")
     with pytest.raises(ScenarioError, match="topology.push_to_sender: must be true or false"):

@@ -34,7 +34,7 @@ from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import presence  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401
 from chaos.checker.rules import read_replies  # noqa: F401
-from chaos.checker.rules import typing  # noqa: F401
+from chaos.checker.rules import typing_indicators  # noqa: F401
 from chaos.checker.rules import detection  # noqa: F401
 from chaos.checker.rules import completeness  # noqa: F401
 # isort: on

@@ -6,7 +6,7 @@ mid-write, then woken after another node claimed the room) whose write is
 not fenced overwrites a member's row with a client id from before: the
 true owner still pushes to the right one, so nothing shows until the room
 is read back from the store. The run reads the store at the end
-(``stored_members`` records, ``chaos.stored_members``); every member that
+(``stored_members`` records, ``chaos.infra.stored_members``); every member that
 joined a room, never left it, and was connected at the end must be stored
 there under the client id it registered last (each reconnection re-joins
 with the new one).
