@@ -37,7 +37,7 @@ from chaos.topology import Topology, TopologyPlan
 from chaos.infra.server_reader import read_room
 from chaos.infra.stored_members import record as record_stored_members
 from chaos.workload.client import Counts, WorkloadClient, client_logs
-from chaos.workload.variations import type_without_sending
+from chaos.workload.variations import TYPING_PART, type_without_sending
 from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
@@ -204,7 +204,7 @@ class Run:
         self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
                                     *(h.run(until) for h in self.hostile),
                                     *(type_without_sending(self.clients[n].client, self.history, n, self.rooms,
-                                                           self.t0 + work.duration / 2) for n in work.typists),
+                                                           self.t0 + work.duration * TYPING_PART) for n in work.typists),
                                     *([fleet.send(until, work.text_bytes)] if fleet else []))
 
     async def inject(self, fault: Fault) -> bool:

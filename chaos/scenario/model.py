@@ -109,7 +109,7 @@ class Workload:
     senders: tuple[str, ...] = ()
     text_bytes: int = 32
     presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence.py)
-    typists: tuple[str, ...] = ()        # members that type in the first half and never send
+    typists: tuple[str, ...] = ()        # members that type in the first quarter and never send
     stale_readers: tuple[str, ...] = ()  # members that mark read behind themselves after each send
     #                                      (both: chaos/workload/variations.py)
 

@@ -8,9 +8,11 @@ clears the indicator before any expiry is needed. Here:
   marks read behind itself after each send, half way back to the start; the
   room must keep its position (a read position never goes back), which the
   ``read_replies`` rule judges from the replies;
-- a *typist* (``workload.typists``) says it is typing through the first half
-  of the workload and never sends: every other member must stop showing it
-  within the expiry (the ``typing`` rule).
+- a *typist* (``workload.typists``) says it is typing through the first
+  quarter of the workload and never sends: every other member must stop
+  showing it within the expiry (the ``typing`` rule). A quarter, so that the
+  rest of the run outlasts the expiry and its tolerance (4 s) even when
+  recovery ends at once: a run of 6 s leaves at least 4.5 s.
 
 A member away while many messages go by needs no code here: a ``disable``
 fault on its link and a small ``topology.page_size`` make its recovery page.
@@ -26,6 +28,7 @@ from chaos.history import History
 from system.client import ChatClient
 
 TYPING_EVERY = 0.5  # s between a typist's "typing" calls (the client library rate-limits them further)
+TYPING_PART = 0.25  # of the workload's duration a typist types in, from its start
 
 
 async def stale_mark(client: ChatClient, history: History, name: str, room: str) -> None:
