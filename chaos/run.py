@@ -34,7 +34,10 @@ from chaos.faults.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario.model import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.workload.client import Counts, WorkloadClient, client_logs, read_room
+from chaos.infra.server_reader import read_room
+from chaos.infra.stored_members import record as record_stored_members
+from chaos.workload.client import Counts, WorkloadClient, client_logs
+from chaos.workload.variations import TYPING_PART, type_without_sending
 from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
@@ -100,7 +103,9 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
             "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
-                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
+                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms),
+                 "--page-size", str(topo.page_size), *keep)
+    node_args += ("--push-to-sender",) if topo.push_to_sender else ()
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
     node_args += tuple(creds.node_args())
@@ -170,7 +175,8 @@ class Run:
         await topology.start()
         self.clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
                                              token=creds.token(name), tls=creds.client_tls(),
-                                             presence=sc.workload.presence)
+                                             presence=sc.workload.presence,
+                                             stale_reads=name in sc.workload.stale_readers)
                         for name in sc.topology.client_names}
         self.hostile = [hostile_member(name, topology, history, self.rooms, self.clients, creds)
                         for name in sc.topology.hostile_names]
@@ -197,6 +203,8 @@ class Run:
         self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status, self.t0)), self._schedule]
         self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
                                     *(h.run(until) for h in self.hostile),
+                                    *(type_without_sending(self.clients[n].client, self.history, n, self.rooms,
+                                                           self.t0 + work.duration * TYPING_PART) for n in work.typists),
                                     *([fleet.send(until, work.text_bytes)] if fleet else []))
 
     async def inject(self, fault: Fault) -> bool:
@@ -239,6 +247,7 @@ class Run:
         status.phase, status.active_faults = "recovery", []
         history.info("runner", "phase", {"name": "recovery"})
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+        # Read by the harness's own reader, not the client library under test (chaos.infra.server_reader).
         held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
                                       creds.client_tls()) for room in self.rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
@@ -253,6 +262,7 @@ class Run:
                 await client.final_poll(room, held[room])
         if fleet:
             await fleet.final_poll(held)
+        await record_stored_members(self.topology, history, self.rooms)
         metrics = await self.topology.scrape_metrics()
         history.info("runner", "phase", {"name": "done"})
         self.folder.write_metrics(metrics)

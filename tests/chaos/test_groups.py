@@ -48,7 +48,7 @@ def _args(**given) -> argparse.Namespace:
 
 def test_run_group_selects_the_groups_scenarios() -> None:
     assert [s.name for s in cli_chaos._selected(_args(group="processes"))] == [
-        "crash-after-stall", "gate-kill-restart", "node-crash-loop", "node-kill-restart"]
+        "crash-after-stall", "gate-kill-restart", "node-crash-loop", "node-kill-restart", "store-fail-restart"]
 
 
 def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> None:
