@@ -26,6 +26,7 @@ from chaos.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.kinds import KINDS
 from chaos.load import Fleet, merge_histories
+from chaos.machine import needs_namespaces
 from chaos.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
@@ -105,8 +106,7 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
                                                                        **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
                         lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds),
-                        network="namespaces" if topo.network == "namespaces" or any(
-                            KINDS[k].needs == "namespaces" for k in scenario.kinds) else "host")
+                        network="namespaces" if needs_namespaces(scenario) else "host")
 
 
 class Run:
