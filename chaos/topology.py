@@ -312,7 +312,10 @@ class Topology:
         if server not in self.names.processes():
             raise ValueError(f"{server} is not in a namespace of the run (nodes, gates, the store, etcd are)")
         rules = await self.network.isolate(server, table)
-        return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules}
+        cuts = [{"link": link, "dials": self.proxies[link].listen} for link, (a, b) in self.names.ends().items()
+                if server in (a, b) and link in self.proxies]  # each link it was on, whose dialler may notice
+        return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules,
+                "cuts": cuts}
 
     async def net_heal(self, loaded: dict[str, Any]) -> int:
         """Remove what a net kind loaded; the packets it dropped."""
