@@ -120,8 +120,10 @@ class Run:
     """
 
     def __init__(self, scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                 duration: float | None = None, status: Status | None = None, faults: bool = True) -> None:
+                 duration: float | None = None, status: Status | None = None, faults: bool = True,
+                 gate_args: tuple[str, ...] = ()) -> None:
         self.began = time.monotonic()
+        self.gate_args = gate_args  # after the scenario's: a flag given here wins (a bench's keepalive setting)
         self.seed = scenario.seed if seed is None else seed
         self.scenario, self.notes = with_duration(scenario, duration)
         self.out, self.folder, self.links = Path(out), RunFolder(out), links
@@ -160,7 +162,9 @@ class Run:
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]
         self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
-        self.topology = topology = Topology(plan_for(sc, creds), self.out, self.links)
+        plan = plan_for(sc, creds)
+        plan = dataclasses.replace(plan, gate_args=(*plan.gate_args, *self.gate_args)) if self.gate_args else plan
+        self.topology = topology = Topology(plan, self.out, self.links)
         status.phase = "starting servers"
         self._exits.enter_context(client_logs(folder.logs, sc.topology.client_names))  # not the terminal
         await topology.start()
@@ -292,9 +296,10 @@ class Run:
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                       duration: float | None = None, status: Status | None = None) -> RunResult:
+                       duration: float | None = None, status: Status | None = None,
+                       gate_args: tuple[str, ...] = ()) -> RunResult:
     """Run ``scenario`` once into ``out`` and judge it: every phase of a :class:`Run`, in order."""
-    run = Run(scenario, out, links, seed=seed, duration=duration, status=status)
+    run = Run(scenario, out, links, seed=seed, duration=duration, status=status, gate_args=gate_args)
     try:
         await run.start()
         await run.workload()

@@ -2,13 +2,15 @@
 
 An IP-layer cut (``chaos.net_kinds``: ``net_drop_one_way``, ``net_partition``,
 every packet of a ``gate I -> node J`` link dropped in the gate's
-namespace; ``net_blackhole`` of node J or gate I, which cuts every link
-it is on: its record lists them as ``cuts``) sends no RST and no FIN: only keepalive can tell the gate its
-stream to node J is dead. Each such cut must be followed, before its
-heal, by the gate's ``node_stream_down`` line for the proxy it dials
-(recorded as ``dials`` in the history's ``net`` record); the time from
-the cut to that line is the detection time. Cuts that drop only a share
-of the packets (``net_packet_loss``) are not judged: TCP retransmits.
+namespace; ``net_blackhole`` of node J or gate I, which cuts every link it
+is on: its record lists them as ``cuts``) sends no RST and no FIN: only
+keepalive can tell the gate its stream to node J is dead (or, on etcd, the
+membership: node J's lease may lapse first, and the gate lets the link go
+itself). Each such cut must be followed, before its heal, by the gate's
+``node_stream_down`` for the proxy it dials (``dials`` in the history's
+``net`` record) or its ``node_left`` for it; the time from the cut to
+that line is the detection time. Cuts that drop only a share of the
+packets (``net_packet_loss``) are not judged: TCP retransmits.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from chaos.checker.rules.base import Finding, rule
 from system.contract import ts_seconds
 
 _GATE_LINK = re.compile(r"^(gate\d+)-node\d+$")
+#: How a gate lets a link go, by the address it dials: its stream to the node ended (keepalive, an error), or, on
+#: etcd, the node left the membership (its lease lapsed on the cut side) and the gate closed the link itself.
+NOTICED = (("node_stream_down", "node"), ("node_left", "dial"))
 
 
 @rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",))
@@ -41,7 +46,7 @@ def detection(ev: Evidence) -> Finding:
         end = ev.started_at + removed.get((v.get("id"), v.get("table")), ev.duration)
         gate = m[1]
         seen = (ts_seconds(line.get("ts")) for process in ev.logs if process.partition("#")[0] == gate
-                for line in ev.log_lines(process, "node_stream_down") if line.get("node") == v.get("dials"))
+                for event, key in NOTICED for line in ev.log_lines(process, event) if line.get(key) == v.get("dials"))
         noticed = [at for at in seen if at is not None and start <= at <= end]
         if noticed:
             times.append(round(min(noticed) - start, 3))

@@ -72,3 +72,12 @@ def test_a_blackholed_node_is_a_cut_of_every_gate_link_to_it() -> None:
     r = check(ops, logs, metrics)
     assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed) == ("invalid", 1, 1)
     assert "gate1 never noticed its link gate1-node0 cut" in r.violations[0].reason
+
+
+def test_a_gate_that_drops_the_node_when_its_lease_lapses_has_noticed() -> None:
+    """On etcd the cut node's lease may lapse before keepalive fires: the gate's node_left for the link it dials
+    closes that link, which is noticing it too (partition-majority-ip under load)."""
+    ops, logs, metrics = cut_run()
+    left = {"ts": 1002.0, "level": "INFO", "component": "gate", "event": "node_left", "node": "node0", "dial": DIALS}
+    r = check(ops, {**logs, "gate0": [*logs["gate0"], left]}, metrics)
+    assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed, r.detection_max) == ("valid", 1, 0, 1.0)
