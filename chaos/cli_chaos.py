@@ -379,7 +379,6 @@ def _campaign(args: argparse.Namespace) -> int:
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
     scenarios, not_here = _here(scenarios, everything)
-    print(_not_run(not_here), end="")
     try:
         seeds = campaign.parse_seeds(args.seeds)
     except campaign.SeedsError as exc:
@@ -394,6 +393,7 @@ def _campaign(args: argparse.Namespace) -> int:
     options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
+    print(_not_run(not_here), end="")
     print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tally = campaign.Tally(len(cells))
