@@ -10,11 +10,22 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml, Skipped
 
+import chaos.links
 from chaos import cli, cli_chaos, machine, netns
 from chaos.scenario_file import load_all
 
 NETWORK = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip"}
 LINE = "network: namespaces needs root (ip netns add, nftables); run as root or drop it"
+
+
+class _NoLinks:
+    supports_extensions = True
+
+    def __enter__(self) -> "_NoLinks":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 @pytest.fixture
@@ -41,8 +52,10 @@ def test_all_runs_what_the_machine_can_and_lists_the_rest_as_not_run(
     runnable, not_here = cli_chaos._here(list(load_all()), everything=True)
     assert {s.name for s, _ in not_here} == NETWORK and {why for _, why in not_here} == {LINE}
     assert "baseline" in {s.name for s in runnable}
-    # the whole command, with only the network scenarios in its folder (the others cost minutes)
+    # the whole command, with only the network scenarios in its folder (the others cost minutes): no run starts,
+    # so no Toxiproxy is needed either
     monkeypatch.setattr(cli_chaos, "load_all", lambda: [s for s in load_all() if s.name in NETWORK])
+    monkeypatch.setattr(chaos.links.Links, "embedded", classmethod(lambda cls, **kw: _NoLinks()))
     junit = tmp_path / "junit.xml"
     code = cli.main(["chaos", "run", "--all", "--quiet", "--out", str(tmp_path / "out"), "--junit", str(junit)])
     out = capsys.readouterr().out
