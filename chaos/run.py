@@ -315,13 +315,13 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
     def victims() -> list[Victim]:
         return [Victim(c.name, c.client.client_id) for c in clients.values() if c.client.connected]
 
+    # Fault controls on our loopback only: one in a namespace is on that namespace's (the same port here is not it).
     return HostileClient(name, topology.client_addr(name), history, rooms, victims, token=creds.token(name),
                          expired=lambda user: creds.token(user, ttl=-60), forged=creds.forged_token,
                          tls=creds.client_tls(),
                          fault_controls=lambda: [f"127.0.0.1:{server.fault_port}"
                                                  for server in (*topology.nodes, *topology.gates)
                                                  if server.fault_port and server.socket_factory is None])
-    # (a server in a namespace of its own serves it on that namespace's loopback: the same port on ours is not it)
 
 
 async def _watch_faults(injector: FaultInjector, status: Status) -> None:
