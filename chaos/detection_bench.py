@@ -22,13 +22,13 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from chaos import machine
-from chaos.cli_chaos import EXIT_NOT_HERE
-from chaos.fault import make_fault
-from chaos.links import Links
+from chaos.cli.chaos import EXIT_NOT_HERE
+from chaos.faults.fault import make_fault
+from chaos.infra import machine
+from chaos.infra.links import Links
 from chaos.run import KEEPALIVE, RunResult, run_scenario
-from chaos.scenario import Scenario
-from chaos.scenario_file import find
+from chaos.scenario.files import find
+from chaos.scenario.model import Scenario
 
 OFF = "off"
 #: What "off" means: gRPC's "never" between pings (INT_MAX ms), which also leaves TCP_USER_TIMEOUT unset, and a
