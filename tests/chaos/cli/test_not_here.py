@@ -16,7 +16,8 @@ from chaos.cli import main as cli
 from chaos.infra import machine, netns
 from chaos.scenario.files import load_all
 
-NETWORK = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip"}
+NETWORK = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip",
+           "store-etcd-blackhole-ip"}
 LINE = "network: namespaces needs root (ip netns add, nftables); run as root or drop it"
 
 
@@ -62,7 +63,7 @@ def test_all_runs_what_the_machine_can_and_lists_the_rest_as_not_run(
     code = cli.main(["chaos", "run", "--all", "--quiet", "--out", str(tmp_path / "out"), "--junit", str(junit)])
     out = capsys.readouterr().out
     assert code == cli_chaos.EXIT_MET  # a newcomer's --all without root is not a failure
-    assert "Not run on this machine (4 scenarios" in out and LINE in out
+    assert "Not run on this machine (5 scenarios" in out and LINE in out
     cases = {case.name: case.result for suite in JUnitXml.fromfile(str(junit)) for case in suite}
     assert set(cases) == NETWORK
     assert all(isinstance(r[0], Skipped) and LINE in (r[0].message or "") for r in cases.values())
