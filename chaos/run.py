@@ -29,6 +29,7 @@ from chaos.faults.fault import Fault
 from chaos.workload.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.faults.kinds import KINDS
+from chaos.infra.machine import needs_namespaces
 from chaos.workload.fleet import Fleet, merge_histories
 from chaos.faults.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
@@ -114,8 +115,7 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
                                                                        **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
                         lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds),
-                        network="namespaces" if topo.network == "namespaces" or any(
-                            KINDS[k].needs == "namespaces" for k in scenario.kinds) else "host")
+                        network="namespaces" if needs_namespaces(scenario) else "host")
 
 
 class Run:
@@ -129,8 +129,10 @@ class Run:
     """
 
     def __init__(self, scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                 duration: float | None = None, status: Status | None = None, faults: bool = True) -> None:
+                 duration: float | None = None, status: Status | None = None, faults: bool = True,
+                 gate_args: tuple[str, ...] = ()) -> None:
         self.began = time.monotonic()
+        self.gate_args = gate_args  # after the scenario's: a flag given here wins (a bench's keepalive setting)
         self.seed = scenario.seed if seed is None else seed
         self.scenario, self.notes = with_duration(scenario, duration)
         self.out, self.folder, self.links = Path(out), RunFolder(out), links
@@ -169,7 +171,9 @@ class Run:
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]
         self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
-        self.topology = topology = Topology(plan_for(sc, creds), self.out, self.links)
+        plan = plan_for(sc, creds)
+        plan = dataclasses.replace(plan, gate_args=(*plan.gate_args, *self.gate_args)) if self.gate_args else plan
+        self.topology = topology = Topology(plan, self.out, self.links)
         status.phase = "starting servers"
         self._exits.enter_context(client_logs(folder.logs, sc.topology.client_names))  # not the terminal
         await topology.start()
@@ -306,9 +310,10 @@ class Run:
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                       duration: float | None = None, status: Status | None = None) -> RunResult:
+                       duration: float | None = None, status: Status | None = None,
+                       gate_args: tuple[str, ...] = ()) -> RunResult:
     """Run ``scenario`` once into ``out`` and judge it: every phase of a :class:`Run`, in order."""
-    run = Run(scenario, out, links, seed=seed, duration=duration, status=status)
+    run = Run(scenario, out, links, seed=seed, duration=duration, status=status, gate_args=gate_args)
     try:
         await run.start()
         await run.workload()
@@ -324,11 +329,13 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
     def victims() -> list[Victim]:
         return [Victim(c.name, c.client.client_id) for c in clients.values() if c.client.connected]
 
+    # Fault controls on our loopback only: one in a namespace is on that namespace's (the same port here is not it).
     return HostileClient(name, topology.client_addr(name), history, rooms, victims, token=creds.token(name),
                          expired=lambda user: creds.token(user, ttl=-60), forged=creds.forged_token,
                          tls=creds.client_tls(),
                          fault_controls=lambda: [f"127.0.0.1:{server.fault_port}"
-                                                 for server in (*topology.nodes, *topology.gates) if server.fault_port])
+                                                 for server in (*topology.nodes, *topology.gates)
+                                                 if server.fault_port and server.socket_factory is None])
 
 
 async def _watch_faults(injector: FaultInjector, status: Status, t0: float) -> None:
