@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 MET, NOT_MET, NOT_JUDGED, BAD_SCENARIO = 0, 1, 2, 3
+NOT_HERE = 69       # sysexits.h EX_UNAVAILABLE: what a scenario needs is not on this machine
 USAGE = 64          # the command line is wrong (sysexits.h EX_USAGE); argparse's 2 would read as "not judged"
 INTERRUPTED = 130   # Ctrl-C, as a shell reports it
 
@@ -26,6 +27,9 @@ MEANINGS: dict[int, str] = {
     BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
     USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
            "that matches no scenario file, a folder that is not there or holds no run",
+    NOT_HERE: "a scenario named (or in the group named) cannot run on this machine (network: namespaces "
+              "without root, ip netns or nftables); one line says what is missing, and nothing ran. "
+              "--all runs the others and lists these as not run, with that line, without failing",
     INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
