@@ -314,6 +314,7 @@ def run_context(folder: Path, judged: Judgement | None = None) -> dict[str, Any]
         "latency_line": report.latency_line(results),
         "members": results.members, "push_logs": results.push_logs,
         "failovers": results.failover_times, "incomplete": results.incomplete,
+        "not_applicable": report.not_applicable_lines(results), "system": results.system,
         "violations": violations,
         "schedule": run.read_schedule(),
         "timeline": timeline(ops, folder),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from chaos.checker.model import na_reason
 from chaos.fault import Fault
 from chaos.kinds import EXTENSION_KINDS
 from chaos.naming import PartNames
@@ -190,9 +191,16 @@ class Scenario:
 
 
 def evaluate(expect: Sequence[Expectation], results: Any) -> list[ExpectationOutcome]:
-    """Test each expectation against a ``Results`` or its dict (results.json)."""
+    """Test each expectation against a ``Results`` or its dict (results.json). One on a number the run's system
+    gives no way to judge (n/a) does not hold: its actual value is ``n/a: <why>``."""
     out = []
+    plain = isinstance(results, Mapping)
+    na = results.get("not_applicable") if plain else getattr(results, "not_applicable", None)
     for e in expect:
-        actual = results.get(e.name) if isinstance(results, Mapping) else getattr(results, e.name, None)
+        why = na_reason(na, e.name)
+        if why is not None:
+            out.append(ExpectationOutcome(e.name, e.wanted, f"n/a: {why}", False))
+            continue
+        actual = results.get(e.name) if plain else getattr(results, e.name, None)
         out.append(ExpectationOutcome(e.name, e.wanted, actual, e.holds(actual)))
     return out

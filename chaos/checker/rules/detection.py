@@ -21,7 +21,8 @@ from system.contract import ts_seconds
 _GATE_LINK = re.compile(r"^(gate\d+)-node\d+$")
 
 
-@rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",))
+@rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",),
+      requires=("server_events",))
 def detection(ev: Evidence) -> Finding:
     finding = Finding()
     removed = {(op.value.get("id"), op.value.get("link")): op.time for op in ev.net
