@@ -6,12 +6,14 @@ The model only; ``chaos.scenario_file`` reads and validates it from YAML
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from chaos.checker.model import na_reason
+from chaos.checker.systems import SYSTEMS
 from chaos.fault import Fault
 from chaos.kinds import EXTENSION_KINDS
 from chaos.naming import PartNames
@@ -167,6 +169,23 @@ class Scenario:
     expect: tuple[Expectation, ...]
     path: Path
     groups: tuple[str, ...] = ()   # what `pushchat chaos run|campaign --group` selects it by
+    system: str = "pushchat"       # the system under test: pushchat, or goverse (chaos.goverse_scenario)
+    expect_on: tuple[tuple[str, tuple[Expectation, ...]], ...] = ()  # system -> expectations in place of expect
+
+    def for_system(self, system: str | None) -> "Scenario":
+        """This scenario against ``system`` (None: its own), with that system's expectations (``expect_on``) when
+        it states them. ``ValueError`` naming every part the system cannot run (a fault point kind for goverse)."""
+        from chaos import goverse_scenario  # here: the scenario model stays importable on its own
+
+        system = system or self.system
+        if system not in SYSTEMS:
+            raise ValueError(f"system must be one of {', '.join(SYSTEMS)}, not {system!r}")
+        if system == goverse_scenario.GOVERSE:
+            refused = goverse_scenario.check(self)
+            if refused:
+                raise ValueError(f"{self.name} cannot run against goverse: " + "; ".join(refused))
+        expect = dict(self.expect_on).get(system, self.expect)
+        return dataclasses.replace(self, system=system, expect=expect)
 
     @property
     def kinds(self) -> list[str]:
