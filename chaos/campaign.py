@@ -108,6 +108,7 @@ class Options:
     toxiproxy_url: str | None = None
     timeout: float | None = None   # seconds a cell may take before it is stopped and counted not judged
     keep: str = "all"              # "failed": a cell that met its expectations keeps only KEPT_WHEN_MET
+    system: str | None = None      # the system under test (None: each scenario's own)
 
 
 def _scenario_arg(cell: Cell) -> str:
@@ -126,6 +127,8 @@ def run_args(cell: Cell, options: Options, out: Path) -> list[str]:
         args += ["--duration", f"{options.duration:g}"]
     if options.toxiproxy_url:
         args += ["--toxiproxy-url", options.toxiproxy_url]
+    if options.system:
+        args += ["--system", options.system]
     return args
 
 
@@ -280,7 +283,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
     text = io.StringIO()
     code, error = EXIT_NOT_JUDGED, None
     try:
-        scenario = load(cell.path)
+        scenario = load(cell.path).for_system(options.system)
         links = _worker_links(options)
         result = asyncio.run(_within(run_scenario(scenario, folder, links, seed=cell.seed,
                                                   duration=options.duration), options.timeout))

@@ -23,6 +23,7 @@ from typing import Any, Sequence, TextIO
 from chaos import report
 from chaos.cli import EXIT_USAGE
 from chaos.progress import CampaignProgress, Progress
+from chaos.checker.systems import SYSTEMS
 from chaos.scenario import Scenario
 from chaos.scenario_file import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
                                  in_group, load, load_all)
@@ -63,6 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="use this Toxiproxy server instead of the embedded one (env TOXIPROXY_URL)")
     run.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's 'system:', "
+                     "pushchat when it names none)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: one testcase per scenario")
     run.add_argument("--ctk-journal", type=Path, metavar="FILE",
                      help="also write the run as a Chaos Toolkit journal (one scenario only)")
@@ -90,6 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="every run uses this Toxiproxy server (proxy names are per run) instead of its own "
                                "embedded one (env TOXIPROXY_URL)")
     campaign.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
+    campaign.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's)")
     campaign.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML file (default: OUT/junit.xml)")
     campaign.add_argument("--cell-timeout", type=float, metavar="S",
                           help="stop a run that takes longer than S seconds and count it not judged")
@@ -146,13 +150,26 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return by_default(load_all())
+        return _against(by_default(load_all()), args.system)
     if args.group:
-        return _group(args.group)
+        return _against(_group(args.group), args.system)
     if not args.scenarios:
         raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all "
                          "or --group")
-    return _named(args.scenarios)
+    return _against(_named(args.scenarios), args.system)
+
+
+def _against(scenarios: list[Scenario], system: str | None) -> list[Scenario]:
+    """Each scenario against ``system`` (None: its own); every one the system cannot run, said at once."""
+    chosen, refused = [], []
+    for scenario in scenarios:
+        try:
+            chosen.append(scenario.for_system(system))
+        except ValueError as exc:
+            refused.append(str(exc))
+    if refused:
+        raise UsageError("\n".join(refused))
+    return chosen
 
 
 def _named(names: Sequence[str]) -> list[Scenario]:
@@ -293,6 +310,9 @@ def _check(args: argparse.Namespace) -> int:
     rows, codes = [], []
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
+        judged = RunFolder(sub).read_judgement()
+        if judged is not None:  # the expectations of the system the run was against (--system)
+            scenario = scenario.for_system(judged.results.system)
         results, outcomes = judge(sub, scenario)
         judged = RunFolder(sub).read_judgement()
         duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
@@ -335,6 +355,7 @@ def _campaign(args: argparse.Namespace) -> int:
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
+    _against(scenarios, args.system)  # refused before anything starts
     try:
         seeds = campaign.parse_seeds(args.seeds)
     except campaign.SeedsError as exc:
@@ -346,7 +367,8 @@ def _campaign(args: argparse.Namespace) -> int:
         root = stamp.with_name(f"campaign-{stamp.name}")
     else:
         root = args.out
-    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
+    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep,
+                               args.system)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
     print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)
