@@ -55,10 +55,10 @@ def binaries() -> goverse_build.Binaries:
     if source is None or not source.is_file():
         raise ProcessError("system goverse needs Goverse's source archive: put it in shared/third_party/goverse/ "
                            f"beside the checkout, or set ${goverse_build.ARCHIVE_ENV}, then `pushchat goverse build`")
-    missing = goverse_build.check_prerequisites()
-    if missing:
-        raise ProcessError(goverse_build.describe_missing(missing))
-    return goverse_build.build(source)
+    try:
+        return goverse_build.build(source)  # checks the prerequisites only when it has to build
+    except goverse_build.BuildError as exc:
+        raise ProcessError(f"system goverse: {exc}") from None
 
 
 class GoverseProcess:
@@ -189,9 +189,10 @@ class GoverseTopology:
             config = self._config(gate[0], nodes, gate)
             self.gates = [GoverseProcess(gate[0], [str(self.binaries.gate), "-config", str(config), "-gate-id", gate[0]],
                                          gate[1], self.log_dir)]
-            await asyncio.gather(*(n.start() for n in self.nodes))
+            # all at once: each waits on its own timers (the gate opens its node streams once it sees the cluster
+            # ready, at one of its 5 s checks), so started together they are ready about as soon as the node
+            await asyncio.gather(*(p.start() for p in self.nodes + self.gates))
             await self._ready()
-            await self.gates[0].start()
             await self._gate_registered()
             await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[0].addr) for name in self.clients))
         except BaseException:
