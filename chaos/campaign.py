@@ -74,10 +74,12 @@ class Cell:
     seed: int
     repeat: int = 1
     repeats: int = 1
+    system: str | None = None   # the system under test (None: the campaign's --system, else the scenario's)
 
     @property
     def label(self) -> str:
-        return f"{self.scenario} seed {self.seed}" + (f" #{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}{f' on {self.system}' if self.system else ''} seed {self.seed}"
+                + (f" #{self.repeat}" if self.repeats > 1 else ""))
 
     @property
     def column(self) -> str:
@@ -86,12 +88,14 @@ class Cell:
     @property
     def test_name(self) -> str:
         """How JUnit XML names it: ``baseline[seed=3]``, ``baseline[seed=3,repeat=2]``."""
-        return f"{self.scenario}[seed={self.seed}" + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]"
+        return (f"{self.scenario}[{f'system={self.system},' if self.system else ''}seed={self.seed}"
+                + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]")
 
     @property
     def folder(self) -> str:
         """The cell's run folder, relative to the campaign's."""
-        return f"{self.scenario}/seed-{self.seed}" + (f"-r{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}/{f'{self.system}/' if self.system else ''}seed-{self.seed}"
+                + (f"-r{self.repeat}" if self.repeats > 1 else ""))
 
 
 def plan(scenarios: Sequence[Scenario], seeds: Sequence[int], repeat: int = 1) -> list[Cell]:
@@ -127,8 +131,8 @@ def run_args(cell: Cell, options: Options, out: Path) -> list[str]:
         args += ["--duration", f"{options.duration:g}"]
     if options.toxiproxy_url:
         args += ["--toxiproxy-url", options.toxiproxy_url]
-    if options.system:
-        args += ["--system", options.system]
+    if cell.system or options.system:
+        args += ["--system", cell.system or options.system]
     return args
 
 
@@ -283,7 +287,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
     text = io.StringIO()
     code, error = EXIT_NOT_JUDGED, None
     try:
-        scenario = load(cell.path).for_system(options.system)
+        scenario = load(cell.path).for_system(cell.system or options.system)
         links = _worker_links(options)
         result = asyncio.run(_within(run_scenario(scenario, folder, links, seed=cell.seed,
                                                   duration=options.duration), options.timeout))

@@ -76,6 +76,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "several scenarios (one sub-folder each)")
     check.add_argument("--scenario", help="scenario (name or YAML path) whose expectations to evaluate "
                                           "(default: the copy the run saved, or the name in results.json)")
+    from chaos import cli_compare  # noqa: PLC0415 - it builds on this module
+
+    cli_compare.add_parser(sub)
     campaign = sub.add_parser(
         "campaign", help="run scenarios x seeds in parallel: a matrix, totals, campaign.json, JUnit XML, HTML",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
             return _check(args)
         if args.action == "campaign":
             return _campaign(args)
+        if args.action == "compare":
+            from chaos import cli_compare
+
+            return cli_compare.run(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)

@@ -359,6 +359,11 @@ def _column(cell: Mapping[str, Any], doc: Mapping[str, Any]) -> str:
     return f"seed {cell['seed']}" + (f" #{cell['repeat']}" if doc.get("repeat", 1) > 1 else "")
 
 
+def render(template: str, **context: Any) -> str:
+    """A page from one of ``chaos/templates`` (others' pages, e.g. ``chaos.compare``, share the look)."""
+    return _ENV.get_template(template).render(**context)
+
+
 def write_campaign(root: str | Path, doc: Mapping[str, Any]) -> Path:
     """Write the campaign's ``report.html``: the matrix (each cell linking to its run's page) and the totals."""
     root = Path(root)
