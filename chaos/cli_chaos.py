@@ -157,13 +157,13 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return _against(by_default(load_all()), args.system)
+        return _against(by_default(load_all()), getattr(args, "system", None))
     if args.group:
-        return _against(_group(args.group), args.system)
+        return _against(_group(args.group), getattr(args, "system", None))
     if not args.scenarios:
         raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all "
                          "or --group")
-    return _against(_named(args.scenarios), args.system)
+    return _against(_named(args.scenarios), getattr(args, "system", None))
 
 
 def _against(scenarios: list[Scenario], system: str | None) -> list[Scenario]:
@@ -362,7 +362,7 @@ def _campaign(args: argparse.Namespace) -> int:
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
-    _against(scenarios, args.system)  # refused before anything starts
+    _against(scenarios, getattr(args, "system", None))  # refused before anything starts
     try:
         seeds = campaign.parse_seeds(args.seeds)
     except campaign.SeedsError as exc:
@@ -375,7 +375,7 @@ def _campaign(args: argparse.Namespace) -> int:
     else:
         root = args.out
     options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep,
-                               args.system)
+                               getattr(args, "system", None))
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
     print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)

@@ -7,12 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from chaos import campaign, compare, report
 from chaos.checker.systems import SYSTEMS
-from chaos.cli_chaos import UsageError, _group, _named
-from chaos.progress import CampaignProgress
-from chaos.run import default_out
-from chaos.scenario_file import by_default, load_all
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """Run every (scenario, system) that can run, print the table; 0 when each met its system's expectations."""
+    from chaos import campaign, compare, report  # here: building the parser must not import gRPC
+    from chaos.cli_chaos import UsageError, _group, _named
+    from chaos.progress import CampaignProgress
+    from chaos.run import default_out
+    from chaos.scenario_file import by_default, load_all
+
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown or not systems:
