@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from chaos import report
+from chaos.reports import tables as report
 from chaos.campaign import Cell
 from chaos.checker.model import Results
 from chaos.rundir import Judgement, RunFolder
-from chaos.scenario import Scenario
+from chaos.scenario.model import Scenario
 
 HEADERS = ("scenario", "system", "verdict", "expect", "lost", "lost by server", "dup", "reord",
            "push failures logged", "not pushed", "sends failed by push", "recovery s")
@@ -119,7 +119,7 @@ def text(rows: Sequence[Row], width: int | None = None) -> str:
 
 def write_html(root: Path, rows: Sequence[Row], command: str) -> Path:
     """``compare.html`` in ``root``: the table, each judged row linking to its run's report."""
-    from chaos.html_report import render
+    from chaos.reports.html_report import render
 
     page = root / "compare.html"
     table = [{"cells": cells_of(r), "href": (r.folder / "report.html").relative_to(root).as_posix()

@@ -16,7 +16,7 @@ harness's proxy, named as for pushchat (``chaos.naming``):
 Processes are named ``node{J}`` and ``gate0``; kill, pause and restart act on
 them as on ours (a restart binds the same ports: they are in the config).
 Each incarnation's output is kept as ``{name}.{n}.goverse.txt`` and written
-as the checker's JSON lines (``chaos.goverse_logs``) to ``{name}.{n}.log``
+as the checker's JSON lines (``chaos.infra.goverse_logs``) to ``{name}.{n}.log``
 at close. Goverse has none of our counters: nothing is scraped.
 """
 
@@ -31,13 +31,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from chaos import goverse_build, goverse_logs
-from chaos.etcd import EtcdCluster, EtcdMemberProcess
+from chaos.infra import goverse_build, goverse_logs
+from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
-from chaos.postgres import free_port
-from chaos.process import ProcessError
+from chaos.infra.postgres import free_port
+from chaos.infra.process import ProcessError
 from chaos.rundir import RunFolder, incarnation_key, log_file_key, log_file_name
-from chaos.scenario import TopologySpec
+from chaos.scenario.model import TopologySpec
 
 SHARDS = 64                # Goverse's stress_config.yml: fewer to claim (8192, its default, takes ~30 s)
 STABILITY = "1s"           # how long the node list must hold still before shards are mapped (its default: 10s)

@@ -27,7 +27,7 @@ EXPOSES: dict[str, frozenset[str]] = {
     "pushchat": frozenset(OBSERVABLES),
     # Goverse's chat sample (1122ada): ChatRoom has Join and SendMessage only (no read of its messages), a
     # message is (user_name, message, timestamp), a push is Client_NewMessageNotification with no room, and its
-    # logs are text lines, of which the push failures and drops are recognised (chaos.goverse_logs).
+    # logs are text lines, of which the push failures and drops are recognised (chaos.infra.goverse_logs).
     "goverse": frozenset({"push_failure_lines"}),
 }
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from chaos import goverse_build
+from chaos.infra import goverse_build
 from chaos.rundir import RunFolder
-from tests.chaos.browser import render
+from tests.chaos.reports.browser import render
 
 SOURCE = goverse_build.default_source()
 pytestmark = [pytest.mark.skipif(SOURCE is None or not SOURCE.is_file(),

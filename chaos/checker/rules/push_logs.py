@@ -9,7 +9,7 @@ an earlier one's lines are reported as not comparable, not as a violation.
 A counter with no log at all is compared with no lines.
 
 A system with push failure lines but not our counters (Goverse: its text
-lines, recognised by ``chaos.goverse_logs``) has its lines counted and
+lines, recognised by ``chaos.infra.goverse_logs``) has its lines counted and
 their fields checked; the counts to compare them with are n/a, and so is
 the level (our contract's, not its).
 """

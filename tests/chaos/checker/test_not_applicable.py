@@ -6,9 +6,9 @@ log events or counters: those rules are n/a; the rest judge it, in Goverse's mod
 
 from __future__ import annotations
 
-from chaos import report
+from chaos.reports import tables as report
 from chaos.checker import check
-from chaos.scenario import Expectation, evaluate
+from chaos.scenario.model import Expectation, evaluate
 from tests.chaos.checker.checker_histories import Run, kinds
 
 PUSH_FAILED = {"ts": "2026-01-01T00:00:01.000000+00:00", "level": "WARNING", "event": "push_failed",
