@@ -8,12 +8,14 @@ harness's proxy, named as for pushchat (``chaos.naming``):
 
 - ``client-NAME``: a client to the gate;
 - ``gate0-node{J}``: node J's advertise address is this proxy's listen
-  address, so everything that dials node J (the gate, the other nodes) goes
-  through it; Goverse pushes ride the gate's stream to the node, inside it;
+  address, so everything that dials node J (every gate, the other nodes)
+  goes through it; Goverse pushes ride a gate's stream to the node, inside
+  it. With several gates, ``gate{I}-node{J}`` names the same proxy (a fault
+  on one is refused: ``chaos.scenario.goverse.shared_links``);
 - ``etcd-…``: each node and the gate to etcd, when the scenario names etcd
   members (``topology.etcd``); else they dial etcd directly.
 
-Processes are named ``node{J}`` and ``gate0``; kill, pause and restart act on
+Processes are named ``node{J}`` and ``gate{I}``; kill, pause and restart act on
 them as on ours (a restart binds the same ports: they are in the config).
 Each incarnation's output is kept as ``{name}.{n}.goverse.txt`` and written
 as the checker's JSON lines (``chaos.infra.goverse_logs``) to ``{name}.{n}.log``
@@ -157,7 +159,7 @@ class GoverseTopology:
         self.log_dir = self.folder.logs
         self.config_dir = Path(out_dir) / "goverse"
         self.clients = dict(spec.clients)
-        self.names = PartNames(spec.nodes, 1, tuple(spec.clients), etcd=spec.etcd)
+        self.names = PartNames(spec.nodes, spec.gates, tuple(spec.clients), etcd=spec.etcd)
         self.prefix = f"gv{os.getpid()}-{uuid.uuid4().hex[:6]}-"
         self.nodes: list[GoverseProcess] = []
         self.gates: list[GoverseProcess] = []
@@ -176,31 +178,35 @@ class GoverseTopology:
             grpc = {server: f"127.0.0.1:{free_port()}" for server in names.servers()}
             for j in range(self.spec.nodes):
                 await self._proxy(names.gate_link(0, j), grpc[names.node(j)])
+                for g in range(1, self.spec.gates):  # node J's one advertise address: the same proxy for every gate
+                    self.proxies[names.gate_link(g, j)] = self.proxies[names.gate_link(0, j)]
             for server in names.servers():
                 for j in range(self.spec.etcd):
                     await self._proxy(names.etcd_link(server, j), self.etcd.endpoints[j])
             nodes = [(names.node(j), grpc[names.node(j)], self.proxies[names.gate_link(0, j)].listen,
                       f"127.0.0.1:{free_port()}") for j in range(self.spec.nodes)]
-            gate = (names.gate(0), grpc[names.gate(0)], f"127.0.0.1:{free_port()}")
+            gates = [(names.gate(g), grpc[names.gate(g)], f"127.0.0.1:{free_port()}") for g in range(self.spec.gates)]
             for name, addr, _, _ in nodes:
-                config = self._config(name, nodes, gate)
+                config = self._config(name, nodes, gates)
                 self.nodes.append(GoverseProcess(name, [str(self.binaries.node), "-config", str(config),
                                                         "-node-id", name], addr, self.log_dir))
-            config = self._config(gate[0], nodes, gate)
-            self.gates = [GoverseProcess(gate[0], [str(self.binaries.gate), "-config", str(config), "-gate-id", gate[0]],
-                                         gate[1], self.log_dir)]
+            for name, addr, _ in gates:
+                config = self._config(name, nodes, gates)
+                self.gates.append(GoverseProcess(name, [str(self.binaries.gate), "-config", str(config), "-gate-id",
+                                                        name], addr, self.log_dir))
             # all at once: each waits on its own timers (the gate opens its node streams once it sees the cluster
             # ready, at one of its 5 s checks), so started together they are ready about as soon as the node
             await asyncio.gather(*(p.start() for p in self.nodes + self.gates))
             await self._ready()
             await self._gate_registered()
-            await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[0].addr) for name in self.clients))
+            await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[gate].addr)
+                                   for name, gate in self.clients.items()))
         except BaseException:
             await self.close()
             raise
         return self
 
-    def _config(self, server: str, nodes: list[tuple[str, str, str, str]], gate: tuple[str, str, str]) -> Path:
+    def _config(self, server: str, nodes: list[tuple[str, str, str, str]], gates: list[tuple[str, str, str]]) -> Path:
         """One process's config: the cluster, with the etcd endpoints that process dials (its own proxies)."""
         assert self.etcd is not None
         if self.spec.etcd:
@@ -214,8 +220,10 @@ class GoverseTopology:
         for name, addr, advertise, http in nodes:
             lines += [f'  - id: "{name}"', f'    grpc_addr: "{addr}"', f'    advertise_addr: "{advertise}"',
                       f'    http_addr: "{http}"']
-        lines += ["gates:", f'  - id: "{gate[0]}"', f'    grpc_addr: "{gate[1]}"', f'    advertise_addr: "{gate[1]}"',
-                  f'    http_addr: "{gate[2]}"']
+        lines.append("gates:")
+        for name, addr, http in gates:
+            lines += [f'  - id: "{name}"', f'    grpc_addr: "{addr}"', f'    advertise_addr: "{addr}"',
+                      f'    http_addr: "{http}"']
         path = self.config_dir / f"{server}.yml"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -233,13 +241,14 @@ class GoverseTopology:
             await asyncio.sleep(0.1)
 
     async def _gate_registered(self) -> None:
-        """Until every node has the gate's stream (the gate opens it once it sees the cluster ready, within a
+        """Until every node has every gate's stream (the gate opens it once it sees the cluster ready, within a
         shard-mapping check, 5 s): before that, every push fails ("gate … not connected to this node")."""
-        line = f"Registered gate connection for {self.gates[0].addr}"
+        lines = [f"Registered gate connection for {gate.addr}" for gate in self.gates]
         deadline = time.monotonic() + READY_TIMEOUT
-        while not all(line in n.raw.read_text(errors="replace") for n in self.nodes):
-            if not self.gates[0].alive:
-                raise ProcessError(f"{self.gates[0].name} exited before it reached the nodes: {_tail(self.gates[0].raw)}")
+        while not all(line in n.raw.read_text(errors="replace") for n in self.nodes for line in lines):
+            for gate in self.gates:
+                if not gate.alive:
+                    raise ProcessError(f"{gate.name} exited before it reached the nodes: {_tail(gate.raw)}")
             if time.monotonic() > deadline:
                 raise ProcessError(f"the gate did not reach every node within {READY_TIMEOUT:.0f}s (see {self.log_dir})")
             await asyncio.sleep(0.1)
@@ -253,7 +262,7 @@ class GoverseTopology:
         if self.etcd is not None:
             await asyncio.to_thread(self.etcd.stop)
             self.etcd = None
-        for link in list(self.proxies.values()):
+        for link in {id(link): link for link in self.proxies.values()}.values():  # a shared proxy once
             try:
                 await asyncio.to_thread(link.delete)
             except Exception:  # noqa: BLE001 - the server may already be gone

@@ -27,7 +27,7 @@ from chaos.reports import tables as report
 from chaos.infra.credentials import Credentials
 from chaos.faults.fault import Fault
 from chaos.workload.hostile import HostileClient, Victim
-from chaos.scenario.goverse import GOVERSE
+from chaos.scenario.goverse import GOVERSE, shared_links
 from chaos.goverse_topology import GoverseTopology, binaries
 from chaos.workload.goverse import GoverseClient, acknowledged
 from chaos.history import History, read as read_history
@@ -168,6 +168,8 @@ class Run:
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]
         self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
+        if goverse and (shared := shared_links(sc, self.seed)):  # this seed's random faults, too
+            raise ValueError("; ".join(why for _, why in shared))
         self.topology = topology = GoverseTopology(sc.topology, self.out, self.links, binaries()) if goverse \
             else Topology(plan_for(sc, creds), self.out, self.links)
         status.phase = "starting servers"

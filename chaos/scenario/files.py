@@ -152,16 +152,19 @@ def load(path: str | Path) -> Scenario:
     expect = expect_of(problems, top.get("expect", as_is, {}), topology.store if topology else None)
     system = top.get("system", one_of(SYSTEMS), DEFAULT_SYSTEM)
     expect_on = expect_on_of(Section(problems, "expect_on", top.get("expect_on", as_is, {}), SYSTEMS))
-    if system == GOVERSE and topology is not None and workload is not None and faults is not None:
-        kinds = [f.kind for f in faults] + list(random_faults.kinds if random_faults else ())
-        for where, why in goverse_scenario.refusals(topology, workload, kinds):
-            problems.add(where, why)
     if problems.found:
         raise ScenarioError.of(problems.found)
     assert topology is not None and workload is not None and faults is not None
-    return Scenario(name=name, description=description, seed=seed, topology=topology, workload=workload,
-                    recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect, path=path,
-                    groups=groups, system=system, expect_on=expect_on)
+    scenario = Scenario(name=name, description=description, seed=seed, topology=topology, workload=workload,
+                        recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect,
+                        path=path, groups=groups, system=system, expect_on=expect_on)
+    if system == GOVERSE:
+        for where, why in goverse_scenario.refusals(topology, workload, scenario.kinds) or \
+                goverse_scenario.shared_links(scenario):
+            problems.add(where, why)
+        if problems.found:
+            raise ScenarioError.of(problems.found)
+    return scenario
 
 
 def _topology(sec: Section) -> TopologySpec | None:

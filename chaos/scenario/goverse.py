@@ -43,13 +43,9 @@ def refused_kind(kind: str) -> str | None:
 def refusals(topology: "TopologySpec", workload: "Workload", kinds: list[str]) -> list[tuple[str, str]]:
     """(field, why) for everything in a scenario that Goverse cannot run; empty when it can run it all."""
     out: list[tuple[str, str]] = []
-    if topology.gates != 1:
-        out.append(("topology.gates", "goverse runs with one gate (every node's advertise address is its one proxy)"))
-    for key, value, default in (("store", topology.store, ("sqlite", "memory")), ("auth", topology.auth, ("none",)),
-                                ("network", topology.network, ("host",))):
+    for key, value, default in (("auth", topology.auth, ("none",)), ("network", topology.network, ("host",))):
         if value not in default:
-            out.append((f"topology.{key}", f"{value!r} is pushchat's; goverse keeps rooms in its node's memory, "
-                                           "with no tokens, on 127.0.0.1"))
+            out.append((f"topology.{key}", f"{value!r} is pushchat's; goverse runs with no tokens, on 127.0.0.1"))
     for key, present in (("tls", topology.tls), ("hostile", topology.hostile), ("limits", topology.limits),
                          ("load", topology.load)):
         if present:
@@ -67,6 +63,31 @@ def refusals(topology: "TopologySpec", workload: "Workload", kinds: list[str]) -
     return out
 
 
+def shared_links(scenario: "Scenario", seed: int | None = None) -> list[tuple[str, str]]:
+    """(field, why) for each fault on a part the goverse topology has not as the target names it: the store (a
+    scenario's ``store`` is pushchat's; Goverse has none), and a gate's link to a node when there are several
+    gates (a Goverse node has one advertise address, so node J's proxy is every gate's way to it, and the other
+    nodes': a fault there would hit them all, not the one link the target names)."""
+    names = scenario.topology.names()
+    shared = {names.gate_link(g, n) for g in range(names.gates) for n in range(names.nodes)} \
+        if names.gates > 1 else set()
+    store = ({names.STORE} | {names.store_link(n) for n in range(names.nodes)}) if names.store else set()
+    out = []
+    for fault in scenario.schedule(seed):
+        parts = set(fault.names(names))
+        if parts & store:  # a scenario's store is pushchat's: Goverse's rooms live in its nodes' memory
+            out.append(("faults", f"{fault.kind} on {fault.target} acts on the store, which goverse has not (its "
+                                  "rooms live in its nodes' memory): not available for system goverse"))
+        hit = sorted(parts & shared)
+        if hit:
+            out.append(("faults", f"{fault.kind} on {fault.target} acts on {', '.join(hit)}: with several gates, "
+                                  "each Goverse node is behind one proxy that every gate dials (its advertise "
+                                  "address), so a gate's own link to a node cannot be cut apart: not available "
+                                  "for system goverse"))
+    return out
+
+
 def check(scenario: "Scenario") -> list[str]:
-    """One line per thing ``scenario`` asks that Goverse cannot do (see :func:`refusals`)."""
-    return [f"{where}: {why}" for where, why in refusals(scenario.topology, scenario.workload, scenario.kinds)]
+    """One line per thing ``scenario`` asks that Goverse cannot do (see :func:`refusals`, :func:`shared_links`)."""
+    found = refusals(scenario.topology, scenario.workload, scenario.kinds)
+    return [f"{where}: {why}" for where, why in found + (shared_links(scenario) if not found else [])]
