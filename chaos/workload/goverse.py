@@ -202,8 +202,14 @@ class GoverseClient:
         try:
             await self._call(room, "SendMessage", chat_pb2.ChatRoom_SendChatMessageRequest(user_name=self.name,
                                                                                            message=text))
-        except Exception as exc:  # noqa: BLE001 - Goverse's reply says nothing of whether it was stored: unknown
-            self.history.info(self.name, "send", {"room": room, "client_msg_id": cmid, "error": _describe(exc)})
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - nothing says whether it was stored
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                raise  # this send loop is being stopped
+            # else gRPC cancelled the call: the channel it was on closed when the client registered again
+            self.history.info(self.name, "send", {"room": room, "client_msg_id": cmid, "error": _describe(exc)
+                                                  if not isinstance(exc, asyncio.CancelledError) else
+                                                  "CANCELLED: its channel closed (the client registered again)"})
             self.counts.sends_indefinite += 1
             return
         self.history.ok(self.name, "send", {"room": room, "client_msg_id": cmid})
