@@ -297,7 +297,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
         code = result.exit_code
     except CellTimeout:
         error = f"stopped after {options.timeout:g}s (--cell-timeout)"
-    except Exception as exc:  # the run could not finish: judge nothing, say why, go on with the next cell
+    except (Exception, asyncio.CancelledError) as exc:  # the run could not finish: judge nothing, say why, go on
         error = f"{type(exc).__name__}: {exc}"
     if error is not None:
         text.write(f"ERROR: {error}\n")
