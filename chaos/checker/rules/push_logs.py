@@ -69,7 +69,8 @@ def push_logs(ev: Evidence) -> Finding:
             logged = _logged(found, n, process, event, required if counters else ("client_id", "reason"),
                              ev.log_lines(process, event), level=counters)
             counted = _counted(samples, counter) if samples is not None else None
-            _compare(found, n, checks, process, event, logged, counted)
+            _compare(found, n, checks, process, event, logged, counted,
+                     "" if counters else f"{ev.system} has no counters of ours: lines only")
     for process in sorted(set(metrics) - used_metrics):  # counters with no log at all
         for event, (counter, _) in PUSH_EVENTS.items():
             _compare(found, n, checks, process, event, {}, _counted(metrics[process], counter))
@@ -112,11 +113,11 @@ def _counted(samples: Mapping[str, float], counter: str) -> dict[str, int]:
 
 
 def _compare(found: Finding, n: dict[str, int], checks: list[PushLogCheck], process: str, event: str,
-             logged: dict[str, int], counted: dict[str, int] | None) -> None:
+             logged: dict[str, int], counted: dict[str, int] | None, note: str = "") -> None:
     if not logged and not counted:
         return
     if counted is None:
-        checks.append(PushLogCheck(process, event, logged, None, False,
+        checks.append(PushLogCheck(process, event, logged, None, False, note or
                                    "no metrics (process gone or restarted): not comparable"))
         return
     checks.append(PushLogCheck(process, event, logged, counted, True))
