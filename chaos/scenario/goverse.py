@@ -54,8 +54,9 @@ def refusals(topology: "TopologySpec", workload: "Workload", kinds: list[str]) -
     if missing:
         out.append(("topology.rooms", f"goverse has only its default rooms ({', '.join(ROOMS)}), not "
                                       f"{', '.join(missing)}"))
-    if workload.presence:
-        out.append(("workload.presence", "goverse has no presence, typing or read receipts"))
+    if workload.presence or workload.stale_readers:
+        key = "workload.presence" if workload.presence else "workload.stale_readers"
+        out.append((key, "goverse has no presence, typing or read receipts"))
     for kind in dict.fromkeys(kinds):
         why = refused_kind(kind)
         if why is not None:
