@@ -407,11 +407,8 @@ def _campaign(args: argparse.Namespace) -> int:
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
-<<<<<<< HEAD
     _against(scenarios, getattr(args, "system", None))  # refused before anything starts
-=======
     scenarios, not_here = _here(scenarios, everything)
->>>>>>> main
     try:
         seeds = campaign.parse_seeds(args.seeds)
     except campaign.SeedsError as exc:
