@@ -74,10 +74,12 @@ class Cell:
     seed: int
     repeat: int = 1
     repeats: int = 1
+    system: str | None = None   # the system under test (None: the campaign's --system, else the scenario's)
 
     @property
     def label(self) -> str:
-        return f"{self.scenario} seed {self.seed}" + (f" #{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}{f' on {self.system}' if self.system else ''} seed {self.seed}"
+                + (f" #{self.repeat}" if self.repeats > 1 else ""))
 
     @property
     def column(self) -> str:
@@ -86,12 +88,14 @@ class Cell:
     @property
     def test_name(self) -> str:
         """How JUnit XML names it: ``baseline[seed=3]``, ``baseline[seed=3,repeat=2]``."""
-        return f"{self.scenario}[seed={self.seed}" + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]"
+        return (f"{self.scenario}[{f'system={self.system},' if self.system else ''}seed={self.seed}"
+                + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]")
 
     @property
     def folder(self) -> str:
         """The cell's run folder, relative to the campaign's."""
-        return f"{self.scenario}/seed-{self.seed}" + (f"-r{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}/{f'{self.system}/' if self.system else ''}seed-{self.seed}"
+                + (f"-r{self.repeat}" if self.repeats > 1 else ""))
 
 
 def plan(scenarios: Sequence[Scenario], seeds: Sequence[int], repeat: int = 1) -> list[Cell]:
@@ -108,6 +112,7 @@ class Options:
     toxiproxy_url: str | None = None
     timeout: float | None = None   # seconds a cell may take before it is stopped and counted not judged
     keep: str = "all"              # "failed": a cell that met its expectations keeps only KEPT_WHEN_MET
+    system: str | None = None      # the system under test (None: each scenario's own)
 
 
 def _scenario_arg(cell: Cell) -> str:
@@ -126,6 +131,8 @@ def run_args(cell: Cell, options: Options, out: Path) -> list[str]:
         args += ["--duration", f"{options.duration:g}"]
     if options.toxiproxy_url:
         args += ["--toxiproxy-url", options.toxiproxy_url]
+    if cell.system or options.system:
+        args += ["--system", cell.system or options.system]
     return args
 
 
@@ -279,7 +286,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
     text = io.StringIO()
     code, error = outcome.NOT_JUDGED, None
     try:
-        scenario = read_scenario(cell.path)
+        scenario = read_scenario(cell.path).for_system(cell.system or options.system)
         links = _worker_links(options)
         result = asyncio.run(_within(run_scenario(scenario, folder, links, seed=cell.seed,
                                                   duration=options.duration), options.timeout))
@@ -288,7 +295,7 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
         code = result.exit_code
     except CellTimeout:
         error = f"stopped after {options.timeout:g}s (--cell-timeout)"
-    except Exception as exc:  # the run could not finish: judge nothing, say why, go on with the next cell
+    except (Exception, asyncio.CancelledError) as exc:  # the run could not finish: judge nothing, say why, go on
         error = f"{type(exc).__name__}: {exc}"
     if error is not None:
         text.write(f"ERROR: {error}\n")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
+from chaos.checker.systems import DEFAULT_SYSTEM, PUSHES_TO_SENDER
 from chaos.history import Op
 
 #: The presence records (chaos/workload/presence_recorder.py): shown joins and leaves, typing and read positions, what was sent.
@@ -131,6 +132,7 @@ class Evidence:
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
     store: str | None = None                                     # the nodes' store, from the setup phase
+    system: str = DEFAULT_SYSTEM                                 # the system under test, from the setup phase
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
@@ -195,6 +197,8 @@ class Evidence:
                     ev.phases.setdefault(name, op.time)
                 if name == "setup" and isinstance(v.get("store"), str):
                     ev.store = v["store"]
+                if name == "setup" and isinstance(v.get("system"), str):
+                    ev.system = v["system"]
                 if name == "setup" and isinstance(v.get("started_at"), (int, float)):
                     ev.started_at = float(v["started_at"])
             elif f == "history_reset":
@@ -255,8 +259,9 @@ class Evidence:
     @cached_property
     def push_to_sender(self) -> bool:
         """Whether the rooms pushed each message to its sender too: a node said so in its ``room_config``
-        line (``pushchat node --push-to-sender``); a run whose node logs say nothing ran without it."""
-        return any(bool(line.get("push_to_sender")) for process in self.log_events
+        line (``pushchat node --push-to-sender``); a run whose node logs say nothing ran without it. Some
+        systems always do (``chaos.checker.systems.PUSHES_TO_SENDER``: Goverse)."""
+        return self.system in PUSHES_TO_SENDER or any(bool(line.get("push_to_sender")) for process in self.log_events
                    for line in self.log_lines(process, "room_config"))
 
     @cached_property

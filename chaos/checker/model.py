@@ -31,6 +31,15 @@ class Violation:
 
 
 @dataclass
+class NotApplicable:
+    """A rule, or some of its numbers, that the run's system gives no way to judge: n/a, never a pass."""
+
+    rule: str
+    fields: list[str]   # the result fields it would have set (n/a in tables and for expectations)
+    reason: str
+
+
+@dataclass
 class MemberStats:
     room: str
     member: str
@@ -233,6 +242,8 @@ class Results(Summary):
     members: list[MemberStats] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+    system: str = "pushchat"         # the system under test, as the history's setup record says
     push_logs: list[PushLogCheck] = field(default_factory=list)
     push_accounts: list[PushAccount] = field(default_factory=list)
     stream_accounts: list[StreamAccount] = field(default_factory=list)
@@ -241,6 +252,10 @@ class Results(Summary):
     failover_times: list[Failover] = field(default_factory=list)
     hostile_attacks: list[HostileAttack] = field(default_factory=list)
     injected: list[InjectedCheck] = field(default_factory=list)
+
+    def na_reason(self, name: str) -> str | None:
+        """Why the result field ``name`` is n/a for this run, or None when it was judged."""
+        return na_reason(self.not_applicable, name)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -258,9 +273,20 @@ class Results(Summary):
 
 
 #: Fields :func:`chaos.checker.check` derives from the rules' findings; no rule may own them.
-DERIVED: tuple[str, ...] = ("verdict", "violation_count", "duration", "violations", "incomplete")
+DERIVED: tuple[str, ...] = ("verdict", "violation_count", "duration", "violations", "incomplete", "not_applicable",
+                            "system")
 #: Every field of ``Results``, in its order.
 RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Results))
+
+
+def na_reason(not_applicable: Any, name: str) -> str | None:
+    """Why field ``name`` is n/a, from ``Results.not_applicable`` or its results.json form."""
+    for item in not_applicable or ():
+        fields_, why = (item.fields, item.reason) if isinstance(item, NotApplicable) else (
+            item.get("fields", ()), item.get("reason", ""))
+        if name in fields_:
+            return str(why)
+    return None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})

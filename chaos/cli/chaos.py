@@ -16,24 +16,21 @@ import os
 import sys
 import textwrap
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from chaos import outcome
+from chaos.checker.systems import SYSTEMS
 from chaos.reports import tables as report
 from chaos.cli.progress import CampaignProgress, Progress
+from chaos.cli.selection import UsageError, in_named_group, named
 from chaos.scenario.model import Scenario
 from chaos.scenario.files import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
-                                 in_group, read_scenario, read_scenarios)
+                                 read_scenario, read_scenarios)
 
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
     textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
     for code, what in outcome.MEANINGS.items())
-
-
-class UsageError(Exception):
-    """The command line asks for something that is not there; exit outcome.USAGE."""
 
 
 class NotHere(Exception):
@@ -58,6 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="use this Toxiproxy server instead of the embedded one (env TOXIPROXY_URL)")
     run.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's 'system:', "
+                     "pushchat when it names none)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: one testcase per scenario")
     run.add_argument("--ctk-journal", type=Path, metavar="FILE",
                      help="also write the run as a Chaos Toolkit journal (one scenario only)")
@@ -68,6 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "several scenarios (one sub-folder each)")
     check.add_argument("--scenario", help="scenario (name or YAML path) whose expectations to evaluate "
                                           "(default: the copy the run saved, or the name in results.json)")
+    from chaos.cli import compare as cli_compare  # noqa: PLC0415 - it builds on this module
+
+    cli_compare.add_parser(sub)
     campaign = sub.add_parser(
         "campaign", help="run scenarios x seeds in parallel: a matrix, totals, campaign.json, JUnit XML, HTML",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,6 +87,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="every run uses this Toxiproxy server (proxy names are per run) instead of its own "
                                "embedded one (env TOXIPROXY_URL)")
     campaign.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
+    campaign.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's)")
     campaign.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML file (default: OUT/junit.xml)")
     campaign.add_argument("--cell-timeout", type=float, metavar="S",
                           help="stop a run that takes longer than S seconds and count it not judged")
@@ -102,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
             return _check(args)
         if args.action == "campaign":
             return _campaign(args)
+        if args.action == "compare":
+            from chaos.cli import compare as cli_compare
+
+            return cli_compare.run(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
@@ -124,28 +131,32 @@ def _list(out: TextIO) -> int:
     return 0
 
 
-def _group(group: str) -> list[Scenario]:
-    scenarios = read_scenarios()
-    chosen = in_group(scenarios, group)
-    if not chosen:
-        known = sorted({g for s in scenarios for g in s.groups})
-        raise UsageError(f"no scenario is in group {group!r}; groups: {', '.join(known) or 'none'}")
-    return chosen
-
-
 def _selected(args: argparse.Namespace) -> list[Scenario]:
     given = [what for what, there in (("scenario names", args.scenarios), ("--all", args.all),
                                       ("--group", args.group)) if there]
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return by_default(read_scenarios())
+        return _against(by_default(read_scenarios()), getattr(args, "system", None))
     if args.group:
-        return _group(args.group)
+        return _against(in_named_group(args.group), getattr(args, "system", None))
     if not args.scenarios:
         raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all "
                          "or --group")
-    return _named(args.scenarios)
+    return _against(named(args.scenarios), getattr(args, "system", None))
+
+
+def _against(scenarios: list[Scenario], system: str | None) -> list[Scenario]:
+    """Each scenario against ``system`` (None: its own); every one the system cannot run, said at once."""
+    chosen, refused = [], []
+    for scenario in scenarios:
+        try:
+            chosen.append(scenario.for_system(system))
+        except ValueError as exc:
+            refused.append(str(exc))
+    if refused:
+        raise UsageError("\n".join(refused))
+    return chosen
 
 
 def _here(scenarios: list[Scenario], everything: bool) -> tuple[list[Scenario], list[tuple[Scenario, str]]]:
@@ -169,25 +180,6 @@ def _not_run(not_here: Sequence[tuple[Scenario, str]]) -> str:
 
     return (f"Not run on this machine ({report.count(len(not_here), 'scenario')}; exit code unaffected): "
             f"{machine.refusal(not_here)}\n")
-
-
-def _named(names: Sequence[str]) -> list[Scenario]:
-    twice = [name for name, n in Counter(names).items() if n > 1]
-    if twice:
-        raise UsageError(f"{', '.join(twice)}: named twice (each scenario gets one output folder)")
-    scenarios, unknown, problems = [], [], []
-    for name in names:  # report every bad name and file, not only the first
-        try:
-            scenarios.append(find(name))
-        except UnknownScenario as exc:
-            unknown.append(str(exc))
-        except ScenarioError as exc:
-            problems += exc.problems
-    if unknown:
-        raise UsageError("\n".join(unknown))
-    if problems:
-        raise ScenarioError.of(problems)
-    return scenarios
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -304,6 +296,9 @@ def _check(args: argparse.Namespace) -> int:
     rows, codes = [], []
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
+        judged = RunFolder(sub).read_judgement()
+        if judged is not None:  # the expectations of the system the run was against (--system)
+            scenario = scenario.for_system(judged.results.system)
         results, outcomes = check_folder(sub, scenario)
         judged = RunFolder(sub).read_judgement()
         duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
@@ -344,11 +339,12 @@ def _campaign(args: argparse.Namespace) -> int:
     if args.group and args.scenarios != "all":
         raise UsageError("--scenarios and --group: give one of them, not both")
     everything = not args.group and args.scenarios.strip() == "all"
-    scenarios = _group(args.group) if args.group else (
-        by_default(read_scenarios()) if everything else _named([n.strip() for n in args.scenarios.split(",")
+    scenarios = in_named_group(args.group) if args.group else (
+        by_default(read_scenarios()) if everything else named([n.strip() for n in args.scenarios.split(",")
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
+    _against(scenarios, getattr(args, "system", None))  # refused before anything starts
     scenarios, not_here = _here(scenarios, everything)
     try:
         seeds = campaign.parse_seeds(args.seeds)
@@ -361,7 +357,8 @@ def _campaign(args: argparse.Namespace) -> int:
         root = stamp.with_name(f"campaign-{stamp.name}")
     else:
         root = args.out
-    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
+    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep,
+                               getattr(args, "system", None))
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
     print(_not_run(not_here), end="")

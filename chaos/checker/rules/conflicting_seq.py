@@ -19,7 +19,7 @@ from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
 
 
-@rule("conflicting_seq", owns=("conflicting_seq",), kinds=("conflicting_seq",))
+@rule("conflicting_seq", owns=("conflicting_seq",), kinds=("conflicting_seq",), requires=("seq",))
 def conflicting_seq(ev: Evidence) -> Finding:
     found = Finding({"conflicting_seq": 0})
     if ev.store not in DURABLE_STORES:

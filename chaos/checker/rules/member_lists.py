@@ -13,7 +13,7 @@ from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 
 
-@rule("presence", owns=("presence_checked", "presence_diverged"), kinds=("presence_diverged",))
+@rule("presence", owns=("presence_checked", "presence_diverged"), kinds=("presence_diverged",), requires=("presence",))
 def presence(ev: Evidence) -> Finding:
     found = Finding()
     checked = diverged = 0

@@ -21,7 +21,7 @@ from chaos.checker.rules.base import Finding, rule
 
 
 @rule("receipts", owns=("receipts_shown", "receipt_regressions", "receipts_ahead", "receipts_diverged"),
-      kinds=("receipt_regressed", "receipt_ahead", "receipt_diverged"))
+      kinds=("receipt_regressed", "receipt_ahead", "receipt_diverged"), requires=("presence",))
 def receipts(ev: Evidence) -> Finding:
     found = Finding()
     reset = {str(op.value.get("room", "")) for op in ev.history_resets}

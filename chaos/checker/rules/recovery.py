@@ -22,7 +22,8 @@ from chaos.checker.evidence import Evidence, Key
 from chaos.checker.rules.base import Finding, rule
 
 
-@rule("recovery", owns=("shown_by_final_poll", "recovery_misses"), kinds=("recovery_missed",))
+@rule("recovery", owns=("shown_by_final_poll", "recovery_misses"), kinds=("recovery_missed",),
+      requires=("history_read",))
 def recovery(ev: Evidence) -> Finding:
     found = Finding()
     final = ev.phases.get("final_poll")

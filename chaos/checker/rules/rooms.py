@@ -16,7 +16,7 @@ from chaos.checker.evidence import Evidence, Key
 from chaos.checker.rules.base import Finding, rule
 
 
-@rule("rooms", owns=("misfiled",), kinds=("misfiled",))
+@rule("rooms", owns=("misfiled",), kinds=("misfiled",), requires=("room_in_push",))
 def rooms(ev: Evidence) -> Finding:
     found = Finding()
     acked_as: dict[tuple[str, int], set[str]] = {}  # (room, seq) -> client_msg_ids acknowledged under it

@@ -17,7 +17,7 @@ from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
 
 
-@rule("stored_once", owns=("stored_twice",), kinds=("stored_twice",))
+@rule("stored_once", owns=("stored_twice",), kinds=("stored_twice",), requires=("seq",))
 def stored_once(ev: Evidence) -> Finding:
     found = Finding({"stored_twice": 0})
     if ev.store not in DURABLE_STORES:
