@@ -154,7 +154,7 @@ class Fleet:
             await asyncio.gather(*(
                 w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
                        origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
-                       tls_ca=self.tls_ca)
+                       tls_ca=self.tls_ca, presence=self.spec.presence)
                 for w in self.workers))
 
     async def send(self, until: float, text_bytes: int) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import grpc
 
 from chaos.history import History
-from chaos.presence import PresenceRecorder, record_final, type_and_mark
+from chaos.presence import FinalLists, PresenceRecorder, record_final, type_and_mark
 from chaos.rundir import client_log_name
 from system import log
 from system.client import ChatClient, SendFailed
@@ -143,6 +143,7 @@ class WorkloadClient:
     token: str | None = None       # for a gate run with --auth token
     tls: ClientTls | None = None   # for a gate serving TLS
     presence: bool = False         # also type, mark read and record presence (workload.presence)
+    final_lists: FinalLists | None = None  # only the member list after the final poll (topology.load.presence)
     client: ChatClient = field(init=False)
     sent: int = 0
 
@@ -253,6 +254,8 @@ class WorkloadClient:
         self.history.ok(self.name, "final_poll", {"room": room, "messages": held})
         if self.presence:
             record_final(self.client, self.history, self.name, room)
+        elif self.final_lists is not None:
+            self.final_lists.record(self.client, self.history, self.name, room)
 
     async def close(self) -> None:
         await self.client.close()
