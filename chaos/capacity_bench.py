@@ -21,7 +21,7 @@ CLOCK_MONOTONIC, which every process on the machine shares.
   each message's last arrival, p50), then a burst sent 16 at a time
   (deliveries/s: first send to last arrival; the server's CPU over the burst
   per delivery); the same against the bare grpc.aio baseline of
-  ``system.bench``, in the same run (``--systems pushchat`` leaves it out).
+  ``system.bench``, in the same run (``--systems pushchat`` leaves it out; ``goverse``: Goverse's Go gate).
 - ``rooms``: R rooms of M members over 2 gates, on 1 node and then on 2
   nodes: a burst of sends over every room (deliveries/s, latency p50/p99).
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import statistics
@@ -44,6 +45,7 @@ import grpc
 
 from google.protobuf import any_pb2
 
+from chaos.goverse_cluster import start_goverse
 from chaos.store_bench import cpu_seconds
 from chaos.toxiproxy.bench import rss_kib
 from system import auth, listen, metrics
@@ -243,7 +245,7 @@ class Cluster:
     """Nodes and gates as OS processes (the gates dial every node), and the bare baseline server."""
 
     def __init__(self, tmp: str) -> None:
-        self.tmp, self.procs = tmp, []
+        self.tmp, self.procs, self.stack = tmp, [], contextlib.ExitStack()
 
     async def start(self, nodes: int, gates: int, rooms: list[str]) -> tuple[list[str], list[dict]]:
         node_addrs = []
@@ -281,6 +283,7 @@ class Cluster:
         return str(ann["addr"]), proc.pid
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self.stack.close)
         for proc in self.procs:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
@@ -390,6 +393,9 @@ async def bench_fanout(sizes: list[int], workers: int, latency_msgs: int, burst:
                     if system == "pushchat":
                         addrs, anns = await cluster.start(1, 1, [room])
                         addr, pid = addrs[0], anns[0]["pid"]
+                    elif system == "goverse":  # Go: its gate's CPU is measured, its chat sample's room used
+                        room, parts = "General", await start_goverse(cluster.stack, tmp)
+                        addr, pid = parts.gate, parts.gate_pid
                     else:
                         (addr, pid), room = await cluster.baseline(), "Baseline"
                     async with Workers(workers) as ws:
@@ -461,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,1000,10000", help="fanout: room sizes")
     parser.add_argument("--latency-messages", type=int, default=20, help="fanout: messages sent one at a time")
     parser.add_argument("--burst", type=int, default=50, help="fanout: messages sent 16 at a time")
-    parser.add_argument("--systems", default="pushchat,baseline", help="fanout: which servers to measure")
+    parser.add_argument("--systems", default="pushchat,baseline", help="fanout: pushchat, baseline and/or goverse")
     parser.add_argument("--rooms", type=int, default=1000, help="rooms: how many rooms")
     parser.add_argument("--members", type=int, default=10, help="rooms: members per room")
     parser.add_argument("--per-room", type=int, default=2, help="rooms: messages sent to each room")

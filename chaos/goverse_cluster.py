@@ -7,15 +7,16 @@ logged that the last of its default rooms (General, …, Movies) exists.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.etcd import EtcdCluster
-from chaos.goverse_build import Binaries
+from chaos.goverse_build import Binaries, build, default_source
 from chaos.postgres import free_port
 
 READY_LINE = "Async CreateObject ChatRoom-Movies completed"  # the last default room exists
@@ -94,3 +95,13 @@ def _wait_ready(procs: list[subprocess.Popen[bytes]], logs: tuple[Path, Path]) -
         if time.monotonic() >= deadline:
             raise GoverseError(f"Goverse's node did not log {READY_LINE!r} within {READY_TIMEOUT:.0f} s")
         time.sleep(READY_POLL)
+
+
+async def start_goverse(stack: ExitStack, folder: str) -> GoverseParts:
+    """A Goverse cluster (binaries from the default source, cached) entered on ``stack``, without blocking the
+    event loop while it comes up: for a bench that measures it beside the other servers."""
+    source = default_source()
+    if source is None:
+        raise GoverseError("no Goverse source archive: see `pushchat goverse build --help`")
+    binaries = await asyncio.to_thread(build, source)
+    return await asyncio.to_thread(stack.enter_context, goverse_cluster(binaries, Path(folder)))
