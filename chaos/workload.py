@@ -168,13 +168,29 @@ class WorkloadClient:
         client_id = await self._first_connect()
         h.ok(self.name, "connect", {"client_id": client_id})
         for room in rooms:
+            await self._first_join(room)
+
+    async def _first_join(self, room: str) -> None:
+        """Join before the workload starts; a join that timed out or found no link (a machine too loaded to
+        answer within the call's deadline, thousands joining at once) is tried again until CONNECT_DEADLINE:
+        no fault is active yet. Joins are idempotent, so one that was made and not answered does no harm."""
+        h = self.history
+        deadline = time.monotonic() + CONNECT_DEADLINE
+        while True:
             h.invoke(self.name, "join", {"room": room})
             try:
                 joined = await self.client.join(room)
             except Exception as exc:
+                code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
+                if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE) \
+                        and time.monotonic() < deadline:
+                    h.info(self.name, "join", {"room": room, "error": _describe(exc)})  # its outcome is unknown
+                    await asyncio.sleep(CONNECT_RETRY)
+                    continue
                 h.fail(self.name, "join", {"room": room, "error": _describe(exc)})
                 raise
             h.ok(self.name, "join", {"room": room, "client_id": self.client.client_id, "last_seq": joined.last_seq})
+            return
 
     async def _first_connect(self) -> str:
         """Register before the workload starts; a link still coming up on a loaded machine (UNAVAILABLE)
