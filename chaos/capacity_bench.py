@@ -399,7 +399,7 @@ async def bench_fanout(sizes: list[int], workers: int, latency_msgs: int, burst:
                     else:
                         (addr, pid), room = await cluster.baseline(), "Baseline"
                     async with Workers(workers) as ws:
-                        await ws.open([addr], [(i, room) for i in range(n)], join=system == "pushchat")
+                        await ws.open([addr], [(i, room) for i in range(n)], join=system != "baseline")
                         channel, stub = await _sender(addr)
                         try:
                             rows.append(await _measure_room(ws, stub, system, room, n, latency_msgs, burst, pid))
