@@ -56,6 +56,7 @@ from system.wait import wait_until
 
 SEND_CONCURRENCY = 16
 OPEN_AT_ONCE = 50  # streams a worker opens together
+LENIENT_PINGS = ("--keepalive-timeout-ms", "30000", "--ping-timeout-ms", "30000")  # a starved reader is not cut
 
 
 # --- a measuring process ----------------------------------------------------------------------------
@@ -261,7 +262,7 @@ class Cluster:
             proc, ann = await start("chaos.cli", "gate", "--listen", "127.0.0.1:0", "--nodes", ",".join(node_addrs),
                                     "--client-buffer", "1024", "--max-clients", "0",
                                     "--max-streams-per-connection", "0", "--call-rate", "0",
-                                    "--max-rooms-per-client", "0",
+                                    "--max-rooms-per-client", "0", *LENIENT_PINGS,
                                     "--log-file", f"{self.tmp}/gate{g}-{len(self.procs)}.log",
                                     "--log-level", "WARNING", "--metrics-port", "0")
             self.procs.append(proc)
@@ -355,7 +356,6 @@ async def _measure_room(ws: Workers, stub: Any, system: str, room: str, members:
             lasts += [max(times) - started] if times else []
     first, cpu0 = time.monotonic(), cpu_seconds([pid])
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
-
     failed: list[str] = []
 
     async def limited(i: int) -> None:
