@@ -252,7 +252,7 @@ class Cluster:
         node_addrs = []
         for n in range(nodes):
             proc, ann = await start("chaos.cli", "node", "--listen", "127.0.0.1:0", "--rooms", ",".join(rooms),
-                                    "--store", "memory", "--gate-buffer", "100000",
+                                    "--store", "memory", "--gate-buffer", "100000", "--max-members-per-room", "0",
                                     "--log-file", f"{self.tmp}/node{n}-{len(self.procs)}.log", "--log-level",
                                     "WARNING")
             self.procs.append(proc)
