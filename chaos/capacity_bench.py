@@ -56,7 +56,7 @@ from system.wait import wait_until
 
 SEND_CONCURRENCY = 16
 OPEN_AT_ONCE = 50  # streams a worker opens together
-LENIENT_PINGS = ("--keepalive-timeout-ms", "30000", "--ping-timeout-ms", "30000")  # a starved reader is not cut
+LENIENT_PINGS = ("--keepalive-timeout-ms", "30000", "--ping-timeout-ms", "30000")  # a starved process is not cut
 
 
 # --- a measuring process ----------------------------------------------------------------------------
@@ -253,6 +253,7 @@ class Cluster:
         for n in range(nodes):
             proc, ann = await start("chaos.cli", "node", "--listen", "127.0.0.1:0", "--rooms", ",".join(rooms),
                                     "--store", "memory", "--gate-buffer", "100000", "--max-members-per-room", "0",
+                                    *LENIENT_PINGS,
                                     "--log-file", f"{self.tmp}/node{n}-{len(self.procs)}.log", "--log-level",
                                     "WARNING")
             self.procs.append(proc)
