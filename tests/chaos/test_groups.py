@@ -53,9 +53,10 @@ def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> Non
     everything = {s.name for s in load_all()}
     by_all = {s.name for s in cli_chaos._selected(_args(all=True))}
     network = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip"}
-    assert everything - by_all == {"load-baseline", "load-with-faults"} | network  # network: root and nftables
+    load = ["big-room-presence", "load-baseline", "load-with-faults"]
+    assert everything - by_all == set(load) | network  # network: root and nftables
     assert {s.name for s in cli_chaos._selected(_args(group="network"))} == network
-    assert [s.name for s in cli_chaos._selected(_args(group="load"))] == ["load-baseline", "load-with-faults"]
+    assert [s.name for s in cli_chaos._selected(_args(group="load"))] == load
     assert [s.name for s in cli_chaos._selected(_args(scenarios=["load-baseline"]))] == ["load-baseline"]
 
 
