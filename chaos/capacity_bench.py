@@ -43,12 +43,12 @@ from typing import Any
 
 import grpc
 
-from google.protobuf import any_pb2
 
+from chaos.capacity_bare import serve_bare
 from chaos.goverse_cluster import start_goverse
 from chaos.store_bench import cpu_seconds
 from chaos.toxiproxy.bench import rss_kib
-from system import auth, listen, metrics
+from system import auth, metrics
 from system.bench import STREAMS_PER_CHANNEL, call_request, pushed_messages, start
 from system.grpcopts import Keepalive
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
@@ -56,6 +56,8 @@ from system.wait import wait_until
 
 SEND_CONCURRENCY = 16
 OPEN_AT_ONCE = 50  # streams a worker opens together
+OPEN_ATTEMPTS = 5  # a member's Register + Join, when cut off with one of RETRIED
+RETRIED = (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
 LENIENT_PINGS = ("--keepalive-timeout-ms", "30000", "--ping-timeout-ms", "30000")  # a starved process is not cut
 
 
@@ -86,20 +88,33 @@ class MemberWorker:
         gate = asyncio.Semaphore(OPEN_AT_ONCE)
         started = time.monotonic()
 
+        retried = 0
+
         async def one(k: int, index: int, room: str) -> None:
+            nonlocal retried
             stub = stubs[k // per_channel]
             session = ((auth.SESSION_HEADER, f"cap-{index}"),)
-            async with gate:
-                call = stub.Register(gate_pb2.Empty(), metadata=session, wait_for_ready=True)
-                registered = gate_pb2.RegisterResponse()
-                (await call.read()).Unpack(registered)
-                if join:
-                    await stub.CallObject(call_request(room, "Join", chat_pb2.ChatRoom_JoinRequest(
-                        user_name=f"member{index}", client_id=registered.client_id)), metadata=session)
+            for attempt in range(OPEN_ATTEMPTS):  # a stream cut off while thousands open on a loaded machine
+                async with gate:
+                    call = stub.Register(gate_pb2.Empty(), metadata=session, wait_for_ready=True)
+                    registered = gate_pb2.RegisterResponse()
+                    try:
+                        (await call.read()).Unpack(registered)
+                        if join:
+                            await stub.CallObject(call_request(room, "Join", chat_pb2.ChatRoom_JoinRequest(
+                                user_name=f"member{index}", client_id=registered.client_id)), metadata=session)
+                        break
+                    except grpc.aio.AioRpcError as exc:
+                        call.cancel()
+                        if exc.code() not in RETRIED or attempt + 1 == OPEN_ATTEMPTS:
+                            raise
+                        retried += 1
             self.calls.append(call)
             self.readers.append(asyncio.create_task(self._read(call)))
 
         await asyncio.gather(*(one(k, index, room) for k, (index, room) in enumerate(members)))
+        if retried:
+            print(f"capacity_bench: {retried} streams opened again (cut off while opening)", file=sys.stderr)
         return {"opened": len(members), "seconds": time.monotonic() - started}
 
     async def _read(self, call: Any) -> None:
@@ -149,29 +164,6 @@ async def serve_worker() -> None:
         sys.stdout.flush()
         if op == "close":
             return
-
-
-class Bare(gate_pb2_grpc.GateServiceServicer):
-    """The least a grpc.aio server holds for an idle Register stream: the call, its handler, one future."""
-
-    async def Register(self, request: gate_pb2.Empty, context: Any) -> Any:
-        first = any_pb2.Any()
-        first.Pack(gate_pb2.RegisterResponse(client_id="bare"))
-        yield first
-        await asyncio.get_running_loop().create_future()
-
-
-async def serve_bare() -> None:
-    """A bare server with the gate's server options (keepalive, so the clients' pings are answered)."""
-    server = grpc.aio.server(options=Keepalive().server_options() + listen.SERVER_OPTIONS)
-    gate_pb2_grpc.add_GateServiceServicer_to_server(Bare(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    print(json.dumps({"event": "listening", "service": "bare", "addr": f"127.0.0.1:{port}"}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await server.stop(0)
 
 
 class Workers:
