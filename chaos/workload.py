@@ -31,6 +31,7 @@ from system.pb import chat_pb2
 
 CONNECT_DEADLINE = 15.0  # seconds a member may take to first register before the run gives up
 CONNECT_RETRY = 0.2
+READ_DEADLINE = 30.0     # seconds the runner may wait to read a room's final state after the heal
 
 
 @dataclass
@@ -279,10 +280,19 @@ class WorkloadClient:
 
 async def read_room(addr: str, room: str, keepalive: Keepalive, token: str | None = None,
                     tls: ClientTls | None = None) -> list[dict[str, Any]]:
-    """Everything the server holds for ``room``, read by a fresh poll-only client."""
+    """Everything the server holds for ``room``, read by a fresh poll-only client. Read after the heal, so a
+    gate just restarted that has not reached its node yet (UNAVAILABLE) is asked again until READ_DEADLINE."""
     reader = ChatClient(addr, "chaos-reader", keepalive=keepalive, token=token, tls=tls)
+    deadline = time.monotonic() + READ_DEADLINE
     try:
-        res = await reader.poll(room)
+        while True:
+            try:
+                res = await reader.poll(room)
+                break
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(CONNECT_RETRY)
         return [{"seq": m.seq, "client_msg_id": m.client_msg_id, "sender": m.user_name} for m in res.messages]
     finally:
         await reader.close()

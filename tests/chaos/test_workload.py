@@ -72,3 +72,32 @@ async def test_a_member_whose_first_join_times_out_on_a_loaded_machine_joins_aga
         await member.close()
         await gate.stop()
         await node.stop()
+
+
+async def test_the_rooms_final_state_is_read_again_while_a_restarted_gate_has_no_node_yet(monkeypatch) -> None:
+    """After both gates were killed, the first one back may answer UNAVAILABLE until it reaches its node: the
+    runner reads the room again instead of failing the run."""
+    import grpc
+
+    from chaos.workload import read_room
+    from system.client import ChatClient
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    gate = GateServer(GateConfig(nodes=(node.addr,)))
+    await gate.start()
+    poll, refused = ChatClient.poll, []
+
+    async def not_yet(self: Any, room: str, *args: Any, **kwargs: Any) -> Any:
+        if not refused:
+            refused.append(room)
+            raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                       "placement not known yet")
+        return await poll(self, room, *args, **kwargs)
+
+    monkeypatch.setattr(ChatClient, "poll", not_yet)
+    try:
+        assert await asyncio.wait_for(read_room(gate.addr, "General", DEFAULT_KEEPALIVE), 20.0) == []
+        assert refused == ["General"]
+    finally:
+        await gate.stop()
+        await node.stop()
