@@ -29,7 +29,7 @@ from system.tls import ClientTls
 from system.pb import chat_pb2
 
 
-CONNECT_DEADLINE = 15.0  # seconds a member may take to first register before the run gives up
+CONNECT_DEADLINE = 60.0  # s a member may take to first register (and join) before the run gives up
 CONNECT_RETRY = 0.2
 READ_DEADLINE = 30.0     # seconds the runner may wait to read a room's final state after the heal
 
@@ -200,8 +200,9 @@ class WorkloadClient:
         while True:
             try:
                 return await self.client.connect()
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+            except (grpc.aio.AioRpcError, TimeoutError) as exc:  # TimeoutError: no answer to Register in time
+                late = isinstance(exc, TimeoutError) or exc.code() == grpc.StatusCode.UNAVAILABLE
+                if not late or time.monotonic() >= deadline:
                     raise
                 self.history.info(self.name, "connect_retry", {"error": _describe(exc)})
                 await asyncio.sleep(CONNECT_RETRY)

@@ -101,3 +101,32 @@ async def test_the_rooms_final_state_is_read_again_while_a_restarted_gate_has_no
     finally:
         await gate.stop()
         await node.stop()
+
+
+async def test_a_member_whose_first_register_gets_no_answer_in_time_registers_again(tmp_path: Path) -> None:
+    """A Register that times out before any fault is on (a machine too loaded to answer) is tried again."""
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    gate = GateServer(GateConfig(nodes=(node.addr,)))
+    await gate.start()
+    hist = History(tmp_path / "history.jsonl")
+    member = WorkloadClient("alice", gate.addr, hist, Counts(), DEFAULT_KEEPALIVE)
+    connect, late = member.client.connect, []
+
+    async def late_at_first() -> str:
+        if not late:
+            late.append(1)
+            raise TimeoutError()
+        return await connect()
+
+    member.client.connect = late_at_first  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(member.start(["General"]), 20.0)
+        hist.close()
+        ops = history_file.read(tmp_path / "history.jsonl")
+        assert [op.f for op in ops if op.f.startswith("connect")] == ["connect", "connect_retry", "connect"]
+        assert any(op.f == "join" and op.type == "ok" for op in ops)
+    finally:
+        await member.close()
+        await gate.stop()
+        await node.stop()
