@@ -31,6 +31,8 @@ from system.pb import chat_pb2
 
 CONNECT_DEADLINE = 60.0  # s a member may take to first register (and join) before the run gives up
 CONNECT_RETRY = 0.2
+# a first join cut short: by its deadline, no link, or its channel replaced by the client's reconnect
+FIRST_JOIN_RETRIED = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 READ_DEADLINE = 30.0     # seconds the runner may wait to read a room's final state after the heal
 
 
@@ -183,8 +185,7 @@ class WorkloadClient:
                 joined = await self.client.join(room)
             except Exception as exc:
                 code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
-                if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE) \
-                        and time.monotonic() < deadline:
+                if code in FIRST_JOIN_RETRIED and time.monotonic() < deadline:
                     h.info(self.name, "join", {"room": room, "error": _describe(exc)})  # its outcome is unknown
                     await asyncio.sleep(CONNECT_RETRY)
                     continue
