@@ -10,15 +10,22 @@ See docs/architecture.md ("History") for the record kinds.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
+
+
+def names_digest(names: Iterable[str]) -> str:
+    """A short, order-free fingerprint of a set of names: a big room's member list recorded once per list,
+    not once per member (``final_presence`` with ``digest``), and compared by the checker."""
+    return hashlib.sha256("\n".join(sorted(set(names))).encode()).hexdigest()[:32]
 
 
 class HistoryError(ValueError):

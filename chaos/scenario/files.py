@@ -41,7 +41,7 @@ TOP_KEYS = ("name", "description", "group", "seed", "system", "topology", "workl
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
                  "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load",
                  "network", "page_size", "push_to_sender")
-LOAD_KEYS = ("clients", "rooms", "workers", "rate")
+LOAD_KEYS = ("clients", "rooms", "workers", "rate", "presence")
 AUTH_MODES = ("none", "token")
 NETWORKS = ("host", "namespaces")  # where servers run (see TopologySpec.network)
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
@@ -239,7 +239,8 @@ def _load(sec: Section) -> LoadSpec | None:
     spec = LoadSpec(clients=sec.get("clients", number(minimum=1, integer=True)),
                     rooms=sec.get("rooms", number(minimum=1, integer=True), LoadSpec.rooms),
                     workers=sec.get("workers", number(minimum=1, integer=True), LoadSpec.workers),
-                    rate=sec.get("rate", number(positive=True), LoadSpec.rate))
+                    rate=sec.get("rate", number(positive=True), LoadSpec.rate),
+                    presence=sec.get("presence", flag, LoadSpec.presence))
     return None if sec.failed else spec
 
 

@@ -36,12 +36,15 @@ class LoadSpec:
     """Many clients driven from a few worker processes (``topology.load``; ``chaos.workload.fleet``).
 
     Client ``i`` is ``load{i}`` (zero-padded), on gate ``i % gates``, a member of room ``i % rooms``;
-    ``rate`` is the messages per second all of them send together."""
+    ``rate`` is the messages per second all of them send together; ``presence``: each records the member
+    list it shows after the final poll (for the checker's presence rule; not typing or receipts, whose
+    pushes to every member of a big room would be the load)."""
 
     clients: int
     rooms: int = 1
     workers: int = 2
     rate: float = 100.0
+    presence: bool = False
 
     def client_name(self, i: int) -> str:
         return f"load{i:0{len(str(self.clients - 1))}d}"

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chaos.history import History
+from chaos.history import History, names_digest
 from system.client import ChatClient
 
 
@@ -66,8 +66,32 @@ async def type_and_mark(client: ChatClient, history: History, name: str, room: s
 
 
 def record_final(client: ChatClient, history: History, name: str, room: str) -> None:
-    """After the final poll: the member list and read positions this client converged on."""
+    """After the final poll: the member list and read positions this client converged on, and the version of
+    the list it holds (the checker holds members at one version to one list)."""
     view = client.presence(room)
     history.ok(name, "final_presence", {"room": room, "members": sorted(view.members),
                                         "away": sorted(u for u, away in view.members.items() if away),
-                                        "reads": dict(sorted(view.reads.items()))})
+                                        "reads": dict(sorted(view.reads.items())),
+                                        "version": view.version, "origin": view.origin})
+
+
+class FinalLists:
+    """A big room's final member lists, as a load worker records them (``topology.load.presence``).
+
+    Two thousand members each recording two thousand names would be millions of names in the history for
+    one fact; so each client records its list's digest (``chaos.history.names_digest``), count and version,
+    and the names themselves only for the first client of this worker to show that list (one that diverged
+    shows its own: it is recorded in full). The checker resolves a digest to the names recorded with it."""
+
+    def __init__(self) -> None:
+        self._written: set[tuple[str, str]] = set()  # (room, digest) recorded in full by this worker
+
+    def record(self, client: ChatClient, history: History, name: str, room: str) -> None:
+        view = client.presence(room)
+        digest = names_digest(view.members)
+        value: dict[str, Any] = {"room": room, "digest": digest, "count": len(view.members),
+                                 "version": view.version, "origin": view.origin}
+        if (room, digest) not in self._written:
+            self._written.add((room, digest))
+            value["members"] = sorted(view.members)
+        history.ok(name, "final_presence", value)
