@@ -15,7 +15,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Iterator, Literal, Mapping
+
+import orjson
 
 OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: tuple[str, ...] = ("invoke", "ok", "fail", "info")
@@ -129,6 +131,37 @@ def read(path: str | Path) -> list[Op]:
         if collecting:
             gc.enable()
     return ops
+
+
+#: One record as :func:`records` yields it: (index, time, process, type, f, value).
+Record = tuple[int, float, str, str, str, Mapping[str, Any]]
+
+
+def records(path: str | Path) -> Iterator[Record]:
+    """Stream a history's records in file (= index) order without holding the file or the records.
+
+    What :func:`read` forgives and refuses, alike; no :class:`Op` is built (a third of reading's time),
+    so a checker can keep of each record only what it judges by."""
+    path = Path(path)
+    loads = orjson.loads
+    with open(path, "rb") as file:
+        number = 0
+        for line in file:
+            number += 1
+            try:
+                try:
+                    doc = loads(line)
+                except ValueError:  # not UTF-8, say: read as read() reads it
+                    doc = json.loads(line.decode("utf-8", errors="replace"))
+                value = doc.get("value")
+                yield (int(doc["index"]), float(doc["time"]), str(doc["process"]), str(doc["type"]), str(doc["f"]),
+                       value if type(value) is dict else {})
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):  # no newline after it: the writer was cut off
+                    break
+                raise HistoryError(f"{path}:{number}: not a history record ({exc})") from None
 
 
 def _parse(path: Path, lines: list[str], ops: list[Op]) -> None:

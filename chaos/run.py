@@ -23,7 +23,7 @@ from chaos import checker, html_report, report
 from chaos.credentials import Credentials
 from chaos.fault import Fault
 from chaos.hostile import HostileClient, Victim
-from chaos.history import History, read as read_history
+from chaos.history import History, records
 from chaos.kinds import KINDS
 from chaos.load import Fleet, merge_histories
 from chaos.nemesis import FaultInjector
@@ -334,7 +334,7 @@ def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     folder = RunFolder(out)
-    results = checker.check(read_history(folder.history), server_logs(out), folder.read_metrics())
+    results = checker.check(records(folder.history), server_logs(out), folder.read_metrics())  # streamed
     outcomes = evaluate(scenario.expect, results)
     if run_seconds is None and (before := folder.read_judgement()) is not None:
         run_seconds = before.run_seconds
