@@ -18,7 +18,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from chaos.checker.columns import (DisplayIndex, Display, PushList, PushRows, Pushed, Rows, Showings, ShowingsIndex,
                                    Table, seq_of)
@@ -91,22 +91,6 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _in_order(history: Iterable[Op | Mapping[str, Any] | Record]) -> Iterator[Record]:
-    """Records as tuples in index order: a list or tuple is sorted; anything else is streamed, and must
-    come in order (a history file does: its writer numbers the lines as it writes them)."""
-    if isinstance(history, (list, tuple)):
-        yield from sorted(map(_record, history), key=lambda r: r[0])
-        return
-    last = None
-    for item in history:
-        record = _record(item)
-        if last is not None and record[0] < last:
-            raise HistoryError(f"history record {record[0]} came after {last}: a streamed history must be in "
-                               "index order (pass a list to have it sorted)")
-        last = record[0]
-        yield record
-
-
 def _record(item: Op | Mapping[str, Any] | Record) -> Record:
     if type(item) is tuple:
         return item  # type: ignore[return-value]
@@ -159,7 +143,8 @@ class Evidence:
         incarnation) → parsed JSON log lines; ``metrics``: process → flattened samples
         scraped at the end from the processes alive then."""
         ev = cls(logs=logs or {}, metrics=metrics or {})
-        ev._index(_in_order(history))
+        listed = isinstance(history, (list, tuple))
+        ev._index(sorted(map(_record, history), key=lambda r: r[0]) if listed else iter(history))
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}
             for line in lines:
@@ -169,15 +154,22 @@ class Evidence:
             ev.log_events[process] = by_event
         return ev
 
-    def _index(self, records: Iterator[Record]) -> None:
-        """The one pass: the bulk (showings, raw pushes) into columns, the rest into the indexes."""
+    def _index(self, records: Iterable[Record | Op | Mapping[str, Any]]) -> None:
+        """The one pass: the bulk (showings, raw pushes) into columns, the rest into the indexes. A stream
+        must come in index order (a history file does: its writer numbers the lines as it writes them)."""
         messages, names, sources = Table(), Table(), Table()
         shown: dict[Key, Rows] = {}
         push_rows = PushRows()
         final_polls: defaultdict[str, set[str]] = defaultdict(set)
         last_final: dict[str, Any] = {}  # room -> the messages its last final poll recorded
         intern, canonical = sys.intern, messages.canonical
-        for index, time, process, type_, f, v in records:
+        last = None
+        for record in records:
+            index, time, process, type_, f, v = record if type(record) is tuple else _record(record)
+            if last is not None and index < last:
+                raise HistoryError(f"history record {index} came after {last}: a streamed history must be in "
+                                   "index order (pass a list to have it sorted)")
+            last = index
             self.duration = time
             room = v.get("room", "")
             room = intern(room if type(room) is str else str(room))
