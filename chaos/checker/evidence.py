@@ -161,7 +161,7 @@ class Evidence:
         shown: dict[Key, Rows] = {}
         push_rows = PushRows()
         final_polls: defaultdict[str, set[str]] = defaultdict(set)
-        last_final: dict[str, Any] = {}  # room -> the messages its last final poll recorded
+        last_final: tuple[str, Any] = ("", None)  # the room and messages the last final poll recorded
         intern, canonical = sys.intern, messages.canonical
         last = None
         for record in records:
@@ -205,9 +205,9 @@ class Evidence:
                 if type_ == "ok":
                     self.final_polled.add((room, process))
                     held = v.get("messages") or ()
-                    if last_final.get(room) == held:
+                    if last_final[0] == room and (last_final[1] is held or last_final[1] == held):
                         continue  # what the member before found: every member of a room records the same list
-                    last_final[room] = held
+                    last_final = (room, held)  # one room's only (indexing a list twice changes nothing)
                     held = [m for m in held if type(m) is dict or isinstance(m, Mapping)]
                     ids = [canonical((room, str(m.get("client_msg_id"))))[1] for m in held]
                     final_polls[room].update(ids)
