@@ -14,7 +14,10 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for a member
 
@@ -66,15 +69,15 @@ class PushRows:
         self.time = array("d")
 
 
-@dataclass(slots=True)
-class Display:
-    """A message a member showed its user: which, when and how it got there."""
+class Display(NamedTuple):
+    """A message a member showed its user: which, when and how it got there. A tuple: the views make
+    millions, and a tuple is made in C."""
 
     key: Key
     time: float
     source: str
     seq: int = 0
-    send: object | None = None  # its send (evidence.Send), once the evidence has paired them (None: never sent)
+    send: Any = None  # its send (evidence.Send), once the evidence has paired them (None: never sent)
 
 
 @dataclass(slots=True)
@@ -85,8 +88,7 @@ class Showings:
     first: list[Display]   # each message's first showing, in display order, paired with its send
 
 
-@dataclass(slots=True)
-class Pushed:
+class Pushed(NamedTuple):
     """A raw push a member's client received (shown or not), as its history record named it."""
 
     member: str
@@ -95,6 +97,10 @@ class Pushed:
     client_msg_id: str
     sender: str
     time: float
+
+
+_display = partial(tuple.__new__, Display)  # from one tuple of all five fields, without Python code per row
+_pushed = partial(tuple.__new__, Pushed)
 
 
 def _int(value: object) -> int:
@@ -122,7 +128,8 @@ class DisplayIndex(Mapping[Key, list[Display]]):
     def __getitem__(self, member: Key) -> list[Display]:
         r = self._rows[member]
         keys, sources = self._keys, self._sources
-        return [Display(keys[m], t, sources[s], q) for t, q, m, s in zip(r.time, r.seq, r.msg, r.source)]
+        return list(map(_display, zip(map(keys.__getitem__, r.msg), r.time, map(sources.__getitem__, r.source), r.seq,
+                                      repeat(None))))
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._rows)
@@ -152,15 +159,19 @@ class ShowingsIndex(Mapping[Key, Showings]):
             return self._last[1]
         r = self._rows[member]
         keys, sources, sends = self._keys, self._sources, self._sends
-        counts: Counter[Key] = Counter()
-        first: list[Display] = []
-        for t, q, m, s in zip(r.time, r.seq, r.msg, r.source):
-            key = keys[m]
-            if key in counts:
-                counts[key] += 1
-            else:
-                counts[key] = 1
-                first.append(Display(key, t, sources[s], q, sends.get(key)))
+        counts: Counter[Key] = Counter(map(keys.__getitem__, r.msg))
+        if len(counts) == len(r.msg):  # nothing shown twice, as it should be: every row is a first showing
+            shown = list(map(keys.__getitem__, r.msg))
+            first = list(map(_display, zip(shown, r.time, map(sources.__getitem__, r.source), r.seq,
+                                           map(sends.get, shown))))
+        else:
+            seen: set[Key] = set()
+            first = []
+            for t, q, m, s in zip(r.time, r.seq, r.msg, r.source):
+                key = keys[m]
+                if key not in seen:
+                    seen.add(key)
+                    first.append(Display(key, t, sources[s], q, sends.get(key)))
         found = Showings(counts, first)
         self._last = (member, found)
         return found
@@ -193,6 +204,6 @@ class PushList(Sequence[Pushed]):
 
     def __iter__(self) -> Iterator[Pushed]:
         r, keys, names = self._rows, self._keys, self._names
-        for member, m, seq, sender, t in zip(r.member, r.msg, r.seq, r.sender, r.time):
-            room, cmid = keys[m]
-            yield Pushed(names[member], room, seq, cmid, names[sender], t)
+        return map(_pushed, zip(map(names.__getitem__, r.member), map(itemgetter(0), map(keys.__getitem__, r.msg)),
+                                r.seq, map(itemgetter(1), map(keys.__getitem__, r.msg)),
+                                map(names.__getitem__, r.sender), r.time))
