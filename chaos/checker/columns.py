@@ -207,3 +207,38 @@ class PushList(Sequence[Pushed]):
         return map(_pushed, zip(map(names.__getitem__, r.member), map(itemgetter(0), map(keys.__getitem__, r.msg)),
                                 r.seq, map(itemgetter(1), map(keys.__getitem__, r.msg)),
                                 map(names.__getitem__, r.sender), r.time))
+
+
+class KeyedRows(Sequence[tuple]):
+    """Rows that name a message and carry numbers and one short label, as columns: ``numbered`` gives
+    (room, seq, client_msg_id, where seen), ``stamps`` (room, seq, timestamp, client_msg_id); each row two
+    per message, 24 bytes instead of a tuple's hundred and more."""
+
+    def __init__(self, messages: Table, shape: str) -> None:
+        self._keys, self._shape = messages.values, shape  # shape "numbered" or "stamps"
+        self._labels = Table()
+        self.msg, self.a, self.b = array("l"), array("q"), array("q")
+
+    def add(self, msg: int, seq: int, other: int | str) -> None:
+        """A row: the message's number in the table, its seq, and the label (numbered) or timestamp (stamps)."""
+        self.msg.append(msg)
+        self.a.append(seq)
+        self.b.append(self._labels.id(other) if self._shape == "numbered" else other)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.msg)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        room, cmid = self._keys[self.msg[i]]
+        if self._shape == "numbered":
+            return (room, self.a[i], cmid, self._labels.values[self.b[i]])
+        return (room, self.a[i], self.b[i], cmid)
+
+    def __iter__(self) -> Iterator[tuple]:
+        rooms = map(itemgetter(0), map(self._keys.__getitem__, self.msg))
+        cmids = map(itemgetter(1), map(self._keys.__getitem__, self.msg))
+        if self._shape == "numbered":
+            return zip(rooms, self.a, cmids, map(self._labels.values.__getitem__, self.b))
+        return zip(rooms, self.a, self.b, cmids)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
-from chaos.checker.columns import (DisplayIndex, Display, PushList, PushRows, Pushed, Rows, Showings, ShowingsIndex,
-                                   Table, seq_of)
+from chaos.checker.columns import (DisplayIndex, Display, KeyedRows, PushList, PushRows, Pushed, Rows, Showings,
+                                   ShowingsIndex, Table, seq_of)
 from chaos.history import HistoryError, Op, Record
 
 #: The presence records (chaos/presence.py): shown joins and leaves, typing and read positions, what was sent.
@@ -109,8 +109,8 @@ class Evidence:
     left: set[Key] = field(default_factory=set)
     displays: Mapping[Key, list[Display]] = field(default_factory=dict)  # member -> what it showed, in order
     final_polls: dict[str, set[str]] = field(default_factory=dict)    # room -> client_msg_ids the server held
-    numbered: list[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
-    stamps: list[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
+    numbered: Sequence[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
+    stamps: Sequence[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
     final_polled: set[Key] = field(default_factory=set)          # members with a successful final poll
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
     net: list[Op] = field(default_factory=list)                  # IP-layer rules loaded and removed (f: net)
@@ -132,6 +132,7 @@ class Evidence:
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
     showings: Mapping[Key, Showings] = field(default_factory=dict)  # member -> its showings, deduplicated
     _ack_where: dict[str, str] = field(default_factory=dict, repr=False)  # process -> "P's acknowledgement"
+    _messages: Table = field(default_factory=Table, repr=False)  # every message key read, numbered
 
     @classmethod
     def read(cls, history: Iterable[Op | Mapping[str, Any] | Record],
@@ -162,7 +163,9 @@ class Evidence:
         push_rows = PushRows()
         final_polls: defaultdict[str, set[str]] = defaultdict(set)
         last_final: tuple[str, Any] = ("", None)  # the room and messages the last final poll recorded
-        intern, canonical = sys.intern, messages.canonical
+        intern, canonical, message_id, source_id = sys.intern, messages.canonical, messages.ids.get, sources.ids.get
+        self.numbered, self.stamps = KeyedRows(messages, "numbered"), KeyedRows(messages, "stamps")
+        self._messages = messages
         last = None
         for record in records:
             index, time, process, type_, f, v = record if type(record) is tuple else _record(record)
@@ -174,16 +177,19 @@ class Evidence:
             room = v.get("room", "")
             room = intern(room if type(room) is str else str(room))
             if f == "deliver":
-                if type_ == "ok":
-                    cmid = v.get("client_msg_id")
+                if type_ == "ok":  # the commonest record: inlined lookups
+                    cmid, seq, source = v.get("client_msg_id"), v.get("seq"), v.get("source", "push")
                     member = (room, process)
                     rows = shown.get(member)
                     if rows is None:
                         rows = shown[member] = Rows()
                     rows.time.append(time)
-                    rows.seq.append(seq_of(v.get("seq")))
-                    rows.msg.append(messages.id((room, str(cmid) if cmid else f"seq:{v.get('seq')}")))
-                    rows.source.append(sources.id(str(v.get("source", "push"))))
+                    rows.seq.append(seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq))
+                    key = (room, cmid if type(cmid) is str and cmid else str(cmid) if cmid else f"seq:{seq}")
+                    i = message_id(key)
+                    rows.msg.append(messages.id(key) if i is None else i)
+                    i = source_id(source)
+                    rows.source.append(sources.id(str(source)) if i is None else i)
             elif f == "push":
                 self.pushes_received[process] += 1
                 if v.get("client_msg_id"):
@@ -209,9 +215,10 @@ class Evidence:
                         continue  # what the member before found: every member of a room records the same list
                     last_final = (room, held)  # one room's only (indexing a list twice changes nothing)
                     held = [m for m in held if type(m) is dict or isinstance(m, Mapping)]
-                    ids = [canonical((room, str(m.get("client_msg_id"))))[1] for m in held]
-                    final_polls[room].update(ids)
-                    self.numbered += [(room, seq_of(m.get("seq")), cmid, "final poll") for m, cmid in zip(held, ids)]
+                    ids = [messages.id((room, str(m.get("client_msg_id")))) for m in held]
+                    final_polls[room].update(messages.values[i][1] for i in ids)
+                    for m, i in zip(held, ids):
+                        self.numbered.add(i, seq_of(m.get("seq")), "final poll")
             elif f == "fault":
                 self.faults.append(Op(index, time, process, type_, f, v))
             elif f == "net":
@@ -265,9 +272,10 @@ class Evidence:
             where = self._ack_where.get(process)
             if where is None:
                 where = self._ack_where[process] = f"{process}'s acknowledgement"
-            self.numbered.append((room, seq_of(v.get("seq")), key[1], where))
+            i = self._messages.ids[key]
+            self.numbered.add(i, seq_of(v.get("seq")), where)
             if "timestamp" in v:
-                self.stamps.append((room, seq_of(v.get("seq")), _int(v["timestamp"]), key[1]))
+                self.stamps.add(i, seq_of(v.get("seq")), seq_of(v["timestamp"]))
         else:
             self.send_failures.append((send, Op(index, time, process, type_, f, v)))
 

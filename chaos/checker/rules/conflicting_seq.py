@@ -32,7 +32,7 @@ def conflicting_seq(ev: Evidence) -> Finding:
         for d in displays:
             if d.seq > 0 and not d.key[1].startswith("seq:"):
                 seen[(member_room, d.seq)].setdefault(d.key[1], f"{member}'s display")
-    for (room, seq), ids in sorted(seen.items()):
+    for (room, seq), ids in sorted((k, ids) for k, ids in seen.items() if len(ids) > 1):  # sort the few
         if len(ids) > 1:
             found.values["conflicting_seq"] += 1
             named = "; ".join(f"{cmid} ({where})" for cmid, where in sorted(ids.items()))

@@ -26,7 +26,7 @@ def stored_once(ev: Evidence) -> Finding:
     for room, seq, cmid, where in ev.numbered:
         if seq > 0 and cmid:
             seqs[(room, cmid)].setdefault(seq, where)
-    for (room, cmid), where in sorted(seqs.items()):
+    for (room, cmid), where in sorted((k, w) for k, w in seqs.items() if len(w) > 1):  # sort the few
         if len(where) > 1:
             found.values["stored_twice"] += 1
             named = "; ".join(f"#{seq} ({w})" for seq, w in sorted(where.items()))
