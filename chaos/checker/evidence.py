@@ -287,11 +287,16 @@ class Evidence:
                    for line in self.log_lines(process, "room_config"))
 
     @cached_property
-    def rooms_of(self) -> dict[str, set[str]]:
-        """client_msg_id -> the rooms it was sent to (one, as the workload numbers its sends)."""
-        rooms: dict[str, set[str]] = {}
+    def rooms_of(self) -> dict[str, tuple[str, ...]]:
+        """client_msg_id -> the rooms it was sent to (one, as the workload numbers its sends; a tuple, not a
+        set each: a soak has a million)."""
+        rooms: dict[str, tuple[str, ...]] = {}
         for room, cmid in self.sends:
-            rooms.setdefault(cmid, set()).add(room)
+            had = rooms.get(cmid)
+            if had is None:
+                rooms[cmid] = (room,)
+            elif room not in had:
+                rooms[cmid] = had + (room,)
         return rooms
 
     def log_lines(self, process: str, event: str) -> list[LogLine]:

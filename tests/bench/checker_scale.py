@@ -169,22 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sizes", nargs="*", type=int, help=f"history sizes in records (default {' '.join(map(str, SIZES))})")
     parser.add_argument("--rooms", type=int, default=4, help="rooms (default 4)")
     parser.add_argument("--members", type=int, default=6, help="members per room (default 6)")
-    parser.add_argument("--keep", metavar="DIR", help="write the run folders here and keep them")
+    parser.add_argument("--keep", metavar="DIR", help="write the run folders here and keep them; a folder kept "
+                        "by an earlier run of the same size and shape is judged again, not written again")
     parser.add_argument("--judge", metavar="FOLDER", help=argparse.SUPPRESS)  # the measuring child
     args = parser.parse_args(argv)
     if args.judge:
         print(json.dumps(judge_folder(Path(args.judge))))
         return 0
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="checker-scale-"))
-    print(f"| records | history MiB | write s | check wall s | check cpu s | cpu µs/record | peak MiB | verdict |")
+    print("| records | history MiB | write s | check wall s | check cpu s | cpu µs/record | peak MiB | verdict |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|", flush=True)
     worst = 0
     try:
         for size in args.sizes or SIZES:
-            folder = root / f"synthetic-{size}"
+            folder = root / f"synthetic-{size}-{args.rooms}x{args.members}"
+            shape = {"records": size, "rooms": args.rooms, "members": args.members}
             started = time.perf_counter()
-            n = write_run(folder, size, args.rooms, args.members)
-            wrote = time.perf_counter() - started
+            made = folder / "synthetic.json"
+            if args.keep and made.exists() and json.loads(made.read_text())["shape"] == shape:
+                n, wrote = json.loads(made.read_text())["written"], 0.0
+            else:
+                n = write_run(folder, size, args.rooms, args.members)
+                wrote = time.perf_counter() - started
+                made.write_text(json.dumps({"shape": shape, "written": n}))
             got = measure(folder)
             mib = (folder / "history.jsonl").stat().st_size / 2**20
             print(f"| {n:,} | {mib:,.0f} | {wrote:.0f} | {got['wall_s']:.1f} | {got['cpu_s']:.1f} | "
