@@ -24,7 +24,7 @@ from chaos.checker.columns import (DisplayIndex, Display, KeyedRows, PushList, P
                                    ShowingsIndex, Table, seq_of)
 from chaos.history import HistoryError, Op, Record
 
-#: The presence records (chaos/presence.py): shown joins and leaves, typing and read positions, what was sent.
+#: The presence records (chaos/workload/presence.py): shown joins and leaves, typing and read positions, what was sent.
 PRESENCE_OPS = frozenset({"member", "typing", "read", "typing_sent", "mark_read", "final_presence"})
 Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for a member
 LogLine = Mapping[str, Any]
@@ -126,6 +126,7 @@ class Evidence:
     client_ids: dict[str, list[str]] = field(default_factory=dict)  # member -> every client id it registered as
     link_down: dict[str, list[float]] = field(default_factory=dict)  # member -> when its stream ended, or it
     #                                                                  was about to try again (reconnect invoke)
+    stored_members: list[Op] = field(default_factory=list)       # the store's member list per room, at the end
     truncated: set[Key] = field(default_factory=set)             # members told part of a room's history was trimmed
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
@@ -247,6 +248,9 @@ class Evidence:
                         self.reconnects.append(Op(index, time, process, type_, f, v))
             elif f == "stream_end":
                 self.link_down.setdefault(process, []).append(time)
+            elif f == "stored_members":
+                if type_ == "ok":
+                    self.stored_members.append(Op(index, time, process, type_, f, v))
             elif f == "poll" and v.get("truncated"):
                 self.truncated.add((room, process))
         self.final_polls = dict(final_polls)
