@@ -30,7 +30,7 @@ from chaos.workload.hostile import HostileClient, Victim
 from chaos.scenario.goverse import GOVERSE, shared_links
 from chaos.goverse_topology import GoverseTopology, binaries
 from chaos.workload.goverse import GoverseClient, acknowledged
-from chaos.history import History, read as read_history
+from chaos.history import History, records
 from chaos.faults.kinds import KINDS
 from chaos.infra.machine import needs_namespaces
 from chaos.workload.fleet import Fleet, merge_histories
@@ -365,7 +365,7 @@ def check_folder(out: Path, scenario: Scenario, run_seconds: float | None = None
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     folder = RunFolder(out)
-    results = checker.check(read_history(folder.history), folder.read_server_logs(), folder.read_metrics())
+    results = checker.check(records(folder.history), folder.read_server_logs(), folder.read_metrics())  # streamed
     outcomes = evaluate(scenario.expect, results)
     if run_seconds is None and (before := folder.read_judgement()) is not None:
         run_seconds = before.run_seconds

@@ -247,7 +247,7 @@ class Results(Summary):
     push_logs: list[PushLogCheck] = field(default_factory=list)
     push_accounts: list[PushAccount] = field(default_factory=list)
     stream_accounts: list[StreamAccount] = field(default_factory=list)
-    latency_series: list[LatencyPoint] = field(default_factory=list)
+    latency_series: list[LatencyPoint] = field(default_factory=list)  # every point up to 100,000, then evenly thinned
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)
     hostile_attacks: list[HostileAttack] = field(default_factory=list)
