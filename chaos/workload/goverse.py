@@ -119,7 +119,8 @@ class GoverseClient:
         self._channel = grpc.aio.insecure_channel(self.addr)
         self._stub = gate_pb2_grpc.GateServiceStub(self._channel)
         self._stream = self._stub.Register(gate_pb2.Empty())
-        first = await asyncio.wait_for(self._stream.read(), CALL_TIMEOUT)
+        async with asyncio.timeout(CALL_TIMEOUT):  # not wait_for: it can lose a cancellation (tests/system/test_wait.py)
+            first = await self._stream.read()
         reply = gate_pb2.RegisterResponse()
         if first is grpc.aio.EOF or not first.Unpack(reply):
             raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(),
