@@ -97,6 +97,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="'failed': a run that met its expectations keeps only results.json, report.html and "
                                "run.log (default: every run keeps its whole folder)")
     campaign.add_argument("--quiet", action="store_true", help="no progress line")
+    from chaos import cli_soak
+    cli_soak.configure(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
             return _check(args)
         if args.action == "campaign":
             return _campaign(args)
+        if args.action == "soak":
+            from chaos import cli_soak
+            return cli_soak.run(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)

@@ -1,0 +1,226 @@
+"""``pushchat chaos soak``: one long-lived topology under a steady workload and a repeating fault schedule,
+its servers' resources sampled all along, and a verdict on whether any of them grows.
+
+A soak is a :class:`chaos.run.Run` stretched: the same phases (start, workload with faults, heal,
+recovery, final poll, close), one topology for the whole duration, the scenario's workload
+running throughout. Its fault schedule is the scenario's, repeated every *cycle* (the
+scenario's workload duration plus its recovery wait, so each round of faults is followed by
+as quiet a spell as the scenario allows for recovery); a scenario with random faults draws
+cycle ``k``'s from seed ``seed + k``. Every ``interval`` seconds :mod:`chaos.resources` samples
+each server into ``soak.jsonl``; at the end :mod:`chaos.trend` fits each process's each
+resource after the warm-up and :mod:`chaos.soak_report` writes the table, ``soak.json`` and
+the plot. The soak does not judge its history with the checker (an hour's history is
+millions of records); it keeps it in the folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from chaos import resources, soak_report
+from chaos.fault import Fault
+from chaos.progress import Progress
+from chaos.rundir import RunFolder
+from chaos.run import Run, Status
+from chaos.scenario import Scenario
+from chaos.trend import Trend, fit_all
+
+DEFAULT_INTERVAL = 60.0
+MAX_WARMUP = 300.0            # the default warm-up: a quarter of the soak, at most 5 minutes
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``1h``, ``2m``, ``90s``, ``1h30m`` or plain seconds (``45``, ``2.5``) → seconds; ValueError otherwise."""
+    text = text.strip().lower()
+    parts = list(_DURATION.finditer(text))
+    if not text or "".join(m.group(0) for m in parts) != text or (len(parts) > 1 and not all(m.group(2) for m in parts)):
+        raise ValueError(f"not a duration: {text!r} (say 1h, 30m, 90s, 1h30m or seconds)")
+    seconds = sum(float(m.group(1)) * _UNIT[m.group(2)] for m in parts)
+    if seconds <= 0:
+        raise ValueError(f"a duration must be more than 0 s, not {text!r}")
+    return seconds
+
+
+def default_warmup(duration: float) -> float:
+    return min(MAX_WARMUP, duration / 4)
+
+
+def repeated_schedule(scenario: Scenario, seed: int, duration: float) -> tuple[list[Fault], float, int]:
+    """The scenario's faults, again every cycle until ``duration``; a fault that would end after it is left out.
+
+    Returns (faults renumbered in order, the cycle's length, the number of cycles begun)."""
+    period = scenario.workload.duration + scenario.recovery_wait
+    faults: list[Fault] = []
+    cycle = 0
+    while cycle * period < duration:
+        for f in scenario.schedule(seed + cycle):
+            start = round(cycle * period + f.start, 6)
+            if start + f.duration <= duration:
+                faults.append(dataclasses.replace(f, start=start, id=len(faults)))
+        cycle += 1
+    return faults, period, cycle
+
+
+@dataclass
+class SoakStatus(Status):
+    """What the soak's progress line shows, beside a run's."""
+
+    duration: float = 0.0
+    period: float = 0.0
+    cycles: int = 0
+    t0: float | None = None       # monotonic time the workload began
+    samples: int = 0
+    last: str = ""                # the latest round, in brief
+
+
+class SoakProgress(Progress):
+    def line(self) -> str:
+        s = self.status
+        assert isinstance(s, SoakStatus)
+        c = s.counts
+        into = time.monotonic() - s.t0 if s.t0 is not None else 0.0
+        cycle = min(s.cycles, int(into // s.period) + 1) if s.t0 is not None and s.period else 0
+        faults = "; ".join(s.active_faults) or "none"
+        return (f"{self.label} {_clock(into)}/{_clock(s.duration)} {s.phase:<10} cycle {cycle}/{s.cycles}  "
+                f"sends {c.sends_ok} ok/{c.sends_failed} fail  reconnects {c.reconnects}  samples {s.samples}"
+                f"{'  ' + s.last if s.last else ''}  faults: {faults}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class SoakResult:
+    scenario: str
+    out: Path
+    trends: list[Trend]
+    samples: int
+    cycles: int
+    duration: float
+    notes: list[str]
+
+    @property
+    def grows(self) -> list[Trend]:
+        return [t for t in self.trends if t.grows]
+
+    @property
+    def passed(self) -> bool:
+        return not self.grows
+
+    @property
+    def judged(self) -> bool:
+        """Some trend could be fitted (a soak shorter than its warm-up plus a few intervals fits none)."""
+        return any(t.verdict != "too few samples" for t in self.trends)
+
+
+class Soak:
+    """One soak into one folder: a stretched :class:`Run`, sampled every ``interval`` seconds."""
+
+    def __init__(self, scenario: Scenario, out: Path, links: Any, duration: float, *, interval: float =
+                 DEFAULT_INTERVAL, warmup: float | None = None, seed: int | None = None,
+                 status: SoakStatus | None = None) -> None:
+        self.duration, self.interval = duration, interval
+        self.warmup = default_warmup(duration) if warmup is None else warmup
+        self.status = status or SoakStatus(scenario.name)
+        self.run = Run(scenario, out, links, seed=seed, duration=duration, status=self.status)
+        self.run.schedule, period, cycles = repeated_schedule(scenario, self.run.seed, duration)
+        self.status.duration, self.status.period, self.status.cycles = duration, period, cycles
+        self.folder = RunFolder(out)
+        self.notes = [f"the schedule of {scenario.name} (seed {self.run.seed}"
+                      f"{' + cycle' if scenario.random_faults else ''}) every {period:g} s: {cycles} cycles, "
+                      f"{len(self.run.schedule)} faults; sampled every {interval:g} s, judged after "
+                      f"{self.warmup:g} s of warm-up"]
+
+    async def soak(self) -> SoakResult:
+        run, sampler = self.run, None
+        self.folder.make()
+        self.folder.soak_samples.unlink(missing_ok=True)
+        try:
+            await run.start()
+            await run.begin_workload()
+            self.status.t0 = run.t0
+            sampler = asyncio.create_task(self._sample_every())
+            await run.end_workload()
+            await self._stop(sampler)
+            await self._round()  # the last: after the heal, before the recovery's polls
+            await run.finish()
+        finally:
+            if sampler is not None:
+                await self._stop(sampler)
+            await run.close()
+        return self.judge()
+
+    async def _stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _sample_every(self) -> None:
+        n = 0
+        while True:
+            await self._round()
+            n += 1
+            await asyncio.sleep(max(0.0, self.run.t0 + n * self.interval - time.monotonic()))
+
+    async def _round(self) -> None:
+        topology = self.run.topology
+        assert topology is not None
+        stores = {node.name: self.folder.data / node.name for node in topology.nodes} \
+            if topology.plan.store == "sqlite" else {}
+        taken = await resources.sample_servers([*topology.nodes, *topology.gates], time.monotonic() - self.run.t0,
+                                               self.status.counts.sends_ok, stores)
+        resources.write(self.folder.soak_samples, taken)
+        self.status.samples += 1
+        self.status.last = "  ".join(_brief(s) for s in taken)
+
+    def judge(self) -> SoakResult:
+        """Fit and judge what was sampled; write soak.json and the plot."""
+        samples = list(resources.read(self.folder.soak_samples)) if self.folder.soak_samples.exists() else []
+        trends = fit_all(samples, self.warmup)
+        name = self.run.scenario.name
+        soak_report.write_judgement(self.folder.soak_judgement, name, self.duration, self.interval, self.warmup,
+                                    trends, self.status.cycles, self.notes + self.run.skipped)
+        if samples:
+            soak_report.plot(samples, self.folder.soak_plot, title=f"soak: {name}, {_clock(self.duration)}",
+                             warmup=self.warmup)
+        return SoakResult(name, self.run.out, trends, self.status.samples, self.status.cycles, self.duration,
+                          self.notes + self.run.skipped)
+
+
+def _brief(sample: resources.Sample) -> str:
+    rss = sample.values.get("rss_bytes")
+    return f"{sample.process} {rss / (1 << 20):.0f}MiB" if rss is not None else sample.process
+
+
+async def run_soak(scenario: Scenario, out: Path, links: Any, duration: float, *, interval: float = DEFAULT_INTERVAL,
+                   warmup: float | None = None, seed: int | None = None, status: SoakStatus | None = None
+                   ) -> SoakResult:
+    return await Soak(scenario, out, links, duration, interval=interval, warmup=warmup, seed=seed,
+                      status=status).soak()
+
+
+def summary(result: SoakResult) -> Sequence[str]:
+    """The report's lines: what was soaked, the table, and which process and resource grew."""
+    lines = [f"soak of {result.scenario}: {_clock(result.duration)}, {result.cycles} cycles, {result.samples} "
+             f"sampling rounds -> {result.out}", *(f"  note: {n}" for n in result.notes), "",
+             soak_report.table(result.trends), ""]
+    if result.grows:
+        lines += [f"GROWS: {t.process} {t.resource}: {soak_report.amount(t.per_hour, t.resource)}/h "
+                  f"(allowed {soak_report.amount(t.allowed_per_hour, t.resource)}/h), rose "
+                  f"{soak_report.amount(t.rise, t.resource)} over the judged {t.points} samples "
+                  f"(noise floor {soak_report.amount(t.noise, t.resource)})" for t in result.grows]
+    elif not result.judged:
+        lines.append("NOT JUDGED: too few samples after the warm-up (a longer soak, a shorter --interval or "
+                     "--warmup)")
+    else:
+        lines.append("nothing grows beyond its allowance")
+    return lines
