@@ -13,7 +13,7 @@ judged. A resource grows too much when both hold:
 - its rate exceeds the allowance's **per hour**: a share of its level, plus, for a store, a number
   of bytes per acknowledged send (a store is meant to grow with what it keeps).
 
-The allowances (:data:`ALLOWANCES`) are stated in ``docs/benchmarks.md`` ("Soak").
+The allowances (:data:`ALLOWANCES`) and why are stated in ``docs/harness.md`` ("Soaks").
 """
 
 from __future__ import annotations
