@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +118,14 @@ class SoakResult:
     def passed(self) -> bool:
         return not self.grows
 
+    stalled: int = 0              # sampling intervals after the warm-up in which no send was acknowledged
+    sends_per_interval: tuple[int, int, int] = (0, 0, 0)   # min, median, max after the warm-up
+
     @property
     def judged(self) -> bool:
-        """Some trend could be fitted (a soak shorter than its warm-up plus a few intervals fits none)."""
-        return any(t.verdict != "too few samples" for t in self.trends)
+        """Some trend could be fitted (a soak shorter than its warm-up plus a few intervals fits none), under a
+        workload that went on: an interval with no acknowledged send means the topology was not serving."""
+        return any(t.verdict != "too few samples" for t in self.trends) and not self.stalled
 
 
 class Soak:
@@ -187,13 +192,24 @@ class Soak:
         samples = list(resources.read(self.folder.soak_samples)) if self.folder.soak_samples.exists() else []
         trends = fit_all(samples, self.warmup)
         name = self.run.scenario.name
+        acked = sends_per_interval(samples, self.warmup, self.interval)
+        stalled = sum(1 for n in acked if n == 0)
+        spread = (min(acked), int(statistics.median(acked)), max(acked)) if acked else (0, 0, 0)
         soak_report.write_judgement(self.folder.soak_judgement, name, self.duration, self.interval, self.warmup,
-                                    trends, self.status.cycles, self.notes + self.run.skipped)
+                                    trends, self.status.cycles, self.notes + self.run.skipped,
+                                    {"stalled_intervals": stalled, "sends_per_interval": list(spread)})
         if samples:
             soak_report.plot(samples, self.folder.soak_plot, title=f"soak: {name}, {_clock(self.duration)}",
                              warmup=self.warmup)
         return SoakResult(name, self.run.out, trends, self.status.samples, self.status.cycles, self.duration,
-                          self.notes + self.run.skipped)
+                          self.notes + self.run.skipped, stalled, spread)
+
+
+def sends_per_interval(samples: Sequence[resources.Sample], warmup: float, interval: float) -> list[int]:
+    """Sends acknowledged between two sampling rounds after the warm-up (the run-wide count each sample holds);
+    the short last interval (after the workload ended) is left out."""
+    rounds = sorted({(s.t, s.sends_ok) for s in samples if s.t >= warmup})
+    return [b - a for (t1, a), (t2, b) in zip(rounds, rounds[1:]) if t2 - t1 >= interval / 2]
 
 
 def _brief(sample: resources.Sample) -> str:
@@ -212,15 +228,20 @@ def summary(result: SoakResult) -> Sequence[str]:
     """The report's lines: what was soaked, the table, and which process and resource grew."""
     lines = [f"soak of {result.scenario}: {_clock(result.duration)}, {result.cycles} cycles, {result.samples} "
              f"sampling rounds -> {result.out}", *(f"  note: {n}" for n in result.notes), "",
-             soak_report.table(result.trends), ""]
+             soak_report.table(result.trends), "",
+             "acknowledged sends per sampling interval after the warm-up: min {}, median {}, max {}".format(
+                 *result.sends_per_interval)]
+    if result.stalled:
+        lines.append(f"NOT JUDGED: the workload stalled: {result.stalled} sampling intervals with no acknowledged "
+                     "send (see the history and the nemesis's records: a fault not healed?)")
     if result.grows:
         lines += [f"GROWS: {t.process} {t.resource}: {soak_report.amount(t.per_hour, t.resource)}/h "
                   f"(allowed {soak_report.amount(t.allowed_per_hour, t.resource)}/h), rose "
                   f"{soak_report.amount(t.rise, t.resource)} over the judged {t.points} samples "
                   f"(noise floor {soak_report.amount(t.noise, t.resource)})" for t in result.grows]
-    elif not result.judged:
+    elif not result.judged and not result.stalled:
         lines.append("NOT JUDGED: too few samples after the warm-up (a longer soak, a shorter --interval or "
                      "--warmup)")
-    else:
+    elif result.judged:
         lines.append("nothing grows beyond its allowance")
     return lines

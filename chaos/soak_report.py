@@ -46,9 +46,12 @@ def table(trends: Iterable[Trend], markdown: bool = False) -> str:
 
 
 def write_judgement(path: Path, scenario: str, duration: float, interval: float, warmup: float,
-                    trends: Sequence[Trend], cycles: int, notes: Sequence[str] = ()) -> None:
+                    trends: Sequence[Trend], cycles: int, notes: Sequence[str] = (),
+                    workload: dict[str, Any] | None = None) -> None:
+    judged = any(t.verdict != "too few samples" for t in trends) and not (workload or {}).get("stalled_intervals")
     doc: dict[str, Any] = {"scenario": scenario, "duration": duration, "interval": interval, "warmup": warmup,
-                           "cycles": cycles, "passed": not any(t.grows for t in trends),
+                           "cycles": cycles, "judged": judged, "passed": judged and not any(t.grows for t in trends),
+                           **(workload or {}),
                            "grows": [f"{t.process} {t.resource}" for t in trends if t.grows], "notes": list(notes),
                            "allowances": {r: vars(a) for r, a in ALLOWANCES.items()},
                            "trends": [t.to_dict() for t in trends]}

@@ -8,7 +8,7 @@ import pytest
 
 from chaos.resources import Sample, gauges
 from chaos.scenario_file import find
-from chaos.soak import parse_duration, repeated_schedule
+from chaos.soak import parse_duration, repeated_schedule, sends_per_interval
 from chaos.soak_report import table
 from chaos.trend import MiB, fit, fit_all, theil_sen
 
@@ -110,3 +110,11 @@ def test_the_schedule_repeats_every_cycle_and_random_faults_are_drawn_again() ->
     first = [(f.kind, str(f.target), f.start) for f in faults if f.start < period]
     second = [(f.kind, str(f.target), round(f.start - period, 6)) for f in faults if f.start >= period]
     assert first == [(f.kind, str(f.target), f.start) for f in drawn.schedule(42)] and second != first
+
+
+def test_a_workload_that_stalled_is_told_by_the_acknowledged_sends_between_rounds() -> None:
+    rounds = [Sample(t * MINUTE, p, 1, 1, acked, {"fds": 10.0}) for t, acked in enumerate([0, 50, 100, 100, 160])
+              for p in ("node0", "gate0")]
+    rounds.append(Sample(4 * MINUTE + 3, "node0", 1, 1, 160, {"fds": 10.0}))   # the last, just after the workload
+    assert sends_per_interval(rounds, warmup=0, interval=MINUTE) == [50, 50, 0, 60]
+    assert sends_per_interval(rounds, warmup=2 * MINUTE, interval=MINUTE) == [0, 60]
