@@ -7,6 +7,10 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chaos.soak import SoakResult
 
 EXIT_PASSED, EXIT_GROWS, EXIT_NOT_JUDGED = 0, 1, 2
 EPILOG = """\
@@ -30,13 +34,13 @@ def configure(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     soak = sub.add_parser("soak", help="one topology for a long time under a scenario's workload and its faults, "
                                        "again and again: does any server's memory, fds, tasks or state grow?",
                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    soak.add_argument("scenario", metavar="SCENARIO", help="a scenario name (see 'pushchat chaos list') or YAML path")
-    soak.add_argument("--duration", type=_duration, required=True, metavar="D",
-                      help="how long: 1h, 30m, 90s, 1h30m or seconds")
+    soak.add_argument("scenario", metavar="SCENARIO", help="a scenario name (see 'pushchat chaos list') or YAML path; "
+                                                           "or a soak's folder, to judge it again (--warmup)")
+    soak.add_argument("--duration", type=_duration, metavar="D", help="how long: 1h, 30m, 90s, 1h30m or seconds")
     soak.add_argument("--interval", type=_duration, default=60.0, metavar="D",
                       help="how often each server is sampled (default 60s)")
     soak.add_argument("--warmup", type=_duration, metavar="D",
-                      help="samples before this are not judged (default: a quarter of the soak, at most 5m)")
+                      help="samples before this are not judged (default: the first half of the soak)")
     soak.add_argument("--seed", type=int, help="seed of the first cycle's random faults (cycle k: seed + k)")
     soak.add_argument("--out", type=Path, help="output folder (default: runs/<time>-<pid>)")
     soak.add_argument("--toxiproxy-url", default=os.environ.get("TOXIPROXY_URL"),
@@ -50,8 +54,17 @@ def run(args: argparse.Namespace) -> int:
     from chaos.links import Links
     from chaos.run import default_out
     from chaos.rundir import TOXIPROXY_LOG
-    from chaos.soak import SoakProgress, SoakStatus, run_soak, summary
+    from chaos.cli_chaos import UsageError
+    from chaos.soak import SoakProgress, SoakStatus, judge_again, run_soak, summary
 
+    if Path(args.scenario).is_dir():
+        if not (Path(args.scenario) / "soak.json").is_file():
+            raise UsageError(f"{args.scenario}: no soak.json there (a soak's folder, or a scenario)")
+        result = judge_again(Path(args.scenario), args.warmup)
+        print("\n".join(summary(result)))
+        return _exit(result)
+    if args.duration is None:
+        raise UsageError("say how long: --duration (1h, 30m, 90s...)")
     (scenario,) = _named([args.scenario])
     out = args.out or default_out()
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
@@ -67,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_NOT_JUDGED
     print("\n".join(summary(result)))
     print(f"plot: {out / 'soak.png'}")
+    return _exit(result)
+
+
+def _exit(result: "SoakResult") -> int:
     if result.grows:
         return EXIT_GROWS
     return EXIT_PASSED if result.judged else EXIT_NOT_JUDGED

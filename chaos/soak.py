@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import statistics
 import time
@@ -33,7 +34,6 @@ from chaos.scenario import Scenario
 from chaos.trend import Trend, fit_all
 
 DEFAULT_INTERVAL = 60.0
-MAX_WARMUP = 300.0            # the default warm-up: a quarter of the soak, at most 5 minutes
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
 
@@ -51,7 +51,10 @@ def parse_duration(text: str) -> float:
 
 
 def default_warmup(duration: float) -> float:
-    return min(MAX_WARMUP, duration / 4)
+    """Half the soak: a leak grows all along, while a room's history, a cache or a pool fills to its bound and
+    levels off (a node's rooms hold 10,000 messages each: 17 minutes of seeded-random-chaos); the second half
+    tells them apart."""
+    return duration / 2
 
 
 def repeated_schedule(scenario: Scenario, seed: int, duration: float) -> tuple[list[Fault], float, int]:
@@ -189,20 +192,35 @@ class Soak:
 
     def judge(self) -> SoakResult:
         """Fit and judge what was sampled; write soak.json and the plot."""
-        samples = list(resources.read(self.folder.soak_samples)) if self.folder.soak_samples.exists() else []
-        trends = fit_all(samples, self.warmup)
-        name = self.run.scenario.name
-        acked = sends_per_interval(samples, self.warmup, self.interval)
-        stalled = sum(1 for n in acked if n == 0)
-        spread = (min(acked), int(statistics.median(acked)), max(acked)) if acked else (0, 0, 0)
-        soak_report.write_judgement(self.folder.soak_judgement, name, self.duration, self.interval, self.warmup,
-                                    trends, self.status.cycles, self.notes + self.run.skipped,
-                                    {"stalled_intervals": stalled, "sends_per_interval": list(spread)})
-        if samples:
-            soak_report.plot(samples, self.folder.soak_plot, title=f"soak: {name}, {_clock(self.duration)}",
-                             warmup=self.warmup)
-        return SoakResult(name, self.run.out, trends, self.status.samples, self.status.cycles, self.duration,
-                          self.notes + self.run.skipped, stalled, spread)
+        return judge(self.folder, self.run.scenario.name, self.duration, self.interval, self.warmup,
+                     self.status.cycles, self.notes + self.run.skipped)
+
+
+def judge(folder: RunFolder, scenario: str, duration: float, interval: float, warmup: float, cycles: int,
+          notes: Sequence[str]) -> SoakResult:
+    """Fit and judge a soak folder's samples; write its soak.json and its plot."""
+    samples = list(resources.read(folder.soak_samples)) if folder.soak_samples.exists() else []
+    trends = fit_all(samples, warmup)
+    acked = sends_per_interval(samples, warmup, interval)
+    stalled = sum(1 for n in acked if n == 0)
+    spread = (min(acked), int(statistics.median(acked)), max(acked)) if acked else (0, 0, 0)
+    soak_report.write_judgement(folder.soak_judgement, scenario, duration, interval, warmup, trends, cycles, notes,
+                                {"stalled_intervals": stalled, "sends_per_interval": list(spread)})
+    if samples:
+        soak_report.plot(samples, folder.soak_plot, title=f"soak: {scenario}, {_clock(duration)}", warmup=warmup)
+    return SoakResult(scenario, folder.path, trends, len({s.t for s in samples}), cycles, duration, list(notes),
+                      stalled, spread)
+
+
+def judge_again(out: Path, warmup: float | None = None) -> SoakResult:
+    """Judge a finished soak's folder again (another ``warmup``, newer allowances), as ``chaos check`` a run."""
+    folder = RunFolder(out)
+    before = json.loads(folder.soak_judgement.read_text(encoding="utf-8"))
+    duration, interval = float(before["duration"]), float(before["interval"])
+    warmup = default_warmup(duration) if warmup is None else warmup
+    notes = [n for n in before.get("notes", []) if not n.startswith("judged again")]
+    notes.append(f"judged again after {warmup:g} s of warm-up")
+    return judge(folder, before["scenario"], duration, interval, warmup, int(before["cycles"]), notes)
 
 
 def sends_per_interval(samples: Sequence[resources.Sample], warmup: float, interval: float) -> list[int]:

@@ -78,7 +78,7 @@ USAGE_ERRORS = [
     (["chaos", "run", "baseline", "--bogus"], "usage: pushchat chaos run [-h]"),  # the sub-command's usage
     (["chaos", "run", "baseline", "--bogus"], "pushchat chaos run: error: unrecognized arguments: --bogus"),
     (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
-    (["chaos", "soak", "baseline"], "required: --duration"),
+    (["chaos", "soak", "baseline"], "say how long: --duration"),
     (["chaos", "soak", "baseline", "--duration", "1x"], "not a duration: '1x' (say 1h, 30m, 90s, 1h30m or seconds)"),
     (["chaos", "soak", "basline", "--duration", "1m"], "did you mean 'baseline'?"),
     (["chaos", "check"], "required: folder"),

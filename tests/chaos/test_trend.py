@@ -118,3 +118,20 @@ def test_a_workload_that_stalled_is_told_by_the_acknowledged_sends_between_round
     rounds.append(Sample(4 * MINUTE + 3, "node0", 1, 1, 160, {"fds": 10.0}))   # the last, just after the workload
     assert sends_per_interval(rounds, warmup=0, interval=MINUTE) == [50, 50, 0, 60]
     assert sends_per_interval(rounds, warmup=2 * MINUTE, interval=MINUTE) == [0, 60]
+
+
+def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
+    """Rooms filling to their history limit for 25 minutes, then level: growth if judged from minute 5, none from 30."""
+    from chaos import resources
+    from chaos.rundir import RunFolder
+    from chaos.soak import judge, judge_again
+
+    folder = RunFolder(tmp_path)
+    rss = [60 * MiB + min(i, 25) * 4 * MiB for i in range(61)]
+    resources.write(folder.soak_samples, [Sample(i * MINUTE, "node0", 1, 7, i * 1200, {"rss_bytes": v})
+                                          for i, v in enumerate(rss)])
+    first = judge(folder, "filling", 3600.0, MINUTE, 5 * MINUTE, 90, ["as run"])
+    assert [t.process + " " + t.resource for t in first.grows] == ["node0 rss_bytes"]
+    again = judge_again(tmp_path)   # default: the second half
+    assert again.passed and again.judged and again.notes[-1] == "judged again after 1800 s of warm-up"
+    assert folder.soak_plot.stat().st_size > 0
