@@ -72,7 +72,7 @@ class Trend:
     process: str
     resource: str
     incarnation: int
-    incarnations: int            # how many the process had in the soak
+    incarnations: int            # how many the process had in the soak (its latest sampled incarnation's number)
     points: int
     first: float
     last: float
@@ -97,7 +97,7 @@ def fit(process: str, resource: str, samples: Sequence[Sample], warmup: float,
     mine = sorted((s for s in samples if s.process == process and resource in s.values), key=lambda s: s.t)
     if not mine:
         return None
-    incarnations = sorted({s.incarnation for s in mine})
+    incarnations = sorted({s.incarnation for s in mine})  # a life too short to be sampled has none here
     judged = [s for s in mine if s.t >= warmup]
     by_life = {n: [s for s in judged if s.incarnation == n] for n in incarnations}
     incarnation = max(incarnations, key=lambda n: (len(by_life[n]), n))
@@ -105,7 +105,7 @@ def fit(process: str, resource: str, samples: Sequence[Sample], warmup: float,
     allowance = allowances[resource]
     if len(life) < MIN_POINTS:
         last = mine[-1].values[resource]
-        return Trend(process, resource, incarnation, len(incarnations), len(life), mine[0].values[resource], last,
+        return Trend(process, resource, incarnation, incarnations[-1], len(life), mine[0].values[resource], last,
                      last, 0.0, 0.0, 0.0, 0.0, "too few samples")
     points = [(s.t, s.values[resource]) for s in life]
     slope = theil_sen(points)
@@ -115,7 +115,7 @@ def fit(process: str, resource: str, samples: Sequence[Sample], warmup: float,
     per_hour, rise = slope * HOUR, slope * span
     allowed, noise = allowance.hourly(level, sends_per_hour), allowance.noise(level)
     verdict = "GROWS" if rise > noise and per_hour > allowed else "ok"
-    return Trend(process, resource, incarnation, len(incarnations), len(life), points[0][1], points[-1][1], level,
+    return Trend(process, resource, incarnation, incarnations[-1], len(life), points[0][1], points[-1][1], level,
                  per_hour, rise, allowed, noise, verdict)
 
 
