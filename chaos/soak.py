@@ -251,7 +251,7 @@ def summary(result: SoakResult) -> Sequence[str]:
                  *result.sends_per_interval)]
     if result.stalled:
         lines.append(f"NOT JUDGED: the workload stalled: {result.stalled} sampling intervals with no acknowledged "
-                     "send (see the history and the nemesis's records: a fault not healed?)")
+                     "send (see the history, the nemesis's records and the Toxiproxy log: a fault not healed, a starved harness?)")
     if result.grows:
         lines += [f"GROWS: {t.process} {t.resource}: {soak_report.amount(t.per_hour, t.resource)}/h "
                   f"(allowed {soak_report.amount(t.allowed_per_hour, t.resource)}/h), rose "
