@@ -42,7 +42,8 @@ def parse_duration(text: str) -> float:
     """``1h``, ``2m``, ``90s``, ``1h30m`` or plain seconds (``45``, ``2.5``) → seconds; ValueError otherwise."""
     text = text.strip().lower()
     parts = list(_DURATION.finditer(text))
-    if not text or "".join(m.group(0) for m in parts) != text or (len(parts) > 1 and not all(m.group(2) for m in parts)):
+    whole = bool(text) and "".join(m.group(0) for m in parts) == text
+    if not whole or (len(parts) > 1 and not all(m.group(2) for m in parts)):
         raise ValueError(f"not a duration: {text!r} (say 1h, 30m, 90s, 1h30m or seconds)")
     seconds = sum(float(m.group(1)) * _UNIT[m.group(2)] for m in parts)
     if seconds <= 0:
@@ -251,7 +252,8 @@ def summary(result: SoakResult) -> Sequence[str]:
                  *result.sends_per_interval)]
     if result.stalled:
         lines.append(f"NOT JUDGED: the workload stalled: {result.stalled} sampling intervals with no acknowledged "
-                     "send (see the history, the nemesis's records and the Toxiproxy log: a fault not healed, a starved harness?)")
+                     "send (see the history, the nemesis's records and the Toxiproxy log: a fault not healed, "
+                     "a starved harness?)")
     if result.grows:
         lines += [f"GROWS: {t.process} {t.resource}: {soak_report.amount(t.per_hour, t.resource)}/h "
                   f"(allowed {soak_report.amount(t.allowed_per_hour, t.resource)}/h), rose "
