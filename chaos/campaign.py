@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from chaos.rundir import REPORT, RESULTS, RUN_LOG, RunFolder
-from chaos.scenario import Scenario
-from chaos.scenario_file import DEFAULT_FOLDER
+from chaos.scenario.model import Scenario
+from chaos.scenario.files import DEFAULT_FOLDER
 
 EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED = 0, 1, 2
 # The numbers a campaign adds up over its runs (results.json scalars), in the order they are shown.
@@ -235,7 +235,7 @@ def _worker_start(options: Options) -> None:
 def _worker_links(options: Options) -> Any:
     global _links
     if _links is None:
-        from chaos.links import Links
+        from chaos.infra.links import Links
 
         _links = Links.external(options.toxiproxy_url) if options.toxiproxy_url else Links.embedded(
             log_file=str(options.out / "workers" / f"toxiproxy-{os.getpid()}.log"))
@@ -270,9 +270,9 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
     import contextlib
     import io
 
-    from chaos.cli_chaos import _report
+    from chaos.cli.chaos import _report
     from chaos.run import run_scenario
-    from chaos.scenario_file import load
+    from chaos.scenario.files import load
 
     folder = options.out / cell.folder
     folder.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ class Cluster:
     """3 nodes and 2 gates on one PostgreSQL database, static or on etcd; its processes' CPU on demand."""
 
     mode: str                        # "etcd" or "static"
-    nodes: list[Any]                 # chaos.process.ServerProcess
+    nodes: list[Any]                 # chaos.infra.process.ServerProcess
     gates: list[Any]
     extra_pids: dict[str, tuple[int, bool]] = field(default_factory=dict)  # name -> (pid, count its tree)
 
@@ -139,8 +139,8 @@ async def start_cluster(mode: str, dsn: str, logs: Path, *, etcd: Sequence[str] 
                         prefix: str = "/pushchat", gates: int = 2, node_args: Sequence[str] = (),
                         gate_args: Sequence[str] = ()) -> Cluster:
     """Static: nodes on fixed free ports, each told the others (``--peers``), gates told them all (``--nodes``)."""
-    from chaos.postgres import free_port
-    from chaos.process import ServerProcess
+    from chaos.infra.postgres import free_port
+    from chaos.infra.process import ServerProcess
 
     logs.mkdir(parents=True, exist_ok=True)
     store = ["--store", dsn, "--store-timeout", "2", *node_args]
@@ -546,8 +546,8 @@ def steady_table(results: list[Steady], senders: int, rooms: int, duration: floa
 @dataclass
 class Env:
     logs: Path
-    etcd: Any       # chaos.etcd.EtcdCluster
-    postgres: Any   # chaos.postgres.PostgresServer
+    etcd: Any       # chaos.infra.etcd.EtcdCluster
+    postgres: Any   # chaos.infra.postgres.PostgresServer
 
 
 @dataclass
@@ -560,8 +560,8 @@ class Report:
 
 async def measure(args: argparse.Namespace, logs: Path) -> Report:
     """Start etcd and PostgreSQL, measure what ``args`` ask for, stop them; every process logs under ``logs``."""
-    from chaos.etcd import EtcdCluster
-    from chaos.postgres import PostgresServer
+    from chaos.infra.etcd import EtcdCluster
+    from chaos.infra.postgres import PostgresServer
 
     load = os.getloadavg()
     etcd, postgres = EtcdCluster(1, election_ms=args.etcd_election_ms), PostgresServer()

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
-from chaos.scenario import OPS, Expectation
+from chaos.scenario.model import OPS, Expectation
 
 if TYPE_CHECKING:
     from chaos.rundir import Judgement
@@ -69,7 +69,7 @@ class Session:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def start(self) -> dict[str, Any]:
-        from chaos.links import Links
+        from chaos.infra.links import Links
         from chaos.rundir import RunFolder
         from chaos.run import Run
 
@@ -85,7 +85,7 @@ class Session:
                 "gates": [gate.addr for gate in run.topology.gates]}
 
     async def inject(self, kind: str, target: str, duration: float, params: Mapping[str, Any] | None) -> list[str]:
-        from chaos.fault import FaultError, make_fault
+        from chaos.faults.fault import FaultError, make_fault
 
         try:
             fault = make_fault(kind, target, max(0.0, time.monotonic() - self.run.t0), duration, params,
@@ -143,7 +143,7 @@ def start(scenario: str, seed: int | None = None, duration: float | None = None,
     (``out``), seed, clients, rooms, the send window and each gate's address (``gates``, for probes of your own;
     with ``tls`` it speaks TLS under the run's CA, ``security/ca.pem`` in the folder)."""
     global _session, _judged
-    from chaos.scenario_file import ScenarioError, find
+    from chaos.scenario.files import ScenarioError, find
 
     with _lock:
         if _session is not None:

@@ -5,7 +5,7 @@ PostgreSQL server, and ``etcd{J}``, the members of the cluster's etcd);
 links (proxies) are ``client-NAME`` (a client → its gate),
 ``gate{I}-node{J}``, ``node{I}-store``, and ``node{I}-etcd{J}`` /
 ``gate{I}-etcd{J}`` (each server to each etcd member). A fault target
-(``chaos.target``) resolves to these names, and ``chaos.topology`` creates
+(``chaos.faults.target``) resolves to these names, and ``chaos.topology`` creates
 its processes and proxies under them, so a fault finds what it hits.
 """
 

@@ -29,9 +29,9 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from chaos import report
-from chaos.scenario import Scenario
-from chaos.scenario_file import find, load
+from chaos.reports import tables as report
+from chaos.scenario.model import Scenario
+from chaos.scenario.files import find, load
 
 
 class ChaosResult:
@@ -97,9 +97,9 @@ class Chaos:
 
 @pytest.fixture(scope="session")
 def chaos_links(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One Toxiproxy server per xdist worker (a ``chaos.links.Links``): ours, logging to a temporary folder,
+    """One Toxiproxy server per xdist worker (a ``chaos.infra.links.Links``): ours, logging to a temporary folder,
     or the one at ``TOXIPROXY_URL``."""
-    from chaos.links import Links
+    from chaos.infra.links import Links
 
     links = Links.from_env(log_file=tmp_path_factory.mktemp("toxiproxy") / "server.log")
     try:
@@ -118,7 +118,7 @@ def chaos(chaos_links: Any, tmp_path: Path) -> Chaos:
 def postgres_server() -> Iterator[Any]:
     """A real PostgreSQL server per xdist worker, on a free port in a temporary folder (skipped with
     the reason when the machine has no PostgreSQL binaries)."""
-    from chaos.postgres import PostgresServer, PostgresUnavailable
+    from chaos.infra.postgres import PostgresServer, PostgresUnavailable
 
     server = PostgresServer()
     try:

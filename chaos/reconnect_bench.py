@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from chaos.demo import ROOM, BobsScreen, Narrator, Stage
+from chaos.cli.demo import ROOM, BobsScreen, Narrator, Stage
 from system import log
 from system.grpcopts import DEFAULT_KEEPALIVE
 from system.wait import wait_until

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from chaos.checker.model import Results
 from chaos.naming import SERVER_PROCESS
 
-if TYPE_CHECKING:  # chaos.scenario loads the fault kinds; reading a folder should not need them
-    from chaos.scenario import ExpectationOutcome
+if TYPE_CHECKING:  # chaos.scenario.model loads the fault kinds; reading a folder should not need them
+    from chaos.scenario.model import ExpectationOutcome
 
 HISTORY = "history.jsonl"
 RESULTS = "results.json"
@@ -128,7 +128,7 @@ class Judgement:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "Judgement":
-        from chaos.scenario import ExpectationOutcome
+        from chaos.scenario.model import ExpectationOutcome
 
         results = doc.get("results")
         if not isinstance(results, Mapping):

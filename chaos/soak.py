@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from chaos import resources, soak_report
-from chaos.fault import Fault
-from chaos.progress import Progress
+from chaos.infra import resources
+from chaos.reports import soak as soak_report
+from chaos.faults.fault import Fault
 from chaos.rundir import RunFolder
 from chaos.run import Run, Status
-from chaos.scenario import Scenario
+from chaos.scenario.model import Scenario
 from chaos.trend import Trend, fit_all
 
 DEFAULT_INTERVAL = 60.0
@@ -86,20 +86,8 @@ class SoakStatus(Status):
     last: str = ""                # the latest round, in brief
 
 
-class SoakProgress(Progress):
-    def line(self) -> str:
-        s = self.status
-        assert isinstance(s, SoakStatus)
-        c = s.counts
-        into = time.monotonic() - s.t0 if s.t0 is not None else 0.0
-        cycle = min(s.cycles, int(into // s.period) + 1) if s.t0 is not None and s.period else 0
-        faults = "; ".join(s.active_faults) or "none"
-        return (f"{self.label} {_clock(into)}/{_clock(s.duration)} {s.phase:<10} cycle {cycle}/{s.cycles}  "
-                f"sends {c.sends_ok} ok/{c.sends_failed} fail  reconnects {c.reconnects}  samples {s.samples}"
-                f"{'  ' + s.last if s.last else ''}  faults: {faults}")
-
-
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """``1:02:03``: a soak's time, as its progress line and title say it."""
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
@@ -208,7 +196,7 @@ def judge(folder: RunFolder, scenario: str, duration: float, interval: float, wa
     soak_report.write_judgement(folder.soak_judgement, scenario, duration, interval, warmup, trends, cycles, notes,
                                 {"stalled_intervals": stalled, "sends_per_interval": list(spread)})
     if samples:
-        soak_report.plot(samples, folder.soak_plot, title=f"soak: {scenario}, {_clock(duration)}", warmup=warmup)
+        soak_report.plot(samples, folder.soak_plot, title=f"soak: {scenario}, {clock(duration)}", warmup=warmup)
     return SoakResult(scenario, folder.path, trends, len({s.t for s in samples}), cycles, duration, list(notes),
                       stalled, spread)
 
@@ -245,7 +233,7 @@ async def run_soak(scenario: Scenario, out: Path, links: Any, duration: float, *
 
 def summary(result: SoakResult) -> Sequence[str]:
     """The report's lines: what was soaked, the table, and which process and resource grew."""
-    lines = [f"soak of {result.scenario}: {_clock(result.duration)}, {result.cycles} cycles, {result.samples} "
+    lines = [f"soak of {result.scenario}: {clock(result.duration)}, {result.cycles} cycles, {result.samples} "
              f"sampling rounds -> {result.out}", *(f"  note: {n}" for n in result.notes), "",
              soak_report.table(result.trends), "",
              "acknowledged sends per sampling interval after the warm-up: min {}, median {}, max {}".format(

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from chaos.process import ServerProcess
+from chaos.infra.process import ServerProcess
 from chaos.rundir import log_file_name
 from system.wait import wait_until
 
@@ -228,7 +228,7 @@ class Postgres:
 
     def dsn(self) -> str | None:
         if self.server is None and self.unavailable is None:
-            from chaos.postgres import PostgresServer, PostgresUnavailable
+            from chaos.infra.postgres import PostgresServer, PostgresUnavailable
             try:
                 self.server = PostgresServer().start()
             except PostgresUnavailable as exc:
@@ -637,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # before grpc is imported, here and in the servers
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     opts = parser().parse_args(argv)
-    from chaos.process import ProcessError
+    from chaos.infra.process import ProcessError
     try:
         sends, restarts = asyncio.run(run(opts))
     except (ProcessError, RuntimeError, TimeoutError, OSError) as exc:

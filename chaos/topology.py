@@ -7,7 +7,7 @@ process too (``store``), and each node reaches it through its own link
 ``node{i}-store``. On a shared Toxiproxy server the proxies carry a
 per-run prefix so parallel runs (pytest-xdist workers) never collide.
 Everything started is stopped by :meth:`Topology.close`, also on error.
-A scenario declares its topology as a ``chaos.scenario.TopologySpec``.
+A scenario declares its topology as a ``chaos.scenario.model.TopologySpec``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from chaos.etcd import EtcdCluster, EtcdMemberProcess
+from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
-from chaos.netns import Network
-from chaos.netplan import link_matches
-from chaos.postgres import PostgresServer, StoreProcess
-from chaos.process import ServerProcess
+from chaos.infra.netns import Network
+from chaos.infra.netplan import link_matches
+from chaos.infra.postgres import PostgresServer, StoreProcess
+from chaos.infra.process import ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
@@ -46,7 +46,7 @@ class TopologyPlan:
     lease_ttl: float = 2.0  # with etcd: how long a silent member's key outlives it
     faketime: bool = False  # nodes and gates run under libfaketime, so clock faults can move their clocks
     network: str = "host"   # host: every process on 127.0.0.1; namespaces: each node and gate in a network
-    #                         namespace of its own (chaos.netns), the proxies on the harness's side of their bridge
+    #                         namespace of its own (chaos.infra.netns), the proxies on the harness's side of their bridge
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.gates < 1:
@@ -284,7 +284,7 @@ class Topology:
     async def set_clock(self, name: str, jump_s: float, rate: float) -> None:
         await self.server(name).set_clock(jump_s, rate)
 
-    # -- the IP-layer kinds' view (chaos.net_kinds): nftables tables in the servers' namespaces ------------
+    # -- the IP-layer kinds' view (chaos.faults.net_kinds): nftables tables in the servers' namespaces ------------
     async def net_drop_link(self, link: str, stream: str, percent: float, table: str) -> dict[str, Any]:
         """Drop ``stream`` of ``link`` (a ``percent`` of its packets) where it is dialled from."""
         assert self.network is not None

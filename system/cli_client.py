@@ -14,13 +14,14 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import threading
 
 import grpc
 
 from system import log, service
 from system.client import DEFINITE, ChatClient, SendFailed, cause
-from system.console import PROMPT, Console, plural, terminal_kept
+from system.console import PROMPT, Console, duration, plural, terminal_kept
 from system.names import canonical_user_name
 from system.pb import chat_pb2
 from system.tls import ClientTls
@@ -56,7 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     service.add_keepalive_flags(parser)
 
 
-def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None], console: Console) -> None:
+Line = tuple[str, int]  # an entered line, and the console's outage mark when it was entered
+
+
+def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[Line | None], console: Console) -> None:
     while True:
         try:
             line: str | None = input(PROMPT) if console.interactive else sys.stdin.readline()
@@ -66,9 +70,14 @@ def _read_lines(loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None
             line = None
         if line is not None and console.interactive:
             console.line_entered(line)
-        loop.call_soon_threadsafe(lines.put_nowait, None if line is None else line.rstrip("\n"))
+        loop.call_soon_threadsafe(_enter, lines, None if line is None else line.rstrip("\n"), console)
         if line is None:
             return
+
+
+def _enter(lines: asyncio.Queue[Line | None], line: str | None, console: Console) -> None:
+    """On the event loop: queue an entered line with the outage mark of the moment (None: input ended)."""
+    lines.put_nowait(None if line is None else (line, console.outage_mark()))
 
 
 def who_entry(member: chat_pb2.Member, me: str, last_seq: int) -> str:
@@ -114,8 +123,8 @@ class Session:
         self.failed += 1
         self.console.show(text)
 
-    async def handle(self, line: str) -> bool:
-        """Run one input line; False to quit."""
+    async def handle(self, line: str, mark: int | None = None) -> bool:
+        """Run one input line (``mark``: the console's outage mark when it was entered); False to quit."""
         line = line.strip()
         if not line:
             return True
@@ -143,10 +152,21 @@ class Session:
             elif self.room is None:
                 self.refuse("join a room first: /join ROOM (/list shows rooms)")
             else:
-                await self.client.send(self.room, line)
+                await self.send(line, self.console.outage_mark() if mark is None else mark)
         except grpc.aio.AioRpcError as exc:
             self.refuse(_error(exc))
         return True
+
+    async def send(self, text: str, mark: int) -> None:
+        """Send to the current room. A message that went through an outage (the link was down at some moment
+        between its entry and its acknowledgement) is confirmed: the sender saw it wait, and nothing else
+        would tell them it finally went (their own messages are not pushed back)."""
+        assert self.room is not None
+        room, entered = self.room, self.console.clock()
+        sent = await self.client.send(room, text)
+        if self.console.down_since(mark):
+            self.console.show(f"* sent to {room} after the outage: {textwrap.shorten(text, 40, placeholder='…')!r} "
+                              f"is #{sent.seq} (waited {duration(self.console.clock() - entered)})")
 
     async def join(self, room: str) -> None:
         """Join ``room``, then leave the current one: a join that fails leaves the user where they were."""
@@ -248,7 +268,7 @@ async def _main(args: argparse.Namespace) -> int:
         return 1
     console.show(f"* connected to {args.server} as {user} (client id {client_id}); /help lists commands")
     loop = asyncio.get_running_loop()
-    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    lines: asyncio.Queue[Line | None] = asyncio.Queue()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lines.put_nowait, None)
     if interactive:
@@ -256,7 +276,7 @@ async def _main(args: argparse.Namespace) -> int:
     threading.Thread(target=_read_lines, args=(loop, lines, console), daemon=True, name="stdin").start()
     session = Session(client, console)
     typing = asyncio.create_task(_watch_typing(session, console)) if interactive else None
-    while (line := await lines.get()) is not None and await session.handle(line):
+    while (entry := await lines.get()) is not None and await session.handle(*entry):
         pass
     if typing is not None:
         typing.cancel()

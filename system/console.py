@@ -112,8 +112,18 @@ class Console(Observer):
         self.closed = False
         self._status_drawn = False      # the status is the row just above the prompt (or the last row)
         self._down = False              # from a lost stream until reconnected
+        self.outages = 0                # outages begun: a command compares before and after to know it waited
         self._lost_at = 0.0
         self._attempt = 1
+
+    def outage_mark(self) -> int:
+        """Outages begun, and whether one is going on: what :meth:`down_since` compares with."""
+        return self.outages * 2 + self._down
+
+    def down_since(self, mark: int) -> bool:
+        """The link was down at some moment since ``outage_mark()`` gave ``mark``: down then, or an outage
+        began since (a call waiting for the link goes on once it is registered, before the recovery is done)."""
+        return bool(mark & 1) or self.outage_mark() != mark
 
     # -- output ---------------------------------------------------------------------
     def show(self, *lines: str) -> None:
@@ -228,6 +238,7 @@ class Console(Observer):
         if self._down:  # lost again before the recovery was done: the same outage goes on
             return
         self._down, self._lost_at, self._attempt = True, self.clock(), 1
+        self.outages += 1
         self._set_status(f"* connection lost ({why}); reconnecting…")
 
     def on_refused(self, error: BaseException) -> None:

@@ -19,3 +19,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     asyncio.run(asyncio.wait_for(pyfuncitem.obj(**args), ASYNC_TEST_TIMEOUT))
     return True
+
+
+# Modules whose tests take tens of seconds each (installs, benches, real clusters, Goverse's servers), besides
+# those marked ``chaos``. They are handed out first so that `-n auto` does not end on one worker finishing a
+# long test while the other is idle; order never changes what a test checks.
+LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/chaos/test_store_bench.py",
+                "tests/chaos/test_cluster_bench.py", "tests/chaos/test_capacity_bench.py", "tests/reconnect/",
+                "tests/system/test_cluster_failover.py", "tests/system/test_cli.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+    long = {module(i) for i in items if i.get_closest_marker("chaos") or module(i).startswith(LONG_MODULES)}
+    items.sort(key=lambda item: module(item) not in long)  # stable, whole modules: their fixtures are shared as before

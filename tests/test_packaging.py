@@ -69,7 +69,7 @@ def _listed(bin_: Path, cwd: Path) -> list[str]:
 
 
 def _imported_from(bin_: Path, cwd: Path) -> tuple[Path, Path]:
-    code = "import chaos.scenario_file as s; print(s.__file__); print(s.DEFAULT_FOLDER)"
+    code = "import chaos.scenario.files as s; print(s.__file__); print(s.DEFAULT_FOLDER)"
     module, folder = _run([bin_ / "python", "-c", code], cwd=cwd).stdout.split("\n")[:2]
     return Path(module), Path(folder)
 
@@ -121,7 +121,7 @@ def test_editable_install_reads_the_checkouts_scenarios_folder(tmp_path: Path) -
     bin_ = _venv(tmp_path, "venv")
     _run([bin_ / "python", "-m", "pip", "install", *PIP_QUIET, "--editable", src], cwd=tmp_path)
     here = _elsewhere(tmp_path)
-    assert _imported_from(bin_, here) == (src / "chaos" / "scenario_file.py", src / "scenarios")
+    assert _imported_from(bin_, here) == (src / "chaos" / "scenario" / "files.py", src / "scenarios")
     # A scenario a user adds to the checkout's scenarios/ shows up at once.
     (src / "scenarios" / "my-own.yaml").write_text(
         (src / "scenarios" / "baseline.yaml").read_text().replace("name: baseline", "name: my-own"))

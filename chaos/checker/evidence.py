@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from chaos.history import Op
 
-#: The presence records (chaos/presence.py): shown joins and leaves, typing and read positions, what was sent.
+#: The presence records (chaos/workload/presence.py): shown joins and leaves, typing and read positions, what was sent.
 PRESENCE_OPS = frozenset({"member", "typing", "read", "typing_sent", "mark_read", "final_presence"})
 Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for a member
 LogLine = Mapping[str, Any]

@@ -210,7 +210,7 @@ class Summary:
     typing_shown: int = 0              # typing indicators shown
     typing_overstayed: int = 0         # ... shown past the typist's last typing + expiry + tolerance
     typing_stored: int = 0             # messages the server holds that nobody sent (a typing stored as one)
-    # IP-layer cuts of a gate's link to a node (chaos.net_kinds): the gate must notice them by keepalive
+    # IP-layer cuts of a gate's link to a node (chaos.faults.net_kinds): the gate must notice them by keepalive
     cuts_noticed: int = 0              # ... that the gate noticed (its stream to that node ended) while they lasted
     cuts_unnoticed: int = 0            # ... that it did not: each a violation (cut_unnoticed)
     detection_max: float | None = None  # the longest from a cut to the gate's noticing it, s

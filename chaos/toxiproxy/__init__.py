@@ -1,7 +1,7 @@
 """A Toxiproxy-compatible fault proxy: the 2.12 HTTP API and toxics, in asyncio.
 
 Run it as ``pushchat toxiproxy`` or ``python -m chaos.toxiproxy``; drive it
-with ``toxiproxy-python`` (through ``chaos.links``) exactly like the real one.
+with ``toxiproxy-python`` (through ``chaos.infra.links``) exactly like the real one.
 """
 
 VERSION = "2.12.0"

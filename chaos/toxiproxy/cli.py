@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
                         help="event loop; auto uses uvloop when it is installed")
     parser.add_argument("--exit-with-parent", action="store_true",
-                        help="stop when the starting process dies (used by chaos.links)")
+                        help="stop when the starting process dies (used by chaos.infra.links)")
     parser.add_argument("--standard", action="store_true",
                         help="offer no extension toxic (stall, reset): behave exactly as the real "
                              "Toxiproxy, e.g. to prove a harness uses only the standard API")

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from chaos import cli, cli_chaos
+from chaos.cli import main as cli
+
+from chaos.cli import chaos as cli_chaos
 from chaos.campaign import TOTALS, SeedsError, parse_seeds
-from tests.chaos.browser import render
+from tests.chaos.reports.browser import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

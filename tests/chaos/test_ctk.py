@@ -27,9 +27,13 @@ import pytest
 import requests
 from junitparser import Failure, JUnitXml
 
-from chaos import cli, cli_chaos, ctk
+from chaos import ctk
+
+from chaos.cli import main as cli
+
+from chaos.cli import chaos as cli_chaos
 from chaos.history import read as read_history
-from chaos.scenario_file import DEFAULT_FOLDER, load_all
+from chaos.scenario.files import DEFAULT_FOLDER, load_all
 from tests.chaos.test_campaign import FORGETS
 
 chaoslib_experiment = pytest.importorskip("chaoslib.experiment",

@@ -16,12 +16,12 @@ from typing import Iterator
 
 import pytest
 
-from chaos.kinds import KINDS, register, toxic
-from chaos.links import Links
+from chaos.faults.kinds import KINDS, register, toxic
+from chaos.infra.links import Links
 from chaos.pytest_plugin import Chaos
-from chaos.scenario_file import by_default, load_all
+from chaos.scenario.files import by_default, load_all
 
-# Every shipped scenario but the load group (minutes each; tests/chaos/test_load.py), and stalled-gate-link, which
+# Every shipped scenario but the load group (minutes each; tests/chaos/workload/test_fleet.py), and stalled-gate-link, which
 # has a test of its own below.
 SCENARIOS = [s.name for s in by_default(load_all()) if s.name != "stalled-gate-link"]
 

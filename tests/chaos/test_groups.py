@@ -6,8 +6,10 @@ import argparse
 
 import pytest
 
-from chaos import cli, cli_chaos
-from chaos.scenario_file import ScenarioError, in_group, load, load_all
+from chaos.cli import main as cli
+
+from chaos.cli import chaos as cli_chaos
+from chaos.scenario.files import ScenarioError, in_group, load, load_all
 from tests.chaos.scenario_files import GOOD, write
 
 

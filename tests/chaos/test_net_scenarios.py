@@ -11,8 +11,10 @@ import os
 
 import pytest
 
-from chaos import netns, run as chaos_run
-from chaos.netplan import parse_namespace
+from chaos import run as chaos_run
+
+from chaos.infra import netns
+from chaos.infra.netplan import parse_namespace
 
 try:
     netns.preflight()

@@ -52,7 +52,7 @@ def test_bare_topology_routes_clients_through_their_proxies(chaos) -> None:
 
 
 def test_a_bad_inline_scenario_names_its_field(chaos) -> None:
-    from chaos.scenario_file import ScenarioError
+    from chaos.scenario.files import ScenarioError
 
     with pytest.raises(ScenarioError, match=r"bad-one\.yaml: workload\.rate"):
         chaos.run_yaml("""

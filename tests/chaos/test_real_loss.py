@@ -14,8 +14,8 @@ import dataclasses
 
 import pytest
 
-from chaos.scenario import Expectation
-from chaos.scenario_file import find
+from chaos.scenario.model import Expectation
+from chaos.scenario.files import find
 
 
 @pytest.mark.chaos

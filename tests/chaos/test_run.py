@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from chaos.run import plan_for
-from chaos.scenario_file import load
+from chaos.scenario.files import load
 from chaos.topology import Topology
 from system.client import ChatClient
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from chaos import cli, cli_chaos
+from chaos.cli import main as cli
+
+from chaos.cli import chaos as cli_chaos
 from chaos.history import History, read as read_history
 from chaos.run import server_logs
-from chaos.workload import Counts, _Recorder
+from chaos.workload.client import Counts, _Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from chaos.checker.bench import synthetic_run
 from chaos.checker.model import (Failover, FaultWindow, HostileAttack, InjectedCheck, LatencyPoint, MemberStats,
                                  PushAccount, PushLogCheck, Results, Violation)
 from chaos.rundir import Judgement, RunFolder, log_file_key
-from chaos.scenario import ExpectationOutcome
+from chaos.scenario.model import ExpectationOutcome
 
 
 def _every_detail() -> Results:

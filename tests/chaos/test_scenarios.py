@@ -16,10 +16,10 @@ import json
 
 import pytest
 
-from chaos.kinds import KINDS
-from chaos.links import EXTENSIONS
-from chaos.scenario import Scenario
-from chaos.scenario_file import by_default, load_all
+from chaos.faults.kinds import KINDS
+from chaos.infra.links import EXTENSIONS
+from chaos.scenario.model import Scenario
+from chaos.scenario.files import by_default, load_all
 
 
 def uses_extensions(scenario: Scenario) -> bool:

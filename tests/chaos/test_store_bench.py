@@ -24,7 +24,7 @@ def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 
 def postgres_here() -> bool:
-    from chaos.postgres import PostgresUnavailable, find_binaries
+    from chaos.infra.postgres import PostgresUnavailable, find_binaries
     try:
         find_binaries()
     except PostgresUnavailable:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from chaos.fault import make_fault
-from chaos.links import Links
-from chaos.scenario import TopologySpec
+from chaos.faults.fault import make_fault
+from chaos.infra.links import Links
+from chaos.scenario.model import TopologySpec
 from chaos.topology import Topology, TopologyPlan
 
 

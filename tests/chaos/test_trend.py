@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from chaos.resources import Sample, gauges
-from chaos.scenario_file import find
+from chaos.infra.resources import Sample, gauges
+from chaos.scenario.files import find
 from chaos.soak import parse_duration, repeated_schedule, sends_per_interval
-from chaos.soak_report import table
+from chaos.reports.soak import table
 from chaos.trend import MiB, fit, fit_all, theil_sen
 
 MINUTE = 60.0
@@ -122,7 +122,7 @@ def test_a_workload_that_stalled_is_told_by_the_acknowledged_sends_between_round
 
 def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
     """Rooms filling to their history limit for 25 minutes, then level: growth if judged from minute 5, none from 30."""
-    from chaos import resources
+    from chaos.infra import resources
     from chaos.rundir import RunFolder
     from chaos.soak import judge, judge_again
 

@@ -28,8 +28,8 @@ import yaml
 from google.protobuf import any_pb2
 from hypothesis import strategies as st
 
-from chaos.links import Links
-from chaos.scenario_file import ScenarioError, load
+from chaos.infra.links import Links
+from chaos.scenario.files import ScenarioError, load
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 
 # A refusal a caller can act on; anything else (INTERNAL, UNKNOWN, a dropped connection) is a crash.

@@ -18,9 +18,9 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 
-from chaos import goverse_build
-from chaos.etcd import EtcdCluster
-from chaos.postgres import free_port
+from chaos.infra import goverse_build
+from chaos.infra.etcd import EtcdCluster
+from chaos.infra.postgres import free_port
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
 from system.wait import wait_until
 

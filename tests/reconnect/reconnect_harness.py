@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from chaos.links import Link, Links
+from chaos.infra.links import Link, Links
 from chaos.topology import Topology, TopologyPlan
 from system.client import ChatClient
 from tests.system.system_harness import FAST, Recorder, Seen, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chaos.links import Link, Links
+from chaos.infra.links import Link, Links
 from tests.reconnect.reconnect_harness import in_thread
 from system import log
 from tests.system.system_harness import cluster, wait_until

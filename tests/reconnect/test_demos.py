@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grpc
 
-from chaos.demo import BobsScreen, Narrator, Stage, check_exactly_once
+from chaos.cli.demo import BobsScreen, Narrator, Stage, check_exactly_once
 
 
 def demo(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from typing import AsyncContextManager
 
 import pytest
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.reconnect.reconnect_harness import Chat, chat, in_thread
 from tests.system.system_harness import wait_until
 

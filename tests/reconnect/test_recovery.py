@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.reconnect.reconnect_harness import chat, in_thread, room_history
 from tests.system.system_harness import capture_logs, wait_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.reconnect.reconnect_harness import chat, in_thread, room_history
 from system import log
 from tests.system.system_harness import wait_until

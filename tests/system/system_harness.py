@@ -198,7 +198,8 @@ class Relay:
         return f"127.0.0.1:{self.port}"
 
     async def start(self) -> "Relay":
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        """Listen: on a free port the first time, on the same one again after :meth:`stop` (the link is back)."""
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 

@@ -274,6 +274,30 @@ async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the
             await bob.finish()
 
 
+async def test_a_message_typed_during_an_outage_is_confirmed_once_it_went_and_one_sent_while_up_is_not() -> None:
+    async with cluster() as c:
+        relay = await Relay(c.gates[0].addr).start()
+        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", "--outage-wait", "60", stdin=True)
+        try:
+            await bob.expect(r"^\* connected to ", 20.0)
+            bob.type("/join General")
+            bob.type("hello")
+            bob.type("/read")  # commands run in turn: once this answers, hello was acknowledged
+            await bob.expect(r"^\* marked General read")
+            await relay.stop()  # connections are refused from now on
+            await bob.expect(r"^\* connection lost")
+            bob.type("anyone there? the link is down, this waits for it")
+            await relay.start()  # the link is back on the same port
+            line = await bob.expect(r"^\* sent ", 30.0)
+            assert re.fullmatch(r"\* sent to General after the outage: 'anyone there\? the link is down, this…' "
+                                r"is #2 \(waited [\d.]+s\)", line), line
+            assert [x for x in bob.lines if x.startswith("* sent")] == [line]  # hello, sent while up, was not
+            bob.type("/quit")
+            assert await bob.finish(sig=None) == 0  # every command did what it was asked
+        finally:
+            await bob.finish()
+
+
 def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
     done = subprocess.run([*PUSHCHAT, "client", "--help"], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "COLUMNS": "200"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaos.certs import Authority
+from chaos.infra.certs import Authority
 from system import auth, log
 from tests.system.cli_process import Proc, run
 from tests.system.system_harness import wait_until

@@ -11,8 +11,8 @@ from pathlib import Path
 import aetcd
 import pytest
 
-from chaos.etcd import EtcdCluster
-from chaos.process import ServerProcess
+from chaos.infra.etcd import EtcdCluster
+from chaos.infra.process import ServerProcess
 from system import log, placement
 from system.client import ChatClient, Observer, SendFailed
 from system.pb import chat_pb2

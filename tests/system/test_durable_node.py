@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from chaos.process import ServerProcess
+from chaos.infra.process import ServerProcess
 from tests.system.cli_process import run
 from system.client import ChatClient, SendFailed
 from system.gate import GateConfig, GateServer

@@ -16,9 +16,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from chaos.certs import Authority
-from chaos.etcd import EtcdCluster
-from chaos.process import ServerProcess
+from chaos.infra.certs import Authority
+from chaos.infra.etcd import EtcdCluster
+from chaos.infra.process import ServerProcess
 from system import auth, placement, tls
 from system.client import ChatClient
 from system.etcdaccess import EtcdAccess

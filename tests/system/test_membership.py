@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from chaos.etcd import EtcdCluster
+from chaos.infra.etcd import EtcdCluster
 from system.membership import MemberSet, Membership, prefix_end
 from tests.system.system_harness import capture_logs, wait_until
 

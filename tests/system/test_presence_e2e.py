@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from chaos.process import ServerProcess
+from chaos.infra.process import ServerProcess
 from system.client import ChatClient, Observer
 from system.pb import chat_pb2
 from tests.system.system_harness import wait_until

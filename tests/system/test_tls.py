@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from chaos.certs import Authority
+from chaos.infra.certs import Authority
 from system.client import ChatClient
 from system.gate import GateConfig, GateServer
 from system.pb import goverse_pb2, goverse_pb2_grpc

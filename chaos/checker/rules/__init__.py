@@ -31,7 +31,7 @@ from chaos.checker.rules import reconnected  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import presence  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401
-from chaos.checker.rules import typing  # noqa: F401
+from chaos.checker.rules import typing_indicators  # noqa: F401
 from chaos.checker.rules import detection  # noqa: F401
 from chaos.checker.rules import completeness  # noqa: F401
 # isort: on

@@ -1,6 +1,6 @@
 """Half-open links noticed: a gate whose link to a node is cut in the kernel must notice it by itself.
 
-An IP-layer cut (``chaos.net_kinds``: ``net_drop_one_way``, ``net_partition``,
+An IP-layer cut (``chaos.faults.net_kinds``: ``net_drop_one_way``, ``net_partition``,
 every packet of a ``gate I -> node J`` link dropped in the gate's
 namespace) sends no RST and no FIN: only keepalive can tell the gate its
 stream to node J is dead. Each such cut must be followed, before its

@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from chaos.links import Link, Links
+from chaos.infra.links import Link, Links
 from tests.chaos.toxiproxy.http_api import Api
 from tests.chaos.toxiproxy.sockets import TcpServer, connect, echo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.chaos.toxiproxy.http_api import TEXT
 from tests.chaos.toxiproxy.sockets import connect
 

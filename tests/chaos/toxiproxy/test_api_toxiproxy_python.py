@@ -9,7 +9,7 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.chaos.toxiproxy.sockets import connect, round_trip
 
 
@@ -85,7 +85,7 @@ def test_populate_and_destroy_all(client: Toxiproxy, echo_server) -> None:
 
 
 def test_the_client_turns_a_500_into_keyerror(client: Toxiproxy, echo_server) -> None:
-    """The flaw chaos.links exists to hide: the server's 500 body has no 'name'."""
+    """The flaw chaos.infra.links exists to hide: the server's 500 body has no 'name'."""
     first = client.create(upstream=echo_server.addr, name="first")
     with pytest.raises(KeyError):
         client.create(upstream=echo_server.addr, name="second", listen=first.listen)

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from chaos.links import Links
+from chaos.infra.links import Links
 
 
 def test_many_connections_through_our_server_are_each_echoed_and_reported() -> None:

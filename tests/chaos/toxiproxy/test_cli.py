@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaos.links import Links, ToxiproxyError
+from chaos.infra.links import Links, ToxiproxyError
 from tests.chaos.toxiproxy.sockets import connect, recv_exactly, recv_until_eof, round_trip, send_until_blocked
 
 
@@ -73,7 +73,7 @@ def test_extension_toxics_are_unknown_types(standard: Links, extension: str) -> 
                                  json={"type": extension, "attributes": {}}, timeout=5)
         assert response.status_code == 400
         assert response.json() == {"error": "invalid toxic type", "status": 400}
-        if extension == "stall":  # the harness's links put standard toxics in its place (chaos.kinds.STAND_INS)
+        if extension == "stall":  # the harness's links put standard toxics in its place (chaos.faults.kinds.STAND_INS)
             link = standard.get(name)
             assert link.add_toxic(extension) == "stall_downstream"
             assert link.toxics()["stall_downstream"]["type"] == "bandwidth"

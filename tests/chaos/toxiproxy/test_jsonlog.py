@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from chaos.toxiproxy.jsonlog import JsonLines
 from tests.chaos.toxiproxy.sockets import connect, round_trip, wait_for
 

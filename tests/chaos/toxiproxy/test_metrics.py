@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.chaos.toxiproxy.sockets import connect, round_trip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chaos.links import Links
+from chaos.infra.links import Links
 from tests.chaos.toxiproxy.sockets import connect, round_trip, wait_for
 
 

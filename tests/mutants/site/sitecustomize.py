@@ -11,7 +11,7 @@ import os
 
 _name = os.environ.get("PUSHCHAT_MUTANT")
 if _name:
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # as chaos/cli.py sets it before gRPC is imported
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # as chaos/cli/main.py sets it before gRPC is imported
     from tests.mutants.registry import apply
 
     apply(_name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chaos.checker import check
-from chaos.scenario import Expectation, evaluate
+from chaos.scenario.model import Expectation, evaluate
 from tests.chaos.checker.checker_histories import Run, kinds
 
 

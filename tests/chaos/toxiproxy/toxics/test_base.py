@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import chaos.links
+import chaos.infra.links
 import chaos.toxiproxy
 import chaos.toxiproxy.toxics as toxics_package
-from chaos.links import Links
+from chaos.infra.links import Links
 from chaos.toxiproxy.toxics import EXTENSIONS, REGISTRY, Toxic, register
 from tests.chaos.toxiproxy.sockets import connect, recv_exactly
 
@@ -77,7 +77,7 @@ def test_every_toxic_module_registers_its_toxic() -> None:
 
 def test_the_extensions_are_read_from_the_registry() -> None:
     assert EXTENSIONS == {name for name, cls in REGISTRY.items() if cls.EXTENSION} == {"stall", "reset"}
-    assert chaos.links.EXTENSIONS is EXTENSIONS  # the harness has no list of its own
+    assert chaos.infra.links.EXTENSIONS is EXTENSIONS  # the harness has no list of its own
 
 
 def test_a_type_registered_twice_is_refused() -> None:

@@ -1,0 +1,1 @@
+"""The ``pushchat`` command and its harness sub-commands (``main`` dispatches; one module per sub-command)."""

@@ -1,0 +1,1 @@
+"""The fault model: fault kinds and their parameters, targets, schedules, and the nemesis that applies them."""

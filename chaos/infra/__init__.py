@@ -1,0 +1,1 @@
+"""The machinery a run starts: server processes, PostgreSQL, etcd, proxies, credentials and certificates, network namespaces."""
