@@ -58,20 +58,26 @@ def default_warmup(duration: float) -> float:
     return duration / 2
 
 
-def repeated_schedule(scenario: Scenario, seed: int, duration: float) -> tuple[list[Fault], float, int]:
-    """The scenario's faults, again every cycle until ``duration``; a fault that would end after it is left out.
+def repeated_schedule(scenario: Scenario, seed: int, duration: float, cycle: float | None = None
+                      ) -> tuple[list[Fault], float, int]:
+    """The scenario's faults, again every ``cycle`` seconds (default: its workload plus its recovery wait) until
+    ``duration``; a fault that would end after it is left out. A cycle shorter than the workload is refused
+    (ValueError): its faults would overlap the next cycle's.
 
     Returns (faults renumbered in order, the cycle's length, the number of cycles begun)."""
-    period = scenario.workload.duration + scenario.recovery_wait
+    period = scenario.workload.duration + scenario.recovery_wait if cycle is None else cycle
+    if period < scenario.workload.duration:
+        raise ValueError(f"a cycle of {period:g} s is shorter than {scenario.name}'s workload "
+                         f"({scenario.workload.duration:g} s), whose faults each cycle repeats")
     faults: list[Fault] = []
-    cycle = 0
-    while cycle * period < duration:
-        for f in scenario.schedule(seed + cycle):
-            start = round(cycle * period + f.start, 6)
+    n = 0
+    while n * period < duration:
+        for f in scenario.schedule(seed + n):
+            start = round(n * period + f.start, 6)
             if start + f.duration <= duration:
                 faults.append(dataclasses.replace(f, start=start, id=len(faults)))
-        cycle += 1
-    return faults, period, cycle
+        n += 1
+    return faults, period, n
 
 
 @dataclass
@@ -125,12 +131,12 @@ class Soak:
 
     def __init__(self, scenario: Scenario, out: Path, links: Any, duration: float, *, interval: float =
                  DEFAULT_INTERVAL, warmup: float | None = None, seed: int | None = None,
-                 status: SoakStatus | None = None) -> None:
+                 status: SoakStatus | None = None, cycle: float | None = None) -> None:
         self.duration, self.interval = duration, interval
         self.warmup = default_warmup(duration) if warmup is None else warmup
         self.status = status or SoakStatus(scenario.name)
         self.run = Run(scenario, out, links, seed=seed, duration=duration, status=self.status)
-        self.run.schedule, period, cycles = repeated_schedule(scenario, self.run.seed, duration)
+        self.run.schedule, period, cycles = repeated_schedule(scenario, self.run.seed, duration, cycle)
         self.status.duration, self.status.period, self.status.cycles = duration, period, cycles
         self.folder = RunFolder(out)
         self.notes = [f"the schedule of {scenario.name} (seed {self.run.seed}"
@@ -225,10 +231,10 @@ def _brief(sample: resources.Sample) -> str:
 
 
 async def run_soak(scenario: Scenario, out: Path, links: Any, duration: float, *, interval: float = DEFAULT_INTERVAL,
-                   warmup: float | None = None, seed: int | None = None, status: SoakStatus | None = None
-                   ) -> SoakResult:
+                   warmup: float | None = None, seed: int | None = None, status: SoakStatus | None = None,
+                   cycle: float | None = None) -> SoakResult:
     return await Soak(scenario, out, links, duration, interval=interval, warmup=warmup, seed=seed,
-                      status=status).soak()
+                      status=status, cycle=cycle).soak()
 
 
 def summary(result: SoakResult) -> Sequence[str]:

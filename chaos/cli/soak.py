@@ -62,6 +62,9 @@ def configure(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
                       help="how often each server is sampled (default 60s)")
     soak.add_argument("--warmup", type=_duration, metavar="D",
                       help="samples before this are not judged (default: the first half of the soak)")
+    soak.add_argument("--cycle", type=_duration, metavar="D",
+                      help="repeat the fault schedule every D (default: the scenario's workload duration plus its "
+                           "recovery wait); a longer cycle leaves more quiet time to recover between rounds")
     soak.add_argument("--seed", type=int, help="seed of the first cycle's random faults (cycle k: seed + k)")
     soak.add_argument("--out", type=Path, help="output folder (default: runs/<time>-<pid>)")
     soak.add_argument("--toxiproxy-url", default=os.environ.get("TOXIPROXY_URL"),
@@ -87,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is None:
         raise UsageError("say how long: --duration (1h, 30m, 90s...)")
     (scenario,) = _named([args.scenario])
+    if args.cycle is not None and args.cycle < scenario.workload.duration:
+        raise UsageError(f"--cycle {args.cycle:g}s is shorter than {scenario.name}'s workload "
+                         f"({scenario.workload.duration:g} s), whose faults each cycle repeats")
     out = args.out or default_out()
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
         log_file=str(_ensure(out) / TOXIPROXY_LOG))
@@ -94,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with links, SoakProgress(f"soak {scenario.name}", status, quiet=args.quiet):
             result = asyncio.run(run_soak(scenario, out, links, args.duration, interval=args.interval,
-                                          warmup=args.warmup, seed=args.seed, status=status))
+                                          warmup=args.warmup, seed=args.seed, status=status, cycle=args.cycle))
     except Exception as exc:  # the soak broke off: say why; what was sampled stays in the folder
         print(f"\nsoak {scenario.name}: ERROR while {status.phase}: {type(exc).__name__}: {exc} (see {out})",
               file=sys.stderr)

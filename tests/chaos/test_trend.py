@@ -105,6 +105,10 @@ def test_the_schedule_repeats_every_cycle_and_random_faults_are_drawn_again() ->
     assert (period, cycles) == (9.0, 7)
     assert [f.start for f in faults[:4]] == [1.0, 2.5, 10.0, 11.5]
     assert len({f.id for f in faults}) == len(faults) and all(f.end <= 60.0 for f in faults)
+    faults, period, cycles = repeated_schedule(listed, 1, 60.0, cycle=20.0)   # --cycle: more quiet between
+    assert (period, cycles, [f.start for f in faults[:4]]) == (20.0, 3, [1.0, 2.5, 21.0, 22.5])
+    with pytest.raises(ValueError, match="shorter than client-stream-drop's workload"):
+        repeated_schedule(listed, 1, 60.0, cycle=5.0)
     drawn = find("seeded-random-chaos")
     faults, period, _ = repeated_schedule(drawn, 42, 2 * (drawn.workload.duration + drawn.recovery_wait))
     first = [(f.kind, str(f.target), f.start) for f in faults if f.start < period]

@@ -83,6 +83,7 @@ USAGE_ERRORS = [
     (["chaos", "soak", "baseline"], "say how long: --duration"),
     (["chaos", "soak", "baseline", "--duration", "1x"], "not a duration: '1x' (say 1h, 30m, 90s, 1h30m or seconds)"),
     (["chaos", "soak", "basline", "--duration", "1m"], "did you mean 'baseline'?"),
+    (["chaos", "soak", "baseline", "--duration", "1m", "--cycle", "1s"], "--cycle 1s is shorter than baseline's"),
     (["chaos", "check"], "required: folder"),
     (["chaos", "check", "no-such-folder"], "no-such-folder: no such folder"),
     (["chaos", "check", "README.md"], "README.md is a file; give a run's folder"),
