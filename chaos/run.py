@@ -29,12 +29,16 @@ from chaos.faults.fault import Fault
 from chaos.workload.hostile import HostileClient, Victim
 from chaos.history import History, read as read_history
 from chaos.faults.kinds import KINDS
+from chaos.infra.machine import needs_namespaces
 from chaos.workload.fleet import Fleet, merge_histories
 from chaos.faults.nemesis import FaultInjector
 from chaos.rundir import Judgement, RunFolder, incarnation_key
 from chaos.scenario.model import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
-from chaos.workload.client import Counts, WorkloadClient, client_logs, read_room
+from chaos.infra.server_reader import read_room
+from chaos.infra.stored_members import record as record_stored_members
+from chaos.workload.client import Counts, WorkloadClient, client_logs
+from chaos.workload.variations import TYPING_PART, type_without_sending
 from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
@@ -100,7 +104,9 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
     keep = ["--keepalive-ms", str(KEEPALIVE.time_ms), "--keepalive-timeout-ms", str(KEEPALIVE.timeout_ms),
             "--ping-timeout-ms", str(KEEPALIVE.ping_timeout_ms)]
     node_args = ("--gate-buffer", str(topo.gate_buffer), "--history-limit", str(topo.history_limit),
-                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms), *keep)
+                 "--max-message-bytes", str(topo.max_message_bytes), "--rooms", ",".join(topo.rooms),
+                 "--page-size", str(topo.page_size), *keep)
+    node_args += ("--push-to-sender",) if topo.push_to_sender else ()
     gate_args = ("--client-buffer", str(topo.client_buffer), "--backoff-max", "1.0", *keep)
     limits = [arg for key, value in topo.limits for arg in (GATE_LIMIT_FLAGS[key], f"{value:g}")]
     node_args += tuple(creds.node_args())
@@ -109,8 +115,7 @@ def plan_for(scenario: Scenario, creds: Credentials | None = None) -> TopologyPl
                                                                        **dict(topo.load_clients)},
                         node_args=node_args, gate_args=gate_args, store=topo.store, etcd=topo.etcd,
                         lease_ttl=topo.lease_ttl, faketime=any(KINDS[k].needs == "faketime" for k in scenario.kinds),
-                        network="namespaces" if topo.network == "namespaces" or any(
-                            KINDS[k].needs == "namespaces" for k in scenario.kinds) else "host")
+                        network="namespaces" if needs_namespaces(scenario) else "host")
 
 
 class Run:
@@ -124,8 +129,10 @@ class Run:
     """
 
     def __init__(self, scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                 duration: float | None = None, status: Status | None = None, faults: bool = True) -> None:
+                 duration: float | None = None, status: Status | None = None, faults: bool = True,
+                 gate_args: tuple[str, ...] = ()) -> None:
         self.began = time.monotonic()
+        self.gate_args = gate_args  # after the scenario's: a flag given here wins (a bench's keepalive setting)
         self.seed = scenario.seed if seed is None else seed
         self.scenario, self.notes = with_duration(scenario, duration)
         self.out, self.folder, self.links = Path(out), RunFolder(out), links
@@ -164,13 +171,16 @@ class Run:
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]
         self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
-        self.topology = topology = Topology(plan_for(sc, creds), self.out, self.links)
+        plan = plan_for(sc, creds)
+        plan = dataclasses.replace(plan, gate_args=(*plan.gate_args, *self.gate_args)) if self.gate_args else plan
+        self.topology = topology = Topology(plan, self.out, self.links)
         status.phase = "starting servers"
         self._exits.enter_context(client_logs(folder.logs, sc.topology.client_names))  # not the terminal
         await topology.start()
         self.clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
                                              token=creds.token(name), tls=creds.client_tls(),
-                                             presence=sc.workload.presence)
+                                             presence=sc.workload.presence,
+                                             stale_reads=name in sc.workload.stale_readers)
                         for name in sc.topology.client_names}
         self.hostile = [hostile_member(name, topology, history, self.rooms, self.clients, creds)
                         for name in sc.topology.hostile_names]
@@ -197,6 +207,8 @@ class Run:
         self._tasks += [asyncio.create_task(_watch_faults(self.injector, self.status, self.t0)), self._schedule]
         self._work = asyncio.gather(*(c.send_loop(self.rooms, work.rate, until, work.text_bytes) for c in senders),
                                     *(h.run(until) for h in self.hostile),
+                                    *(type_without_sending(self.clients[n].client, self.history, n, self.rooms,
+                                                           self.t0 + work.duration * TYPING_PART) for n in work.typists),
                                     *([fleet.send(until, work.text_bytes)] if fleet else []))
 
     async def inject(self, fault: Fault) -> bool:
@@ -239,6 +251,7 @@ class Run:
         status.phase, status.active_faults = "recovery", []
         history.info("runner", "phase", {"name": "recovery"})
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
+        # Read by the harness's own reader, not the client library under test (chaos.infra.server_reader).
         held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
                                       creds.client_tls()) for room in self.rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
@@ -253,6 +266,7 @@ class Run:
                 await client.final_poll(room, held[room])
         if fleet:
             await fleet.final_poll(held)
+        await record_stored_members(self.topology, history, self.rooms)
         metrics = await self.topology.scrape_metrics()
         history.info("runner", "phase", {"name": "done"})
         self.folder.write_metrics(metrics)
@@ -296,9 +310,10 @@ class Run:
 
 
 async def run_scenario(scenario: Scenario, out: Path, links: Any, *, seed: int | None = None,
-                       duration: float | None = None, status: Status | None = None) -> RunResult:
+                       duration: float | None = None, status: Status | None = None,
+                       gate_args: tuple[str, ...] = ()) -> RunResult:
     """Run ``scenario`` once into ``out`` and judge it: every phase of a :class:`Run`, in order."""
-    run = Run(scenario, out, links, seed=seed, duration=duration, status=status)
+    run = Run(scenario, out, links, seed=seed, duration=duration, status=status, gate_args=gate_args)
     try:
         await run.start()
         await run.workload()
@@ -314,11 +329,13 @@ def hostile_member(name: str, topology: Topology, history: History, rooms: list[
     def victims() -> list[Victim]:
         return [Victim(c.name, c.client.client_id) for c in clients.values() if c.client.connected]
 
+    # Fault controls on our loopback only: one in a namespace is on that namespace's (the same port here is not it).
     return HostileClient(name, topology.client_addr(name), history, rooms, victims, token=creds.token(name),
                          expired=lambda user: creds.token(user, ttl=-60), forged=creds.forged_token,
                          tls=creds.client_tls(),
                          fault_controls=lambda: [f"127.0.0.1:{server.fault_port}"
-                                                 for server in (*topology.nodes, *topology.gates) if server.fault_port])
+                                                 for server in (*topology.nodes, *topology.gates)
+                                                 if server.fault_port and server.socket_factory is None])
 
 
 async def _watch_faults(injector: FaultInjector, status: Status, t0: float) -> None:

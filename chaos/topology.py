@@ -4,7 +4,9 @@ Its processes and proxies are named by ``chaos.naming`` (the fault targets'
 vocabulary): processes ``node{i}`` and ``gate{i}``, links ``client-{name}``
 and ``gate{i}-node{j}``; with ``store="postgres"`` a PostgreSQL server is a
 process too (``store``), and each node reaches it through its own link
-``node{i}-store``. On a shared Toxiproxy server the proxies carry a
+``node{i}-store``. With ``network: namespaces`` every process (node, gate,
+store, etcd member) runs in a network namespace of its own (``chaos.netns``),
+the proxies on the harness's side of the run's bridge. On a shared Toxiproxy server the proxies carry a
 per-run prefix so parallel runs (pytest-xdist workers) never collide.
 Everything started is stopped by :meth:`Topology.close`, also on error.
 A scenario declares its topology as a ``chaos.scenario.model.TopologySpec``.
@@ -85,7 +87,8 @@ class Topology:
         self.etcd: EtcdCluster | None = None
         self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
-        self.network: Network | None = Network(self.names.servers()) if plan.network == "namespaces" else None
+        # namespaces: every process (node, gate, store, etcd member) in one of its own
+        self.network: Network | None = Network(self.names.processes()) if plan.network == "namespaces" else None
 
     # -- lifecycle ---------------------------------------------------------
     async def start(self) -> "Topology":
@@ -130,7 +133,7 @@ class Topology:
 
     async def _start_store(self) -> None:
         """A PostgreSQL server for this run (logs under the run folder), and a link to it per node."""
-        server = PostgresServer()
+        server = PostgresServer(**self._placed(self.names.STORE, factory=False))
         self.store = StoreProcess(server, self.names.STORE)
         await asyncio.to_thread(server.start)
         await asyncio.to_thread(server.create_database, STORE_DATABASE)
@@ -139,7 +142,9 @@ class Topology:
 
     async def _start_etcd(self) -> None:
         """The run's etcd members, and a link from every node and gate to each."""
-        self.etcd = EtcdCluster(self.plan.etcd)
+        places = [(p["host"], p["prefix"]) for p in (self._placed(self.names.etcd_member(j), factory=False)
+                                                   for j in range(self.plan.etcd)) if p]
+        self.etcd = EtcdCluster(self.plan.etcd, places=places)
         await asyncio.to_thread(self.etcd.start)
         self.etcd_members = [EtcdMemberProcess(self.etcd, j, self.names.etcd_member(j)) for j in range(self.plan.etcd)]
         for server in self.names.servers():
@@ -169,11 +174,16 @@ class Topology:
                     "--store-timeout", "2"]
         return ["--store", self.plan.store]
 
-    def _placed(self, server: str) -> dict[str, Any]:
-        """Where a server runs: its own namespace and address, with ``network: namespaces``."""
+    def _placed(self, part: str, factory: bool = True) -> dict[str, Any]:
+        """Where a process runs: its own namespace and address, with ``network: namespaces`` (and, for a node
+        or gate, how to reach its loopback there: its fault control)."""
         if self.network is None:
             return {}
-        return {"host": self.network.addr(server), "prefix": tuple(self.network.exec_argv(server))}
+        net = self.network
+        placed = {"host": net.addr(part), "prefix": tuple(net.exec_argv(part))}
+        if factory:
+            placed["socket_factory"] = lambda info: net.socket_in(part, info[0], info[1], info[2])
+        return placed
 
     async def _proxy(self, name: str, upstream: str | None) -> None:
         assert upstream
@@ -289,8 +299,8 @@ class Topology:
         """Drop ``stream`` of ``link`` (a ``percent`` of its packets) where it is dialled from."""
         assert self.network is not None
         dialler = self.names.ends()[link][0]
-        if dialler not in self.names.servers():
-            raise ValueError(f"{link}: {dialler} is not in a namespace of the run (only nodes and gates are)")
+        if dialler not in self.names.processes():
+            raise ValueError(f"{link}: {dialler} is not in a namespace of the run (clients stay on the harness's side)")
         proxy = self.proxies[link]
         host, _, port = proxy.listen.rpartition(":")
         rules = await self.network.drop(dialler, table, link_matches(host, int(port), stream), percent)
@@ -299,10 +309,13 @@ class Topology:
 
     async def net_isolate(self, server: str, table: str) -> dict[str, Any]:
         assert self.network is not None
-        if server not in self.names.servers():
-            raise ValueError(f"{server} is not in a namespace of the run (only nodes and gates are)")
+        if server not in self.names.processes():
+            raise ValueError(f"{server} is not in a namespace of the run (nodes, gates, the store, etcd are)")
         rules = await self.network.isolate(server, table)
-        return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules}
+        cuts = [{"link": link, "dials": self.proxies[link].listen} for link, (a, b) in self.names.ends().items()
+                if server in (a, b) and link in self.proxies]  # each link it was on, whose dialler may notice
+        return {"namespace": self.network.opened.namespace(server), "part": server, "table": table, "rules": rules,
+                "cuts": cuts}
 
     async def net_heal(self, loaded: dict[str, Any]) -> int:
         """Remove what a net kind loaded; the packets it dropped."""

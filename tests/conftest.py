@@ -26,7 +26,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 # long test while the other is idle; order never changes what a test checks.
 LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/chaos/test_store_bench.py",
                 "tests/chaos/test_cluster_bench.py", "tests/chaos/test_capacity_bench.py", "tests/reconnect/",
-                "tests/system/test_cluster_failover.py", "tests/system/test_cli.py")
+                "tests/system/test_cluster_failover.py", "tests/system/test_cli.py",
+                "tests/chaos/infra/test_netns")  # test_netns.py, test_netns_topology.py: namespaces, real clusters
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

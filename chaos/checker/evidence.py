@@ -139,6 +139,7 @@ class Evidence:
     client_ids: dict[str, list[str]] = field(default_factory=dict)  # member -> every client id it registered as
     link_down: dict[str, list[float]] = field(default_factory=dict)  # member -> when its stream ended, or it
     #                                                                  was about to try again (reconnect invoke)
+    stored_members: list[Op] = field(default_factory=list)       # the store's member list per room, at the end
     truncated: set[Key] = field(default_factory=set)             # members told part of a room's history was trimmed
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
@@ -217,6 +218,8 @@ class Evidence:
                         ev.reconnects.append(op)
             elif f == "stream_end":
                 ev.link_down.setdefault(op.process, []).append(op.time)
+            elif f == "stored_members" and op.type == "ok":
+                ev.stored_members.append(op)
             if f == "poll" and v.get("truncated"):
                 ev.truncated.add((room, op.process))
         ev.displays, ev.final_polls = dict(displays), dict(final_polls)

@@ -159,6 +159,7 @@ class Summary:
     sends_indefinite_appeared: int = 0
     sends_failed_appeared: int = 0
     sends_failed_by_push: int = 0
+    sends_ok_share: float | None = None  # acknowledged / every send made: liveness per send, not per second
     push_failures: int = 0
     push_failures_counted: int = 0
     push_drops: int = 0
@@ -201,10 +202,13 @@ class Summary:
     stored_twice: int = 0              # messages (room, client_msg_id) the server holds under two seqs
     timestamp_regressions: int = 0     # acknowledged messages whose timestamp is not above the one before
     # presence, typing, read receipts (workload.presence): judged only when the run recorded them
+    stored_members_checked: int = 0    # (room, member) rows of the store compared with the member's registration
+    stored_members_stale: int = 0      # ... that named another client id, or no row: a deposed owner's write
     presence_checked: int = 0          # (room, member) final member lists compared with the room's
     presence_diverged: int = 0         # ... that differed from the members the room has
     receipts_shown: int = 0            # read positions members were shown (pushed or polled)
     receipt_regressions: int = 0       # ... lower than one shown before for the same (reader, viewer)
+    read_regressions: int = 0          # MarkRead replies below one the same reader was answered before
     receipts_ahead: int = 0            # ... beyond what the reader had been sent at the time
     receipts_diverged: int = 0         # (room, reader, viewer) final read positions that did not converge
     typing_shown: int = 0              # typing indicators shown

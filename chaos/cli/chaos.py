@@ -28,6 +28,7 @@ from chaos.scenario.files import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioErro
                                  in_group, load, load_all)
 
 EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED, EXIT_BAD_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_NOT_HERE = 69  # sysexits.h EX_UNAVAILABLE: what the scenario needs is not on this machine
 EXIT_CODES: dict[int, str] = {
     EXIT_MET: "every scenario met its expectations",
     EXIT_NOT_MET: "some scenario did not meet its expectations",
@@ -35,6 +36,9 @@ EXIT_CODES: dict[int, str] = {
     EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
     EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
                 "that matches no scenario file, a folder that is not there or holds no run",
+    EXIT_NOT_HERE: "a scenario named (or in the group named) cannot run on this machine (network: namespaces "
+                   "without root, ip netns or nftables); one line says what is missing, and nothing ran. "
+                   "--all runs the others and lists these as not run, with that line, without failing",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
@@ -46,6 +50,10 @@ class UsageError(Exception):
     """The command line asks for something that is not there; exit EXIT_USAGE."""
 
 
+class NotHere(Exception):
+    """A scenario asked for by name or group cannot run on this machine; exit EXIT_NOT_HERE."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog, parser.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -54,7 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                      help="scenario names (see 'pushchat chaos list') or paths of your own YAML files")
-    run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER} but those of the groups "
+    run.add_argument("--all", action="store_true", help=f"run every scenario in {DEFAULT_FOLDER} that this machine can "
+                     f"(the others are listed as not run, saying why) but those of the groups "
                      f"{', '.join(ON_DEMAND_GROUPS)} (run those with --group)")
     run.add_argument("--group", help="run every scenario whose 'group:' names GROUP (see 'pushchat chaos list')")
     run.add_argument("--seed", type=int, help="seed for random fault schedules (default: each scenario's own)")
@@ -116,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except NotHere as exc:
+        print(f"pushchat chaos {args.action}: cannot run {exc}", file=sys.stderr)
+        return EXIT_NOT_HERE
     except ScenarioError as exc:
         lines = str(exc).splitlines()
         head = lines[0] if len(lines) == 1 else f"{len(lines)} problems in scenario files:\n  " + "\n  ".join(lines)
@@ -160,6 +172,29 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     return _named(args.scenarios)
 
 
+def _here(scenarios: list[Scenario], everything: bool) -> tuple[list[Scenario], list[tuple[Scenario, str]]]:
+    """(what to run, what this machine cannot run and why). ``--all`` means all this machine can run: the rest
+    are listed as not run and leave the exit code alone (a newcomer without root is not told the suite failed),
+    while a scenario asked for by name or group that cannot run here refuses the whole command (EXIT_NOT_HERE),
+    before anything starts: it never falls back to running without what it tests."""
+    from chaos.infra import machine
+
+    runnable, not_here = machine.split(scenarios)
+    if not_here and not everything:
+        raise NotHere(machine.refusal(not_here))
+    return runnable, not_here
+
+
+def _not_run(not_here: Sequence[tuple[Scenario, str]]) -> str:
+    """The summary's lines for scenarios this machine cannot run (empty when there are none)."""
+    if not not_here:
+        return ""
+    from chaos.infra import machine
+
+    return (f"Not run on this machine ({report.count(len(not_here), 'scenario')}; exit code unaffected): "
+            f"{machine.refusal(not_here)}\n")
+
+
 def _named(names: Sequence[str]) -> list[Scenario]:
     twice = [name for name, n in Counter(names).items() if n > 1]
     if twice:
@@ -184,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
     from chaos.run import Status, default_out, run_scenario
     from chaos.rundir import TOXIPROXY_LOG
 
-    scenarios = _selected(args)
+    scenarios, not_here = _here(_selected(args), everything=args.all)
     if args.ctk_journal is not None and len(scenarios) > 1:
         raise UsageError(f"--ctk-journal writes one experiment's journal; {len(scenarios)} scenarios are named")
     root = args.out or default_out()
@@ -219,7 +254,13 @@ def _run(args: argparse.Namespace) -> int:
                                result.outcomes, result.results))
             if args.ctk_journal is not None:
                 _write_journal(args.ctk_journal, out, scenario)
-    _summary(rows, root, errors, [p for p in (Path(c.folder) / "report.html" for c in cases) if p.is_file()])
+    if not_here:
+        from chaos.reports import junit
+
+        cases += [junit.Case(s.name, "pushchat.chaos", 0.0, junit.NOT_RUN, [], [], [], error=why, folder="")
+                  for s, why in not_here]
+    _summary(rows, root, errors, [p for p in (Path(c.folder) / "report.html" for c in cases) if p.is_file()],
+             not_here)
     if args.junit is not None:
         from chaos.reports import junit
 
@@ -266,13 +307,14 @@ def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], durati
 
 
 def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str] = (),
-             pages: Sequence[Path] = ()) -> None:
+             pages: Sequence[Path] = (), not_here: Sequence[tuple[Scenario, str]] = ()) -> None:
     """The summary table, then where the output is: the HTML report (the most readable) last, to open."""
     print("\nSummary")
     print(report.summary_table(rows, width=report.terminal_width()))
     print(report.legend(report.SUMMARY_LEGEND_LINES))
     if errors:
         print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
+    print(_not_run(not_here), end="")
     print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
           "latency.png)")
     if len(pages) == 1:
@@ -337,11 +379,13 @@ def _campaign(args: argparse.Namespace) -> int:
 
     if args.group and args.scenarios != "all":
         raise UsageError("--scenarios and --group: give one of them, not both")
+    everything = not args.group and args.scenarios.strip() == "all"
     scenarios = _group(args.group) if args.group else (
-        by_default(load_all()) if args.scenarios.strip() == "all" else _named([n.strip() for n in args.scenarios.split(",")
+        by_default(load_all()) if everything else _named([n.strip() for n in args.scenarios.split(",")
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
+    scenarios, not_here = _here(scenarios, everything)
     try:
         seeds = campaign.parse_seeds(args.seeds)
     except campaign.SeedsError as exc:
@@ -356,6 +400,7 @@ def _campaign(args: argparse.Namespace) -> int:
     options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
+    print(_not_run(not_here), end="")
     print(campaign_plan(len(scenarios), len(seeds), args.repeat, len(cells), jobs, root), flush=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     tally = campaign.Tally(len(cells))

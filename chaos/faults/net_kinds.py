@@ -86,4 +86,5 @@ register(link_drop("net_drop_one_way", percent=100, stream=Param("downstream", s
 register(link_drop("net_packet_loss", percent=Param(10, int, minimum=1, maximum=100),
                    stream=Param("both", str, ("both", *ONE_WAY))))
 # everything to and from a server, but its own loopback: its connections are left half-open
-register(FaultKind("net_blackhole", PROCESS, _isolate, scopes=("node", "nodes", "gate", "gates"), needs=NEEDS))
+register(FaultKind("net_blackhole", PROCESS, _isolate, needs=NEEDS,
+                   scopes=("node", "nodes", "gate", "gates", "store", "etcd_member", "etcd_members")))

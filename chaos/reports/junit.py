@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 from chaos.reports import tables as report
 
@@ -26,7 +26,7 @@ class Case:
     name: str
     classname: str
     seconds: float
-    outcome: str                      # met, failed, not judged
+    outcome: str                      # met, failed, not judged, not run (this machine cannot: error says why)
     expectations: Sequence[Any] = ()  # ExpectationOutcome or its dict
     violations: Sequence[Any] = ()    # checker Violation or its dict
     incomplete: Sequence[str] = ()
@@ -70,12 +70,17 @@ def _why_not_judged(case: Case) -> str:
     return _unmet(case.expectations)
 
 
+NOT_RUN = "not run"
+
+
 def testcase(case: Case) -> TestCase:
     tc = TestCase(case.name, case.classname, round(case.seconds, 3))
     if case.outcome == "failed":
         failure = Failure(_unmet(case.expectations), "expectations not met")
         failure.text = _detail(case)
         tc.result = [failure]
+    elif case.outcome == NOT_RUN:
+        tc.result = [Skipped(case.error or "", NOT_RUN)]
     elif case.outcome != "met":
         error = Error(_why_not_judged(case), "not judged")
         error.text = _detail(case)

@@ -43,12 +43,12 @@ TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "rec
             "expect")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
                  "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load",
-                 "network")
+                 "network", "page_size", "push_to_sender")
 LOAD_KEYS = ("clients", "rooms", "workers", "rate")
 AUTH_MODES = ("none", "token")
 NETWORKS = ("host", "namespaces")  # where servers run (see TopologySpec.network)
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
-WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes", "presence")
+WORKLOAD_KEYS = ("duration", "rate", "senders", "text_bytes", "presence", "typists", "stale_readers")
 FAULT_KEYS = ("kind", "target", "start", "duration")
 RANDOM_KEYS = ("count", "kinds", "targets", "min_duration", "max_duration", "params")
 
@@ -97,7 +97,7 @@ def in_group(scenarios: Sequence[Scenario], group: str) -> list[Scenario]:
 
 #: Groups that ``--all`` (and a campaign of ``all``) leave out: minutes each and the whole machine; run them by
 #: name or ``--group``.
-ON_DEMAND_GROUPS: tuple[str, ...] = ("load", "network")  # network: needs root, ip and nftables
+ON_DEMAND_GROUPS: tuple[str, ...] = ("load",)  # network is in --all; a machine without root lists it as not run
 
 
 def _copied_from(path: Path, name: str) -> bool:
@@ -191,7 +191,7 @@ def _topology(sec: Section) -> TopologySpec | None:
         return tuple(out)
 
     limits = {key: sec.get(key, number(minimum=1, integer=True), getattr(TopologySpec, key))
-              for key in ("gate_buffer", "client_buffer", "history_limit", "max_message_bytes")}
+              for key in ("gate_buffer", "client_buffer", "history_limit", "max_message_bytes", "page_size")}
     has_load = isinstance(sec.data, Mapping) and sec.data.get("load") is not None
     load = _load(Section(sec.problems, "topology.load", sec.data["load"], LOAD_KEYS)) if has_load else None
     if has_load and load is None:
@@ -203,6 +203,7 @@ def _topology(sec: Section) -> TopologySpec | None:
         sec.add("hostile", f"{', '.join(clash)} cannot be both an honest client and a hostile one")
     auth = sec.get("auth", one_of(AUTH_MODES), TopologySpec.auth)
     tls = sec.get("tls", flag, TopologySpec.tls)
+    limits["push_to_sender"] = sec.get("push_to_sender", flag, TopologySpec.push_to_sender)
     gate_limits = sec.get("limits", gate_limits_of, ())
     rooms = sec.get("rooms", list_of(text), TopologySpec.rooms)
     if load is not None:
@@ -278,7 +279,11 @@ def _workload(sec: Section, topology: TopologySpec | None) -> Workload | None:
     workload = Workload(duration=sec.get("duration", number(positive=True), Workload.duration),
                         rate=sec.get("rate", number(positive=True), Workload.rate),
                         senders=sec.get("senders", senders, tuple(topology.client_names) if topology else ()),
-                        text_bytes=text_bytes, presence=sec.get("presence", flag, Workload.presence))
+                        text_bytes=text_bytes, presence=sec.get("presence", flag, Workload.presence),
+                        typists=tuple(sec.get("typists", senders, ())),
+                        stale_readers=tuple(sec.get("stale_readers", senders, ())))
+    if set(workload.typists) & set(workload.senders):
+        sec.add("typists", "a typist never sends: give workload.senders without it (the default is every client)")
     return None if sec.failed or topology is None else workload
 
 

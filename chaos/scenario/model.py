@@ -68,6 +68,8 @@ class TopologySpec:
     gate_buffer: int = 1024      # node's buffer per gate (messages)
     client_buffer: int = 10      # gate's buffer per client (messages)
     history_limit: int = 10000   # messages a room keeps
+    page_size: int = 1000        # the nodes' largest poll page: small makes a member that fell pages behind cheap
+    push_to_sender: bool = False  # the nodes push each message to its sender too (--push-to-sender)
     max_message_bytes: int = 4096
     store: str = "sqlite"        # where nodes keep rooms: sqlite (durable, a file per node), postgres (durable,
                                  # one server the nodes share, each node through its own link), memory
@@ -107,6 +109,9 @@ class Workload:
     senders: tuple[str, ...] = ()
     text_bytes: int = 32
     presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence.py)
+    typists: tuple[str, ...] = ()        # members that type in the first quarter and never send
+    stale_readers: tuple[str, ...] = ()  # members that mark read behind themselves after each send
+    #                                      (both: chaos/workload/variations.py)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import grpc
 
 from chaos.history import History
 from chaos.workload.presence import PresenceRecorder, record_final, type_and_mark
+from chaos.workload.variations import stale_mark
 from chaos.rundir import client_log_name
 from system import log
 from system.client import ChatClient, SendFailed
@@ -143,6 +144,7 @@ class WorkloadClient:
     token: str | None = None       # for a gate run with --auth token
     tls: ClientTls | None = None   # for a gate serving TLS
     presence: bool = False         # also type, mark read and record presence (workload.presence)
+    stale_reads: bool = False      # also mark read behind itself after each send (workload.stale_readers)
     client: ChatClient = field(init=False)
     sent: int = 0
 
@@ -212,6 +214,8 @@ class WorkloadClient:
         self.history.ok(self.name, "send", {"room": room, "client_msg_id": cmid, "seq": res.seq,
                                             "timestamp": res.timestamp, "duplicate": res.duplicate})
         self.counts.sends_ok += 1
+        if self.stale_reads:
+            await stale_mark(self.client, self.history, self.name, room)
 
     async def send_loop(self, rooms: list[str], rate: float, until: float, text_bytes: int) -> None:
         """Send round-robin over ``rooms`` at ``rate``/s until ``until`` (monotonic); never bursts to catch up."""
@@ -257,13 +261,3 @@ class WorkloadClient:
     async def close(self) -> None:
         await self.client.close()
 
-
-async def read_room(addr: str, room: str, keepalive: Keepalive, token: str | None = None,
-                    tls: ClientTls | None = None) -> list[dict[str, Any]]:
-    """Everything the server holds for ``room``, read by a fresh poll-only client."""
-    reader = ChatClient(addr, "chaos-reader", keepalive=keepalive, token=token, tls=tls)
-    try:
-        res = await reader.poll(room)
-        return [{"seq": m.seq, "client_msg_id": m.client_msg_id, "sender": m.user_name} for m in res.messages]
-    finally:
-        await reader.close()

@@ -48,14 +48,15 @@ def _args(**given) -> argparse.Namespace:
 
 def test_run_group_selects_the_groups_scenarios() -> None:
     assert [s.name for s in cli_chaos._selected(_args(group="processes"))] == [
-        "crash-after-stall", "gate-kill-restart", "node-crash-loop", "node-kill-restart"]
+        "crash-after-stall", "gate-kill-restart", "node-crash-loop", "node-kill-restart", "store-fail-restart"]
 
 
 def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> None:
     everything = {s.name for s in load_all()}
     by_all = {s.name for s in cli_chaos._selected(_args(all=True))}
-    network = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip"}
-    assert everything - by_all == {"load-baseline", "load-with-faults"} | network  # network: root and nftables
+    network = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip",
+               "store-etcd-blackhole-ip"}
+    assert everything - by_all == {"load-baseline", "load-with-faults"} and network <= by_all
     assert {s.name for s in cli_chaos._selected(_args(group="network"))} == network
     assert [s.name for s in cli_chaos._selected(_args(group="load"))] == ["load-baseline", "load-with-faults"]
     assert [s.name for s in cli_chaos._selected(_args(scenarios=["load-baseline"]))] == ["load-baseline"]

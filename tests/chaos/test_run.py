@@ -27,3 +27,32 @@ def test_a_runs_nodes_host_the_scenarios_rooms(chaos_links: Links, tmp_path: Pat
                 await alice.close()
 
     assert sorted(asyncio.run(rooms())) == ["General", "Lobby"]
+
+
+def test_the_scenarios_switches_reach_the_nodes_flags(tmp_path: Path) -> None:
+    """``topology.push_to_sender`` and ``topology.page_size`` are node flags; left out, the nodes' defaults."""
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\ntopology: {clients: [alice], push_to_sender: true, page_size: 10}\n")
+    args = plan_for(load(path)).node_args
+    assert "--push-to-sender" in args and args[args.index("--page-size") + 1] == "10"
+    path.write_text("name: x\ntopology: {clients: [alice]}\n")
+    args = plan_for(load(path)).node_args
+    assert "--push-to-sender" not in args and args[args.index("--page-size") + 1] == "1000"
+
+
+def test_workload_variations_name_clients_of_the_topology(tmp_path: Path) -> None:
+    import pytest
+    from chaos.scenario.files import ScenarioError
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\ntopology: {clients: [alice, bob], push_to_sender: 1}\n")
+    with pytest.raises(ScenarioError, match="topology.push_to_sender: must be true or false"):
+        load(path)
+    path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {typists: [dave], stale_readers: [bob]}\n")
+    with pytest.raises(ScenarioError, match=r"workload.typists\[0\]: 'dave' is not a client"):
+        load(path)
+    path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {typists: [bob]}\n")
+    with pytest.raises(ScenarioError, match="a typist never sends"):
+        load(path)
+    path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {senders: [alice], typists: [bob], "
+                    "stale_readers: [alice]}\n")
+    assert (load(path).workload.typists, load(path).workload.stale_readers) == (("bob",), ("alice",))

@@ -380,6 +380,71 @@ def _cursor_off_by_one() -> None:
     RoomView.poll_after = lambda self: self.cursor + 1
 
 
+def first_page_only(cut: bool = True) -> None:
+    """The client's polls stop after their first page: every GetRecentMessages reply says there is no more
+    (``cut=False``: the same wrapping, the reply unchanged, a control)."""
+    from system.client.calls import Calls
+    call = Calls.call
+
+    async def _call(self: Any, type_: str, object_id: str, method: str, request: Callable[[], Any],
+                    reply_types: Any, budget: Any, failures: Any = None) -> Any:
+        reply = await call(self, type_, object_id, method, request, reply_types, budget, failures)
+        if cut and method == "GetRecentMessages":
+            reply.has_more = False
+        return reply
+
+    Calls.call = _call
+
+
+@mutant("recovery_first_page", "recovery reads one page", "the client's recovery and polls read only the first "
+        "page of what they missed", ("member-away-pages",))
+def _recovery_first_page() -> None:
+    first_page_only()
+
+
+def _marks(back: bool) -> None:
+    """The room's ``MarkRead`` wrapped; ``back``: a mark behind the reader's position moves it back (the room
+    forgets the position just before the mark, so the mark is stored and answered as a step forward)."""
+    from system.room import ChatRoom, speaker
+    mark = ChatRoom.MarkRead
+
+    async def mark_read(self: Any, request: Any, call: Any) -> Any:
+        user = speaker(request.user_name, call)
+        if back and 0 < request.seq < self.presence.reads.get(user, 0):
+            self.presence.reads[user] = request.seq - 1
+        return await mark(self, request, call)
+
+    _rewrap(ChatRoom, "MarkRead", mark_read)
+
+
+@mutant("read_goes_back", "read position goes back", "a MarkRead behind the reader's position moves it back",
+        ("member-away-pages",))
+def _read_goes_back() -> None:
+    _marks(back=True)
+
+
+def _typing_timers(expire: bool) -> None:
+    """The client's "typing" notes wrapped; ``expire=False``: the timer that clears an indicator is cancelled,
+    so it shows until the typist's next message (which a typist that never sends never clears)."""
+    from system.client.presence import PresenceTracker
+    typing = PresenceTracker._typing
+
+    def _typing(self: Any, note: Any) -> None:
+        typing(self, note)
+        if not expire:
+            handle = self._timers.pop((note.room_name, note.user_name), None)
+            if handle is not None:
+                handle.cancel()
+
+    PresenceTracker._typing = _typing
+
+
+@mutant("typing_never_expires", "typing never expires", "the client never clears a typing indicator on its "
+        "expiry, only when the typist's next message is shown", ("member-away-pages",))
+def _typing_never_expires() -> None:
+    _typing_timers(expire=False)
+
+
 # -- numbering and idempotency ------------------------------------------------------------------------------------
 @mutant("seq_reused", "seq reused", "every 15th acknowledgement carries the previous message's seq",
         ("baseline",))
@@ -481,6 +546,89 @@ def _ack_before_durable() -> None:
     ChatRoom._settled = _settled
 
 
+def _claims(forget_sent: bool) -> None:
+    """Every store's ``claim`` wrapped; ``forget_sent``: the record it returns has no dedup window (the ids of the
+    newest sends), as if the store never read it back, so a retry after a restart or reload is stored anew."""
+    import dataclasses
+    from system.store.memory import MemoryStore
+    from system.store.postgres import PostgresStore
+    from system.store.sqlite import SqliteStore
+    for cls in (SqliteStore, PostgresStore, MemoryStore):
+        def wrap(claim: Callable[..., Any]) -> Callable[..., Any]:
+            async def _claim(self: Any, *args: Any, **kwargs: Any) -> Any:
+                record = await claim(self, *args, **kwargs)
+                return dataclasses.replace(record, sent=[]) if forget_sent and record is not None else record
+            return _claim
+        cls.claim = wrap(cls.claim)
+
+
+@mutant("dedup_forgotten_on_restart", "dedup window forgotten on restart", "a room taken from the store (at a "
+        "restart, or reloaded after a failed write) has forgotten the ids of its newest sends",
+        ("store-fail-restart",))
+def _dedup_forgotten_on_restart() -> None:
+    _claims(forget_sent=True)
+
+
+def _writes(swallow: bool) -> None:
+    """The room writer's store write wrapped; ``swallow``: a failed write (not a fenced one) is taken as durable."""
+    from system.store import Fenced
+    from system.store.writer import RoomWriter
+    write = RoomWriter._write
+
+    async def _write(self: Any, batch: Any, changes: list) -> Any:
+        failure = await write(self, batch, changes)
+        return None if swallow and failure is not None and not isinstance(failure, Fenced) else failure
+
+    RoomWriter._write = _write
+
+
+@mutant("store_error_swallowed", "failed store write acknowledged", "the room writer swallows a failed store "
+        "write: the send is acknowledged and pushed, though the store never made it durable",
+        ("store-fail-restart",))
+def _store_error_swallowed() -> None:
+    _writes(swallow=True)
+
+
+def _fences(removed: bool) -> None:
+    """Every store's ``write`` wrapped; ``removed``: a write refused as fenced (an older claim's token) is made
+    anyway under the room's current token. Messages are still held back by the sequence check and the
+    primary key; member and read-position changes are not."""
+    from system.store import Fenced
+    from system.store.memory import MemoryStore
+    from system.store.postgres import PostgresStore
+    from system.store.sqlite import SqliteStore
+
+    async def token_pg(self: Any, room: str) -> int:
+        async def body(db: Any) -> int:
+            return await db.fetchval("SELECT token FROM pushchat_rooms WHERE name = $1", room)
+        return await self._transact(f"reading room {room!r}'s token", body)
+
+    async def token_sqlite(self: Any, room: str) -> int:
+        row = await self._run(lambda db: db.execute("SELECT token FROM rooms WHERE name = ?", (room,)).fetchone())
+        return row[0]
+
+    async def token_memory(self: Any, room: str) -> int:
+        return self._rooms[room].token
+
+    for cls, current in ((PostgresStore, token_pg), (SqliteStore, token_sqlite), (MemoryStore, token_memory)):
+        def wrap(write: Callable[..., Any], current: Callable[..., Any]) -> Callable[..., Any]:
+            async def _write(self: Any, room: str, token: int, batch: Any) -> None:
+                try:
+                    await write(self, room, token, batch)
+                except Fenced:
+                    if not removed:
+                        raise
+                    await write(self, room, await current(self, room), batch)
+            return _write
+        cls.write = wrap(cls.write, current)
+
+
+@mutant("fencing_removed", "deposed owner writes", "a store write under an older claim's token is made anyway, "
+        "under the current one", ("deposed-owner-wakes",))
+def _fencing_removed() -> None:
+    _fences(removed=True)
+
+
 def _rewrap(cls: Any, name: str, replacement: Callable[..., Any]) -> None:
     """Replace a ``@method`` chat method where the object host finds it (``cls.methods``, built at class creation)."""
     import dataclasses
@@ -510,6 +658,11 @@ def _push_to_sender_mode() -> None:
     cli_node.add_push_to_sender = add_push_to_sender
 
 
+def _calls_wrapped() -> None:
+    """A control: ``recovery_first_page``'s wrapping of the client's calls, cutting nothing."""
+    first_page_only(cut=False)
+
+
 def _rooms_restamped() -> None:
     """A control: the same copy-and-stamp of each pushed note as ``push_misfiled``, with the right room's name."""
     _restamping(lambda room, note: room.name)
@@ -528,6 +681,18 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                                 ("baseline",), _push_to_sender_mode),
                          Mutant("rooms_restamped", "none", "each pushed note copied and stamped with its own room",
                                 ("duplicate-pushes",), _rooms_restamped),
+                         Mutant("claims_wrapped", "none", "every store's claim wrapped, the record unchanged",
+                                ("store-fail-restart",), lambda: _claims(forget_sent=False)),
+                         Mutant("writes_wrapped", "none", "the room writer's store write wrapped, its outcome unchanged",
+                                ("store-fail-restart",), lambda: _writes(swallow=False)),
+                         Mutant("marks_wrapped", "none", "the room's MarkRead wrapped, positions kept",
+                                ("member-away-pages",), lambda: _marks(back=False)),
+                         Mutant("typing_wrapped", "none", "the client's typing notes wrapped, timers kept",
+                                ("member-away-pages",), lambda: _typing_timers(expire=True)),
+                         Mutant("fences_wrapped", "none", "every store's write wrapped, fencing kept",
+                                ("deposed-owner-wakes",), lambda: _fences(removed=False)),
+                         Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
+                                ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
                                 ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}

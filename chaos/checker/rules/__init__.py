@@ -10,6 +10,7 @@ from __future__ import annotations
 # isort: off  (the order below is the order of the violations in the results)
 from chaos.checker.rules import send_failed_by_push  # noqa: F401 (registers)
 from chaos.checker.rules import sends  # noqa: F401
+from chaos.checker.rules import throughput  # noqa: F401
 from chaos.checker.rules import durability  # noqa: F401
 from chaos.checker.rules import conflicting_seq  # noqa: F401
 from chaos.checker.rules import numbering  # noqa: F401
@@ -17,6 +18,7 @@ from chaos.checker.rules import stored_once  # noqa: F401
 from chaos.checker.rules import timestamps  # noqa: F401
 from chaos.checker.rules import failover  # noqa: F401
 from chaos.checker.rules import members  # noqa: F401
+from chaos.checker.rules import stored_members  # noqa: F401
 from chaos.checker.rules import rooms  # noqa: F401
 from chaos.checker.rules import latency  # noqa: F401
 from chaos.checker.rules import recovery  # noqa: F401
@@ -31,6 +33,7 @@ from chaos.checker.rules import reconnected  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
 from chaos.checker.rules import presence  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401
+from chaos.checker.rules import read_replies  # noqa: F401
 from chaos.checker.rules import typing_indicators  # noqa: F401
 from chaos.checker.rules import detection  # noqa: F401
 from chaos.checker.rules import completeness  # noqa: F401

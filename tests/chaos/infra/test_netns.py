@@ -60,24 +60,29 @@ def _mine(pid: int) -> list[str]:
 
 
 def _probe(net: netns.Network, src: str, dst: str, port: int) -> bool:
-    """Does a UDP datagram from ``src``'s namespace reach a listener in ``dst``'s?"""
+    """Does a UDP datagram from ``src``'s namespace reach a listener in ``dst``'s?
+
+    The listener looks only once the sender has finished: a datagram that got through is in its buffer by then
+    (the bridge is in this kernel), however slowly either process started."""
     listener = subprocess.Popen(
         [*net.exec_argv(dst), sys.executable, "-c", textwrap.dedent(f"""
             import socket, sys
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("{net.addr(dst)}", {port}))
-            print("ready", flush=True); s.settimeout(1.5)
+            print("ready", flush=True); sys.stdin.readline(); s.settimeout(0.5)
             try:
                 s.recvfrom(100); print("got", flush=True)
             except socket.timeout:
                 print("nothing", flush=True)
-        """)], stdout=subprocess.PIPE, text=True)
-    assert listener.stdout is not None
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert listener.stdout is not None and listener.stdin is not None
     assert listener.stdout.readline().strip() == "ready"
     send = (f"import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             f"for _ in range(5):\n"
             f"    try: s.sendto(b'x', ('{net.addr(dst)}', {port}))\n"
             f"    except PermissionError: pass  # an output rule refuses it: not sent\n")
-    subprocess.run([*net.exec_argv(src), sys.executable, "-c", send], check=True, timeout=10)
+    subprocess.run([*net.exec_argv(src), sys.executable, "-c", send], check=True, timeout=30)
+    listener.stdin.write("look\n")
+    listener.stdin.flush()
     out = listener.stdout.readline().strip()
     listener.wait(timeout=10)
     return out == "got"

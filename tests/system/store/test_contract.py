@@ -75,6 +75,22 @@ async def test_a_room_exists_once_claimed_and_every_claim_fences_the_last(spec: 
         await s.close()
 
 
+async def test_a_deposed_owner_cannot_write_members_or_read_positions(spec: Callable[[], Any]) -> None:
+    """Fencing is not only for messages (the sequence check and the primary key would hold those back anyway):
+    a member change or a read position from an older claim is refused too, and changes nothing."""
+    async with opened(spec) as s:
+        old = await s.claim("Sports", Limits(), create=True)
+        await s.write("Sports", old.token, Batch(messages=[msg(1)], joined={"carol": "g:1/a"}, read={"carol": 1}))
+        new = await s.claim("Sports", Limits(), create=False)
+        await s.write("Sports", new.token, Batch(joined={"carol": "g:1/b"}))
+        for stale in (Batch(joined={"carol": "g:1/a", "mallory": "g:1/m"}), Batch(left=["carol"]),
+                      Batch(read={"carol": 0, "mallory": 1})):
+            with pytest.raises(Fenced):
+                await s.write("Sports", old.token, stale)
+        now = await s.claim("Sports", Limits(), create=False)
+        assert now.members == {"carol": "g:1/b"} and now.reads == {"carol": 1}
+
+
 async def test_member_changes_and_trimming(spec: Callable[[], Any]) -> None:
     async with opened(spec) as s:
         r = await s.claim("Movies", Limits(), create=True)

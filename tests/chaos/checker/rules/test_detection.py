@@ -48,3 +48,36 @@ def test_packet_loss_and_links_of_no_gate_are_not_judged() -> None:
     for ops, logs, metrics in (cut_run(percent=15), cut_run(link="node0-store")):
         r = check(ops, logs, metrics)
         assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed, r.detection_max) == ("valid", 0, 0, None)
+
+
+def test_a_blackholed_node_is_a_cut_of_every_gate_link_to_it() -> None:
+    """net_blackhole of node0 cuts gate0-node0 and gate1-node0: each gate must notice its own; the store link,
+    dialled by the node, is not a gate's to notice."""
+    ops, logs, metrics = valid_run()
+    n = len(ops)
+    other = "10.213.1.254:40002"  # the proxy gate1 dials for gate1-node0
+    loaded = {"fault": "net_blackhole", "id": 3, "part": "node0", "table": "pushchat_fault3_node0",
+              "cuts": [{"link": "gate0-node0", "dials": DIALS}, {"link": "gate1-node0", "dials": other},
+                       {"link": "node0-store", "dials": "10.213.1.254:40003"}]}
+    ops = [{"index": n, "time": 0.0, "process": "runner", "type": "info", "f": "phase",
+            "value": {"name": "setup", "started_at": 1000.0}}, *ops,
+           {"index": n + 1, "time": 1.0, "process": "nemesis", "type": "info", "f": "net",
+            "value": {**loaded, "phase": "loaded"}},
+           {"index": n + 2, "time": 7.0, "process": "nemesis", "type": "info", "f": "net",
+            "value": {**loaded, "phase": "removed", "dropped_packets": 40}}]
+    logs = {**logs, "gate0": [*logs["gate0"], down(1002.5)], "gate1": [*logs.get("gate1", []), down(1003.5, other)]}
+    r = check(ops, logs, metrics)
+    assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed, r.detection_max) == ("valid", 2, 0, 2.5)
+    logs = {**logs, "gate1": [line for line in logs["gate1"] if line.get("event") != "node_stream_down"]}
+    r = check(ops, logs, metrics)
+    assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed) == ("invalid", 1, 1)
+    assert "gate1 never noticed its link gate1-node0 cut" in r.violations[0].reason
+
+
+def test_a_gate_that_drops_the_node_when_its_lease_lapses_has_noticed() -> None:
+    """On etcd the cut node's lease may lapse before keepalive fires: the gate's node_left for the link it dials
+    closes that link, which is noticing it too (partition-majority-ip under load)."""
+    ops, logs, metrics = cut_run()
+    left = {"ts": 1002.0, "level": "INFO", "component": "gate", "event": "node_left", "node": "node0", "dial": DIALS}
+    r = check(ops, {**logs, "gate0": [*logs["gate0"], left]}, metrics)
+    assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed, r.detection_max) == ("valid", 1, 0, 1.0)
