@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import grpc
+
 from chaos.infra import resources
 from chaos.reports import soak as soak_report
 from chaos.faults.fault import Fault
@@ -114,7 +116,7 @@ class SoakResult:
 
     @property
     def passed(self) -> bool:
-        return not self.grows
+        return self.judged and not self.grows
 
     stalled: int = 0              # sampling intervals after the warm-up in which no send was acknowledged
     sends_per_interval: tuple[int, int, int] = (0, 0, 0)   # min, median, max after the warm-up
@@ -156,7 +158,11 @@ class Soak:
             await run.end_workload()
             await self._stop(sampler)
             await self._round()  # the last: after the heal, before the recovery's polls
-            await run.finish()
+            try:
+                await run.finish()
+            except Exception as exc:  # the samples are the soak's result: a failed final poll is told, not fatal
+                why = exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+                self.notes.append(f"the recovery and final poll failed: {type(exc).__name__}: {why}")
         finally:
             if sampler is not None:
                 await self._stop(sampler)
@@ -244,16 +250,16 @@ def summary(result: SoakResult) -> Sequence[str]:
              soak_report.table(result.trends), "",
              "acknowledged sends per sampling interval after the warm-up: min {}, median {}, max {}".format(
                  *result.sends_per_interval)]
-    if result.stalled:
+    if result.stalled:  # what grew or shrank then is the outage's shape, not a leak
         lines.append(f"NOT JUDGED: the workload stalled: {result.stalled} sampling intervals with no acknowledged "
                      "send (see the history, the nemesis's records and the Toxiproxy log: a fault not healed, "
-                     "a starved harness?)")
-    if result.grows:
+                     "a starved harness?); the trends above are of that outage, not a verdict")
+    elif result.grows:
         lines += [f"GROWS: {t.process} {t.resource}: {soak_report.amount(t.per_hour, t.resource)}/h "
                   f"(allowed {soak_report.amount(t.allowed_per_hour, t.resource)}/h), rose "
                   f"{soak_report.amount(t.rise, t.resource)} over the judged {t.points} samples "
                   f"(noise floor {soak_report.amount(t.noise, t.resource)})" for t in result.grows]
-    elif not result.judged and not result.stalled:
+    elif not result.judged:
         lines.append("NOT JUDGED: too few samples after the warm-up (a longer soak, a shorter --interval or "
                      "--warmup)")
     elif result.judged:

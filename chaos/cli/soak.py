@@ -20,7 +20,7 @@ EPILOG = """\
 exit codes:
     0  nothing grows beyond its allowance
     1  some process's resource grows beyond its allowance (the table says which)
-    2  not judged: the soak broke off, or too few samples after the warm-up
+    2  not judged: the soak broke off, its workload stalled, or too few samples after the warm-up
    64  usage error (a bad duration, an unknown scenario)"""
 
 
@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _exit(result: "SoakResult") -> int:
+    if result.stalled:
+        return EXIT_NOT_JUDGED
     if result.grows:
         return EXIT_GROWS
     return EXIT_PASSED if result.judged else EXIT_NOT_JUDGED

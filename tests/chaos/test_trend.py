@@ -139,3 +139,19 @@ def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
     again = judge_again(tmp_path)   # default: the second half
     assert again.passed and again.judged and again.notes[-1] == "judged again after 1800 s of warm-up"
     assert folder.soak_plot.stat().st_size > 0
+
+
+def test_a_soak_whose_workload_stalled_is_not_judged_whatever_its_trends(tmp_path) -> None:
+    """Streams gone and back during an outage are its shape, not a leak: the soak says it was not judged."""
+    from chaos.rundir import RunFolder
+    from chaos.soak import judge, summary
+    from chaos.infra import resources
+
+    acked = [i * 1000 for i in range(20)] + [19_000] * 8 + [19_000 + i * 1000 for i in range(1, 13)]
+    sessions = [250.0] * 20 + [0.0] * 8 + [250.0] * 12
+    resources.write(RunFolder(tmp_path).soak_samples, [Sample(i * MINUTE, "gate0", 1, 7, n, {"sessions": s})
+                                                       for i, (n, s) in enumerate(zip(acked, sessions))])
+    result = judge(RunFolder(tmp_path), "outage", 2400.0, MINUTE, 20 * MINUTE, 20, [])
+    assert result.stalled == 7 and not result.judged and not result.passed
+    said = "\n".join(summary(result))
+    assert "NOT JUDGED: the workload stalled: 7 sampling intervals" in said and "GROWS:" not in said
