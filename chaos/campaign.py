@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from chaos import outcome
 from chaos.rundir import REPORT, RESULTS, RUN_LOG, RunFolder
 from chaos.scenario.model import Scenario
 from chaos.scenario.files import DEFAULT_FOLDER
 
-EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED = 0, 1, 2
 # The numbers a campaign adds up over its runs (results.json scalars), in the order they are shown.
 TOTALS: tuple[str, ...] = (
     "sends_ok", "sends_failed", "sends_indefinite", "lost", "duplicates", "reordered", "phantom", "lost_by_server",
@@ -74,10 +74,12 @@ class Cell:
     seed: int
     repeat: int = 1
     repeats: int = 1
+    system: str | None = None   # the system under test (None: the campaign's --system, else the scenario's)
 
     @property
     def label(self) -> str:
-        return f"{self.scenario} seed {self.seed}" + (f" #{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}{f' on {self.system}' if self.system else ''} seed {self.seed}"
+                + (f" #{self.repeat}" if self.repeats > 1 else ""))
 
     @property
     def column(self) -> str:
@@ -86,12 +88,14 @@ class Cell:
     @property
     def test_name(self) -> str:
         """How JUnit XML names it: ``baseline[seed=3]``, ``baseline[seed=3,repeat=2]``."""
-        return f"{self.scenario}[seed={self.seed}" + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]"
+        return (f"{self.scenario}[{f'system={self.system},' if self.system else ''}seed={self.seed}"
+                + (f",repeat={self.repeat}" if self.repeats > 1 else "") + "]")
 
     @property
     def folder(self) -> str:
         """The cell's run folder, relative to the campaign's."""
-        return f"{self.scenario}/seed-{self.seed}" + (f"-r{self.repeat}" if self.repeats > 1 else "")
+        return (f"{self.scenario}/{f'{self.system}/' if self.system else ''}seed-{self.seed}"
+                + (f"-r{self.repeat}" if self.repeats > 1 else ""))
 
 
 def plan(scenarios: Sequence[Scenario], seeds: Sequence[int], repeat: int = 1) -> list[Cell]:
@@ -108,6 +112,7 @@ class Options:
     toxiproxy_url: str | None = None
     timeout: float | None = None   # seconds a cell may take before it is stopped and counted not judged
     keep: str = "all"              # "failed": a cell that met its expectations keeps only KEPT_WHEN_MET
+    system: str | None = None      # the system under test (None: each scenario's own)
 
 
 def _scenario_arg(cell: Cell) -> str:
@@ -126,6 +131,8 @@ def run_args(cell: Cell, options: Options, out: Path) -> list[str]:
         args += ["--duration", f"{options.duration:g}"]
     if options.toxiproxy_url:
         args += ["--toxiproxy-url", options.toxiproxy_url]
+    if cell.system or options.system:
+        args += ["--system", cell.system or options.system]
     return args
 
 
@@ -153,7 +160,7 @@ class CellResult:
     @property
     def outcome(self) -> str:
         """met, failed or not judged: the cell's share of the campaign's exit code."""
-        return {EXIT_MET: "met", EXIT_NOT_MET: "failed"}.get(self.exit_code, "not judged")
+        return outcome.word(self.exit_code)
 
     def marks(self) -> str:
         """The non-zero counts a matrix cell shows: 'lost 3 dup 1'."""
@@ -194,8 +201,8 @@ def read_cell(cell: Cell, folder: Path, exit_code: int, duration: float, options
     run = RunFolder(folder)
     judged = run.read_judgement()
     result = CellResult(cell, folder, exit_code, duration, error=error, rerun=rerun_command(cell, options))
-    if judged is None or exit_code not in (EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED):
-        result.exit_code = EXIT_NOT_JUDGED
+    if judged is None or outcome.judged(exit_code) != exit_code:
+        result.exit_code = outcome.NOT_JUDGED
         result.error = error or f"the run ended without results (see {run.run_log})"
         return result
     results = judged.results
@@ -267,30 +274,28 @@ def run_cell(cell: Cell, options: Options) -> tuple[int, float, str | None]:
 
     The run's report, as ``pushchat chaos run`` prints it, goes to ``run.log`` in its folder."""
     import asyncio
-    import contextlib
     import io
 
-    from chaos.cli.chaos import _report
+    from chaos.reports.tables import SummaryRow, run_block
     from chaos.run import run_scenario
-    from chaos.scenario.files import load
+    from chaos.scenario.files import read_scenario
 
     folder = options.out / cell.folder
     folder.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     text = io.StringIO()
-    code, error = EXIT_NOT_JUDGED, None
+    code, error = outcome.NOT_JUDGED, None
     try:
-        scenario = load(cell.path)
+        scenario = read_scenario(cell.path).for_system(cell.system or options.system)
         links = _worker_links(options)
         result = asyncio.run(_within(run_scenario(scenario, folder, links, seed=cell.seed,
                                                   duration=options.duration), options.timeout))
-        with contextlib.redirect_stdout(text):
-            _report(f"[1/1] {scenario.name}", scenario.name, result.results, result.outcomes, result.duration,
-                    folder, result.skipped)
+        row = SummaryRow(scenario.name, result.results, result.outcomes, result.duration)
+        text.write(run_block(f"[1/1] {scenario.name}", row, folder, result.skipped) + "\n")
         code = result.exit_code
     except CellTimeout:
         error = f"stopped after {options.timeout:g}s (--cell-timeout)"
-    except Exception as exc:  # the run could not finish: judge nothing, say why, go on with the next cell
+    except (Exception, asyncio.CancelledError) as exc:  # the run could not finish: judge nothing, say why, go on
         error = f"{type(exc).__name__}: {exc}"
     if error is not None:
         text.write(f"ERROR: {error}\n")
@@ -355,15 +360,15 @@ def _collect(futures: dict[Any, Cell], options: Options, jobs: int, tally: Tally
         try:
             code, took, error = future.result()
         except BrokenProcessPool as exc:
-            code, took, error = EXIT_NOT_JUDGED, 0.0, f"its worker process died: {exc}"
+            code, took, error = outcome.NOT_JUDGED, 0.0, f"its worker process died: {exc}"
         result = read_cell(cell, options.out / cell.folder, code, took, options, error)
-        if options.keep == "failed" and result.exit_code == EXIT_MET:
+        if options.keep == "failed" and result.exit_code == outcome.MET:
             prune(result.folder)
         results[cell] = result
         tally.done += 1
         tally.running = min(tally.total - tally.done, jobs)
-        tally.failed += result.exit_code == EXIT_NOT_MET
-        tally.not_judged += result.exit_code == EXIT_NOT_JUDGED
+        tally.failed += result.exit_code == outcome.NOT_MET
+        tally.not_judged += result.exit_code == outcome.NOT_JUDGED
         tally.last = f"{cell.label}: {result.matrix_text()}"
         if on_done is not None:
             on_done(result, tally)
@@ -384,8 +389,8 @@ def prune(folder: Path) -> None:
 
 
 def exit_code(results: Iterable[CellResult]) -> int:
-    codes = [r.exit_code for r in results]
-    return EXIT_NOT_MET if EXIT_NOT_MET in codes else max(codes, default=EXIT_MET)
+    """The campaign's code: its cells' codes combined (chaos/outcome.py)."""
+    return outcome.combined(r.exit_code for r in results)
 
 
 def add_up(results: Iterable[CellResult]) -> dict[str, Any]:
@@ -442,4 +447,4 @@ def slowest(results: Iterable[CellResult], count: int = SLOWEST) -> list[CellRes
 
 
 def failures(results: Iterable[CellResult]) -> list[CellResult]:
-    return [r for r in results if r.exit_code != EXIT_MET]
+    return [r for r in results if r.exit_code != outcome.MET]

@@ -31,7 +31,7 @@ import pytest
 
 from chaos.reports import tables as report
 from chaos.scenario.model import Scenario
-from chaos.scenario.files import find, load
+from chaos.scenario.files import find, read_scenario
 
 
 class ChaosResult:
@@ -81,7 +81,7 @@ class Chaos:
         folder.mkdir(exist_ok=True)
         path = folder / f"{name}.yaml"
         path.write_text(text)
-        return self.run(load(path), **kwargs)
+        return self.run(read_scenario(path), **kwargs)
 
     @contextlib.asynccontextmanager
     async def topology(self, nodes: int = 1, gates: int = 1, clients: dict[str, int] | None = None,
@@ -118,7 +118,7 @@ def chaos(chaos_links: Any, tmp_path: Path) -> Chaos:
 def postgres_server() -> Iterator[Any]:
     """A real PostgreSQL server per xdist worker, on a free port in a temporary folder (skipped with
     the reason when the machine has no PostgreSQL binaries)."""
-    from chaos.infra.postgres import PostgresServer, PostgresUnavailable
+    from chaos.infra.postgres_server import PostgresServer, PostgresUnavailable
 
     server = PostgresServer()
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chaos import checker
+from chaos import checker, outcome
 
 from chaos.reports import html_report
 
@@ -27,19 +27,21 @@ from chaos.reports import tables as report
 from chaos.infra.credentials import Credentials
 from chaos.faults.fault import Fault
 from chaos.workload.hostile import HostileClient, Victim
-from chaos.history import History, read as read_history
+from chaos.scenario.goverse import GOVERSE, shared_links
+from chaos.goverse_topology import GoverseTopology, binaries
+from chaos.workload.goverse import GoverseClient, acknowledged
+from chaos.history import History, records
 from chaos.faults.kinds import KINDS
 from chaos.infra.machine import needs_namespaces
 from chaos.workload.fleet import Fleet, merge_histories
 from chaos.faults.nemesis import FaultInjector
-from chaos.rundir import Judgement, RunFolder, incarnation_key
+from chaos.rundir import Judgement, RunFolder
 from chaos.scenario.model import GATE_LIMIT_FLAGS, ExpectationOutcome, Scenario, evaluate
 from chaos.topology import Topology, TopologyPlan
 from chaos.infra.server_reader import read_room
 from chaos.infra.stored_members import record as record_stored_members
 from chaos.workload.client import Counts, WorkloadClient, client_logs
 from chaos.workload.variations import TYPING_PART, type_without_sending
-from system import log
 from system.grpcopts import Keepalive
 from system.wait import wait_until
 
@@ -75,14 +77,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return exit_code(self.outcomes, self.results.verdict)
-
-
-def exit_code(outcomes: list[ExpectationOutcome], verdict: str) -> int:
-    """0 when every expectation holds; 2 when one fails and the checker could not decide; else 1."""
-    if all(o.passed for o in outcomes):
-        return 0
-    return 2 if verdict == "unknown" else 1
+        return outcome.of_run(self.outcomes, self.results.verdict)
 
 
 def with_duration(scenario: Scenario, duration: float | None) -> tuple[Scenario, list[str]]:
@@ -141,8 +136,8 @@ class Run:
         self.skipped: list[str] = list(self.notes)
         self.creds = Credentials(self.folder.security)
         self.history: History | None = None
-        self.topology: Topology | None = None
-        self.clients: dict[str, WorkloadClient] = {}
+        self.topology: Topology | GoverseTopology | None = None
+        self.clients: dict[str, WorkloadClient | GoverseClient] = {}
         self.hostile: list[HostileClient] = []
         self.fleet: Fleet | None = None
         self.injector: FaultInjector | None = None
@@ -165,22 +160,27 @@ class Run:
         folder.write_scenario_copy(sc.name, sc.path)  # `chaos check` judges by these expectations later
         folder.write_schedule(self.schedule)
         self.history = history = History(folder.history)
+        goverse = sc.system == GOVERSE
         history.info("runner", "phase", {"name": "setup", "scenario": sc.name, "seed": self.seed, "notes": self.notes,
-                                         "store": sc.topology.store,
+                                         "store": "memory" if goverse else sc.topology.store, "system": sc.system,
                                          "started_at": round(time.time() - history.now(), 6)})  # wall clock at 0
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]
         self.creds = creds = Credentials.make(folder.security, sc.topology.auth, sc.topology.tls)
+        if goverse and (shared := shared_links(sc, self.seed)):  # this seed's random faults, too
+            raise ValueError("; ".join(why for _, why in shared))
         plan = plan_for(sc, creds)
         plan = dataclasses.replace(plan, gate_args=(*plan.gate_args, *self.gate_args)) if self.gate_args else plan
-        self.topology = topology = Topology(plan, self.out, self.links)
+        self.topology = topology = GoverseTopology(sc.topology, self.out, self.links, binaries()) if goverse \
+            else Topology(plan, self.out, self.links)
         status.phase = "starting servers"
         self._exits.enter_context(client_logs(folder.logs, sc.topology.client_names))  # not the terminal
         await topology.start()
-        self.clients = {name: WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
-                                             token=creds.token(name), tls=creds.client_tls(),
-                                             presence=sc.workload.presence,
-                                             stale_reads=name in sc.workload.stale_readers)
+        self.clients = {name: GoverseClient(name, topology.client_addr(name), history, status.counts) if goverse
+                        else WorkloadClient(name, topology.client_addr(name), history, status.counts, KEEPALIVE,
+                                            token=creds.token(name), tls=creds.client_tls(),
+                                            presence=sc.workload.presence,
+                                            stale_reads=name in sc.workload.stale_readers)
                         for name in sc.topology.client_names}
         self.hostile = [hostile_member(name, topology, history, self.rooms, self.clients, creds)
                         for name in sc.topology.hostile_names]
@@ -250,6 +250,8 @@ class Run:
         sc, status, history, creds, fleet = self.scenario, self.status, self.history, self.creds, self.fleet
         status.phase, status.active_faults = "recovery", []
         history.info("runner", "phase", {"name": "recovery"})
+        if sc.system == GOVERSE:
+            return await self._finish_goverse()
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
         # Read by the harness's own reader, not the client library under test (chaos.infra.server_reader).
         held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
@@ -270,6 +272,18 @@ class Run:
         metrics = await self.topology.scrape_metrics()
         history.info("runner", "phase", {"name": "done"})
         self.folder.write_metrics(metrics)
+
+    async def _finish_goverse(self) -> None:
+        """Goverse's rooms cannot be read: the clients get recovery_wait to be pushed every acknowledged message,
+        and there is no final poll (the rules that need one say n/a); nothing to scrape."""
+        assert self.history is not None
+        acked = acknowledged(self.clients.values())  # type: ignore[arg-type]
+        await wait_until(lambda: all(c.caught_up(acked) for c in self.clients.values()),  # type: ignore[arg-type]
+                         self.scenario.recovery_wait, interval=CAUGHT_UP_POLL, fail=False)
+        self.status.phase = "final poll"
+        self.history.info("runner", "phase", {"name": "final_poll"})
+        self.history.info("runner", "phase", {"name": "done"})
+        self.folder.write_metrics({})
 
     async def close(self) -> None:
         """Stop whatever was started, whichever phase broke off: the sends and faults, the clients, the fleet,
@@ -305,7 +319,7 @@ class Run:
         """Check the finished folder (results.json, the plot, report.html): what the run came to."""
         self.status.phase = "checking"
         took = time.monotonic() - self.began
-        results, outcomes = judge(self.out, self.scenario, run_seconds=took)
+        results, outcomes = check_folder(self.out, self.scenario, run_seconds=took)
         return RunResult(self.scenario, self.seed, self.out, results, outcomes, took, self.skipped)
 
 
@@ -345,18 +359,13 @@ async def _watch_faults(injector: FaultInjector, status: Status, t0: float) -> N
         await asyncio.sleep(0.2)  # refresh rate of the progress line
 
 
-def server_logs(out: Path) -> dict[str, list[dict[str, Any]]]:
-    """The node and gate logs of a run folder, by incarnation (``node0#2``); client logs are not theirs."""
-    return {incarnation_key(name, n): log.read(str(path)) for name, n, path in RunFolder(out).server_logs()}
-
-
-def judge(out: Path, scenario: Scenario, run_seconds: float | None = None
+def check_folder(out: Path, scenario: Scenario, run_seconds: float | None = None
           ) -> tuple[checker.Results, list[ExpectationOutcome]]:
     """Check a finished run folder and write results.json, the latency plot and report.html into it.
 
     ``run_seconds``: how long the run took; a re-check keeps the figure the run wrote."""
     folder = RunFolder(out)
-    results = checker.check(read_history(folder.history), server_logs(out), folder.read_metrics())
+    results = checker.check(records(folder.history), folder.read_server_logs(), folder.read_metrics())  # streamed
     outcomes = evaluate(scenario.expect, results)
     if run_seconds is None and (before := folder.read_judgement()) is not None:
         run_seconds = before.run_seconds

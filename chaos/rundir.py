@@ -5,7 +5,8 @@ can be judged again later (``pushchat chaos check``), reported, turned into
 a Chaos Toolkit journal or added to a campaign. Every module that reads or
 writes one of these files goes through here, so their names and formats
 are said once. The formats are unchanged from the runs already on disk:
-``results.json`` is read back with :meth:`Judgement.from_dict`, which fills
+``results.json`` is read back with :meth:`Judgement.from_dict` (its results with
+:meth:`chaos.checker.Results.from_dict`, the one reader of them), which fills
 what an older run did not write with its default.
 
 Light on purpose (no gRPC, no topology): the report and the CLI's
@@ -15,15 +16,13 @@ Light on purpose (no gRPC, no topology): the report and the CLI's
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from chaos.checker.model import Results
+from chaos.checker.model import Results, from_plain
 from chaos.naming import SERVER_PROCESS
 
 if TYPE_CHECKING:  # chaos.scenario.model loads the fault kinds; reading a folder should not need them
@@ -74,42 +73,6 @@ def log_file_key(path: Path) -> str:
 
 # ---- results.json ---------------------------------------------------------------------------------------------
 
-@functools.cache
-def _shape(kind: type) -> tuple[frozenset[str], dict[str, Any]]:
-    """A dataclass's field names, and the hints of those that hold dataclasses (or lists of them)."""
-    hints = typing.get_type_hints(kind)
-    names = frozenset(f.name for f in fields(kind) if f.init)
-    nested = {name: hints[name] for name in names if _holds_records(hints[name])}
-    return names, nested
-
-
-def _holds_records(hint: Any) -> bool:
-    if typing.get_origin(hint) is list:
-        return _holds_records(typing.get_args(hint)[0])
-    return isinstance(hint, type) and is_dataclass(hint)
-
-
-def _decode(kind: Any, value: Any) -> Any:
-    """``value`` (as JSON gave it) as ``kind``: dataclasses and lists of them rebuilt, anything else as is."""
-    if isinstance(kind, type) and is_dataclass(kind) and isinstance(value, Mapping):
-        names, nested = _shape(kind)
-        if not nested and value.keys() <= names:  # the common case (10^5 latency points): no more to do
-            return kind(**value)
-        return kind(**{name: _decode(nested[name], v) if name in nested else v
-                       for name, v in value.items() if name in names})
-    if typing.get_origin(kind) is list and isinstance(value, list):
-        (item,) = typing.get_args(kind)
-        return [_decode(item, v) for v in value]
-    return value
-
-
-def results_from_dict(doc: Mapping[str, Any]) -> Results:
-    """The ``Results`` that ``Results.to_dict`` wrote (``results`` in results.json); fields a run of an older
-    version did not write take their defaults, and names it no longer knows are ignored."""
-    result: Results = _decode(Results, doc)
-    return result
-
-
 @dataclass
 class Judgement:
     """What results.json holds: a run judged against its scenario's expectations."""
@@ -133,8 +96,8 @@ class Judgement:
         results = doc.get("results")
         if not isinstance(results, Mapping):
             raise ValueError("results.json holds no results")
-        return cls(scenario=str(doc.get("scenario") or ""), results=results_from_dict(results),
-                   expectations=[_decode(ExpectationOutcome, o) for o in doc.get("expectations") or []],
+        return cls(scenario=str(doc.get("scenario") or ""), results=Results.from_dict(results),
+                   expectations=[from_plain(ExpectationOutcome, o) for o in doc.get("expectations") or []],
                    passed=bool(doc.get("passed")), description=str(doc.get("description") or ""),
                    run_seconds=doc.get("run_seconds"))
 
@@ -247,6 +210,13 @@ class RunFolder:
         for path in sorted(self.logs.glob("*.log")):
             if m := SERVER_LOG.match(path.name):
                 yield m["name"], int(m["incarnation"]), path
+
+    def read_server_logs(self) -> dict[str, list[dict[str, Any]]]:
+        """The node and gate logs' lines by incarnation (``node0#2``), as the checker takes them; client logs
+        are not theirs."""
+        from system import log
+
+        return {incarnation_key(name, n): log.read(str(path)) for name, n, path in self.server_logs()}
 
     # -- the files' contents ---------------------------------------------------------------------------------
     def write_scenario_copy(self, name: str, source: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import grpc
 
+from chaos import samples as sampled
 from chaos.infra import resources
 from chaos.reports import soak as soak_report
 from chaos.faults.fault import Fault
@@ -187,7 +188,7 @@ class Soak:
             if topology.plan.store == "sqlite" else {}
         taken = await resources.sample_servers([*topology.nodes, *topology.gates], time.monotonic() - self.run.t0,
                                                self.status.counts.sends_ok, stores)
-        resources.write(self.folder.soak_samples, taken)
+        sampled.write(self.folder.soak_samples, taken)
         self.status.samples += 1
         self.status.last = "  ".join(_brief(s) for s in taken)
 
@@ -200,7 +201,7 @@ class Soak:
 def judge(folder: RunFolder, scenario: str, duration: float, interval: float, warmup: float, cycles: int,
           notes: Sequence[str]) -> SoakResult:
     """Fit and judge a soak folder's samples; write its soak.json and its plot."""
-    samples = list(resources.read(folder.soak_samples)) if folder.soak_samples.exists() else []
+    samples = list(sampled.read(folder.soak_samples)) if folder.soak_samples.exists() else []
     trends = fit_all(samples, warmup)
     acked = sends_per_interval(samples, warmup, interval)
     stalled = sum(1 for n in acked if n == 0)
@@ -224,14 +225,14 @@ def judge_again(out: Path, warmup: float | None = None) -> SoakResult:
     return judge(folder, before["scenario"], duration, interval, warmup, int(before["cycles"]), notes)
 
 
-def sends_per_interval(samples: Sequence[resources.Sample], warmup: float, interval: float) -> list[int]:
+def sends_per_interval(samples: Sequence[sampled.Sample], warmup: float, interval: float) -> list[int]:
     """Sends acknowledged between two sampling rounds after the warm-up (the run-wide count each sample holds);
     the short last interval (after the workload ended) is left out."""
     rounds = sorted({(s.t, s.sends_ok) for s in samples if s.t >= warmup})
     return [b - a for (t1, a), (t2, b) in zip(rounds, rounds[1:]) if t2 - t1 >= interval / 2]
 
 
-def _brief(sample: resources.Sample) -> str:
+def _brief(sample: sampled.Sample) -> str:
     rss = sample.values.get("rss_bytes")
     return f"{sample.process} {rss / (1 << 20):.0f}MiB" if rss is not None else sample.process
 

@@ -25,7 +25,7 @@ from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.infra.netns import Network
 from chaos.infra.netplan import link_matches
-from chaos.infra.postgres import PostgresServer, StoreProcess
+from chaos.infra.postgres_server import PostgresServer, StoreProcess
 from chaos.infra.process import ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 

@@ -24,9 +24,8 @@ every newcomer's join reply is the same first page, built once.
 
 from __future__ import annotations
 
-import bisect
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from system.pb import chat_pb2
 
@@ -41,22 +40,20 @@ class MemberLog:
         self.version = origin         # the latest change
         self.floor = origin           # changes since a version below it cannot be told: departures were forgotten
         self.max_gone = max_gone
-        self._at: dict[str, int] = {}                          # user -> version of its latest change
-        self._order: list[tuple[int, str]] = []                # (version, user), appended; live while _at agrees
+        # user -> version of its latest change, in version order (a change moves the user to the end), so a
+        # page walks live entries only, never the superseded ones a room of thousands leaves behind
+        self._at: dict[str, int] = {}
         self._gone: OrderedDict[str, int] = OrderedDict()      # departed users -> version, oldest first
         self._moves = 0   # changes to users already in the log: each may alter a page already cut
         self._kept: dict[tuple[int, bool, int], tuple[int, chat_pb2.MemberPage]] = {}  # (start, full, budget) -> (moves, page)
 
     def changed(self, user: str, version: int) -> None:
         """``user`` (a member) changed at ``version`` (greater than any before)."""
-        if user in self._at:
+        if self._at.pop(user, None) is not None:
             self._moves += 1
         self._at[user] = version
-        self._order.append((version, user))
         self.version = version
         self._gone.pop(user, None)
-        if len(self._order) > 2 * len(self._at) + 1024:
-            self._order = [(v, u) for v, u in self._order if self._at.get(u) == v]
 
     def departed(self, user: str, version: int) -> None:
         """``user`` left at ``version``; the oldest departures are forgotten past ``max_gone``."""
@@ -72,6 +69,18 @@ class MemberLog:
         A client ``listing`` from the start goes on past forgotten departures: who is not named is gone."""
         return version > 0 and origin == self.origin and (listing or self.floor <= version) and version <= self.version
 
+    def _since(self, start: int) -> Iterator[tuple[str, int]]:
+        """(user, version) of each change after ``start``, oldest first: from the front for the list from the
+        start, else gathered from the back (what changed since a recent version is a few entries)."""
+        if start <= self.origin:
+            return iter(self._at.items())
+        newer = []
+        for user, at in reversed(self._at.items()):
+            if at <= start:
+                break
+            newer.append((user, at))
+        return reversed(newer)
+
     def page(self, version: int, origin: int, member: Callable[[str], chat_pb2.Member],
              budget: int, listing: bool = False) -> chat_pb2.MemberPage:
         """What changed since (``version``, ``origin``), or the list from the start, up to ``budget`` bytes."""
@@ -83,20 +92,19 @@ class MemberLog:
             return kept[1]
         members: list[chat_pb2.Member] = []
         gone: list[str] = []
-        size, reached, more = 0, self.version, False
-        for i in range(bisect.bisect_right(self._order, start, key=lambda e: e[0]), len(self._order)):
-            at, user = self._order[i]
-            if self._at.get(user) != at:
-                continue  # changed again later: its newer entry tells it
+        size, reached, more, before = 0, self.version, False, start
+        for user, at in self._since(start):
             left = user in self._gone
             if left and full:
+                before = at
                 continue
             entry = None if left else member(user)
             cost = (len(user.encode()) if entry is None else entry.ByteSize()) + ENTRY_OVERHEAD
             if size + cost > budget and (members or gone):
-                more, reached = True, self._order[i - 1][0]
+                more, reached = True, before
                 break
             size += cost
+            before = at
             if entry is None:
                 gone.append(user)
             else:

@@ -24,8 +24,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 # Modules whose tests take tens of seconds each (installs, benches, real clusters, Goverse's servers), besides
 # those marked ``chaos``. They are handed out first so that `-n auto` does not end on one worker finishing a
 # long test while the other is idle; order never changes what a test checks.
-LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/chaos/test_store_bench.py",
-                "tests/chaos/test_cluster_bench.py", "tests/chaos/test_capacity_bench.py", "tests/reconnect/",
+LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/bench/test_store.py",
+                "tests/bench/test_cluster.py", "tests/bench/test_capacity.py", "tests/reconnect/",
                 "tests/system/test_cluster_failover.py", "tests/system/test_cli.py",
                 "tests/chaos/infra/test_netns")  # test_netns.py, test_netns_topology.py: namespaces, real clusters
 

@@ -2,7 +2,12 @@
 
 - ``system/`` (the chat) never imports ``chaos`` (the harness that tests it);
 - ``chaos/toxiproxy/`` (a product of its own) imports neither ``system`` nor
-  the rest of ``chaos``.
+  the rest of ``chaos``;
+- ``chaos/faults/`` (the fault model) imports neither ``chaos/infra/`` (the machinery it acts on, through
+  Protocols) nor gRPC;
+- ``chaos/reports/`` (what a finished run shows) imports no running machinery;
+- no two modules import each other, directly or round a loop, except type-only (``if TYPE_CHECKING:``)
+  back-references, each commented.
 
 Every import counts: at the top, inside a function, or relative (resolved
 against the importing module's package).
@@ -41,6 +46,7 @@ def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             found.append((node.lineno, target))
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names if alias.name != "*"]
     return found
 
 
@@ -53,8 +59,12 @@ def violations(folder: str, forbidden: tuple[str, ...], allowed: str | None = No
     """``file:line imports name`` for each import under ``folder`` of a ``forbidden`` package."""
     out = []
     for path in sorted((root / folder).rglob("*.py")):
-        for line, name in imports(path, root):
+        flagged: set[int] = set()
+        for line, name in imports(path, root):  # ``from a import b``: a, and a.b (a module or not)
+            if line in flagged:
+                continue
             if any(within(name, bad) for bad in forbidden) and not (allowed and within(name, allowed)):
+                flagged.add(line)
                 out.append(f"{path.relative_to(root)}:{line} imports {name}")
     return out
 
@@ -67,6 +77,24 @@ def test_the_chat_system_does_not_import_the_harness() -> None:
 def test_the_toxiproxy_server_imports_neither_the_system_nor_the_rest_of_chaos() -> None:
     assert list((ROOT / "chaos/toxiproxy").rglob("*.py")), "no chaos/toxiproxy/ modules found"
     assert violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy") == []
+
+
+#: What a run starts and drives: the fault model acts on it through Protocols, and reports only read its folder.
+MACHINERY = ("chaos.infra", "grpc", "aiohttp", "requests", "system.pb", "system.client", "system.node",
+             "system.gate", "system.server", "chaos.topology")
+
+
+def test_the_fault_model_imports_neither_the_infrastructure_nor_grpc() -> None:
+    assert list((ROOT / "chaos/faults").rglob("*.py")), "no chaos/faults/ modules found"
+    assert violations("chaos/faults", MACHINERY) == []
+
+
+def test_reports_import_no_running_machinery() -> None:
+    """A finished run folder can be re-reported anywhere: nothing of the reports starts or drives a run."""
+    assert list((ROOT / "chaos/reports").rglob("*.py")), "no chaos/reports/ modules found"
+    running = (*MACHINERY, "chaos.workload", "chaos.faults", "chaos.run", "chaos.campaign", "chaos.cli", "chaos.ctk",
+               "chaos.pytest_plugin")
+    assert violations("chaos/reports", running) == []
 
 
 @pytest.mark.parametrize("source, where, expected", [
@@ -91,6 +119,118 @@ def test_imports_within_the_toxiproxy_package_are_allowed(tmp_path: Path) -> Non
     path.parent.mkdir(parents=True)
     path.write_text("from ..decode import ApiError\nfrom . import base\nimport chaos.toxiproxy.api\n")
     assert violations("chaos/toxiproxy", ("system", "chaos"), allowed="chaos.toxiproxy", root=tmp_path) == []
+
+
+# -- no import cycles ------------------------------------------------------------------------------
+
+def _type_checking_lines(tree: ast.Module) -> dict[int, int]:
+    """Line of each import under ``if TYPE_CHECKING:`` -> the line of that ``if``."""
+    out: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                for sub in ast.walk(inner):
+                    if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                        out[sub.lineno] = node.lineno
+    return out
+
+
+def import_graph(root: Path = ROOT, tops: tuple[str, ...] = ("chaos", "system")
+                 ) -> tuple[dict[str, set[str]], list[tuple[str, str, bool]]]:
+    """Module -> the project modules it imports at run time (at the top or lazily); and the type-only
+    imports: (module, imported module, commented). ``from a import b`` is an edge to a.b when that is a
+    module, else to a; a package's ``__init__`` run by importing its submodule is not an edge."""
+    files = {module_name(p, root): p for top in tops for p in (root / top).rglob("*.py")
+             if "scenarios" not in p.relative_to(root).parts}
+
+    def known(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    type_only: list[tuple[str, str, bool]] = []
+    for mod, path in files.items():
+        text = path.read_text(encoding="utf-8")
+        lines, tree = text.splitlines(), ast.parse(text, str(path))
+        guarded = _type_checking_lines(tree)
+        names: dict[int, set[str]] = {}
+        for line, name in imports(path, root):
+            names.setdefault(line, set()).add(name)
+        for line, found in names.items():
+            modules = {n for n in found if n in files} or {m for m in map(known, found) if m}
+            modules = {m for m in modules if not any(o != m and o.startswith(m + ".") for o in modules)}
+            for target in modules - {mod}:
+                if line in guarded:
+                    type_only.append((mod, target, "#" in lines[line - 1] or "#" in lines[guarded[line] - 1]))
+                else:
+                    graph[mod].add(target)
+    return graph, type_only
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        v = todo.pop()
+        if v == goal:
+            return True
+        if v not in seen:
+            seen.add(v)
+            todo += graph.get(v, ())
+    return False
+
+
+def test_no_two_modules_import_each_other() -> None:
+    graph, type_only = import_graph()
+    assert cycles(graph) == []
+    uncommented = [f"{mod} -> {target}" for mod, target, commented in type_only
+                   if reaches(graph, target, mod) and not commented]
+    assert uncommented == [], "a type-only back-reference says why (a comment on its line or its `if`)"
+
+
+def test_a_cycle_is_seen_however_it_is_imported(tmp_path: Path) -> None:
+    for name, source in {"a": "from chaos.pkg import b\n", "b": "def f():\n    from . import c\n",
+                         "c": "import chaos.pkg.a\n", "d": "from typing import TYPE_CHECKING\n"
+                         "if TYPE_CHECKING:\n    from chaos.pkg.a import X\n", "__init__": ""}.items():
+        path = tmp_path / "chaos/pkg" / f"{name}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    (tmp_path / "chaos/__init__.py").write_text("")
+    graph, type_only = import_graph(tmp_path, ("chaos",))
+    assert cycles(graph) == [["chaos.pkg.a", "chaos.pkg.b", "chaos.pkg.c"]]
+    assert type_only == [("chaos.pkg.d", "chaos.pkg.a", False)]
 
 
 # -- the tests mirror the code ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ so. The record types are in ``model.py``.
 
 from __future__ import annotations
 
-from chaos.checker.model import (DERIVED, EXIT_CODES, EXPECTABLE, QUANTILES, RESULT_FIELDS, SOURCES, FaultWindow,
+from chaos.checker.model import (DERIVED, EXPECTABLE, QUANTILES, RESULT_FIELDS, SOURCES, FaultWindow,
                                  LatencyPoint, MemberStats, PushLogCheck, Results, Summary, Violation)
 from chaos.checker.evidence import Evidence, split_sample
 from chaos.checker.rules import RULES, Finding, Rule, register, rule, unregister
@@ -27,6 +27,6 @@ from chaos.checker.rules.send_failed_by_push import PUSH_ERROR, PUSH_REASONS
 from chaos.checker.compose import check, judge
 
 __all__ = ["check", "judge", "Evidence", "Results", "Summary", "MemberStats", "Violation", "PushLogCheck",
-           "LatencyPoint", "FaultWindow", "EXPECTABLE", "EXIT_CODES", "QUANTILES", "SOURCES", "DERIVED",
+           "LatencyPoint", "FaultWindow", "EXPECTABLE", "QUANTILES", "SOURCES", "DERIVED",
            "RESULT_FIELDS", "PUSH_REASONS", "PUSH_ERROR", "PUSH_EVENTS", "split_sample", "quantile",
            "RULES", "Rule", "Finding", "rule", "register", "unregister"]

@@ -14,17 +14,24 @@ its sequence numbers, so ``seq`` alone identifies nothing.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from chaos.history import Op
+from chaos.checker.systems import DEFAULT_SYSTEM, PUSHES_TO_SENDER
+from chaos.checker.columns import (DisplayIndex, Display, KeyedRows, PushList, PushRows, Pushed, Rows, Showings,
+                                   ShowingsIndex, Table, seq_of)
+from chaos.history import HistoryError, Op, Record
 
-#: The presence records (chaos/workload/presence.py): shown joins and leaves, typing and read positions, what was sent.
+#: The presence records (chaos/workload/presence_recorder.py): shown joins and leaves, typing and read positions, what was sent.
 PRESENCE_OPS = frozenset({"member", "typing", "read", "typing_sent", "mark_read", "final_presence"})
 Key = tuple[str, str]  # (room, client_msg_id) for a message, (room, member) for a member
 LogLine = Mapping[str, Any]
+
+
+_OUTCOME_BITS = {"ok": 1, "fail": 2, "info": 4}
 
 
 @dataclass(slots=True)
@@ -38,51 +45,25 @@ class Send:
     ok: float | None = None      # first acknowledgement
     invokes: int = 0
     completions: int = 0
-    outcomes: set[str] = field(default_factory=set)
+    flags: int = 0               # the completions' types seen, as bits (a set each was a fifth of a send's bytes)
+
+    @property
+    def outcomes(self) -> set[str]:
+        """The types of its completions (ok, fail, info)."""
+        return {name for name, bit in _OUTCOME_BITS.items() if self.flags & bit}
 
     @property
     def outcome(self) -> str:
         """ok, fail (definite) or info (indefinite: a timeout, or never answered)."""
-        if "ok" in self.outcomes:
+        if self.flags & 1:
             return "ok"
-        if "info" in self.outcomes or self.invokes > self.completions:
+        if self.flags & 4 or self.invokes > self.completions:
             return "info"
         return "fail"
 
     @property
     def label(self) -> str:
         return f"{self.client_msg_id} from {self.sender}"
-
-
-@dataclass(slots=True)
-class Display:
-    """A message a member showed its user: which, when and how it got there."""
-
-    key: Key
-    time: float
-    source: str
-    seq: int = 0
-    send: Send | None = None  # its send, once the evidence has paired them (None: never sent)
-
-
-@dataclass(slots=True)
-class Showings:
-    """One member's displays of one room, deduplicated."""
-
-    counts: Counter[Key]   # message -> times shown
-    first: list[Display]   # each message's first showing, in display order, paired with its send
-
-
-@dataclass(slots=True)
-class Pushed:
-    """A raw push a member's client received (shown or not), as its history record named it."""
-
-    member: str
-    room: str          # the room the client filed it under
-    seq: int
-    client_msg_id: str
-    sender: str
-    time: float
 
 
 _SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?$")
@@ -111,6 +92,13 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _record(item: Op | Mapping[str, Any] | Record) -> Record:
+    if type(item) is tuple:
+        return item  # type: ignore[return-value]
+    op = item if isinstance(item, Op) else Op.from_dict(item)  # type: ignore[arg-type]
+    return (op.index, op.time, op.process, op.type, op.f, op.value)
+
+
 @dataclass
 class Evidence:
     """History, logs and metrics of one run, indexed. Build it with :meth:`read`."""
@@ -120,10 +108,10 @@ class Evidence:
     send_failures: list[tuple[Send, Op]] = field(default_factory=list)  # fail/info completions, in order
     joined: dict[Key, float] = field(default_factory=dict)       # member -> first successful join
     left: set[Key] = field(default_factory=set)
-    displays: dict[Key, list[Display]] = field(default_factory=dict)  # member -> what it showed, in order
+    displays: Mapping[Key, list[Display]] = field(default_factory=dict)  # member -> what it showed, in order
     final_polls: dict[str, set[str]] = field(default_factory=dict)    # room -> client_msg_ids the server held
-    numbered: list[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
-    stamps: list[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
+    numbered: Sequence[tuple[str, int, str, str]] = field(default_factory=list)  # (room, seq, cmid, where seen)
+    stamps: Sequence[tuple[str, int, int, str]] = field(default_factory=list)  # acks: (room, seq, timestamp, cmid)
     final_polled: set[Key] = field(default_factory=set)          # members with a successful final poll
     faults: list[Op] = field(default_factory=list)               # every fault record, in order
     net: list[Op] = field(default_factory=list)                  # IP-layer rules loaded and removed (f: net)
@@ -131,11 +119,12 @@ class Evidence:
     reconnects: list[Op] = field(default_factory=list)           # successful reconnections
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
     store: str | None = None                                     # the nodes' store, from the setup phase
+    system: str = DEFAULT_SYSTEM                                 # the system under test, from the setup phase
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
     pushes_received: Counter[str] = field(default_factory=Counter)  # member -> raw pushes its client got
-    pushes: list[Pushed] = field(default_factory=list)           # raw pushes that named their message, in order
+    pushes: Sequence[Pushed] = field(default_factory=list)       # raw pushes that named their message, in order
     client_ids: dict[str, list[str]] = field(default_factory=dict)  # member -> every client id it registered as
     link_down: dict[str, list[float]] = field(default_factory=dict)  # member -> when its stream ended, or it
     #                                                                  was about to try again (reconnect invoke)
@@ -144,85 +133,22 @@ class Evidence:
     logs: Mapping[str, list[LogLine]] = field(default_factory=dict)  # process incarnation -> log lines
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
+    showings: Mapping[Key, Showings] = field(default_factory=dict)  # member -> its showings, deduplicated
+    _ack_where: dict[str, str] = field(default_factory=dict, repr=False)  # process -> "P's acknowledgement"
+    _messages: Table = field(default_factory=Table, repr=False)  # every message key read, numbered
 
     @classmethod
-    def read(cls, history: Iterable[Op | Mapping[str, Any]],
+    def read(cls, history: Iterable[Op | Mapping[str, Any] | Record],
              logs: Mapping[str, list[LogLine]] | None = None,
              metrics: Mapping[str, Mapping[str, float]] | None = None) -> "Evidence":
-        """Index a run. ``logs``: process (``node0``, ``gate1``, ``node0#2`` for a later
+        """Index a run in one pass. ``history``: a list of records (sorted here by index), or any other
+        iterable of them in index order, e.g. :func:`chaos.history.records` streaming a file, so that no
+        record outlives its reading; ``logs``: process (``node0``, ``gate1``, ``node0#2`` for a later
         incarnation) → parsed JSON log lines; ``metrics``: process → flattened samples
         scraped at the end from the processes alive then."""
-        ops = sorted((op if isinstance(op, Op) else Op.from_dict(op) for op in history), key=lambda op: op.index)
-        ev = cls(duration=ops[-1].time if ops else 0.0, logs=logs or {}, metrics=metrics or {})
-        displays: defaultdict[Key, list[Display]] = defaultdict(list)
-        final_polls: defaultdict[str, set[str]] = defaultdict(set)
-        last_final: dict[str, Any] = {}  # room -> the messages its last final poll recorded
-        for op in ops:
-            v = op.value
-            room = str(v.get("room", ""))
-            f = op.f
-            if f == "deliver":
-                if op.type == "ok":
-                    key = (room, str(v.get("client_msg_id") or f"seq:{v.get('seq')}"))
-                    displays[(room, op.process)].append(Display(key, op.time, str(v.get("source", "push")),
-                                                                _int(v.get("seq"))))
-            elif f == "send":
-                ev._record_send(room, op)
-            elif f == "join":
-                if op.type == "ok":
-                    ev.joined.setdefault((room, op.process), op.time)
-            elif f == "leave":
-                if op.type == "ok":
-                    ev.left.add((room, op.process))
-            elif f == "final_poll":
-                if op.type == "ok":
-                    ev.final_polled.add((room, op.process))
-                    messages = v.get("messages") or ()
-                    if last_final.get(room) == messages:
-                        continue  # what the member before found: every member of a room records the same list
-                    last_final[room] = messages
-                    held = [m for m in messages if type(m) is dict or isinstance(m, Mapping)]
-                    final_polls[room].update(str(m.get("client_msg_id")) for m in held)  # the ABC check is slow
-                    ev.numbered += [(room, _int(m.get("seq")), str(m.get("client_msg_id")), "final poll")
-                                    for m in held]
-            elif f == "fault":
-                ev.faults.append(op)
-            elif f == "net":
-                ev.net.append(op)
-            elif f == "phase":
-                name = v.get("name")
-                if isinstance(name, str):
-                    ev.phases.setdefault(name, op.time)
-                if name == "setup" and isinstance(v.get("store"), str):
-                    ev.store = v["store"]
-                if name == "setup" and isinstance(v.get("started_at"), (int, float)):
-                    ev.started_at = float(v["started_at"])
-            elif f == "history_reset":
-                ev.history_resets.append(op)
-            elif f == "attack":
-                ev.attacks.append(op)
-            elif f in PRESENCE_OPS:
-                ev.presence.setdefault(f, []).append(op)
-            elif f == "push":
-                ev.pushes_received[op.process] += 1
-                if v.get("client_msg_id"):
-                    ev.pushes.append(Pushed(op.process, room, _int(v.get("seq")), str(v["client_msg_id"]),
-                                            str(v.get("sender", "")), op.time))
-            elif f in ("connect", "reconnect"):
-                if op.type == "invoke":
-                    ev.link_down.setdefault(op.process, []).append(op.time)
-                if op.type == "ok":
-                    if v.get("client_id"):
-                        ev.client_ids.setdefault(op.process, []).append(str(v["client_id"]))
-                    if f == "reconnect":
-                        ev.reconnects.append(op)
-            elif f == "stream_end":
-                ev.link_down.setdefault(op.process, []).append(op.time)
-            elif f == "stored_members" and op.type == "ok":
-                ev.stored_members.append(op)
-            if f == "poll" and v.get("truncated"):
-                ev.truncated.add((room, op.process))
-        ev.displays, ev.final_polls = dict(displays), dict(final_polls)
+        ev = cls(logs=logs or {}, metrics=metrics or {})
+        listed = isinstance(history, (list, tuple))
+        ev._index(sorted(map(_record, history), key=lambda r: r[0]) if listed else iter(history))
         for process, lines in ev.logs.items():
             by_event: dict[str, list[LogLine]] = {}
             for line in lines:
@@ -232,39 +158,154 @@ class Evidence:
             ev.log_events[process] = by_event
         return ev
 
-    def _record_send(self, room: str, op: Op) -> None:
-        key = (room, str(op.value.get("client_msg_id", "")))
+    def _index(self, records: Iterable[Record | Op | Mapping[str, Any]]) -> None:
+        """The one pass: the bulk (showings, raw pushes) into columns, the rest into the indexes. A stream
+        must come in index order (a history file does: its writer numbers the lines as it writes them)."""
+        messages, names, sources = Table(), Table(), Table()
+        shown: dict[Key, Rows] = {}
+        push_rows = PushRows()
+        final_polls: defaultdict[str, set[str]] = defaultdict(set)
+        last_final: tuple[str, Any] = ("", None)  # the room and messages the last final poll recorded
+        intern, canonical, message_id, source_id = sys.intern, messages.canonical, messages.ids.get, sources.ids.get
+        self.numbered, self.stamps = KeyedRows(messages, "numbered"), KeyedRows(messages, "stamps")
+        self._messages = messages
+        last = None
+        for record in records:
+            index, time, process, type_, f, v = record if type(record) is tuple else _record(record)
+            if last is not None and index < last:
+                raise HistoryError(f"history record {index} came after {last}: a streamed history must be in "
+                                   "index order (pass a list to have it sorted)")
+            last = index
+            self.duration = time
+            room = v.get("room", "")
+            room = intern(room if type(room) is str else str(room))
+            if f == "deliver":
+                if type_ == "ok":  # the commonest record: inlined lookups
+                    cmid, seq, source = v.get("client_msg_id"), v.get("seq"), v.get("source", "push")
+                    member = (room, process)
+                    rows = shown.get(member)
+                    if rows is None:
+                        rows = shown[member] = Rows()
+                    rows.time.append(time)
+                    rows.seq.append(seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq))
+                    key = (room, cmid if type(cmid) is str and cmid else str(cmid) if cmid else f"seq:{seq}")
+                    i = message_id(key)
+                    rows.msg.append(messages.id(key) if i is None else i)
+                    i = source_id(source)
+                    rows.source.append(sources.id(str(source)) if i is None else i)
+            elif f == "push":
+                self.pushes_received[process] += 1
+                if v.get("client_msg_id"):
+                    push_rows.member.append(names.id(process))
+                    push_rows.msg.append(messages.id((room, str(v["client_msg_id"]))))
+                    push_rows.seq.append(seq_of(v.get("seq")))
+                    push_rows.sender.append(names.id(str(v.get("sender", ""))))
+                    push_rows.time.append(time)
+            elif f == "send":
+                self._record_send(canonical((room, str(v.get("client_msg_id", "")))), process, type_, time, v,
+                                  index, f)
+            elif f == "join":
+                if type_ == "ok":
+                    self.joined.setdefault((room, process), time)
+            elif f == "leave":
+                if type_ == "ok":
+                    self.left.add((room, process))
+            elif f == "final_poll":
+                if type_ == "ok":
+                    self.final_polled.add((room, process))
+                    held = v.get("messages") or ()
+                    if last_final[0] == room and (last_final[1] is held or last_final[1] == held):
+                        continue  # what the member before found: every member of a room records the same list
+                    last_final = (room, held)  # one room's only (indexing a list twice changes nothing)
+                    held = [m for m in held if type(m) is dict or isinstance(m, Mapping)]
+                    ids = [messages.id((room, str(m.get("client_msg_id")))) for m in held]
+                    final_polls[room].update(messages.values[i][1] for i in ids)
+                    for m, i in zip(held, ids):
+                        self.numbered.add(i, seq_of(m.get("seq")), "final poll")
+            elif f == "fault":
+                self.faults.append(Op(index, time, process, type_, f, v))
+            elif f == "net":
+                self.net.append(Op(index, time, process, type_, f, v))
+            elif f == "phase":
+                name = v.get("name")
+                if isinstance(name, str):
+                    self.phases.setdefault(name, time)
+                if name == "setup" and isinstance(v.get("store"), str):
+                    self.store = v["store"]
+                if name == "setup" and isinstance(v.get("system"), str):
+                    self.system = v["system"]
+                if name == "setup" and isinstance(v.get("started_at"), (int, float)):
+                    self.started_at = float(v["started_at"])
+            elif f == "history_reset":
+                self.history_resets.append(Op(index, time, process, type_, f, v))
+            elif f == "attack":
+                self.attacks.append(Op(index, time, process, type_, f, v))
+            elif f in PRESENCE_OPS:
+                self.presence.setdefault(f, []).append(Op(index, time, process, type_, f, v))
+            elif f in ("connect", "reconnect"):
+                if type_ == "invoke":
+                    self.link_down.setdefault(process, []).append(time)
+                if type_ == "ok":
+                    if v.get("client_id"):
+                        self.client_ids.setdefault(process, []).append(str(v["client_id"]))
+                    if f == "reconnect":
+                        self.reconnects.append(Op(index, time, process, type_, f, v))
+            elif f == "stream_end":
+                self.link_down.setdefault(process, []).append(time)
+            elif f == "stored_members":
+                if type_ == "ok":
+                    self.stored_members.append(Op(index, time, process, type_, f, v))
+            elif f == "poll" and v.get("truncated"):
+                self.truncated.add((room, process))
+        self.final_polls = dict(final_polls)
+        self.displays = DisplayIndex(shown, messages, sources)
+        self.showings = ShowingsIndex(shown, messages, sources, self.sends)
+        self.pushes = PushList(push_rows, messages, names)
+
+    def _record_send(self, key: Key, process: str, type_: str, time: float, v: Mapping[str, Any], index: int,
+                     f: str) -> None:
+        room = key[0]
         send = self.sends.get(key)
         if send is None:
-            send = self.sends[key] = Send(key[0], key[1], op.process)
-        if op.type == "invoke":
+            send = self.sends[key] = Send(room, key[1], process)
+        if type_ == "invoke":
             send.invokes += 1
-            send.invoke = op.time if send.invoke is None else send.invoke
+            send.invoke = time if send.invoke is None else send.invoke
             return
         send.completions += 1
-        send.outcomes.add(op.type)
-        if op.type == "ok":
-            send.ok = op.time if send.ok is None else send.ok
-            send.invoke = op.time if send.invoke is None else send.invoke
-            self.numbered.append((room, _int(op.value.get("seq")), key[1], f"{op.process}'s acknowledgement"))
-            if "timestamp" in op.value:
-                self.stamps.append((room, _int(op.value.get("seq")), _int(op.value["timestamp"]), key[1]))
+        send.flags |= _OUTCOME_BITS.get(type_, 0)
+        if type_ == "ok":
+            send.ok = time if send.ok is None else send.ok
+            send.invoke = time if send.invoke is None else send.invoke
+            where = self._ack_where.get(process)
+            if where is None:
+                where = self._ack_where[process] = f"{process}'s acknowledgement"
+            i = self._messages.ids[key]
+            self.numbered.add(i, seq_of(v.get("seq")), where)
+            if "timestamp" in v:
+                self.stamps.add(i, seq_of(v.get("seq")), seq_of(v["timestamp"]))
         else:
-            self.send_failures.append((send, op))
+            self.send_failures.append((send, Op(index, time, process, type_, f, v)))
 
     @cached_property
     def push_to_sender(self) -> bool:
         """Whether the rooms pushed each message to its sender too: a node said so in its ``room_config``
-        line (``pushchat node --push-to-sender``); a run whose node logs say nothing ran without it."""
-        return any(bool(line.get("push_to_sender")) for process in self.log_events
+        line (``pushchat node --push-to-sender``); a run whose node logs say nothing ran without it. Some
+        systems always do (``chaos.checker.systems.PUSHES_TO_SENDER``: Goverse)."""
+        return self.system in PUSHES_TO_SENDER or any(bool(line.get("push_to_sender")) for process in self.log_events
                    for line in self.log_lines(process, "room_config"))
 
     @cached_property
-    def rooms_of(self) -> dict[str, set[str]]:
-        """client_msg_id -> the rooms it was sent to (one, as the workload numbers its sends)."""
-        rooms: dict[str, set[str]] = {}
+    def rooms_of(self) -> dict[str, tuple[str, ...]]:
+        """client_msg_id -> the rooms it was sent to (one, as the workload numbers its sends; a tuple, not a
+        set each: a soak has a million)."""
+        rooms: dict[str, tuple[str, ...]] = {}
         for room, cmid in self.sends:
-            rooms.setdefault(cmid, set()).add(room)
+            had = rooms.get(cmid)
+            if had is None:
+                rooms[cmid] = (room,)
+            elif room not in had:
+                rooms[cmid] = had + (room,)
         return rooms
 
     def log_lines(self, process: str, event: str) -> list[LogLine]:
@@ -288,26 +329,11 @@ class Evidence:
     @cached_property
     def appeared(self) -> set[Key]:
         """Messages some member showed or some final poll found on the server."""
-        shown = {d.key for displays in self.displays.values() for d in displays}
+        if isinstance(self.displays, DisplayIndex):
+            shown = self.displays.shown()
+        else:
+            shown = {d.key for displays in self.displays.values() for d in displays}
         return shown | {(room, cmid) for room, ids in self.final_polls.items() for cmid in ids}
-
-    @cached_property
-    def showings(self) -> dict[Key, Showings]:
-        """Per member, how often it showed each message, and each one's first showing with its send."""
-        out: dict[Key, Showings] = {}
-        sends = self.sends
-        for member, displays in self.displays.items():
-            counts: Counter[Key] = Counter()
-            first: list[Display] = []
-            for d in displays:
-                if d.key in counts:
-                    counts[d.key] += 1
-                else:
-                    counts[d.key] = 1
-                    d.send = sends.get(d.key)
-                    first.append(d)
-            out[member] = Showings(counts, first)
-        return out
 
     def showings_of(self, member: Key) -> Showings:
         return self.showings.get(member) or Showings(Counter(), [])

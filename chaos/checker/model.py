@@ -10,12 +10,14 @@ except the verdict, the violation count and the duration, which
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 QUANTILES: tuple[float, ...] = (0.0, 0.5, 0.95, 0.99, 1.0)
-EXIT_CODES: dict[str, int] = {"valid": 0, "invalid": 1, "unknown": 2}
 SOURCES: tuple[str, ...] = ("push", "poll", "join")  # how a client came to show a message
 
 
@@ -26,6 +28,15 @@ class Violation:
     room: str | None = None
     member: str | None = None
     message: str | None = None
+
+
+@dataclass
+class NotApplicable:
+    """A rule, or some of its numbers, that the run's system gives no way to judge: n/a, never a pass."""
+
+    rule: str
+    fields: list[str]   # the result fields it would have set (n/a in tables and for expectations)
+    reason: str
 
 
 @dataclass
@@ -231,30 +242,51 @@ class Results(Summary):
     members: list[MemberStats] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+    system: str = "pushchat"         # the system under test, as the history's setup record says
     push_logs: list[PushLogCheck] = field(default_factory=list)
     push_accounts: list[PushAccount] = field(default_factory=list)
     stream_accounts: list[StreamAccount] = field(default_factory=list)
-    latency_series: list[LatencyPoint] = field(default_factory=list)
+    latency_series: list[LatencyPoint] = field(default_factory=list)  # every point up to 100,000, then evenly thinned
     fault_windows: list[FaultWindow] = field(default_factory=list)
     failover_times: list[Failover] = field(default_factory=list)
     hostile_attacks: list[HostileAttack] = field(default_factory=list)
     injected: list[InjectedCheck] = field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
+    def na_reason(self, name: str) -> str | None:
+        """Why the result field ``name`` is n/a for this run, or None when it was judged."""
+        return na_reason(self.not_applicable, name)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "Results":
+        """The ``Results`` that :meth:`to_dict` wrote (``results`` in results.json), the one reader of them;
+        fields a run of an older version did not write take their defaults, names it no longer knows are
+        ignored."""
+        results: Results = from_plain(cls, doc)
+        return results
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
 
 #: Fields :func:`chaos.checker.check` derives from the rules' findings; no rule may own them.
-DERIVED: tuple[str, ...] = ("verdict", "violation_count", "duration", "violations", "incomplete")
+DERIVED: tuple[str, ...] = ("verdict", "violation_count", "duration", "violations", "incomplete", "not_applicable",
+                            "system")
 #: Every field of ``Results``, in its order.
 RESULT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Results))
+
+
+def na_reason(not_applicable: Any, name: str) -> str | None:
+    """Why field ``name`` is n/a, from ``Results.not_applicable`` or its results.json form."""
+    for item in not_applicable or ():
+        fields_, why = (item.fields, item.reason) if isinstance(item, NotApplicable) else (
+            item.get("fields", ()), item.get("reason", ""))
+        if name in fields_:
+            return str(why)
+    return None
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -281,3 +313,33 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return kind((_plain(k), _plain(v)) for k, v in value.items())
     return copy.deepcopy(value)
+
+
+@functools.cache
+def _shape(kind: type) -> tuple[frozenset[str], dict[str, Any]]:
+    """A dataclass's field names, and the hints of those that hold dataclasses (or lists of them)."""
+    hints = typing.get_type_hints(kind)
+    names = frozenset(f.name for f in fields(kind) if f.init)
+    nested = {name: hints[name] for name in names if _holds_records(hints[name])}
+    return names, nested
+
+
+def _holds_records(hint: Any) -> bool:
+    if typing.get_origin(hint) is list:
+        return _holds_records(typing.get_args(hint)[0])
+    return isinstance(hint, type) and is_dataclass(hint)
+
+
+def from_plain(kind: Any, value: Any) -> Any:
+    """``value`` (as JSON gave it) as ``kind``, the inverse of :func:`_plain`: dataclasses and lists of them
+    rebuilt, anything else as is; fields a dict lacks take their defaults, names the class lacks are ignored."""
+    if isinstance(kind, type) and is_dataclass(kind) and isinstance(value, Mapping):
+        names, nested = _shape(kind)
+        if not nested and value.keys() <= names:  # the common case (10^5 latency points): no more to do
+            return kind(**value)
+        return kind(**{name: from_plain(nested[name], v) if name in nested else v
+                       for name, v in value.items() if name in names})
+    if typing.get_origin(kind) is list and isinstance(value, list):
+        (item,) = typing.get_args(kind)
+        return [from_plain(item, v) for v in value]
+    return value

@@ -1,7 +1,7 @@
 """``pushchat chaos list|run|check|campaign``: run scenarios with live progress and a summary table.
 
 ``run``, ``check`` and ``campaign`` share their reports and their exit codes
-(:data:`EXIT_CODES`, also in README.md): a usage error has its own code, so
+(:data:`chaos.outcome.MEANINGS`, also in README.md): a usage error has its own code, so
 that a typo on the command line never reads as "expectations not met" or
 "could not judge". ``campaign`` runs scenarios × seeds in parallel
 (``chaos.campaign``) and writes campaign.json, JUnit XML and an HTML report.
@@ -16,42 +16,25 @@ import os
 import sys
 import textwrap
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
+from chaos import outcome
+from chaos.checker.systems import SYSTEMS
 from chaos.reports import tables as report
-from chaos.cli.main import EXIT_USAGE
 from chaos.cli.progress import CampaignProgress, Progress
+from chaos.cli.selection import UsageError, in_named_group, named
 from chaos.scenario.model import Scenario
 from chaos.scenario.files import (DEFAULT_FOLDER, ON_DEMAND_GROUPS, ScenarioError, UnknownScenario, by_default, find,
-                                 in_group, load, load_all)
+                                 read_scenario, read_scenarios)
 
-EXIT_MET, EXIT_NOT_MET, EXIT_NOT_JUDGED, EXIT_BAD_SCENARIO, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_NOT_HERE = 69  # sysexits.h EX_UNAVAILABLE: what the scenario needs is not on this machine
-EXIT_CODES: dict[int, str] = {
-    EXIT_MET: "every scenario met its expectations",
-    EXIT_NOT_MET: "some scenario did not meet its expectations",
-    EXIT_NOT_JUDGED: "none failed, but some could not be judged (verdict unknown, or the run broke off)",
-    EXIT_BAD_SCENARIO: "a scenario file is bad (every problem is listed with its file and field)",
-    EXIT_USAGE: "usage error: no command, an unknown command or option, no scenario named, a name or path "
-                "that matches no scenario file, a folder that is not there or holds no run",
-    EXIT_NOT_HERE: "a scenario named (or in the group named) cannot run on this machine (network: namespaces "
-                   "without root, ip netns or nftables); one line says what is missing, and nothing ran. "
-                   "--all runs the others and lists these as not run, with that line, without failing",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-}
 EPILOG = "exit codes (run, check and campaign):\n" + "\n".join(
     textwrap.fill(what, 78, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
-    for code, what in EXIT_CODES.items())
-
-
-class UsageError(Exception):
-    """The command line asks for something that is not there; exit EXIT_USAGE."""
+    for code, what in outcome.MEANINGS.items())
 
 
 class NotHere(Exception):
-    """A scenario asked for by name or group cannot run on this machine; exit EXIT_NOT_HERE."""
+    """A scenario asked for by name or group cannot run on this machine; exit outcome.NOT_HERE."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="use this Toxiproxy server instead of the embedded one (env TOXIPROXY_URL)")
     run.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's 'system:', "
+                     "pushchat when it names none)")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML: one testcase per scenario")
     run.add_argument("--ctk-journal", type=Path, metavar="FILE",
                      help="also write the run as a Chaos Toolkit journal (one scenario only)")
@@ -82,6 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "several scenarios (one sub-folder each)")
     check.add_argument("--scenario", help="scenario (name or YAML path) whose expectations to evaluate "
                                           "(default: the copy the run saved, or the name in results.json)")
+    from chaos.cli import compare as cli_compare  # noqa: PLC0415 - it builds on this module
+
+    cli_compare.add_parser(sub)
     campaign = sub.add_parser(
         "campaign", help="run scenarios x seeds in parallel: a matrix, totals, campaign.json, JUnit XML, HTML",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,6 +87,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="every run uses this Toxiproxy server (proxy names are per run) instead of its own "
                                "embedded one (env TOXIPROXY_URL)")
     campaign.add_argument("--duration", type=float, help="override each scenario's workload duration (s)")
+    campaign.add_argument("--system", choices=SYSTEMS, help="the system under test (default: each scenario's)")
     campaign.add_argument("--junit", type=Path, metavar="FILE", help="JUnit XML file (default: OUT/junit.xml)")
     campaign.add_argument("--cell-timeout", type=float, metavar="S",
                           help="stop a run that takes longer than S seconds and count it not judged")
@@ -118,43 +107,34 @@ def run(args: argparse.Namespace) -> int:
             return _check(args)
         if args.action == "campaign":
             return _campaign(args)
+        if args.action == "compare":
+            from chaos.cli import compare as cli_compare
+
+            return cli_compare.run(args)
         if args.action == "soak":
             from chaos.cli import soak as cli_soak
+
             return cli_soak.run(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return outcome.USAGE
     except NotHere as exc:
         print(f"pushchat chaos {args.action}: cannot run {exc}", file=sys.stderr)
-        return EXIT_NOT_HERE
+        return outcome.NOT_HERE
     except ScenarioError as exc:
         lines = str(exc).splitlines()
         head = lines[0] if len(lines) == 1 else f"{len(lines)} problems in scenario files:\n  " + "\n  ".join(lines)
         print(f"pushchat chaos: {head}", file=sys.stderr)
-        return EXIT_BAD_SCENARIO
-
-
-def exit_code(codes: Sequence[int]) -> int:
-    """One code for several scenarios: not met wins over not judged, which wins over met."""
-    return EXIT_NOT_MET if EXIT_NOT_MET in codes else max(codes, default=EXIT_MET)
+        return outcome.BAD_SCENARIO
 
 
 def _list(out: TextIO) -> int:
-    scenarios = load_all()
+    scenarios = read_scenarios()
     out.write(report.table(["scenario", "group", "description"],
                            [[s.name, ",".join(s.groups), s.description] for s in scenarios], left=3,
                            width=report.terminal_width(), wrap=2) + "\n")
     return 0
-
-
-def _group(group: str) -> list[Scenario]:
-    scenarios = load_all()
-    chosen = in_group(scenarios, group)
-    if not chosen:
-        known = sorted({g for s in scenarios for g in s.groups})
-        raise UsageError(f"no scenario is in group {group!r}; groups: {', '.join(known) or 'none'}")
-    return chosen
 
 
 def _selected(args: argparse.Namespace) -> list[Scenario]:
@@ -163,19 +143,32 @@ def _selected(args: argparse.Namespace) -> list[Scenario]:
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one of them, not both")
     if args.all:
-        return by_default(load_all())
+        return _against(by_default(read_scenarios()), getattr(args, "system", None))
     if args.group:
-        return _group(args.group)
+        return _against(in_named_group(args.group), getattr(args, "system", None))
     if not args.scenarios:
         raise UsageError("name at least one scenario (see 'pushchat chaos list') or a YAML file, or give --all "
                          "or --group")
-    return _named(args.scenarios)
+    return _against(named(args.scenarios), getattr(args, "system", None))
+
+
+def _against(scenarios: list[Scenario], system: str | None) -> list[Scenario]:
+    """Each scenario against ``system`` (None: its own); every one the system cannot run, said at once."""
+    chosen, refused = [], []
+    for scenario in scenarios:
+        try:
+            chosen.append(scenario.for_system(system))
+        except ValueError as exc:
+            refused.append(str(exc))
+    if refused:
+        raise UsageError("\n".join(refused))
+    return chosen
 
 
 def _here(scenarios: list[Scenario], everything: bool) -> tuple[list[Scenario], list[tuple[Scenario, str]]]:
     """(what to run, what this machine cannot run and why). ``--all`` means all this machine can run: the rest
     are listed as not run and leave the exit code alone (a newcomer without root is not told the suite failed),
-    while a scenario asked for by name or group that cannot run here refuses the whole command (EXIT_NOT_HERE),
+    while a scenario asked for by name or group that cannot run here refuses the whole command (outcome.NOT_HERE),
     before anything starts: it never falls back to running without what it tests."""
     from chaos.infra import machine
 
@@ -193,25 +186,6 @@ def _not_run(not_here: Sequence[tuple[Scenario, str]]) -> str:
 
     return (f"Not run on this machine ({report.count(len(not_here), 'scenario')}; exit code unaffected): "
             f"{machine.refusal(not_here)}\n")
-
-
-def _named(names: Sequence[str]) -> list[Scenario]:
-    twice = [name for name, n in Counter(names).items() if n > 1]
-    if twice:
-        raise UsageError(f"{', '.join(twice)}: named twice (each scenario gets one output folder)")
-    scenarios, unknown, problems = [], [], []
-    for name in names:  # report every bad name and file, not only the first
-        try:
-            scenarios.append(find(name))
-        except UnknownScenario as exc:
-            unknown.append(str(exc))
-        except ScenarioError as exc:
-            problems += exc.problems
-    if unknown:
-        raise UsageError("\n".join(unknown))
-    if problems:
-        raise ScenarioError.of(problems)
-    return scenarios
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -242,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
                 why = f"ERROR while {status.phase}: {type(exc).__name__}: {exc}"
                 print(f"\n{label}: {why} (logs in {out})")
                 errors.append(scenario.name)
-                codes.append(EXIT_NOT_JUDGED)
+                codes.append(outcome.NOT_JUDGED)
                 cases.append(_case(scenario.name, time.monotonic() - status.started, "not judged", out, error=why))
                 if args.ctk_journal is not None:
                     _write_journal(args.ctk_journal, out, scenario, error=why)
@@ -250,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
             rows.append(_report(label, scenario.name, result.results, result.outcomes, result.duration, out,
                                 result.skipped))
             codes.append(result.exit_code)
-            cases.append(_case(scenario.name, result.duration, _OUTCOMES.get(result.exit_code, "not judged"), out,
+            cases.append(_case(scenario.name, result.duration, outcome.word(result.exit_code), out,
                                result.outcomes, result.results))
             if args.ctk_journal is not None:
                 _write_journal(args.ctk_journal, out, scenario)
@@ -267,10 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"JUnit XML: {junit.write(args.junit, 'pushchat chaos run', cases)}")
     if args.ctk_journal is not None:
         print(f"Chaos Toolkit journal: {args.ctk_journal}")
-    return exit_code(codes)
-
-
-_OUTCOMES = {EXIT_MET: "met", EXIT_NOT_MET: "failed"}
+    return outcome.combined(codes)
 
 
 def _case(name: str, seconds: float, outcome: str, out: Path, outcomes: Sequence[Any] = (), results: Any = None,
@@ -291,18 +262,9 @@ def _write_journal(path: Path, out: Path, scenario: Scenario, error: str | None 
 
 def _report(label: str, name: str, results: Any, outcomes: Sequence[Any], duration: float, out: Path,
             notes: Sequence[str] = ()) -> report.SummaryRow:
-    """One scenario's block: verdict line, expectations, latency, and the detail when something is off."""
+    """Print one scenario's block (chaos/reports/tables.py, ``run_block``); its row of the summary."""
     row = report.SummaryRow(name, results, outcomes, duration)
-    print(f"\n{label}: {'met its expectations' if row.passed else 'FAILED its expectations'} "
-          f"(verdict {report.field(results, 'verdict')}, {duration:.1f}s) -> {out}")
-    for note in notes:
-        print(f"  note: {note}")
-    print(report.expectations_table(outcomes))
-    print(report.latency_line(results))
-    if not row.passed or report.field(results, "verdict") != "valid":
-        print(report.results_detail(results))
-    if (out / "report.html").is_file():
-        print(f"HTML report: {out / 'report.html'}")
+    print(report.run_block(label, row, out, notes))
     return row
 
 
@@ -313,7 +275,7 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
     print(report.summary_table(rows, width=report.terminal_width()))
     print(report.legend(report.SUMMARY_LEGEND_LINES))
     if errors:
-        print(f"Not judged (the run failed; exit code {EXIT_NOT_JUDGED}): {', '.join(errors)}")
+        print(f"Not judged (the run failed; exit code {outcome.NOT_JUDGED}): {', '.join(errors)}")
     print(_not_run(not_here), end="")
     print(f"\nOutput: {root}  (per scenario: report.html, history.jsonl, results.json, metrics.json, logs/, "
           "latency.png)")
@@ -324,7 +286,7 @@ def _summary(rows: Sequence[report.SummaryRow], root: Path, errors: Sequence[str
 
 
 def _check(args: argparse.Namespace) -> int:
-    from chaos.run import exit_code as scenario_exit_code, judge
+    from chaos.run import check_folder
     from chaos.rundir import HISTORY, RunFolder
 
     folder: Path = args.folder
@@ -340,14 +302,17 @@ def _check(args: argparse.Namespace) -> int:
     rows, codes = [], []
     for i, sub in enumerate(folders, start=1):
         scenario = _scenario_of(sub, args.scenario)
-        results, outcomes = judge(sub, scenario)
+        judged = RunFolder(sub).read_judgement()
+        if judged is not None:  # the expectations of the system the run was against (--system)
+            scenario = scenario.for_system(judged.results.system)
+        results, outcomes = check_folder(sub, scenario)
         judged = RunFolder(sub).read_judgement()
         duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
-        codes.append(scenario_exit_code(outcomes, results.verdict))
+        codes.append(outcome.of_run(outcomes, results.verdict))
     _summary(rows, folder, pages=[p for p in (sub / "report.html" for sub in folders) if p.is_file()])
-    return exit_code(codes)
+    return outcome.combined(codes)
 
 
 def _scenario_of(folder: Path, given: str | None) -> Scenario:
@@ -358,7 +323,7 @@ def _scenario_of(folder: Path, given: str | None) -> Scenario:
 
     copies = RunFolder(folder).scenario_copies()
     if len(copies) == 1:
-        return load(copies[0])
+        return read_scenario(copies[0])
     judged = RunFolder(folder).read_judgement()
     name = judged.scenario if judged is not None else None
     if not name:
@@ -380,11 +345,12 @@ def _campaign(args: argparse.Namespace) -> int:
     if args.group and args.scenarios != "all":
         raise UsageError("--scenarios and --group: give one of them, not both")
     everything = not args.group and args.scenarios.strip() == "all"
-    scenarios = _group(args.group) if args.group else (
-        by_default(load_all()) if everything else _named([n.strip() for n in args.scenarios.split(",")
+    scenarios = in_named_group(args.group) if args.group else (
+        by_default(read_scenarios()) if everything else named([n.strip() for n in args.scenarios.split(",")
                                                                    if n.strip()]))
     if not scenarios:
         raise UsageError("--scenarios names no scenario")
+    _against(scenarios, getattr(args, "system", None))  # refused before anything starts
     scenarios, not_here = _here(scenarios, everything)
     try:
         seeds = campaign.parse_seeds(args.seeds)
@@ -397,7 +363,8 @@ def _campaign(args: argparse.Namespace) -> int:
         root = stamp.with_name(f"campaign-{stamp.name}")
     else:
         root = args.out
-    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep)
+    options = campaign.Options(_ensure(root), args.duration, args.toxiproxy_url, args.cell_timeout, args.keep,
+                               getattr(args, "system", None))
     cells = campaign.plan(scenarios, seeds, args.repeat)
     jobs = min(args.jobs, len(cells))
     print(_not_run(not_here), end="")
@@ -411,7 +378,7 @@ def _campaign(args: argparse.Namespace) -> int:
     (root / "campaign.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     junit_path = junit.write(args.junit or root / "junit.xml", "pushchat chaos campaign", [
         junit.Case(r.cell.test_name, f"pushchat.chaos.{r.cell.scenario}", r.duration, r.outcome, r.expectations, r.violations,
-                   r.incomplete, r.error, str(r.folder), r.rerun if r.exit_code != campaign.EXIT_MET else "")
+                   r.incomplete, r.error, str(r.folder), r.rerun if r.exit_code != outcome.MET else "")
         for r in results])
     page = html_report.write_campaign(root, doc)
     _campaign_summary(doc, results, root, junit_path, page)

@@ -31,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 async def _main(args: argparse.Namespace) -> int:
     from chaos.infra.etcd import EtcdCluster
-    from chaos.infra.postgres import PostgresServer
+    from chaos.infra.postgres_server import PostgresServer
     from chaos.infra.process import ServerProcess
 
     logs = args.logs or Path(tempfile.mkdtemp(prefix="pushchat-cluster-"))

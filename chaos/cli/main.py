@@ -13,6 +13,8 @@ import importlib
 import os
 import sys
 
+from chaos import outcome
+
 # Our children exec at once after fork, so gRPC's fork handlers have nothing to
 # protect; without this, every server the harness starts prints a gRPC notice.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
@@ -56,7 +58,7 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-EXIT_USAGE = 64  # the command line is wrong (sysexits.h EX_USAGE); argparse's 2 means "unknown" to chaos
+EXIT_USAGE = outcome.USAGE  # the command line is wrong, for every command (chaos/outcome.py)
 
 
 class Parser(argparse.ArgumentParser):

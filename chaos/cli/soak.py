@@ -74,11 +74,10 @@ def configure(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 def run(args: argparse.Namespace) -> int:
     """Soak, print the table; the exit code says whether anything grows."""
-    from chaos.cli.chaos import _ensure, _named
+    from chaos.cli.selection import UsageError, named
     from chaos.infra.links import Links
     from chaos.run import default_out
     from chaos.rundir import TOXIPROXY_LOG
-    from chaos.cli.chaos import UsageError
     from chaos.soak import SoakStatus, judge_again, run_soak, summary
 
     if Path(args.scenario).is_dir():
@@ -89,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
         return _exit(result)
     if args.duration is None:
         raise UsageError("say how long: --duration (1h, 30m, 90s...)")
-    (scenario,) = _named([args.scenario])
+    (scenario,) = named([args.scenario])
     if args.cycle is not None and args.cycle < scenario.workload.duration:
         raise UsageError(f"--cycle {args.cycle:g}s is shorter than {scenario.name}'s workload "
                          f"({scenario.workload.duration:g} s), whose faults each cycle repeats")
     out = args.out or default_out()
     links = Links.external(args.toxiproxy_url) if args.toxiproxy_url else Links.embedded(
-        log_file=str(_ensure(out) / TOXIPROXY_LOG))
+        log_file=str(_made(out) / TOXIPROXY_LOG))
     status = SoakStatus(scenario.name)
     try:
         with links, SoakProgress(f"soak {scenario.name}", status, quiet=args.quiet):
@@ -108,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(summary(result)))
     print(f"plot: {out / 'soak.png'}")
     return _exit(result)
+
+
+def _made(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _exit(result: "SoakResult") -> int:

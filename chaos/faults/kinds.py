@@ -31,7 +31,7 @@ from system.contract import FAULT_WHEN as WHEN, STATUS_CODES as CODES
 #: Extensions a standard toxic can stand in for (``chaos.infra.links`` adds it under the name asked for).
 STAND_INS: dict[str, tuple[str, dict[str, Any]]] = {"stall": ("bandwidth", {"rate": 1})}
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type only: a Fault is made of a kind (fault.py imports this module)
     from chaos.faults.fault import Fault
 
 STREAMS = ("both", "upstream", "downstream")
@@ -78,7 +78,7 @@ STREAM = Param("both", str, STREAMS)  # both, upstream (towards the server) or d
 # ---------------------------------------------------------------- what kinds act on
 
 
-class Link(Protocol):
+class LinkControl(Protocol):
     """One proxy, as ``chaos/infra/links.py`` offers it (synchronous HTTP calls)."""
 
     def add_toxic(self, type: str, stream: str = "downstream", attributes: Mapping[str, Any] | None = None,
@@ -90,8 +90,10 @@ class Link(Protocol):
     def enable(self) -> None: ...
 
 
-class Links(Protocol):
-    def get(self, name: str) -> Link: ...
+class LinksControl(Protocol):
+    """Every proxy by name: what ``chaos.infra.links.Links`` is (a Protocol here, so faults import no infra)."""
+
+    def get(self, name: str) -> LinkControl: ...
 
 
 class Processes(Protocol):
@@ -123,7 +125,7 @@ class ClientControl(Protocol):
 class Parts(Protocol):
     """Everything a fault can act on, each part by the name ``chaos.naming`` gives it."""
 
-    links: Links
+    links: LinksControl
     processes: Processes  # also the Servers, for SERVER kinds
     clients: Mapping[str, ClientControl]
     seed: int  # the run's seed: fault points roll their numbers from it
@@ -214,7 +216,7 @@ def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], 
     return FaultKind(name, LINK, apply, params, toxic=toxic_type, target=target)
 
 
-def link_switch(name: str, on: Callable[[Link], None], off: Callable[[Link], None]) -> FaultKind:
+def link_switch(name: str, on: Callable[[LinkControl], None], off: Callable[[LinkControl], None]) -> FaultKind:
     async def apply(parts: Parts, part: str, fault: "Fault", undo: list[Undo]) -> None:
         link = parts.links.get(part)
         await asyncio.to_thread(on, link)
@@ -323,8 +325,6 @@ register(fault_point("store_delay", "store", "delay", STORE_SCOPES, delay_ms=Par
 register(FaultKind("clock", SERVER, _set_clock, {"jump_s": Param(0, int, minimum=-10**9),
                                                  "rate": Param(1.0, float, minimum=0.01, maximum=100)},
                    scopes=CLOCK_SCOPES, needs="faketime"))  # libfaketime: jump or skew a server's wall clock
-
-import chaos.faults.net_kinds  # noqa: E402,F401 - registers the IP-layer kinds (net_*), which build on the above
 
 #: Kinds that need pushchat's embedded Toxiproxy server (a real one lacks their toxic).
 EXTENSION_KINDS: frozenset[str] = frozenset(name for name, kind in KINDS.items() if kind.extension)

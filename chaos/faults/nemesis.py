@@ -13,7 +13,7 @@ import time
 from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol, Sequence, TypeVar
 
 from chaos.faults.fault import Fault
-from chaos.faults.kinds import KINDS, ClientControl, Links, Processes, Undo
+from chaos.faults.kinds import KINDS, ClientControl, LinksControl, Processes, Undo
 from chaos.naming import PartNames
 
 T = TypeVar("T")
@@ -31,7 +31,7 @@ class FaultInjector:
     ``supports_extensions`` (the embedded server is in use).
     """
 
-    def __init__(self, links: Links, processes: Processes, clients: Mapping[str, ClientControl],
+    def __init__(self, links: LinksControl, processes: Processes, clients: Mapping[str, ClientControl],
                  history: HistoryWriter, supports_extensions: bool, *, names: PartNames,
                  process: str = "nemesis", seed: int = 0) -> None:
         self.links, self.processes, self.clients = links, processes, clients

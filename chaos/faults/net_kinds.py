@@ -15,14 +15,21 @@ heal; what was loaded where is recorded in the history (``f: net``).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chaos.faults.kinds import FaultKind, Param, Parts, Undo, register
 from chaos.naming import LINK, PROCESS
-from chaos.infra.netplan import table_name
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type only: a Fault is made of a kind (fault.py imports the kinds)
     from chaos.faults.fault import Fault
+
+
+def table_name(fault_id: int, part: str) -> str:
+    """The nftables table one fault loads for one part it hits (a link, a server): its own, so each heals alone
+    even where a namespace dials several of the links hit (``gate0-node0``, ``gate0-node1``)."""
+    return f"pushchat_fault{fault_id}_" + re.sub(r"[^A-Za-z0-9]", "_", part)
+
 
 NEEDS = "namespaces"  # what the topology must be started with for these kinds
 ONE_WAY = ("upstream", "downstream")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Sequence
 
 from chaos.infra.certs import Authority, Pem
-from chaos.infra.postgres import free_port
+from chaos.infra.postgres_server import free_port
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0

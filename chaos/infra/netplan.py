@@ -122,12 +122,6 @@ class NetPlan:
 # ---------------------------------------------------------------- rules
 
 
-def table_name(fault_id: int, part: str) -> str:
-    """The nftables table one fault loads for one part it hits (a link, a server): its own, so each heals alone
-    even where a namespace dials several of the links hit (``gate0-node0``, ``gate0-node1``)."""
-    return f"pushchat_fault{fault_id}_" + re.sub(r"[^A-Za-z0-9]", "_", part)
-
-
 def share(percent: float) -> str:
     """The match for a random ``percent`` of packets ("" for all of them)."""
     if not 0 < percent <= 100:

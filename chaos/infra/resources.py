@@ -1,8 +1,8 @@
 """What a soak samples of each server: its process (from ``/proc``), its own gauges (from its metrics) and its store.
 
-One :class:`Sample` per live server per sampling round, written as a line of the run folder's
-``soak.jsonl`` (``chaos.rundir``). ``/proc`` gives what any process has (resident memory, open
-file descriptors); the server's ``/metrics`` what only it knows (asyncio tasks, the gate's
+One :class:`~chaos.samples.Sample` per live server per sampling round, written as a line of the
+run folder's ``soak.jsonl`` (``chaos.rundir``, ``chaos.samples``). ``/proc`` gives what any process
+has (resident memory, open file descriptors); the server's ``/metrics`` what only it knows (asyncio tasks, the gate's
 sessions and client streams, the node's rooms); the run folder the size of a node's sqlite
 store. A resource a process cannot tell (a paused one answers no scrape, a gate has no rooms)
 is left out of its sample, never guessed.
@@ -11,11 +11,11 @@ is left out of its sample, never guessed.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
+
+from chaos.samples import Sample
 
 #: resource -> (metric name, which process kinds serve it)
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -26,30 +26,6 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "gate_streams": ("pushchat_connected_gates", ("node",)),
     "rooms": ("pushchat_rooms_hosted", ("node",)),
 }
-#: every resource a sample may hold, in the order tables and plots show them
-RESOURCES = ("rss_bytes", "fds", "tasks", "sessions", "streams", "tracked", "gate_streams", "rooms", "store_bytes")
-
-
-@dataclass
-class Sample:
-    """One server's resources at one moment (``t``: seconds since the workload began)."""
-
-    t: float
-    process: str
-    incarnation: int
-    pid: int
-    sends_ok: int                  # acknowledged sends so far, run-wide (a store grows with them)
-    values: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "Sample":
-        return cls(float(doc["t"]), str(doc["process"]), int(doc["incarnation"]), int(doc["pid"]),
-                   int(doc.get("sends_ok", 0)), {k: float(v) for k, v in dict(doc.get("values", {})).items()})
-
-
 def proc_status(pid: int) -> dict[str, float]:
     """Resident memory and open file descriptors of ``pid`` from ``/proc``; empty if it is gone."""
     out: dict[str, float] = {}
@@ -106,17 +82,3 @@ async def sample_servers(servers: Iterable[Any], t: float, sends_ok: int, store_
 
     found = await asyncio.gather(*(one(s) for s in servers))
     return [s for s in found if s is not None]
-
-
-def write(path: Path, samples: Iterable[Sample]) -> None:
-    """Append ``samples`` to ``path`` (one JSON object a line), flushed: a soak cut short keeps what it took."""
-    with open(path, "a", encoding="utf-8") as f:
-        for s in samples:
-            f.write(json.dumps(s.to_dict(), separators=(",", ":")) + "\n")
-
-
-def read(path: Path) -> Iterator[Sample]:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield Sample.from_dict(json.loads(line))

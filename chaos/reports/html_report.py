@@ -326,6 +326,7 @@ def run_context(folder: Path, judged: Judgement | None = None) -> dict[str, Any]
         "latency_line": report.latency_line(results),
         "members": results.members, "push_logs": results.push_logs,
         "failovers": results.failover_times, "incomplete": results.incomplete,
+        "not_applicable": report.not_applicable_lines(results), "system": results.system,
         "violations": violations,
         "schedule": run_clock.fault_rows(run.read_schedule(), report.field(results, "fault_windows") or [], ops),
         "origin": run_clock.ORIGIN, "workload_at": run_clock.workload_start(ops),
@@ -369,6 +370,11 @@ def campaign_context(root: Path, doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def _column(cell: Mapping[str, Any], doc: Mapping[str, Any]) -> str:
     return f"seed {cell['seed']}" + (f" #{cell['repeat']}" if doc.get("repeat", 1) > 1 else "")
+
+
+def render(template: str, **context: Any) -> str:
+    """A page from one of ``chaos/reports/templates`` (others' pages, e.g. ``chaos.compare``, share the look)."""
+    return _ENV.get_template(template).render(**context)
 
 
 def write_campaign(root: str | Path, doc: Mapping[str, Any]) -> Path:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from chaos.infra.resources import RESOURCES, Sample
+from chaos.samples import RESOURCES, Sample
 from chaos.trend import ALLOWANCES, Trend
 
 HEAD = ("process", "resource", "inc", "points", "first", "last", "level", "trend/h", "allowed/h", "noise", "verdict")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from chaos.checker.model import na_reason
 from chaos.run_clock import ORIGIN
 
 MAX_VIOLATIONS_SHOWN = 20
@@ -33,6 +34,24 @@ class SummaryRow:
 def field(obj: Any, name: str, default: Any = None) -> Any:
     """A field of a checker ``Results`` (or of its results.json dict)."""
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+NA = "n/a"
+
+
+def judged(obj: Any, name: str, default: Any = None) -> Any:
+    """A number of a checker ``Results`` as a table shows it: ``n/a`` when the run's system gives no way to
+    judge it (``Results.not_applicable``), never its unset 0."""
+    return NA if na_reason(field(obj, "not_applicable"), name) is not None else field(obj, name, default)
+
+
+def not_applicable_lines(results: Any) -> list[str]:
+    """One line per rule (or part of one) that could not judge the run's system: what, and why."""
+    out = []
+    for item in field(results, "not_applicable", None) or ():
+        rule, names, why = field(item, "rule"), field(item, "fields", []), field(item, "reason")
+        out.append(f"{rule}{' (' + ', '.join(names) + ')' if names else ''}: {why}")
+    return out
 
 
 
@@ -112,9 +131,9 @@ def summary_cells(row: SummaryRow) -> tuple[tuple[str, ...], list[Any]]:
     return SUMMARY_HEADERS, [
         row.scenario, field(r, "verdict"), f"{met}/{len(row.outcomes)} {'ok' if row.passed else 'FAIL'}",
         f"{field(r, 'sends_ok')}/{field(r, 'sends_failed')}/{field(r, 'sends_indefinite')}",
-        f"{field(r, 'delivered_by_push')}/{field(r, 'push_failures')}/{field(r, 'push_drops')}",
-        field(r, "delivered_by_poll"), field(r, "lost"), field(r, "lost_by_server"), field(r, "duplicates"),
-        field(r, "reordered"), field(r, "phantom"), field(r, "conflicting_seq", 0),
+        f"{field(r, 'delivered_by_push')}/{judged(r, 'push_failures')}/{judged(r, 'push_drops')}",
+        field(r, "delivered_by_poll"), field(r, "lost"), judged(r, "lost_by_server"), field(r, "duplicates"),
+        field(r, "reordered"), field(r, "phantom"), judged(r, "conflicting_seq", 0),
         _failover(r), _ms(field(r, "latency_p50")), _ms(field(r, "latency_p99")), f"{row.duration:.1f}",
     ]
 
@@ -181,6 +200,10 @@ def results_detail(results: Any) -> str:
     incomplete = field(results, "incomplete", [])
     if incomplete:
         parts.append("\n".join(["incomplete (verdict can be at best unknown):"] + [f"  {i}" for i in incomplete]))
+    na = not_applicable_lines(results)
+    if na:
+        parts.append("\n".join([f"n/a for {field(results, 'system', 'this system')} (not judged, not passed):"]
+                                + [f"  {line}" for line in na]))
     return "\n\n".join(parts)
 
 
@@ -313,3 +336,18 @@ def campaign_slowest(doc: dict[str, Any]) -> str:
     return table(["scenario", "seed", "time s", "folder"],
                  [[s["scenario"], s["seed"] if s.get("repeat", 1) == 1 else f"{s['seed']} #{s['repeat']}",
                    f"{s['duration']:.1f}", s["folder"]] for s in doc["slowest"]], left=1)
+
+
+def run_block(label: str, row: SummaryRow, out: Path, notes: Sequence[str] = ()) -> str:
+    """One scenario's block, as ``pushchat chaos run`` prints it and a campaign cell's run.log keeps it:
+    verdict line, expectations, latency, the detail when something is off, and where report.html is."""
+    results = row.results
+    lines = [f"\n{label}: {'met its expectations' if row.passed else 'FAILED its expectations'} "
+             f"(verdict {field(results, 'verdict')}, {row.duration:.1f}s) -> {out}"]
+    lines += [f"  note: {note}" for note in notes]
+    lines += [expectations_table(row.outcomes), latency_line(results)]
+    if not row.passed or field(results, "verdict") != "valid":
+        lines.append(results_detail(results))
+    if (out / "report.html").is_file():
+        lines.append(f"HTML report: {out / 'report.html'}")
+    return "\n".join(lines)

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
 
-from chaos.checker import EXPECTABLE, Summary
 from chaos.faults.fault import Fault, make_fault
-from chaos.scenario.fields import (REQUIRED, Bad, Problem, Problems, Section, as_is, list_of, number, one_line, one_of, text,
-                          unknown_key, what)
+from chaos.scenario.fields import (REQUIRED, Bad, Problem, Problems, Section, as_is, list_of, number, one_line, one_of,
+                                   text, unknown_key, what)
+from chaos.checker.systems import DEFAULT_SYSTEM, SYSTEMS
 from chaos.faults.kinds import KINDS, FaultError, check_params, unknown_kind
 from chaos.naming import PartNames
-from chaos.scenario.model import (GATE_LIMIT_FLAGS, OPS, Expectation, LoadSpec, RandomFaults, Scenario, TopologySpec,
-                            Workload)
+from chaos.scenario import goverse as goverse_scenario
+from chaos.scenario.expect import expect_of, expect_on_of
+from chaos.scenario.goverse import GOVERSE
+from chaos.scenario.model import GATE_LIMIT_FLAGS, LoadSpec, RandomFaults, Scenario, TopologySpec, Workload
 from chaos.faults.schedule import conflicts, schedule_random
 from chaos.faults.target import parse_target
-from chaos.scenario.timing_bounds import refuse_timing_bound
 
 # An installed distribution ships scenarios/ as chaos/scenarios (see pyproject.toml);
 # a source checkout, and an editable install of one, reads the top-level folder.
@@ -35,16 +35,13 @@ _SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_FOLDER = _SHIPPED if _SHIPPED.is_dir() else _SHIPPED.parent.parent / "scenarios"
 RESERVED_PROCESSES = ("nemesis", "runner")  # history process names that are not clients
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-_COMPARISON = re.compile(r"^\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
-_TEXT_RESULTS = frozenset(f.name for f in fields(Summary) if f.type in ("str", str))
-VERDICTS = ("valid", "invalid", "unknown")
 
-TOP_KEYS = ("name", "description", "group", "seed", "topology", "workload", "recovery_wait", "faults", "random_faults",
-            "expect")
+TOP_KEYS = ("name", "description", "group", "seed", "system", "topology", "workload", "recovery_wait", "faults",
+            "random_faults", "expect", "expect_on")
 TOPOLOGY_KEYS = ("nodes", "gates", "clients", "rooms", "gate_buffer", "client_buffer", "history_limit",
                  "max_message_bytes", "store", "etcd", "lease_ttl", "auth", "tls", "hostile", "limits", "load",
                  "network", "page_size", "push_to_sender")
-LOAD_KEYS = ("clients", "rooms", "workers", "rate")
+LOAD_KEYS = ("clients", "rooms", "workers", "rate", "presence")
 AUTH_MODES = ("none", "token")
 NETWORKS = ("host", "namespaces")  # where servers run (see TopologySpec.network)
 STORES = ("sqlite", "memory", "postgres")  # the nodes' store in a run (see TopologySpec.store)
@@ -111,7 +108,7 @@ def by_default(scenarios: Sequence[Scenario]) -> list[Scenario]:
     return [s for s in scenarios if not set(s.groups) & set(ON_DEMAND_GROUPS)]
 
 
-def load(path: str | Path) -> Scenario:
+def read_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file; a ScenarioError lists every problem found."""
     path = Path(path)
     file = str(path)
@@ -152,13 +149,22 @@ def load(path: str | Path) -> Scenario:
     faults = _faults(problems, top.get("faults", as_is, []), topology, workload)
     random_faults = _random_faults(problems, top.get("random_faults", as_is, None), topology, workload, seed,
                                    faults)
-    expect = _expect(problems, top.get("expect", as_is, {}), topology.store if topology else None)
+    expect = expect_of(problems, top.get("expect", as_is, {}), topology.store if topology else None)
+    system = top.get("system", one_of(SYSTEMS), DEFAULT_SYSTEM)
+    expect_on = expect_on_of(Section(problems, "expect_on", top.get("expect_on", as_is, {}), SYSTEMS))
     if problems.found:
         raise ScenarioError.of(problems.found)
     assert topology is not None and workload is not None and faults is not None
-    return Scenario(name=name, description=description, seed=seed, topology=topology, workload=workload,
-                    recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect, path=path,
-                    groups=groups)
+    scenario = Scenario(name=name, description=description, seed=seed, topology=topology, workload=workload,
+                        recovery_wait=recovery_wait, faults=faults, random_faults=random_faults, expect=expect,
+                        path=path, groups=groups, system=system, expect_on=expect_on)
+    if system == GOVERSE:
+        for where, why in goverse_scenario.refusals(topology, workload, scenario.kinds) or \
+                goverse_scenario.shared_links(scenario):
+            problems.add(where, why)
+        if problems.found:
+            raise ScenarioError.of(problems.found)
+    return scenario
 
 
 def _topology(sec: Section) -> TopologySpec | None:
@@ -233,7 +239,8 @@ def _load(sec: Section) -> LoadSpec | None:
     spec = LoadSpec(clients=sec.get("clients", number(minimum=1, integer=True)),
                     rooms=sec.get("rooms", number(minimum=1, integer=True), LoadSpec.rooms),
                     workers=sec.get("workers", number(minimum=1, integer=True), LoadSpec.workers),
-                    rate=sec.get("rate", number(positive=True), LoadSpec.rate))
+                    rate=sec.get("rate", number(positive=True), LoadSpec.rate),
+                    presence=sec.get("presence", flag, LoadSpec.presence))
     return None if sec.failed else spec
 
 
@@ -421,64 +428,13 @@ def _random_faults(problems: Problems, value: Any, topology: TopologySpec | None
     return spec
 
 
-#: Stores that keep what they acknowledged across a crash: with one, ``lost_by_server == 0`` is always expected.
-DURABLE_STORES = ("sqlite", "postgres")
-
-
-def _expect(problems: Problems, value: Any, store: str | None = None) -> tuple[Expectation, ...]:
-    sec = Section(problems, "expect", value, EXPECTABLE)
-    out = [sec.get(name, lambda v, name=name: _expectation(name, v)) for name in sec.data if name in EXPECTABLE]
-    if "verdict" not in sec.data:  # a scenario that forgets it still must not pass on an invalid run
-        out.insert(0, Expectation("verdict", "==", "valid"))
-    if store in DURABLE_STORES and "lost_by_server" not in sec.data:  # a durable store forgets nothing it acked
-        out.append(Expectation("lost_by_server", "==", 0))
-    return tuple(out)
-
-
-def _expectation(name: str, value: Any) -> Expectation:
-    textual = name in _TEXT_RESULTS
-
-    def literal(v: Any) -> Any:
-        if textual:
-            if not isinstance(v, str):
-                raise Bad(f"must be a word, not {what(v)}")
-            if name == "verdict" and v not in VERDICTS:
-                raise Bad(f"must be one of {', '.join(VERDICTS)}, not {v!r}")
-            return v
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise Bad(f"must be a number or a comparison such as '> 0', not {what(v)}")
-        return v
-
-    ex = _bound(name, value, literal, textual)
-    refuse_timing_bound(ex)
-    return ex
-
-
-def _bound(name: str, value: Any, literal: Any, textual: bool) -> Expectation:
-    if isinstance(value, list):
-        values = list_of(literal)(value)
-        if name == "verdict" and {"valid", "invalid"} <= set(values):
-            raise Bad("accepts both valid and invalid, so it can never fail; say which verdict the scenario expects")
-        return Expectation(name, "in", values)
-    if isinstance(value, str) and not textual and value.strip()[:1] in tuple("<>=!"):
-        m = _COMPARISON.match(value)
-        try:
-            amount = float(m[2]) if m else None
-        except ValueError:
-            amount = None
-        if m is None or amount is None:
-            raise Bad(f"cannot read {value!r}; write '<op> <number>' with op one of {', '.join(OPS)}")
-        return Expectation(name, m[1], int(amount) if amount.is_integer() else amount)
-    return Expectation(name, "==", literal(value))
-
-
-def load_all(folder: str | Path = DEFAULT_FOLDER) -> list[Scenario]:
+def read_scenarios(folder: str | Path = DEFAULT_FOLDER) -> list[Scenario]:
     """Every scenario in ``folder``, sorted by name; one error lists every problem of every bad file."""
     scenarios: list[Scenario] = []
     problems: list[Problem] = []
     for path in sorted(Path(folder).glob("*.yaml")):
         try:
-            scenarios.append(load(path))
+            scenarios.append(read_scenario(path))
         except ScenarioError as exc:
             problems += exc.problems
     if problems:
@@ -490,10 +446,10 @@ def find(name_or_path: str | Path, folder: str | Path = DEFAULT_FOLDER) -> Scena
     """A scenario by name (``stalled-client``) from ``folder``, or by file path."""
     given = Path(name_or_path)
     if given.suffix in (".yaml", ".yml") or given.is_file() or len(given.parts) > 1:
-        return load(given)
+        return read_scenario(given)
     candidate = Path(folder) / f"{given}.yaml"
     if candidate.is_file():
-        return load(candidate)
+        return read_scenario(candidate)
     known = sorted(p.stem for p in Path(folder).glob("*.yaml"))
     close = difflib.get_close_matches(str(given), known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""

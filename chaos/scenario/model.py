@@ -6,11 +6,14 @@ The model only; ``chaos.scenario.files`` reads and validates it from YAML
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from chaos.checker.model import na_reason
+from chaos.checker.systems import SYSTEMS
 from chaos.faults.fault import Fault
 from chaos.faults.kinds import EXTENSION_KINDS
 from chaos.naming import PartNames
@@ -33,12 +36,15 @@ class LoadSpec:
     """Many clients driven from a few worker processes (``topology.load``; ``chaos.workload.fleet``).
 
     Client ``i`` is ``load{i}`` (zero-padded), on gate ``i % gates``, a member of room ``i % rooms``;
-    ``rate`` is the messages per second all of them send together."""
+    ``rate`` is the messages per second all of them send together; ``presence``: each records the member
+    list it shows after the final poll (for the checker's presence rule; not typing or receipts, whose
+    pushes to every member of a big room would be the load)."""
 
     clients: int
     rooms: int = 1
     workers: int = 2
     rate: float = 100.0
+    presence: bool = False
 
     def client_name(self, i: int) -> str:
         return f"load{i:0{len(str(self.clients - 1))}d}"
@@ -108,7 +114,7 @@ class Workload:
     rate: float = 10.0       # sends per second per sender
     senders: tuple[str, ...] = ()
     text_bytes: int = 32
-    presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence.py)
+    presence: bool = False   # clients also type, mark read and record presence (chaos/workload/presence_recorder.py)
     typists: tuple[str, ...] = ()        # members that type in the first quarter and never send
     stale_readers: tuple[str, ...] = ()  # members that mark read behind themselves after each send
     #                                      (both: chaos/workload/variations.py)
@@ -171,6 +177,23 @@ class Scenario:
     expect: tuple[Expectation, ...]
     path: Path
     groups: tuple[str, ...] = ()   # what `pushchat chaos run|campaign --group` selects it by
+    system: str = "pushchat"       # the system under test: pushchat, or goverse (chaos.scenario.goverse)
+    expect_on: tuple[tuple[str, tuple[Expectation, ...]], ...] = ()  # system -> expectations in place of expect
+
+    def for_system(self, system: str | None) -> "Scenario":
+        """This scenario against ``system`` (None: its own), with that system's expectations (``expect_on``) when
+        it states them. ``ValueError`` naming every part the system cannot run (a fault point kind for goverse)."""
+        from chaos.scenario import goverse as goverse_scenario  # here: the scenario model stays importable on its own
+
+        system = system or self.system
+        if system not in SYSTEMS:
+            raise ValueError(f"system must be one of {', '.join(SYSTEMS)}, not {system!r}")
+        if system == goverse_scenario.GOVERSE:
+            refused = goverse_scenario.check(self)
+            if refused:
+                raise ValueError(f"{self.name} cannot run against goverse: " + "; ".join(refused))
+        expect = dict(self.expect_on).get(system, self.expect)
+        return dataclasses.replace(self, system=system, expect=expect)
 
     @property
     def kinds(self) -> list[str]:
@@ -195,9 +218,16 @@ class Scenario:
 
 
 def evaluate(expect: Sequence[Expectation], results: Any) -> list[ExpectationOutcome]:
-    """Test each expectation against a ``Results`` or its dict (results.json)."""
+    """Test each expectation against a ``Results`` or its dict (results.json). One on a number the run's system
+    gives no way to judge (n/a) does not hold: its actual value is ``n/a: <why>``."""
     out = []
+    plain = isinstance(results, Mapping)
+    na = results.get("not_applicable") if plain else getattr(results, "not_applicable", None)
     for e in expect:
-        actual = results.get(e.name) if isinstance(results, Mapping) else getattr(results, e.name, None)
+        why = na_reason(na, e.name)
+        if why is not None:
+            out.append(ExpectationOutcome(e.name, e.wanted, f"n/a: {why}", False))
+            continue
+        actual = results.get(e.name) if plain else getattr(results, e.name, None)
         out.append(ExpectationOutcome(e.name, e.wanted, actual, e.holds(actual)))
     return out

@@ -18,7 +18,7 @@ from .address import format_addr, split_host_port
 from .pipe import Pipe
 from .toxicset import DOWNSTREAM, UPSTREAM
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type only: the proxy (parent) owns its connections and imports this module
     from .proxy import Proxy
 
 __all__ = ["Connection", "Side"]

@@ -22,7 +22,7 @@ from .toxics import WAKE, Channel, Chunk, Meter, Stub
 from .toxics.noop import Noop
 from .toxicset import ToxicSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type only: a connection (parent) owns its two pipes and imports this module
     from .connection import Connection, Side
 
 __all__ = ["Pipe", "HIGH_WATER", "LOW_WATER"]

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import grpc
 
 from chaos.history import History
-from chaos.workload.presence import PresenceRecorder, record_final, type_and_mark
+from chaos.workload.presence_recorder import FinalLists, PresenceRecorder, record_final, type_and_mark
 from chaos.workload.variations import stale_mark
 from chaos.rundir import client_log_name
 from system import log
@@ -30,8 +30,10 @@ from system.tls import ClientTls
 from system.pb import chat_pb2
 
 
-CONNECT_DEADLINE = 15.0  # seconds a member may take to first register before the run gives up
+CONNECT_DEADLINE = 60.0  # s a member may take to first register (and join) before the run gives up
 CONNECT_RETRY = 0.2
+# a first join cut short: by its deadline, no link, or its channel replaced by the client's reconnect
+FIRST_JOIN_RETRIED = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
 
 @dataclass
@@ -145,6 +147,7 @@ class WorkloadClient:
     tls: ClientTls | None = None   # for a gate serving TLS
     presence: bool = False         # also type, mark read and record presence (workload.presence)
     stale_reads: bool = False      # also mark read behind itself after each send (workload.stale_readers)
+    final_lists: FinalLists | None = None  # only the member list after the final poll (topology.load.presence)
     client: ChatClient = field(init=False)
     sent: int = 0
 
@@ -169,13 +172,28 @@ class WorkloadClient:
         client_id = await self._first_connect()
         h.ok(self.name, "connect", {"client_id": client_id})
         for room in rooms:
+            await self._first_join(room)
+
+    async def _first_join(self, room: str) -> None:
+        """Join before the workload starts; a join that timed out or found no link (a machine too loaded to
+        answer within the call's deadline, thousands joining at once) is tried again until CONNECT_DEADLINE:
+        no fault is active yet. Joins are idempotent, so one that was made and not answered does no harm."""
+        h = self.history
+        deadline = time.monotonic() + CONNECT_DEADLINE
+        while True:
             h.invoke(self.name, "join", {"room": room})
             try:
                 joined = await self.client.join(room)
             except Exception as exc:
+                code = exc.code() if isinstance(exc, grpc.aio.AioRpcError) else None
+                if code in FIRST_JOIN_RETRIED and time.monotonic() < deadline:
+                    h.info(self.name, "join", {"room": room, "error": _describe(exc)})  # its outcome is unknown
+                    await asyncio.sleep(CONNECT_RETRY)
+                    continue
                 h.fail(self.name, "join", {"room": room, "error": _describe(exc)})
                 raise
             h.ok(self.name, "join", {"room": room, "client_id": self.client.client_id, "last_seq": joined.last_seq})
+            return
 
     async def _first_connect(self) -> str:
         """Register before the workload starts; a link still coming up on a loaded machine (UNAVAILABLE)
@@ -184,8 +202,9 @@ class WorkloadClient:
         while True:
             try:
                 return await self.client.connect()
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+            except (grpc.aio.AioRpcError, TimeoutError) as exc:  # TimeoutError: no answer to Register in time
+                late = isinstance(exc, TimeoutError) or exc.code() == grpc.StatusCode.UNAVAILABLE
+                if not late or time.monotonic() >= deadline:
                     raise
                 self.history.info(self.name, "connect_retry", {"error": _describe(exc)})
                 await asyncio.sleep(CONNECT_RETRY)
@@ -257,6 +276,8 @@ class WorkloadClient:
         self.history.ok(self.name, "final_poll", {"room": room, "messages": held})
         if self.presence:
             record_final(self.client, self.history, self.name, room)
+        elif self.final_lists is not None:
+            self.final_lists.record(self.client, self.history, self.name, room)
 
     async def close(self) -> None:
         await self.client.close()

@@ -29,6 +29,7 @@ from system.grpcopts import Keepalive
 from system.tls import ClientTls
 
 START_TIMEOUT = 120.0  # s for a worker to connect and join its clients (hundreds, on a busy machine)
+START_PER_CLIENT = 0.3  # s more per client of a worker past the first 400: 500 joining one room of 2,000 (pages)
 
 
 class LoadError(RuntimeError):
@@ -150,11 +151,12 @@ class Fleet:
                     stdout=asyncio.subprocess.PIPE, stderr=err, env=env, limit=2**24)
             self.workers.append(_Worker(k, proc, self._on_counts))
         ka = [self.keepalive.time_ms, self.keepalive.timeout_ms, self.keepalive.ping_timeout_ms]
-        async with asyncio.timeout(START_TIMEOUT):
+        most = max(len(clients) for clients in self.assignment)
+        async with asyncio.timeout(START_TIMEOUT + START_PER_CLIENT * max(0, most - 400)):
             await asyncio.gather(*(
                 w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
                        origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
-                       tls_ca=self.tls_ca)
+                       tls_ca=self.tls_ca, presence=self.spec.presence)
                 for w in self.workers))
 
     async def send(self, until: float, text_bytes: int) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable
 
 from chaos.history import History
 from chaos.workload.client import Counts, WorkloadClient, client_logs
+from chaos.workload.presence_recorder import FinalLists
 from system.grpcopts import Keepalive
 from system.tls import ClientTls
 from system.wait import wait_until
@@ -53,16 +54,20 @@ class Worker:
         self.rng = random.Random(0)
 
     async def op_start(self, clients: list[list[Any]], history: str, origin: float, keepalive: list[int],
-                       logs: str, seed: int = 0, tls_ca: str | None = None) -> dict[str, Any]:
+                       logs: str, seed: int = 0, tls_ca: str | None = None, presence: bool = False
+                       ) -> dict[str, Any]:
         """Connect every client and join its rooms (a few at a time); the history's time 0 is the runner's.
-        ``tls_ca``: the PEM CA to trust when the gates serve TLS."""
+        ``tls_ca``: the PEM CA to trust when the gates serve TLS; ``presence``: record each client's final
+        member list."""
         self.history = History(history, line_flush=False)  # flushed with each counts line
         self.history.start = origin  # one clock (CLOCK_MONOTONIC is system-wide): the files merge by time
         self.exits.enter_context(client_logs(Path(logs), [c[0] for c in clients]))
         ka = Keepalive(*keepalive)
         tls = ClientTls(tls_ca.encode()) if tls_ca else None
+        lists = FinalLists() if presence else None
         for name, addr, rooms, token in clients:
-            self.clients[name] = WorkloadClient(name, addr, self.history, self.counts, ka, token=token, tls=tls)
+            self.clients[name] = WorkloadClient(name, addr, self.history, self.counts, ka, token=token, tls=tls,
+                                                final_lists=lists)
             self.rooms[name] = rooms
         gate = asyncio.Semaphore(CONNECTING_AT_ONCE)
         self.rng = random.Random(seed)

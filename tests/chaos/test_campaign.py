@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
+from chaos import outcome
 from chaos.cli import main as cli
 
 from chaos.cli import chaos as cli_chaos
@@ -86,7 +87,7 @@ def block(text: str, title: str) -> list[str]:
 @pytest.mark.chaos
 def test_a_failed_cell_makes_the_campaign_exit_1_with_its_matrix_and_rerun_command(campaign) -> None:
     done, out = campaign
-    assert done.returncode == cli_chaos.EXIT_NOT_MET, done.stdout + done.stderr
+    assert done.returncode == outcome.NOT_MET, done.stdout + done.stderr
     text = done.stdout[done.stdout.index("\nMatrix\n") + 8:done.stdout.index("\nPer scenario\n")]
     assert max(map(len, text.splitlines())) <= 100  # a pipe gets 100 columns: wide cells fold the matrix
     headers: list[str] = []
@@ -164,7 +165,7 @@ def test_the_printed_rerun_command_reproduces_the_failed_cell(campaign) -> None:
     argv = shlex.split(line)
     assert argv[0] == "pushchat"
     again = chaos_cli(*argv[1:], "--quiet")
-    assert again.returncode == cli_chaos.EXIT_NOT_MET, again.stdout + again.stderr
+    assert again.returncode == outcome.NOT_MET, again.stdout + again.stderr
     cell, rerun = out / "forgets" / "seed-2", out / "forgets" / "seed-2-rerun"
     assert (rerun / "schedule.json").read_text() == (cell / "schedule.json").read_text()
     assert json.loads((rerun / "results.json").read_text())["results"]["lost"] > 0
@@ -247,7 +248,7 @@ CAMPAIGN_USAGE = [
 
 @pytest.mark.parametrize("argv, says", CAMPAIGN_USAGE, ids=[" ".join(a) for a, _ in CAMPAIGN_USAGE])
 def test_campaign_usage_errors_exit_64_before_anything_runs(argv, says, capsys, tmp_path) -> None:
-    assert cli.main(["chaos", "campaign", "--out", str(tmp_path / "c"), *argv]) == cli.EXIT_USAGE
+    assert cli.main(["chaos", "campaign", "--out", str(tmp_path / "c"), *argv]) == outcome.USAGE
     captured = capsys.readouterr()
     assert says in captured.err and captured.out == ""
     assert not (tmp_path / "c").exists()

@@ -29,11 +29,11 @@ from junitparser import Failure, JUnitXml
 
 from chaos import ctk
 
+from chaos import outcome
 from chaos.cli import main as cli
 
-from chaos.cli import chaos as cli_chaos
 from chaos.history import read as read_history
-from chaos.scenario.files import DEFAULT_FOLDER, load_all
+from chaos.scenario.files import DEFAULT_FOLDER, read_scenarios
 from tests.chaos.test_campaign import FORGETS
 
 chaoslib_experiment = pytest.importorskip("chaoslib.experiment",
@@ -172,7 +172,7 @@ def test_the_shipped_experiment_runs_a_scenario_as_its_steady_state(tmp_path: Pa
                                                                               ("reset_peer", "heal")]
     # the run folder is an ordinary one: `pushchat chaos check` re-judges it against baseline's own expectations
     met = stopped["output"]["passed"]
-    assert cli.main(["chaos", "check", str(folder)]) == (cli_chaos.EXIT_MET if met else cli_chaos.EXIT_NOT_MET)
+    assert cli.main(["chaos", "check", str(folder)]) == (outcome.MET if met else outcome.NOT_MET)
 
 
 def _speaks_tls(addr: str, ca: Path) -> bool:
@@ -209,7 +209,7 @@ def test_a_ctk_run_of_a_hostile_scenario_over_tls_with_tokens_applies_all_three(
 
 def test_the_scenario_loader_ignores_the_experiment_beside_the_scenarios() -> None:
     assert EXAMPLE.is_file()
-    assert "ctk-baseline" not in {s.name for s in load_all()}
+    assert "ctk-baseline" not in {s.name for s in read_scenarios()}
     chaoslib_experiment.ensure_experiment_is_valid(json.loads(EXAMPLE.read_text()))
 
 
@@ -224,7 +224,7 @@ def test_run_writes_a_chaos_toolkit_journal_and_junit_xml_of_a_failed_scenario(t
                            "--quiet", "--out", str(tmp_path / "run"), "--ctk-journal", str(journal_path),
                            "--junit", str(junit_path)], capture_output=True, text=True, timeout=180, cwd=ROOT,
                           stdin=subprocess.DEVNULL)
-    assert done.returncode == cli_chaos.EXIT_NOT_MET, done.stdout + done.stderr
+    assert done.returncode == outcome.NOT_MET, done.stdout + done.stderr
 
     journal = json.loads(journal_path.read_text())
     theirs = initialize_run_journal({"title": "t", "description": "d", "method": []})
@@ -252,5 +252,5 @@ def test_run_writes_a_chaos_toolkit_journal_and_junit_xml_of_a_failed_scenario(t
 
 
 def test_ctk_journal_takes_one_scenario(capsys) -> None:
-    assert cli.main(["chaos", "run", "baseline", "stalled-client", "--ctk-journal", "j.json"]) == cli.EXIT_USAGE
+    assert cli.main(["chaos", "run", "baseline", "stalled-client", "--ctk-journal", "j.json"]) == outcome.USAGE
     assert "--ctk-journal writes one experiment's journal; 2 scenarios are named" in capsys.readouterr().err

@@ -19,12 +19,12 @@ import pytest
 from chaos.faults.kinds import KINDS, register, toxic
 from chaos.infra.links import Links
 from chaos.pytest_plugin import Chaos
-from chaos.scenario.files import by_default, load_all
+from chaos.scenario.files import by_default, read_scenarios
 
 # Every shipped scenario but the load group (minutes each; tests/chaos/workload/test_fleet.py), stalled-gate-link,
 # which has a test of its own below, and the network group, whose faults are nftables rules, not toxics (root only;
 # tests/chaos/test_net_scenarios.py runs half-open-gate-link, whose promise rests on them).
-SCENARIOS = [s.name for s in by_default(load_all()) if s.name != "stalled-gate-link" and "network" not in s.groups]
+SCENARIOS = [s.name for s in by_default(read_scenarios()) if s.name != "stalled-gate-link" and "network" not in s.groups]
 
 
 @pytest.fixture(scope="module")

@@ -6,32 +6,33 @@ import argparse
 
 import pytest
 
+from chaos import outcome
 from chaos.cli import main as cli
 
 from chaos.cli import chaos as cli_chaos
-from chaos.scenario.files import ScenarioError, in_group, load, load_all
+from chaos.scenario.files import ScenarioError, in_group, read_scenario, read_scenarios
 from tests.chaos.scenario_files import GOOD, write
 
 
 def test_a_group_is_a_name_or_a_list_of_names(tmp_path) -> None:
-    assert load(write(tmp_path, GOOD.replace("seed: 3", "group: links\nseed: 3"))).groups == ("links",)
-    assert load(write(tmp_path, GOOD.replace("seed: 3", "group: [links, quick]\nseed: 3"))).groups == (
+    assert read_scenario(write(tmp_path, GOOD.replace("seed: 3", "group: links\nseed: 3"))).groups == ("links",)
+    assert read_scenario(write(tmp_path, GOOD.replace("seed: 3", "group: [links, quick]\nseed: 3"))).groups == (
         "links", "quick")
-    assert load(write(tmp_path, GOOD)).groups == ()
+    assert read_scenario(write(tmp_path, GOOD)).groups == ()
 
 
 @pytest.mark.parametrize("value", ["5", "[]", "'two words'", "[links, 3]"])
 def test_a_bad_group_names_the_file_and_field(tmp_path, value) -> None:
     path = write(tmp_path, GOOD.replace("seed: 3", f"group: {value}\nseed: 3"))
     with pytest.raises(ScenarioError) as caught:
-        load(path)
+        read_scenario(path)
     assert caught.value.field == "group" and "must be a group name or a list of them" in caught.value.message
 
 
 def test_the_shipped_quick_group_is_a_smoke_set_of_four() -> None:
-    assert [s.name for s in in_group(load_all(), "quick")] == ["baseline", "client-stream-drop",
+    assert [s.name for s in in_group(read_scenarios(), "quick")] == ["baseline", "client-stream-drop",
                                                                "node-kill-restart", "stalled-client"]
-    assert all(s.groups for s in load_all())  # every shipped scenario is in some group
+    assert all(s.groups for s in read_scenarios())  # every shipped scenario is in some group
 
 
 def test_list_shows_each_scenarios_groups(capsys) -> None:
@@ -52,13 +53,14 @@ def test_run_group_selects_the_groups_scenarios() -> None:
 
 
 def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> None:
-    everything = {s.name for s in load_all()}
+    everything = {s.name for s in read_scenarios()}
     by_all = {s.name for s in cli_chaos._selected(_args(all=True))}
     network = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip",
                "store-etcd-blackhole-ip"}
-    assert everything - by_all == {"load-baseline", "load-with-faults"} and network <= by_all
+    load = ["big-room-presence", "load-baseline", "load-with-faults"]
+    assert everything - by_all == set(load) and network <= by_all
     assert {s.name for s in cli_chaos._selected(_args(group="network"))} == network
-    assert [s.name for s in cli_chaos._selected(_args(group="load"))] == ["load-baseline", "load-with-faults"]
+    assert [s.name for s in cli_chaos._selected(_args(group="load"))] == load
     assert [s.name for s in cli_chaos._selected(_args(scenarios=["load-baseline"]))] == ["load-baseline"]
 
 
@@ -69,5 +71,5 @@ def test_all_leaves_out_the_on_demand_groups_which_run_by_name_or_group() -> Non
     (["baseline", "--group", "quick"], "scenario names and --group: give one of them, not both"),
 ])
 def test_run_group_usage_errors(argv, says, capsys) -> None:
-    assert cli.main(["chaos", "run", *argv]) == cli.EXIT_USAGE
+    assert cli.main(["chaos", "run", *argv]) == outcome.USAGE
     assert says in capsys.readouterr().err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chaos.infra.links import Links
 from chaos.run import plan_for
-from chaos.scenario.files import load
+from chaos.scenario.files import read_scenario
 from chaos.topology import Topology
 from system.client import ChatClient
 
@@ -15,7 +15,7 @@ from system.client import ChatClient
 def test_a_runs_nodes_host_the_scenarios_rooms(chaos_links: Links, tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("name: x\ntopology: {clients: [alice], rooms: [Lobby, General], store: memory}\n")
-    scenario = load(path)
+    scenario = read_scenario(path)
 
     async def rooms() -> list[str]:
         async with Topology(plan_for(scenario), tmp_path / "run", chaos_links) as topo:
@@ -33,10 +33,10 @@ def test_the_scenarios_switches_reach_the_nodes_flags(tmp_path: Path) -> None:
     """``topology.push_to_sender`` and ``topology.page_size`` are node flags; left out, the nodes' defaults."""
     path = tmp_path / "x.yaml"
     path.write_text("name: x\ntopology: {clients: [alice], push_to_sender: true, page_size: 10}\n")
-    args = plan_for(load(path)).node_args
+    args = plan_for(read_scenario(path)).node_args
     assert "--push-to-sender" in args and args[args.index("--page-size") + 1] == "10"
     path.write_text("name: x\ntopology: {clients: [alice]}\n")
-    args = plan_for(load(path)).node_args
+    args = plan_for(read_scenario(path)).node_args
     assert "--push-to-sender" not in args and args[args.index("--page-size") + 1] == "1000"
 
 
@@ -46,13 +46,13 @@ def test_workload_variations_name_clients_of_the_topology(tmp_path: Path) -> Non
     path = tmp_path / "x.yaml"
     path.write_text("name: x\ntopology: {clients: [alice, bob], push_to_sender: 1}\n")
     with pytest.raises(ScenarioError, match="topology.push_to_sender: must be true or false"):
-        load(path)
+        read_scenario(path)
     path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {typists: [dave], stale_readers: [bob]}\n")
     with pytest.raises(ScenarioError, match=r"workload.typists\[0\]: 'dave' is not a client"):
-        load(path)
+        read_scenario(path)
     path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {typists: [bob]}\n")
     with pytest.raises(ScenarioError, match="a typist never sends"):
-        load(path)
+        read_scenario(path)
     path.write_text("name: x\ntopology: {clients: [alice, bob]}\nworkload: {senders: [alice], typists: [bob], "
                     "stale_readers: [alice]}\n")
-    assert (load(path).workload.typists, load(path).workload.stale_readers) == (("bob",), ("alice",))
+    assert (read_scenario(path).workload.typists, read_scenario(path).workload.stale_readers) == (("bob",), ("alice",))

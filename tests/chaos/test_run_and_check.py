@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from chaos import outcome
 from chaos.cli import main as cli
 
-from chaos.cli import chaos as cli_chaos
 from chaos.history import History, read as read_history
-from chaos.run import server_logs
+from chaos.rundir import RunFolder
 from chaos.workload.client import Counts, _Recorder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def rows(table: str) -> dict[str, dict[str, str]]:
 @pytest.mark.chaos
 def test_a_quiet_run_prints_its_report_and_no_library_log_line(finished) -> None:
     done, _ = finished
-    assert done.returncode == cli_chaos.EXIT_MET, done.stdout + done.stderr
+    assert done.returncode == outcome.MET, done.stdout + done.stderr
     assert done.stderr == ""  # no "stream_lost", "reconnect_wait" or "history_reset" from the client library
     assert not [line for line in done.stdout.splitlines() if re.fullmatch(r"[a-z_]+", line)]
     block = summary(done.stdout).split("\n", 1)[1]
@@ -115,7 +115,7 @@ def test_each_members_client_log_is_in_the_run_folder(finished) -> None:
     assert "history_reset" in events
     assert any(op.f == "history_reset" for op in read_history(forgetful / "history.jsonl"))
     # the checker still reads only the node and gate logs, by incarnation (node0#2 after the restart)
-    assert set(server_logs(forgetful)) == {"node0", "node0#2", "gate0"}
+    assert set(RunFolder(forgetful).read_server_logs()) == {"node0", "node0#2", "gate0"}
 
 
 @pytest.mark.chaos
@@ -132,26 +132,26 @@ def test_the_run_names_each_scenarios_html_report_and_ends_with_where_they_are(f
 def test_check_of_a_multi_scenario_run_rejudges_each_and_prints_the_same_summary(finished, capsys,
                                                                                  tmp_path) -> None:
     done, out = finished
-    assert cli.main(["chaos", "check", str(out)]) == cli_chaos.EXIT_MET
+    assert cli.main(["chaos", "check", str(out)]) == outcome.MET
     checked = capsys.readouterr().out
     assert "[1/2] blip: met its expectations" in checked and "[2/2] forgetful: met its expectations" in checked
     assert summary(checked) == summary(done.stdout)
 
     # the documented exit codes of check: 0 met, 1 not met, 2 could not judge
-    assert cli.main(["chaos", "check", str(out / "blip")]) == cli_chaos.EXIT_MET
+    assert cli.main(["chaos", "check", str(out / "blip")]) == outcome.MET
     page = out / "blip" / "report.html"
     assert capsys.readouterr().out.splitlines()[-1] == f"HTML report: {page}  (open it in a browser)"
     strict = tmp_path / "strict.yaml"
     strict.write_text(BLIP.replace("name: blip", "name: strict").replace("reconnects:", "duplicates: '> 0', "
                                                                                     "reconnects:"))
-    assert cli.main(["chaos", "check", str(out / "blip"), "--scenario", str(strict)]) == cli_chaos.EXIT_NOT_MET
+    assert cli.main(["chaos", "check", str(out / "blip"), "--scenario", str(strict)]) == outcome.NOT_MET
     assert "[1/1] strict: FAILED its expectations" in capsys.readouterr().out
     cut = tmp_path / "cut"
     shutil.copytree(out / "blip", cut)
     ops = (cut / "history.jsonl").read_text().splitlines()
     (cut / "history.jsonl").write_text("\n".join(line for line in ops if '"final_poll"' not in line
                                                  and '"done"' not in line) + "\n")
-    assert cli.main(["chaos", "check", str(cut)]) == cli_chaos.EXIT_NOT_JUDGED
+    assert cli.main(["chaos", "check", str(cut)]) == outcome.NOT_JUDGED
     assert "verdict unknown" in capsys.readouterr().out
 
 

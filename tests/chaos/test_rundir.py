@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from chaos import checker
-from chaos.checker.bench import synthetic_run
+from tests.bench.checker import synthetic_run
 from chaos.checker.model import (Failover, FaultWindow, HostileAttack, InjectedCheck, LatencyPoint, MemberStats,
                                  PushAccount, PushLogCheck, Results, Violation)
 from chaos.rundir import Judgement, RunFolder, log_file_key

@@ -19,7 +19,7 @@ import pytest
 from chaos.faults.kinds import KINDS
 from chaos.infra.links import EXTENSIONS
 from chaos.scenario.model import Scenario
-from chaos.scenario.files import by_default, load_all
+from chaos.scenario.files import by_default, read_scenarios
 
 
 def uses_extensions(scenario: Scenario) -> bool:
@@ -27,7 +27,7 @@ def uses_extensions(scenario: Scenario) -> bool:
 
 
 # the load group has its quick version in test_load.py
-SCENARIOS = [s.name for s in by_default(load_all()) if uses_extensions(s)]
+SCENARIOS = [s.name for s in by_default(read_scenarios()) if uses_extensions(s)]
 
 
 def test_the_extension_runs_here_cover_every_shipped_use_of_an_extension() -> None:

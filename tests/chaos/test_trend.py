@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from chaos.infra.resources import Sample, gauges
+from chaos.infra.resources import gauges
+from chaos.samples import Sample
 from chaos.scenario.files import find
 from chaos.soak import parse_duration, repeated_schedule, sends_per_interval
 from chaos.reports.soak import table
@@ -126,13 +127,13 @@ def test_a_workload_that_stalled_is_told_by_the_acknowledged_sends_between_round
 
 def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
     """Rooms filling to their history limit for 25 minutes, then level: growth if judged from minute 5, none from 30."""
-    from chaos.infra import resources
+    from chaos import samples
     from chaos.rundir import RunFolder
     from chaos.soak import judge, judge_again
 
     folder = RunFolder(tmp_path)
     rss = [60 * MiB + min(i, 25) * 4 * MiB for i in range(61)]
-    resources.write(folder.soak_samples, [Sample(i * MINUTE, "node0", 1, 7, i * 1200, {"rss_bytes": v})
+    samples.write(folder.soak_samples, [Sample(i * MINUTE, "node0", 1, 7, i * 1200, {"rss_bytes": v})
                                           for i, v in enumerate(rss)])
     first = judge(folder, "filling", 3600.0, MINUTE, 5 * MINUTE, 90, ["as run"])
     assert [t.process + " " + t.resource for t in first.grows] == ["node0 rss_bytes"]
@@ -145,11 +146,11 @@ def test_a_soak_whose_workload_stalled_is_not_judged_whatever_its_trends(tmp_pat
     """Streams gone and back during an outage are its shape, not a leak: the soak says it was not judged."""
     from chaos.rundir import RunFolder
     from chaos.soak import judge, summary
-    from chaos.infra import resources
+    from chaos import samples
 
     acked = [i * 1000 for i in range(20)] + [19_000] * 8 + [19_000 + i * 1000 for i in range(1, 13)]
     sessions = [250.0] * 20 + [0.0] * 8 + [250.0] * 12
-    resources.write(RunFolder(tmp_path).soak_samples, [Sample(i * MINUTE, "gate0", 1, 7, n, {"sessions": s})
+    samples.write(RunFolder(tmp_path).soak_samples, [Sample(i * MINUTE, "gate0", 1, 7, n, {"sessions": s})
                                                        for i, (n, s) in enumerate(zip(acked, sessions))])
     result = judge(RunFolder(tmp_path), "outage", 2400.0, MINUTE, 20 * MINUTE, 20, [])
     assert result.stalled == 7 and not result.judged and not result.passed

@@ -29,7 +29,7 @@ from google.protobuf import any_pb2
 from hypothesis import strategies as st
 
 from chaos.infra.links import Links
-from chaos.scenario.files import ScenarioError, load
+from chaos.scenario.files import ScenarioError, read_scenario
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc, goverse_pb2, goverse_pb2_grpc
 
 # A refusal a caller can act on; anything else (INTERNAL, UNKNOWN, a dropped connection) is a crash.
@@ -363,7 +363,7 @@ def scenario_yaml(s: Servers | None, x: tuple[Any, bool]) -> str:
             doc = {"name": "fuzzed", **doc}
         path.write_text(yaml.safe_dump(doc))
     try:
-        load(path)
+        read_scenario(path)
     except ScenarioError as exc:
         assert str(exc).startswith(str(path)), str(exc)  # every problem names the file
         return "refused"

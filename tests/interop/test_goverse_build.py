@@ -6,9 +6,7 @@ Goverse's, so the wire is the same. Goverse's node pushes a message to every mem
 
 from __future__ import annotations
 
-import asyncio
 import queue
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,16 +17,12 @@ import pytest
 from google.protobuf import any_pb2
 
 from chaos.infra import goverse_build
-from chaos.infra.etcd import EtcdCluster
-from chaos.infra.postgres import free_port
+from chaos.infra.goverse_cluster import goverse_cluster
 from system.pb import chat_pb2, gate_pb2, gate_pb2_grpc
-from system.wait import wait_until
 
 SOURCE = goverse_build.default_source()
 pytestmark = pytest.mark.skipif(SOURCE is None or not SOURCE.is_file(), reason="no Goverse source archive (shared/third_party/goverse/"
                                 f"{goverse_build.ARCHIVE_NAME} beside the checkout, or ${goverse_build.ARCHIVE_ENV})")
-READY_LINE = "Async CreateObject ChatRoom-Movies completed"  # the last default room exists
-READY_TIMEOUT = 120.0
 
 
 def test_a_bridge_keeps_an_import_still_in_use() -> None:
@@ -48,58 +42,11 @@ def binaries() -> goverse_build.Binaries:
     return goverse_build.build(SOURCE)
 
 
-def _config(path: Path, etcd: str, node: str, node_http: str, gate: str) -> None:
-    """A one-node, one-gate cluster with 64 shards (as Goverse's stress_config.yml): ready in seconds."""
-    path.write_text(f"""version: 1
-cluster:
-  shards: 64
-  provider: "etcd"
-  etcd:
-    endpoints: ["{etcd}"]
-    prefix: "/goverse-test"
-nodes:
-  - id: "node-1"
-    grpc_addr: "{node}"
-    advertise_addr: "{node}"
-    http_addr: "{node_http}"
-gates:
-  - id: "gate-1"
-    grpc_addr: "{gate}"
-""")
-
-
 @pytest.fixture
 def goverse_gate(binaries: goverse_build.Binaries, tmp_path: Path) -> Iterator[str]:
     """etcd, Goverse's node and gate, up; the gate's address."""
-    procs: list[subprocess.Popen[bytes]] = []
-    with EtcdCluster(1) as etcd:
-        gate = f"127.0.0.1:{free_port()}"
-        config = tmp_path / "goverse.yml"
-        _config(config, etcd.endpoints[0], f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", gate)
-        node_log, gate_log = tmp_path / "node.log", tmp_path / "gate.log"
-        try:
-            for argv, log in (([str(binaries.node), "-config", str(config), "-node-id", "node-1"], node_log),
-                              ([str(binaries.gate), "-config", str(config), "-gate-id", "gate-1"], gate_log)):
-                with open(log, "wb") as out:
-                    procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                                  stdin=subprocess.DEVNULL))
-
-            def ready() -> bool:
-                for proc, log in zip(procs, (node_log, gate_log)):
-                    assert proc.poll() is None, f"{log.name}: exited {proc.returncode}: {log.read_text()[-2000:]}"
-                return READY_LINE in node_log.read_text(errors="replace")
-
-            asyncio.run(wait_until(ready, READY_TIMEOUT, f"Goverse's node logging {READY_LINE!r}", interval=0.2))
-            yield gate
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    with goverse_cluster(binaries, tmp_path) as parts:
+        yield parts.gate
 
 
 class RawClient:

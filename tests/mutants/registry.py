@@ -527,6 +527,35 @@ def _wrong_members() -> None:
     ChatRoom._durable = _durable
 
 
+@mutant("delta_lost", "lost presence delta", "a member list's changes since a version leave out every change "
+        "whose version is a multiple of 13, though the page's version passes it: never re-sent",
+        ("big-room-presence",))
+def _delta_lost() -> None:
+    _deltas_filtered(lossy=True)
+
+
+def _deltas_filtered(lossy: bool) -> None:
+    """Each page of changes since a version (join, poll and ``Members`` replies, batched pushes) copied; when
+    ``lossy``, the changes whose version is a multiple of 13 left out (a listing from the start is untouched)."""
+    from system.memberlog import MemberLog
+    page = MemberLog.page
+
+    def filtered(self: Any, version: int, origin: int, member: Any, budget: int, listing: bool = False) -> Any:
+        out = page(self, version, origin, member, budget, listing)
+        if out.full:
+            return out
+        copy = type(out)()
+        copy.CopyFrom(out)
+        lost = (lambda user: self._at.get(user, 1) % 13 == 0) if lossy else (lambda user: False)
+        del copy.members[:]
+        copy.members.extend(m for m in out.members if not lost(m.user_name))
+        del copy.gone[:]
+        copy.gone.extend(u for u in out.gone if not lost(u))
+        return copy
+
+    MemberLog.page = filtered
+
+
 # -- durability and ownership ------------------------------------------------------------------------------------
 @mutant("ack_before_durable", "store acknowledges before durable", "the room acknowledges a send at once; the "
         "store writes it 0.5 s later", ("node-kill-restart",))
@@ -668,6 +697,11 @@ def _rooms_restamped() -> None:
     _restamping(lambda room, note: room.name)
 
 
+def _deltas_copied() -> None:
+    """A control: the same copy of each page of changes as ``delta_lost``, leaving nothing out."""
+    _deltas_filtered(lossy=False)
+
+
 def _relink_wrapped() -> None:
     """A control: the same wrapping of a re-opened node stream as ``gate_loses_after_relink``, losing nothing."""
     _reopened_streams(lossy=False)
@@ -694,7 +728,9 @@ CONTROLS: list[Mutant] = [Mutant("harmless", "none", "the client's display wrapp
                          Mutant("first_page_wrapped", "none", "the client's calls wrapped, replies unchanged",
                                 ("member-away-pages",), _calls_wrapped),
                          Mutant("relink_wrapped", "none", "a re-opened node stream's reads wrapped, unchanged",
-                                ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped)]
+                                ("gate-node-link-drop", "node-kill-restart"), _relink_wrapped),
+                         Mutant("deltas_copied", "none", "each page of member list changes copied, nothing left out",
+                                ("big-room-presence",), _deltas_copied)]
 BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 

@@ -57,7 +57,10 @@ def run_one(mutant: str, scenario: str, out: Path, duration: float | None = None
     argv = [sys.executable, "-m", "chaos.cli", "chaos", "run", scenario, "--out", str(out / "run"), "--quiet"]
     if duration is not None:
         argv += ["--duration", str(duration)]
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Outcome(mutant, scenario, False, error=f"no results: the run took more than {timeout:.0f} s (--timeout)")
     (out / "run.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
     n = len(planted.read_text().splitlines()) if planted.exists() else 0
     results = out / "run" / "results.json"
@@ -73,12 +76,12 @@ def run_one(mutant: str, scenario: str, out: Path, duration: float | None = None
 
 
 def run_all(mutants: Sequence[Mutant], out: Path, jobs: int = 2, duration: float | None = None,
-            progress: bool = True) -> list[Outcome]:
-    """Every mutant against each of its scenarios, ``jobs`` runs at a time."""
+            progress: bool = True, timeout: float = 300.0) -> list[Outcome]:
+    """Every mutant against each of its scenarios, ``jobs`` runs at a time, each within ``timeout`` seconds."""
     cells = [(m.name, s) for m in mutants for s in m.scenarios]
 
     def one(cell: tuple[str, str]) -> Outcome:
-        outcome = run_one(cell[0], cell[1], out / cell[0] / cell[1], duration)
+        outcome = run_one(cell[0], cell[1], out / cell[0] / cell[1], duration, timeout)
         if progress:
             print(f"  {cell[0]} x {cell[1]}: {'caught' if outcome.caught else 'NOT caught'} ({outcome.why})",
                   file=sys.stderr, flush=True)

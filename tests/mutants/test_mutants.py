@@ -24,8 +24,8 @@ def test_the_quick_subset_covers_several_promises():
 
 def test_there_are_at_least_fifteen_mutants_and_each_names_the_scenarios_that_catch_it():
     assert len(MUTANTS) >= 15 and len({m.name for m in MUTANTS}) == len(MUTANTS)
-    from chaos.scenario.files import load_all
-    shipped = {s.name for s in load_all()}
+    from chaos.scenario.files import read_scenarios
+    shipped = {s.name for s in read_scenarios()}
     assert all(m.scenarios and set(m.scenarios) <= shipped for m in MUTANTS)
 
 

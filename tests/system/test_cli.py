@@ -7,7 +7,7 @@ import re
 import signal
 from pathlib import Path
 
-from chaos.infra.postgres import free_port
+from chaos.infra.postgres_server import free_port
 from system import datadir, log
 from system.client import ChatClient
 from system.metrics import parse

@@ -31,7 +31,7 @@ from chaos.checker.rules import faults  # noqa: F401
 from chaos.checker.rules import reconnects  # noqa: F401
 from chaos.checker.rules import reconnected  # noqa: F401
 from chaos.checker.rules import hostile  # noqa: F401
-from chaos.checker.rules import presence  # noqa: F401
+from chaos.checker.rules import member_lists  # noqa: F401
 from chaos.checker.rules import receipts  # noqa: F401
 from chaos.checker.rules import read_replies  # noqa: F401
 from chaos.checker.rules import typing_indicators  # noqa: F401

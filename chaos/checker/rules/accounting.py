@@ -41,7 +41,8 @@ def _sum(samples: Mapping[str, float], counter: str, skip_reason: str | None = N
     return int(round(total))
 
 
-@rule("accounting", owns=("push_unbalanced", "push_accounts"), kinds=("unbalanced_pushes", "pushes_beyond_sent"))
+@rule("accounting", owns=("push_unbalanced", "push_accounts"), kinds=("unbalanced_pushes", "pushes_beyond_sent"),
+      requires=("counters", "server_events"))
 def accounting(ev: Evidence) -> Finding:
     found = Finding()
     accounts: list[PushAccount] = []

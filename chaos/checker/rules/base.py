@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 from chaos.checker.evidence import Evidence
 from chaos.checker.model import DERIVED, RESULT_FIELDS, Violation
+from chaos.checker.systems import OBSERVABLES
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Finding:
     values: dict[str, Any] = field(default_factory=dict)  # result fields the rule owns
     violations: list[Violation] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)   # why the run could not be judged
+    not_applicable: dict[str, str] = field(default_factory=dict)  # owned field -> why the run cannot judge it
 
     def violation(self, kind: str, reason: str, room: str | None = None, member: str | None = None,
                   message: str | None = None) -> None:
@@ -45,11 +47,12 @@ class Rule:
     owns: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # what the system must expose (chaos.checker.systems), or the rule is n/a
 
     def run(self, evidence: Evidence, given: Mapping[str, Any]) -> Finding:
         """The rule's finding; ``given``: the values of what it needs."""
         finding = self.check(evidence, given) if self.needs else self.check(evidence)
-        stray = set(finding.values) - set(self.owns)
+        stray = (set(finding.values) | set(finding.not_applicable)) - set(self.owns)
         if stray:
             raise ValueError(f"checker rule {self.name!r} set {', '.join(sorted(stray))}, which it does not own")
         odd = {v.kind for v in finding.violations} - set(self.kinds)
@@ -68,6 +71,9 @@ def register(new: Rule) -> Rule:
     unknown = [f for f in (*new.owns, *new.needs) if f not in RESULT_FIELDS]
     if unknown:
         raise ValueError(f"checker rule {new.name!r}: no result field {', '.join(unknown)}")
+    unseen = [r for r in new.requires if r not in OBSERVABLES]
+    if unseen:
+        raise ValueError(f"checker rule {new.name!r}: no observable {', '.join(unseen)} (chaos.checker.systems)")
     derived = [f for f in new.owns if f in DERIVED]
     if derived:
         raise ValueError(f"checker rule {new.name!r}: {', '.join(derived)} are derived by check(), not owned")
@@ -90,10 +96,10 @@ def unregister(name: str) -> Rule:
 
 
 def rule(name: str, *, owns: tuple[str, ...] = (), kinds: tuple[str, ...] = (),
-         needs: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+         needs: tuple[str, ...] = (), requires: tuple[str, ...] = ()) -> Callable[[Check], Check]:
     """Register the decorated function as a rule; it stays a plain function, callable in tests."""
     def decorate(check: Check) -> Check:
-        register(Rule(name, check, tuple(owns), tuple(kinds), tuple(needs)))
+        register(Rule(name, check, tuple(owns), tuple(kinds), tuple(needs), tuple(requires)))
         return check
     return decorate
 

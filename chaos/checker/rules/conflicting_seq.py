@@ -12,27 +12,27 @@ runs on a durable store.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
+from chaos.checker.witness import Witnesses
 
 
-@rule("conflicting_seq", owns=("conflicting_seq",), kinds=("conflicting_seq",))
+@rule("conflicting_seq", owns=("conflicting_seq",), kinds=("conflicting_seq",), requires=("seq",))
 def conflicting_seq(ev: Evidence) -> Finding:
     found = Finding({"conflicting_seq": 0})
     if ev.store not in DURABLE_STORES:
         return found
-    seen: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)  # (room, seq) -> cmid -> first witness
+    seen = Witnesses()  # (room, seq) -> cmid -> first witness
     for room, seq, cmid, where in ev.numbered:
         if seq > 0 and cmid:
-            seen[(room, seq)].setdefault(cmid, where)
+            seen.add((room, seq), cmid, where)
     for (member_room, member), displays in ev.displays.items():
+        label = f"{member}'s display"
         for d in displays:
             if d.seq > 0 and not d.key[1].startswith("seq:"):
-                seen[(member_room, d.seq)].setdefault(d.key[1], f"{member}'s display")
-    for (room, seq), ids in sorted(seen.items()):
+                seen.add((member_room, d.seq), d.key[1], label)
+    for (room, seq), ids in seen.conflicts():
         if len(ids) > 1:
             found.values["conflicting_seq"] += 1
             named = "; ".join(f"{cmid} ({where})" for cmid, where in sorted(ids.items()))

@@ -28,7 +28,8 @@ _GATE_LINK = re.compile(r"^(gate\d+)-node\d+$")
 NOTICED = (("node_stream_down", "node"), ("node_left", "dial"))
 
 
-@rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",))
+@rule("detection", owns=("cuts_noticed", "cuts_unnoticed", "detection_max"), kinds=("cut_unnoticed",),
+      requires=("server_events",))
 def detection(ev: Evidence) -> Finding:
     finding = Finding()
     removed = {(op.value.get("id"), op.value.get("table")): op.time for op in ev.net

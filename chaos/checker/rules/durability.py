@@ -17,7 +17,8 @@ from chaos.checker.rules.base import Finding, rule
 DURABLE_STORES = ("sqlite", "postgres")
 
 
-@rule("durability", owns=("history_resets",), kinds=("lost_by_server", "history_reset"), needs=("lost_by_server",))
+@rule("durability", owns=("history_resets",), kinds=("lost_by_server", "history_reset"), needs=("lost_by_server",),
+      requires=("seq",))
 def durability(ev: Evidence, given: Mapping[str, Any]) -> Finding:
     found = Finding({"history_resets": len(ev.history_resets)})
     if ev.store not in DURABLE_STORES:

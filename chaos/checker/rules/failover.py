@@ -23,7 +23,7 @@ def _node(process: str) -> str:
     return process.partition("#")[0]
 
 
-@rule("failover", owns=("failovers", "failover_max", "failover_times"))
+@rule("failover", owns=("failovers", "failover_max", "failover_times"), requires=("server_events",))
 def failover(ev: Evidence) -> Finding:
     stored: dict[str, list[tuple[float, str]]] = defaultdict(list)  # room -> (ts, node)
     for process in ev.logs:

@@ -34,7 +34,7 @@ BY_ACTION: dict[str, tuple[tuple[str, str], ...]] = {
 
 @rule("injected", owns=("injected_faults", "injected_faults_counted", *BY_ACTION, "injected_log_mismatches",
                         "injected"),
-      kinds=("unlogged_injected_fault", "uncounted_injected_fault"))
+      kinds=("unlogged_injected_fault", "uncounted_injected_fault"), requires=("fault_points",))
 def injected(ev: Evidence) -> Finding:
     found = Finding()
     n = dict.fromkeys(("injected_faults", "injected_faults_counted", *BY_ACTION, "injected_log_mismatches"), 0)

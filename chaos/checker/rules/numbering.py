@@ -13,7 +13,7 @@ from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
 
 
-@rule("numbering", owns=("seq_gaps",), kinds=("seq_gap",))
+@rule("numbering", owns=("seq_gaps",), kinds=("seq_gap",), requires=("seq", "history_read"))
 def numbering(ev: Evidence) -> Finding:
     found = Finding()
     gaps = 0

@@ -21,12 +21,12 @@ from chaos.checker.rules.base import Finding, rule
 
 
 @rule("receipts", owns=("receipts_shown", "receipt_regressions", "receipts_ahead", "receipts_diverged"),
-      kinds=("receipt_regressed", "receipt_ahead", "receipt_diverged"))
+      kinds=("receipt_regressed", "receipt_ahead", "receipt_diverged"), requires=("presence",))
 def receipts(ev: Evidence) -> Finding:
     found = Finding()
     reset = {str(op.value.get("room", "")) for op in ev.history_resets}
     shown = regressions = ahead = diverged = 0
-    sent = _sent_to(ev)
+    sent = _sent_to(ev) if ev.presence.get("read") else {}  # every showing, held: only if judged
     last: dict[tuple[str, str, str], int] = {}
     for op in ev.presence.get("read", []):
         room, reader, seq = str(op.value.get("room", "")), str(op.value.get("user", "")), int(op.value.get("read_seq", 0))

@@ -5,11 +5,13 @@ A send recorded ``fail`` promises it did not happen: one that turns up
 that may have happened must be recorded ``info``. Indefinite sends are
 counted, and those that appeared counted apart. An acknowledged send the
 server no longer holds at the final poll is ``lost_by_server``: a number a
-scenario can bound (a restarted node forgets), not a violation here.
+scenario can bound (a restarted node forgets), not a violation here; n/a for
+a system whose rooms cannot be read (Goverse's).
 """
 
 from __future__ import annotations
 
+from chaos.checker import systems
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 
@@ -37,4 +39,8 @@ def sends(ev: Evidence) -> Finding:
                                 "was stored (a failure that may have happened must be recorded as info)",
                                 key[0], send.sender, key[1])
     found.values.update(n)
+    lacking = systems.missing(ev.system, ("history_read",))
+    if lacking:  # no final poll: nothing held to compare with, so not a silent 0
+        del found.values["lost_by_server"]
+        found.not_applicable["lost_by_server"] = systems.reason(ev.system, lacking)
     return found

@@ -10,23 +10,22 @@ retry afresh, in a history that started over.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
+from chaos.checker.witness import Witnesses
 
 
-@rule("stored_once", owns=("stored_twice",), kinds=("stored_twice",))
+@rule("stored_once", owns=("stored_twice",), kinds=("stored_twice",), requires=("seq",))
 def stored_once(ev: Evidence) -> Finding:
     found = Finding({"stored_twice": 0})
     if ev.store not in DURABLE_STORES:
         return found
-    seqs: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)  # (room, cmid) -> seq -> first witness
+    seqs = Witnesses()  # (room, cmid) -> seq -> first witness
     for room, seq, cmid, where in ev.numbered:
         if seq > 0 and cmid:
-            seqs[(room, cmid)].setdefault(seq, where)
-    for (room, cmid), where in sorted(seqs.items()):
+            seqs.add((room, cmid), seq, where)
+    for (room, cmid), where in seqs.conflicts():
         if len(where) > 1:
             found.values["stored_twice"] += 1
             named = "; ".join(f"#{seq} ({w})" for seq, w in sorted(where.items()))

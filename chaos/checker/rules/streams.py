@@ -34,7 +34,7 @@ def _ends(ev: Evidence, metric: str) -> dict[tuple[str, str], tuple[str, int]]:
     return out
 
 
-@rule("streams", owns=("stream_unbalanced", "stream_accounts"), kinds=("pushes_lost_between",))
+@rule("streams", owns=("stream_unbalanced", "stream_accounts"), kinds=("pushes_lost_between",), requires=("counters",))
 def streams(ev: Evidence) -> Finding:
     found = Finding()
     written, read = _ends(ev, WRITTEN), _ends(ev, READ)

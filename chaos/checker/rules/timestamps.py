@@ -16,7 +16,7 @@ from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
 
 
-@rule("timestamps", owns=("timestamp_regressions",), kinds=("timestamp_regression",))
+@rule("timestamps", owns=("timestamp_regressions",), kinds=("timestamp_regression",), requires=("seq",))
 def timestamps(ev: Evidence) -> Finding:
     found = Finding({"timestamp_regressions": 0})
     if ev.store not in DURABLE_STORES:

@@ -20,7 +20,7 @@ DEFAULT_EXPIRY = 3.0  # s: the node's --typing-expiry, when no reply said otherw
 
 
 @rule("typing", owns=("typing_shown", "typing_overstayed", "typing_stored"),
-      kinds=("typing_overstayed", "typing_stored"))
+      kinds=("typing_overstayed", "typing_stored"), requires=("presence", "history_read"))
 def typing(ev: Evidence) -> Finding:
     found = Finding()
     sent: defaultdict[tuple[str, str], list[float]] = defaultdict(list)  # (room, typist) -> typing invoke times

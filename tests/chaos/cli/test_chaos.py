@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from junitparser import Error, JUnitXml
 
+from chaos import outcome
 from chaos.cli import main as cli
 
 from chaos.cli import chaos as cli_chaos
-from chaos.scenario.files import load_all
+from chaos.scenario.files import read_scenarios
 
 
 @pytest.mark.parametrize("columns", [None, "80", "200"])
@@ -31,7 +32,7 @@ def test_list_shows_every_scenario_with_its_description_within_the_width(capsys,
         if not line.startswith(" "):
             name = line.split()[0]
         described[name] = f"{described.get(name, '')} {line[at:]}".strip()
-    assert described == {s.name: s.description for s in load_all()}
+    assert described == {s.name: s.description for s in read_scenarios()}
 
 
 def test_a_bad_scenario_file_is_exit_3_naming_file_and_field(tmp_path, capsys) -> None:
@@ -48,7 +49,7 @@ def test_every_problem_of_every_named_file_is_listed_exit_3(tmp_path, capsys) ->
                    "strat: 1, duration: 1}\nexpect: {lots: 0}\n")
     two = tmp_path / "two.yaml"
     two.write_text("name: two\ntopology: {clients: [a]}\nworkload: {rate: -1}\n")
-    assert cli.main(["chaos", "run", str(one), str(two)]) == cli_chaos.EXIT_BAD_SCENARIO == 3
+    assert cli.main(["chaos", "run", str(one), str(two)]) == outcome.BAD_SCENARIO == 3
     err = capsys.readouterr().err.splitlines()
     assert err == ["pushchat chaos: 3 problems in scenario files:",
                    f"  {one}: faults[0].strat: unknown key (did you mean 'start'?)",
@@ -60,7 +61,7 @@ def test_a_scenario_with_the_old_kind_name_is_exit_3_with_the_new_name(tmp_path,
     old = tmp_path / "old.yaml"
     old.write_text("name: old\ntopology: {clients: [a, b]}\nfaults:\n"
                    "  - {kind: reset, target: client b, start: 1, duration: 1}\n")
-    assert cli.main(["chaos", "run", str(old)]) == cli_chaos.EXIT_BAD_SCENARIO
+    assert cli.main(["chaos", "run", str(old)]) == outcome.BAD_SCENARIO
     assert capsys.readouterr().err == (f"pushchat chaos: {old}: faults[0].kind: unknown fault kind 'reset' "
                                        "(did you mean 'reset_peer'?)\n")
 
@@ -94,7 +95,7 @@ USAGE_ERRORS = [
 
 @pytest.mark.parametrize("argv, says", USAGE_ERRORS, ids=[" ".join(a) or "(bare)" for a, _ in USAGE_ERRORS])
 def test_usage_errors_have_their_own_exit_code(argv, says, capsys) -> None:
-    assert cli.main(argv) == cli.EXIT_USAGE == 64
+    assert cli.main(argv) == outcome.USAGE == 64
     captured = capsys.readouterr()
     assert says in captured.err and captured.out == ""
 
@@ -105,13 +106,13 @@ def test_help_is_not_an_error_and_lists_the_exit_codes(capsys) -> None:
     for argv in (["chaos", "--help"], ["chaos", "run", "--help"], ["chaos", "check", "--help"]):
         assert cli.main(argv) == 0
         out = capsys.readouterr().out
-        assert all(f"{code:>3}  {what[:30]}" in out for code, what in cli_chaos.EXIT_CODES.items()), out
+        assert all(f"{code:>3}  {what[:30]}" in out for code, what in outcome.MEANINGS.items()), out
 
 
 def test_the_readme_exit_code_table_is_the_one_the_cli_uses() -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `(\d+)` \| (.+?) \|$", readme[readme.index("Exit codes"):], re.M))
-    assert sorted(map(int, rows)) == sorted(cli_chaos.EXIT_CODES)
+    assert sorted(map(int, rows)) == sorted(outcome.MEANINGS)
 
 
 class _Links:

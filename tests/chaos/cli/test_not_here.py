@@ -11,10 +11,11 @@ import pytest
 from junitparser import JUnitXml, Skipped
 
 import chaos.infra.links
+from chaos import outcome
 from chaos.cli import chaos as cli_chaos
 from chaos.cli import main as cli
 from chaos.infra import machine, netns
-from chaos.scenario.files import load_all
+from chaos.scenario.files import read_scenarios
 
 NETWORK = {"half-open-gate-link", "asymmetric-partition", "lossy-links", "partition-majority-ip",
            "store-etcd-blackhole-ip"}
@@ -42,7 +43,7 @@ def not_root(monkeypatch: pytest.MonkeyPatch) -> None:
                                   ["chaos", "campaign", "--scenarios", "lossy-links"]])
 def test_a_network_scenario_asked_for_is_refused_in_one_line_before_anything_runs(
         not_root: None, argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == cli_chaos.EXIT_NOT_HERE == 69
+    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == outcome.NOT_HERE == 69
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [captured.err.strip()]  # one line
     assert LINE in captured.err and "cannot run" in captured.err
@@ -52,17 +53,17 @@ def test_a_network_scenario_asked_for_is_refused_in_one_line_before_anything_run
 
 def test_all_runs_what_the_machine_can_and_lists_the_rest_as_not_run(
         not_root: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    runnable, not_here = cli_chaos._here(list(load_all()), everything=True)
+    runnable, not_here = cli_chaos._here(list(read_scenarios()), everything=True)
     assert {s.name for s, _ in not_here} == NETWORK and {why for _, why in not_here} == {LINE}
     assert "baseline" in {s.name for s in runnable}
     # the whole command, with only the network scenarios in its folder (the others cost minutes): no run starts,
     # so no Toxiproxy is needed either
-    monkeypatch.setattr(cli_chaos, "load_all", lambda: [s for s in load_all() if s.name in NETWORK])
+    monkeypatch.setattr(cli_chaos, "read_scenarios", lambda: [s for s in read_scenarios() if s.name in NETWORK])
     monkeypatch.setattr(chaos.infra.links.Links, "embedded", classmethod(lambda cls, **kw: _NoLinks()))
     junit = tmp_path / "junit.xml"
     code = cli.main(["chaos", "run", "--all", "--quiet", "--out", str(tmp_path / "out"), "--junit", str(junit)])
     out = capsys.readouterr().out
-    assert code == cli_chaos.EXIT_MET  # a newcomer's --all without root is not a failure
+    assert code == outcome.MET  # a newcomer's --all without root is not a failure
     assert "Not run on this machine (5 scenarios" in out and LINE in out
     cases = {case.name: case.result for suite in JUnitXml.fromfile(str(junit)) for case in suite}
     assert set(cases) == NETWORK
@@ -71,5 +72,5 @@ def test_all_runs_what_the_machine_can_and_lists_the_rest_as_not_run(
 
 def test_on_a_machine_that_can_nothing_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(machine, "_checked", {"namespaces": ""})
-    runnable, not_here = cli_chaos._here(list(load_all()), everything=True)
+    runnable, not_here = cli_chaos._here(list(read_scenarios()), everything=True)
     assert not_here == [] and NETWORK <= {s.name for s in runnable}

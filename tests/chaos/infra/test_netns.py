@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from chaos.infra import netns
-from chaos.infra.netplan import (NetPlan, drop_table, free_subnet, link_matches, parse_namespace, peer_matches,
-                           table_name)
+from chaos.faults.net_kinds import table_name
+from chaos.infra.netplan import NetPlan, drop_table, free_subnet, link_matches, parse_namespace, peer_matches
 
 
 def _usable() -> str | None:

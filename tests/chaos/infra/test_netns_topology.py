@@ -124,7 +124,7 @@ LEFT_RUNNING = """
 import sys, time
 from chaos.infra import netns
 from chaos.infra.etcd import EtcdCluster
-from chaos.infra.postgres import PostgresServer
+from chaos.infra.postgres_server import PostgresServer
 
 net = netns.Network(["store", "etcd0"]).open()
 store = PostgresServer(host=net.addr("store"), prefix=tuple(net.exec_argv("store"))).start()

@@ -14,7 +14,7 @@ from chaos.reports import tables as report
 from chaos.scenario import files as scenario_file
 from chaos.history import History
 from chaos.rundir import RunFolder
-from chaos.run import judge
+from chaos.run import check_folder
 from chaos.run_clock import ORIGIN
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,7 +24,7 @@ T0 = 1_800_000_000.0
 def _stalled_client_run(folder: Path) -> None:
     """stalled-client's history as a run writes it: setup at 0, the workload 1 s in, its fault applied a little
     after workload + 1.0 s (the nemesis is a task), healed 4 s later, then the run ends."""
-    scenario = scenario_file.load(ROOT / "scenarios" / "stalled-client.yaml")
+    scenario = scenario_file.read_scenario(ROOT / "scenarios" / "stalled-client.yaml")
     [fault] = scenario.schedule(scenario.seed)
     clock = iter([0.0, 0.0, 1.0, 2.05, 2.5, 2.6, 6.05, 8.0]).__next__
     h = History(folder / "history.jsonl", clock=clock)
@@ -38,7 +38,7 @@ def _stalled_client_run(folder: Path) -> None:
     h.info("runner", "phase", {"name": "done"})
     h.close()
     RunFolder(folder).write_schedule([fault])
-    judge(folder, scenario, run_seconds=8.0)
+    check_folder(folder, scenario, run_seconds=8.0)
 
 
 @pytest.fixture(scope="module")

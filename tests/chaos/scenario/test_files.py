@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.scenario.model import Expectation
-from chaos.scenario.files import DEFAULT_FOLDER, ScenarioError, find, load, load_all
+from chaos.scenario.files import DEFAULT_FOLDER, ScenarioError, find, read_scenario, read_scenarios
 from tests.chaos.scenario_files import GOOD, write
 
 SHIPPED = sorted(DEFAULT_FOLDER.glob("*.yaml"))
@@ -20,7 +20,7 @@ def test_the_ten_scenarios_are_shipped():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_scenario_is_valid(path):
-    s = load(path)
+    s = read_scenario(path)
     assert s.name == path.stem and s.description and s.expect
     assert any(e.name == "verdict" for e in s.expect)
     names = s.topology.names()
@@ -31,7 +31,7 @@ def test_every_shipped_scenario_is_valid(path):
 
 
 def test_load_all_is_sorted_and_find_works_by_name_and_path(tmp_path):
-    names = [s.name for s in load_all()]
+    names = [s.name for s in read_scenarios()]
     assert names == sorted(names) and REQUIRED <= set(names)
     assert find("baseline").name == "baseline"
     assert find(str(write(tmp_path, GOOD))).name == "x"
@@ -40,7 +40,7 @@ def test_load_all_is_sorted_and_find_works_by_name_and_path(tmp_path):
 
 
 def test_good_file_loads_into_the_model(tmp_path):
-    s = load(write(tmp_path, GOOD))
+    s = read_scenario(write(tmp_path, GOOD))
     assert s.topology.clients == (("alice", 0), ("bob", 1), ("carol", 0))
     assert s.workload.senders == ("alice", "bob", "carol") and s.workload.text_bytes == 32
     assert s.topology.gate_buffer == 1024 and s.topology.client_buffer == 10
@@ -52,23 +52,23 @@ def test_good_file_loads_into_the_model(tmp_path):
 
 
 def test_a_durable_store_always_expects_nothing_lost_by_the_server(tmp_path):
-    memory = load(write(tmp_path, GOOD.replace("topology:\n", "topology:\n  store: memory\n")))
+    memory = read_scenario(write(tmp_path, GOOD.replace("topology:\n", "topology:\n  store: memory\n")))
     assert not any(e.name == "lost_by_server" for e in memory.expect)  # a memory store forgets by design
-    stated = load(write(tmp_path, GOOD + "  lost_by_server: '<= 0'\n"))
+    stated = read_scenario(write(tmp_path, GOOD + "  lost_by_server: '<= 0'\n"))
     assert [e for e in stated.expect if e.name == "lost_by_server"] == [Expectation("lost_by_server", "<=", 0)]
-    shipped = [s.name for s in load_all() if s.topology.store in ("sqlite", "postgres")
+    shipped = [s.name for s in read_scenarios() if s.topology.store in ("sqlite", "postgres")
                and Expectation("lost_by_server", "==", 0) not in s.expect
                and Expectation("lost_by_server", "<=", 0) not in s.expect]
     assert shipped == []
 
 
 def test_client_list_is_spread_round_robin_over_gates(tmp_path):
-    s = load(write(tmp_path, GOOD.replace("{alice: 0, bob: 1, carol: 0}", "[alice, bob, carol]")))
+    s = read_scenario(write(tmp_path, GOOD.replace("{alice: 0, bob: 1, carol: 0}", "[alice, bob, carol]")))
     assert s.topology.clients == (("alice", 0), ("bob", 1), ("carol", 0))
 
 
 def test_security_keys_load_into_the_topology(tmp_path):
-    s = load(write(tmp_path, GOOD.replace("  rooms: [General]\n", "  rooms: [General]\n  auth: token\n  tls: true\n"
+    s = read_scenario(write(tmp_path, GOOD.replace("  rooms: [General]\n", "  rooms: [General]\n  auth: token\n  tls: true\n"
                                           "  hostile: [mallory]\n  limits: {call_rate: 20, call_burst: 40}\n")))
     t = s.topology
     assert (t.auth, t.tls, t.hostile, t.limits) == ("token", True, (("mallory", 0),),
@@ -86,7 +86,7 @@ def test_security_keys_load_into_the_topology(tmp_path):
 def test_bad_security_keys_name_the_field(tmp_path, change, field, message):
     path = write(tmp_path, GOOD.replace("  rooms: [General]\n", f"  rooms: [General]\n{change}\n"))
     with pytest.raises(ScenarioError) as info:
-        load(path)
+        read_scenario(path)
     assert str(info.value).startswith(f"{path}: {field}: ") and message in str(info.value), str(info.value)
 
 
@@ -171,7 +171,7 @@ def test_bad_files_name_the_file_and_the_field(tmp_path, change, field, message)
             kept.append(line)
     path = write(tmp_path, "\n".join(kept) + "\n" + change + "\n")
     with pytest.raises(ScenarioError) as info:
-        load(path)
+        read_scenario(path)
     assert str(info.value).startswith(f"{path}: {field}: "), str(info.value)
     assert message in str(info.value)
     assert len(info.value.problems) == 1, str(info.value)  # one mistake, one line: no knock-on errors
@@ -195,7 +195,7 @@ def test_every_problem_in_a_file_is_reported_each_naming_file_and_field(tmp_path
           lost: none
         """)
     with pytest.raises(ScenarioError) as info:
-        load(path)
+        read_scenario(path)
     lines = str(info.value).splitlines()
     assert lines == [f"{path}: {field}: {message}" for _, field, message in info.value.problems]
     assert [(f, m.split(" (")[0].split(",")[0]) for _, f, m in info.value.problems] == [
@@ -222,7 +222,7 @@ def test_every_problem_in_a_file_is_reported_each_naming_file_and_field(tmp_path
 def test_unreadable_files_name_the_file(tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(ScenarioError, match=message) as info:
-        load(path)
+        read_scenario(path)
     assert str(info.value).startswith(str(path))
 
 
@@ -232,16 +232,16 @@ def test_load_all_lists_every_bad_file(tmp_path):
     write(tmp_path, GOOD.replace("name: x", "name: q"), name="z")
     write(tmp_path, "", name="w")
     with pytest.raises(ScenarioError) as info:
-        load_all(tmp_path)
+        read_scenarios(tmp_path)
     assert "w.yaml: is empty" in str(info.value) and "z.yaml: name: must equal" in str(info.value)
     assert "x.yaml" not in str(info.value)
 
 
 def test_a_full_client_buffer_is_exercised_by_more_than_one_shipped_scenario():
     """A gate's client_buffer_full drops (an unlogged one, say) must not rest on a single scenario."""
-    stalling = [s.name for s in load_all() if any(f.kind == "stop_reading" for f in s.faults)
+    stalling = [s.name for s in read_scenarios() if any(f.kind == "stop_reading" for f in s.faults)
                 and Expectation("push_drops", ">", 0) in s.expect]
-    assert len(stalling) >= 2 and any(len(s.faults) > 1 for s in load_all() if s.name in stalling), stalling
+    assert len(stalling) >= 2 and any(len(s.faults) > 1 for s in read_scenarios() if s.name in stalling), stalling
 
 
 LOAD = GOOD.replace("  clients: {alice: 0, bob: 1, carol: 0}\n  rooms: [General]\n",
@@ -250,7 +250,7 @@ LOAD = GOOD.replace("  clients: {alice: 0, bob: 1, carol: 0}\n  rooms: [General]
 
 
 def test_a_load_section_names_its_clients_spreads_them_over_gates_and_rooms(tmp_path):
-    s = load(write(tmp_path, LOAD))
+    s = read_scenario(write(tmp_path, LOAD))
     topo = s.topology
     assert topo.clients == () and topo.client_names == [] and s.workload.senders == ()
     assert topo.load_clients[:3] == (("load00", 0), ("load01", 1), ("load02", 0)) and len(topo.load_clients) == 12
@@ -271,7 +271,7 @@ def test_bad_load_sections_name_the_field(tmp_path, change, field, message):
     if field == "topology.rooms":
         text = text.replace("  load:", "  rooms: [General]\n  load:")
     with pytest.raises(ScenarioError) as err:
-        load(write(tmp_path, text))
+        read_scenario(write(tmp_path, text))
     assert f"{field}: " in str(err.value) and message in str(err.value), str(err.value)
 
 
@@ -285,6 +285,6 @@ def test_a_copy_that_keeps_its_originals_name_is_named_after_its_own_file(tmp_pa
                                                                        original.faults)
     sibling = write(tmp_path, GOOD, "x")  # a folder of one's own: x.yaml, and y.yaml copied from it
     (tmp_path / "y.yaml").write_text(sibling.read_text())
-    assert load(tmp_path / "y.yaml").name == "y"
+    assert read_scenario(tmp_path / "y.yaml").name == "y"
     with pytest.raises(ScenarioError, match="must equal the file's name"):  # a name of no scenario: a typo
-        load(write(tmp_path, GOOD.replace("name: x", "name: no-such-scenario"), "z"))
+        read_scenario(write(tmp_path, GOOD.replace("name: x", "name: no-such-scenario"), "z"))

@@ -6,12 +6,12 @@ import textwrap
 
 from chaos.checker import Results
 from chaos.scenario.model import evaluate
-from chaos.scenario.files import load
+from chaos.scenario.files import read_scenario
 from tests.chaos.scenario_files import GOOD, write
 
 
 def test_random_faults_follow_the_seed(tmp_path):
-    s = load(write(tmp_path, GOOD + textwrap.dedent("""\
+    s = read_scenario(write(tmp_path, GOOD + textwrap.dedent("""\
         random_faults:
           count: 3
           kinds: [reset_peer, pause]
@@ -26,7 +26,7 @@ def test_random_faults_follow_the_seed(tmp_path):
 
 
 def test_expectations_compare_numbers_words_and_choices(tmp_path):
-    s = load(write(tmp_path, GOOD.replace('lost: "== 0"', 'lost: "== 0"\n  push_failures: "> 0"\n'
+    s = read_scenario(write(tmp_path, GOOD.replace('lost: "== 0"', 'lost: "== 0"\n  push_failures: "> 0"\n'
                                           '  latency_p99: ">= 1.5"\n  verdict: [invalid, unknown]\n  duplicates: 2')))
     results = Results(verdict="invalid", lost=0, push_failures=3, latency_p99=None, duplicates=2)
     outcomes = {o.name: o for o in evaluate(s.expect, results)}

@@ -9,13 +9,13 @@ import pytest
 
 from chaos.checker import EXPECTABLE
 from chaos.scenario.model import Expectation
-from chaos.scenario.files import DEFAULT_FOLDER, ScenarioError, load, load_all
+from chaos.scenario.files import DEFAULT_FOLDER, ScenarioError, read_scenario, read_scenarios
 from chaos.scenario.timing_bounds import TIMING_COUNTS, TIMING_TIMES
 from tests.chaos.scenario_files import GOOD, write
 
 
 def expecting(tmp_path, *lines: str):
-    return load(write(tmp_path, GOOD + "".join(f"  {line}\n" for line in lines)))
+    return read_scenario(write(tmp_path, GOOD + "".join(f"  {line}\n" for line in lines)))
 
 
 @pytest.mark.parametrize("line, field, instead", [
@@ -62,7 +62,7 @@ def test_the_lists_name_results_a_scenario_can_expect_and_none_twice():
 
 
 def test_no_shipped_scenario_counts_reconnects_but_those_cut_off_are_judged_per_member():
-    shipped = load_all()
+    shipped = read_scenarios()
     assert not [(s.name, e.name) for s in shipped for e in s.expect if e.name == "reconnects" and e.value != 1]
     def cuts_a_client(f) -> bool:
         target = str(f.target)

@@ -41,3 +41,64 @@ async def test_a_member_whose_link_is_still_coming_up_registers_once_it_is(chaos
         chaos_links.delete(link.name)
         await gate.stop()
         await node.stop()
+
+
+async def test_a_member_whose_first_join_times_out_on_a_loaded_machine_joins_again(tmp_path: Path) -> None:
+    """Two thousand members joining at once can outrun a join's deadline before any fault is on: the join is
+    tried again (recorded as unknown, then ok), not a run that fails before it began."""
+    import grpc
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    gate = GateServer(GateConfig(nodes=(node.addr,)))
+    await gate.start()
+    hist = History(tmp_path / "history.jsonl")
+    member = WorkloadClient("alice", gate.addr, hist, Counts(), DEFAULT_KEEPALIVE)
+    join, timeouts = member.client.join, []
+
+    async def slow_at_first(room: str) -> Any:
+        if not timeouts:
+            timeouts.append(room)
+            raise grpc.aio.AioRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                       "Deadline Exceeded")
+        return await join(room)
+
+    member.client.join = slow_at_first  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(member.start(["General"]), 20.0)
+        hist.close()
+        joins = [op.type for op in history_file.read(tmp_path / "history.jsonl") if op.f == "join"]
+        assert joins == ["invoke", "info", "invoke", "ok"] and timeouts == ["General"]
+    finally:
+        await member.close()
+        await gate.stop()
+        await node.stop()
+
+
+
+async def test_a_member_whose_first_register_gets_no_answer_in_time_registers_again(tmp_path: Path) -> None:
+    """A Register that times out before any fault is on (a machine too loaded to answer) is tried again."""
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    gate = GateServer(GateConfig(nodes=(node.addr,)))
+    await gate.start()
+    hist = History(tmp_path / "history.jsonl")
+    member = WorkloadClient("alice", gate.addr, hist, Counts(), DEFAULT_KEEPALIVE)
+    connect, late = member.client.connect, []
+
+    async def late_at_first() -> str:
+        if not late:
+            late.append(1)
+            raise TimeoutError()
+        return await connect()
+
+    member.client.connect = late_at_first  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(member.start(["General"]), 20.0)
+        hist.close()
+        ops = history_file.read(tmp_path / "history.jsonl")
+        assert [op.f for op in ops if op.f.startswith("connect")] == ["connect", "connect_retry", "connect"]
+        assert any(op.f == "join" and op.type == "ok" for op in ops)
+    finally:
+        await member.close()
+        await gate.stop()
+        await node.stop()

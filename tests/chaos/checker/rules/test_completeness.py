@@ -15,7 +15,7 @@ def test_quiet_on_a_complete_run():
 def test_incomplete_history_is_unknown():
     ops, logs, metrics = valid_run()
     r = check(ops[:-1], logs, metrics)
-    assert r.verdict == "unknown" and r.exit_code == 2 and "phase done" in r.incomplete[0]
+    assert r.verdict == "unknown" and "phase done" in r.incomplete[0]
     r = check(without(ops, f="final_poll", process="bob"), logs, metrics)
     assert r.verdict == "unknown" and r.incomplete == ["bob has no successful final poll of General"]
 

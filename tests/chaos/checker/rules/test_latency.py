@@ -50,3 +50,28 @@ def test_quantiles_are_nearest_rank():
     assert (quantile(values, 0.0), quantile(values, 0.5), quantile(values, 0.99), quantile(values, 1.0)) == (
         1.0, 51.0, 100.0, 100.0)
     assert quantile([], 0.5) is None
+
+
+def _many_showings(n: int) -> list[dict]:
+    run = Run()
+    for who in ("alice", "bob"):
+        run.join(who)
+    for k in range(n):
+        run.send("alice", f"a{k}")
+        for _ in range(k % 7):  # latencies of 20 to 80 ms
+            run.add("bob", "ok", "poll", room="General")
+        run.add("bob", "ok", "deliver", room="General", seq=k + 1, client_msg_id=f"a{k}", sender="alice",
+                source="push")
+    return run.ops
+
+
+def test_a_long_series_is_thinned_evenly_but_the_quantiles_are_of_every_latency(monkeypatch):
+    from chaos.checker.rules import latency as module
+    ops = _many_showings(50)
+    full = latency(Evidence.read(ops))
+    monkeypatch.setattr(module, "SERIES_LIMIT", 10)
+    thin = latency(Evidence.read(ops))
+    assert len(full.values["latency_series"]) == 50
+    assert thin.values["latency_series"] == full.values["latency_series"][::8]  # every 8th: 7 of at most 10
+    assert {k: v for k, v in thin.values.items() if k != "latency_series"} == \
+        {k: v for k, v in full.values.items() if k != "latency_series"}
