@@ -42,6 +42,9 @@ DATA = "data"                    # the nodes' sqlite stores, one folder per node
 CLOCK = "clock"                  # libfaketime's offset files (clock faults)
 STORE_LOGS = "store"             # PostgreSQL's own log, beside (not among) the JSON logs the checker reads
 ETCD_LOGS = "etcd"
+SOAK_SAMPLES = "soak.jsonl"      # `chaos soak`: each server's resources, one line per process per sample
+SOAK_JUDGEMENT = "soak.json"     # ... the trend per process and resource, and what it came to
+SOAK_PLOT = "soak.png"           # ... each resource over time
 
 #: logs/node0.2.log: node0's second incarnation; client logs (client-bob.log) do not match.
 SERVER_LOG = re.compile(rf"^(?P<name>{SERVER_PROCESS})\.(?P<incarnation>\d+)\.log$")
@@ -172,6 +175,18 @@ class RunFolder:
     @property
     def etcd_logs(self) -> Path:
         return self.path / ETCD_LOGS
+
+    @property
+    def soak_samples(self) -> Path:
+        return self.path / SOAK_SAMPLES
+
+    @property
+    def soak_judgement(self) -> Path:
+        return self.path / SOAK_JUDGEMENT
+
+    @property
+    def soak_plot(self) -> Path:
+        return self.path / SOAK_PLOT
 
     def load_history(self, worker: int) -> Path:
         """A load worker's clients' history, merged into history.jsonl when the run ends."""

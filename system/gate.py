@@ -274,6 +274,8 @@ class GateServer(Server):
         self.config: GateConfig = config
         self.router = ClientRouter(config.client_buffer, self.metrics)
         self.guard = GateGuard(config.auth, config.secret, config.limits, config.allow_admin_calls, self.metrics, _log)
+        self.metrics.watch(self.metrics.sessions, lambda: len(self.guard.access))
+        self.metrics.watch(self.metrics.tracked, lambda: self.guard.access.tracked())
         self.connections: list[NodeConnection] = []
         self.membership: Membership | None = None
         self._closing = False

@@ -39,14 +39,23 @@ class Limits:
     idle_expiry: float = 3600.0          # seconds after which an anonymous caller's rooms are forgotten
 
 
+SWEEP_EVERY = 1.0  # seconds: how often, at most, a rate limiter looks for buckets that refilled
+
+
 class RateLimiter:
-    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up."""
+    """A token bucket per key: ``rate`` tokens a second, at most ``burst`` saved up.
+
+    A bucket that has refilled is as good as none, so such buckets are forgotten as new keys come
+    (a sweep at most once per refill time, :data:`SWEEP_EVERY` s at least): a client that reconnects
+    gets a new client id and connection, and the old ones' buckets must not stay until ``max_keys``."""
 
     def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
         self.rate = rate
         self.burst = max(1, burst)
         self.max_keys = max_keys
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+        self._sweep_every = max(SWEEP_EVERY, self.burst / rate) if rate > 0 else SWEEP_EVERY
+        self._swept: float | None = None
 
     def __len__(self) -> int:
         return len(self._buckets)
@@ -60,14 +69,16 @@ class RateLimiter:
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
             return False
-        if key not in self._buckets and len(self._buckets) >= self.max_keys:
-            self._forget_full(now)
+        if key not in self._buckets:
+            if self._swept is None or now - self._swept >= self._sweep_every or len(self._buckets) >= self.max_keys:
+                self._forget_full(now)
         self._buckets[key] = (tokens - 1.0, now)
         return True
 
     def _forget_full(self, now: float) -> None:
-        """Drop buckets that have refilled: they are as good as new. If none has, drop the longest idle,
-        so memory stays bounded whatever the callers do."""
+        """Drop buckets that have refilled: they are as good as new. If none has and there are ``max_keys``,
+        drop the longest idle, so memory stays bounded whatever the callers do."""
+        self._swept = now
         for key, (tokens, then) in list(self._buckets.items()):
             if tokens + (now - then) * self.rate >= self.burst:
                 del self._buckets[key]

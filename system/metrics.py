@@ -8,8 +8,9 @@ HTTP endpoint serves.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
@@ -43,16 +44,32 @@ class Metrics:
                                    "pushes (one per client of an envelope) written to (node) or read from (gate) "
                                    "the current RegisterGate stream between node and gate", ["node", "gate"],
                                    registry=r)
+        # What a soak (``pushchat chaos soak``) watches for growth; each is read when scraped (see ``watch``).
+        self.tasks = Gauge("pushchat_asyncio_tasks", "asyncio tasks not yet done in the server's event loop", registry=r)
         if component == "node":
             self.connected_gates = Gauge("pushchat_connected_gates", "gates with an open RegisterGate stream", registry=r)
+            self.rooms = Gauge("pushchat_rooms_hosted", "chat rooms this node hosts", registry=r)
         else:
             self.connected_clients = Gauge("pushchat_connected_clients", "clients with an open Register stream", registry=r)
             self.unsent = Counter("pushchat_push_unsent", "gate: pushes queued for a client whose stream ended "
                                   "before they were sent (also counted as dropped, client_disconnected)", registry=r)
             self.connected_nodes = Gauge("pushchat_connected_nodes", "nodes whose RegisterGate stream is up", registry=r)
+            self.sessions = Gauge("pushchat_gate_sessions", "registered clients the gate's access rules hold (one per "
+                                  "Register stream, forgotten when it ends)", registry=r)
+            self.tracked = Gauge("pushchat_gate_tracked", "callers whose state outlives their streams (rate buckets, "
+                                 "anonymous callers' rooms): bounded and expiring", registry=r)
         self._http: Any = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
+
+    def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """``gauge`` reads ``read()`` at each scrape (in the metrics thread: ``read`` must only take a length)."""
+        gauge.set_function(read)
+
+    def watch_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``pushchat_asyncio_tasks`` counts ``loop``'s unfinished tasks (``asyncio.all_tasks`` is safe from
+        another thread: it retries a set that changed while it was copied)."""
+        self.watch(self.tasks, lambda: len(asyncio.all_tasks(loop)))
 
     def stream_opened(self, node: str, gate: str) -> Any:
         """The series of a node-gate stream that just opened, at 0: ``set()`` it as pushes pass."""

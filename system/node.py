@@ -221,6 +221,8 @@ class NodeServer(Server):
         self.host = ObjectHost()
         self.guard = NodeGuard(self.config.auth, self.config.secret, self.metrics, _log, lambda: self.advertise)
         install(self.host, self.config.room_config(), _HubPort(self.hub), self.store)
+        rooms = self.metrics.rooms
+        self.metrics.watch(rooms, lambda: sum(h.type_name == ChatRoom.type_name for h in self.host.objects()))
         self.membership: Membership | None = None
         self.started = time.monotonic()
         self._sweeper: asyncio.Task[None] | None = None

@@ -73,6 +73,7 @@ class Server:
         """Bind, serve metrics, get ready, serve; on any failure, stop what was started and raise."""
         self.bind()
         assert self.server is not None
+        self.metrics.watch_tasks(asyncio.get_running_loop())
         try:
             if self.config.metrics_port is not None:
                 self.metrics.serve(self.config.metrics_port, self.config.metrics_host)

@@ -95,6 +95,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                           help="'failed': a run that met its expectations keeps only results.json, report.html and "
                                "run.log (default: every run keeps its whole folder)")
     campaign.add_argument("--quiet", action="store_true", help="no progress line")
+    from chaos.cli import soak as cli_soak
+    cli_soak.configure(sub)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
             from chaos.cli import compare as cli_compare
 
             return cli_compare.run(args)
+        if args.action == "soak":
+            from chaos.cli import soak as cli_soak
+
+            return cli_soak.run(args)
         return _run(args)
     except (UsageError, UnknownScenario) as exc:
         print(f"pushchat chaos {args.action}: {exc}", file=sys.stderr)

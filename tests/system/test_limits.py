@@ -26,6 +26,17 @@ def test_buckets_that_refilled_are_forgotten_when_there_are_too_many() -> None:
     assert rate.allow("c", 5.0) and len(rate._buckets) == 1
 
 
+def test_buckets_of_callers_gone_quiet_are_forgotten_long_before_there_are_too_many() -> None:
+    """A reconnecting client comes back with a new client id and connection: the buckets of the old ones
+    refill and must go, or a gate's state grows with every reconnection (the soak saw it)."""
+    rate = RateLimiter(rate=10.0, burst=5, max_keys=100_000)
+    for i in range(10_000):  # a new caller every 10 ms, each making two calls and never coming back
+        now = i * 0.01
+        assert rate.allow(f"client:{i}", now) and rate.allow(f"client:{i}", now)
+    assert len(rate) <= 300  # the callers of the last couple of seconds, not all 10,000
+    assert [rate.allow("busy", 100.0) for _ in range(6)] == [True] * 5 + [False]  # and still limits
+
+
 def join(room: str, user: str, client_id: str) -> gate_pb2.CallObjectRequest:
     return gate_pb2.CallObjectRequest(client_id=client_id, type="ChatRoom", id=f"ChatRoom-{room}", method="Join",
                                       request=packed(chat_pb2.ChatRoom_JoinRequest(user_name=user)))

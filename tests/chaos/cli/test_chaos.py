@@ -81,6 +81,10 @@ USAGE_ERRORS = [
     (["chaos", "run", "baseline", "--bogus"], "usage: pushchat chaos run [-h]"),  # the sub-command's usage
     (["chaos", "run", "baseline", "--bogus"], "pushchat chaos run: error: unrecognized arguments: --bogus"),
     (["chaos", "run", "baseline", "--seed", "x"], "invalid int value: 'x'"),
+    (["chaos", "soak", "baseline"], "say how long: --duration"),
+    (["chaos", "soak", "baseline", "--duration", "1x"], "not a duration: '1x' (say 1h, 30m, 90s, 1h30m or seconds)"),
+    (["chaos", "soak", "basline", "--duration", "1m"], "did you mean 'baseline'?"),
+    (["chaos", "soak", "baseline", "--duration", "1m", "--cycle", "1s"], "--cycle 1s is shorter than baseline's"),
     (["chaos", "check"], "required: folder"),
     (["chaos", "check", "no-such-folder"], "no-such-folder: no such folder"),
     (["chaos", "check", "README.md"], "README.md is a file; give a run's folder"),
