@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 
 import pytest
 
@@ -22,8 +23,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 # Modules whose tests take tens of seconds each (installs, benches, real clusters, Goverse's servers), besides
-# those marked ``chaos``. They are handed out first so that `-n auto` does not end on one worker finishing a
-# long test while the other is idle; order never changes what a test checks.
+# those marked ``chaos``, longest first. They are handed out first so that `-n auto` does not end on one worker
+# finishing a long test while the others are idle; order never changes what a test checks.
+LONGEST = ("tests/chaos/test_soak.py", "tests/interop/test_goverse_scenarios.py")  # minutes each
 LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/bench/test_store.py",
                 "tests/bench/test_cluster.py", "tests/bench/test_capacity.py", "tests/reconnect/",
                 "tests/system/test_cluster_failover.py", "tests/system/test_cli.py",
@@ -34,4 +36,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def module(item: pytest.Item) -> str:
         return item.nodeid.split("::", 1)[0]
     long = {module(i) for i in items if i.get_closest_marker("chaos") or module(i).startswith(LONG_MODULES)}
-    items.sort(key=lambda item: module(item) not in long)  # stable, whole modules: their fixtures are shared as before
+    # stable, whole modules: their fixtures are shared as before
+    items.sort(key=lambda item: 0 if module(item).startswith(LONGEST) else 1 if module(item) in long else 2)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers per core. A test mostly waits on its servers (the whole suite keeps about a third
+    of two cores busy with one worker per core), so one worker per core leaves most of the machine idle.
+    PUSHCHAT_TEST_WORKERS sets the number outright."""
+    if os.environ.get("PUSHCHAT_TEST_WORKERS"):
+        return int(os.environ["PUSHCHAT_TEST_WORKERS"])
+    return 2 * len(os.sched_getaffinity(0))
