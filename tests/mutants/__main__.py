@@ -1,9 +1,10 @@
 """``python -m tests.mutants [--quick] [--only NAME ...] [--jobs N] [--out DIR] [--timeout S] [--markdown]``.
 
-Plants each mutant (``tests/mutants/registry.py``) in turn, runs the scenarios
-that should catch it, and prints the table: mutant, the scenarios that caught
-it, the checker rules (or expectations) that fired, caught yes or no. Exit
-code 0 when every mutant run was caught, 1 otherwise.
+Plants each mutant (``tests/mutants/planted/``, listed by
+``tests/mutants/registry.py``) in turn, runs the scenarios that should catch
+it, and prints the table: mutant, the scenarios that caught it, the checker
+rules (or expectations) that fired, caught yes or no. Exit code 0 when every
+mutant run was caught, 1 otherwise.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ but are not in its table, whose runs are scenario runs.
 
 from __future__ import annotations
 
-from tests.mutants.registry import Mutant
+from tests.mutants.base import Mutant
 
 
 def _gate_keeps_sessions() -> None:
