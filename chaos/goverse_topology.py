@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import time
 import uuid
@@ -37,7 +36,7 @@ from chaos.infra import goverse_build, goverse_logs
 from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.infra.postgres_server import free_port
-from chaos.infra.process import ProcessError
+from chaos.infra.process import ProcessError, Signalled
 from chaos.rundir import RunFolder, incarnation_key, log_file_key, log_file_name
 from chaos.scenario.model import TopologySpec
 
@@ -63,7 +62,7 @@ def binaries() -> goverse_build.Binaries:
         raise ProcessError(f"system goverse: {exc}") from None
 
 
-class GoverseProcess:
+class GoverseProcess(Signalled):
     """One Goverse node or gate: start (its config names its ports), kill, pause, resume, stop, restart."""
 
     def __init__(self, name: str, argv: list[str], addr: str, log_dir: Path) -> None:
@@ -72,10 +71,6 @@ class GoverseProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.paused = False
         self.raw_paths: list[Path] = []
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
 
     @property
     def log_name(self) -> str:
@@ -109,25 +104,6 @@ class GoverseProcess:
                 raise ProcessError(f"{self.name} did not listen on {self.addr} within {LISTEN_TIMEOUT:.0f}s "
                                    f"(see {raw})")
             await asyncio.sleep(0.05)
-
-    async def kill(self) -> None:
-        if self.alive:
-            assert self.proc
-            self.proc.kill()
-            await self.proc.wait()
-        self.paused = False
-
-    async def pause(self) -> None:
-        if self.alive and not self.paused:
-            assert self.proc
-            self.proc.send_signal(signal.SIGSTOP)
-            self.paused = True
-
-    async def resume(self) -> None:
-        if self.alive and self.paused:
-            assert self.proc
-            self.proc.send_signal(signal.SIGCONT)
-        self.paused = False
 
     async def restart(self) -> None:
         await self.kill()

@@ -40,7 +40,38 @@ class ProcessError(RuntimeError):
     """A server process failed to start or answer; the message says which and why."""
 
 
-class ServerProcess:
+class Signalled:
+    """An OS process the harness acts on by signal: SIGKILL, SIGSTOP, SIGCONT (our servers and Goverse's)."""
+
+    proc: asyncio.subprocess.Process | None
+    paused: bool
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def kill(self) -> None:
+        """SIGKILL: no goodbye, no flushing; its in-memory state is gone."""
+        if self.alive:
+            assert self.proc
+            self.proc.kill()
+            await self.proc.wait()
+        self.paused = False
+
+    async def pause(self) -> None:
+        if self.alive and not self.paused:
+            assert self.proc
+            self.proc.send_signal(signal.SIGSTOP)
+            self.paused = True
+
+    async def resume(self) -> None:
+        if self.alive and self.paused:
+            assert self.proc
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+
+class ServerProcess(Signalled):
     """A ``pushchat node|gate`` process: start, announce, kill, pause, restart, scrape."""
 
     def __init__(self, name: str, command: str, args: list[str], log_dir: Path, *,
@@ -70,10 +101,6 @@ class ServerProcess:
     def port(self) -> int:
         assert self.addr, f"{self.name} has not started"
         return int(self.addr.rsplit(":", 1)[1])
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
 
     @property
     def log_name(self) -> str:
@@ -131,25 +158,8 @@ class ServerProcess:
         await self.kill()
         raise ProcessError(f"{self.name} did not announce its port within {START_TIMEOUT:.0f}s")
 
-    async def kill(self) -> None:
-        """SIGKILL: no goodbye, no flushing; its in-memory state is gone."""
-        if self.alive:
-            assert self.proc
-            self.proc.kill()
-            await self.proc.wait()
-        self.paused = False
-
-    async def pause(self) -> None:
-        if self.alive and not self.paused:
-            assert self.proc
-            self.proc.send_signal(signal.SIGSTOP)
-            self.paused = True
-
     async def resume(self) -> None:
-        if self.alive and self.paused:
-            assert self.proc
-            self.proc.send_signal(signal.SIGCONT)
-        self.paused = False
+        await super().resume()
         await self._sync_faults()
 
     # -- from inside: fault points and the clock ---------------------------------------------
