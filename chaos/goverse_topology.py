@@ -36,7 +36,7 @@ from chaos.infra import goverse_build, goverse_logs
 from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
 from chaos.naming import PartNames
 from chaos.infra.postgres_server import free_port
-from chaos.infra.process import ProcessError, Signalled
+from chaos.infra.process import PartsByName, ProcessError, Signalled
 from chaos.rundir import RunFolder, incarnation_key, log_file_key, log_file_name
 from chaos.scenario.model import TopologySpec
 
@@ -126,7 +126,7 @@ class GoverseProcess(Signalled):
         return None  # Goverse's counters are not ours (see chaos.checker.systems)
 
 
-class GoverseTopology:
+class GoverseTopology(PartsByName):
     """Start, address, disturb and stop one run's Goverse processes and links (``Topology``'s interface)."""
 
     def __init__(self, spec: TopologySpec, out_dir: Path, links: Any, binaries: goverse_build.Binaries) -> None:
@@ -265,24 +265,9 @@ class GoverseTopology:
                 return proc
         raise KeyError(f"no process named {name!r}")
 
-    async def kill(self, name: str) -> None:
-        await self.process(name).kill()
-
     async def terminate(self, name: str) -> None:
         proc = self.process(name)
         await (proc.stop() if isinstance(proc, GoverseProcess) else proc.shutdown())
-
-    async def launch(self, name: str) -> None:
-        await self.process(name).start()
-
-    async def restart(self, name: str) -> None:
-        await self.process(name).restart()
-
-    async def pause(self, name: str) -> None:
-        await self.process(name).pause()
-
-    async def resume(self, name: str) -> None:
-        await self.process(name).resume()
 
     def log_files(self) -> dict[str, Path]:
         return {log_file_key(path): path for proc in self.nodes + self.gates for path in proc.log_paths}

@@ -26,7 +26,7 @@ from chaos.naming import PartNames
 from chaos.infra.netns import Network
 from chaos.infra.netplan import link_matches
 from chaos.infra.postgres_server import PostgresServer, StoreProcess
-from chaos.infra.process import ServerProcess
+from chaos.infra.process import PartsByName, ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
@@ -67,7 +67,7 @@ class TopologyPlan:
                          etcd=self.etcd)
 
 
-class Topology:
+class Topology(PartsByName):
     """Start, address, disturb and stop one run's servers and links.
 
     ``terminate``/``launch`` stop and start one part (a fault); :meth:`close` ends the whole run.
@@ -253,26 +253,10 @@ class Topology:
             if m.log.exists():
                 await asyncio.to_thread(lambda m=m: (folder / m.log.name).write_bytes(m.log.read_bytes()))
 
-    async def kill(self, name: str) -> None:
-        await self.process(name).kill()
-
     async def terminate(self, name: str) -> None:
         """A clean stop (SIGTERM) of one part: a node drains and leaves the cluster; a store keeps its data."""
         proc = self.process(name)
         await (proc.stop() if isinstance(proc, ServerProcess) else proc.shutdown())
-
-    async def launch(self, name: str) -> None:
-        """Start a stopped part again, on its address (and data)."""
-        await self.process(name).start()
-
-    async def restart(self, name: str) -> None:
-        await self.process(name).restart()
-
-    async def pause(self, name: str) -> None:
-        await self.process(name).pause()
-
-    async def resume(self, name: str) -> None:
-        await self.process(name).resume()
 
     # -- the server kinds' view: fault points and clocks, by process name -------------------
     def server(self, name: str) -> ServerProcess:

@@ -71,6 +71,30 @@ class Signalled:
         self.paused = False
 
 
+class PartsByName:
+    """What the fault model asks of a running topology for a process by part name (``node0``, ``gate1``,
+    ``etcd0``, ``store``), passed on to that part: one copy for our topology and Goverse's."""
+
+    def process(self, name: str) -> Any:
+        raise NotImplementedError
+
+    async def kill(self, name: str) -> None:
+        await self.process(name).kill()
+
+    async def launch(self, name: str) -> None:
+        """Start a stopped part again, on its address (and data)."""
+        await self.process(name).start()
+
+    async def restart(self, name: str) -> None:
+        await self.process(name).restart()
+
+    async def pause(self, name: str) -> None:
+        await self.process(name).pause()
+
+    async def resume(self, name: str) -> None:
+        await self.process(name).resume()
+
+
 class ServerProcess(Signalled):
     """A ``pushchat node|gate`` process: start, announce, kill, pause, restart, scrape."""
 
