@@ -45,7 +45,6 @@ STABILITY = "1s"           # how long the node list must hold still before shard
 READY_LINE = "Async CreateObject ChatRoom-Movies completed"  # the last of the node's default rooms exists
 READY_TIMEOUT = 60.0
 LISTEN_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
 RAW_SUFFIX = ".goverse.txt"
 
 
@@ -104,23 +103,6 @@ class GoverseProcess(Signalled):
                 raise ProcessError(f"{self.name} did not listen on {self.addr} within {LISTEN_TIMEOUT:.0f}s "
                                    f"(see {raw})")
             await asyncio.sleep(0.05)
-
-    async def restart(self) -> None:
-        await self.kill()
-        await self.start()
-
-    async def stop(self) -> None:
-        """SIGTERM (Goverse shuts down), then SIGKILL after a deadline."""
-        if not self.alive:
-            return
-        assert self.proc
-        await self.resume()
-        self.proc.terminate()
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await self.proc.wait()
-        except asyncio.TimeoutError:
-            await self.kill()
 
     def scrape_metrics(self) -> None:
         return None  # Goverse's counters are not ours (see chaos.checker.systems)

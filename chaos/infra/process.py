@@ -70,6 +70,26 @@ class Signalled:
             self.proc.send_signal(signal.SIGCONT)
         self.paused = False
 
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def restart(self) -> None:
+        await self.kill()
+        await self.start()
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a deadline."""
+        if not self.alive:
+            return
+        assert self.proc
+        await self.resume()
+        self.proc.terminate()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await self.proc.wait()
+        except asyncio.TimeoutError:
+            await self.kill()
+
 
 class PartsByName:
     """What the fault model asks of a running topology for a process by part name (``node0``, ``gate1``,
@@ -235,23 +255,6 @@ class ServerProcess(Signalled):
         tmp = self.clock_file.with_suffix(".tmp")
         tmp.write_text(text)
         os.replace(tmp, self.clock_file)  # read on every clock call: never half written
-
-    async def restart(self) -> None:
-        await self.kill()
-        await self.start()
-
-    async def stop(self) -> None:
-        """SIGTERM, then SIGKILL after a deadline."""
-        if not self.alive:
-            return
-        assert self.proc
-        await self.resume()
-        self.proc.terminate()
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await self.proc.wait()
-        except asyncio.TimeoutError:
-            await self.kill()
 
     def scrape_metrics(self, timeout: float = 5.0) -> dict[str, float] | None:
         """Blocking scrape of /metrics; None when the process is not alive to answer."""
