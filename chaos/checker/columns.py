@@ -119,7 +119,22 @@ def seq_of(value: object) -> int:
     return n if n in _SEQ_RANGE else 0
 
 
-class DisplayIndex(Mapping[Key, list[Display]]):
+class _MemberRows:
+    """What both member views know without building a row: their members (``_rows``' keys)."""
+
+    _rows: dict[Key, Rows]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._rows
+
+
+class DisplayIndex(_MemberRows, Mapping[Key, list[Display]]):
     """(room, member) -> what it showed, in order: made from its rows when asked."""
 
     def __init__(self, rows: dict[Key, Rows], messages: Table, sources: Table) -> None:
@@ -131,22 +146,13 @@ class DisplayIndex(Mapping[Key, list[Display]]):
         return list(map(_display, zip(map(keys.__getitem__, r.msg), r.time, map(sources.__getitem__, r.source), r.seq,
                                       repeat(None))))
 
-    def __iter__(self) -> Iterator[Key]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, member: object) -> bool:
-        return member in self._rows
-
     def shown(self) -> set[Key]:
         """Every message some member showed (without a Display each)."""
         keys = self._keys
         return {keys[m] for r in self._rows.values() for m in set(r.msg)}
 
 
-class ShowingsIndex(Mapping[Key, Showings]):
+class ShowingsIndex(_MemberRows, Mapping[Key, Showings]):
     """(room, member) -> its :class:`Showings`, made from its rows when asked; the last one is kept (a
     rule reads a member's twice in a row), the others are made again."""
 
@@ -175,15 +181,6 @@ class ShowingsIndex(Mapping[Key, Showings]):
         found = Showings(counts, first)
         self._last = (member, found)
         return found
-
-    def __iter__(self) -> Iterator[Key]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, member: object) -> bool:
-        return member in self._rows
 
 
 class PushList(Sequence[Pushed]):
