@@ -74,7 +74,6 @@ async def test_a_member_whose_first_join_times_out_on_a_loaded_machine_joins_aga
         await node.stop()
 
 
-
 async def test_a_member_whose_first_register_gets_no_answer_in_time_registers_again(tmp_path: Path) -> None:
     """A Register that times out before any fault is on (a machine too loaded to answer) is tried again."""
     node = NodeServer(NodeConfig(store="memory"))
