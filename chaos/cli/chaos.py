@@ -305,8 +305,7 @@ def _check(args: argparse.Namespace) -> int:
         judged = RunFolder(sub).read_judgement()
         if judged is not None:  # the expectations of the system the run was against (--system)
             scenario = scenario.for_system(judged.results.system)
-        results, outcomes = check_folder(sub, scenario)
-        judged = RunFolder(sub).read_judgement()
+        results, outcomes = check_folder(sub, scenario)  # it keeps the run's own run_seconds
         duration = float(judged.run_seconds or 0.0) if judged is not None else 0.0
         row = _report(f"[{i}/{len(folders)}] {scenario.name}", scenario.name, results, outcomes, duration, sub)
         rows.append(row)
