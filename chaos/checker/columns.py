@@ -225,6 +225,10 @@ class KeyedRows(Sequence[tuple]):
     def __len__(self) -> int:
         return len(self.msg)
 
+    def label_number(self, label: str) -> int:
+        """How column ``b`` of ``numbered`` names this label (where seen, e.g. "final poll"); -1: no row has it."""
+        return self._labels.ids.get(label, -1)
+
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]

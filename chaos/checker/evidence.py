@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
+from chaos.checker.arrays import Arrays
 from chaos.checker.systems import DEFAULT_SYSTEM, PUSHES_TO_SENDER
 from chaos.checker.columns import (DisplayIndex, Display, KeyedRows, PushList, PushRows, Pushed, Rows, Showings,
                                    ShowingsIndex, Table, seq_of)
@@ -136,6 +137,7 @@ class Evidence:
     showings: Mapping[Key, Showings] = field(default_factory=dict)  # member -> its showings, deduplicated
     _ack_where: dict[str, str] = field(default_factory=dict, repr=False)  # process -> "P's acknowledgement"
     _messages: Table = field(default_factory=Table, repr=False)  # every message key read, numbered
+    _columns: tuple = field(default=(), repr=False)  # (showings' rows by member, push rows, people, sources)
 
     @classmethod
     def read(cls, history: Iterable[Op | Mapping[str, Any] | Record],
@@ -258,6 +260,7 @@ class Evidence:
             elif f == "poll" and v.get("truncated"):
                 self.truncated.add((room, process))
         self.final_polls = dict(final_polls)
+        self._columns = (shown, push_rows, names, sources)
         self.displays = DisplayIndex(shown, messages, sources)
         self.showings = ShowingsIndex(shown, messages, sources, self.sends)
         self.pushes = PushList(push_rows, messages, names)
@@ -307,6 +310,12 @@ class Evidence:
             elif room not in had:
                 rooms[cmid] = had + (room,)
         return rooms
+
+    @cached_property
+    def arrays(self) -> Arrays:
+        """The columns and the sends as numpy arrays, for rules that judge every showing at once."""
+        shown, push_rows, people, sources = self._columns or ({}, PushRows(), Table(), Table())
+        return Arrays(shown, push_rows, self._messages, people, sources, self.sends)
 
     def log_lines(self, process: str, event: str) -> list[LogLine]:
         """The lines of one process incarnation's log with this ``event``, in order."""

@@ -14,41 +14,57 @@ any single one).
 
 from __future__ import annotations
 
-from chaos.checker.evidence import Evidence, Key, Pushed
+import numpy
+
+from chaos.checker.arrays import Arrays
+from chaos.checker.evidence import Evidence, Key
 from chaos.checker.rules.base import Finding, rule
 
 
 @rule("echo", owns=("own_pushes",), kinds=("pushed_own_message", "echo_missing"))
 def echo(ev: Evidence) -> Finding:
     found = Finding()
+    a = ev.arrays
+    msg = a.push_msg
+    mine = numpy.where(a.sent[msg], a.sender[msg], a.push_sender) == a.push_member  # by its send, else as pushed
     own: dict[Key, set[str]] = {}      # (room, member) -> own messages pushed back
-    others_after: set[Key] = set()     # members pushed someone else's message after their first own ack
-    first_ack: dict[Key, float] = {}   # (room, member) -> its first acknowledgement
-    for sends in ev.acked_by_room.values():
-        for s in sends:
-            if s.ok is not None:
-                first_ack[(s.room, s.sender)] = min(s.ok, first_ack.get((s.room, s.sender), s.ok))
-    first_echo: dict[Key, Pushed] = {}
-    count = 0
-    for p in ev.pushes:
-        send = ev.sends.get((p.room, p.client_msg_id))
-        mine = (send.sender if send is not None else p.sender) == p.member
-        key = (p.room, p.member)
-        if mine:
-            count += 1
-            if key not in own and not ev.push_to_sender:
-                first_echo[key] = p
-            own.setdefault(key, set()).add(p.client_msg_id)
-        elif key in first_ack and p.time > first_ack[key]:
-            others_after.add(key)
-    for key, p in first_echo.items():  # one violation per member and room, naming the first echo
-        found.violation("pushed_own_message", f"{p.member} was pushed its own message {p.client_msg_id} (seq {p.seq}) "
-                        f"in {p.room}, and {len(own[key])} of its own in all, though the rooms do not push to senders",
-                        room=p.room, member=p.member, message=p.client_msg_id)
+    first_echo: dict[Key, int] = {}    # (room, member) -> its first echo (a push's row)
+    names = a.people.values
+    for i in numpy.flatnonzero(mine).tolist():
+        room, cmid = a.keys[msg[i]]
+        key = (room, names[a.push_member[i]])
+        if key not in own and not ev.push_to_sender:
+            first_echo[key] = i
+        own.setdefault(key, set()).add(cmid)
+    for key, i in first_echo.items():  # one violation per member and room, naming the first echo
+        room, member = key
+        cmid = a.keys[msg[i]][1]
+        found.violation("pushed_own_message", f"{member} was pushed its own message {cmid} (seq {int(a.push_seq[i])}) "
+                        f"in {room}, and {len(own[key])} of its own in all, though the rooms do not push to senders",
+                        room=room, member=member, message=cmid)
     if ev.push_to_sender:
-        for room, member in sorted(others_after - set(own)):
+        for room, member in sorted(_pushed_others_after_own_ack(a, mine) - set(own)):
             found.violation("echo_missing", f"{member} sent acknowledged messages to {room} and was pushed others' "
                             "messages there afterwards, but never one of its own, though the rooms push to "
                             "senders too (--push-to-sender)", room=room, member=member)
-    found.values["own_pushes"] = count
+    found.values["own_pushes"] = int(mine.sum())
     return found
+
+
+def _pushed_others_after_own_ack(a: Arrays, mine: numpy.ndarray) -> set[Key]:
+    """(room, member) pairs pushed someone else's message after their own first acknowledgement there."""
+    people = len(a.people.values)
+    acked = numpy.flatnonzero(a.acked)
+    codes = a.room[acked] * people + a.sender[acked]  # (room, sender) as one number
+    order = numpy.argsort(codes, kind="stable")
+    codes, oks = codes[order], a.ok[acked][order]
+    firsts = numpy.flatnonzero(numpy.concatenate(([True], codes[1:] != codes[:-1]))) if len(codes) else codes
+    first_ack = numpy.minimum.reduceat(oks, firsts) if len(codes) else oks  # per (room, sender), its first ack
+    codes = codes[firsts]
+    others = numpy.flatnonzero(~mine)
+    pushed = a.room[a.push_msg[others]] * people + a.push_member[others]
+    at = numpy.minimum(numpy.searchsorted(codes, pushed), max(len(codes) - 1, 0))
+    if not len(codes):
+        return set()
+    after = (codes[at] == pushed) & (a.push_time[others] > first_ack[at])
+    return {(a.room_names[c // people], a.people.values[c % people]) for c in set(pushed[after].tolist())}

@@ -4,7 +4,6 @@ another member's message (own messages are not a visibility latency)."""
 from __future__ import annotations
 
 import math
-from array import array
 
 import numpy
 
@@ -29,23 +28,39 @@ SERIES_LIMIT = 100_000
 
 @rule("latency", owns=(*NAMES, "latency_series"))
 def latency(ev: Evidence) -> Finding:
-    series: list[LatencyPoint] = []
-    latencies = array("d")
-    step = 1  # the series keeps every step-th latency
+    a = ev.arrays
+    parts: list[tuple[str, str, numpy.ndarray, numpy.ndarray]] = []  # (room, member, first showings, latencies)
     for room, member in ev.members:
-        for d in ev.showings_of((room, member)).first:
-            send = d.send
-            if send is None or send.invoke is None or send.sender == member:
-                continue
-            if len(latencies) % step == 0:
-                series.append(LatencyPoint(send.invoke, d.time - send.invoke, room, member, send.sender, d.source))
-                if len(series) > SERIES_LIMIT:
-                    series, step = series[::2], step * 2
-            latencies.append(d.time - send.invoke)
-    ordered = numpy.frombuffer(latencies, dtype=numpy.float64).copy() if latencies else numpy.empty(0)
-    ordered.sort()  # in place, 8 bytes each: not a float object per latency
+        m = a.member((room, member))
+        msg = m.fmsg
+        invoked = a.invoke[msg]
+        counted = numpy.flatnonzero(a.sent[msg] & ~numpy.isnan(invoked) & (a.sender[msg] != a.person(member)))
+        parts.append((room, member, counted, m.ftime[counted] - invoked[counted]))
+    latencies = numpy.concatenate([p[3] for p in parts]) if parts else numpy.empty(0)
+    step = series_step(len(latencies))
+    series: list[LatencyPoint] = []
+    done = 0  # latencies of the members before
+    for room, member, counted, lat in parts:
+        m = a.member((room, member))
+        for k in range((-done) % step, len(counted), step):
+            i = int(counted[k])
+            send = ev.sends[a.keys[m.fmsg[i]]]
+            series.append(LatencyPoint(send.invoke, float(lat[k]), room, member, send.sender,
+                                       a.sources[m.fsource[i]]))
+        done += len(counted)
+    latencies.sort()  # in place, 8 bytes each: not a float object per latency
     series.sort(key=lambda p: (p.send_time, p.member))
-    return Finding({"latency_series": series, **{name: _float(quantile(ordered, q)) for name, q in zip(NAMES, QUANTILES)}})
+    return Finding({"latency_series": series, **{name: _float(quantile(latencies, q))
+                                                  for name, q in zip(NAMES, QUANTILES)}})
+
+
+def series_step(count: int) -> int:
+    """Every how many latencies the series keeps one: the smallest power of two that keeps at most
+    ``SERIES_LIMIT`` (as halving the series each time it outgrew the limit did)."""
+    step = 1
+    while -(-count // step) > SERIES_LIMIT:
+        step *= 2
+    return step
 
 
 def _float(value: object) -> float | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from chaos.checker.evidence import Evidence
-from chaos.checker.model import SOURCES, MemberStats
+from chaos.checker.model import SOURCES, MemberStats, Violation
 from chaos.checker.rules.base import Finding, rule
 
 TOTALS: tuple[str, ...] = ("lost", "duplicates", "reordered", "phantom")
@@ -42,45 +44,59 @@ def members(ev: Evidence) -> Finding:
 
 
 def _shown(ev: Evidence, stats: MemberStats, found: Finding) -> None:
-    """Phantoms and reorderings over the member's first showings, then its duplicates."""
+    """Phantoms and reorderings over the member's first showings (in display order), then its duplicates.
+    Over the arrays (``Evidence.arrays``): Python only for the violations."""
     room, member = stats.room, stats.member
-    showings = ev.showings_of((room, member))
-    by_source = dict.fromkeys(SOURCES, 0)
-    max_invoke, latest = -math.inf, None  # prefix maximum of send-invoke times over display order
-    for d in showings.first:
-        send = d.send
-        if send is None:
-            stats.phantom += 1
-            found.violation("phantom", f"{member} showed {d.key[1]!r} in {room}, which nobody sent", room, member,
-                            d.key[1])
-            continue
-        if send.sender != member and d.source in by_source:
-            by_source[d.source] += 1
-        if send.ok is not None and latest is not None and max_invoke > send.ok:
-            stats.reordered += 1
-            found.violation("reordered", f"{member} showed {latest.label} (sent at {max_invoke:.3f} s) before "
-                            f"{send.label} (acknowledged earlier, at {send.ok:.3f} s) in {room}", room, member,
-                            send.client_msg_id)
-        if send.invoke is not None and send.invoke > max_invoke:
-            max_invoke, latest = send.invoke, send
-    for source, n in by_source.items():
-        setattr(stats, f"by_{source}", n)
-    stats.shown = len(showings.counts)
-    for key, times in sorted((k, n) for k, n in showings.counts.items() if n > 1):  # sort the few, not all
-        if times > 1:
-            stats.duplicates += times - 1
-            found.violation("duplicate", f"{member} showed {key[1]!r} {times} times in {room}", room, member, key[1])
+    a, m = ev.arrays, ev.arrays.member((room, member))
+    me = a.person(member)
+    msg = m.fmsg
+    sent = a.sent[msg]
+    said: list[tuple[int, Violation]] = []  # (place in display order, violation): phantoms and reorderings
+    for i in numpy.flatnonzero(~sent).tolist():
+        stats.phantom += 1
+        cmid = a.keys[msg[i]][1]
+        said.append((i, Violation("phantom", f"{member} showed {cmid!r} in {room}, which nobody sent", room, member,
+                                  cmid)))
+    others = sent & (a.sender[msg] != me)
+    counted = numpy.bincount(m.fsource[others], minlength=len(a.sources))
+    for n, source in zip(counted.tolist(), a.sources):
+        if source in SOURCES:
+            setattr(stats, f"by_{source}", getattr(stats, f"by_{source}") + n)
+    places = numpy.flatnonzero(sent)  # phantoms are skipped: they neither reorder nor are reordered
+    invoked = numpy.nan_to_num(a.invoke[msg[places]], nan=-math.inf)
+    acked = numpy.nan_to_num(a.ok[msg[places]], nan=math.inf)
+    before = numpy.concatenate(([-math.inf], numpy.maximum.accumulate(invoked)))[:-1]  # latest invoke before each
+    records = numpy.flatnonzero(invoked > before)  # where the latest changed hands
+    for k in numpy.flatnonzero(before > acked).tolist():
+        stats.reordered += 1
+        send, latest = ev.sends[a.keys[msg[places[k]]]], ev.sends[a.keys[msg[places[records[
+            numpy.searchsorted(records, k) - 1]]]]]
+        said.append((int(places[k]), Violation(
+            "reordered", f"{member} showed {latest.label} (sent at {float(before[k]):.3f} s) before "
+            f"{send.label} (acknowledged earlier, at {send.ok:.3f} s) in {room}", room, member, send.client_msg_id)))
+    said.sort(key=lambda item: item[0])
+    found.violations += [v for _, v in said]
+    stats.shown = len(msg)
+    for key, times in sorted((a.keys[i], n) for i, n in m.duplicates):  # sort the few, not all
+        stats.duplicates += times - 1
+        found.violation("duplicate", f"{member} showed {key[1]!r} {times} times in {room}", room, member, key[1])
 
 
 def _expected(ev: Evidence, stats: MemberStats, join_time: float, found: Finding) -> None:
     """Acknowledged sends by others that began after the member joined: each must have been shown."""
     room, member = stats.room, stats.member
-    counts = ev.showings_of((room, member)).counts
-    for send in ev.acked_by_room.get(room, []):
-        if send.sender == member or send.invoke is None or send.invoke < join_time:
-            continue
-        stats.expected += 1
-        if (room, send.client_msg_id) not in counts:
-            stats.lost += 1
-            found.violation("lost", f"{member} never showed {send.label} in {room}, acknowledged at {send.ok:.3f} s",
-                            room, member, send.client_msg_id)
+    a = ev.arrays
+    sends = ev.acked_by_room.get(room, [])
+    if not sends:
+        return
+    msg = a.acked_in(room)
+    due = (a.sender[msg] != a.person(member)) & (a.invoke[msg] >= join_time)  # NaN (never invoked): not due
+    stats.expected += int(due.sum())
+    shown = numpy.zeros(len(a.keys), bool)
+    shown[a.member((room, member)).msg] = True
+    for i in numpy.flatnonzero(due & ~shown[msg]).tolist():
+        send = sends[i]
+        stats.lost += 1
+        found.violation("lost", f"{member} never showed {send.label} in {room}, acknowledged at {send.ok:.3f} s",
+                        room, member, send.client_msg_id)
+

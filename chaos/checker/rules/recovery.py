@@ -32,9 +32,10 @@ def recovery(ev: Evidence) -> Finding:
     final = ev.phases.get("final_poll")
     late = 0
     if final is not None:
-        for member, showings in ev.showings.items():
-            late += sum(1 for d in showings.first if d.time >= final and d.send is not None
-                        and d.send.sender != member[1])
+        a = ev.arrays
+        for member in ev.showings:
+            m = a.member(member)
+            late += int(numpy.count_nonzero((m.ftime >= final) & a.sent[m.fmsg] & (a.sender[m.fmsg] != a.person(member[1]))))
     reset = {(str(op.value.get("room", "")), op.process) for op in ev.history_resets}
     asks: defaultdict[Key, list[tuple[int, float, float]]] = defaultdict(list)  # member -> (reconnect, time, lost_at)
     for n, op in enumerate(ev.reconnects):
@@ -68,20 +69,17 @@ def _missed(ev: Evidence, asks: dict[Key, list[tuple[int, float, float]]]) -> di
     them in send order. One member at a time, each question a vectorized scan of its first showings: a
     loop over every acknowledged message per reconnect was quadratic in a soak."""
     out: dict[tuple[int, str], tuple[int, Send]] = {}
-    order: dict[str, dict[int, int]] = {}  # room -> id(send) -> its place among the room's acknowledged sends
+    a = ev.arrays
     for member, questions in asks.items():
         room, who = member
-        joined = ev.joined[member]
-        sends = ev.acked_by_room[room]
-        place = order.get(room)
-        if place is None:
-            place = order[room] = {id(s): k for k, s in enumerate(sends)}
-        rows = [(d.time, s.ok, place[id(s)]) for d in ev.showings_of(member).first if (s := d.send) is not None
-                and s.ok is not None and s.sender != who and s.invoke is not None and s.invoke >= joined
-                and id(s) in place]
-        if not rows:
+        m = a.member(member)
+        msg = m.fmsg
+        invoked, where = a.invoke[msg], a.place[msg]
+        keep = (where >= 0) & (a.sender[msg] != a.person(who)) & (invoked >= ev.joined[member])  # NaN: never
+        if not keep.any():
             continue
-        shown, acked, where = (numpy.array(column) for column in zip(*rows))
+        shown, acked, where = m.ftime[keep], a.ok[msg][keep], where[keep]
+        sends = ev.acked_by_room[room]
         for n, at, lost_at in questions:
             hit = (shown > at) & (acked < lost_at)
             count = int(hit.sum())

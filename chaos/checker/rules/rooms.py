@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from itertools import chain
 
+import numpy
+
 from chaos.checker.evidence import Evidence, Key
 from chaos.checker.rules.base import Finding, rule
 
@@ -21,19 +23,27 @@ from chaos.checker.rules.base import Finding, rule
 @rule("rooms", owns=("misfiled",), kinds=("misfiled",), requires=("room_in_push",))
 def rooms(ev: Evidence) -> Finding:
     found = Finding()
-    acked_as: dict[tuple[str, int], set[str]] = {}  # (room, seq) -> client_msg_ids acknowledged under it
-    for room, seq, cmid, where in ev.numbered:
-        if where.endswith("acknowledgement"):
-            acked_as.setdefault((room, seq), set()).add(cmid)
+    a = ev.arrays
+    # A message filed under a room it was not sent to is one nobody sent to that room (its key is not a send)
+    # whose id was sent elsewhere: only those few are looked up.
+    unsent = numpy.flatnonzero(~a.sent)
+    sent_to = ev.rooms_of if len(unsent) else {}
+    misfiled = numpy.zeros(len(a.keys), bool)
+    misfiled[[i for i in unsent.tolist() if a.keys[i][1] in sent_to]] = True
     first: dict[Key, str] = {}   # (filed under, member) -> the first misfiling, said
     count: dict[Key, int] = {}
-    seen = chain(((p.member, p.room, p.seq, p.client_msg_id, None) for p in ev.pushes),
-                 ((member, d.key[0], d.seq, d.key[1], d.source) for (_, member), displays
-                  in ev.displays.items() for d in displays))  # one at a time: a soak has 10^7
-    for member, filed, seq, cmid, source in seen:
-        sent_to = ev.rooms_of.get(cmid)
-        if not sent_to or filed in sent_to:
-            continue
+    acked_as: dict[tuple[str, int], set[str]] = {}  # (room, seq) -> client_msg_ids acknowledged under it
+    if misfiled.any():
+        for room, seq, cmid, where in ev.numbered:
+            if where.endswith("acknowledgement"):
+                acked_as.setdefault((room, seq), set()).add(cmid)
+    names = a.people.values
+    seen = chain(((names[a.push_member[i]], int(a.push_msg[i]), int(a.push_seq[i]), None)
+                  for i in numpy.flatnonzero(misfiled[a.push_msg]).tolist()),
+                 ((member, int(m.msg[i]), int(m.seq[i]), a.sources[m.source[i]]) for (_, member), m
+                  in ((key, a.member(key)) for key in ev.displays) for i in numpy.flatnonzero(misfiled[m.msg]).tolist()))
+    for member, msg, seq, source in seen:  # pushes first, then each member's showings, in order
+        filed, cmid = a.keys[msg]
         key = (filed, member)
         count[key] = count.get(key, 0) + 1
         if key not in first:
@@ -41,7 +51,7 @@ def rooms(ev: Evidence) -> Finding:
             owner = sorted(acked_as.get((filed, seq), ()))
             there = f"; seq {seq} there is {', '.join(owner)}" if owner else ""
             first[key] = (f"{member} was {how} {cmid} (seq {seq}) under {filed}, but it was sent to "
-                          f"{', '.join(sorted(sent_to))}{there}")
+                          f"{', '.join(sorted(sent_to[cmid]))}{there}")
     for key, said in first.items():
         found.violation("misfiled", f"{said} ({count[key]} such in {key[0]})", room=key[0], member=key[1])
     found.values["misfiled"] = sum(count.values())

@@ -11,7 +11,10 @@ a system whose rooms cannot be read (Goverse's).
 
 from __future__ import annotations
 
+import numpy
+
 from chaos.checker import systems
+from chaos.checker.arrays import column
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 
@@ -22,18 +25,26 @@ def sends(ev: Evidence) -> Finding:
     found = Finding()
     n = dict.fromkeys(("sends_ok", "sends_failed", "sends_indefinite", "sends_indefinite_appeared",
                        "sends_failed_appeared", "lost_by_server"), 0)
-    for key, send in ev.sends.items():
-        outcome = send.outcome
-        if outcome == "ok":
-            n["sends_ok"] += 1
-            if key[0] in ev.final_polls and key[1] not in ev.final_polls[key[0]]:
-                n["lost_by_server"] += 1
-        elif outcome == "info":
+    a = ev.arrays
+    held = numpy.zeros(len(a.keys), bool)  # at the final poll
+    held[column(ev.numbered.msg)[column(ev.numbered.b) == ev.numbered.label_number("final poll")]] = True
+    polled = numpy.zeros(len(a.room_names), bool)
+    polled[[a.room_ids[room] for room in ev.final_polls if room in a.room_ids]] = True
+    ok = a.acked[a.send_order]
+    n["sends_ok"] = int(ok.sum())
+    acked = a.send_order[ok]
+    n["lost_by_server"] = int(numpy.count_nonzero(polled[a.room[acked]] & ~held[acked]))
+    unacked = a.send_order[~ok].tolist()  # the few, in send order
+    appeared = (a.shown() | held)[unacked].tolist() if unacked else []
+    for i, seen in zip(unacked, appeared):
+        key = a.keys[i]
+        send = ev.sends[key]
+        if send.outcome == "info":
             n["sends_indefinite"] += 1
-            n["sends_indefinite_appeared"] += key in ev.appeared
+            n["sends_indefinite_appeared"] += seen
         else:
             n["sends_failed"] += 1
-            if key in ev.appeared:
+            if seen:
                 n["sends_failed_appeared"] += 1
                 found.violation("failed_send_appeared", f"send {send.label} in {key[0]} failed definitely, yet it "
                                 "was stored (a failure that may have happened must be recorded as info)",
