@@ -13,6 +13,7 @@ its sequence numbers, so ``seq`` alone identifies nothing.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections import Counter, defaultdict
@@ -165,101 +166,63 @@ class Evidence:
         must come in index order (a history file does: its writer numbers the lines as it writes them)."""
         messages, names, sources = Table(), Table(), Table()
         shown: dict[Key, Rows] = {}
+        appenders: dict[Key, tuple] = {}  # member -> its rows' four appends (time, seq, msg, source)
         push_rows = PushRows()
-        final_polls: defaultdict[str, set[str]] = defaultdict(set)
-        last_final: tuple[str, Any] = ("", None)  # the room and messages the last final poll recorded
-        intern, canonical, message_id, source_id = sys.intern, messages.canonical, messages.ids.get, sources.ids.get
+        push_member, push_msg, push_seq, push_sender, push_time = (
+            push_rows.member.append, push_rows.msg.append, push_rows.seq.append, push_rows.sender.append,
+            push_rows.time.append)
+        received: dict[str, int] = {}
+        intern, message_id, source_id, name_id = sys.intern, messages.ids.get, sources.ids.get, names.ids.get
         self.numbered, self.stamps = KeyedRows(messages, "numbered"), KeyedRows(messages, "stamps")
         self._messages = messages
-        last = None
+        last: float = -math.inf
+        time = None
+        other = _Others(self, messages)
         for record in records:
             index, time, process, type_, f, v = record if type(record) is tuple else _record(record)
-            if last is not None and index < last:
+            if index < last:
                 raise HistoryError(f"history record {index} came after {last}: a streamed history must be in "
                                    "index order (pass a list to have it sorted)")
             last = index
-            self.duration = time
-            room = v.get("room", "")
-            room = intern(room if type(room) is str else str(room))
-            if f == "deliver":
-                if type_ == "ok":  # the commonest record: inlined lookups
-                    cmid, seq, source = v.get("client_msg_id"), v.get("seq"), v.get("source", "push")
-                    member = (room, process)
-                    rows = shown.get(member)
-                    if rows is None:
-                        rows = shown[member] = Rows()
-                    rows.time.append(time)
-                    rows.seq.append(seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq))
-                    key = (room, cmid if type(cmid) is str and cmid else str(cmid) if cmid else f"seq:{seq}")
-                    i = message_id(key)
-                    rows.msg.append(messages.id(key) if i is None else i)
-                    i = source_id(source)
-                    rows.source.append(sources.id(str(source)) if i is None else i)
+            if f == "deliver":  # the commonest records, inlined
+                if type_ != "ok":
+                    continue
+                room, cmid, seq, source = v.get("room", ""), v.get("client_msg_id"), v.get("seq"), v.get("source", "push")
+                if type(room) is not str:
+                    room = str(room)
+                member = (room, process)
+                add = appenders.get(member)
+                if add is None:
+                    rows = shown[member] = Rows()
+                    add = appenders[member] = (rows.time.append, rows.seq.append, rows.msg.append, rows.source.append)
+                add[0](time)
+                add[1](seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq))
+                key = (room, cmid if type(cmid) is str and cmid else str(cmid) if cmid else f"seq:{seq}")
+                i = message_id(key)
+                add[2](messages.id((intern(room), key[1])) if i is None else i)
+                i = source_id(source)
+                add[3](sources.id(str(source)) if i is None else i)
             elif f == "push":
-                self.pushes_received[process] += 1
-                if v.get("client_msg_id"):
-                    push_rows.member.append(names.id(process))
-                    push_rows.msg.append(messages.id((room, str(v["client_msg_id"]))))
-                    push_rows.seq.append(seq_of(v.get("seq")))
-                    push_rows.sender.append(names.id(str(v.get("sender", ""))))
-                    push_rows.time.append(time)
-            elif f == "send":
-                self._record_send(canonical((room, str(v.get("client_msg_id", "")))), process, type_, time, v,
-                                  index, f)
-            elif f == "join":
-                if type_ == "ok":
-                    self.joined.setdefault((room, process), time)
-            elif f == "leave":
-                if type_ == "ok":
-                    self.left.add((room, process))
-            elif f == "final_poll":
-                if type_ == "ok":
-                    self.final_polled.add((room, process))
-                    held = v.get("messages") or ()
-                    if last_final[0] == room and (last_final[1] is held or last_final[1] == held):
-                        continue  # what the member before found: every member of a room records the same list
-                    last_final = (room, held)  # one room's only (indexing a list twice changes nothing)
-                    held = [m for m in held if type(m) is dict or isinstance(m, Mapping)]
-                    ids = [messages.id((room, str(m.get("client_msg_id")))) for m in held]
-                    final_polls[room].update(messages.values[i][1] for i in ids)
-                    for m, i in zip(held, ids):
-                        self.numbered.add(i, seq_of(m.get("seq")), "final poll")
-            elif f == "fault":
-                self.faults.append(Op(index, time, process, type_, f, v))
-            elif f == "net":
-                self.net.append(Op(index, time, process, type_, f, v))
-            elif f == "phase":
-                name = v.get("name")
-                if isinstance(name, str):
-                    self.phases.setdefault(name, time)
-                if name == "setup" and isinstance(v.get("store"), str):
-                    self.store = v["store"]
-                if name == "setup" and isinstance(v.get("system"), str):
-                    self.system = v["system"]
-                if name == "setup" and isinstance(v.get("started_at"), (int, float)):
-                    self.started_at = float(v["started_at"])
-            elif f == "history_reset":
-                self.history_resets.append(Op(index, time, process, type_, f, v))
-            elif f == "attack":
-                self.attacks.append(Op(index, time, process, type_, f, v))
-            elif f in PRESENCE_OPS:
-                self.presence.setdefault(f, []).append(Op(index, time, process, type_, f, v))
-            elif f in ("connect", "reconnect"):
-                if type_ == "invoke":
-                    self.link_down.setdefault(process, []).append(time)
-                if type_ == "ok":
-                    if v.get("client_id"):
-                        self.client_ids.setdefault(process, []).append(str(v["client_id"]))
-                    if f == "reconnect":
-                        self.reconnects.append(Op(index, time, process, type_, f, v))
-            elif f == "stream_end":
-                self.link_down.setdefault(process, []).append(time)
-            elif f == "stored_members":
-                if type_ == "ok":
-                    self.stored_members.append(Op(index, time, process, type_, f, v))
-            elif f == "poll" and v.get("truncated"):
-                self.truncated.add((room, process))
-        self.final_polls = dict(final_polls)
+                received[process] = received.get(process, 0) + 1
+                cmid = v.get("client_msg_id")
+                if cmid:
+                    room, seq, sender = v.get("room", ""), v.get("seq"), v.get("sender", "")
+                    key = (room if type(room) is str else str(room), cmid if type(cmid) is str else str(cmid))
+                    i = name_id(process)
+                    push_member(names.id(process) if i is None else i)
+                    i = message_id(key)
+                    push_msg(messages.id((intern(key[0]), key[1])) if i is None else i)
+                    push_seq(seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq))
+                    sender = sender if type(sender) is str else str(sender)
+                    i = name_id(sender)
+                    push_sender(names.id(sender) if i is None else i)
+                    push_time(time)
+            else:
+                other.add(index, time, process, type_, f, v)
+        if time is not None:
+            self.duration = time
+        self.pushes_received.update(received)
+        self.final_polls = dict(other.final_polls)
         self._columns = (shown, push_rows, names, sources)
         self.displays = DisplayIndex(shown, messages, sources)
         self.showings = ShowingsIndex(shown, messages, sources, self.sends)
@@ -346,3 +309,73 @@ class Evidence:
 
     def showings_of(self, member: Key) -> Showings:
         return self.showings.get(member) or Showings(Counter(), [])
+
+
+class _Others:
+    """The one pass's records other than showings and raw pushes, each into its index."""
+
+    def __init__(self, ev: Evidence, messages: Table) -> None:
+        self.ev, self.messages = ev, messages
+        self.final_polls: defaultdict[str, set[str]] = defaultdict(set)
+        self.last_final: tuple[str, Any] = ("", None)  # the room and messages the last final poll recorded
+
+    def add(self, index: int, time: float, process: str, type_: str, f: str, v: Mapping[str, Any]) -> None:
+        ev = self.ev
+        room = v.get("room", "")
+        room = sys.intern(room if type(room) is str else str(room))
+        if f == "send":
+            ev._record_send(self.messages.canonical((room, str(v.get("client_msg_id", "")))), process, type_, time,
+                            v, index, f)
+        elif f == "join":
+            if type_ == "ok":
+                ev.joined.setdefault((room, process), time)
+        elif f == "leave":
+            if type_ == "ok":
+                ev.left.add((room, process))
+        elif f == "final_poll":
+            if type_ == "ok":
+                ev.final_polled.add((room, process))
+                held = v.get("messages") or ()
+                if self.last_final[0] == room and (self.last_final[1] is held or self.last_final[1] == held):
+                    return  # what the member before found: every member of a room records the same list
+                self.last_final = (room, held)  # one room's only (indexing a list twice changes nothing)
+                held = [m for m in held if type(m) is dict or isinstance(m, Mapping)]
+                ids = [self.messages.id((room, str(m.get("client_msg_id")))) for m in held]
+                self.final_polls[room].update(self.messages.values[i][1] for i in ids)
+                for m, i in zip(held, ids):
+                    ev.numbered.add(i, seq_of(m.get("seq")), "final poll")
+        elif f == "fault":
+            ev.faults.append(Op(index, time, process, type_, f, v))
+        elif f == "net":
+            ev.net.append(Op(index, time, process, type_, f, v))
+        elif f == "phase":
+            name = v.get("name")
+            if isinstance(name, str):
+                ev.phases.setdefault(name, time)
+            if name == "setup" and isinstance(v.get("store"), str):
+                ev.store = v["store"]
+            if name == "setup" and isinstance(v.get("system"), str):
+                ev.system = v["system"]
+            if name == "setup" and isinstance(v.get("started_at"), (int, float)):
+                ev.started_at = float(v["started_at"])
+        elif f == "history_reset":
+            ev.history_resets.append(Op(index, time, process, type_, f, v))
+        elif f == "attack":
+            ev.attacks.append(Op(index, time, process, type_, f, v))
+        elif f in PRESENCE_OPS:
+            ev.presence.setdefault(f, []).append(Op(index, time, process, type_, f, v))
+        elif f in ("connect", "reconnect"):
+            if type_ == "invoke":
+                ev.link_down.setdefault(process, []).append(time)
+            if type_ == "ok":
+                if v.get("client_id"):
+                    ev.client_ids.setdefault(process, []).append(str(v["client_id"]))
+                if f == "reconnect":
+                    ev.reconnects.append(Op(index, time, process, type_, f, v))
+        elif f == "stream_end":
+            ev.link_down.setdefault(process, []).append(time)
+        elif f == "stored_members":
+            if type_ == "ok":
+                ev.stored_members.append(Op(index, time, process, type_, f, v))
+        elif f == "poll" and v.get("truncated"):
+            ev.truncated.add((room, process))
