@@ -33,10 +33,14 @@ def test_a_streamed_history_is_judged_as_the_in_memory_checker_judged_it(name):
     assert _plain(check(read(folder.history), folder.read_server_logs(), folder.read_metrics())) == expected
 
 
-def test_the_doctored_run_is_caught_for_what_was_done_to_it():
-    kinds = {v["kind"] for v in json.loads((RUNS / "node-kill-restart-doctored" / "expected.json").read_text())
-             ["violations"]}
-    assert {"lost", "duplicate", "reordered", "phantom"} <= kinds
+def _kinds(name: str) -> set[str]:
+    return {v["kind"] for v in json.loads((RUNS / name / "expected.json").read_text())["violations"]}
+
+
+def test_the_doctored_runs_are_caught_for_what_was_done_to_them():
+    assert {"lost", "duplicate", "reordered", "phantom"} <= _kinds("node-kill-restart-doctored")
+    assert {"misfiled", "pushed_own_message", "failed_send_appeared", "conflicting_seq", "duplicate", "phantom",
+            "reordered"} <= _kinds("seeded-random-chaos-doctored")
 
 
 def test_records_stream_a_file_forgiving_only_a_cut_off_last_line(tmp_path):

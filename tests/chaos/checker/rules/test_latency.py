@@ -75,3 +75,16 @@ def test_a_long_series_is_thinned_evenly_but_the_quantiles_are_of_every_latency(
     assert thin.values["latency_series"] == full.values["latency_series"][::8]  # every 8th: 7 of at most 10
     assert {k: v for k, v in thin.values.items() if k != "latency_series"} == \
         {k: v for k, v in full.values.items() if k != "latency_series"}
+
+
+def test_the_series_keeps_what_halving_it_each_time_it_outgrew_the_limit_kept(monkeypatch):
+    from chaos.checker.rules import latency as module
+    monkeypatch.setattr(module, "SERIES_LIMIT", 10)
+    for count in range(200):
+        kept, step = [], 1  # the rule as it was: a point per step-th latency, halved past the limit
+        for k in range(count):
+            if k % step == 0:
+                kept.append(k)
+                if len(kept) > 10:
+                    kept, step = kept[::2], step * 2
+        assert list(range(0, count, module.series_step(count))) == kept, count
