@@ -228,8 +228,9 @@ class Evidence:
         self.showings = ShowingsIndex(shown, messages, sources, self.sends)
         self.pushes = PushList(push_rows, messages, names)
 
-    def _record_send(self, key: Key, process: str, type_: str, time: float, v: Mapping[str, Any], index: int,
-                     f: str) -> None:
+    def _record_send(self, key: Key, i: int, process: str, type_: str, time: float, v: Mapping[str, Any],
+                     index: int, f: str) -> None:
+        """A send record of message ``key`` (number ``i`` in the table of message keys)."""
         room = key[0]
         send = self.sends.get(key)
         if send is None:
@@ -246,10 +247,11 @@ class Evidence:
             where = self._ack_where.get(process)
             if where is None:
                 where = self._ack_where[process] = f"{process}'s acknowledgement"
-            i = self._messages.ids[key]
-            self.numbered.add(i, seq_of(v.get("seq")), where)
+            seq = v.get("seq")
+            seq = seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq)
+            self.numbered.add(i, seq, where)
             if "timestamp" in v:
-                self.stamps.add(i, seq_of(v.get("seq")), seq_of(v["timestamp"]))
+                self.stamps.add(i, seq, seq_of(v["timestamp"]))
         else:
             self.send_failures.append((send, Op(index, time, process, type_, f, v)))
 
@@ -324,8 +326,12 @@ class _Others:
         room = v.get("room", "")
         room = sys.intern(room if type(room) is str else str(room))
         if f == "send":
-            ev._record_send(self.messages.canonical((room, str(v.get("client_msg_id", "")))), process, type_, time,
-                            v, index, f)
+            cmid = v.get("client_msg_id", "")
+            key = (room, cmid if type(cmid) is str else str(cmid))
+            i = self.messages.ids.get(key)
+            if i is None:
+                i = self.messages.id(key)
+            ev._record_send(self.messages.values[i], i, process, type_, time, v, index, f)
         elif f == "join":
             if type_ == "ok":
                 ev.joined.setdefault((room, process), time)
