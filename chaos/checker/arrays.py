@@ -9,7 +9,7 @@ violations. Built once per evidence (``Evidence.arrays``), from what the one pas
   it, its send's first invoke and acknowledgement (NaN: none), sender, whether acknowledged, and its
   place among its room's acknowledged sends (``Evidence.acked_by_room``);
 - per member: its showings' columns and which of them are first showings (:class:`MemberArrays`);
-- the raw pushes' columns.
+- the raw pushes' columns, and ``Evidence.numbered``'s (message, seq, where seen).
 
 People (members, senders) are numbered in one table, so "sent by this member" is an integer compare.
 """
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy
 
-from chaos.checker.columns import Key, PushRows, Rows, Table
+from chaos.checker.columns import Key, KeyedRows, PushRows, Rows, Table
 
 
 def column(values: Any) -> numpy.ndarray:
@@ -56,7 +56,7 @@ class Arrays:
     """The evidence's columns and sends as numpy arrays (see the module's docstring)."""
 
     def __init__(self, rows: Mapping[Key, Rows], push_rows: PushRows, messages: Table, people: Table,
-                 sources: Table, sends: Mapping[Key, Any]) -> None:
+                 sources: Table, sends: Mapping[Key, Any], numbered: KeyedRows) -> None:
         self.keys: list[Key] = messages.values
         self.people, self.sources = people, sources.values
         self._rows = rows
@@ -93,6 +93,10 @@ class Arrays:
             column(push_rows.member), column(push_rows.msg), column(push_rows.seq), column(push_rows.sender),
             column(push_rows.time))
         self._members: dict[Key, MemberArrays] = {}
+        self.numbered_msg, self.numbered_seq = column(numbered.msg), column(numbered.a)  # acks, then final polls
+        self.numbered_label = column(numbered.b)
+        self.held = numpy.zeros(n, bool)  # what a final poll found on the server (``Evidence.final_polls``)
+        self.held[self.numbered_msg[self.numbered_label == numbered.label_number("final poll")]] = True
 
     def member(self, member: Key) -> MemberArrays:
         """A member's showings (none if it showed nothing); kept, as several rules ask for each."""

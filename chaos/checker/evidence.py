@@ -280,7 +280,8 @@ class Evidence:
     def arrays(self) -> Arrays:
         """The columns and the sends as numpy arrays, for rules that judge every showing at once."""
         shown, push_rows, people, sources = self._columns or ({}, PushRows(), Table(), Table())
-        return Arrays(shown, push_rows, self._messages, people, sources, self.sends)
+        numbered = self.numbered if isinstance(self.numbered, KeyedRows) else KeyedRows(self._messages, "numbered")
+        return Arrays(shown, push_rows, self._messages, people, sources, self.sends, numbered)
 
     def log_lines(self, process: str, event: str) -> list[LogLine]:
         """The lines of one process incarnation's log with this ``event``, in order."""

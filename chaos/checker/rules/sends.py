@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy
 
 from chaos.checker import systems
-from chaos.checker.arrays import column
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 
@@ -26,8 +25,7 @@ def sends(ev: Evidence) -> Finding:
     n = dict.fromkeys(("sends_ok", "sends_failed", "sends_indefinite", "sends_indefinite_appeared",
                        "sends_failed_appeared", "lost_by_server"), 0)
     a = ev.arrays
-    held = numpy.zeros(len(a.keys), bool)  # at the final poll
-    held[column(ev.numbered.msg)[column(ev.numbered.b) == ev.numbered.label_number("final poll")]] = True
+    held = a.held
     polled = numpy.zeros(len(a.room_names), bool)
     polled[[a.room_ids[room] for room in ev.final_polls if room in a.room_ids]] = True
     ok = a.acked[a.send_order]

@@ -10,6 +10,8 @@ retry afresh, in a history that started over.
 
 from __future__ import annotations
 
+import numpy
+
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
@@ -21,10 +23,19 @@ def stored_once(ev: Evidence) -> Finding:
     found = Finding({"stored_twice": 0})
     if ev.store not in DURABLE_STORES:
         return found
-    seqs = Witnesses()  # (room, cmid) -> seq -> first witness
-    for room, seq, cmid, where in ev.numbered:
-        if seq > 0 and cmid:
-            seqs.add((room, cmid), seq, where)
+    a = ev.arrays
+    msg, seq = a.numbered_msg, a.numbered_seq
+    named = numpy.ones(len(a.keys), bool)
+    named[[i for i, (_, cmid) in enumerate(a.keys) if not cmid]] = False
+    counted = (seq > 0) & named[msg]
+    usual = numpy.zeros(len(a.keys), numpy.int64)  # a seq each message was witnessed under
+    usual[msg[counted]] = seq[counted]
+    suspect = numpy.zeros(len(a.keys), bool)  # messages witnessed under another seq as well: the few
+    suspect[msg[counted & (seq != usual[msg])]] = True
+    seqs = Witnesses()  # (room, cmid) -> seq -> first witness, for the suspects, in witness order
+    for i in numpy.flatnonzero(counted & suspect[msg]).tolist():
+        room, s, cmid, where = ev.numbered[i]
+        seqs.add((room, cmid), s, where)
     for (room, cmid), where in seqs.conflicts():
         if len(where) > 1:
             found.values["stored_twice"] += 1

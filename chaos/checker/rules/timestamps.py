@@ -9,8 +9,9 @@ store only: a memory store that lost its data starts a new history.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import numpy
 
+from chaos.checker.arrays import column
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 from chaos.checker.rules.durability import DURABLE_STORES
@@ -21,17 +22,21 @@ def timestamps(ev: Evidence) -> Finding:
     found = Finding({"timestamp_regressions": 0})
     if ev.store not in DURABLE_STORES:
         return found
-    rooms: dict[str, dict[int, tuple[int, str]]] = defaultdict(dict)  # room -> seq -> (timestamp, cmid)
-    for room, seq, stamp, cmid in ev.stamps:
-        if seq > 0:
-            rooms[room].setdefault(seq, (stamp, cmid))
-    for room, by_seq in sorted(rooms.items()):
-        before: tuple[int, int, str] | None = None  # (seq, timestamp, cmid)
-        for seq in sorted(by_seq):
-            stamp, cmid = by_seq[seq]
-            if before is not None and stamp <= before[1]:
-                found.values["timestamp_regressions"] += 1
-                found.violation("timestamp_regression", f"{room} #{seq} ({cmid}) is stamped {stamp} µs, not after "
-                                f"#{before[0]} ({before[2]}) at {before[1]} µs", room, message=cmid)
-            before = (seq, stamp, cmid)
+    a = ev.arrays
+    stamps = ev.stamps
+    msg, seq, stamp = column(stamps.msg), column(stamps.a), column(stamps.b)
+    counted = numpy.flatnonzero(seq > 0)
+    rank = numpy.empty(len(a.room_names), numpy.int64)  # room number -> its place in name order
+    rank[sorted(range(len(a.room_names)), key=a.room_names.__getitem__)] = numpy.arange(len(a.room_names))
+    order = counted[numpy.lexsort((seq[counted], rank[a.room[msg[counted]]]))]  # by room name, then seq, then
+    rooms, seqs = rank[a.room[msg[order]]], seq[order]                            # history order
+    first = numpy.concatenate(([True], (rooms[1:] != rooms[:-1]) | (seqs[1:] != seqs[:-1])))[:len(order)]
+    order, rooms = order[first], rooms[first]  # each (room, seq)'s first acknowledgement
+    back = numpy.flatnonzero((rooms[1:] == rooms[:-1]) & (stamp[order][1:] <= stamp[order][:-1])) + 1
+    for k in back.tolist():  # the few
+        now, before = int(order[k]), int(order[k - 1])
+        room, cmid = a.keys[msg[now]]
+        found.values["timestamp_regressions"] += 1
+        found.violation("timestamp_regression", f"{room} #{seq[now]} ({cmid}) is stamped {stamp[now]} µs, not "
+                        f"after #{seq[before]} ({a.keys[msg[before]][1]}) at {stamp[before]} µs", room, message=cmid)
     return found

@@ -12,6 +12,8 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 
+import numpy
+
 from chaos.checker.evidence import Evidence
 from chaos.checker.rules.base import Finding, rule
 
@@ -42,12 +44,15 @@ def typing(ev: Evidence) -> Finding:
     for key, since in showing.items():  # never cleared before the history ended
         overstayed += _judge(found, key, since, ev.duration, sent, expiry, cleared=False)
     stored = 0
-    for room, ids in ev.final_polls.items():
-        for cmid in sorted(ids):
-            if (room, cmid) not in ev.sends:
-                stored += 1
-                found.violation("typing_stored", f"the server holds {cmid!r} in {room}, which nobody sent as a "
-                                "message", room, message=cmid)
+    a = ev.arrays
+    unsent: defaultdict[str, list[str]] = defaultdict(list)  # room -> what the server held that nobody sent
+    for i in numpy.flatnonzero(a.held & ~a.sent).tolist():  # the few: not a lookup per message held
+        unsent[a.keys[i][0]].append(a.keys[i][1])
+    for room in ev.final_polls:
+        for cmid in sorted(unsent.get(room, ())):
+            stored += 1
+            found.violation("typing_stored", f"the server holds {cmid!r} in {room}, which nobody sent as a "
+                            "message", room, message=cmid)
     found.values.update(typing_shown=shown_count, typing_overstayed=overstayed, typing_stored=stored)
     return found
 
