@@ -146,11 +146,6 @@ class DisplayIndex(_MemberRows, Mapping[Key, list[Display]]):
         return list(map(_display, zip(map(keys.__getitem__, r.msg), r.time, map(sources.__getitem__, r.source), r.seq,
                                       repeat(None))))
 
-    def shown(self) -> set[Key]:
-        """Every message some member showed (without a Display each)."""
-        keys = self._keys
-        return {keys[m] for r in self._rows.values() for m in set(r.msg)}
-
 
 class ShowingsIndex(_MemberRows, Mapping[Key, Showings]):
     """(room, member) -> its :class:`Showings`, made from its rows when asked; the last one is kept (a

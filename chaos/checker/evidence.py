@@ -3,7 +3,7 @@
 The history is walked once (in index order) into sends, joins, leaves,
 displays, final polls, faults, reconnects and phases; log lines are
 grouped by process and event. What several rules derive from those (the
-members, each member's first showings, what appeared) is computed on first
+members, each member's first showings, the arrays) is computed on first
 use and kept. Rules read these instead of walking the history themselves,
 so a check stays linear in the history's size however many rules there are.
 
@@ -300,15 +300,6 @@ class Evidence:
             if send.outcome == "ok":
                 acked[send.room].append(send)
         return dict(acked)
-
-    @cached_property
-    def appeared(self) -> set[Key]:
-        """Messages some member showed or some final poll found on the server."""
-        if isinstance(self.displays, DisplayIndex):
-            shown = self.displays.shown()
-        else:
-            shown = {d.key for displays in self.displays.values() for d in displays}
-        return shown | {(room, cmid) for room, ids in self.final_polls.items() for cmid in ids}
 
     def showings_of(self, member: Key) -> Showings:
         return self.showings.get(member) or Showings(Counter(), [])
