@@ -220,6 +220,10 @@ class KeyedRows(Sequence[tuple]):
     def __len__(self) -> int:
         return len(self.msg)
 
+    def label(self, label: str) -> int:
+        """The number column ``b`` of ``numbered`` gives this label, numbered anew if no row had it yet."""
+        return self._labels.id(label)
+
     def label_number(self, label: str) -> int:
         """How column ``b`` of ``numbered`` names this label (where seen, e.g. "final poll"); -1: no row has it."""
         return self._labels.ids.get(label, -1)

@@ -136,7 +136,7 @@ class Evidence:
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # process -> flat samples
     log_events: dict[str, dict[str, list[LogLine]]] = field(default_factory=dict)  # process -> event -> lines
     showings: Mapping[Key, Showings] = field(default_factory=dict)  # member -> its showings, deduplicated
-    _ack_where: dict[str, str] = field(default_factory=dict, repr=False)  # process -> "P's acknowledgement"
+    _ack_where: dict[str, int] = field(default_factory=dict, repr=False)  # process -> "P's acknowledgement" (numbered)
     _messages: Table = field(default_factory=Table, repr=False)  # every message key read, numbered
     _columns: tuple = field(default=(), repr=False)  # (showings' rows by member, push rows, people, sources)
 
@@ -187,7 +187,8 @@ class Evidence:
             if f == "deliver":  # the commonest records, inlined
                 if type_ != "ok":
                     continue
-                room, cmid, seq, source = v.get("room", ""), v.get("client_msg_id"), v.get("seq"), v.get("source", "push")
+                room, cmid, seq = v.get("room", ""), v.get("client_msg_id"), v.get("seq")
+                source = v.get("source", "push")
                 if type(room) is not str:
                     room = str(room)
                 member = (room, process)
@@ -246,12 +247,19 @@ class Evidence:
             send.invoke = time if send.invoke is None else send.invoke
             where = self._ack_where.get(process)
             if where is None:
-                where = self._ack_where[process] = f"{process}'s acknowledgement"
+                where = self._ack_where[process] = self.numbered.label(f"{process}'s acknowledgement")
             seq = v.get("seq")
             seq = seq if type(seq) is int and -2**63 <= seq < 2**63 else seq_of(seq)
-            self.numbered.add(i, seq, where)
+            rows = self.numbered  # a row (message, seq, where), appended here: a send's ok is every tenth record
+            rows.msg.append(i)
+            rows.a.append(seq)
+            rows.b.append(where)
             if "timestamp" in v:
-                self.stamps.add(i, seq, seq_of(v["timestamp"]))
+                stamp = v["timestamp"]
+                rows = self.stamps
+                rows.msg.append(i)
+                rows.a.append(seq)
+                rows.b.append(stamp if type(stamp) is int and -2**63 <= stamp < 2**63 else seq_of(stamp))
         else:
             self.send_failures.append((send, Op(index, time, process, type_, f, v)))
 

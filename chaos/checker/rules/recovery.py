@@ -35,7 +35,8 @@ def recovery(ev: Evidence) -> Finding:
         a = ev.arrays
         for member in ev.showings:
             m = a.member(member)
-            late += int(numpy.count_nonzero((m.ftime >= final) & a.sent[m.fmsg] & (a.sender[m.fmsg] != a.person(member[1]))))
+            others = a.sent[m.fmsg] & (a.sender[m.fmsg] != a.person(member[1]))
+            late += int(numpy.count_nonzero((m.ftime >= final) & others))
     reset = {(str(op.value.get("room", "")), op.process) for op in ev.history_resets}
     asks: defaultdict[Key, list[tuple[int, float, float]]] = defaultdict(list)  # member -> (reconnect, time, lost_at)
     for n, op in enumerate(ev.reconnects):

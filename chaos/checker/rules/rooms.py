@@ -38,10 +38,11 @@ def rooms(ev: Evidence) -> Finding:
             if where.endswith("acknowledgement"):
                 acked_as.setdefault((room, seq), set()).add(cmid)
     names = a.people.values
+    shown = ((key[1], a.member(key)) for key in ev.displays)
     seen = chain(((names[a.push_member[i]], int(a.push_msg[i]), int(a.push_seq[i]), None)
                   for i in numpy.flatnonzero(misfiled[a.push_msg]).tolist()),
-                 ((member, int(m.msg[i]), int(m.seq[i]), a.sources[m.source[i]]) for (_, member), m
-                  in ((key, a.member(key)) for key in ev.displays) for i in numpy.flatnonzero(misfiled[m.msg]).tolist()))
+                 ((member, int(m.msg[i]), int(m.seq[i]), a.sources[m.source[i]]) for member, m in shown
+                  for i in numpy.flatnonzero(misfiled[m.msg]).tolist()))
     for member, msg, seq, source in seen:  # pushes first, then each member's showings, in order
         filed, cmid = a.keys[msg]
         key = (filed, member)
