@@ -93,8 +93,8 @@ class Arrays:
             column(push_rows.member), column(push_rows.msg), column(push_rows.seq), column(push_rows.sender),
             column(push_rows.time))
         self._members: dict[Key, MemberArrays] = {}
-        self.numbered_msg, self.numbered_seq = column(numbered.msg), column(numbered.a)  # acks, then final polls
-        self.numbered_label = column(numbered.b)
+        self.numbered_msg, self.numbered_seq = column(numbered.msg), column(numbered.a)  # each ack and final poll
+        self.numbered_label = column(numbered.b)  # where seen, as KeyedRows.label numbers it
         self.held = numpy.zeros(n, bool)  # what a final poll found on the server (``Evidence.final_polls``)
         self.held[self.numbered_msg[self.numbered_label == numbered.label_number("final poll")]] = True
 
