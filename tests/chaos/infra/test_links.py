@@ -1,7 +1,8 @@
 """chaos.infra.links: the harness's adapter fixes toxiproxy-python's flaws in one place.
 
 ``chaos_links`` is the plugin's fixture: the one Toxiproxy server per
-worker that the harness's tests share.
+worker that the harness's tests share; ``make_link`` and ``echo_server``
+(tests/conftest.py) make proxies on it to an echo server.
 """
 
 from __future__ import annotations
@@ -14,39 +15,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from toxiproxy import Proxy
 
 from chaos.infra.links import Link, Links, ToxiproxyError
-from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, echo, round_trip
-
-
-@pytest.fixture(scope="module")
-def echo_server() -> Iterator[TcpServer]:
-    server = TcpServer(echo)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_link(chaos_links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Link]]:
-    """``make_link()``: a uniquely named proxy to the echo server, deleted after the test."""
-    made: list[Link] = []
-
-    def make(**kwargs) -> Link:
-        link = chaos_links.create(f"t-{uuid.uuid4().hex[:10]}", echo_server.addr, **kwargs)
-        made.append(link)
-        return link
-
-    yield make
-    for link in made:
-        try:
-            link.delete()
-        except ToxiproxyError:
-            pass
+from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, round_trip
 
 
 def test_each_instance_talks_to_its_own_server_even_from_threads(chaos_links: Links, echo_server,
