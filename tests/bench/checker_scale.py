@@ -146,12 +146,11 @@ def judge_folder(folder: Path) -> dict[str, Any]:
     """In this process: judge a run folder as ``pushchat chaos check`` does; what it cost."""
     from chaos.checker import check
     from chaos.history import records
-    from chaos.run import server_logs
     from chaos.rundir import RunFolder
 
     run = RunFolder(folder)
     wall, cpu = time.perf_counter(), time.process_time()
-    results = check(records(run.history), server_logs(folder), run.read_metrics())
+    results = check(records(run.history), run.read_server_logs(), run.read_metrics())
     return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "verdict": results.verdict,
             "violations": [v.reason for v in results.violations[:3]], "incomplete": results.incomplete[:3]}
