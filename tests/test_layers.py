@@ -31,12 +31,12 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file."""
+def imports(path: Path, root: Path = ROOT, tree: ast.Module | None = None) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file (``tree``: the file already parsed)."""
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(tree or ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -156,7 +156,7 @@ def import_graph(root: Path = ROOT, tops: tuple[str, ...] = ("chaos", "system")
         lines, tree = text.splitlines(), ast.parse(text, str(path))
         guarded = _type_checking_lines(tree)
         names: dict[int, set[str]] = {}
-        for line, name in imports(path, root):
+        for line, name in imports(path, root, tree):
             names.setdefault(line, set()).add(name)
         for line, found in names.items():
             modules = {n for n in found if n in files} or {m for m in map(known, found) if m}
