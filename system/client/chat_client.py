@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -27,6 +28,8 @@ from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.pb import chat_pb2
 from system.room import MANAGER_ID, ROOM_PREFIX
 from system.tls import ClientTls
+
+BEAT_JITTER = 0.2  # each heartbeat's wait is the interval give or take this fraction (well inside the node's grace)
 
 
 class ChatClient:
@@ -187,7 +190,16 @@ class ChatClient:
 
     async def members(self, room: str, budget: float | None = None) -> list[chat_pb2.Member]:
         """The room's members now, as this client shows them once this call (also our heartbeat) brought the changes."""
-        budget = self.outage_wait if budget is None else budget
+        reply = await self._members_call(room, self.outage_wait if budget is None else budget)
+        if not reply.member_page.origin:
+            return list(reply.members)
+        view = self._presence.view(room)
+        return [chat_pb2.Member(user_name=user, away=away, read_seq=view.reads.get(user, 0))
+                for user, away in sorted(view.members.items())]
+
+    async def _members_call(self, room: str, budget: float) -> chat_pb2.ChatRoom_MembersResponse:
+        """One ``Members`` call and the pages after it, applied to what this client shows; its cost is the
+        changes it brought, never the room's size (the list is built only for a caller of ``members()``)."""
         view = self._presence.view(room)
         reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
                                        lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user,
@@ -195,10 +207,7 @@ class ChatClient:
                                        (chat_pb2.ChatRoom_MembersResponse,), budget)
         self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
         await self._catch_up.member_pages(room, reply.member_page, "members", budget)
-        if not reply.member_page.origin:
-            return list(reply.members)
-        return [chat_pb2.Member(user_name=user, away=away, read_seq=view.reads.get(user, 0))
-                for user, away in sorted(view.members.items())]
+        return reply
 
     async def typing(self, room: str) -> chat_pb2.ChatRoom_TypingResponse | None:
         """Tell the room's other members we are typing; None when too soon after the last (no call made)."""
@@ -223,13 +232,15 @@ class ChatClient:
 
     async def _beat(self, interval: float) -> None:
         """While connected, each joined room's Members call: our heartbeat, and its list to converge on."""
+        wait = random.uniform(0, interval)  # members who connected together do not beat in step
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(wait)
+            wait = interval * random.uniform(1 - BEAT_JITTER, 1 + BEAT_JITTER)
             if not self.connected or not self._connection.reading.is_set():
                 continue
             for name, view in list(self.rooms.items()):
                 if view.joined:
                     try:
-                        await self.members(name, budget=0)
+                        await self._members_call(name, 0)
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
                         pass
