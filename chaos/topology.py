@@ -123,9 +123,9 @@ class Topology(PartsByName):
                 self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir,
                                                 clock_file=self._clock_file(names.gate(g)), **self._placed(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
-            # At once: a load run has hundreds of clients, each behind its own proxy.
-            await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[gate].addr)
-                                   for name, gate in self.plan.clients.items()))
+            # In one call: a load run has thousands of clients, each behind its own proxy.
+            await self._proxies([(names.client_link(name), self.gates[gate].addr)
+                                 for name, gate in self.plan.clients.items()])
         except BaseException:
             await self.close()
             raise
@@ -189,6 +189,14 @@ class Topology(PartsByName):
         assert upstream
         listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"  # reachable from the namespaces
         self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream, listen)
+
+    async def _proxies(self, wanted: list[tuple[str, str]]) -> None:
+        """Many proxies (name, upstream) at once: one API call however many."""
+        if not wanted:
+            return
+        listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"
+        made = await asyncio.to_thread(self.links.create_many, [(self.prefix + n, u, listen) for n, u in wanted])
+        self.proxies.update((name, link) for (name, _), link in zip(wanted, made))
 
     async def close(self) -> None:
         """Stop gates, then nodes, then the store, then delete the proxies; never raises for a dead one."""
