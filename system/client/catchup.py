@@ -247,6 +247,24 @@ class CatchUp:
             self._history_reset(view, reply.last_seq, reply.store_epoch)
         view.adopt(reply.store_epoch)
 
+    def beat_answered(self, room: str, last_seq: int, store_epoch: int) -> None:
+        """A ``Members`` reply (our heartbeat) told the room's last seq: it stands for a silence poll.
+
+        Nothing missed (the last seq is our cursor): the room is as quiet as it looks, and no poll of our
+        own is due; else, once the room has been silent for ``sync_interval``, the catch-up poll a silence
+        check would make. Each member of a quiet room of thousands makes one periodic call, not two."""
+        view = self.rooms.get(room)
+        if self.sync_interval is None or view is None or not (view.joined and view.started) or view.recovering:
+            return
+        now = time.monotonic()
+        if view.foreign(store_epoch):
+            self._start_catch_up(view, "reset")
+        elif last_seq == view.cursor and not view.pending:
+            view.last_activity = max(view.last_activity, now)
+        elif now - view.last_activity >= self.sync_interval and not self._sending[room]:
+            view.last_activity = now
+            self._start_catch_up(view, "silence")
+
     async def watch_silence(self) -> None:
         """Poll rooms that stayed silent: a lost last push, or a node that forgot we are members."""
         assert self.sync_interval

@@ -206,6 +206,7 @@ class ChatClient:
                                                                                 members_since=view.cursor()),
                                        (chat_pb2.ChatRoom_MembersResponse,), budget)
         self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
+        self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch)
         await self._catch_up.member_pages(room, reply.member_page, "members", budget)
         return reply
 
