@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
+from chaos.infra.links import Links
 from chaos.naming import PartNames
 from chaos.infra.netns import Network
 from chaos.infra.netplan import link_matches
@@ -30,6 +31,10 @@ from chaos.infra.process import PartsByName, ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
+#: Past this many client links, they get a Toxiproxy server of their own: sharing one (Python) proxy process,
+#: 2,000 clients redialling after a gate kill delayed the gate-node links' keepalive acks past their 1 s ping
+#: timeout, and the restarted gates never kept a link to their node (docs/benchmarks.md, "A big room under faults").
+CLIENT_LINKS_APART = 200
 NETWORKS = ("host", "namespaces")
 
 
@@ -87,6 +92,7 @@ class Topology(PartsByName):
         self.etcd: EtcdCluster | None = None
         self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
+        self.client_links: Any = None  # a Toxiproxy server of the client links' own (a load run's thousands)
         # namespaces: every process (node, gate, store, etcd member) in one of its own
         self.network: Network | None = Network(self.names.processes()) if plan.network == "namespaces" else None
 
@@ -124,8 +130,11 @@ class Topology(PartsByName):
                                                 clock_file=self._clock_file(names.gate(g)), **self._placed(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
             # In one call: a load run has thousands of clients, each behind its own proxy.
+            if len(self.plan.clients) > CLIENT_LINKS_APART and getattr(self.links, "runs_server", False):
+                self.client_links = await asyncio.to_thread(
+                    Links.embedded, self.folder.toxiproxy_log.with_name("toxiproxy-clients.log"))
             await self._proxies([(names.client_link(name), self.gates[gate].addr)
-                                 for name, gate in self.plan.clients.items()])
+                                 for name, gate in self.plan.clients.items()], self.client_links or self.links)
         except BaseException:
             await self.close()
             raise
@@ -190,12 +199,12 @@ class Topology(PartsByName):
         listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"  # reachable from the namespaces
         self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream, listen)
 
-    async def _proxies(self, wanted: list[tuple[str, str]]) -> None:
-        """Many proxies (name, upstream) at once: one API call however many."""
+    async def _proxies(self, wanted: list[tuple[str, str]], links: Any) -> None:
+        """Many proxies (name, upstream) at once, on ``links``: one API call however many."""
         if not wanted:
             return
         listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"
-        made = await asyncio.to_thread(self.links.create_many, [(self.prefix + n, u, listen) for n, u in wanted])
+        made = await asyncio.to_thread(links.create_many, [(self.prefix + n, u, listen) for n, u in wanted])
         self.proxies.update((name, link) for (name, _), link in zip(wanted, made))
 
     async def close(self) -> None:
@@ -208,11 +217,16 @@ class Topology(PartsByName):
             await self._keep_etcd_logs()
             await asyncio.to_thread(self.etcd.stop)
         for link in list(self.proxies.values()):
+            if self.client_links is not None and link.links is self.client_links:
+                continue  # they go with their server
             try:
                 await asyncio.to_thread(link.delete)
             except Exception:  # noqa: BLE001 - the server may already be gone
                 pass
         self.proxies.clear()
+        if self.client_links is not None:
+            await asyncio.to_thread(self.client_links.close)
+            self.client_links = None
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
 

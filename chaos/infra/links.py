@@ -166,6 +166,11 @@ class Links:
         self._extensions: bool | None = None
         self._finalizer = weakref.finalize(self, _stop_process, process) if process else None
 
+    @property
+    def runs_server(self) -> bool:
+        """This instance started the server (``Links.embedded()``), and ``close()`` stops it."""
+        return self._finalizer is not None
+
     # -- construction -----------------------------------------------------
     @classmethod
     def embedded(cls, log_file: str | os.PathLike | None = None, timeout: float = DEFAULT_TIMEOUT,
