@@ -31,10 +31,13 @@ from chaos.infra.process import PartsByName, ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
-#: Past this many client links, they get a Toxiproxy server of their own: sharing one (Python) proxy process,
-#: 2,000 clients redialling after a gate kill delayed the gate-node links' keepalive acks past their 1 s ping
-#: timeout, and the restarted gates never kept a link to their node (docs/benchmarks.md, "A big room under faults").
+#: Past this many client links, they get Toxiproxy servers of their own, one per CLIENT_LINKS_PER_SERVER: sharing
+#: one (Python) proxy process, 2,000 clients redialling after a gate kill delayed the gate-node links' keepalive acks
+#: past their 1 s ping timeout, so the restarted gates never kept a link to their node; and one process for 2,000
+#: client links ran out of file descriptors in the storm (8,630 dials failed with EMFILE at its limit of 20,000)
+#: while the clients' attempts timed out unaccepted (docs/benchmarks.md, "A big room under faults").
 CLIENT_LINKS_APART = 200
+CLIENT_LINKS_PER_SERVER = 500
 NETWORKS = ("host", "namespaces")
 
 
@@ -92,7 +95,7 @@ class Topology(PartsByName):
         self.etcd: EtcdCluster | None = None
         self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
-        self.client_links: Any = None  # a Toxiproxy server of the client links' own (a load run's thousands)
+        self.client_links: list[Any] = []  # Toxiproxy servers of the client links' own (a load run's thousands)
         # namespaces: every process (node, gate, store, etcd member) in one of its own
         self.network: Network | None = Network(self.names.processes()) if plan.network == "namespaces" else None
 
@@ -130,11 +133,16 @@ class Topology(PartsByName):
                                                 clock_file=self._clock_file(names.gate(g)), **self._placed(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
             # In one call: a load run has thousands of clients, each behind its own proxy.
-            if len(self.plan.clients) > CLIENT_LINKS_APART and getattr(self.links, "runs_server", False):
-                self.client_links = await asyncio.to_thread(
-                    Links.embedded, self.folder.toxiproxy_log.with_name("toxiproxy-clients.log"))
-            await self._proxies([(names.client_link(name), self.gates[gate].addr)
-                                 for name, gate in self.plan.clients.items()], self.client_links or self.links)
+            wanted = [(names.client_link(name), self.gates[gate].addr) for name, gate in self.plan.clients.items()]
+            if len(wanted) > CLIENT_LINKS_APART and getattr(self.links, "runs_server", False):
+                servers = -(-len(wanted) // CLIENT_LINKS_PER_SERVER)
+                self.client_links = await asyncio.gather(*(asyncio.to_thread(
+                    Links.embedded, self.folder.toxiproxy_log.with_name(f"toxiproxy-clients{k}.log"))
+                    for k in range(servers)))
+                await asyncio.gather(*(self._proxies(wanted[k::servers], links)
+                                       for k, links in enumerate(self.client_links)))
+            else:
+                await self._proxies(wanted, self.links)
         except BaseException:
             await self.close()
             raise
@@ -217,16 +225,16 @@ class Topology(PartsByName):
             await self._keep_etcd_logs()
             await asyncio.to_thread(self.etcd.stop)
         for link in list(self.proxies.values()):
-            if self.client_links is not None and link.links is self.client_links:
+            if any(link.links is own for own in self.client_links):
                 continue  # they go with their server
             try:
                 await asyncio.to_thread(link.delete)
             except Exception:  # noqa: BLE001 - the server may already be gone
                 pass
         self.proxies.clear()
-        if self.client_links is not None:
-            await asyncio.to_thread(self.client_links.close)
-            self.client_links = None
+        for own in self.client_links:
+            await asyncio.to_thread(own.close)
+        self.client_links = []
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
 
