@@ -101,3 +101,38 @@ async def test_a_member_whose_first_register_gets_no_answer_in_time_registers_ag
         await member.close()
         await gate.stop()
         await node.stop()
+
+
+async def test_a_load_member_whose_first_join_fails_for_good_is_recorded_and_the_start_goes_on(tmp_path: Path) -> None:
+    """One of 2,000 load members whose join is refused must not lose the run: its failure is in the history
+    (for the checker to judge) and its start returns; a named member's start still raises."""
+    import grpc
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    gate = GateServer(GateConfig(nodes=(node.addr,)))
+    await gate.start()
+    hist = History(tmp_path / "history.jsonl")
+    members = [WorkloadClient(name, gate.addr, hist, Counts(), DEFAULT_KEEPALIVE) for name in ("load1", "alice")]
+
+    async def refused(room: str) -> Any:
+        raise grpc.aio.AioRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                   "the room is full")
+
+    for member in members:
+        member.client.join = refused  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(members[0].start(["General"], must_join=False), 20.0)
+        try:
+            await asyncio.wait_for(members[1].start(["General"]), 20.0)
+            raised = False
+        except grpc.aio.AioRpcError:
+            raised = True
+        hist.close()
+        joins = [(op.process, op.type) for op in history_file.read(tmp_path / "history.jsonl") if op.f == "join"]
+        assert joins == [("load1", "invoke"), ("load1", "fail"), ("alice", "invoke"), ("alice", "fail")] and raised
+        assert members[0].client.connected  # it goes on, unjoined
+    finally:
+        for member in members:
+            await member.close()
+        await gate.stop()
+        await node.stop()
