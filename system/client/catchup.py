@@ -329,7 +329,7 @@ class CatchUp:
         finally:
             view.filling = None
             if reason == "silence":
-                view.silence_polled(time.monotonic(), bool(result is not None and result.messages))
+                view.silence_polled(time.monotonic(), bool(result is not None and result.messages), result is None)
 
     def _history_reset(self, view: RoomView, last_seq: int, epoch: int = 0) -> None:
         log.event(_log, logging.WARNING, "history_reset", user=self.user, room=view.name, cursor=view.cursor,

@@ -29,6 +29,7 @@ from system.pb import chat_pb2
 Held = tuple[chat_pb2.ChatMessage, str]  # a message and how it came (push, poll, join)
 SILENCE_BACKOFF_MAX = 4  # a silent room's poll wait grows to this many sync intervals while its polls find nothing
 SILENCE_JITTER = 0.5     # each wait is stretched by up to this fraction, at random
+SILENCE_FAILED_MAX = 16  # while silence polls fail (a server too busy to answer), the wait grows this far instead
 
 
 @dataclass
@@ -49,6 +50,7 @@ class RoomView:
     last_activity: float = 0.0  # monotonic time of the last push, poll or join (for silence checks)
     quiet_polls: int = 0        # silence polls in a row that brought nothing (or failed): the next waits longer
     silence_wait: float = 0.0   # s of silence before the next silence poll, as drawn (0: draw it)
+    silence_failing: bool = False  # the last silence poll failed: back off further
     filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
     stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
     epoch: int = 0              # store epoch of the history followed (0: the server sends none)
@@ -62,13 +64,15 @@ class RoomView:
         members of a quiet room of thousands, joined or reconnected together, neither poll in step nor keep
         polling a room that says nothing, and a busy server is asked less, not more, when polls fail."""
         if not self.silence_wait:
-            self.silence_wait = (interval * min(2 ** self.quiet_polls, SILENCE_BACKOFF_MAX)
-                                 * draw(1.0, 1.0 + SILENCE_JITTER))
+            most = SILENCE_FAILED_MAX if self.silence_failing else SILENCE_BACKOFF_MAX
+            self.silence_wait = interval * min(2 ** self.quiet_polls, most) * draw(1.0, 1.0 + SILENCE_JITTER)
         return now - self.last_activity >= self.silence_wait
 
-    def silence_polled(self, now: float, found: bool) -> None:
-        """A silence poll ended: it brought messages (``found``: back to the shortest wait) or not (longer)."""
+    def silence_polled(self, now: float, found: bool, failed: bool = False) -> None:
+        """A silence poll ended: it brought messages (``found``: back to the shortest wait) or not (longer), or
+        ``failed`` (longer still: a server too busy to answer is not asked again every few seconds)."""
         self.quiet_polls = 0 if found else self.quiet_polls + 1
+        self.silence_failing = failed
         self.silence_wait = 0.0
         self.last_activity = max(self.last_activity, now)
 
@@ -76,7 +80,7 @@ class RoomView:
         """A push came: the room is not silent; its next silence, if any, is waited for from the shortest."""
         self.last_activity = now
         if self.quiet_polls:
-            self.quiet_polls, self.silence_wait = 0, 0.0
+            self.quiet_polls, self.silence_wait, self.silence_failing = 0, 0.0, False
 
     def known(self, seq: int) -> bool:
         return seq <= self.cursor or seq in self.seen

@@ -120,3 +120,15 @@ def test_members_of_one_room_do_not_poll_in_step() -> None:
     for _ in range(50):  # 50 members, silent since the same moment (joined or reconnected together)
         firsts.add(_silence_polls(RoomView("r", joined=True, started=True), 3.0, rng.uniform, 5.0)[0])
     assert len(firsts) > 3 and min(firsts) >= 3.0 and max(firsts) <= 4.5
+
+
+def test_a_silent_room_whose_polls_fail_is_asked_less_still() -> None:
+    view = RoomView("r", joined=True, started=True)
+    polls, t = [], 0.0
+    while t < 120.0:
+        t += 0.25
+        if view.silent(t, 1.0, lambda lo, hi: lo):
+            polls.append(t)
+            view.silence_polled(t, found=False, failed=True)  # the server too busy to answer
+    gaps = [b - a for a, b in zip([0.0, *polls], polls)]
+    assert gaps[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and set(gaps[5:]) == {16.0}
