@@ -79,6 +79,15 @@ async def test_a_call_whose_deadline_passed_while_it_queued_on_the_node_is_not_r
         def time_remaining(self) -> float:
             return -0.5
 
+        def invocation_metadata(self) -> tuple:
+            return ()
+
+        def peer(self) -> str:
+            return "ipv4:127.0.0.1:1"
+
+        def auth_context(self) -> dict:
+            return {}
+
         async def abort(self, code, details, trailing=()):  # noqa: ANN001
             self.aborted = (code, dict(trailing))
             raise grpc.aio.AbortError()
