@@ -110,6 +110,21 @@ def test_disable_enable_delete(make_link, chaos_links: Links) -> None:
     assert link.name not in chaos_links.proxies()
 
 
+def test_many_proxies_are_made_in_one_call_each_bound_and_working(chaos_links: Links, echo_server) -> None:
+    names = [f"t-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    made = chaos_links.create_many([(name, echo_server.addr, "127.0.0.1:0") for name in names])
+    try:
+        assert [link.name for link in made] == names
+        assert len({link.port for link in made}) == 3 and all(link.port for link in made)
+        for link in made:
+            with connect(link.listen) as sock:
+                round_trip(sock)
+        assert set(names) <= set(chaos_links.proxies())
+    finally:
+        for link in made:
+            link.delete()
+
+
 class _FakeRealServer(http.server.BaseHTTPRequestHandler):
     """Answers /version like the real server: no extensions header."""
 

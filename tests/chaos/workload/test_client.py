@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import grpc
+
 from chaos import history as history_file
 from chaos.history import History
 from chaos.workload.client import Counts, WorkloadClient
@@ -42,7 +44,6 @@ async def test_a_member_whose_link_is_still_coming_up_registers_once_it_is(chaos
 async def test_a_member_whose_first_join_times_out_on_a_loaded_machine_joins_again(tmp_path: Path) -> None:
     """Two thousand members joining at once can outrun a join's deadline before any fault is on: the join is
     tried again (recorded as unknown, then ok), not a run that fails before it began."""
-    import grpc
     async with cluster(node=MEMORY) as servers:
         hist = History(tmp_path / "history.jsonl")
         member = WorkloadClient("alice", servers.gates[0].addr, hist, Counts(), DEFAULT_KEEPALIVE)
@@ -86,4 +87,37 @@ async def test_a_member_whose_first_register_gets_no_answer_in_time_registers_ag
             assert [op.f for op in ops if op.f.startswith("connect")] == ["connect", "connect_retry", "connect"]
             assert any(op.f == "join" and op.type == "ok" for op in ops)
         finally:
+            await member.close()
+
+
+async def test_a_load_member_whose_first_join_fails_for_good_is_recorded_and_the_start_goes_on(tmp_path: Path) -> None:
+    """One of 2,000 load members whose join is refused must not lose the run: its failure is in the history
+    (for the checker to judge) and its start returns; a named member's start still raises."""
+    async with cluster(node=MEMORY) as servers:
+        await _first_join_refused_for_good(servers.gates[0].addr, tmp_path)
+
+
+async def _first_join_refused_for_good(addr: str, tmp_path: Path) -> None:
+    hist = History(tmp_path / "history.jsonl")
+    members = [WorkloadClient(name, addr, hist, Counts(), DEFAULT_KEEPALIVE) for name in ("load1", "alice")]
+
+    async def refused(room: str) -> Any:
+        raise grpc.aio.AioRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                   "the room is full")
+
+    for member in members:
+        member.client.join = refused  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(members[0].start(["General"], must_join=False), 20.0)
+        try:
+            await asyncio.wait_for(members[1].start(["General"]), 20.0)
+            raised = False
+        except grpc.aio.AioRpcError:
+            raised = True
+        hist.close()
+        joins = [(op.process, op.type) for op in history_file.read(tmp_path / "history.jsonl") if op.f == "join"]
+        assert joins == [("load1", "invoke"), ("load1", "fail"), ("alice", "invoke"), ("alice", "fail")] and raised
+        assert members[0].client.connected  # it goes on, unjoined
+    finally:
+        for member in members:
             await member.close()
