@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chaos.infra.etcd import EtcdCluster, EtcdMemberProcess
+from chaos.infra.links import Links
 from chaos.naming import PartNames
 from chaos.infra.netns import Network
 from chaos.infra.netplan import link_matches
@@ -30,6 +31,13 @@ from chaos.infra.process import PartsByName, ServerProcess
 from chaos.rundir import RunFolder, log_file_key
 
 STORE_DATABASE = "pushchat"
+#: Past this many client links, they get Toxiproxy servers of their own, one per CLIENT_LINKS_PER_SERVER: sharing
+#: one (Python) proxy process, 2,000 clients redialling after a gate kill delayed the gate-node links' keepalive acks
+#: past their 1 s ping timeout, so the restarted gates never kept a link to their node; and one process for 2,000
+#: client links ran out of file descriptors in the storm (8,630 dials failed with EMFILE at its limit of 20,000)
+#: while the clients' attempts timed out unaccepted (docs/benchmarks.md, "A big room under faults").
+CLIENT_LINKS_APART = 200
+CLIENT_LINKS_PER_SERVER = 500
 NETWORKS = ("host", "namespaces")
 
 
@@ -87,6 +95,7 @@ class Topology(PartsByName):
         self.etcd: EtcdCluster | None = None
         self.etcd_members: list[EtcdMemberProcess] = []
         self.proxies: dict[str, Any] = {}
+        self.client_links: list[Any] = []  # Toxiproxy servers of the client links' own (a load run's thousands)
         # namespaces: every process (node, gate, store, etcd member) in one of its own
         self.network: Network | None = Network(self.names.processes()) if plan.network == "namespaces" else None
 
@@ -123,9 +132,17 @@ class Topology(PartsByName):
                 self.gates.append(ServerProcess(names.gate(g), "gate", args, self.log_dir,
                                                 clock_file=self._clock_file(names.gate(g)), **self._placed(names.gate(g))))
             await asyncio.gather(*(g.start() for g in self.gates))
-            # At once: a load run has hundreds of clients, each behind its own proxy.
-            await asyncio.gather(*(self._proxy(names.client_link(name), self.gates[gate].addr)
-                                   for name, gate in self.plan.clients.items()))
+            # In one call: a load run has thousands of clients, each behind its own proxy.
+            wanted = [(names.client_link(name), self.gates[gate].addr) for name, gate in self.plan.clients.items()]
+            if len(wanted) > CLIENT_LINKS_APART and getattr(self.links, "runs_server", False):
+                servers = -(-len(wanted) // CLIENT_LINKS_PER_SERVER)
+                self.client_links = await asyncio.gather(*(asyncio.to_thread(
+                    Links.embedded, self.folder.toxiproxy_log.with_name(f"toxiproxy-clients{k}.log"))
+                    for k in range(servers)))
+                await asyncio.gather(*(self._proxies(wanted[k::servers], links)
+                                       for k, links in enumerate(self.client_links)))
+            else:
+                await self._proxies(wanted, self.links)
         except BaseException:
             await self.close()
             raise
@@ -190,6 +207,14 @@ class Topology(PartsByName):
         listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"  # reachable from the namespaces
         self.proxies[name] = await asyncio.to_thread(self.links.create, self.prefix + name, upstream, listen)
 
+    async def _proxies(self, wanted: list[tuple[str, str]], links: Any) -> None:
+        """Many proxies (name, upstream) at once, on ``links``: one API call however many."""
+        if not wanted:
+            return
+        listen = f"{self.network.host_addr if self.network else '127.0.0.1'}:0"
+        made = await asyncio.to_thread(links.create_many, [(self.prefix + n, u, listen) for n, u in wanted])
+        self.proxies.update((name, link) for (name, _), link in zip(wanted, made))
+
     async def close(self) -> None:
         """Stop gates, then nodes, then the store, then delete the proxies; never raises for a dead one."""
         await asyncio.gather(*(p.stop() for p in self.gates + self.nodes), return_exceptions=True)
@@ -200,11 +225,16 @@ class Topology(PartsByName):
             await self._keep_etcd_logs()
             await asyncio.to_thread(self.etcd.stop)
         for link in list(self.proxies.values()):
+            if any(link.links is own for own in self.client_links):
+                continue  # they go with their server
             try:
                 await asyncio.to_thread(link.delete)
             except Exception:  # noqa: BLE001 - the server may already be gone
                 pass
         self.proxies.clear()
+        for own in self.client_links:
+            await asyncio.to_thread(own.close)
+        self.client_links = []
         if self.network is not None:
             await asyncio.to_thread(self.network.close)
 

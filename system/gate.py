@@ -29,7 +29,7 @@ import grpc
 
 from system import clientid, contract, log, placement, tls
 from system.clientstream import TokenExpired, add_gate_service, next_push, registered, shaped_pushes
-from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
+from system.grpcopts import DEFAULT_KEEPALIVE, LINK_CONNECT_TIMEOUT_MS, Keepalive
 from system.guard import GateGuard
 from system.limits import Limits
 from system.access import UNAUTHENTICATED, Refused
@@ -367,7 +367,7 @@ class GateServer(Server):
         # No BDP probing: the HTTP/2 window from a node stays at 64 KiB instead of growing to
         # megabytes, so a slow gate link backs up into the node's bounded per-gate buffer
         # (where overflow is logged and counted) rather than into invisible transport buffers.
-        options = self.config.keepalive.channel_options() + [("grpc.http2.bdp_probe", 0)]
+        options = self.config.keepalive.channel_options(LINK_CONNECT_TIMEOUT_MS) + [("grpc.http2.bdp_probe", 0)]
         channel = tls.channel(dial, self.config.node_tls, options)
         node = NodeConnection(dial, channel, goverse_pb2_grpc.GoverseStub(channel), key=name, audience=audience)
         node.task = asyncio.create_task(self._keep_connected(node), name=f"node-stream {dial}")

@@ -15,6 +15,10 @@ MB = 1024 * 1024
 
 #: How long one connection attempt may take before gRPC gives it up (see ``Keepalive.channel_options``).
 CONNECT_TIMEOUT_MS = 2000
+#: The same for a server-to-server link (gate to node): a handshake slowed by a reconnect storm of thousands
+#: of clients on the same machine is waited for; cut at 2 s, a restarted gate's every attempt to reach its node
+#: timed out for 45 s while 2,000 clients redialled (docs/benchmarks.md, "A big room under faults").
+LINK_CONNECT_TIMEOUT_MS = 10000
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class Keepalive:
             ("grpc.max_receive_message_length", 16 * MB),
         ]
 
-    def channel_options(self) -> list[tuple[str, int]]:
+    def channel_options(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS) -> list[tuple[str, int]]:
         """The dialling end: redial a lost server within a second.
 
         gRPC also takes ``min_reconnect_backoff_ms`` as the least time a connection attempt may take
@@ -42,7 +46,7 @@ class Keepalive:
         timed out, attempt after attempt, for minutes (docs/benchmarks.md, "Chaos under load")."""
         return self._both_ends() + [
             ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", CONNECT_TIMEOUT_MS),
+            ("grpc.min_reconnect_backoff_ms", connect_timeout_ms),
             ("grpc.max_reconnect_backoff_ms", 1000),
         ]
 

@@ -28,7 +28,7 @@ from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.guard import NodeGuard
 from system.etcdaccess import EtcdAccess
 from system.membership import DEFAULT_PREFIX, DEFAULT_TTL, Membership
-from system.objects import CallInfo, Misrouted, ObjectError, ObjectHost, Superseded
+from system.objects import STORED_KEY, CallInfo, Misrouted, ObjectError, ObjectHost, Superseded
 from system.pb import goverse_pb2, goverse_pb2_grpc
 from system.push import Outgoing, PushError, PushHub, PushMeta
 from system.presence import PresenceConfig
@@ -127,6 +127,10 @@ class NodeServicer(goverse_pb2_grpc.GoverseServicer):
             for h in self.server.host.objects()])
 
     async def CallObject(self, request: goverse_pb2.CallObjectRequest, context: grpc.aio.ServicerContext) -> goverse_pb2.CallObjectResponse:
+        left = context.time_remaining()
+        if left is not None and left <= 0:  # the caller gave up while the call queued here: do none of it
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed before the node "
+                                "got to it; nothing was done", ((STORED_KEY, "no"),))
         caller = await self.server.guard.admit(context, request.method, client_id=request.client_id,
                                                request=request.request)
         faults = self.server.faults  # in-process fault points (system.faultpoints): an abort ends the call here

@@ -358,7 +358,7 @@ class ChatRoom(GoverseObject):
         self.presence.heard_from(user, now, self.clock())
         members, as_of, page = self.presence.listing(request, now, self.clock())
         return chat_pb2.ChatRoom_MembersResponse(members=members, as_of=as_of, store_epoch=self.store.epoch,
-                                                 member_page=page)
+                                                 member_page=page, last_seq=self.transcript.last_seq)
 
     @method(chat_pb2.ChatRoom_TypingRequest)
     async def Typing(self, request: chat_pb2.ChatRoom_TypingRequest,

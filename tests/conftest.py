@@ -1,14 +1,22 @@
 """The whole suite's one conftest: ``async def`` tests run in a fresh event loop (the project has no
 pytest-asyncio). Fixtures live beside the tests that use them (tests/chaos/toxiproxy/conftest.py) or in the
-``chaos`` pytest plugin (chaos/pytest_plugin.py: ``chaos``, ``chaos_links``, ``postgres_server``, ...)."""
+``chaos`` pytest plugin (chaos/pytest_plugin.py: ``chaos``, ``chaos_links``, ``postgres_server``, ...); here only
+those that two folders' tests share: proxies to an echo server (``make_link``) for the Toxiproxy server's tests
+and the harness adapter's (tests/chaos/infra/test_links.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import os
+import uuid
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from chaos.infra.links import Link, Links
+    from tests.chaos.toxiproxy.sockets import TcpServer
 
 ASYNC_TEST_TIMEOUT = 60.0
 
@@ -47,3 +55,40 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if os.environ.get("PUSHCHAT_TEST_WORKERS"):
         return int(os.environ["PUSHCHAT_TEST_WORKERS"])
     return 2 * len(os.sched_getaffinity(0))
+
+
+# -- proxies to an echo server ----------------------------------------------------------------------
+
+@pytest.fixture
+def links(chaos_links: Links) -> Links:
+    """The Toxiproxy server ``make_link`` makes proxies on: the worker's (the ``chaos`` plugin's); the server's own
+    tests (tests/chaos/toxiproxy/conftest.py) override it with an embedded server of their own."""
+    return chaos_links
+
+
+@pytest.fixture(scope="session")
+def echo_server() -> Iterator[TcpServer]:
+    """One blocking echo server per worker, the upstream of the proxies ``make_link`` makes."""
+    from tests.chaos.toxiproxy.sockets import TcpServer, echo
+    server = TcpServer(echo)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_link(links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Link]]:
+    """``make_link(upstream=echo, **kwargs)``: a uniquely named proxy on ``links``, deleted after the test."""
+    from chaos.infra.links import ToxiproxyError
+    made: list[Link] = []
+
+    def make(upstream: str | None = None, **kwargs) -> Link:
+        link = links.create(f"t-{uuid.uuid4().hex[:10]}", upstream or echo_server.addr, **kwargs)
+        made.append(link)
+        return link
+
+    yield make
+    for link in made:
+        try:
+            link.delete()
+        except ToxiproxyError:  # the test deleted it itself
+            pass

@@ -7,7 +7,8 @@
   Protocols) nor gRPC;
 - ``chaos/reports/`` (what a finished run shows) imports no running machinery;
 - no two modules import each other, directly or round a loop, except type-only (``if TYPE_CHECKING:``)
-  back-references, each commented.
+  back-references, each commented (the tests and benches too);
+- no module is over 500 lines (``system/``, ``chaos/`` and ``tests/``).
 
 Every import counts: at the top, inside a function, or relative (resolved
 against the importing module's package).
@@ -30,12 +31,12 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file."""
+def imports(path: Path, root: Path = ROOT, tree: ast.Module | None = None) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file (``tree``: the file already parsed)."""
     name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    for node in ast.walk(tree or ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -155,7 +156,7 @@ def import_graph(root: Path = ROOT, tops: tuple[str, ...] = ("chaos", "system")
         lines, tree = text.splitlines(), ast.parse(text, str(path))
         guarded = _type_checking_lines(tree)
         names: dict[int, set[str]] = {}
-        for line, name in imports(path, root):
+        for line, name in imports(path, root, tree):
             names.setdefault(line, set()).add(name)
         for line, found in names.items():
             modules = {n for n in found if n in files} or {m for m in map(known, found) if m}
@@ -213,7 +214,7 @@ def reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
 
 
 def test_no_two_modules_import_each_other() -> None:
-    graph, type_only = import_graph()
+    graph, type_only = import_graph(tops=("chaos", "system", "tests"))
     assert cycles(graph) == []
     uncommented = [f"{mod} -> {target}" for mod, target, commented in type_only
                    if reaches(graph, target, mod) and not commented]
@@ -231,6 +232,36 @@ def test_a_cycle_is_seen_however_it_is_imported(tmp_path: Path) -> None:
     graph, type_only = import_graph(tmp_path, ("chaos",))
     assert cycles(graph) == [["chaos.pkg.a", "chaos.pkg.b", "chaos.pkg.c"]]
     assert type_only == [("chaos.pkg.d", "chaos.pkg.a", False)]
+
+
+# -- one module, one job ---------------------------------------------------------------------------
+
+LONGEST = 500
+
+
+def long_modules(root: Path = ROOT, tops: tuple[str, ...] = ("system", "chaos", "tests")) -> list[str]:
+    """``path: lines`` of each Python module over ``LONGEST`` lines (generated gRPC code aside)."""
+    out = []
+    for top in tops:
+        for path in sorted((root / top).rglob("*.py")):
+            if "pb" in path.relative_to(root).parts:
+                continue
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > LONGEST:
+                out.append(f"{path.relative_to(root)}: {lines}")
+    return out
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """A module that outgrows 500 lines is doing more than one job: split it by job, not by line count."""
+    assert long_modules() == []
+
+
+def test_a_long_module_is_seen(tmp_path: Path) -> None:
+    (tmp_path / "tests/bench").mkdir(parents=True)
+    (tmp_path / "tests/bench/long.py").write_text("x = 1\n" * (LONGEST + 1))
+    (tmp_path / "tests/bench/short.py").write_text("x = 1\n" * LONGEST)
+    assert long_modules(tmp_path) == [f"tests/bench/long.py: {LONGEST + 1}"]
 
 
 # -- the tests mirror the code ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """A scenario file's expectations: ``expect`` (and ``expect_on``, per system under test) read into
-``Expectation``\ s, every problem noted with its field path (``chaos.scenario_file`` reads the rest)."""
+``Expectation`` objects, every problem noted with its field path (``chaos.scenario.files`` reads the rest)."""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ class Counts:
     shown_by_poll: int = 0
     polls: int = 0
     reconnects: int = 0
+    started: int = 0      # load clients whose start (connect, first joins) is over, joined or not
 
 
 class _Recorder:
@@ -165,19 +166,27 @@ class WorkloadClient:
     def resume_reading(self) -> None:
         self.client.resume_reading()
 
-    async def start(self, rooms: Iterable[str]) -> None:
+    async def start(self, rooms: Iterable[str], must_join: bool = True) -> None:
+        """Connect and join ``rooms``. A join that fails for good raises, unless not ``must_join`` (a load
+        client among thousands): its failure is in the history, the client goes on unjoined, and the checker
+        judges the run with it rather than the run being lost to one late join."""
         log.current_user.set(self.name)  # this task and the client's tasks started from it log as us
         h = self.history
         h.invoke(self.name, "connect", {"addr": self.addr})
         client_id = await self._first_connect()
         h.ok(self.name, "connect", {"client_id": client_id})
         for room in rooms:
-            await self._first_join(room)
+            try:
+                await self._first_join(room)
+            except Exception:
+                if must_join:
+                    raise
 
     async def _first_join(self, room: str) -> None:
         """Join before the workload starts; a join that timed out or found no link (a machine too loaded to
         answer within the call's deadline, thousands joining at once) is tried again until CONNECT_DEADLINE:
-        no fault is active yet. Joins are idempotent, so one that was made and not answered does no harm."""
+        no fault is active yet. Joins are idempotent, so one that was made and not answered does no harm.
+        A join that fails for good is recorded as failed and raised."""
         h = self.history
         deadline = time.monotonic() + CONNECT_DEADLINE
         while True:

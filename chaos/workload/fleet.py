@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -28,8 +29,7 @@ from chaos.workload.client import Counts
 from system.grpcopts import Keepalive
 from system.tls import ClientTls
 
-START_TIMEOUT = 120.0  # s for a worker to connect and join its clients (hundreds, on a busy machine)
-START_PER_CLIENT = 0.3  # s more per client of a worker past the first 400: 500 joining one room of 2,000 (pages)
+START_STALL = 120.0  # s the workers' start may go on without one more client started before the run gives up
 
 
 class LoadError(RuntimeError):
@@ -151,13 +151,29 @@ class Fleet:
                     stdout=asyncio.subprocess.PIPE, stderr=err, env=env, limit=2**24)
             self.workers.append(_Worker(k, proc, self._on_counts))
         ka = [self.keepalive.time_ms, self.keepalive.timeout_ms, self.keepalive.ping_timeout_ms]
-        most = max(len(clients) for clients in self.assignment)
-        async with asyncio.timeout(START_TIMEOUT + START_PER_CLIENT * max(0, most - 400)):
-            await asyncio.gather(*(
-                w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
-                       origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
-                       tls_ca=self.tls_ca, presence=self.spec.presence)
-                for w in self.workers))
+        starts = asyncio.ensure_future(asyncio.gather(*(
+            w.call("start", clients=self.assignment[w.index], history=str(self.history_files()[w.index]),
+                   origin=self.origin, keepalive=ka, logs=str(logs), seed=self.seed * 1000 + w.index,
+                   tls_ca=self.tls_ca, presence=self.spec.presence)
+            for w in self.workers)))
+        await self._while_starting(starts)
+
+    async def _while_starting(self, starts: "asyncio.Future[Any]") -> None:
+        """Wait for ``starts`` while clients keep starting; give up after START_STALL s in which none did.
+
+        A fixed deadline was wrong both ways: 2,000 members joining one room on a busy machine take minutes
+        (each join brings a growing list, page by page), and a start that hangs should not take as long."""
+        seen, since = -1, time.monotonic()
+        while not starts.done():
+            await asyncio.wait({starts}, timeout=1.0)
+            if self.counts.started != seen:
+                seen, since = self.counts.started, time.monotonic()
+            elif time.monotonic() - since > START_STALL and not starts.done():
+                starts.cancel()
+                await asyncio.gather(starts, return_exceptions=True)
+                raise LoadError(f"load clients' start stalled: none started for {START_STALL:g}s "
+                                f"({seen} of {len(self.names)} started)")
+        starts.result()
 
     async def send(self, until: float, text_bytes: int) -> None:
         """Every load client sends until ``until`` (monotonic): ``spec.rate`` messages/s among them all."""

@@ -81,7 +81,10 @@ class HostileClient:
 
     @property
     def attacks(self) -> tuple[str, ...]:
-        return ATTACKS if self.token else tuple(a for a in ATTACKS if a not in TOKEN_ATTACKS)
+        """The rotation: with tokens, the token attacks go first, so that a short run (a few attacks
+        on a loaded machine) still tries what only a token-checking system can be asked."""
+        others = tuple(a for a in ATTACKS if a not in TOKEN_ATTACKS)
+        return TOKEN_ATTACKS + others if self.token else others
 
     def _metadata(self, token: str | None = None, session: bool | str = True) -> tuple[tuple[str, str], ...]:
         """Our headers; ``session``: our own session value, none (False), or the one given."""

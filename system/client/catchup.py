@@ -8,7 +8,9 @@ sends are known without being shown.
 
 A room that stays silent for ``sync_interval`` is polled too: that finds a
 lost last push, and a node that restarted and forgot its members (the room
-is then re-joined). A node that lost its data restarts a room's seqs from
+is then re-joined). The wait is jittered and grows while such polls find
+nothing (:meth:`RoomView.silent`): thousands of members of one quiet room
+would otherwise poll in step, every few seconds, forever. A node that lost its data restarts a room's seqs from
 1; a poll, join or send reply tells it (another store epoch, or numbers
 that do not fit), and the client logs ``history_reset`` and follows the new
 numbering. After a reconnection, :meth:`CatchUp.recover` re-joins every
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter, OrderedDict
 
@@ -126,7 +129,7 @@ class CatchUp:
         self.observers.on_push(room, msg)
         view = self.rooms.get(room)
         if view is not None and view.joined:
-            view.last_activity = time.monotonic()
+            view.heard(time.monotonic())
             if view.foreign(note.store_epoch):  # from another store's history: a poll says which is current
                 self._start_catch_up(view, "reset")
                 return
@@ -244,6 +247,24 @@ class CatchUp:
             self._history_reset(view, reply.last_seq, reply.store_epoch)
         view.adopt(reply.store_epoch)
 
+    def beat_answered(self, room: str, last_seq: int, store_epoch: int) -> None:
+        """A ``Members`` reply (our heartbeat) told the room's last seq: it stands for a silence poll.
+
+        Nothing missed (the last seq is our cursor): the room is as quiet as it looks, and no poll of our
+        own is due; else, once the room has been silent for ``sync_interval``, the catch-up poll a silence
+        check would make. Each member of a quiet room of thousands makes one periodic call, not two."""
+        view = self.rooms.get(room)
+        if self.sync_interval is None or view is None or not (view.joined and view.started) or view.recovering:
+            return
+        now = time.monotonic()
+        if view.foreign(store_epoch):
+            self._start_catch_up(view, "reset")
+        elif last_seq == view.cursor and not view.pending:
+            view.last_activity = max(view.last_activity, now)
+        elif now - view.last_activity >= self.sync_interval and not self._sending[room]:
+            view.last_activity = now
+            self._start_catch_up(view, "silence")
+
     async def watch_silence(self) -> None:
         """Poll rooms that stayed silent: a lost last push, or a node that forgot we are members."""
         assert self.sync_interval
@@ -254,7 +275,8 @@ class CatchUp:
                 continue
             now = time.monotonic()
             for view in list(self.rooms.values()):
-                if view.joined and view.started and now - view.last_activity >= self.sync_interval:
+                if (view.joined and view.started and view.filling is None and not view.recovering
+                        and view.silent(now, self.sync_interval, random.uniform)):
                     view.last_activity = now
                     self._start_catch_up(view, "silence")
 
@@ -294,6 +316,7 @@ class CatchUp:
 
     async def _catch_up(self, view: RoomView, reason: str) -> None:
         """One poll, no waiting for the link (the recovery covers outages); re-join if pushes went missing."""
+        result: PollResult | None = None
         try:
             result = await self.poll(view.name, 0, reason)
             if view.joined and (reason == "reset" or (reason == "silence" and result.messages)):
@@ -305,6 +328,8 @@ class CatchUp:
             _log.info("catch-up poll of %s failed: %s", view.name, describe(exc))
         finally:
             view.filling = None
+            if reason == "silence":
+                view.silence_polled(time.monotonic(), bool(result is not None and result.messages), result is None)
 
     def _history_reset(self, view: RoomView, last_seq: int, epoch: int = 0) -> None:
         log.event(_log, logging.WARNING, "history_reset", user=self.user, room=view.name, cursor=view.cursor,

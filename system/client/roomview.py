@@ -21,12 +21,15 @@ what it knew.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from system.pb import chat_pb2
 
 Held = tuple[chat_pb2.ChatMessage, str]  # a message and how it came (push, poll, join)
+SILENCE_BACKOFF_MAX = 4  # a silent room's poll wait grows to this many sync intervals while its polls find nothing
+SILENCE_JITTER = 0.5     # each wait is stretched by up to this fraction, at random
+SILENCE_FAILED_MAX = 16  # while silence polls fail (a server too busy to answer), the wait grows this far instead
 
 
 @dataclass
@@ -45,10 +48,39 @@ class RoomView:
     anchor: tuple[int, int] | None = None   # (seq, timestamp) of a known message, for epoch checks
     recovering: bool = False    # a reconnect's recovery poll owns the room: no gap-fill polls
     last_activity: float = 0.0  # monotonic time of the last push, poll or join (for silence checks)
+    quiet_polls: int = 0        # silence polls in a row that brought nothing (or failed): the next waits longer
+    silence_wait: float = 0.0   # s of silence before the next silence poll, as drawn (0: draw it)
+    silence_failing: bool = False  # the last silence poll failed: back off further
     filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
     stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
     epoch: int = 0              # store epoch of the history followed (0: the server sends none)
     _stamps: dict[int, int] = field(default_factory=dict, repr=False)  # timestamps of seen seqs
+
+    def silent(self, now: float, interval: float, draw: Callable[[float, float], float]) -> bool:
+        """Whether the room has been silent long enough for a silence poll.
+
+        The wait is ``interval`` times 1, 2, 4 … up to SILENCE_BACKOFF_MAX while silence polls find nothing,
+        each stretched by a random factor in [1, 1 + SILENCE_JITTER) (``draw``: ``random.uniform``): the
+        members of a quiet room of thousands, joined or reconnected together, neither poll in step nor keep
+        polling a room that says nothing, and a busy server is asked less, not more, when polls fail."""
+        if not self.silence_wait:
+            most = SILENCE_FAILED_MAX if self.silence_failing else SILENCE_BACKOFF_MAX
+            self.silence_wait = interval * min(2 ** self.quiet_polls, most) * draw(1.0, 1.0 + SILENCE_JITTER)
+        return now - self.last_activity >= self.silence_wait
+
+    def silence_polled(self, now: float, found: bool, failed: bool = False) -> None:
+        """A silence poll ended: it brought messages (``found``: back to the shortest wait) or not (longer), or
+        ``failed`` (longer still: a server too busy to answer is not asked again every few seconds)."""
+        self.quiet_polls = 0 if found else self.quiet_polls + 1
+        self.silence_failing = failed
+        self.silence_wait = 0.0
+        self.last_activity = max(self.last_activity, now)
+
+    def heard(self, now: float) -> None:
+        """A push came: the room is not silent; its next silence, if any, is waited for from the shortest."""
+        self.last_activity = now
+        if self.quiet_polls:
+            self.quiet_polls, self.silence_wait, self.silence_failing = 0, 0.0, False
 
     def known(self, seq: int) -> bool:
         return seq <= self.cursor or seq in self.seen

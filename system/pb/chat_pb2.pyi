@@ -225,16 +225,18 @@ class ChatRoom_MembersRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_MembersResponse(_message.Message):
-    __slots__ = ("members", "as_of", "store_epoch", "member_page")
+    __slots__ = ("members", "as_of", "store_epoch", "member_page", "last_seq")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     as_of: int
     store_epoch: int
     member_page: MemberPage
-    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
+    last_seq: int
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ..., last_seq: _Optional[int] = ...) -> None: ...
 
 class MemberCursor(_message.Message):
     __slots__ = ("version", "origin", "listing")

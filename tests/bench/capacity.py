@@ -170,12 +170,14 @@ class Workers:
     def __init__(self, count: int) -> None:
         self.count = count
         self.procs: list[asyncio.subprocess.Process] = []
+        self.turns: list[asyncio.Lock] = []  # one request at a time per worker: its pipe has one reader
 
     async def __aenter__(self) -> "Workers":
         for _ in range(self.count):
             self.procs.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.bench.capacity", "--member-worker", stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, limit=2**26, env=child_env()))
+            self.turns.append(asyncio.Lock())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -185,9 +187,10 @@ class Workers:
     async def call(self, k: int, op: str, **args: Any) -> dict[str, Any]:
         proc = self.procs[k]
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write((json.dumps({"op": op, **args}) + "\n").encode())
-        await proc.stdin.drain()
-        return json.loads(await proc.stdout.readline())
+        async with self.turns[k]:
+            proc.stdin.write((json.dumps({"op": op, **args}) + "\n").encode())
+            await proc.stdin.drain()
+            return json.loads(await proc.stdout.readline())
 
     async def all(self, op: str, per_worker: list[dict[str, Any]] | None = None, **args: Any) -> list[dict]:
         return await asyncio.gather(*(self.call(k, op, **{**args, **(per_worker[k] if per_worker else {})})

@@ -280,7 +280,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.push", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000", help="room sizes (members on one gate)")
     parser.add_argument("--latency-messages", type=int, default=50, help="messages sent one at a time, per size")
     parser.add_argument("--burst", type=int, default=100, help="messages sent 16 at a time, per size")

@@ -138,10 +138,18 @@ def room_names(count: int) -> list[str]:
     return list(DEFAULT_ROOMS[:count]) + [f"Bench{i}" for i in range(len(DEFAULT_ROOMS), count)]
 
 
-async def store_location(kind: str, pg: Postgres, folder: Path) -> str | None:
-    """Where a node of ``kind`` keeps its rooms: the shared server's DSN for postgres (None: it is
-    unavailable), else a folder of its own."""
-    return await asyncio.to_thread(pg.dsn) if kind == "postgres" else str(folder)
+async def place(kind: str, name: str, row: SendRow | RestartRow, pg: Postgres, work: Path
+                ) -> tuple[str, Path] | None:
+    """Where a node of ``kind`` keeps its rooms (the shared server's DSN for postgres, else the folder
+    ``work/name``) and the folder for its logs (``work/logs-name``); None, the row marked skipped, when
+    PostgreSQL is unavailable."""
+    where = await asyncio.to_thread(pg.dsn) if kind == "postgres" else str(work / name)
+    if where is None:
+        row.skipped = pg.unavailable or "no PostgreSQL"
+        return None
+    logs = work / f"logs-{name}"
+    logs.mkdir()
+    return where, logs
 
 
 async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: Postgres, work: Path) -> SendRow:
@@ -149,12 +157,9 @@ async def measure_sends(kind: str, senders: int, opts: argparse.Namespace, pg: P
     from system.room import DEFAULT_ROOMS
 
     row = SendRow(kind, senders)
-    where = await store_location(kind, pg, work / f"{kind}-{senders}")
-    if where is None:
-        row.skipped = pg.unavailable or "no PostgreSQL"
+    if not (placed := await place(kind, f"{kind}-{senders}", row, pg, work)):
         return row
-    logs = work / f"logs-{kind}-{senders}"
-    logs.mkdir()
+    where, logs = placed
     rooms = room_names(opts.rooms)
     extra = ["--rooms", ",".join(rooms)] if len(rooms) > len(DEFAULT_ROOMS) else []
     node = BenchNode(node_args(kind, where) + extra + ["--log-level", opts.node_log_level], logs)
@@ -263,14 +268,11 @@ async def measure_restart(kind: str, messages: int, opts: argparse.Namespace, pg
     from system.room import RoomConfig
 
     row = RestartRow(kind, messages)
-    where = await store_location(kind, pg, work / f"restart-{kind}-{messages}")
-    if where is None:
-        row.skipped = pg.unavailable or "no PostgreSQL"
+    if not (placed := await place(kind, f"restart-{kind}-{messages}", row, pg, work)):
         return row
+    where, logs = placed
     progress(f"restart, {kind}, {messages} messages: filling")
     await fill(kind, where, messages)
-    logs = work / f"logs-restart-{kind}-{messages}"
-    logs.mkdir()
     limit = max(messages, RoomConfig.history_limit)
     node = BenchNode(node_args(kind, where) + ["--history-limit", str(limit), "--log-level", opts.node_log_level],
                      logs)

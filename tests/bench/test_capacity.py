@@ -10,7 +10,7 @@ def _rows(*args: str) -> list[list[str]]:
     out = subprocess.run([sys.executable, "-m", "tests.bench.capacity", *args], capture_output=True, text=True,
                          timeout=240, check=True).stdout
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines()
-            if line.startswith("| ") and not line.startswith(("| server", "| system"))]
+            if line.startswith("| ") and not line.startswith(("| server", "| system", "| nodes"))]
 
 
 def test_a_gate_holding_idle_streams_from_two_measuring_processes_reports_its_memory_per_stream() -> None:
@@ -38,3 +38,9 @@ def test_fan_out_can_leave_the_baseline_out() -> None:
     rows = _rows("fanout", "--sizes", "10", "--workers", "2", "--latency-messages", "2", "--burst", "2",
                  "--systems", "pushchat")
     assert [(r[0], r[1], r[-1]) for r in rows] == [("pushchat", "10", "0")]
+
+
+def test_many_rooms_over_two_gates_deliver_every_message() -> None:
+    """Each measuring process holds members on both gates: its requests take turns on its one pipe."""
+    [row] = _rows("rooms", "--rooms", "2", "--members", "2", "--per-room", "3", "--nodes", "1", "--workers", "1")
+    assert (row[0], row[1], row[2], row[3], row[-1]) == ("1", "2", "2 x 2", "6", "0")  # 0 missing

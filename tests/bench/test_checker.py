@@ -6,6 +6,7 @@ import json
 
 from chaos.checker import check
 from tests.bench.checker import main, synthetic_run
+from tests.bench.checker_scale import judge_folder, write_run
 
 
 def test_synthetic_run_is_valid_and_exercises_every_rule():
@@ -39,3 +40,10 @@ def test_bench_judges_a_real_run_folder(tmp_path, capsys):
     main(["--run", str(tmp_path), "--repeat", "1"])
     [row] = capsys.readouterr().out.splitlines()[1:]
     assert row.split()[0] == tmp_path.name[:28] and int(row.split()[1]) == len(ops) and row.split()[-1] == "valid"
+
+
+def test_the_scale_bench_judges_its_folder_as_pushchat_chaos_check_does(tmp_path):
+    """``python -m tests.bench.checker_scale``'s folder, written and judged in one small step: valid."""
+    written = write_run(tmp_path / "run", 600, rooms=2, members=3)
+    got = judge_folder(tmp_path / "run")
+    assert written >= 600 and got["verdict"] == "valid", (got["violations"], got["incomplete"])

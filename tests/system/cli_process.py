@@ -10,8 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -143,3 +143,17 @@ class Proc:
         code = await asyncio.wait_for(self.proc.wait(), timeout)
         await self.reader
         return code
+
+
+@asynccontextmanager
+async def piped_client(server: str, user: str, *args: str, room: str = "General") -> AsyncIterator[Proc]:
+    """``pushchat client`` with its input piped, as a script runs it: connected and in ``room`` when the block
+    starts, ended (SIGTERM if still running) when it ends; its lines stay readable after."""
+    client = await Proc.start("client", "--server", server, "--user", user, *args, stdin=True)
+    try:
+        await client.expect(r"^\* connected to ", 20.0)
+        client.type(f"/join {room}")
+        await client.expect(rf"^\* joined {room}")
+        yield client
+    finally:
+        await client.finish()

@@ -17,7 +17,7 @@ from system.client import Observer
 from system.console import PROMPT, Console
 from system.presence import PresenceConfig
 from tests.system.system_harness import Relay, cluster, wait_until
-from tests.system.cli_process import PUSHCHAT, Proc
+from tests.system.cli_process import PUSHCHAT, piped_client
 from tests.system.terminal import Screen, Tty
 
 class FakeReadline:
@@ -195,11 +195,7 @@ async def test_join_of_a_room_that_does_not_exist_keeps_you_in_your_room() -> No
     async with cluster() as c:
         alice, alice_seen = await c.client("alice")
         await alice.join("General")
-        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
-            await bob.expect(r"^\* joined General")
+        async with piped_client(c.gates[0].addr, "bob") as bob:
             bob.type("/join NoSuchRoom")
             await bob.expect(r"^error: no chat room 'NoSuchRoom'")
             bob.type("/join general")  # room names are exact; the server names the one meant
@@ -208,23 +204,15 @@ async def test_join_of_a_room_that_does_not_exist_keeps_you_in_your_room() -> No
             await wait_until(lambda: alice_seen.texts() == ["still here?"], 10.0, "bob's message in General")
             bob.type("/quit")
             assert await bob.finish(sig=None) == 1  # piped, as a script: a command failed
-        finally:
-            await bob.finish()
         assert not any("join a room first" in line or "left General" in line for line in bob.lines)
 
 
 async def test_a_piped_client_exits_0_when_every_command_did_what_it_was_asked() -> None:
     async with cluster() as c:
-        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
-            await bob.expect(r"^\* joined General")
+        async with piped_client(c.gates[0].addr, "bob") as bob:
             bob.type("hello")
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0
-        finally:
-            await bob.finish()
 
 
 async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old_room_after() -> None:
@@ -234,10 +222,7 @@ async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old
         await alice.join("Sports")
         await alice.send("General", "one")
         await alice.send("Sports", "goal")
-        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
+        async with piped_client(c.gates[0].addr, "bob") as bob:
             await bob.expect(r"^\* joined General \(1 new message\)$")
             bob.type("/join General")  # all of it was shown already
             await bob.expect(r"^\* joined General \(no new messages\)$")
@@ -248,8 +233,6 @@ async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old
             await bob.expect(r"^\* left General$")
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0
-        finally:
-            await bob.finish()
         told = [line for line in bob.lines if line.startswith("*") or "alice:" in line][1:]
         assert [re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", line) for line in told] == [
             "alice: one", "* joined General (1 new message)", "* joined General (no new messages)",
@@ -259,28 +242,19 @@ async def test_join_says_how_many_messages_it_showed_and_a_switch_leaves_the_old
 async def test_a_message_typed_during_an_outage_says_it_was_not_sent_because_the_link_was_down() -> None:
     async with cluster() as c:
         relay = await Relay(c.gates[0].addr).start()
-        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", "--outage-wait", "1", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
-            await bob.expect(r"^\* joined General")
+        async with piped_client(relay.addr, "bob", "--outage-wait", "1") as bob:
             await relay.stop()  # connections are refused from now on
             await bob.expect(r"^\* connection lost")
             bob.type("anyone?")
             line = await bob.expect(r"^error: ")
             waited = re.fullmatch(r"error: message to General not sent: no connection to the server for ([\d.]+)s", line)
             assert waited and float(waited.group(1)) >= 1.0, line  # --outage-wait 1, or a little more on a busy machine
-        finally:
-            await bob.finish()
 
 
 async def test_a_message_typed_during_an_outage_is_confirmed_once_it_went_and_one_sent_while_up_is_not() -> None:
     async with cluster() as c:
         relay = await Relay(c.gates[0].addr).start()
-        bob = await Proc.start("client", "--server", relay.addr, "--user", "bob", "--outage-wait", "60", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
+        async with piped_client(relay.addr, "bob", "--outage-wait", "60") as bob:
             bob.type("hello")
             bob.type("/read")  # commands run in turn: once this answers, hello was acknowledged
             await bob.expect(r"^\* marked General read")
@@ -294,8 +268,6 @@ async def test_a_message_typed_during_an_outage_is_confirmed_once_it_went_and_on
             assert [x for x in bob.lines if x.startswith("* sent")] == [line]  # hello, sent while up, was not
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0  # every command did what it was asked
-        finally:
-            await bob.finish()
 
 
 def test_the_help_says_what_no_reconnect_does_in_a_users_words() -> None:
@@ -373,11 +345,7 @@ def test_piped_joins_and_leaves_of_the_current_room_are_lines_and_typing_is_not_
 
 async def test_the_cli_shows_joins_and_leaves_and_who_has_read_what() -> None:
     async with cluster(gates=2) as c:
-        bob = await Proc.start("client", "--server", c.gates[1].addr, "--user", "bob", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
-            await bob.expect(r"^\* joined General")
+        async with piped_client(c.gates[1].addr, "bob") as bob:
             alice, _ = await c.client("alice")  # on the other gate
             await alice.join("General")
             await bob.expect(r"^\* alice joined$")
@@ -392,8 +360,6 @@ async def test_the_cli_shows_joins_and_leaves_and_who_has_read_what() -> None:
             await bob.expect(r"^\* alice left$")
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0
-        finally:
-            await bob.finish()
 
 
 async def test_on_a_terminal_typing_shows_above_the_prompt_clears_itself_and_the_users_own_typing_is_told() -> None:

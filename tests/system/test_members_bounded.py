@@ -19,7 +19,7 @@ from system.presence import PresenceConfig
 from system.room import ChatRoom, RoomConfig, install
 from system.store import Limits, make_store
 from system import limits
-from tests.system.cli_process import Proc
+from tests.system.cli_process import piped_client
 from tests.system.system_harness import cluster, wait_until
 from tests.system.test_room import RecordingPort
 
@@ -143,14 +143,8 @@ async def test_quit_leaves_the_room_so_who_no_longer_lists_the_user() -> None:
     async with cluster() as c:
         alice, _ = await c.client("alice")
         await alice.join("General")
-        bob = await Proc.start("client", "--server", c.gates[0].addr, "--user", "bob", stdin=True)
-        try:
-            await bob.expect(r"^\* connected to ", 20.0)
-            bob.type("/join General")
-            await bob.expect(r"^\* joined General")
+        async with piped_client(c.gates[0].addr, "bob") as bob:
             assert "bob" in [m.user_name for m in await alice.members("General")]
             bob.type("/quit")
             assert await bob.finish(sig=None) == 0
-        finally:
-            await bob.finish()
         assert [m.user_name for m in await alice.members("General")] == ["alice"]

@@ -62,3 +62,49 @@ async def test_a_node_says_at_start_whether_its_rooms_push_to_senders(push_to_se
         await server.stop(0)
     [line] = logs.events("room_config")
     assert line["push_to_sender"] is push_to_sender and line["level"] == "INFO"
+
+
+async def test_a_call_whose_deadline_passed_while_it_queued_on_the_node_is_not_run() -> None:
+    """Under overload, calls wait in the node's queue past their callers' deadlines; each caller asks again.
+    Running the abandoned ones too is congestion collapse (2,000 members, docs/benchmarks.md): they are refused."""
+    import grpc
+    from google.protobuf import any_pb2
+    from system.node import NodeConfig, NodeServer, NodeServicer
+    from system.objects import STORED_KEY
+    from system.pb import chat_pb2, goverse_pb2
+
+    class Late:
+        aborted: tuple = ()
+
+        def time_remaining(self) -> float:
+            return -0.5
+
+        def invocation_metadata(self) -> tuple:
+            return ()
+
+        def peer(self) -> str:
+            return "ipv4:127.0.0.1:1"
+
+        def auth_context(self) -> dict:
+            return {}
+
+        async def abort(self, code, details, trailing=()):  # noqa: ANN001
+            self.aborted = (code, dict(trailing))
+            raise grpc.aio.AbortError()
+
+    node = NodeServer(NodeConfig(store="memory"))
+    await node.start()
+    try:
+        called = []
+        node.call = lambda *a, **k: called.append(a)  # type: ignore[method-assign]
+        packed = any_pb2.Any()
+        packed.Pack(chat_pb2.ChatRoom_MembersRequest())
+        late = Late()
+        try:
+            await NodeServicer(node).CallObject(goverse_pb2.CallObjectRequest(id="ChatRoom-x", method="Members",
+                                                                            type="ChatRoom", request=packed), late)
+        except grpc.aio.AbortError:
+            pass
+        assert late.aborted == (grpc.StatusCode.DEADLINE_EXCEEDED, {STORED_KEY: "no"}) and called == []
+    finally:
+        await node.stop()

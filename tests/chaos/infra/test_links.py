@@ -1,7 +1,8 @@
 """chaos.infra.links: the harness's adapter fixes toxiproxy-python's flaws in one place.
 
 ``chaos_links`` is the plugin's fixture: the one Toxiproxy server per
-worker that the harness's tests share.
+worker that the harness's tests share; ``make_link`` and ``echo_server``
+(tests/conftest.py) make proxies on it to an echo server.
 """
 
 from __future__ import annotations
@@ -14,39 +15,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from toxiproxy import Proxy
 
 from chaos.infra.links import Link, Links, ToxiproxyError
-from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, echo, round_trip
-
-
-@pytest.fixture(scope="module")
-def echo_server() -> Iterator[TcpServer]:
-    server = TcpServer(echo)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_link(chaos_links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Link]]:
-    """``make_link()``: a uniquely named proxy to the echo server, deleted after the test."""
-    made: list[Link] = []
-
-    def make(**kwargs) -> Link:
-        link = chaos_links.create(f"t-{uuid.uuid4().hex[:10]}", echo_server.addr, **kwargs)
-        made.append(link)
-        return link
-
-    yield make
-    for link in made:
-        try:
-            link.delete()
-        except ToxiproxyError:
-            pass
+from tests.chaos.toxiproxy.sockets import Sink, TcpServer, connect, round_trip
 
 
 def test_each_instance_talks_to_its_own_server_even_from_threads(chaos_links: Links, echo_server,
@@ -132,6 +108,21 @@ def test_disable_enable_delete(make_link, chaos_links: Links) -> None:
         round_trip(sock)
     link.delete()
     assert link.name not in chaos_links.proxies()
+
+
+def test_many_proxies_are_made_in_one_call_each_bound_and_working(chaos_links: Links, echo_server) -> None:
+    names = [f"t-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    made = chaos_links.create_many([(name, echo_server.addr, "127.0.0.1:0") for name in names])
+    try:
+        assert [link.name for link in made] == names
+        assert len({link.port for link in made}) == 3 and all(link.port for link in made)
+        for link in made:
+            with connect(link.listen) as sock:
+                round_trip(sock)
+        assert set(names) <= set(chaos_links.proxies())
+    finally:
+        for link in made:
+            link.delete()
 
 
 class _FakeRealServer(http.server.BaseHTTPRequestHandler):

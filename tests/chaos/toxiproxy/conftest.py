@@ -1,4 +1,5 @@
-"""Fixtures: one embedded server and one echo upstream per xdist worker, proxies per test."""
+"""Fixtures: one embedded server per xdist worker (``links``, which the root conftest's ``make_link`` makes its
+proxies on, to its ``echo_server``), a private one for server-wide state, and sockets per test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from chaos.infra.links import Link, Links
 from tests.chaos.toxiproxy.http_api import Api
-from tests.chaos.toxiproxy.sockets import TcpServer, connect, echo
+from tests.chaos.toxiproxy.sockets import connect
 
 
 @pytest.fixture(scope="session")
@@ -32,31 +33,6 @@ def fresh_links(private_links: Links) -> Links:
     """A server no other test uses at the same time, emptied: for server-wide state (index, reset)."""
     private_links.delete_all()
     return private_links
-
-
-@pytest.fixture(scope="session")
-def echo_server() -> Iterator[TcpServer]:
-    server = TcpServer(echo)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_link(links: Links, echo_server: TcpServer) -> Iterator[Callable[..., Link]]:
-    """``make_link(upstream=echo)``: a uniquely named proxy, deleted after the test."""
-    made: list[Link] = []
-
-    def make(upstream: str | None = None, **kwargs) -> Link:
-        link = links.create(f"t-{uuid.uuid4().hex[:10]}", upstream or echo_server.addr, **kwargs)
-        made.append(link)
-        return link
-
-    yield make
-    for link in made:
-        try:
-            link.delete()
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -8,8 +8,41 @@ from pathlib import Path
 
 import pytest
 
+import asyncio
+
 from chaos.history import History, read
-from chaos.workload.fleet import merge_histories
+from chaos.scenario.model import LoadSpec
+from chaos.workload import fleet
+from chaos.workload.client import Counts
+from chaos.workload.fleet import Fleet, LoadError, merge_histories
+from system.grpcopts import Keepalive
+
+
+def _fleet(tmp_path: Path) -> Fleet:
+    return Fleet(LoadSpec(clients=4, workers=2), 1, lambda name: "127.0.0.1:1", tmp_path, 0.0, Counts(), Keepalive())
+
+
+async def test_a_start_that_keeps_going_is_waited_for_past_the_stall_limit(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(fleet, "START_STALL", 1.5)
+    f = _fleet(tmp_path)
+
+    async def slow_start() -> None:  # thousands joining one room: minutes, one client after another
+        for _ in range(4):
+            await asyncio.sleep(1.0)
+            f.counts.started += 1
+
+    await f._while_starting(asyncio.ensure_future(slow_start()))
+    assert f.counts.started == 4
+
+
+async def test_a_start_where_no_client_starts_is_given_up_with_how_far_it_got(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(fleet, "START_STALL", 1.0)
+    f = _fleet(tmp_path)
+    f.counts.started = 3
+    hung = asyncio.ensure_future(asyncio.Event().wait())
+    with pytest.raises(LoadError, match="none started for 1s \\(3 of 4 started\\)"):
+        await f._while_starting(hung)
+    assert hung.cancelled()
 
 
 def test_worker_histories_merge_into_the_runners_by_time_renumbered(tmp_path: Path) -> None:

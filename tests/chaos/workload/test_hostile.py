@@ -49,3 +49,15 @@ async def test_an_attack_that_goes_through_is_recorded_as_accepted(tmp_path: Pat
             history.close()
     outcomes = [(op.type, op.value.get("attack")) for op in read(tmp_path / "history.jsonl") if op.type != "invoke"]
     assert outcomes == [("ok", "delete_room"), ("fail", "hijack_call")]
+
+
+def test_with_tokens_the_token_attacks_open_the_rotation(tmp_path: Path) -> None:
+    """A short run on a busy machine makes a handful of attacks: with tokens, those come first, so that
+    the expired and forged token are tried in every run that checks tokens (a CTK run at load 25 made
+    10 attacks and never reached them at the end of the rotation)."""
+    history = History(tmp_path / "h.jsonl")
+    with_tokens = HostileClient("mallory", "127.0.0.1:1", history, ["General"], lambda: [], token="t")
+    without = HostileClient("mallory", "127.0.0.1:1", history, ["General"], lambda: [])
+    assert with_tokens.attacks[:len(TOKEN_ATTACKS)] == TOKEN_ATTACKS
+    assert set(with_tokens.attacks) == set(ATTACKS)
+    assert not set(without.attacks) & set(TOKEN_ATTACKS)

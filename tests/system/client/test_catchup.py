@@ -83,3 +83,39 @@ async def test_a_client_that_stops_reading_overflows_its_gate_buffer_keeps_its_l
         assert [text for _, _, text in seen.shown_in("General")] == [f"m{i}" for i in range(1, sent)] + ["last"]
         assert [seq for seq, _, _ in seen.shown_in("General")] == list(range(1, sent + 1))
         assert {"push", "poll"} <= {s[4] for s in seen.shown}  # what the gate dropped came back by poll
+
+
+class _Polls:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def on_poll(self, room: str, after_seq: int, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+async def test_a_heartbeat_stands_for_the_silence_poll_and_still_finds_a_lost_last_push() -> None:
+    """Thousands of members of a quiet room made two periodic calls each (heartbeat and silence poll):
+    the heartbeat's reply tells the room's last seq, so a member that beats makes no silence polls,
+    and one whose last push was lost still gets it."""
+    async with cluster() as c:
+        alice, _ = await c.client("alice")
+        polls = _Polls()
+        carol, seen = await c.client("carol", observers=(polls,), sync_interval=2.0, presence_interval=0.2)
+        await carol.join("Sports")
+        await alice.send("Sports", "one")
+        await wait_until(lambda: seen.texts() == ["one"], 5.0, "the push")
+        beats: list[str] = []
+        call = carol._calls.call
+
+        async def counted(type_, object_id, method, *args, **kwargs):
+            beats.append(method)
+            return await call(type_, object_id, method, *args, **kwargs)
+
+        carol._calls.call = counted  # type: ignore[method-assign]
+        # a quiet room for 25 heartbeats at 0.2 s: 2.5 silence intervals or more
+        await wait_until(lambda: beats.count("Members") >= 25, 30.0, "25 heartbeats")
+        assert polls.reasons == []
+        carol.rooms["Sports"].cursor = 0  # forget seq 1, as if its push had been lost...
+        del seen.shown[:]
+        await wait_until(lambda: seen.texts("poll") == ["one"], 10.0, "the heartbeat to find the lost push")
+        assert polls.reasons == ["silence"]

@@ -82,3 +82,53 @@ def test_trimmed_history_is_noticed_and_skipped() -> None:
     assert not view.missing_before(first_available_seq=8, last_seq=2)   # nothing after the cursor
     view.skip_to(7)
     assert shown(view.offer([msg(8)], "poll")) == [(8, "poll")] and view.anchor == (8, 1008)
+
+
+def _silence_polls(view: RoomView, interval: float, draw, until: float, found=lambda t: False) -> list[float]:
+    """When a client's silence check (ticking every 0.25 s) would poll ``view`` up to ``until``."""
+    polls, t = [], 0.0
+    while t < until:
+        t += 0.25
+        if view.silent(t, interval, draw):
+            polls.append(t)
+            view.silence_polled(t, found(t))
+    return polls
+
+
+def test_a_silent_room_is_polled_less_and_less_while_its_polls_find_nothing() -> None:
+    view = RoomView("r", joined=True, started=True)
+    polls = _silence_polls(view, 1.0, lambda lo, hi: lo, 40.0)
+    gaps = [b - a for a, b in zip([0.0, *polls], polls)]
+    assert gaps[:3] == [1.0, 2.0, 4.0]                  # 2,000 members of a quiet room stop polling every interval
+    assert set(gaps[3:]) == {4.0}                        # up to a bound: a lost last push is still found
+
+
+def test_a_push_or_a_poll_that_finds_messages_brings_the_silence_wait_back_to_its_shortest() -> None:
+    view = RoomView("r", joined=True, started=True)
+    _silence_polls(view, 1.0, lambda lo, hi: lo, 10.0)
+    view.heard(10.0)
+    assert _silence_polls(view, 1.0, lambda lo, hi: lo, 11.0) == [11.0]
+    view = RoomView("r", joined=True, started=True)
+    polls = _silence_polls(view, 1.0, lambda lo, hi: lo, 10.0, found=lambda t: True)
+    assert polls == [float(t) for t in range(1, 11)]
+
+
+def test_members_of_one_room_do_not_poll_in_step() -> None:
+    import random
+    rng = random.Random(7)
+    firsts = set()
+    for _ in range(50):  # 50 members, silent since the same moment (joined or reconnected together)
+        firsts.add(_silence_polls(RoomView("r", joined=True, started=True), 3.0, rng.uniform, 5.0)[0])
+    assert len(firsts) > 3 and min(firsts) >= 3.0 and max(firsts) <= 4.5
+
+
+def test_a_silent_room_whose_polls_fail_is_asked_less_still() -> None:
+    view = RoomView("r", joined=True, started=True)
+    polls, t = [], 0.0
+    while t < 120.0:
+        t += 0.25
+        if view.silent(t, 1.0, lambda lo, hi: lo):
+            polls.append(t)
+            view.silence_polled(t, found=False, failed=True)  # the server too busy to answer
+    gaps = [b - a for a, b in zip([0.0, *polls], polls)]
+    assert gaps[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and set(gaps[5:]) == {16.0}

@@ -11,16 +11,20 @@ DIALS = "10.213.1.254:40001"  # the proxy gate0 dials for gate0-node0
 def cut_run(percent: int = 100, link: str = "gate0-node0") -> tuple[list[dict], dict, dict]:
     """valid_run with a cut at time 1.0 (wall 1001.0), removed at 7.0 (wall 1007.0)."""
     ops, logs, metrics = valid_run()
-    n = len(ops)
     loaded = {"fault": "net_drop_one_way", "id": 0, "part": "gate0", "table": "t", "link": link, "dials": DIALS,
               "stream": "downstream", "percent": percent}
-    ops = [{"index": n, "time": 0.0, "process": "runner", "type": "info", "f": "phase",
-            "value": {"name": "setup", "started_at": 1000.0}}, *ops,
-           {"index": n + 1, "time": 1.0, "process": "nemesis", "type": "info", "f": "net",
-            "value": {**loaded, "phase": "loaded"}},
-           {"index": n + 2, "time": 7.0, "process": "nemesis", "type": "info", "f": "net",
-            "value": {**loaded, "phase": "removed", "dropped_packets": 12}}]
-    return ops, logs, metrics
+    return with_net_fault(ops, loaded, dropped=12), logs, metrics
+
+
+def with_net_fault(ops: list[dict], loaded: dict, dropped: int) -> list[dict]:
+    """``ops`` of a run set up at wall 1000.0, with the IP-layer fault ``loaded`` on from 1.0 s to 7.0 s."""
+    n = len(ops)
+    return [{"index": n, "time": 0.0, "process": "runner", "type": "info", "f": "phase",
+             "value": {"name": "setup", "started_at": 1000.0}}, *ops,
+            {"index": n + 1, "time": 1.0, "process": "nemesis", "type": "info", "f": "net",
+             "value": {**loaded, "phase": "loaded"}},
+            {"index": n + 2, "time": 7.0, "process": "nemesis", "type": "info", "f": "net",
+             "value": {**loaded, "phase": "removed", "dropped_packets": dropped}}]
 
 
 def down(ts: float, node: str = DIALS) -> dict:
@@ -54,17 +58,11 @@ def test_a_blackholed_node_is_a_cut_of_every_gate_link_to_it() -> None:
     """net_blackhole of node0 cuts gate0-node0 and gate1-node0: each gate must notice its own; the store link,
     dialled by the node, is not a gate's to notice."""
     ops, logs, metrics = valid_run()
-    n = len(ops)
     other = "10.213.1.254:40002"  # the proxy gate1 dials for gate1-node0
     loaded = {"fault": "net_blackhole", "id": 3, "part": "node0", "table": "pushchat_fault3_node0",
               "cuts": [{"link": "gate0-node0", "dials": DIALS}, {"link": "gate1-node0", "dials": other},
                        {"link": "node0-store", "dials": "10.213.1.254:40003"}]}
-    ops = [{"index": n, "time": 0.0, "process": "runner", "type": "info", "f": "phase",
-            "value": {"name": "setup", "started_at": 1000.0}}, *ops,
-           {"index": n + 1, "time": 1.0, "process": "nemesis", "type": "info", "f": "net",
-            "value": {**loaded, "phase": "loaded"}},
-           {"index": n + 2, "time": 7.0, "process": "nemesis", "type": "info", "f": "net",
-            "value": {**loaded, "phase": "removed", "dropped_packets": 40}}]
+    ops = with_net_fault(ops, loaded, dropped=40)
     logs = {**logs, "gate0": [*logs["gate0"], down(1002.5)], "gate1": [*logs.get("gate1", []), down(1003.5, other)]}
     r = check(ops, logs, metrics)
     assert (r.verdict, r.cuts_noticed, r.cuts_unnoticed, r.detection_max) == ("valid", 2, 0, 2.5)
