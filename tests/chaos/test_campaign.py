@@ -154,7 +154,7 @@ def test_junit_xml_has_one_testcase_per_cell_and_failures_carry_the_expectations
         assert re.search(r"expectation\s+wanted\s+actual\s+ok", failure.text)
         assert re.search(r"lost\s+== 0\s+[1-9]\d*\s+NO", failure.text)
         assert "[lost] bob never showed" in failure.text
-        assert f"re-run: pushchat chaos run " in failure.text and f"--seed {seed}" in failure.text
+        assert "re-run: pushchat chaos run " in failure.text and f"--seed {seed}" in failure.text
 
 
 @pytest.mark.chaos
