@@ -33,7 +33,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 # Modules whose tests take tens of seconds each (installs, benches, real clusters, Goverse's servers), besides
 # those marked ``chaos``, longest first. They are handed out first so that `-n auto` does not end on one worker
 # finishing a long test while the others are idle; order never changes what a test checks.
-LONGEST = ("tests/chaos/test_soak.py", "tests/interop/test_goverse_scenarios.py")  # minutes each
+LONGEST = ("tests/chaos/soak/test_soak.py", "tests/interop/test_goverse_scenarios.py")  # minutes each
 LONG_MODULES = ("tests/test_packaging.py", "tests/interop/", "tests/bench/test_store.py",
                 "tests/bench/test_cluster.py", "tests/bench/test_capacity.py", "tests/reconnect/",
                 "tests/system/test_cluster_failover.py", "tests/system/test_cli.py",

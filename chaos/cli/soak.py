@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from chaos.cli.progress import Progress
 
 if TYPE_CHECKING:
-    from chaos.soak import SoakResult
+    from chaos.soak.runner import SoakResult
 
 EXIT_PASSED, EXIT_GROWS, EXIT_NOT_JUDGED = 0, 1, 2
 EPILOG = """\
@@ -25,7 +25,7 @@ exit codes:
 
 
 def _duration(text: str) -> float:
-    from chaos.soak import parse_duration
+    from chaos.soak.runner import parse_duration
 
     try:
         return parse_duration(text)
@@ -37,7 +37,7 @@ class SoakProgress(Progress):
     """The soak's live line: how far in, the cycle, the sends, the latest sample's memory, the faults on."""
 
     def line(self) -> str:
-        from chaos.soak import SoakStatus, clock
+        from chaos.soak.runner import SoakStatus, clock
 
         s = self.status
         assert isinstance(s, SoakStatus)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from chaos.infra.links import Links
     from chaos.run import default_out
     from chaos.rundir import TOXIPROXY_LOG
-    from chaos.soak import SoakStatus, judge_again, run_soak, summary
+    from chaos.soak.runner import SoakStatus, judge_again, run_soak, summary
 
     if Path(args.scenario).is_dir():
         if not (Path(args.scenario) / "soak.json").is_file():

@@ -1,7 +1,7 @@
 """What a soak samples of each server: its process (from ``/proc``), its own gauges (from its metrics) and its store.
 
-One :class:`~chaos.samples.Sample` per live server per sampling round, written as a line of the
-run folder's ``soak.jsonl`` (``chaos.rundir``, ``chaos.samples``). ``/proc`` gives what any process
+One :class:`~chaos.soak.samples.Sample` per live server per sampling round, written as a line of the
+run folder's ``soak.jsonl`` (``chaos.rundir``, ``chaos.soak.samples``). ``/proc`` gives what any process
 has (resident memory, open file descriptors); the server's ``/metrics`` what only it knows (asyncio tasks, the gate's
 sessions and client streams, the node's rooms); the run folder the size of a node's sqlite
 store. A resource a process cannot tell (a paused one answers no scrape, a gate has no rooms)
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from chaos.samples import Sample
+from chaos.soak.samples import Sample
 
 #: resource -> (metric name, which process kinds serve it)
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {

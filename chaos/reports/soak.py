@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from chaos.samples import RESOURCES, Sample
-from chaos.trend import ALLOWANCES, Trend
+from chaos.soak.samples import RESOURCES, Sample
+from chaos.soak.trend import ALLOWANCES, Trend
 
 HEAD = ("process", "resource", "inc", "points", "first", "last", "level", "trend/h", "allowed/h", "noise", "verdict")
 

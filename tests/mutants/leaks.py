@@ -1,7 +1,7 @@
 """Planted leaks: state that grows without bound while every request still succeeds (test-only).
 
 A scenario run cannot catch these (every promise holds; a minute is too short for growth to
-matter); a soak must (``pushchat chaos soak``, ``tests/chaos/test_soak.py``). They are planted
+matter); a soak must (``pushchat chaos soak``, ``tests/chaos/soak/test_soak.py``). They are planted
 like the mutants of :mod:`tests.mutants.registry` (``PUSHCHAT_MUTANT``, ``tests/mutants/site``),
 but are not in its table, whose runs are scenario runs.
 """

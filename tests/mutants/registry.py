@@ -93,5 +93,5 @@ BY_NAME: dict[str, Mutant] = {m.name: m for m in MUTANTS + CONTROLS}
 
 def apply(name: str) -> None:
     """Plant mutant ``name`` in this process (unknown names are an error: a typo must not run unmutated)."""
-    from tests.mutants.leaks import LEAKS  # caught by a soak (tests/chaos/test_soak.py), not in the table
+    from tests.mutants.leaks import LEAKS  # caught by a soak (tests/chaos/soak/test_soak.py), not in the table
     (BY_NAME.get(name) or LEAKS[name]).apply()

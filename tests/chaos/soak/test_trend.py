@@ -7,11 +7,11 @@ import random
 import pytest
 
 from chaos.infra.resources import gauges
-from chaos.samples import Sample
+from chaos.soak.samples import Sample
 from chaos.scenario.files import find
-from chaos.soak import parse_duration, repeated_schedule, sends_per_interval
+from chaos.soak.runner import parse_duration, repeated_schedule, sends_per_interval
 from chaos.reports.soak import table
-from chaos.trend import MiB, fit, fit_all, theil_sen
+from chaos.soak.trend import MiB, fit, fit_all, theil_sen
 
 MINUTE = 60.0
 
@@ -127,9 +127,9 @@ def test_a_workload_that_stalled_is_told_by_the_acknowledged_sends_between_round
 
 def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
     """Rooms filling to their history limit for 25 minutes, then level: growth if judged from minute 5, none from 30."""
-    from chaos import samples
+    from chaos.soak import samples
     from chaos.rundir import RunFolder
-    from chaos.soak import judge, judge_again
+    from chaos.soak.runner import judge, judge_again
 
     folder = RunFolder(tmp_path)
     rss = [60 * MiB + min(i, 25) * 4 * MiB for i in range(61)]
@@ -145,8 +145,8 @@ def test_a_soak_folder_is_judged_again_with_another_warmup(tmp_path) -> None:
 def test_a_soak_whose_workload_stalled_is_not_judged_whatever_its_trends(tmp_path) -> None:
     """Streams gone and back during an outage are its shape, not a leak: the soak says it was not judged."""
     from chaos.rundir import RunFolder
-    from chaos.soak import judge, summary
-    from chaos import samples
+    from chaos.soak.runner import judge, summary
+    from chaos.soak import samples
 
     acked = [i * 1000 for i in range(20)] + [19_000] * 8 + [19_000 + i * 1000 for i in range(1, 13)]
     sessions = [250.0] * 20 + [0.0] * 8 + [250.0] * 12

@@ -1,7 +1,7 @@
 """A soak's samples: one server's resources at one moment, and ``soak.jsonl``'s lines (pure, no I/O but the file).
 
 What each sample holds and how it is read is said here once: :mod:`chaos.infra.resources` takes them,
-:mod:`chaos.trend` judges them and :mod:`chaos.reports.soak` draws them.
+:mod:`chaos.soak.trend` judges them and :mod:`chaos.reports.soak` draws them.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ running throughout. Its fault schedule is the scenario's, repeated every *cycle*
 scenario's workload duration plus its recovery wait, so each round of faults is followed by
 as quiet a spell as the scenario allows for recovery); a scenario with random faults draws
 cycle ``k``'s from seed ``seed + k``. Every ``interval`` seconds :mod:`chaos.resources` samples
-each server into ``soak.jsonl``; at the end :mod:`chaos.trend` fits each process's each
+each server into ``soak.jsonl``; at the end :mod:`chaos.soak.trend` fits each process's each
 resource after the warm-up and :mod:`chaos.soak_report` writes the table, ``soak.json`` and
 the plot. The soak does not judge its history with the checker (an hour's history is
 millions of records); it keeps it in the folder.
@@ -27,14 +27,14 @@ from typing import Any, Sequence
 
 import grpc
 
-from chaos import samples as sampled
+from chaos.soak import samples as sampled
 from chaos.infra import resources
 from chaos.reports import soak as soak_report
 from chaos.faults.fault import Fault
 from chaos.rundir import RunFolder
 from chaos.run import Run, Status
 from chaos.scenario.model import Scenario
-from chaos.trend import Trend, fit_all
+from chaos.soak.trend import Trend, fit_all
 
 DEFAULT_INTERVAL = 60.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")

@@ -22,7 +22,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping, Sequence
 
-from chaos.samples import RESOURCES, Sample
+from chaos.soak.samples import RESOURCES, Sample
 
 HOUR = 3600.0
 MIN_POINTS = 5          # fewer samples after the warm-up: too few to fit, said so (not passed, not failed)
