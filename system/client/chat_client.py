@@ -208,7 +208,7 @@ class ChatClient:
                                                                                 members_since=view.cursor()),
                                        (chat_pb2.ChatRoom_MembersResponse,), budget)
         self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
-        self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch)
+        self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch, reply.heartbeat_ms)
         await self._catch_up.member_pages(room, reply.member_page, "members", budget)
         return reply
 
@@ -234,7 +234,10 @@ class ChatClient:
         return reply.read_seq
 
     async def _beat(self, interval: float) -> None:
-        """While connected, each joined room's Members call: our heartbeat, and its list to converge on."""
+        """While connected, each joined room's Members call: our heartbeat, and its list to converge on.
+
+        Every ``interval``, or, in a room that asked for longer (a big room: ``heartbeat_ms`` in its
+        replies), at the first turn after that long has passed since the room's last beat."""
         wait = random.uniform(0, interval)  # members who connected together do not beat in step
         while True:
             await asyncio.sleep(wait)
@@ -242,8 +245,10 @@ class ChatClient:
             if not self.connected or not self._connection.reading.is_set():
                 continue
             for name, view in list(self.rooms.items()):
-                if view.joined:
+                if view.joined and time.monotonic() >= view.next_beat:
                     try:
                         await self._members_call(name, 0)
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
                         pass
+                    if view.beat_every > interval:
+                        view.next_beat = time.monotonic() + view.beat_every * random.uniform(1 - BEAT_JITTER, 1)

@@ -52,6 +52,8 @@ class RoomView:
     silence_wait: float = 0.0   # s of silence before the next silence poll, as drawn (0: draw it)
     silence_failing: bool = False  # the last silence poll failed: back off further
     filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
+    beat_every: float = 0.0     # s between heartbeats (and at least between silence polls) the room asked for (0: ours)
+    next_beat: float = 0.0      # monotonic time from which this room's next heartbeat is due
     stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
     epoch: int = 0              # store epoch of the history followed (0: the server sends none)
     _stamps: dict[int, int] = field(default_factory=dict, repr=False)  # timestamps of seen seqs
