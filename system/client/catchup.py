@@ -14,7 +14,8 @@ would otherwise poll in step, every few seconds, forever. A node that lost its d
 1; a poll, join or send reply tells it (another store epoch, or numbers
 that do not fit), and the client logs ``history_reset`` and follows the new
 numbering. After a reconnection, :meth:`CatchUp.recover` re-joins every
-room with the new client id and polls after each cursor.
+room with the new client id and polls after each cursor, unless the join's
+reply (the room's recent history) reached back to it.
 """
 
 from __future__ import annotations
