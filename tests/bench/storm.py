@@ -1,6 +1,6 @@
 """What a big room's recovery storm costs its node: every member back at once after its gates died.
 
-``python -m tests.bench.storm --members 2000 --outage 30`` fills one room
+``python -m tests.bench.storm --members 2000 --outage 10,30`` fills one room
 (in-process: the room's own logic on the memory store, no sockets, as
 ``tests.bench.room``), brings every member up to date, lets ``--outage``
 seconds pass with no call (the gates are down: nobody is heard from), then
@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--outage", default="10,30", help="seconds nobody is heard from, comma-separated")
     parser.add_argument("--spread", type=float, default=20.0, help="seconds over which the members come back")
+    parser.add_argument("--heartbeat-rate", type=float, default=PresenceConfig.heartbeat_rate,
+                        help="heartbeats a second the room asks for at most (0: it never stretches the interval, "
+                             "as before heartbeat_ms)")
     args = parser.parse_args(argv)
     try:
         outages = [float(s) for s in args.outage.split(",") if s.strip()]
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--outage: want numbers separated by commas, got {args.outage!r}")
     if args.members < 1 or not outages or min(outages) < 0:
         parser.error("want at least 1 member and outages of 0 s or more")
-    rows = [asyncio.run(storm(args.members, outage, args.spread)) for outage in outages]
+    presence = PresenceConfig(heartbeat_rate=args.heartbeat_rate)
+    rows = [asyncio.run(storm(args.members, outage, args.spread, presence)) for outage in outages]
     print(table(rows))
     return 0
 
