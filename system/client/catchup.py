@@ -256,16 +256,15 @@ class CatchUp:
             self._history_reset(view, reply.last_seq, reply.store_epoch)
         view.adopt(reply.store_epoch)
         view.beat_every = reply.heartbeat_ms / 1000
+        covered = view.started and not reset and (bool(recent) and recent[0].seq <= after + 1
+                                                  or reply.last_seq == view.cursor == 0)
+        if covered:
+            view.last_seq = max(view.last_seq, reply.last_seq)
+            view.last_activity = time.monotonic()
+            self._accept(view, recent, "join")
         self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
         await self.member_pages(view.name, reply.member_page, "join", None)
-        covered = (view.started and not reset
-                   and (reply.last_seq <= view.cursor or (recent and recent[0].seq <= after + 1)))
-        if not covered:
-            return True
-        view.last_seq = max(view.last_seq, reply.last_seq)
-        view.last_activity = time.monotonic()
-        self._accept(view, recent, "join")
-        return bool(view.pending) or view.cursor < reply.last_seq
+        return not covered or bool(view.pending) or view.cursor < reply.last_seq
 
     def beat_answered(self, room: str, last_seq: int, store_epoch: int, heartbeat_ms: int = 0) -> None:
         """A ``Members`` reply (our heartbeat) told the room's last seq: it stands for a silence poll.
