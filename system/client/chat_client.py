@@ -50,6 +50,9 @@ class ChatClient:
     Presence: while connected, each joined room gets a ``Members`` call every
     ``presence_interval`` seconds (None: never): the member's heartbeat (a
     member unheard for the node's grace shows as away) and the room's list.
+    A big room asks for a longer interval in its replies (``heartbeat_ms``:
+    20 s at 2,000 members, its grace grown to match), and its heartbeats and
+    silence polls keep to that.
     ``typing()`` calls go out at most once per ``typing_interval``.
     """
 
