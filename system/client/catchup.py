@@ -84,6 +84,7 @@ class CatchUp:
         view.last_seq = max(view.last_seq, reply.last_seq)
         view.last_activity = time.monotonic()
         view.beat_every = reply.heartbeat_ms / 1000
+        view.heard_by_room(view.last_activity, random.uniform)
         self._accept(view, recent, "join")
         self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
         self._settle(view)
@@ -256,6 +257,7 @@ class CatchUp:
             self._history_reset(view, reply.last_seq, reply.store_epoch)
         view.adopt(reply.store_epoch)
         view.beat_every = reply.heartbeat_ms / 1000
+        view.heard_by_room(time.monotonic(), random.uniform)  # the re-join stands for the next heartbeat
         covered = view.started and not reset and (bool(recent) and recent[0].seq <= after + 1
                                                   or reply.last_seq == view.cursor == 0)
         if covered:

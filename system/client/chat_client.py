@@ -23,13 +23,12 @@ from system.client.failures import ProtocolError, SendFailed
 from system.client.observer import Observers
 from system.client.presence import PresenceTracker, RoomPresence
 from system.client.results import JoinResult, PollResult, SendResult
-from system.client.roomview import RoomView
+from system.client.roomview import BEAT_JITTER, RoomView
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.pb import chat_pb2
 from system.room import MANAGER_ID, ROOM_PREFIX
 from system.tls import ClientTls
 
-BEAT_JITTER = 0.2  # each heartbeat's wait is the interval give or take this fraction (well inside the node's grace)
 
 
 class ChatClient:
@@ -254,4 +253,4 @@ class ChatClient:
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
                         pass
                     if view.beat_every > interval:
-                        view.next_beat = time.monotonic() + view.beat_every * random.uniform(1 - BEAT_JITTER, 1)
+                        view.heard_by_room(time.monotonic(), random.uniform)
