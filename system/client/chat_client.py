@@ -239,7 +239,8 @@ class ChatClient:
         """While connected, each joined room's Members call: our heartbeat, and its list to converge on.
 
         Every ``interval``, or, in a room that asked for longer (a big room: ``heartbeat_ms`` in its
-        replies), at the first turn after that long has passed since the room's last beat."""
+        replies), at the first turn after that long has passed since the room's last beat. A room being
+        recovered gets none: its re-join, queued on a node that answers a reconnect storm, will be our word."""
         wait = random.uniform(0, interval)  # members who connected together do not beat in step
         while True:
             await asyncio.sleep(wait)
@@ -247,7 +248,7 @@ class ChatClient:
             if not self.connected or not self._connection.reading.is_set():
                 continue
             for name, view in list(self.rooms.items()):
-                if view.joined and time.monotonic() >= view.next_beat:
+                if view.joined and not view.recovering and time.monotonic() >= view.next_beat:
                     try:
                         await self._members_call(name, 0)
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
