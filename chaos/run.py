@@ -48,6 +48,11 @@ from system.wait import wait_until
 # Both hops notice a dead link in about 2 s with these (docs: reliability notes).
 KEEPALIVE = Keepalive(time_ms=1000, timeout_ms=1000, ping_timeout_ms=1000)
 CAUGHT_UP_POLL = 0.1
+# The harness's read of what the rooms hold comes as the recovery starts, while a node may be answering a
+# reconnect storm in seconds: each attempt waits this long (a read given up at 5 s was queued again, and in two
+# 2,000-member runs the read failed with DEADLINE_EXCEEDED and the run was not judged), within READ_DEADLINE.
+READ_CALL_TIMEOUT = 15.0
+READ_DEADLINE = 60.0
 
 
 @dataclass
@@ -255,7 +260,8 @@ class Run:
         # Sends are over (each send_loop awaited its last one), so what the rooms hold is final.
         # Read by the harness's own reader, not the client library under test (chaos.infra.server_reader).
         held = {room: await read_room(self.topology.gates[0].addr, room, KEEPALIVE, creds.token("chaos-reader"),
-                                      creds.client_tls()) for room in self.rooms}
+                                      creds.client_tls(), deadline=READ_DEADLINE, call_timeout=READ_CALL_TIMEOUT)
+                for room in self.rooms}
         last = {room: max((m["seq"] for m in msgs), default=0) for room, msgs in held.items()}
         # Give clients recovery_wait seconds to reconnect and recover on their own before the final poll.
         await asyncio.gather(wait_until(lambda: all(c.caught_up(last) for c in self.clients.values()),

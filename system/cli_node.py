@@ -42,7 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store-timeout", type=float, default=d.store_timeout,
                         help="seconds a store call may take before the send fails")
     parser.add_argument("--presence-grace", type=seconds, default=d.presence.grace, metavar="S",
-                        help="seconds a member may go unheard (its client's heartbeat stopped) before it shows as away")
+                        help="seconds a member may go unheard (its client's heartbeat stopped) before it shows as away; a room "
+                             "past 100 heartbeats a second stretches it with the heartbeat interval it advises")
     parser.add_argument("--typing-expiry", type=seconds, default=d.presence.typing_expiry,
                         metavar="S", help="seconds a receiver shows 'typing' after the last typing push")
     parser.add_argument("--typing-interval", type=seconds, default=d.presence.typing_interval, metavar="S",

@@ -8,6 +8,12 @@ Three promises, each different:
 - *away* is derived, never stored: a member not heard from (any call,
   including the client's ``Members`` heartbeat) for ``grace`` seconds is
   away, so a member whose push stream is gone shows as such;
+- a big room stretches both: past ``heartbeat_rate`` × the heartbeat
+  interval (``grace`` / 3) members, its replies advise a longer heartbeat
+  interval, so that its members' periodic calls stay at about
+  ``heartbeat_rate`` a second (2,000 beats every 5 s were 400 calls a
+  second on one node), and its grace grows in proportion
+  (:meth:`Presence.stretch`);
 - a member not heard from for ``expiry`` seconds is gone: the room drops it
   from its stored members and tells the others it left, so members are
   bounded by who is still around, not by who ever joined;
@@ -38,6 +44,9 @@ from system.memberlog import MemberLog
 from system.pb import chat_pb2
 
 
+BEATS_PER_GRACE = 3  # a member is away after missing this many heartbeats (15 s of grace for beats every 5 s)
+
+
 @dataclass(frozen=True)
 class PresenceConfig:
     grace: float = 15.0            # s without a call before a member shows as away
@@ -49,6 +58,12 @@ class PresenceConfig:
     max_gone: int = 5000           # departures remembered, to be told as changes (older: the list from the start)
     batch_above: int = 200         # members past which joins and leaves are pushed batched, not one by one
     batch_interval: float = 1.0    # s between two batched pushes of a room's member changes
+    heartbeat_rate: float = 100.0  # heartbeats a second a room asks of its members at most (it stretches their interval)
+
+    @property
+    def heartbeat(self) -> float:
+        """The heartbeat interval the grace is meant for: three beats may go missing before a member is away."""
+        return self.grace / BEATS_PER_GRACE
 
 
 class Presence:
@@ -107,12 +122,28 @@ class Presence:
                 self._away.discard(user)
                 self.log.changed(user, self.tick(wall_us))
 
+    def stretch(self) -> float:
+        """How many times the usual heartbeat interval (and grace) this room asks for: 1 up to
+        ``heartbeat_rate`` × the interval members, then in proportion to its size."""
+        usual = self.config.heartbeat_rate * self.config.heartbeat
+        return max(1.0, len(self.since) / usual) if usual > 0 else 1.0
+
+    def grace(self) -> float:
+        """Seconds a member may go unheard before it shows as away, in this room as big as it is now."""
+        return self.config.grace * self.stretch()
+
+    def heartbeat_ms(self) -> int:
+        """The heartbeat interval a reply advises (ms): 0 while the room needs none longer than the usual."""
+        stretch = self.stretch()
+        return round(self.config.heartbeat * stretch * 1000) if stretch > 1 else 0
+
     def settle(self, now: float, wall_us: int) -> None:
         """Members unheard for the grace since the last settle turn away: a change each (the longest unheard
         come first, so this costs what changed, not the room's size)."""
         turned = []
+        grace = self.grace()
         for user, heard in self._present.items():
-            if now - heard <= self.config.grace:
+            if now - heard <= grace:
                 break
             turned.append(user)
         for user in turned:
@@ -121,7 +152,7 @@ class Presence:
             self.log.changed(user, self.tick(wall_us))
 
     def away(self, user: str, now: float) -> bool:
-        return now - self.heard.get(user, -float("inf")) > self.config.grace
+        return now - self.heard.get(user, -float("inf")) > self.grace()
 
     def gone(self, now: float) -> list[str]:
         """Members not heard from for longer than ``expiry`` (none when it is 0), to be dropped."""

@@ -281,7 +281,7 @@ class ChatRoom(GoverseObject):
         return chat_pb2.ChatRoom_JoinResponse(room_name=self.name, last_seq=self.transcript.last_seq,
                                               recent_messages=self.transcript.recent(self.config.join_history),
                                               store_epoch=self.store.epoch, members=members, members_as_of=as_of,
-                                              member_page=page)
+                                              member_page=page, heartbeat_ms=self.presence.heartbeat_ms())
 
     @method(chat_pb2.ChatRoom_LeaveRequest)
     async def Leave(self, request: chat_pb2.ChatRoom_LeaveRequest, call: CallInfo) -> Message | Later:
@@ -358,7 +358,8 @@ class ChatRoom(GoverseObject):
         self.presence.heard_from(user, now, self.clock())
         members, as_of, page = self.presence.listing(request, now, self.clock())
         return chat_pb2.ChatRoom_MembersResponse(members=members, as_of=as_of, store_epoch=self.store.epoch,
-                                                 member_page=page, last_seq=self.transcript.last_seq)
+                                                 member_page=page, last_seq=self.transcript.last_seq,
+                                                 heartbeat_ms=self.presence.heartbeat_ms())
 
     @method(chat_pb2.ChatRoom_TypingRequest)
     async def Typing(self, request: chat_pb2.ChatRoom_TypingRequest,

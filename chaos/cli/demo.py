@@ -9,7 +9,8 @@ verdict.
 
 - ``reconnect``: bob's link is reset (RST, and every new connection too, for
   2 s) while alice keeps sending; bob reconnects with backoff, re-joins and
-  recovers what he missed by polling.
+  recovers what he missed (the re-join's reply holds the room's recent
+  history; a poll fetches what it does not).
 - ``stall``: bob's app stops reading its push stream; the gate's buffer for
   him (10 pushes) overflows and the drops are logged, alice's sends keep
   succeeding; when bob reads again he sees the gap and polls.
@@ -162,7 +163,7 @@ class BobsScreen(Observer):
     def on_reconnected(self, client_id: str, recovered: int) -> None:
         self.recovered.append(recovered)
         self.narrator.say(f"bob reconnected as {client_id}, re-joined {ROOM}, recovered "
-                          f"{recovered} message{'' if recovered == 1 else 's'} by polling")
+                          f"{recovered} message{'' if recovered == 1 else 's'}")
 
     def on_gap(self, room: str, after_seq: int) -> None:
         self.narrator.say(f"bob's client sees a gap after #{after_seq}: it polls to fill it")

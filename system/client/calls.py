@@ -24,6 +24,11 @@ from system.client.failures import RETRYABLE, LinkDown, NotSent, ProtocolError, 
 from system.pb import gate_pb2
 
 CALL_BACKOFF_MIN = 0.05
+# Call timeouts each attempt of a call retried until it succeeds (``budget`` None: a reconnection's re-join and
+# poll) may take. Such a caller waits anyway; an attempt given up at one call timeout left its work queued on a
+# server too busy to answer in time, and the retry queued it again: after the gates of a room of 2,000 died,
+# each member's re-join timed out at 5 s a dozen times in a row while the node did every abandoned one.
+PATIENT_TIMEOUTS = 3
 
 _log = log.get("client")
 
@@ -38,13 +43,15 @@ class Calls:
     async def call(self, type_: str, object_id: str, method: str, request: Callable[[], Message],
                    reply_types: tuple[type[Message], ...], budget: float | None,
                    failures: list[BaseException] | None = None) -> Message:
-        """Call, retrying transient failures with new attempts until ``budget`` s have passed (None: forever).
+        """Call, retrying transient failures with new attempts until ``budget`` s have passed (None: forever,
+        each attempt waiting ``PATIENT_TIMEOUTS`` call timeouts).
 
         The request is built anew for each attempt, so it carries the current client id;
         each failed attempt is added to ``failures``.
         """
         conn = self.connection
         deadline = None if budget is None else time.monotonic() + budget
+        timeout = conn.call_timeout * (PATIENT_TIMEOUTS if budget is None else 1)
         failures = [] if failures is None else failures
         retrying = AsyncRetrying(
             stop=stop_never if budget is None else stop_before_delay(budget),
@@ -58,7 +65,7 @@ class Calls:
             with attempt:
                 try:
                     await self._wait_link(deadline)
-                    return await self._invoke(type_, object_id, method, request(), reply_types)
+                    return await self._invoke(type_, object_id, method, request(), reply_types, timeout)
                 except (grpc.aio.AioRpcError, ProtocolError) as exc:
                     failures.append(exc)
                     raise
@@ -84,7 +91,7 @@ class Calls:
             raise NotSent(conn.refused.code(), f"the server refused this client: {conn.refused.details()}")
 
     async def _invoke(self, type_: str, object_id: str, method: str, request: Message,
-                      reply_types: tuple[type[Message], ...]) -> Message:
+                      reply_types: tuple[type[Message], ...], timeout: float) -> Message:
         conn = self.connection
         packed = any_pb2.Any()
         packed.Pack(request)
@@ -92,7 +99,7 @@ class Calls:
             reply = await conn.stub().CallObject(
                 gate_pb2.CallObjectRequest(client_id=conn.client_id, type=type_, id=object_id, method=method,
                                            request=packed),
-                timeout=conn.call_timeout, metadata=conn.metadata())
+                timeout=timeout, metadata=conn.metadata())
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

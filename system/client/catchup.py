@@ -14,7 +14,8 @@ would otherwise poll in step, every few seconds, forever. A node that lost its d
 1; a poll, join or send reply tells it (another store epoch, or numbers
 that do not fit), and the client logs ``history_reset`` and follows the new
 numbering. After a reconnection, :meth:`CatchUp.recover` re-joins every
-room with the new client id and polls after each cursor.
+room with the new client id and polls after each cursor, unless the join's
+reply (the room's recent history) reached back to it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class CatchUp:
         view.adopt(reply.store_epoch)
         view.last_seq = max(view.last_seq, reply.last_seq)
         view.last_activity = time.monotonic()
+        view.beat_every = reply.heartbeat_ms / 1000
+        view.heard_by_room(view.last_activity, random.uniform)
         self._accept(view, recent, "join")
         self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
         self._settle(view)
@@ -221,8 +224,8 @@ class CatchUp:
             view.recovering = True
         try:
             for view in views:
-                if view.joined:
-                    await self._rejoin(view)
+                if view.joined and not await self._rejoin(view):
+                    continue  # the join's reply showed all we missed: no poll
                 if view.joined:
                     try:
                         await self.poll(view.name, None, "recovery")  # transient failures: retried till the stream ends
@@ -234,26 +237,46 @@ class CatchUp:
                 self._settle(view)
         return self._shown_by_poll - before
 
-    async def _rejoin(self, view: RoomView) -> None:
-        high_water = view.high_water()
+    async def _rejoin(self, view: RoomView) -> bool:
+        """Join again with the new client id; True when a poll must follow to catch up.
+
+        The reply's recent history shows what came after our cursor when it reaches back as far as the
+        poll would have asked (its anchor included), and its page of the member list is applied: in a
+        storm of thousands of members back at once, that is one call each where join and poll were two."""
+        high_water, after = view.high_water(), view.poll_after()
         try:
             reply = await self.join_call(view.name, None)
         except grpc.aio.AioRpcError as exc:  # refused for good (e.g. the room is gone): stop following it
             log.event(_log, logging.WARNING, "rejoin_failed", user=self.user, room=view.name,
                       code=exc.code().name, error=exc.details())
             view.joined = False
-            return
-        if view.started and view.is_new_epoch(reply.last_seq, reply.recent_messages, high_water, reply.store_epoch):
+            return False
+        recent = list(reply.recent_messages)
+        reset = view.started and view.is_new_epoch(reply.last_seq, recent, high_water, reply.store_epoch)
+        if reset:
             self._history_reset(view, reply.last_seq, reply.store_epoch)
         view.adopt(reply.store_epoch)
+        view.beat_every = reply.heartbeat_ms / 1000
+        view.heard_by_room(time.monotonic(), random.uniform)  # the re-join stands for the next heartbeat
+        covered = view.started and not reset and (bool(recent) and recent[0].seq <= after + 1
+                                                  or reply.last_seq == view.cursor == 0)
+        if covered:
+            view.last_seq = max(view.last_seq, reply.last_seq)
+            view.last_activity = time.monotonic()
+            self._accept(view, recent, "join")
+        self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
+        await self.member_pages(view.name, reply.member_page, "join", None)
+        return not covered or bool(view.pending) or view.cursor < reply.last_seq
 
-    def beat_answered(self, room: str, last_seq: int, store_epoch: int) -> None:
+    def beat_answered(self, room: str, last_seq: int, store_epoch: int, heartbeat_ms: int = 0) -> None:
         """A ``Members`` reply (our heartbeat) told the room's last seq: it stands for a silence poll.
 
         Nothing missed (the last seq is our cursor): the room is as quiet as it looks, and no poll of our
         own is due; else, once the room has been silent for ``sync_interval``, the catch-up poll a silence
         check would make. Each member of a quiet room of thousands makes one periodic call, not two."""
         view = self.rooms.get(room)
+        if view is not None:
+            view.beat_every = heartbeat_ms / 1000
         if self.sync_interval is None or view is None or not (view.joined and view.started) or view.recovering:
             return
         now = time.monotonic()
@@ -276,7 +299,7 @@ class CatchUp:
             now = time.monotonic()
             for view in list(self.rooms.values()):
                 if (view.joined and view.started and view.filling is None and not view.recovering
-                        and view.silent(now, self.sync_interval, random.uniform)):
+                        and view.silent(now, max(self.sync_interval, view.beat_every), random.uniform)):
                     view.last_activity = now
                     self._start_catch_up(view, "silence")
 
@@ -291,7 +314,7 @@ class CatchUp:
 
     def _show(self, view: RoomView, shown: list[Held]) -> None:
         for msg, source in shown:
-            if source == "poll":
+            if source in ("poll", "join"):  # a re-join's reply may show what was missed, as a poll does
                 self._shown_by_poll += 1
             self.observers.on_display(view.name, msg, source)
             self.presence.shown(view.name, msg.user_name)

@@ -23,13 +23,12 @@ from system.client.failures import ProtocolError, SendFailed
 from system.client.observer import Observers
 from system.client.presence import PresenceTracker, RoomPresence
 from system.client.results import JoinResult, PollResult, SendResult
-from system.client.roomview import RoomView
+from system.client.roomview import BEAT_JITTER, RoomView
 from system.grpcopts import DEFAULT_KEEPALIVE, Keepalive
 from system.pb import chat_pb2
 from system.room import MANAGER_ID, ROOM_PREFIX
 from system.tls import ClientTls
 
-BEAT_JITTER = 0.2  # each heartbeat's wait is the interval give or take this fraction (well inside the node's grace)
 
 
 class ChatClient:
@@ -50,6 +49,9 @@ class ChatClient:
     Presence: while connected, each joined room gets a ``Members`` call every
     ``presence_interval`` seconds (None: never): the member's heartbeat (a
     member unheard for the node's grace shows as away) and the room's list.
+    A big room asks for a longer interval in its replies (``heartbeat_ms``:
+    20 s at 2,000 members, its grace grown to match), and its heartbeats and
+    silence polls keep to that.
     ``typing()`` calls go out at most once per ``typing_interval``.
     """
 
@@ -208,7 +210,7 @@ class ChatClient:
                                                                                 members_since=view.cursor()),
                                        (chat_pb2.ChatRoom_MembersResponse,), budget)
         self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
-        self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch)
+        self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch, reply.heartbeat_ms)
         await self._catch_up.member_pages(room, reply.member_page, "members", budget)
         return reply
 
@@ -234,7 +236,11 @@ class ChatClient:
         return reply.read_seq
 
     async def _beat(self, interval: float) -> None:
-        """While connected, each joined room's Members call: our heartbeat, and its list to converge on."""
+        """While connected, each joined room's Members call: our heartbeat, and its list to converge on.
+
+        Every ``interval``, or, in a room that asked for longer (a big room: ``heartbeat_ms`` in its
+        replies), at the first turn after that long has passed since the room's last beat. A room being
+        recovered gets none: its re-join, queued on a node that answers a reconnect storm, will be our word."""
         wait = random.uniform(0, interval)  # members who connected together do not beat in step
         while True:
             await asyncio.sleep(wait)
@@ -242,8 +248,10 @@ class ChatClient:
             if not self.connected or not self._connection.reading.is_set():
                 continue
             for name, view in list(self.rooms.items()):
-                if view.joined:
+                if view.joined and not view.recovering and time.monotonic() >= view.next_beat:
                     try:
                         await self._members_call(name, 0)
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again
                         pass
+                    if view.beat_every > interval:
+                        view.heard_by_room(time.monotonic(), random.uniform)

@@ -5,7 +5,7 @@ timeout, about 2 s). The connection then reconnects on its own with capped,
 fully jittered backoff (:func:`system.session.keep_open`; the attempt count
 starts over once a stream has stayed up ``healthy_after`` seconds):
 a fresh channel, a new Register stream (a new client id), then the
-``recover`` step it was given (re-join and poll every room) while pushes
+``recover`` step it was given (re-join every room, and poll it if need be) while pushes
 are read already. A gate that refuses the client for good (UNAUTHENTICATED:
 no token, a bad or an expired one; PERMISSION_DENIED) ends the reconnecting:
 the client says so (``refused``, :meth:`Observer.on_refused`) and calls fail

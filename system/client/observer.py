@@ -39,7 +39,8 @@ class Observer:
         """Before each backoff sleep: attempt ``attempt`` (2, 3, …) starts in ``wait`` seconds."""
 
     def on_reconnected(self, client_id: str, recovered: int) -> None:
-        """Re-registered, re-joined every room and caught up; ``recovered`` messages were shown by the recovery polls."""
+        """Re-registered, re-joined every room and caught up; ``recovered`` messages were shown by the re-joins' replies
+        and the recovery polls."""
 
     def on_recovery_incomplete(self, room: str, first_available_seq: int, cursor: int) -> None:
         """Messages after ``cursor`` were trimmed before we fetched them; we go on from what is left."""

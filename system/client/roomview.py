@@ -30,6 +30,7 @@ Held = tuple[chat_pb2.ChatMessage, str]  # a message and how it came (push, poll
 SILENCE_BACKOFF_MAX = 4  # a silent room's poll wait grows to this many sync intervals while its polls find nothing
 SILENCE_JITTER = 0.5     # each wait is stretched by up to this fraction, at random
 SILENCE_FAILED_MAX = 16  # while silence polls fail (a server too busy to answer), the wait grows this far instead
+BEAT_JITTER = 0.2  # each heartbeat's wait is the interval give or take this fraction (well inside the node's grace)
 
 
 @dataclass
@@ -52,6 +53,8 @@ class RoomView:
     silence_wait: float = 0.0   # s of silence before the next silence poll, as drawn (0: draw it)
     silence_failing: bool = False  # the last silence poll failed: back off further
     filling: asyncio.Task[None] | None = None  # the catch-up poll, while it runs
+    beat_every: float = 0.0     # s between heartbeats (and at least between silence polls) the room asked for (0: ours)
+    next_beat: float = 0.0      # monotonic time from which this room's next heartbeat is due
     stale_before: int = 0       # after a reset: messages stamped up to this are from the old history
     epoch: int = 0              # store epoch of the history followed (0: the server sends none)
     _stamps: dict[int, int] = field(default_factory=dict, repr=False)  # timestamps of seen seqs
@@ -75,6 +78,13 @@ class RoomView:
         self.silence_failing = failed
         self.silence_wait = 0.0
         self.last_activity = max(self.last_activity, now)
+
+    def heard_by_room(self, now: float, draw: Callable[[float, float], float]) -> None:
+        """A call of ours the room answered (a heartbeat, a join) heard us: in a room that asked for slower
+        heartbeats, the next is due that long after (``draw``: ``random.uniform``, shortening it a little).
+        After a reconnect storm, a member's re-join stands for its next heartbeat."""
+        if self.beat_every:
+            self.next_beat = now + self.beat_every * draw(1 - BEAT_JITTER, 1.0)
 
     def heard(self, now: float) -> None:
         """A push came: the room is not silent; its next silence, if any, is waited for from the shortest."""

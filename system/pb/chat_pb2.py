@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14system/pb/chat.proto\x12\x04\x63hat\"{\n\x0b\x43hatMessage\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x03\x12\x11\n\troom_name\x18\x05 \x01(\t\x12\x15\n\rclient_msg_id\x18\x06 \x01(\t\"\x1d\n\x1b\x43lient_ListChatRoomsRequest\"2\n\x1c\x43lient_ListChatRoomsResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"\x16\n\x14\x43hatRoom_ListRequest\"+\n\x15\x43hatRoom_ListResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"B\n\x1a\x43lient_JoinChatRoomRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\"\\\n\x1b\x43lient_JoinChatRoomResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\"m\n\x1d\x43lient_SendChatMessageRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rclient_msg_id\x18\x04 \x01(\t\"h\n\x1e\x43lient_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"o\n\x1f\x43lient_GetRecentMessagesRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x05\"G\n Client_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\"g\n\x14\x43hatRoom_JoinRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\rmembers_since\x18\x03 \x01(\x0b\x32\x12.chat.MemberCursor\"\xda\x01\n\x15\x43hatRoom_JoinResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\x12\x1d\n\x07members\x18\x05 \x03(\x0b\x32\x0c.chat.Member\x12\x15\n\rmembers_as_of\x18\x06 \x01(\x03\x12%\n\x0bmember_page\x18\x07 \x01(\x0b\x32\x10.chat.MemberPage\"\\\n\x1f\x43hatRoom_SendChatMessageRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\"j\n ChatRoom_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"\x89\x01\n!ChatRoom_GetRecentMessagesRequest\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x01 \x01(\x03\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\x12)\n\rmembers_since\x18\x04 \x01(\x0b\x32\x12.chat.MemberCursor\"\x97\x02\n\"ChatRoom_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x19\n\x11history_truncated\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x03\x12\x10\n\x08last_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x06 \x01(\x03\x12\x1d\n\x07members\x18\x07 \x03(\x0b\x32\x0c.chat.Member\x12\x15\n\rmembers_as_of\x18\x08 \x01(\x03\x12%\n\x0bmember_page\x18\t \x01(\x0b\x32\x10.chat.MemberPage\"=\n\x15\x43hatRoom_LeaveRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\x18\n\x16\x43hatRoom_LeaveResponse\"X\n\x1d\x43lient_NewMessageNotification\x12\"\n\x07message\x18\x01 \x01(\x0b\x32\x11.chat.ChatMessage\x12\x13\n\x0bstore_epoch\x18\x02 \x01(\x03\"J\n\x06Member\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0c\n\x04\x61way\x18\x02 \x01(\x08\x12\x10\n\x08read_seq\x18\x03 \x01(\x03\x12\r\n\x05since\x18\x04 \x01(\x03\"W\n\x17\x43hatRoom_MembersRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12)\n\rmembers_since\x18\x02 \x01(\x0b\x32\x12.chat.MemberCursor\"\x96\x01\n\x18\x43hatRoom_MembersResponse\x12\x1d\n\x07members\x18\x01 \x03(\x0b\x32\x0c.chat.Member\x12\r\n\x05\x61s_of\x18\x02 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x03 \x01(\x03\x12%\n\x0bmember_page\x18\x04 \x01(\x0b\x32\x10.chat.MemberPage\x12\x10\n\x08last_seq\x18\x05 \x01(\x03\"@\n\x0cMemberCursor\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06origin\x18\x02 \x01(\x03\x12\x0f\n\x07listing\x18\x03 \x01(\x08\"v\n\nMemberPage\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06origin\x18\x02 \x01(\x03\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12\x1d\n\x07members\x18\x04 \x03(\x0b\x32\x0c.chat.Member\x12\x0c\n\x04gone\x18\x05 \x03(\t\x12\x0c\n\x04more\x18\x06 \x01(\x08\"l\n!Client_MembersChangedNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x02 \x01(\x03\x12\x1e\n\x04page\x18\x03 \x01(\x0b\x32\x10.chat.MemberPage\"d\n\x19\x43lient_MemberNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0e\n\x06joined\x18\x03 \x01(\x08\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\"+\n\x16\x43hatRoom_TypingRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\"=\n\x17\x43hatRoom_TypingResponse\x12\x0e\n\x06pushed\x18\x01 \x01(\x08\x12\x12\n\nexpires_ms\x18\x02 \x01(\x05\"h\n\x19\x43lient_TypingNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x12\n\nexpires_ms\x18\x03 \x01(\x05\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\":\n\x18\x43hatRoom_MarkReadRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"-\n\x19\x43hatRoom_MarkReadResponse\x12\x10\n\x08read_seq\x18\x01 \x01(\x03\"f\n\x17\x43lient_ReadNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x10\n\x08read_seq\x18\x03 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14system/pb/chat.proto\x12\x04\x63hat\"{\n\x0b\x43hatMessage\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0b\n\x03seq\x18\x04 \x01(\x03\x12\x11\n\troom_name\x18\x05 \x01(\t\x12\x15\n\rclient_msg_id\x18\x06 \x01(\t\"\x1d\n\x1b\x43lient_ListChatRoomsRequest\"2\n\x1c\x43lient_ListChatRoomsResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"\x16\n\x14\x43hatRoom_ListRequest\"+\n\x15\x43hatRoom_ListResponse\x12\x12\n\nchat_rooms\x18\x01 \x03(\t\"B\n\x1a\x43lient_JoinChatRoomRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\"\\\n\x1b\x43lient_JoinChatRoomResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\"m\n\x1d\x43lient_SendChatMessageRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rclient_msg_id\x18\x04 \x01(\t\"h\n\x1e\x43lient_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"o\n\x1f\x43lient_GetRecentMessagesRequest\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x02 \x01(\x03\x12\x11\n\tafter_seq\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x05\"G\n Client_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\"g\n\x14\x43hatRoom_JoinRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12)\n\rmembers_since\x18\x03 \x01(\x0b\x32\x12.chat.MemberCursor\"\xf0\x01\n\x15\x43hatRoom_JoinResponse\x12\x11\n\troom_name\x18\x01 \x01(\t\x12*\n\x0frecent_messages\x18\x02 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x10\n\x08last_seq\x18\x03 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\x12\x1d\n\x07members\x18\x05 \x03(\x0b\x32\x0c.chat.Member\x12\x15\n\rmembers_as_of\x18\x06 \x01(\x03\x12%\n\x0bmember_page\x18\x07 \x01(\x0b\x32\x10.chat.MemberPage\x12\x14\n\x0cheartbeat_ms\x18\x08 \x01(\x03\"\\\n\x1f\x43hatRoom_SendChatMessageRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x15\n\rclient_msg_id\x18\x03 \x01(\t\"j\n ChatRoom_SendChatMessageResponse\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\"\x89\x01\n!ChatRoom_GetRecentMessagesRequest\x12\x17\n\x0f\x61\x66ter_timestamp\x18\x01 \x01(\x03\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\x12)\n\rmembers_since\x18\x04 \x01(\x0b\x32\x12.chat.MemberCursor\"\x97\x02\n\"ChatRoom_GetRecentMessagesResponse\x12#\n\x08messages\x18\x01 \x03(\x0b\x32\x11.chat.ChatMessage\x12\x19\n\x11history_truncated\x18\x02 \x01(\x08\x12\x1b\n\x13\x66irst_available_seq\x18\x03 \x01(\x03\x12\x10\n\x08last_seq\x18\x04 \x01(\x03\x12\x10\n\x08has_more\x18\x05 \x01(\x08\x12\x13\n\x0bstore_epoch\x18\x06 \x01(\x03\x12\x1d\n\x07members\x18\x07 \x03(\x0b\x32\x0c.chat.Member\x12\x15\n\rmembers_as_of\x18\x08 \x01(\x03\x12%\n\x0bmember_page\x18\t \x01(\x0b\x32\x10.chat.MemberPage\"=\n\x15\x43hatRoom_LeaveRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\"\x18\n\x16\x43hatRoom_LeaveResponse\"X\n\x1d\x43lient_NewMessageNotification\x12\"\n\x07message\x18\x01 \x01(\x0b\x32\x11.chat.ChatMessage\x12\x13\n\x0bstore_epoch\x18\x02 \x01(\x03\"J\n\x06Member\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0c\n\x04\x61way\x18\x02 \x01(\x08\x12\x10\n\x08read_seq\x18\x03 \x01(\x03\x12\r\n\x05since\x18\x04 \x01(\x03\"W\n\x17\x43hatRoom_MembersRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12)\n\rmembers_since\x18\x02 \x01(\x0b\x32\x12.chat.MemberCursor\"\xac\x01\n\x18\x43hatRoom_MembersResponse\x12\x1d\n\x07members\x18\x01 \x03(\x0b\x32\x0c.chat.Member\x12\r\n\x05\x61s_of\x18\x02 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x03 \x01(\x03\x12%\n\x0bmember_page\x18\x04 \x01(\x0b\x32\x10.chat.MemberPage\x12\x10\n\x08last_seq\x18\x05 \x01(\x03\x12\x14\n\x0cheartbeat_ms\x18\x06 \x01(\x03\"@\n\x0cMemberCursor\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06origin\x18\x02 \x01(\x03\x12\x0f\n\x07listing\x18\x03 \x01(\x08\"v\n\nMemberPage\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06origin\x18\x02 \x01(\x03\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12\x1d\n\x07members\x18\x04 \x03(\x0b\x32\x0c.chat.Member\x12\x0c\n\x04gone\x18\x05 \x03(\t\x12\x0c\n\x04more\x18\x06 \x01(\x08\"l\n!Client_MembersChangedNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x02 \x01(\x03\x12\x1e\n\x04page\x18\x03 \x01(\x0b\x32\x10.chat.MemberPage\"d\n\x19\x43lient_MemberNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x0e\n\x06joined\x18\x03 \x01(\x08\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\"+\n\x16\x43hatRoom_TypingRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\"=\n\x17\x43hatRoom_TypingResponse\x12\x0e\n\x06pushed\x18\x01 \x01(\x08\x12\x12\n\nexpires_ms\x18\x02 \x01(\x05\"h\n\x19\x43lient_TypingNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x12\n\nexpires_ms\x18\x03 \x01(\x05\x12\x11\n\ttimestamp\x18\x04 \x01(\x03\":\n\x18\x43hatRoom_MarkReadRequest\x12\x11\n\tuser_name\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"-\n\x19\x43hatRoom_MarkReadResponse\x12\x10\n\x08read_seq\x18\x01 \x01(\x03\"f\n\x17\x43lient_ReadNotification\x12\x11\n\troom_name\x18\x01 \x01(\t\x12\x11\n\tuser_name\x18\x02 \x01(\t\x12\x10\n\x08read_seq\x18\x03 \x01(\x03\x12\x13\n\x0bstore_epoch\x18\x04 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,45 +56,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHATROOM_JOINREQUEST']._serialized_start=872
   _globals['_CHATROOM_JOINREQUEST']._serialized_end=975
   _globals['_CHATROOM_JOINRESPONSE']._serialized_start=978
-  _globals['_CHATROOM_JOINRESPONSE']._serialized_end=1196
-  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_start=1198
-  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_end=1290
-  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_start=1292
-  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_end=1398
-  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_start=1401
-  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_end=1538
-  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_start=1541
-  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_end=1820
-  _globals['_CHATROOM_LEAVEREQUEST']._serialized_start=1822
-  _globals['_CHATROOM_LEAVEREQUEST']._serialized_end=1883
-  _globals['_CHATROOM_LEAVERESPONSE']._serialized_start=1885
-  _globals['_CHATROOM_LEAVERESPONSE']._serialized_end=1909
-  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_start=1911
-  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_end=1999
-  _globals['_MEMBER']._serialized_start=2001
-  _globals['_MEMBER']._serialized_end=2075
-  _globals['_CHATROOM_MEMBERSREQUEST']._serialized_start=2077
-  _globals['_CHATROOM_MEMBERSREQUEST']._serialized_end=2164
-  _globals['_CHATROOM_MEMBERSRESPONSE']._serialized_start=2167
-  _globals['_CHATROOM_MEMBERSRESPONSE']._serialized_end=2317
-  _globals['_MEMBERCURSOR']._serialized_start=2319
-  _globals['_MEMBERCURSOR']._serialized_end=2383
-  _globals['_MEMBERPAGE']._serialized_start=2385
-  _globals['_MEMBERPAGE']._serialized_end=2503
-  _globals['_CLIENT_MEMBERSCHANGEDNOTIFICATION']._serialized_start=2505
-  _globals['_CLIENT_MEMBERSCHANGEDNOTIFICATION']._serialized_end=2613
-  _globals['_CLIENT_MEMBERNOTIFICATION']._serialized_start=2615
-  _globals['_CLIENT_MEMBERNOTIFICATION']._serialized_end=2715
-  _globals['_CHATROOM_TYPINGREQUEST']._serialized_start=2717
-  _globals['_CHATROOM_TYPINGREQUEST']._serialized_end=2760
-  _globals['_CHATROOM_TYPINGRESPONSE']._serialized_start=2762
-  _globals['_CHATROOM_TYPINGRESPONSE']._serialized_end=2823
-  _globals['_CLIENT_TYPINGNOTIFICATION']._serialized_start=2825
-  _globals['_CLIENT_TYPINGNOTIFICATION']._serialized_end=2929
-  _globals['_CHATROOM_MARKREADREQUEST']._serialized_start=2931
-  _globals['_CHATROOM_MARKREADREQUEST']._serialized_end=2989
-  _globals['_CHATROOM_MARKREADRESPONSE']._serialized_start=2991
-  _globals['_CHATROOM_MARKREADRESPONSE']._serialized_end=3036
-  _globals['_CLIENT_READNOTIFICATION']._serialized_start=3038
-  _globals['_CLIENT_READNOTIFICATION']._serialized_end=3140
+  _globals['_CHATROOM_JOINRESPONSE']._serialized_end=1218
+  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_start=1220
+  _globals['_CHATROOM_SENDCHATMESSAGEREQUEST']._serialized_end=1312
+  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_start=1314
+  _globals['_CHATROOM_SENDCHATMESSAGERESPONSE']._serialized_end=1420
+  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_start=1423
+  _globals['_CHATROOM_GETRECENTMESSAGESREQUEST']._serialized_end=1560
+  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_start=1563
+  _globals['_CHATROOM_GETRECENTMESSAGESRESPONSE']._serialized_end=1842
+  _globals['_CHATROOM_LEAVEREQUEST']._serialized_start=1844
+  _globals['_CHATROOM_LEAVEREQUEST']._serialized_end=1905
+  _globals['_CHATROOM_LEAVERESPONSE']._serialized_start=1907
+  _globals['_CHATROOM_LEAVERESPONSE']._serialized_end=1931
+  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_start=1933
+  _globals['_CLIENT_NEWMESSAGENOTIFICATION']._serialized_end=2021
+  _globals['_MEMBER']._serialized_start=2023
+  _globals['_MEMBER']._serialized_end=2097
+  _globals['_CHATROOM_MEMBERSREQUEST']._serialized_start=2099
+  _globals['_CHATROOM_MEMBERSREQUEST']._serialized_end=2186
+  _globals['_CHATROOM_MEMBERSRESPONSE']._serialized_start=2189
+  _globals['_CHATROOM_MEMBERSRESPONSE']._serialized_end=2361
+  _globals['_MEMBERCURSOR']._serialized_start=2363
+  _globals['_MEMBERCURSOR']._serialized_end=2427
+  _globals['_MEMBERPAGE']._serialized_start=2429
+  _globals['_MEMBERPAGE']._serialized_end=2547
+  _globals['_CLIENT_MEMBERSCHANGEDNOTIFICATION']._serialized_start=2549
+  _globals['_CLIENT_MEMBERSCHANGEDNOTIFICATION']._serialized_end=2657
+  _globals['_CLIENT_MEMBERNOTIFICATION']._serialized_start=2659
+  _globals['_CLIENT_MEMBERNOTIFICATION']._serialized_end=2759
+  _globals['_CHATROOM_TYPINGREQUEST']._serialized_start=2761
+  _globals['_CHATROOM_TYPINGREQUEST']._serialized_end=2804
+  _globals['_CHATROOM_TYPINGRESPONSE']._serialized_start=2806
+  _globals['_CHATROOM_TYPINGRESPONSE']._serialized_end=2867
+  _globals['_CLIENT_TYPINGNOTIFICATION']._serialized_start=2869
+  _globals['_CLIENT_TYPINGNOTIFICATION']._serialized_end=2973
+  _globals['_CHATROOM_MARKREADREQUEST']._serialized_start=2975
+  _globals['_CHATROOM_MARKREADREQUEST']._serialized_end=3033
+  _globals['_CHATROOM_MARKREADRESPONSE']._serialized_start=3035
+  _globals['_CHATROOM_MARKREADRESPONSE']._serialized_end=3080
+  _globals['_CLIENT_READNOTIFICATION']._serialized_start=3082
+  _globals['_CLIENT_READNOTIFICATION']._serialized_end=3184
 # @@protoc_insertion_point(module_scope)

@@ -111,7 +111,7 @@ class ChatRoom_JoinRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., client_id: _Optional[str] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_JoinResponse(_message.Message):
-    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of", "member_page")
+    __slots__ = ("room_name", "recent_messages", "last_seq", "store_epoch", "members", "members_as_of", "member_page", "heartbeat_ms")
     ROOM_NAME_FIELD_NUMBER: _ClassVar[int]
     RECENT_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,7 @@ class ChatRoom_JoinResponse(_message.Message):
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
     room_name: str
     recent_messages: _containers.RepeatedCompositeFieldContainer[ChatMessage]
     last_seq: int
@@ -126,7 +127,8 @@ class ChatRoom_JoinResponse(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[Member]
     members_as_of: int
     member_page: MemberPage
-    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ...) -> None: ...
+    heartbeat_ms: int
+    def __init__(self, room_name: _Optional[str] = ..., recent_messages: _Optional[_Iterable[_Union[ChatMessage, _Mapping]]] = ..., last_seq: _Optional[int] = ..., store_epoch: _Optional[int] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., members_as_of: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ..., heartbeat_ms: _Optional[int] = ...) -> None: ...
 
 class ChatRoom_SendChatMessageRequest(_message.Message):
     __slots__ = ("user_name", "message", "client_msg_id")
@@ -225,18 +227,20 @@ class ChatRoom_MembersRequest(_message.Message):
     def __init__(self, user_name: _Optional[str] = ..., members_since: _Optional[_Union[MemberCursor, _Mapping]] = ...) -> None: ...
 
 class ChatRoom_MembersResponse(_message.Message):
-    __slots__ = ("members", "as_of", "store_epoch", "member_page", "last_seq")
+    __slots__ = ("members", "as_of", "store_epoch", "member_page", "last_seq", "heartbeat_ms")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     STORE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBER_PAGE_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     as_of: int
     store_epoch: int
     member_page: MemberPage
     last_seq: int
-    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    heartbeat_ms: int
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., as_of: _Optional[int] = ..., store_epoch: _Optional[int] = ..., member_page: _Optional[_Union[MemberPage, _Mapping]] = ..., last_seq: _Optional[int] = ..., heartbeat_ms: _Optional[int] = ...) -> None: ...
 
 class MemberCursor(_message.Message):
     __slots__ = ("version", "origin", "listing")

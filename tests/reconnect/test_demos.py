@@ -26,7 +26,7 @@ def test_the_reconnect_demo_tells_the_story_with_timestamps_and_its_check_passes
     assert all(line.startswith("[+") for line in story)
     told = "\n".join(story)
     for step in ("FAULT: bob's link is reset", "bob's push stream broke", "failed", "next in", "HEAL:",
-                 "recovered 5 messages by polling", "(by poll)"):
+                 "recovered 5 messages", "(by join)"):  # the re-join's reply held the room's recent history
         assert step in told
     assert_told_in_causal_order(story)
     assert verdict.startswith("CHECK PASSED") and "exactly once, in order" in verdict

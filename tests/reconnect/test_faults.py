@@ -92,4 +92,4 @@ async def test_bob_reconnects_by_himself_and_shows_the_history_once_in_order(fau
         assert seen.sources(["after one", "after two"]) == {"push"}  # re-joined with the new client id
         if fault in POLLED:
             assert sum(n for _, n in seen.reconnected) == len(during)
-            assert seen.sources(during) == {"poll"}
+            assert seen.sources(during) == {"join"}  # the re-join's reply reached back to bob's cursor: no poll

@@ -84,3 +84,29 @@ async def test_each_retry_is_logged_with_the_backoff_before_the_next_attempt() -
     retries = logs.events("call_retry")
     assert retries and [r["attempt"] for r in retries] == list(range(1, len(retries) + 1))
     assert all(0 <= r["wait"] <= 0.2 for r in retries), retries
+
+
+async def test_a_recovery_call_waits_for_a_slow_node_instead_of_sending_the_work_it_queued_again() -> None:
+    """After the gates of a room of 2,000 died, each member's re-join timed out at one call timeout a dozen times
+    in a row, the starved node doing every abandoned one: a call retried until it succeeds waits longer."""
+    async with cluster() as c:
+        relay = await Relay(c.gates[0].addr).start()
+        try:
+            bob, _ = await c.client("bob", server=relay.addr,
+                                    **{**FAST, "call_timeout": 0.5, "sync_interval": None, "presence_interval": None})
+            await bob.join("General")
+            node, joins = c.nodes[0], []
+            call = node.call
+
+            async def slow(type_name, object_id, method, request, info):  # type: ignore[no-untyped-def]
+                if method == "Join":
+                    joins.append(object_id)
+                    await asyncio.sleep(0.8)  # longer than one call timeout, well within three
+                return await call(type_name, object_id, method, request, info)
+
+            node.call = slow  # type: ignore[method-assign]
+            relay.cut()  # bob's stream ends: he re-registers and re-joins through the slow node
+            await wait_until(lambda: bob.reconnects == 1 or len(joins) > 1, 10.0, "bob to recover or re-send")
+            assert joins == ["ChatRoom-General"] and bob.reconnects == 1  # done once, not abandoned and sent again
+        finally:
+            await relay.stop()

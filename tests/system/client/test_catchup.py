@@ -9,7 +9,8 @@ from google.protobuf import any_pb2
 from system.client import ChatClient
 from system.grpcopts import DEFAULT_KEEPALIVE
 from system.pb import chat_pb2
-from tests.system.system_harness import FAST, Recorder, Seen, capture_logs, cluster, wait_until
+from system.presence import PresenceConfig
+from tests.system.system_harness import FAST, Recorder, Relay, Seen, capture_logs, cluster, wait_until
 
 KEEPALIVE_NOTICES = (DEFAULT_KEEPALIVE.time_ms + DEFAULT_KEEPALIVE.ping_timeout_ms) / 1000
 
@@ -119,3 +120,60 @@ async def test_a_heartbeat_stands_for_the_silence_poll_and_still_finds_a_lost_la
         del seen.shown[:]
         await wait_until(lambda: seen.texts("poll") == ["one"], 10.0, "the heartbeat to find the lost push")
         assert polls.reasons == ["silence"]
+
+
+async def test_a_rejoin_whose_reply_reaches_back_to_the_cursor_shows_what_was_missed_without_a_poll() -> None:
+    """After its gates died, every member of a room of 2,000 re-joined and then polled: two calls each on one
+    starved node. The join's reply holds the room's recent history; reaching back to the cursor, it shows the
+    missed messages itself, and the poll is left out."""
+    async with cluster() as c:
+        relay = await Relay(c.gates[0].addr).start()
+        try:
+            alice, _ = await c.client("alice")
+            polls, seen = _Polls(), Recorder()
+            bob, _ = await c.client("bob", server=relay.addr, observers=(seen, polls),
+                                       **{**FAST, "sync_interval": None, "presence_interval": None})
+            await bob.join("General")
+            for text in ("one", "two", "three"):
+                await alice.send("General", text)
+            await wait_until(lambda: seen.texts() == ["one", "two", "three"], 5.0, "the pushes")
+            view = bob.rooms["General"]
+            view.cursor, view.anchor = 1, None  # two and three lost on the way, as in an outage...
+            del seen.shown[1:]
+            relay.cut()  # ...and the stream ends: bob re-registers and recovers
+            await wait_until(lambda: bob.reconnects == 1, 10.0, "bob to reconnect")
+            assert seen.texts() == ["one", "two", "three"] and seen.sources(["two", "three"]) == {"join"}
+            assert polls.reasons == [] and seen.reconnected[-1][1] == 2
+        finally:
+            await relay.stop()
+
+
+def _count_calls(client: ChatClient) -> list[str]:
+    """The methods ``client`` calls from now on, in order."""
+    made: list[str] = []
+    call = client._calls.call
+
+    async def counted(type_, object_id, method, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(method)
+        return await call(type_, object_id, method, *args, **kwargs)
+
+    client._calls.call = counted  # type: ignore[method-assign]
+    return made
+
+
+async def test_a_member_of_a_room_that_asks_for_slower_heartbeats_beats_and_polls_that_much_less() -> None:
+    """2,000 members beating every 5 s were 400 calls a second on one node: a big room advises a longer
+    interval in its replies (``heartbeat_ms``), and its members' heartbeats and silence polls keep to it."""
+    rate = PresenceConfig(heartbeat_rate=0.2)  # a room asks for longer than the usual 5 s past 1 member
+    async with cluster(node={"presence": rate}) as c:
+        alice, _ = await c.client("alice")
+        await alice.join("General")
+        fast = {"sync_interval": 0.1, "presence_interval": 0.1}
+        bob, _ = await c.client("bob", **fast)
+        carol, _ = await c.client("carol", **fast)
+        await bob.join("General")    # 2 members: beats every 10 s, please
+        await carol.join("Sports")   # alone: her own 0.1 s
+        assert (bob.rooms["General"].beat_every, carol.rooms["Sports"].beat_every) == (10.0, 0.0)
+        bob_calls, carol_calls = _count_calls(bob), _count_calls(carol)
+        await wait_until(lambda: carol_calls.count("Members") >= 10, 30.0, "carol's 10 heartbeats")
+        assert len(bob_calls) <= 2  # in the time carol beat 10 times, bob beat once at most (twice: one in flight)

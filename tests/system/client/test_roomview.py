@@ -132,3 +132,15 @@ def test_a_silent_room_whose_polls_fail_is_asked_less_still() -> None:
             view.silence_polled(t, found=False, failed=True)  # the server too busy to answer
     gaps = [b - a for a, b in zip([0.0, *polls], polls)]
     assert gaps[:5] == [1.0, 2.0, 4.0, 8.0, 16.0] and set(gaps[5:]) == {16.0}
+
+
+def test_in_a_room_that_asked_for_slower_heartbeats_a_call_it_answered_stands_for_the_next_beat() -> None:
+    """After a reconnect storm, each member's re-join was followed by a heartbeat the room did not need."""
+    view = RoomView("General")
+    view.heard_by_room(100.0, lambda low, high: low)
+    assert view.next_beat == 0.0  # the room asked for nothing: the client's own interval, from its own turns
+    view.beat_every = 20.0
+    view.heard_by_room(100.0, lambda low, high: low)
+    assert view.next_beat == 116.0  # 20 s, shortened by at most the jitter
+    view.heard_by_room(130.0, lambda low, high: high)
+    assert view.next_beat == 150.0
