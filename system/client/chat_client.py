@@ -248,7 +248,7 @@ class ChatClient:
             if not self.connected or not self._connection.reading.is_set():
                 continue
             for name, view in list(self.rooms.items()):
-                if view.joined and not view.recovering and time.monotonic() >= view.next_beat:
+                if view.beat_due(time.monotonic()):
                     try:
                         await self._members_call(name, 0)
                     except (grpc.aio.AioRpcError, ProtocolError):  # the next beat tries again

@@ -86,6 +86,11 @@ class RoomView:
         if self.beat_every:
             self.next_beat = now + self.beat_every * draw(1 - BEAT_JITTER, 1.0)
 
+    def beat_due(self, now: float) -> bool:
+        """Whether our heartbeat goes to this room at ``now``: joined, not being recovered (the re-join
+        is our word), and its advised interval, if any, passed since the room last heard us."""
+        return self.joined and not self.recovering and now >= self.next_beat
+
     def heard(self, now: float) -> None:
         """A push came: the room is not silent; its next silence, if any, is waited for from the shortest."""
         self.last_activity = now
