@@ -168,6 +168,11 @@ class Soak:
             if sampler is not None:
                 await self._stop(sampler)
             await run.close()
+            injector = run.injector
+            if injector is not None and (injector.heal_retries or injector.heals_failed):
+                self.notes.append(f"{injector.heal_retries} failed heal attempts were tried again, "
+                                  f"{injector.heals_failed} heal steps never succeeded (the history's "
+                                  "heal_retry and heal records)")
         return self.judge()
 
     async def _stop(self, task: asyncio.Task[None]) -> None:
