@@ -191,8 +191,12 @@ class Soak:
         assert topology is not None
         stores = {node.name: self.folder.data / node.name for node in topology.nodes} \
             if topology.plan.store == "sqlite" else {}
-        taken = await resources.sample_servers([*topology.nodes, *topology.gates], time.monotonic() - self.run.t0,
-                                               self.status.counts.sends_ok, stores)
+        t, sends_ok = time.monotonic() - self.run.t0, self.status.counts.sends_ok
+        taken = await resources.sample_servers([*topology.nodes, *topology.gates], t, sends_ok, stores)
+        proxy = getattr(self.run.links, "process", None)  # the embedded Toxiproxy (None: an external one)
+        if proxy is not None and (sample := await asyncio.to_thread(resources.sample_process, "toxiproxy", proxy.pid,
+                                                                    t, sends_ok)) is not None:
+            taken.append(sample)
         sampled.write(self.folder.soak_samples, taken)
         self.status.samples += 1
         self.status.last = "  ".join(_brief(s) for s in taken)
