@@ -200,6 +200,21 @@ async def _maybe_await(result: Any) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
+def unanswered(exc: BaseException) -> bool:
+    """A Toxiproxy call that got no answer (``ToxiproxyError`` with no HTTP status: it timed out, or the server
+    was unreachable): the server may have acted on it all the same."""
+    return hasattr(exc, "status") and getattr(exc, "status") is None
+
+
+async def _remove_if_there(link: LinkControl, toxic_name: str) -> None:
+    """Remove a toxic whose adding got no answer; a 404 says it was never added, which is as good."""
+    try:
+        await asyncio.to_thread(link.remove_toxic, toxic_name)
+    except Exception as exc:
+        if getattr(exc, "status", None) != 404:
+            raise
+
+
 def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], dict[str, Any]],
           target: str | None = None, **params: Param) -> FaultKind:
     """A link fault: the toxic on the ``stream`` parameter's direction (both when the kind has none)."""
@@ -209,8 +224,13 @@ def toxic(name: str, toxic_type: str, attributes: Callable[[Mapping[str, Any]], 
         stream = fault.params.get("stream", "both")
         for s in ("upstream", "downstream") if stream == "both" else (stream,):
             wanted = f"chaos-{fault.kind}-{fault.id}-{s}"
-            got = await asyncio.to_thread(link.add_toxic, toxic_type, stream=s, attributes=attributes(fault.params),
-                                          name=wanted)
+            try:
+                got = await asyncio.to_thread(link.add_toxic, toxic_type, stream=s,
+                                              attributes=attributes(fault.params), name=wanted)
+            except Exception as exc:
+                if unanswered(exc):  # the server may have added it all the same: removing it is part of the undo
+                    undo.append(lambda link=link, toxic=wanted: _remove_if_there(link, toxic))
+                raise
             undo.append(lambda link=link, toxic=got or wanted: asyncio.to_thread(link.remove_toxic, toxic))
 
     return FaultKind(name, LINK, apply, params, toxic=toxic_type, target=target)

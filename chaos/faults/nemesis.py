@@ -4,6 +4,13 @@ The I/O edge of the fault model. It reaches links, processes and clients
 only through the Protocols of ``chaos.faults.kinds`` (a kind says how it acts on
 a part; ``processes`` serves the server kinds too), so tests drive it with fakes; every step is recorded in the
 history as a ``fault`` info record of the ``nemesis`` process.
+
+A heal step that fails (a Toxiproxy API call that timed out on a starved machine, a restart that failed) is
+tried again, each attempt recorded (phase ``heal_retry``), until it succeeds (the schedule waits for it): a
+stall left on for the rest of an hour's soak is not a fault the schedule asked for. Only a refusal (an HTTP 4xx: the thing is not there to
+undo) is not retried, and once the run is ending (its schedule cancelled, :meth:`FaultInjector.heal_all`) a
+failing step gets :data:`PATIENCE_AT_END` more seconds; what still fails then is in the ``heal`` record's
+``errors``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,17 @@ from chaos.faults.kinds import KINDS, ClientControl, LinksControl, Processes, Un
 from chaos.naming import PartNames
 
 T = TypeVar("T")
+
+#: Seconds before a failed heal step is tried again, doubling up to the second.
+RETRY_FIRST, RETRY_MOST = 0.5, 5.0
+#: Seconds a failing heal step is still retried once the run is ending.
+PATIENCE_AT_END = 30.0
+
+
+def _retryable(exc: Exception) -> bool:
+    """Anything but a refusal: an HTTP 4xx says the thing to undo is not there (or never will be)."""
+    status = getattr(exc, "status", None)
+    return not (isinstance(status, int) and 400 <= status < 500)
 
 
 class HistoryWriter(Protocol):
@@ -39,6 +57,9 @@ class FaultInjector:
         self.names, self.process = names, process
         self.seed = seed  # server faults roll their numbers from it
         self._active: dict[int, tuple[Fault, list[list[Undo]]]] = {}  # id -> (fault, each part's undo steps)
+        self._give_up_at: float | None = None  # set once the run is ending: failing heals stop being retried then
+        self.heal_retries = 0   # failed heal attempts that were tried again
+        self.heals_failed = 0   # heal steps that never succeeded
 
     @property
     def active(self) -> list[Fault]:
@@ -67,11 +88,12 @@ class FaultInjector:
         try:
             outcomes = await asyncio.shield(applying)
         except asyncio.CancelledError:
-            await _to_the_end(_after(applying, self._undo_all(undo)))
+            self.ending()
+            await _to_the_end(_after(applying, self._undo_all(fault, names, undo)), self.ending)
             raise
         failed = next((o for o in outcomes if isinstance(o, Exception)), None)
         if failed is not None:  # a fault that cannot be applied must not end the run
-            errors = await _to_the_end(self._undo_all(undo))
+            errors = await _to_the_end(self._undo_all(fault, names, undo), self.ending)
             self._record(fault, "error", names, error=f"{type(failed).__name__}: {failed}", undo_errors=errors)
             return False
         for o in outcomes:
@@ -81,18 +103,34 @@ class FaultInjector:
         self._record(fault, "start", names)
         return True
 
-    async def _undo_all(self, undo: list[list[Undo]]) -> list[str]:
-        """Each part's steps undone in reverse, the parts at once."""
-        return [e for errors in await asyncio.gather(*(self._undo(steps) for steps in undo)) for e in errors]
+    def ending(self) -> None:
+        """The run is ending: a failing heal step gets :data:`PATIENCE_AT_END` more seconds, not forever."""
+        if self._give_up_at is None:
+            self._give_up_at = time.monotonic() + PATIENCE_AT_END
 
-    @staticmethod
-    async def _undo(steps: list[Undo]) -> list[str]:
+    async def _undo_all(self, fault: Fault, names: Sequence[str], undo: list[list[Undo]]) -> list[str]:
+        """Each part's steps undone in reverse, the parts at once."""
+        return [e for errors in await asyncio.gather(*(self._undo(fault, name, steps)
+                                                       for name, steps in zip(names, undo))) for e in errors]
+
+    async def _undo(self, fault: Fault, name: str, steps: list[Undo]) -> list[str]:
         errors = []
         for step in reversed(steps):
-            try:
-                await step()
-            except Exception as exc:  # keep healing the rest
-                errors.append(f"{type(exc).__name__}: {exc}")
+            delay, attempt = RETRY_FIRST, 1
+            while True:
+                try:
+                    await step()
+                    break
+                except Exception as exc:  # keep healing: this step again (module docstring), then the rest
+                    error = f"{type(exc).__name__}: {exc}"
+                    if not _retryable(exc) or (self._give_up_at is not None and time.monotonic() >= self._give_up_at):
+                        errors.append(error)
+                        self.heals_failed += 1
+                        break
+                    self.heal_retries += 1
+                    self._record(fault, "heal_retry", [name], error=error, attempt=attempt, retry_in=delay)
+                    await asyncio.sleep(delay)  # backoff before the next attempt
+                    delay, attempt = min(delay * 2, RETRY_MOST), attempt + 1
         return errors
 
     async def heal(self, fault: Fault) -> None:
@@ -100,12 +138,19 @@ class FaultInjector:
         entry = self._active.pop(fault.id, None)
         if entry is None:
             return
-        errors = await _to_the_end(self._undo_all(entry[1]))  # a half-healed fault would outlive the run
-        self._record(fault, "heal", fault.names(self.names), **({"errors": errors} if errors else {}))
+        names = fault.names(self.names)
+        # a half-healed fault would outlive the run: cancelled meanwhile, it is still healed (with patience)
+        errors = await _to_the_end(self._undo_all(fault, names, entry[1]), self.ending)
+        self._record(fault, "heal", names, **({"errors": errors} if errors else {}))
 
     async def heal_all(self) -> None:
-        for fault in reversed(self.active):
-            await self.heal(fault)
+        """The run's end: heal whatever is still active (a failing step gets :data:`PATIENCE_AT_END` seconds)."""
+        self.ending()
+        try:
+            for fault in reversed(self.active):
+                await self.heal(fault)
+        finally:
+            self._give_up_at = None
 
     async def run(self, schedule: Sequence[Fault], t0: float,
                   clock: Callable[[], float] = time.monotonic) -> None:
@@ -131,11 +176,12 @@ async def _after(first: Awaitable[Any], then: Awaitable[T]) -> T:
     return await then
 
 
-async def _to_the_end(work: Awaitable[T]) -> T:
-    """Await ``work`` to its end even if cancelled meanwhile (then re-raise the cancellation)."""
+async def _to_the_end(work: Awaitable[T], on_cancel: Callable[[], None] = lambda: None) -> T:
+    """Await ``work`` to its end even if cancelled meanwhile (then call ``on_cancel``, wait, re-raise)."""
     task = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
+        on_cancel()
         await asyncio.gather(task, return_exceptions=True)
         raise

@@ -5,7 +5,8 @@ run folder's ``soak.jsonl`` (``chaos.rundir``, ``chaos.soak.samples``). ``/proc`
 has (resident memory, open file descriptors); the server's ``/metrics`` what only it knows (asyncio tasks, the gate's
 sessions and client streams, the node's rooms); the run folder the size of a node's sqlite
 store. A resource a process cannot tell (a paused one answers no scrape, a gate has no rooms)
-is left out of its sample, never guessed.
+is left out of its sample, never guessed. The embedded Toxiproxy, which every link goes through, is
+sampled from ``/proc`` too, with the sockets it holds in CLOSE-WAIT (its peer closed them, it has not).
 """
 
 from __future__ import annotations
@@ -39,6 +40,35 @@ def proc_status(pid: int) -> dict[str, float]:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
     return out
+
+
+def close_wait(pid: int) -> float | None:
+    """How many of ``pid``'s TCP sockets are in CLOSE-WAIT (state 08 of ``/proc/PID/net/tcp``); None if it is gone."""
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:  # closed meanwhile
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        held = 0
+        for table in ("tcp", "tcp6"):
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii") as f:
+                next(f)
+                held += sum(1 for line in f if (fields := line.split())[3] == "08" and fields[9] in inodes)
+        return float(held)
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def sample_process(name: str, pid: int, t: float, sends_ok: int) -> Sample | None:
+    """A helper process of the harness (the embedded Toxiproxy): what ``/proc`` says, with its CLOSE-WAIT sockets."""
+    values = proc_status(pid)
+    if (held := close_wait(pid)) is not None:
+        values["close_wait"] = held
+    return Sample(round(t, 3), name, 1, pid, sends_ok, values) if values else None
 
 
 def folder_bytes(path: Path) -> float | None:

@@ -168,6 +168,11 @@ class Soak:
             if sampler is not None:
                 await self._stop(sampler)
             await run.close()
+            injector = run.injector
+            if injector is not None and (injector.heal_retries or injector.heals_failed):
+                self.notes.append(f"{injector.heal_retries} failed heal attempts were tried again, "
+                                  f"{injector.heals_failed} heal steps never succeeded (the history's "
+                                  "heal_retry and heal records)")
         return self.judge()
 
     async def _stop(self, task: asyncio.Task[None]) -> None:
@@ -186,8 +191,12 @@ class Soak:
         assert topology is not None
         stores = {node.name: self.folder.data / node.name for node in topology.nodes} \
             if topology.plan.store == "sqlite" else {}
-        taken = await resources.sample_servers([*topology.nodes, *topology.gates], time.monotonic() - self.run.t0,
-                                               self.status.counts.sends_ok, stores)
+        t, sends_ok = time.monotonic() - self.run.t0, self.status.counts.sends_ok
+        taken = await resources.sample_servers([*topology.nodes, *topology.gates], t, sends_ok, stores)
+        proxy = getattr(self.run.links, "process", None)  # the embedded Toxiproxy (None: an external one)
+        if proxy is not None and (sample := await asyncio.to_thread(resources.sample_process, "toxiproxy", proxy.pid,
+                                                                    t, sends_ok)) is not None:
+            taken.append(sample)
         sampled.write(self.folder.soak_samples, taken)
         self.status.samples += 1
         self.status.last = "  ".join(_brief(s) for s in taken)

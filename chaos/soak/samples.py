@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 #: every resource a sample may hold, in the order tables and plots show them
-RESOURCES = ("rss_bytes", "fds", "tasks", "sessions", "streams", "tracked", "gate_streams", "rooms", "store_bytes")
+RESOURCES = ("rss_bytes", "fds", "tasks", "sessions", "streams", "tracked", "gate_streams", "rooms", "store_bytes",
+             "close_wait")
 
 
 @dataclass

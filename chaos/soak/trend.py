@@ -56,6 +56,7 @@ ALLOWANCES: dict[str, Allowance] = {
     "gate_streams": Allowance(floor=1),
     "rooms": Allowance(floor=1),
     "store_bytes": Allowance(per_send=4096, floor=4 * MiB, unit="B"),
+    "close_wait": Allowance(floor=16, floor_share=0.1),
 }
 
 

@@ -14,6 +14,7 @@ import sys
 
 from . import jsonlog
 from .decode import ApiError
+from .proxy import DIAL_TIMEOUT
 from .server import serve
 from .toxics import offer_extensions
 
@@ -34,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--standard", action="store_true",
                         help="offer no extension toxic (stall, reset): behave exactly as the real "
                              "Toxiproxy, e.g. to prove a harness uses only the standard API")
+    parser.add_argument("--dial-timeout", type=float, default=DIAL_TIMEOUT, metavar="SECONDS",
+                        help=f"give up dialling a connection's upstream after this long (default {DIAL_TIMEOUT:g})")
     parser.add_argument("--log-file", help="write JSON-lines logs here instead of stderr")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
               "can reach it can add, change and delete proxies", file=sys.stderr)
     try:
         with asyncio.Runner(loop_factory=_loop_factory(args.loop)) as runner:
-            return runner.run(serve(args.host, args.port, args.config, args.metrics,
+            return runner.run(serve(args.host, args.port, args.config, args.metrics, dial_timeout=args.dial_timeout,
                                     exit_with_parent=args.exit_with_parent))
     except ApiError as exc:  # the API address cannot be bound: one line for the person, the event for the log
         if args.log_file:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from .decode import ApiError, bad_body, decode_fields, kind_of
-from .proxy import ERR_ALREADY_STARTED, Proxy
+from .proxy import DIAL_TIMEOUT, ERR_ALREADY_STARTED, Proxy
 
 __all__ = ["ProxyCollection", "PopulateError"]
 
@@ -38,7 +38,8 @@ class PopulateError(Exception):
 class ProxyCollection:
     """Named proxies; every change goes through one lock, as in the real server."""
 
-    def __init__(self) -> None:
+    def __init__(self, dial_timeout: float = DIAL_TIMEOUT) -> None:
+        self.dial_timeout = dial_timeout
         self.proxies: dict[str, Proxy] = {}
         self._lock = asyncio.Lock()
 
@@ -60,7 +61,8 @@ class ProxyCollection:
         async with self._lock:
             if fields["name"] in self.proxies:
                 raise ERR_PROXY_EXISTS
-            proxy = Proxy(fields["name"], fields.get("listen") or "127.0.0.1:0", fields["upstream"])
+            proxy = Proxy(fields["name"], fields.get("listen") or "127.0.0.1:0", fields["upstream"],
+                          self.dial_timeout)
             if fields.get("enabled", True):
                 await proxy.start()
             self.proxies[proxy.name] = proxy
@@ -96,7 +98,7 @@ class ProxyCollection:
                         done.append(existing)  # identical: kept, toxics and all
                         continue
                     existing.stop()
-                proxy = Proxy(fields["name"], listen, fields["upstream"])
+                proxy = Proxy(fields["name"], listen, fields["upstream"], self.dial_timeout)
                 if fields.get("enabled", True):
                     try:
                         await proxy.start()

@@ -3,6 +3,15 @@
 As in the real server, the end of one direction closes the other socket
 fully (no half-close), a dead upstream closes the accepted client, and a
 reset closes both sockets with a TCP RST.
+
+Unlike the real server (which dials in its accept loop), the dial runs
+beside the accepted client, which is read meanwhile: a client that gives up
+before the upstream answers is noticed at once and its socket closed, not
+left in CLOSE-WAIT until the dial ends (a busy upstream's full accept queue
+holds a dial for about two minutes of SYN retries). A client that closes
+having said nothing ends the dial; one that said something keeps it, so
+what it said still reaches the upstream; every dial is bounded by the
+proxy's ``dial_timeout``.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from . import jsonlog
 from .address import format_addr, split_host_port
-from .pipe import Pipe
+from .pipe import HIGH_WATER, Pipe
 from .toxicset import DOWNSTREAM, UPSTREAM
 
 if TYPE_CHECKING:  # type only: the proxy (parent) owns its connections and imports this module
@@ -42,19 +51,29 @@ def _rst(transport: asyncio.BaseTransport | None) -> None:
 class _Early:
     """Stands in for a pipe until it exists: keeps what a socket says before then.
 
-    Reading is paused until both pipes exist, but an event loop may deliver a
-    first read anyway (uvloop does).
+    The upstream socket is paused until both pipes exist, but an event loop may
+    deliver a first read anyway (uvloop does). The accepted client is read
+    while the dial runs, up to ``HIGH_WATER`` bytes kept, then paused.
     """
 
-    __slots__ = ("data", "eof")
+    __slots__ = ("data", "eof", "size", "side")
     fast = False
 
-    def __init__(self) -> None:
+    def __init__(self, side: "Side") -> None:
         self.data: list[bytes] = []
         self.eof = False
+        self.size = 0
+        self.side = side
+
+    @property
+    def src_paused(self) -> bool:
+        return self.size >= HIGH_WATER
 
     def feed(self, data: bytes) -> None:
         self.data.append(data)
+        self.size += len(data)
+        if self.src_paused and self.side.transport is not None:
+            self.side.transport.pause_reading()
 
     def feed_eof(self) -> None:
         self.eof = True
@@ -73,15 +92,16 @@ class Side(asyncio.Protocol):
         self.conn = conn
         self.accepted = accepted
         self.transport: asyncio.Transport | None = None
-        self.reader: Pipe | _Early = _Early()  # the pipe that reads this socket
+        self.reader: Pipe | _Early = _Early(self)  # the pipe that reads this socket
         self.sink: Pipe | None = None  # the pipe that writes this socket
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.pause_reading()  # type: ignore[attr-defined]  # until both pipes exist
-        if self.accepted:
+        if self.accepted:  # read while dialling: a client that gives up meanwhile is seen (module docstring)
             self.conn.accepted()
+        else:
+            transport.pause_reading()  # type: ignore[attr-defined]  # until both pipes exist
 
     def data_received(self, data: bytes) -> None:
         pipe = self.reader
@@ -93,6 +113,8 @@ class Side(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.reader.feed_eof()
+        if self.accepted and self.conn.pipes is None:
+            self.conn.client_closed_early()
         return True  # keep the socket: the other direction may still write to it
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,8 +132,9 @@ class Side(asyncio.Protocol):
 class Connection:
     """An accepted client, its upstream socket and the two pipes between them."""
 
-    def __init__(self, proxy: "Proxy") -> None:
+    def __init__(self, proxy: "Proxy", dial_timeout: float) -> None:
         self.proxy = proxy
+        self.dial_timeout = dial_timeout
         self.client = Side(self, accepted=True)
         self.upstream = Side(self, accepted=False)
         self.pipes: tuple[Pipe, Pipe] | None = None
@@ -133,10 +156,13 @@ class Connection:
         upstream = proxy.upstream
         try:
             host, port = split_host_port(upstream)
-            await asyncio.get_running_loop().create_connection(lambda: self.upstream, host, port)
-        except (OSError, ValueError) as exc:
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: self.upstream, host, port),
+                                   self.dial_timeout)
+        except (OSError, ValueError, asyncio.TimeoutError) as exc:
+            error = str(exc) if not isinstance(exc, asyncio.TimeoutError) else \
+                f"no answer within {self.dial_timeout:g} s (the dial timeout)"
             jsonlog.event(logging.WARNING, "upstream_dial_failed", proxy=proxy.name,
-                          client=self.peer, upstream=upstream, error=str(exc))
+                          client=self.peer, upstream=upstream, error=error)
             if self.client.transport is not None:
                 self.client.transport.close()
             self._finish()
@@ -155,15 +181,24 @@ class Connection:
         proxy.toxics.attach(down)
         jsonlog.event(logging.INFO, "connection_opened", proxy=proxy.name, client=self.peer,
                       upstream=upstream)
+        for side in (self.client, self.upstream):
+            if side.lost:  # went away while we were dialling (the upstream, too: reset once connected)
+                side.sink.dst_gone()  # type: ignore[union-attr]  # before the replay: nothing is written to it
         for said, pipe in zip(early, self.pipes):
             said.replay(pipe)  # type: ignore[union-attr]
         for side in (self.client, self.upstream):
-            if side.lost:  # went away while we were dialling
-                side.sink.dst_gone()  # type: ignore[union-attr]
-            elif not side.reader.src_paused:  # type: ignore[union-attr]
+            if not side.lost and not side.reader.src_paused:  # type: ignore[union-attr]
                 side.transport.resume_reading()  # type: ignore[union-attr]
         if self.client.lost and self.upstream.lost:
             self._finish()
+
+    def client_closed_early(self) -> None:
+        """The client sent its EOF before the upstream answered: with nothing to pass on, stop dialling."""
+        early = self.client.reader
+        if isinstance(early, _Early) and not early.data and not self.done:
+            jsonlog.event(logging.INFO, "upstream_dial_abandoned", proxy=self.proxy.name, client=self.peer,
+                          upstream=self.proxy.upstream, reason="the client closed before the upstream answered")
+            self.abort()
 
     def side_lost(self, side: Side) -> None:
         side.lost = True

@@ -17,16 +17,20 @@ from .connection import Connection
 from .decode import ApiError
 from .toxicset import DOWNSTREAM, UPSTREAM, ToxicSet
 
-__all__ = ["Proxy", "ERR_ALREADY_STARTED"]
+__all__ = ["Proxy", "ERR_ALREADY_STARTED", "DIAL_TIMEOUT"]
 
 ERR_ALREADY_STARTED = "proxy already started"
+
+#: Seconds a connection's dial of its upstream may take (the real server waits for the OS: minutes).
+DIAL_TIMEOUT = 10.0
 
 
 class Proxy:
     """A named listener that forwards every accepted connection to ``upstream``."""
 
-    def __init__(self, name: str, listen: str, upstream: str) -> None:
+    def __init__(self, name: str, listen: str, upstream: str, dial_timeout: float = DIAL_TIMEOUT) -> None:
         self.name = name
+        self.dial_timeout = dial_timeout
         self.listen = listen
         self.upstream = upstream
         self.enabled = False
@@ -54,7 +58,7 @@ class Proxy:
             raise ApiError(ERR_ALREADY_STARTED, 500)
         sock = await bind_listener(self.listen)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Connection(self).client, sock=sock)
+        self._server = await loop.create_server(lambda: Connection(self, self.dial_timeout).client, sock=sock)
         self.listen = format_addr(sock.getsockname())
         self.enabled = True
         jsonlog.event(logging.INFO, "proxy_started", proxy=self.name, listen=self.listen,

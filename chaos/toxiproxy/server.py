@@ -16,6 +16,7 @@ from .address import bind_listener, format_addr
 from .api import make_app
 from .collection import PopulateError, ProxyCollection
 from .decode import ApiError, parse_body
+from .proxy import DIAL_TIMEOUT
 
 __all__ = ["Server", "serve"]
 
@@ -23,10 +24,11 @@ __all__ = ["Server", "serve"]
 class Server:
     """The API and its proxies in one event loop."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, metrics: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, metrics: bool = False,
+                 dial_timeout: float = DIAL_TIMEOUT) -> None:
         self.host = host
         self.port = port
-        self.collection = ProxyCollection()
+        self.collection = ProxyCollection(dial_timeout)
         self.metrics = metrics
         self.addr = ""
         self._runner: web.AppRunner | None = None
@@ -101,14 +103,14 @@ async def _watch_parent(stop: asyncio.Event) -> None:
 
 
 async def serve(host: str, port: int, config: str | None = None, metrics: bool = False,
-                exit_with_parent: bool = False, **announce: Any) -> int:
+                exit_with_parent: bool = False, dial_timeout: float = DIAL_TIMEOUT, **announce: Any) -> int:
     """Run until SIGTERM/SIGINT (or the parent's death); print the start-up line once ready.
 
     An API address that cannot be bound (taken, unknown host) raises
     :class:`ApiError` with the real server's wording, for the caller to show.
     """
     _route_library_logs()
-    server = Server(host, port, metrics)
+    server = Server(host, port, metrics, dial_timeout)
     try:
         addr = await server.start()
     except BaseException:

@@ -344,3 +344,74 @@ def test_a_kind_added_to_the_registry_alone_is_applied_and_healed(monkeypatch):
     assert links.get("client-carol").toxics == {}
     assert [(v["fault"], v["phase"], v["names"]) for _, _, v in history.records] == [
         ("slow_close", "start", ["client-carol"]), ("slow_close", "heal", ["client-carol"])]
+
+
+class Unanswered(RuntimeError):
+    """What ``chaos.infra.links`` raises when the Toxiproxy API gives no answer in time: no HTTP status."""
+
+    status = None
+
+
+def test_a_heal_that_times_out_is_tried_again_until_it_succeeds_and_each_attempt_is_recorded(monkeypatch):
+    """A soak's heal of a stall timed out on a starved Toxiproxy and was never tried again: the link stayed
+    stalled to the end of the run (docs/benchmarks.md, "load-with-faults, `--cycle 2m`, 30 minutes")."""
+    monkeypatch.setattr("chaos.faults.nemesis.RETRY_FIRST", 0.001)
+    inj, links, _, _, history = injector()
+    link = links.get("gate0-node0")
+    remove, failures = link.remove_toxic, [Unanswered("DELETE /proxies/x: timed out")] * 3
+
+    def flaky_remove(name):
+        if failures:
+            raise failures.pop()
+        remove(name)
+
+    link.remove_toxic = flaky_remove
+    fault = make_fault("stall", "gate 0 -> node 0", 0, 1, id=7)
+
+    async def go():
+        assert await inj.start(fault)
+        await inj.heal(fault)
+
+    asyncio.run(go())
+    assert link.toxics == {}
+    steps = [(v["phase"], v.get("attempt")) for _, f, v in history.records if f == "fault"]
+    assert steps == [("start", None), ("heal_retry", 1), ("heal_retry", 2), ("heal_retry", 3), ("heal", None)]
+    assert "timed out" in history.records[1][2]["error"] and "errors" not in history.records[-1][2]
+    assert inj.heal_retries == 3 and inj.heals_failed == 0
+
+
+def test_at_the_runs_end_a_heal_that_keeps_failing_is_given_up_and_said_so(monkeypatch):
+    monkeypatch.setattr("chaos.faults.nemesis.RETRY_FIRST", 0.001)
+    monkeypatch.setattr("chaos.faults.nemesis.PATIENCE_AT_END", 0.05)
+    inj, links, _, _, history = injector()
+    link = links.get("gate0-node0")
+
+    def dead_api(name):
+        raise Unanswered("DELETE: connection refused")
+
+    link.remove_toxic = dead_api
+
+    async def go():
+        assert await inj.start(make_fault("stall", "gate 0 -> node 0", 0, 600, id=3))
+        await inj.heal_all()
+
+    asyncio.run(go())
+    heal = history.records[-1][2]
+    assert heal["phase"] == "heal" and "connection refused" in heal["errors"][0]
+    assert inj.heals_failed == 1 and inj.heal_retries >= 1
+
+
+def test_a_toxic_whose_adding_got_no_answer_is_removed_all_the_same():
+    """The API timed out, but the server added the toxic after all: undoing the failed fault removes it."""
+    inj, links, _, _, history = injector()
+    link = links.get("gate0-node0")
+    add = link.add_toxic
+
+    def late_add(*args, **kwargs):
+        add(*args, **kwargs)
+        raise Unanswered("POST /proxies/gate0-node0/toxics: timed out")
+
+    link.add_toxic = late_add
+    assert asyncio.run(inj.start(make_fault("stall", "gate 0 -> node 0", 0, 1, id=2))) is False
+    assert link.toxics == {} and inj.active == []
+    assert history.records[-1][2]["phase"] == "error"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import time
 
 import pytest
 
-from chaos.infra.resources import gauges
+from chaos.infra.resources import gauges, sample_process
 from chaos.soak.samples import Sample
 from chaos.scenario.files import find
 from chaos.soak.runner import parse_duration, repeated_schedule, sends_per_interval
@@ -86,6 +89,26 @@ def test_gauges_are_read_for_their_kind_of_process_only() -> None:
     assert gauges("gate", scraped) == {"tasks": 12.0, "sessions": 4.0}
     assert gauges("node", scraped) == {"tasks": 12.0, "rooms": 2.0}
     assert gauges("gate", None) == {}
+
+
+def test_a_helper_process_is_sampled_with_the_sockets_it_holds_in_close_wait() -> None:
+    """The embedded Toxiproxy once held thousands of sockets its peers had closed: a soak now samples them."""
+    def held() -> float:
+        sample = sample_process("toxiproxy", os.getpid(), 1.0, 0)
+        assert sample is not None and sample.process == "toxiproxy" and sample.values["fds"] >= 1
+        return sample.values["close_wait"]
+
+    before = held()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        peer = socket.create_connection(server.getsockname())
+        ours, _ = server.accept()
+        peer.close()  # its FIN: ours is in CLOSE-WAIT until we close it
+        deadline = time.monotonic() + 5
+        while held() < before + 1:
+            assert time.monotonic() < deadline, "the closed peer's socket never showed in CLOSE-WAIT"
+            time.sleep(0.01)
+        ours.close()
+    assert held() <= before
 
 
 @pytest.mark.parametrize("text, seconds", [("1h", 3600), ("2m", 120), ("90s", 90), ("1h30m", 5400), ("45", 45),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from typing import Callable
@@ -131,3 +132,50 @@ def send_until_blocked(sock: socket.socket, limit: int = 256_000_000) -> bytes:
     sock.setblocking(True)
     assert len(sent) < limit, "never felt backpressure"
     return bytes(sent)
+
+
+class DeafServer:
+    """A listener on 127.0.0.1:0 that never accepts, its accept queue already full: a dial to it hangs in SYN-SENT
+    (the kernel drops the SYN), as to a server too busy to accept."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self._plugs = []
+        for _ in range(4):  # a backlog of 0 queues one or two connections; the rest wait
+            plug = socket.socket()
+            plug.setblocking(False)
+            plug.connect_ex(self.sock.getsockname())
+            self._plugs.append(plug)
+
+    def close(self) -> None:
+        for sock in (*self._plugs, self.sock):
+            sock.close()
+
+
+def held_sockets(pid: int) -> tuple[int, int]:
+    """(TCP sockets process ``pid`` holds open, how many of them are in CLOSE-WAIT: their peer closed, we did not)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    close_wait = 0
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as fh:
+            next(fh)
+            for line in fh:
+                fields = line.split()
+                close_wait += fields[3] == "08" and fields[9] in inodes  # 08: TCP_CLOSE_WAIT
+    return len(inodes), close_wait
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with a TCP RST (SO_LINGER 0)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
