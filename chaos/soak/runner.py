@@ -6,11 +6,11 @@ recovery, final poll, close), one topology for the whole duration, the scenario'
 running throughout. Its fault schedule is the scenario's, repeated every *cycle* (the
 scenario's workload duration plus its recovery wait, so each round of faults is followed by
 as quiet a spell as the scenario allows for recovery); a scenario with random faults draws
-cycle ``k``'s from seed ``seed + k``. Every ``interval`` seconds :mod:`chaos.resources` samples
+cycle ``k``'s from seed ``seed + k``. Every ``interval`` seconds :mod:`chaos.infra.resources` samples
 each server into ``soak.jsonl``; at the end :mod:`chaos.soak.trend` fits each process's each
-resource after the warm-up and :mod:`chaos.soak_report` writes the table, ``soak.json`` and
-the plot. The soak does not judge its history with the checker (an hour's history is
-millions of records); it keeps it in the folder.
+resource after the warm-up and :mod:`chaos.reports.soak` writes the table, ``soak.json`` and
+the plot. The soak does not judge its history with the checker (``pushchat chaos check FOLDER`` does:
+it streams an hour's millions of records); it keeps it in the folder.
 """
 
 from __future__ import annotations
