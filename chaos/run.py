@@ -168,6 +168,7 @@ class Run:
         goverse = sc.system == GOVERSE
         history.info("runner", "phase", {"name": "setup", "scenario": sc.name, "seed": self.seed, "notes": self.notes,
                                          "store": "memory" if goverse else sc.topology.store, "system": sc.system,
+                                         **({} if goverse else {"history_limit": sc.topology.history_limit}),
                                          "started_at": round(time.time() - history.now(), 6)})  # wall clock at 0
         self.skipped += [f"{f.describe()}: needs pushchat's embedded Toxiproxy (extension), skipped"
                          for f in self.schedule if f.extension and not self.links.supports_extensions]

@@ -122,6 +122,7 @@ class Evidence:
     phases: dict[str, float] = field(default_factory=dict)       # phase name -> when it began
     store: str | None = None                                     # the nodes' store, from the setup phase
     system: str = DEFAULT_SYSTEM                                 # the system under test, from the setup phase
+    history_limit: int | None = None                             # messages a room keeps, from the setup phase
     history_resets: list[Op] = field(default_factory=list)       # a client found its room's history started over
     attacks: list[Op] = field(default_factory=list)              # a hostile member's attack records, in order
     presence: dict[str, list[Op]] = field(default_factory=dict)  # f (member, typing, read, …) -> its records
@@ -362,6 +363,8 @@ class _Others:
                 ev.store = v["store"]
             if name == "setup" and isinstance(v.get("system"), str):
                 ev.system = v["system"]
+            if name == "setup" and isinstance(v.get("history_limit"), int):
+                ev.history_limit = v["history_limit"]
             if name == "setup" and isinstance(v.get("started_at"), (int, float)):
                 ev.started_at = float(v["started_at"])
         elif f == "history_reset":

@@ -6,7 +6,10 @@ that may have happened must be recorded ``info``. Indefinite sends are
 counted, and those that appeared counted apart. An acknowledged send the
 server no longer holds at the final poll is ``lost_by_server``: a number a
 scenario can bound (a restarted node forgets), not a violation here; n/a for
-a system whose rooms cannot be read (Goverse's).
+a system whose rooms cannot be read (Goverse's). A room keeps its last
+``history_limit`` messages (the setup record says how many): one acknowledged
+at a seq that many behind the room's last at the final poll was trimmed by
+design, not lost (an hour's soak of 20 rooms sent 356,220).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def sends(ev: Evidence) -> Finding:
     ok = a.acked[a.send_order]
     n["sends_ok"] = int(ok.sum())
     acked = a.send_order[ok]
-    n["lost_by_server"] = int(numpy.count_nonzero(polled[a.room[acked]] & ~held[acked]))
+    n["lost_by_server"] = int(numpy.count_nonzero(polled[a.room[acked]] & ~held[acked] & ~_trimmed(ev, acked)))
     unacked = a.send_order[~ok].tolist()  # the few, in send order
     appeared = (a.shown() | held)[unacked].tolist() if unacked else []
     for i, seen in zip(unacked, appeared):
@@ -53,3 +56,17 @@ def sends(ev: Evidence) -> Finding:
         del found.values["lost_by_server"]
         found.not_applicable["lost_by_server"] = systems.reason(ev.system, lacking)
     return found
+
+
+def _trimmed(ev: Evidence, acked: numpy.ndarray) -> numpy.ndarray:
+    """Per acknowledged message: whether its room's history limit had trimmed it by the final poll."""
+    a, limit = ev.arrays, ev.history_limit
+    if not limit or not len(acked):
+        return numpy.zeros(len(acked), bool)
+    polled = a.numbered_label == ev.numbered.label_number("final poll")
+    last = numpy.zeros(len(a.room_names), numpy.int64)  # each room's last seq its final polls saw
+    numpy.maximum.at(last, a.room[a.numbered_msg[polled]], a.numbered_seq[polled])
+    seq = numpy.zeros(len(a.keys), numpy.int64)  # each message's acknowledged seq (the highest, if several)
+    numpy.maximum.at(seq, a.numbered_msg[~polled], a.numbered_seq[~polled])
+    acked_seq = seq[acked]
+    return (acked_seq > 0) & (acked_seq <= last[a.room[acked]] - limit)

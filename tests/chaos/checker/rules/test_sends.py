@@ -59,3 +59,20 @@ def test_server_forgetting_an_acked_message_is_lost_by_server():
             op["value"]["messages"] = [m for m in op["value"]["messages"] if m["client_msg_id"] != "a1"]
     r = check(ops, logs, metrics)
     assert r.lost_by_server == 1 and r.lost == 0 and r.verdict == "valid"
+
+
+def _with_history_limit(ops: list[dict], limit: int) -> list[dict]:
+    setup = {"index": 0, "time": 0.0, "process": "runner", "type": "info", "f": "phase",
+             "value": {"name": "setup", "store": "memory", "system": "pushchat", "history_limit": limit}}
+    return [setup] + [{**op, "index": op["index"] + 1} for op in ops]
+
+
+def test_a_message_the_room_trimmed_by_its_history_limit_is_not_lost_by_server():
+    """A room keeps its last history_limit messages: at the final poll (last seq 4), a room that keeps 3 no
+    longer holds seq 1 by design; one that keeps 4 must still hold it, so it is lost by the server."""
+    ops, logs, metrics = valid_run()
+    for op in ops:
+        if op["f"] == "final_poll":
+            op["value"]["messages"] = [m for m in op["value"]["messages"] if m["client_msg_id"] != "a1"]
+    assert check(_with_history_limit(ops, 3), logs, metrics).lost_by_server == 0
+    assert check(_with_history_limit(ops, 4), logs, metrics).lost_by_server == 1
