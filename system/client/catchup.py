@@ -73,7 +73,8 @@ class CatchUp:
         return [v.filling for v in self.rooms.values() if v.filling is not None]
 
     # -- what a call brought -----------------------------------------------------------
-    def joined(self, view: RoomView, reply: chat_pb2.ChatRoom_JoinResponse, high_water: int) -> None:
+    def joined(self, view: RoomView, reply: chat_pb2.ChatRoom_JoinResponse, high_water: int,
+               since: chat_pb2.MemberCursor | None = None) -> bool:
         """A join's reply: show its recent history (after what was shown before, if this history goes on)."""
         recent = list(reply.recent_messages)
         if not view.started:
@@ -86,8 +87,10 @@ class CatchUp:
         view.beat_every = reply.heartbeat_ms / 1000
         view.heard_by_room(view.last_activity, random.uniform)
         self._accept(view, recent, "join")
-        self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
+        in_turn = self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of,
+                                        "join", since)
         self._settle(view)
+        return in_turn
 
     def sending(self, room: str, client_msg_id: str) -> None:
         """One of our sends to ``room`` is on its way: its push is ours, and a gap may be it."""
@@ -159,11 +162,12 @@ class CatchUp:
         shown: list[chat_pb2.ChatMessage] = []
         truncated, first_available, checked, after = False, 0, False, view.poll_after()
         high_water = view.high_water()
+        sent: list[chat_pb2.MemberCursor] = []
         while True:
             reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "GetRecentMessages",
                                           lambda: chat_pb2.ChatRoom_GetRecentMessagesRequest(
                                               after_seq=after, limit=self.page_size,
-                                              members_since=self.presence.view(room).cursor()),
+                                              members_since=self._sending_cursor(room, sent)),
                                           (chat_pb2.ChatRoom_GetRecentMessagesResponse,), budget)
             messages = list(reply.messages)
             if not checked:
@@ -184,12 +188,20 @@ class CatchUp:
                 break
             after = messages[-1].seq
         view.last_activity = time.monotonic()
-        self.presence.replied(room, reply.member_page, list(reply.members), reply.members_as_of, "poll")
-        await self.member_pages(room, reply.member_page, "poll", budget)
+        in_turn = self.presence.replied(room, reply.member_page, list(reply.members), reply.members_as_of, "poll",
+                                        sent[-1])
+        await self.member_pages(room, reply.member_page, "poll", budget, in_turn)
         self._settle(view)
         return PollResult(room, shown, truncated, first_available, reply.last_seq)
 
-    async def member_pages(self, room: str, page: chat_pb2.MemberPage, source: str, budget: float | None) -> None:
+    def _sending_cursor(self, room: str, sent: list[chat_pb2.MemberCursor]) -> chat_pb2.MemberCursor:
+        """The cursor of the list held, for a request about to go (kept in ``sent``: its reply is in turn only
+        if the cursor held is still this one)."""
+        sent.append(self.presence.view(room).cursor())
+        return sent[-1]
+
+    async def member_pages(self, room: str, page: chat_pb2.MemberPage, source: str, budget: float | None,
+                           in_turn: bool = True) -> None:
         """The rest of the member list after a reply's ``page`` (applied), a ``Members`` call per page."""
         async def more(cursor: chat_pb2.MemberCursor) -> chat_pb2.MemberPage:
             reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
@@ -197,16 +209,19 @@ class CatchUp:
                                                                                    members_since=cursor),
                                           (chat_pb2.ChatRoom_MembersResponse,), budget)
             return reply.member_page
-        await self.presence.rest(room, page, source, more)
+        await self.presence.rest(room, page, source, more, in_turn)
 
-    async def join_call(self, room: str, budget: float | None) -> chat_pb2.ChatRoom_JoinResponse:
-        """Join with our current client id; again if a reconnect changed the id while the call ran."""
+    async def join_call(self, room: str, budget: float | None,
+                        sent: list[chat_pb2.MemberCursor] | None = None) -> chat_pb2.ChatRoom_JoinResponse:
+        """Join with our current client id; again if a reconnect changed the id while the call ran.
+        ``sent``: the member cursors the requests carried are added to it (the last is the reply's)."""
         used: list[str] = []
+        cursors = [] if sent is None else sent
 
         def request() -> chat_pb2.ChatRoom_JoinRequest:
             used.append(self.connection.client_id)
             return chat_pb2.ChatRoom_JoinRequest(user_name=self.user, client_id=self.connection.client_id,
-                                                 members_since=self.presence.view(room).cursor())
+                                                 members_since=self._sending_cursor(room, cursors))
 
         for _ in range(3):
             reply = await self.calls.call("ChatRoom", ROOM_PREFIX + room, "Join", request,
@@ -244,8 +259,9 @@ class CatchUp:
         poll would have asked (its anchor included), and its page of the member list is applied: in a
         storm of thousands of members back at once, that is one call each where join and poll were two."""
         high_water, after = view.high_water(), view.poll_after()
+        sent: list[chat_pb2.MemberCursor] = []
         try:
-            reply = await self.join_call(view.name, None)
+            reply = await self.join_call(view.name, None, sent)
         except grpc.aio.AioRpcError as exc:  # refused for good (e.g. the room is gone): stop following it
             log.event(_log, logging.WARNING, "rejoin_failed", user=self.user, room=view.name,
                       code=exc.code().name, error=exc.details())
@@ -264,8 +280,9 @@ class CatchUp:
             view.last_seq = max(view.last_seq, reply.last_seq)
             view.last_activity = time.monotonic()
             self._accept(view, recent, "join")
-        self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of, "join")
-        await self.member_pages(view.name, reply.member_page, "join", None)
+        in_turn = self.presence.replied(view.name, reply.member_page, list(reply.members), reply.members_as_of,
+                                        "join", sent[-1])
+        await self.member_pages(view.name, reply.member_page, "join", None, in_turn)
         return not covered or bool(view.pending) or view.cursor < reply.last_seq
 
     def beat_answered(self, room: str, last_seq: int, store_epoch: int, heartbeat_ms: int = 0) -> None:

@@ -138,13 +138,14 @@ class ChatClient:
         view = self._catch_up.view(room)
         was_joined, view.joined = view.joined, True  # pushes may race the reply: accept them already
         high_water = view.high_water()
+        sent: list[chat_pb2.MemberCursor] = []
         try:
-            reply = await self._catch_up.join_call(room, self.outage_wait)
+            reply = await self._catch_up.join_call(room, self.outage_wait, sent)
         except BaseException:
             view.joined = was_joined
             raise
-        self._catch_up.joined(view, reply, high_water)
-        await self._catch_up.member_pages(room, reply.member_page, "join", self.outage_wait)
+        in_turn = self._catch_up.joined(view, reply, high_water, sent[-1])
+        await self._catch_up.member_pages(room, reply.member_page, "join", self.outage_wait, in_turn)
         return JoinResult(room, reply.last_seq, list(reply.recent_messages))
 
     async def leave(self, room: str) -> None:
@@ -205,13 +206,18 @@ class ChatClient:
         """One ``Members`` call and the pages after it, applied to what this client shows; its cost is the
         changes it brought, never the room's size (the list is built only for a caller of ``members()``)."""
         view = self._presence.view(room)
-        reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Members",
-                                       lambda: chat_pb2.ChatRoom_MembersRequest(user_name=self.user,
-                                                                                members_since=view.cursor()),
+        sent: list[chat_pb2.MemberCursor] = []
+
+        def request() -> chat_pb2.ChatRoom_MembersRequest:
+            sent.append(view.cursor())
+            return chat_pb2.ChatRoom_MembersRequest(user_name=self.user, members_since=sent[-1])
+
+        reply = await self._calls.call("ChatRoom", ROOM_PREFIX + room, "Members", request,
                                        (chat_pb2.ChatRoom_MembersResponse,), budget)
-        self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members")
+        in_turn = self._presence.replied(room, reply.member_page, list(reply.members), reply.as_of, "members",
+                                         sent[-1])
         self._catch_up.beat_answered(room, reply.last_seq, reply.store_epoch, reply.heartbeat_ms)
-        await self._catch_up.member_pages(room, reply.member_page, "members", budget)
+        await self._catch_up.member_pages(room, reply.member_page, "members", budget, in_turn)
         return reply
 
     async def typing(self, room: str) -> chat_pb2.ChatRoom_TypingResponse | None:

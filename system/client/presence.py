@@ -166,21 +166,36 @@ class PresenceTracker:
                 self.observers.on_read(room, m.user_name, m.read_seq, source)
 
     def replied(self, room: str, page: chat_pb2.MemberPage, members: list[chat_pb2.Member], as_of: int,
-                source: str) -> None:
-        """A join, poll or ``Members`` reply: its page of the list, or (a server without versions) its list."""
-        if page.origin:
-            self._apply(room, page, source, True)
-        else:
+                source: str, since: chat_pb2.MemberCursor | None = None) -> bool:
+        """A join, poll or ``Members`` reply: its page of the list, or (a server without versions) its list.
+
+        ``since``: the cursor the request carried. The page moves the version held on only when that is
+        still the cursor held (in turn); a reply to an older cursor (a heartbeat sent before a join's pages
+        came in) is applied member by member, newer word winning. Taken in turn, a stale first page of a
+        listing restarted it half-way, and the members of the pages between were dropped at its end (one
+        member of 2,000 held the room's latest version short of 521 members). Returns whether in turn."""
+        if not page.origin:
             self.listed(room, members, as_of, source)
+            return True
+        in_turn = since is None or since == self.view(room).cursor()
+        self._apply(room, page, source, in_turn)
+        return in_turn
 
     async def rest(self, room: str, page: chat_pb2.MemberPage, source: str,
-                   more: Callable[[chat_pb2.MemberCursor], Awaitable[chat_pb2.MemberPage]]) -> None:
-        """After a reply's ``page`` (applied): the following pages, fetched with ``more``, until all are in."""
+                   more: Callable[[chat_pb2.MemberCursor], Awaitable[chat_pb2.MemberPage]],
+                   in_turn: bool = True) -> None:
+        """After a reply's ``page`` (applied; ``in_turn`` as :meth:`replied` said): the following pages,
+        fetched with ``more``, until all are in. A page that came out of turn (another call moved the list
+        on meanwhile) says nothing of what is left: ask again from the cursor held."""
+        going_on = bool(page.origin and (page.more or not in_turn))
         for _ in range(MAX_PAGES):
-            if not (page.origin and page.more):
+            if not going_on:
                 return
-            page = await more(self.view(room).cursor())
-            self._apply(room, page, source, True)
+            cursor = self.view(room).cursor()
+            page = await more(cursor)
+            in_turn = cursor == self.view(room).cursor()
+            self._apply(room, page, source, in_turn)
+            going_on = bool(page.origin and (page.more or not in_turn))
 
     def _moved(self, room: str, came: Iterable[str], went: Iterable[str], source: str) -> None:
         """Tell the observers who came and who went; one who went is typing no more."""

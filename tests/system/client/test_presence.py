@@ -73,3 +73,34 @@ def test_a_push_of_another_kind_is_not_presence() -> None:
     packed = any_pb2.Any()
     packed.Pack(chat_pb2.Client_NewMessageNotification())
     assert not PresenceTracker("bob", Observers([])).on_item(packed, lambda room: True)
+
+
+def test_a_reply_to_an_older_cursor_never_restarts_a_listing_half_read() -> None:
+    """One member of 2,000 held the room's latest version short of 521 members: a heartbeat sent before its
+    join's first page came back with that first page again, after the second; taken in turn, it restarted
+    the listing, and the third page's end dropped everyone the second had named."""
+    from system.client.observer import Observers
+    from system.client.presence import PresenceTracker
+    from system.memberlog import MemberLog
+
+    log = MemberLog(1000, 100)
+    users = [f"u{i:02}" for i in range(30)]
+    for n, user in enumerate(users):
+        log.changed(user, 1001 + n)
+
+    def page(cursor: chat_pb2.MemberCursor) -> chat_pb2.MemberPage:
+        return log.page(cursor.version, cursor.origin, lambda u: chat_pb2.Member(user_name=u), 100, cursor.listing)
+
+    tracker = PresenceTracker("me", Observers([]))
+    view = tracker.view("General")
+    first_cursor = view.cursor()
+    first = page(first_cursor)  # the join's reply, and (the same cursor) the heartbeat's
+    assert first.full and first.more
+    assert tracker.replied("General", first, [], 0, "join", first_cursor)
+    second_cursor = view.cursor()
+    assert tracker.replied("General", page(second_cursor), [], 0, "members", second_cursor)
+    assert not tracker.replied("General", first, [], 0, "members", first_cursor)  # the heartbeat's, late
+    while view.rebuild is not None or view.version < log.version:
+        cursor = view.cursor()
+        assert tracker.replied("General", page(cursor), [], 0, "members", cursor)
+    assert sorted(view.members) == users and view.version == log.version
