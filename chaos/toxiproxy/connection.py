@@ -156,8 +156,8 @@ class Connection:
         upstream = proxy.upstream
         try:
             host, port = split_host_port(upstream)
-            await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: self.upstream, host, port),
-                                   self.dial_timeout)
+            async with asyncio.timeout(self.dial_timeout):
+                await asyncio.get_running_loop().create_connection(lambda: self.upstream, host, port)
         except (OSError, ValueError, asyncio.TimeoutError) as exc:
             error = str(exc) if not isinstance(exc, asyncio.TimeoutError) else \
                 f"no answer within {self.dial_timeout:g} s (the dial timeout)"
