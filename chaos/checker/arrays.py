@@ -95,8 +95,9 @@ class Arrays:
         self._members: dict[Key, MemberArrays] = {}
         self.numbered_msg, self.numbered_seq = column(numbered.msg), column(numbered.a)  # each ack and final poll
         self.numbered_label = column(numbered.b)  # where seen, as KeyedRows.label numbers it
+        self.polled_rows = self.numbered_label == numbered.label_number("final poll")  # numbered rows of final polls
         self.held = numpy.zeros(n, bool)  # what a final poll found on the server (``Evidence.final_polls``)
-        self.held[self.numbered_msg[self.numbered_label == numbered.label_number("final poll")]] = True
+        self.held[self.numbered_msg[self.polled_rows]] = True
 
     def member(self, member: Key) -> MemberArrays:
         """A member's showings (none if it showed nothing); kept, as several rules ask for each."""

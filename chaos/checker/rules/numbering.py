@@ -21,7 +21,7 @@ def numbering(ev: Evidence) -> Finding:
     gaps = 0
     if ev.store in DURABLE_STORES:
         a = ev.arrays
-        polled = a.numbered_label == ev.numbered.label_number("final poll")
+        polled = a.polled_rows
         msg, seq = a.numbered_msg[polled], a.numbered_seq[polled]
         rooms = a.room[msg]
         for room in sorted({a.room_names[r] for r in numpy.unique(rooms).tolist()}):

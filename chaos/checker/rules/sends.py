@@ -63,7 +63,7 @@ def _trimmed(ev: Evidence, acked: numpy.ndarray) -> numpy.ndarray:
     a, limit = ev.arrays, ev.history_limit
     if not limit or not len(acked):
         return numpy.zeros(len(acked), bool)
-    polled = a.numbered_label == ev.numbered.label_number("final poll")
+    polled = a.polled_rows
     last = numpy.zeros(len(a.room_names), numpy.int64)  # each room's last seq its final polls saw
     numpy.maximum.at(last, a.room[a.numbered_msg[polled]], a.numbered_seq[polled])
     seq = numpy.zeros(len(a.keys), numpy.int64)  # each message's acknowledged seq (the highest, if several)
